@@ -1,0 +1,147 @@
+"""`alflow`: the command line. The only place where errors become exit codes.
+
+Prefect and the flows are imported inside the commands that run them, so `alflow init` and
+`alflow status` start fast and the library never depends on Prefect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from alflow.config import NAME_PATTERN, example_campaign, load_campaign
+from alflow.errors import AlflowError
+
+app = typer.Typer(help="Active-learning campaigns: Prefect rounds, MLflow tracking, vendor buckets.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_DEMO_DIR = Path("alflow-demo")
+
+
+@contextmanager
+def errors_as_exit_codes():
+    """Print alflow's errors as one red line each and exit 1; anything else is a bug: let it show."""
+    try:
+        yield
+    except AlflowError as error:
+        for line in str(error).splitlines():
+            err.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+
+
+def _run_round(config_path: str):
+    from flows.round import active_learning_round
+
+    return active_learning_round(config_path)
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Argument(help="campaign name: lowercase letters, digits, dashes")],
+    path: Annotated[Path | None, typer.Option(help="where to write it (default NAME.yaml)")] = None,
+) -> None:
+    """Write a commented example campaign file."""
+    import re
+
+    with errors_as_exit_codes():
+        if not re.match(NAME_PATTERN, name):
+            raise AlflowError(f"campaign name {name!r} must be lowercase letters, digits and dashes")
+        target = path or Path(f"{name}.yaml")
+        if target.exists():
+            raise AlflowError(f"{target} already exists; pass --path to write elsewhere")
+        target.write_text(example_campaign(name))
+    out.print(f"wrote {target}: edit the pool, labels and bucket, then run `alflow round {target}`")
+
+
+@app.command(name="round")
+def round_(config: Annotated[Path, typer.Argument(help="the campaign file")]) -> None:
+    """Run one round: ingest delivered labels, train, log, then stop or export the next batch."""
+    with errors_as_exit_codes():
+        load_campaign(config)  # a bad file fails here in one line, before Prefect starts
+        report = _run_round(str(config))
+    out.print(report.message(), highlight=False, soft_wrap=True)
+
+
+def _clean(value):
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+@app.command()
+def status(
+    config: Annotated[Path, typer.Argument(help="the campaign file")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
+) -> None:
+    """The campaign so far: one row per round."""
+    from alflow.rounds import status_rows
+
+    with errors_as_exit_codes():
+        campaign = load_campaign(config)
+        rows = status_rows(campaign)
+    if as_json:
+        payload = {"campaign": campaign.campaign, "max_labels": campaign.budget.max_labels,
+                   "rounds": [{k: _clean(v) for k, v in row.items()} for row in rows]}
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    table = Table(title=f"{campaign.campaign} (budget {campaign.budget.max_labels} labels)")
+    for column in ("round", "labels used", "asked", "delivered", "ingested", "accuracy", "f1 macro", "state"):
+        table.add_column(column, justify="left" if column == "state" else "right")
+    for row in rows:
+        def show(value, fmt="{}"):
+            return "-" if _clean(value) is None else fmt.format(value)
+        table.add_row(str(row["round"]), str(row["labels_used"]), str(row["asked"]), show(row["delivered"]),
+                      show(row["ingested"]), show(row["accuracy"], "{:.3f}"), show(row["f1_macro"], "{:.3f}"),
+                      row["state"])
+    out.print(table if rows else f"{campaign.campaign}: no rounds yet; run `alflow round {config}`")
+
+
+def _quiet_libraries() -> None:
+    # The demo prints one line per round; Prefect's and MLflow's INFO chatter would bury them.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="all demo state goes here; wiped at start")] = DEFAULT_DEMO_DIR,
+    bucket: Annotated[str | None, typer.Option(help="vendor bucket: a folder or s3://bucket/prefix")] = None,
+    max_labels: Annotated[int, typer.Option(help="label budget, seed labels included")] = 200,
+    batch_size: Annotated[int, typer.Option(help="labels asked per round")] = 20,
+) -> None:
+    """A campaign on scikit-learn's digits with a simulated vendor, until a stopping rule fires."""
+    from alflow.demo import run_demo
+
+    workdir = workdir.resolve()
+    _quiet_libraries()
+    started = time.monotonic()
+
+    def on_round(report) -> None:
+        out.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim] {report.message()}", highlight=False, soft_wrap=True)
+
+    out.print(f"alflow demo in {workdir}: digits, margin sampling, a simulated vendor (starting Prefect...)")
+    with errors_as_exit_codes():
+        summary = run_demo(workdir, run_round=_run_round, bucket=bucket, max_labels=max_labels,
+                           batch_size=batch_size, on_round=on_round)
+    db = summary.tracking_uri
+    out.print(
+        f"\n[bold]Done in {time.monotonic() - started:.0f}s:[/bold] {summary.rounds} rounds, "
+        f"{summary.labels_used} labels, holdout accuracy {summary.accuracy:.3f} "
+        f"(random sampling with the same labels: {summary.random_accuracy:.3f}); "
+        f"stopped: {summary.stop_reason}",
+        highlight=False,
+    )
+    out.print(f"Campaign file: {workdir / 'campaign.yaml'}  (try `alflow status {workdir / 'campaign.yaml'}`)")
+    out.print(f"Open the dashboards: [bold]mlflow ui --backend-store-uri {db}[/bold]", highlight=False, soft_wrap=True)

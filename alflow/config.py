@@ -1,0 +1,255 @@
+"""The campaign file: a YAML document validated by frozen pydantic models.
+
+`load_campaign(path)` is the one way in. Relative paths in the file are resolved against the
+file's own folder, so a campaign folder can be moved or checked in as a whole.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from alflow.errors import ConfigError
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+STRATEGIES = ("margin", "least_confident", "entropy", "random")
+PRESETS = ("logistic_regression", "random_forest", "tfidf_logistic_regression")
+METRICS = ("accuracy", "f1_macro")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PoolConfig(_Model):
+    uri: str = Field(description="CSV or Parquet file of unlabeled items: a local path or s3://")
+    id_column: str = "id"
+    feature_columns: tuple[str, ...] | None = Field(
+        default=None, description="numeric feature columns; omit to use every column but the id"
+    )
+    text_column: str | None = Field(default=None, description="a text column, for text models")
+    chunk_size: Annotated[int, Field(gt=0)] = 50_000
+
+    @model_validator(mode="after")
+    def _features_or_text(self) -> PoolConfig:
+        if self.feature_columns is not None and self.text_column is not None:
+            raise ValueError("set feature_columns or text_column, not both")
+        return self
+
+
+class LabelsConfig(_Model):
+    uri: str = Field(description="CSV or Parquet file with the id column and a label column")
+    label_column: str = "label"
+
+
+class ModelConfig(_Model):
+    preset: Literal["logistic_regression", "random_forest", "tfidf_logistic_regression"] | None = (
+        "logistic_regression"
+    )
+    estimator: str | None = Field(
+        default=None, description="import path of a scikit-learn classifier, e.g. sklearn.svm.SVC"
+    )
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _estimator_replaces_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("estimator") and "preset" not in data:
+            data = {**data, "preset": None}
+        return data
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ModelConfig:
+        if (self.preset is None) == (self.estimator is None):
+            raise ValueError("set exactly one of preset or estimator")
+        return self
+
+
+class StrategyConfig(_Model):
+    name: Literal["margin", "least_confident", "entropy", "random"] = "margin"
+    batch_size: Annotated[int, Field(gt=0)] = 20
+
+
+class BudgetConfig(_Model):
+    max_labels: Annotated[int, Field(gt=0)]
+    cost_per_label: Annotated[float, Field(ge=0)] | None = None
+    currency: str = "USD"
+
+
+class StoppingConfig(_Model):
+    metric: Literal["accuracy", "f1_macro"] = "accuracy"
+    target: Annotated[float, Field(gt=0, le=1)] | None = None
+    patience: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="stop after this many rounds without improvement"
+    )
+    min_delta: Annotated[float, Field(ge=0)] = 0.0
+
+
+class VendorConfig(_Model):
+    bucket: str = Field(description="where batches go and labels come back: a folder or s3://")
+    format: Literal["csv"] = "csv"
+    instructions: str = "Label each item with exactly one class from the class set."
+
+
+class TrackingConfig(_Model):
+    uri: str = Field(description="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000")
+    experiment: str | None = Field(default=None, description="defaults to the campaign name")
+
+
+class CampaignConfig(_Model):
+    campaign: Annotated[str, Field(pattern=NAME_PATTERN)]
+    pool: PoolConfig
+    seed_labels: LabelsConfig
+    holdout: LabelsConfig | None = None
+    classes: Annotated[tuple[str, ...], Field(min_length=2)]
+    model: ModelConfig = ModelConfig()
+    strategy: StrategyConfig = StrategyConfig()
+    budget: BudgetConfig
+    stopping: StoppingConfig = StoppingConfig()
+    vendor: VendorConfig
+    tracking: TrackingConfig
+    seed: int = 0
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _classes_as_text(cls, value: Any) -> Any:
+        # Labels travel through CSV files, so the class set is compared as text everywhere.
+        if isinstance(value, list | tuple):
+            return tuple(str(v) for v in value)
+        return value
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"classes must be distinct, got {list(value)}")
+        return value
+
+    @property
+    def experiment(self) -> str:
+        return self.tracking.experiment or self.campaign
+
+
+def _resolve(uri: str, base: Path) -> str:
+    if "://" in uri or uri.startswith("sqlite:"):
+        return uri
+    path = Path(uri).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _resolve_tracking(uri: str, base: Path) -> str:
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str((base / uri[len(prefix) :]).resolve())
+    return uri
+
+
+def _with_resolved_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    raw = dict(raw)
+    for key in ("pool", "seed_labels", "holdout"):
+        if isinstance(raw.get(key), dict) and isinstance(raw[key].get("uri"), str):
+            raw[key] = {**raw[key], "uri": _resolve(raw[key]["uri"], base)}
+    if isinstance(raw.get("vendor"), dict) and isinstance(raw["vendor"].get("bucket"), str):
+        raw["vendor"] = {**raw["vendor"], "bucket": _resolve(raw["vendor"]["bucket"], base)}
+    if isinstance(raw.get("tracking"), dict) and isinstance(raw["tracking"].get("uri"), str):
+        raw["tracking"] = {**raw["tracking"], "uri": _resolve_tracking(raw["tracking"]["uri"], base)}
+    return raw
+
+
+def describe_errors(error: ValidationError, source: str) -> str:
+    """One line per bad field: `source: field.path: message (got value)`."""
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        got = item.get("input")
+        shown = "" if isinstance(got, dict) or item["type"] == "missing" else f" (got {got!r})"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: {where}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def parse_campaign(raw: Any, *, base: Path, source: str = "campaign") -> CampaignConfig:
+    """Validate an already-parsed document; relative paths are resolved against `base`."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of settings, got {type(raw).__name__}")
+    try:
+        return CampaignConfig.model_validate(_with_resolved_paths(raw, base))
+    except ValidationError as error:
+        raise ConfigError(describe_errors(error, source)) from None
+
+
+def load_campaign(path: str | Path) -> CampaignConfig:
+    """Read and validate a campaign file. Raises ConfigError with one line per bad field."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the campaign file ({error.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+    return parse_campaign(raw, base=path.resolve().parent, source=str(path))
+
+
+EXAMPLE = """\
+# alflow campaign file. Relative paths are resolved against this file's folder.
+campaign: {name}                 # lowercase letters, digits and dashes
+
+pool:                            # the unlabeled items (CSV or Parquet; a path or s3://bucket/key)
+  uri: data/pool.csv
+  id_column: id
+  # feature_columns: [f0, f1]    # numeric features; omit to use every column but the id
+  # text_column: text            # or one text column, with the tfidf_logistic_regression preset
+  chunk_size: 50000              # rows scored at a time: memory does not grow with the pool
+
+seed_labels:                     # labels you already have: the id column and a label column
+  uri: data/seed.csv
+  label_column: label
+
+# holdout:                       # optional labeled items kept out of the pool, with features;
+#   uri: data/holdout.csv        # without it the metric is a cross-validated estimate
+#   label_column: label
+
+classes: [negative, positive]
+
+model:
+  preset: logistic_regression    # logistic_regression | random_forest | tfidf_logistic_regression
+  # estimator: sklearn.svm.SVC   # or any classifier by import path (instead of preset)
+  params: {{}}                    # keyword arguments for the preset's classifier or the estimator
+
+strategy:
+  name: margin                   # margin | least_confident | entropy | random
+  batch_size: 20                 # items sent to the vendor per round
+
+budget:
+  max_labels: 500                # seed labels included
+  # cost_per_label: 0.08
+  # currency: USD
+
+stopping:                        # the budget always stops the campaign; these may stop it sooner
+  metric: accuracy               # accuracy | f1_macro
+  # target: 0.95                 # stop when the metric reaches this
+  # patience: 3                  # stop after this many rounds without improvement
+  min_delta: 0.0
+
+vendor:
+  bucket: bucket                 # a folder, or s3://bucket/prefix
+  format: csv
+
+tracking:
+  uri: sqlite:///mlflow.db       # or http://mlflow-server:5000
+  # experiment: {name}
+
+seed: 0
+"""
+
+
+def example_campaign(name: str) -> str:
+    """The commented campaign file `alflow init NAME` writes."""
+    return EXAMPLE.format(name=name)

@@ -1,0 +1,85 @@
+"""Reading pools and label files, in chunks, from a local path or s3://.
+
+Ids and labels are read as text: they travel through CSV files to the vendor and back, and
+`"0042"` must stay `"0042"`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from alflow.config import PoolConfig
+from alflow.errors import ConfigError
+
+
+def _is_parquet(uri: str) -> bool:
+    return uri.lower().endswith((".parquet", ".pq"))
+
+
+@contextmanager
+def local_file(uri: str) -> Iterator[Path]:
+    """A local path for `uri`; an s3:// object is streamed to a temporary file first."""
+    if uri.startswith("s3://"):
+        from alflow.s3 import S3Store
+
+        bucket_uri, _, key = uri.removeprefix("s3://").partition("/")
+        store = S3Store(bucket_uri)
+        with tempfile.NamedTemporaryFile(suffix=Path(key).suffix) as handle:
+            store.download(key, handle)
+            handle.flush()
+            yield Path(handle.name)
+        return
+    path = Path(uri)
+    if not path.is_file():
+        raise ConfigError(f"{uri}: file not found")
+    yield path
+
+
+def columns_of(path: Path) -> list[str]:
+    """Column names, read from the header or the Parquet schema only."""
+    if _is_parquet(str(path)):
+        return list(pq.read_schema(path).names)
+    return list(pd.read_csv(path, nrows=0).columns)
+
+
+def iter_chunks(
+    path: Path, *, columns: list[str], text_columns: list[str], chunk_size: int
+) -> Iterator[pd.DataFrame]:
+    """The file's rows, `chunk_size` at a time, with `text_columns` as str."""
+    if _is_parquet(str(path)):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size, columns=columns):
+            frame = batch.to_pandas()
+            yield frame.astype({c: str for c in text_columns})
+        return
+    dtypes = dict.fromkeys(text_columns, str)
+    yield from pd.read_csv(path, usecols=columns, dtype=dtypes, chunksize=chunk_size)
+
+
+def read_table(uri: str, *, text_columns: list[str]) -> pd.DataFrame:
+    """A whole (small) table: seed labels, a holdout, a delivery."""
+    with local_file(uri) as path:
+        if _is_parquet(uri):
+            return pd.read_parquet(path).astype({c: str for c in text_columns})
+        return pd.read_csv(path, dtype=dict.fromkeys(text_columns, str))
+
+
+def feature_columns(pool: PoolConfig, header: list[str]) -> list[str]:
+    """The columns the model reads, in the pool's order."""
+    if pool.text_column:
+        return [pool.text_column]
+    if pool.feature_columns:
+        return list(pool.feature_columns)
+    return [c for c in header if c != pool.id_column]
+
+
+def model_input(frame: pd.DataFrame, pool: PoolConfig, columns: list[str]) -> pd.DataFrame | pd.Series:
+    """What `fit`/`predict_proba` take: a text Series for text models, else the feature frame."""
+    if pool.text_column:
+        return frame[pool.text_column]
+    return frame[columns]

@@ -1,0 +1,152 @@
+"""`alflow demo`: a whole campaign on scikit-learn's digits, with a simulated vendor.
+
+The vendor knows the answers and delivers each exported batch into the bucket the way a real
+one would (label file first, completion marker last). Everything lives under one work folder.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from alflow import ledger, models, vendors
+from alflow.config import CampaignConfig, load_campaign
+from alflow.rounds import RoundReport, load_state
+from alflow.store import Store, open_store
+
+CAMPAIGN = "digits-demo"
+SEED_LABELS = 20
+
+
+def write_demo_data(workdir: Path, *, bucket: str | None, max_labels: int, batch_size: int, seed: int = 0) -> Path:
+    """Pool, seed labels, holdout, answer key and campaign file under `workdir`; returns the file."""
+    digits = load_digits()
+    X = pd.DataFrame(digits.data, columns=[f"px{i}" for i in range(digits.data.shape[1])])
+    X.insert(0, "id", [f"digit-{i:04d}" for i in range(len(X))])
+    y = digits.target.astype(str)
+    pool, holdout, y_pool, y_holdout = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
+    rng = np.random.default_rng(seed)
+    seed_rows = rng.choice(len(pool), SEED_LABELS, replace=False)
+
+    data = workdir / "data"
+    data.mkdir(parents=True)
+    pool.to_csv(data / "pool.csv", index=False)
+    pd.DataFrame({"id": pool["id"].to_numpy()[seed_rows], "label": y_pool[seed_rows]}).to_csv(
+        data / "seed.csv", index=False
+    )
+    holdout.drop(columns="id").assign(label=y_holdout).to_csv(data / "holdout.csv", index=False)
+    pd.DataFrame({"id": pool["id"], "label": y_pool}).to_csv(data / "answers.csv", index=False)
+
+    campaign = {
+        "campaign": CAMPAIGN,
+        "pool": {"uri": "data/pool.csv", "id_column": "id"},
+        "seed_labels": {"uri": "data/seed.csv", "label_column": "label"},
+        "holdout": {"uri": "data/holdout.csv", "label_column": "label"},
+        "classes": [str(c) for c in range(10)],
+        "model": {"preset": "logistic_regression"},
+        "strategy": {"name": "margin", "batch_size": batch_size},
+        "budget": {"max_labels": max_labels, "cost_per_label": 0.08, "currency": "USD"},
+        "stopping": {"metric": "accuracy", "target": 0.99, "patience": 4},
+        "vendor": {"bucket": bucket or "bucket", "format": "csv"},
+        "tracking": {"uri": "sqlite:///mlflow.db"},
+        "seed": seed,
+    }
+    path = workdir / "campaign.yaml"
+    path.write_text("# Written by `alflow demo`.\n" + yaml.safe_dump(campaign, sort_keys=False))
+    return path
+
+
+@dataclass(frozen=True)
+class SimulatedVendor:
+    """Labels exported batches from an answer key and delivers them into the bucket."""
+
+    store: Store
+    campaign: str
+    answers: dict[str, str]
+
+    def deliver(self, round_: int) -> int:
+        """Deliver the labels of round `round_`'s batch; returns how many."""
+        items = pd.read_csv(
+            io.BytesIO(self.store.read(ledger.batch_prefix(self.campaign, round_) + "items.csv")),
+            dtype={vendors.ID: str},
+        )
+        labels = pd.DataFrame({vendors.ID: items[vendors.ID], vendors.LABEL: items[vendors.ID].map(self.answers)})
+        prefix = ledger.delivery_prefix(self.campaign, round_)
+        self.store.write_once(prefix + "labels.csv", labels.to_csv(index=False).encode())
+        self.store.write_once(prefix + ledger.DONE, b"")
+        return len(labels)
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    rounds: int
+    labels_used: int
+    accuracy: float
+    random_accuracy: float
+    stop_reason: str | None
+    tracking_uri: str
+
+
+def random_sampling_accuracy(config: CampaignConfig, answers: pd.DataFrame, labels_used: int, *, seeds: int = 5) -> float:
+    """Holdout accuracy of the same model trained on the seed labels plus random picks, same total."""
+    pool = pd.read_csv(config.pool.uri, dtype={config.pool.id_column: str}).set_index(config.pool.id_column)
+    seed = pd.read_csv(config.seed_labels.uri, dtype=str)
+    holdout = pd.read_csv(config.holdout.uri, dtype={config.holdout.label_column: str})
+    truth = answers.set_index("id")["label"]
+    others = truth.index.difference(seed["id"])
+    scores = []
+    for s in range(seeds):
+        rng = np.random.default_rng(1000 + s)
+        picked = rng.choice(others, labels_used - len(seed), replace=False)
+        ids = list(seed["id"]) + list(picked)
+        model = models.train(models.build_model(config.model, seed=config.seed), pool.loc[ids], truth.loc[ids].to_numpy())
+        X_holdout = holdout.drop(columns=config.holdout.label_column)
+        scores.append(models.holdout_metrics(model, X_holdout, holdout[config.holdout.label_column].to_numpy())["accuracy"])
+    return float(np.mean(scores))
+
+
+def run_demo(
+    workdir: Path,
+    *,
+    run_round: Callable[[str], RoundReport],
+    bucket: str | None = None,
+    max_labels: int = 200,
+    batch_size: int = 20,
+    on_round: Callable[[RoundReport], None] = lambda report: None,
+) -> DemoSummary:
+    """Run rounds until a stopping rule fires; the vendor delivers after every export."""
+    if workdir.exists():
+        shutil.rmtree(workdir)  # the demo starts clean every time
+    workdir.mkdir(parents=True)
+    config_path = write_demo_data(workdir, bucket=bucket, max_labels=max_labels, batch_size=batch_size)
+    config = load_campaign(config_path)
+    answers = pd.read_csv(workdir / "data" / "answers.csv", dtype=str)
+    vendor = SimulatedVendor(open_store(config.vendor.bucket), config.campaign, dict(zip(answers["id"], answers["label"])))
+
+    last = None
+    while True:
+        report = run_round(str(config_path))
+        on_round(report)
+        if report.status != "exported":
+            break
+        last = report
+        vendor.deliver(report.round)
+    final = report if report.status == "stopped" else last
+    state = load_state(config)
+    return DemoSummary(
+        rounds=len(state.rounds),
+        labels_used=final.labels_used,
+        accuracy=final.metrics["accuracy"],
+        random_accuracy=random_sampling_accuracy(config, answers, final.labels_used),
+        stop_reason=state.stop_reason,
+        tracking_uri=config.tracking.uri,
+    )

@@ -1,0 +1,28 @@
+"""Domain exceptions. Each message says what is wrong and what to do next.
+
+The CLI is the only place that turns them into exit codes.
+"""
+
+
+class AlflowError(Exception):
+    """Base of every error alflow raises on purpose."""
+
+
+class ConfigError(AlflowError, ValueError):
+    """The campaign file is missing, malformed or names something that does not exist."""
+
+
+class DataValidationError(AlflowError, ValueError):
+    """A pool, label file or delivery broke a validation rule; nothing was ingested."""
+
+
+class AlreadyExistsError(AlflowError, FileExistsError):
+    """A write-once key is already taken."""
+
+
+class RoundConflictError(AlflowError, RuntimeError):
+    """Another run recorded the same round first."""
+
+
+class ModelError(AlflowError, ValueError):
+    """The model cannot be built or trained on the labels at hand."""

@@ -1,0 +1,457 @@
+"""The stages of a round, as plain functions over a campaign config.
+
+Each Prefect task in `tasks/` calls one of these; a notebook can call them directly. None of them
+imports Prefect or MLflow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from alflow import data, ledger, models, selection, validation, vendors
+from alflow.config import CampaignConfig
+from alflow.errors import DataValidationError
+from alflow.ledger import CampaignState
+from alflow.store import Store, open_store
+
+
+def bucket(config: CampaignConfig) -> Store:
+    return open_store(config.vendor.bucket)
+
+
+def load_state(config: CampaignConfig) -> CampaignState:
+    return ledger.load_state(bucket(config), config.campaign)
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The validated pool and labels a round works from."""
+
+    header: list[str]
+    features: list[str]
+    pool_size: int
+    seed_labels: dict[str, str]
+    holdout: pd.DataFrame | None = field(default=None, repr=False)
+
+
+def _pool_ids(config: CampaignConfig, path) -> pd.Series:
+    pool = config.pool
+    chunks = data.iter_chunks(path, columns=[pool.id_column], text_columns=[pool.id_column], chunk_size=pool.chunk_size)
+    return pd.concat([c[pool.id_column] for c in chunks], ignore_index=True)
+
+
+def validate_inputs(config: CampaignConfig) -> Inputs:
+    """Check the pool, the seed labels and the holdout; raise DataValidationError on the first problem."""
+    pool = config.pool
+    with data.local_file(pool.uri) as path:
+        header = data.columns_of(path)
+        features = data.feature_columns(pool, header)
+        ids = _pool_ids(config, path) if pool.id_column in header else pd.Series(dtype=str)
+    validation.check_pool(header, ids, id_column=pool.id_column, features=features, source=pool.uri)
+
+    seed_cfg = config.seed_labels
+    seed = data.read_table(seed_cfg.uri, text_columns=[pool.id_column, seed_cfg.label_column])
+    validation.check_labels(
+        seed,
+        id_column=pool.id_column,
+        label_column=seed_cfg.label_column,
+        classes=config.classes,
+        allowed_ids=pd.Index(ids),
+        allowed_name=f"the pool {pool.uri}",
+        source=seed_cfg.uri,
+    )
+    holdout = None
+    if config.holdout is not None:
+        label = config.holdout.label_column
+        holdout = data.read_table(config.holdout.uri, text_columns=[label])
+        rules = [validation.Rule("column_exists", c) for c in (*features, label)]
+        rules += [
+            validation.Rule("not_null", label),
+            validation.Rule("in_set", label, {"value_set": sorted(config.classes)},
+                            meaning=f"label column {label!r} has labels outside the class set"),
+        ]
+        validation.check(holdout, rules, source=config.holdout.uri)
+    seed_labels = dict(zip(seed[pool.id_column], seed[seed_cfg.label_column], strict=True))
+    return Inputs(header, features, int(ids.size), seed_labels, holdout)
+
+
+# --- ingest -------------------------------------------------------------------------------------
+
+
+def ingest_deliveries(config: CampaignConfig) -> CampaignState:
+    """Accept every completed delivery not yet ingested; return the state afterwards.
+
+    A delivery is validated whole before anything is recorded: on the first broken rule this
+    raises DataValidationError and the campaign state is unchanged.
+    """
+    store = bucket(config)
+    state = ledger.load_state(store, config.campaign)
+    for round_ in state.outstanding:
+        if round_ not in state.delivered:
+            continue
+        files = ledger.delivery_files(store, config.campaign, round_)
+        if not files:
+            raise DataValidationError(
+                f"{store.uri}/{ledger.delivery_prefix(config.campaign, round_)}: marked done but holds no .csv "
+                "label file; ask the vendor to upload the labels, then the marker"
+            )
+        frames = [vendors.read_labels_csv(store.read(k), source=f"{store.uri}/{k}") for k in files]
+        for key, frame in zip(files, frames, strict=True):
+            validation.check_labels(
+                frame,
+                id_column=vendors.ID,
+                label_column=vendors.LABEL,
+                classes=config.classes,
+                allowed_ids=set(state.batch_ids(round_)),
+                allowed_name=f"the batch of round {round_}",
+                source=f"{store.uri}/{key}",
+            )
+        delivered = pd.concat(frames, ignore_index=True)
+        validation.check_labels(
+            delivered,
+            id_column=vendors.ID,
+            label_column=vendors.LABEL,
+            classes=config.classes,
+            allowed_ids=None,
+            source=f"{store.uri}/{ledger.delivery_prefix(config.campaign, round_)} (all files)",
+        )
+        labels = dict(zip(delivered[vendors.ID], delivered[vendors.LABEL], strict=True))
+        ledger.record_ingest(store, config.campaign, round_, labels, files)
+    return ledger.load_state(store, config.campaign)
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trained:
+    model: object = field(repr=False)
+    X: object = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    class_counts: dict[str, int] = field(default_factory=dict)
+
+
+def labeled_set(inputs: Inputs, state: CampaignState) -> dict[str, str]:
+    """Seed labels plus every ingested vendor label (a vendor label wins on the same id)."""
+    return {**inputs.seed_labels, **state.human_labels()}
+
+
+def _pool_chunks(config: CampaignConfig, inputs: Inputs) -> Iterator[pd.DataFrame]:
+    pool = config.pool
+    columns = [pool.id_column, *(c for c in inputs.features if c != pool.id_column)]
+    text = [pool.id_column] + ([pool.text_column] if pool.text_column else [])
+    with data.local_file(pool.uri) as path:
+        yield from data.iter_chunks(path, columns=columns, text_columns=text, chunk_size=pool.chunk_size)
+
+
+def pool_rows(config: CampaignConfig, inputs: Inputs, ids: list[str]) -> pd.DataFrame:
+    """The pool rows of `ids`, in that order (one streamed pass)."""
+    wanted = set(ids)
+    id_column = config.pool.id_column
+    found = [c[c[id_column].isin(wanted)] for c in _pool_chunks(config, inputs)]
+    rows = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=[id_column])
+    return rows.set_index(id_column).loc[ids].reset_index()
+
+
+def train_model(config: CampaignConfig, inputs: Inputs, state: CampaignState) -> Trained:
+    """Fit the campaign's model on the labeled items. Raises ModelError for a single class."""
+    labels = labeled_set(inputs, state)
+    ids = sorted(labels)
+    rows = pool_rows(config, inputs, ids)
+    X = data.model_input(rows, config.pool, inputs.features)
+    y = np.array([labels[i] for i in ids])
+    model = models.train(models.build_model(config.model, seed=config.seed), X, y)
+    counts = {c: int((y == c).sum()) for c in config.classes}
+    return Trained(model, X, y, counts)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: dict[str, float]
+    source: str  # "holdout" or "cross_validation"
+
+
+def evaluate_model(config: CampaignConfig, inputs: Inputs, trained: Trained) -> Evaluation:
+    """Holdout accuracy and macro-F1, or a cross-validated estimate when there is no holdout."""
+    if inputs.holdout is not None:
+        X = data.model_input(inputs.holdout, config.pool, inputs.features)
+        y = inputs.holdout[config.holdout.label_column].to_numpy()
+        return Evaluation(models.holdout_metrics(trained.model, X, y), "holdout")
+    untrained = models.build_model(config.model, seed=config.seed)
+    metrics = models.cross_validated_metrics(untrained, trained.X, trained.y, seed=config.seed)
+    return Evaluation(metrics, "cross_validation")
+
+
+# --- stopping and budget ------------------------------------------------------------------------
+
+
+def budget_left(config: CampaignConfig, inputs: Inputs, state: CampaignState) -> int:
+    """Labels that may still be asked for: the budget counts seed labels and every label asked."""
+    return max(0, config.budget.max_labels - len(inputs.seed_labels) - state.labels_asked)
+
+
+def unlabeled_left(inputs: Inputs, state: CampaignState, labels: dict[str, str]) -> int:
+    return inputs.pool_size - len(set(labels) | set(_asked_ids(state)))
+
+
+def _asked_ids(state: CampaignState) -> list[str]:
+    return [i for r in state.rounds for i in state.batch_ids(r)]
+
+
+def stop_reason(
+    config: CampaignConfig, state: CampaignState, metrics: dict[str, float], *, budget: int, unlabeled: int
+) -> str | None:
+    """Why the campaign stops after this round, or None. Rules in order of precedence."""
+    rules = config.stopping
+    value = metrics.get(rules.metric, math.nan)
+    if budget == 0:
+        return "budget_spent"
+    if rules.target is not None and value >= rules.target:
+        return "target_reached"
+    if rules.patience is not None:
+        history = [r["metrics"].get(rules.metric, math.nan) for _, r in sorted(state.rounds.items())]
+        history = [m for m in [*history, value] if not math.isnan(m)]
+        if len(history) > rules.patience:
+            before, recent = history[: -rules.patience], history[-rules.patience :]
+            if max(recent) <= max(before) + rules.min_delta:
+                return "no_improvement"
+    if unlabeled == 0:
+        return "pool_exhausted"
+    return None
+
+
+# --- selection and export -----------------------------------------------------------------------
+
+
+def select_batch(
+    config: CampaignConfig, inputs: Inputs, state: CampaignState, trained: Trained, *, k: int
+) -> pd.DataFrame:
+    """The k unlabeled, not-yet-asked items the strategy ranks highest: id, score, predicted."""
+    skip = set(labeled_set(inputs, state)) | set(_asked_ids(state))
+    id_column = config.pool.id_column
+
+    def candidates() -> Iterator[tuple[np.ndarray, object]]:
+        for chunk in _pool_chunks(config, inputs):
+            chunk = chunk[~chunk[id_column].isin(skip)]
+            yield chunk[id_column].to_numpy(), data.model_input(chunk, config.pool, inputs.features)
+
+    rng = np.random.default_rng([config.seed, state.next_round])
+    return selection.score_chunks(trained.model, candidates(), strategy=config.strategy.name, k=k, rng=rng)
+
+
+def round_record(
+    config: CampaignConfig,
+    decision: Decision,
+    trained: Trained,
+    evaluation: Evaluation,
+    batch: pd.DataFrame | None,
+    tracking: dict,
+) -> dict:
+    """The round's decision, as committed to the ledger."""
+    return {
+        "round": decision.round,
+        "labels_used": decision.labels_used,
+        "class_counts": trained.class_counts,
+        "metrics": evaluation.metrics,
+        "metric_source": evaluation.source,
+        "strategy": config.strategy.name,
+        "model": models.model_name(trained.model),
+        "stop_reason": decision.stop_reason,
+        "batch": None if batch is None else {
+            "ids": batch["id"].tolist(),
+            "scores": [float(s) for s in batch["score"]],
+            "predicted": batch["predicted"].tolist(),
+        },
+        "tracking": tracking,
+    }
+
+
+def commit_round(
+    config: CampaignConfig,
+    decision: Decision,
+    trained: Trained,
+    evaluation: Evaluation,
+    batch: pd.DataFrame | None,
+    tracking: dict,
+) -> dict:
+    """Write the round record once; raises RoundConflictError if another run got there first."""
+    record = round_record(config, decision, trained, evaluation, batch, tracking)
+    ledger.record_round(bucket(config), config.campaign, record)
+    return record
+
+
+def export_batch(config: CampaignConfig, inputs: Inputs, record: dict) -> str | None:
+    """Materialise a committed round's batch for the vendor; returns where, or None if no batch."""
+    batch = record.get("batch")
+    if not batch:
+        return None
+    rows = pool_rows(config, inputs, batch["ids"]).rename(columns={config.pool.id_column: vendors.ID})
+    items = pd.concat(
+        [pd.DataFrame({"score": batch["scores"], "predicted": batch["predicted"]}), rows], axis=1
+    )[[vendors.ID, "score", "predicted", *[c for c in rows.columns if c != vendors.ID]]]
+    metadata = {
+        "campaign": config.campaign,
+        "round": record["round"],
+        "count": len(batch["ids"]),
+        "classes": list(config.classes),
+        "instructions": config.vendor.instructions,
+        "deliver_to": ledger.delivery_prefix(config.campaign, record["round"]),
+        "strategy": record["strategy"],
+        "created_at": ledger.now(),
+    }
+    return ledger.write_batch(bucket(config), config.campaign, record["round"], vendors.items_csv(items), metadata)
+
+
+def finish_exports(config: CampaignConfig, inputs: Inputs, state: CampaignState) -> list[str]:
+    """Export the batches of rounds that were committed but interrupted before their marker."""
+    return [export_batch(config, inputs, state.rounds[r]) for r in state.unexported]
+
+
+# --- decision and report ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What this round does after training: stop, or ask for `batch_size` labels."""
+
+    round: int
+    labels_used: int
+    stop_reason: str | None
+    batch_size: int
+    promote: bool  # the metric beat every earlier round: move the champion alias
+    progress: dict[str, float] = field(default_factory=dict)
+
+
+def decide(config: CampaignConfig, inputs: Inputs, state: CampaignState, evaluation: Evaluation) -> Decision:
+    """Apply the stopping rules and the budget to a trained round."""
+    labels = labeled_set(inputs, state)
+    budget = budget_left(config, inputs, state)
+    unlabeled = unlabeled_left(inputs, state, labels)
+    stop = stop_reason(config, state, evaluation.metrics, budget=budget, unlabeled=unlabeled)
+    batch_size = 0 if stop else min(config.strategy.batch_size, budget, unlabeled)
+    metric = config.stopping.metric
+    earlier = [r["metrics"].get(metric, math.nan) for r in state.rounds.values()]
+    earlier = [m for m in earlier if not math.isnan(m)]
+    current = evaluation.metrics.get(metric, math.nan)
+    promote = not earlier or (not math.isnan(current) and current > max(earlier))
+    asked = state.labels_asked + batch_size
+    progress: dict[str, float] = {
+        "labels_used": len(labels),
+        "labels_asked": asked,
+        "labels_remaining": budget - batch_size,
+        "batch_size": batch_size,
+    }
+    if config.budget.cost_per_label is not None:
+        progress["spend"] = asked * config.budget.cost_per_label
+        progress["spend_remaining"] = (budget - batch_size) * config.budget.cost_per_label
+    progress.update({f"labels_class_{c}": n for c, n in _class_counts(config, labels).items()})
+    return Decision(state.next_round, len(labels), stop, batch_size, promote, progress)
+
+
+def _class_counts(config: CampaignConfig, labels: dict[str, str]) -> dict[str, int]:
+    values = list(labels.values())
+    return {c: values.count(c) for c in config.classes}
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """What a round did, for people (`message`) and scripts (the fields)."""
+
+    campaign: str
+    status: str  # exported | stopped | waiting | already_stopped
+    round: int | None = None
+    labels_used: int | None = None
+    max_labels: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    metric_source: str | None = None
+    batch_size: int = 0
+    batch_uri: str | None = None
+    stop_reason: str | None = None
+    waiting_for: dict[int, int] = field(default_factory=dict)  # round -> labels outstanding
+    mlflow_run_id: str | None = None
+
+    def message(self) -> str:
+        if self.status == "already_stopped":
+            return f"{self.campaign}: campaign stopped ({self.stop_reason}); nothing to do"
+        if self.status == "waiting":
+            parts = ", ".join(f"{n} labels from round {r}" for r, n in sorted(self.waiting_for.items()))
+            return f"{self.campaign}: waiting for {parts}; nothing exported"
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items() if not math.isnan(v))
+        head = (
+            f"{self.campaign} round {self.round}: {self.labels_used}/{self.max_labels} labels, "
+            f"{scores or 'no metric yet'} ({self.metric_source})"
+        )
+        if self.status == "stopped":
+            return f"{head}; stopped: {self.stop_reason}"
+        return f"{head}; exported {self.batch_size} items to {self.batch_uri}"
+
+
+def idle_report(config: CampaignConfig, state: CampaignState) -> RoundReport | None:
+    """The report of a round with nothing to do (stopped, or waiting for the vendor), else None."""
+    if state.stop_reason:
+        return RoundReport(config.campaign, "already_stopped", stop_reason=state.stop_reason)
+    if state.outstanding:
+        waiting = {r: len(state.batch_ids(r)) for r in state.outstanding}
+        return RoundReport(config.campaign, "waiting", waiting_for=waiting)
+    return None
+
+
+def round_report(config: CampaignConfig, record: dict, batch_uri: str | None) -> RoundReport:
+    batch = record.get("batch") or {}
+    return RoundReport(
+        config.campaign,
+        "stopped" if record["stop_reason"] else "exported",
+        round=record["round"],
+        labels_used=record["labels_used"],
+        max_labels=config.budget.max_labels,
+        metrics=record["metrics"],
+        metric_source=record["metric_source"],
+        batch_size=len(batch.get("ids", [])),
+        batch_uri=batch_uri,
+        stop_reason=record["stop_reason"],
+        mlflow_run_id=record["tracking"].get("run_id"),
+    )
+
+
+def status_rows(config: CampaignConfig) -> list[dict]:
+    """One row per round: labels used, asked, delivered, ingested, metrics and state."""
+    store = bucket(config)
+    state = ledger.load_state(store, config.campaign)
+    rows = []
+    for round_, record in sorted(state.rounds.items()):
+        asked = len(state.batch_ids(round_))
+        delivered = None
+        if round_ in state.delivered:
+            files = ledger.delivery_files(store, config.campaign, round_)
+            delivered = sum(len(vendors.read_labels_csv(store.read(k), source=k)) for k in files)
+        if record.get("stop_reason"):
+            status = f"stopped: {record['stop_reason']}"
+        elif round_ in state.ingested:
+            status = "ingested"
+        elif round_ in state.delivered:
+            status = "delivered"
+        elif round_ in state.exported:
+            status = "waiting for vendor"
+        else:
+            status = "export interrupted"
+        rows.append({
+            "round": round_,
+            "labels_used": record["labels_used"],
+            "asked": asked,
+            "delivered": delivered,
+            "ingested": len(state.ingested[round_]) if round_ in state.ingested else None,
+            **{k: record["metrics"].get(k) for k in ("accuracy", "f1_macro")},
+            "metric_source": record["metric_source"],
+            "state": status,
+            "mlflow_run_id": record["tracking"].get("run_id"),
+            "model_version": record["tracking"].get("model_version"),
+        })
+    return rows

@@ -1,0 +1,141 @@
+"""Great Expectations suites for the pool, the label files and vendor deliveries.
+
+Every check goes through `check`: it runs a suite on a frame and raises DataValidationError with
+one line naming the file, the rule and an example row, so the caller can stop before writing
+anything. GX is imported on first use (it costs seconds) and its context is made once.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from alflow.errors import DataValidationError
+
+
+class Rule(NamedTuple):
+    """One expectation: kind is column_exists, not_null, unique or in_set (kwargs: value_set)."""
+
+    kind: str
+    column: str
+    kwargs: dict = {}
+    meaning: str | None = None  # what a failure means, in the user's words
+
+
+@functools.cache
+def _context() -> Any:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch_definition = (
+        context.data_sources.add_pandas("alflow")
+        .add_dataframe_asset("frame")
+        .add_batch_definition_whole_dataframe("whole")
+    )
+    return gx, batch_definition
+
+
+def _expectation(gx: Any, rule: Rule, index: int) -> Any:
+    classes = {
+        "column_exists": gx.expectations.ExpectColumnToExist,
+        "not_null": gx.expectations.ExpectColumnValuesToNotBeNull,
+        "unique": gx.expectations.ExpectColumnValuesToBeUnique,
+        "in_set": gx.expectations.ExpectColumnValuesToBeInSet,
+    }
+    return classes[rule.kind](column=rule.column, meta={"rule": index}, **rule.kwargs)
+
+
+def _describe(result: Any, rule: Rule, frame: pd.DataFrame, source: str) -> str:
+    config = result.expectation_config
+    column = rule.column
+    rule_name = config.type
+    if rule_name == "expect_column_to_exist":
+        return f"{source}: required column {column!r} is missing (columns: {list(frame.columns)})"
+    if result.exception_info.get("raised_exception"):
+        message = result.exception_info["exception_message"]
+        return f"{source}: {rule_name} on {column!r} could not run: {message}"
+    indices = result.result.get("unexpected_index_list") or []
+    example = ""
+    if indices:
+        shown = {k: v for k, v in frame.loc[indices[0]].to_dict().items() if not k.startswith("_")}
+        example = f"; e.g. row {int(indices[0]) + 1}: {shown}"
+    count = result.result.get("unexpected_count", len(indices))
+    what = rule.meaning or {
+        "expect_column_values_to_not_be_null": f"column {column!r} must not be empty",
+        "expect_column_values_to_be_unique": f"column {column!r} must be unique",
+        "expect_column_values_to_be_in_set": f"column {column!r} has values outside the allowed set",
+    }.get(rule_name, f"{rule_name} failed on {column!r}")
+    return f"{source}: {what} ({rule_name}, {count} row(s)){example}"
+
+
+def check(frame: pd.DataFrame, rules: list[Rule], *, source: str) -> None:
+    """Run `rules` on `frame`; raise DataValidationError for the first failing rule, in order."""
+    gx, batch_definition = _context()
+    suite = gx.ExpectationSuite(name="alflow")
+    for index, rule in enumerate(rules):
+        suite.add_expectation(_expectation(gx, rule, index))
+    frame = frame.reset_index(drop=True)
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    outcome = batch.validate(suite, result_format="COMPLETE")
+    # GX never raises for a broken expectation: it reports success=False with exception_info.
+    failed = {
+        result.expectation_config.meta["rule"]: result
+        for result in outcome.results
+        if not result.success or result.exception_info.get("raised_exception")
+    }
+    if failed:
+        first = min(failed)
+        raise DataValidationError(_describe(failed[first], rules[first], frame, source))
+
+
+def _columns_rules(columns: Iterable[str]) -> list[Rule]:
+    return [Rule("column_exists", c) for c in columns]
+
+
+def check_pool(header: list[str], ids: pd.Series, *, id_column: str, features: list[str], source: str) -> None:
+    """The pool has the id and feature columns, and every item a unique, non-empty id."""
+    check(pd.DataFrame(columns=header), _columns_rules([id_column, *features]), source=source)
+    check(ids.to_frame(id_column), [Rule("not_null", id_column), Rule("unique", id_column)], source=source)
+
+
+def check_labels(
+    frame: pd.DataFrame,
+    *,
+    id_column: str,
+    label_column: str,
+    classes: Iterable[str],
+    allowed_ids: pd.Index | set | None,
+    allowed_name: str = "the allowed ids",
+    source: str,
+) -> None:
+    """A label file: the columns exist, ids unique and allowed, labels in the class set.
+
+    `allowed_ids` is the pool (for seed labels) or the batch (for a delivery); None skips it.
+    """
+    check(frame.head(0), _columns_rules([id_column, label_column]), source=source)
+    classes = sorted(classes)
+    rules = [
+        Rule("not_null", id_column),
+        Rule("unique", id_column, meaning=f"id column {id_column!r} has duplicates"),
+        Rule("not_null", label_column),
+        Rule(
+            "in_set",
+            label_column,
+            {"value_set": classes},
+            meaning=f"label column {label_column!r} has labels outside the class set {classes}",
+        ),
+    ]
+    if allowed_ids is not None:
+        # Membership is computed here and checked as a flag: a pool can hold millions of ids,
+        # too many to embed in an expectation.
+        frame = frame.assign(_known=frame[id_column].isin(allowed_ids))
+        meaning = f"ids not in {allowed_name}"
+        rules.append(Rule("in_set", "_known", {"value_set": [True]}, meaning=meaning))
+    check(frame, rules, source=source)

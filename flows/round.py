@@ -1,0 +1,36 @@
+"""One active-learning round as a Prefect flow run."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+import tasks
+from alflow.rounds import RoundReport, idle_report, round_report
+
+
+@flow(name="active-learning-round", log_prints=True)
+def active_learning_round(config_path: str) -> RoundReport:
+    """Ingest delivered labels, train, evaluate, log to MLflow, then stop or export the next batch.
+
+    Never waits for the vendor: if the outstanding batch is not delivered yet, it says so and
+    exports nothing.
+    """
+    campaign = tasks.read_campaign(config_path)
+    inputs = tasks.validate_inputs(campaign)
+    state = tasks.ingest_deliveries(campaign)
+    tasks.finish_exports(campaign, inputs, state)
+    if idle := idle_report(campaign, state):
+        print(idle.message())
+        return idle
+
+    trained = tasks.train_model(campaign, inputs, state)
+    evaluation = tasks.evaluate_model(campaign, inputs, trained)
+    decision = tasks.check_stopping(campaign, inputs, state, evaluation)
+    batch = tasks.select_batch(campaign, inputs, state, trained, decision) if decision.batch_size else None
+    tracked = tasks.log_round(campaign, decision, trained, evaluation)
+    record = tasks.commit_round(campaign, decision, trained, evaluation, batch, tracked)
+    location = tasks.export_batch(campaign, inputs, record)
+
+    report = round_report(campaign, record, location)
+    print(report.message())
+    return report
