@@ -22,8 +22,11 @@ from rich.table import Table
 from alflow.config import NAME_PATTERN, example_campaign, load_campaign
 from alflow.errors import AlflowError
 
-app = typer.Typer(help="Active-learning campaigns: Prefect rounds, MLflow tracking, vendor buckets.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Active-learning campaigns: Prefect rounds, MLflow tracking, vendor buckets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -90,19 +93,31 @@ def status(
         campaign = load_campaign(config)
         rows = status_rows(campaign)
     if as_json:
-        payload = {"campaign": campaign.campaign, "max_labels": campaign.budget.max_labels,
-                   "rounds": [{k: _clean(v) for k, v in row.items()} for row in rows]}
+        payload = {
+            "campaign": campaign.campaign,
+            "max_labels": campaign.budget.max_labels,
+            "rounds": [{k: _clean(v) for k, v in row.items()} for row in rows],
+        }
         typer.echo(json.dumps(payload, indent=2))
         return
     table = Table(title=f"{campaign.campaign} (budget {campaign.budget.max_labels} labels)")
     for column in ("round", "labels used", "asked", "delivered", "ingested", "accuracy", "f1 macro", "state"):
         table.add_column(column, justify="left" if column == "state" else "right")
     for row in rows:
+
         def show(value, fmt="{}"):
             return "-" if _clean(value) is None else fmt.format(value)
-        table.add_row(str(row["round"]), str(row["labels_used"]), str(row["asked"]), show(row["delivered"]),
-                      show(row["ingested"]), show(row["accuracy"], "{:.3f}"), show(row["f1_macro"], "{:.3f}"),
-                      row["state"])
+
+        table.add_row(
+            str(row["round"]),
+            str(row["labels_used"]),
+            str(row["asked"]),
+            show(row["delivered"]),
+            show(row["ingested"]),
+            show(row["accuracy"], "{:.3f}"),
+            show(row["f1_macro"], "{:.3f}"),
+            row["state"],
+        )
     out.print(table if rows else f"{campaign.campaign}: no rounds yet; run `alflow round {config}`")
 
 
@@ -110,7 +125,7 @@ def _quiet_libraries() -> None:
     # The demo prints one line per round; Prefect's and MLflow's INFO chatter would bury them.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    for name in ("mlflow", "alembic"):
+    for name in ("mlflow", "alembic", "great_expectations"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -133,8 +148,14 @@ def demo(
 
     out.print(f"alflow demo in {workdir}: digits, margin sampling, a simulated vendor (starting Prefect...)")
     with errors_as_exit_codes():
-        summary = run_demo(workdir, run_round=_run_round, bucket=bucket, max_labels=max_labels,
-                           batch_size=batch_size, on_round=on_round)
+        summary = run_demo(
+            workdir,
+            run_round=_run_round,
+            bucket=bucket,
+            max_labels=max_labels,
+            batch_size=batch_size,
+            on_round=on_round,
+        )
     db = summary.tracking_uri
     out.print(
         f"\n[bold]Done in {time.monotonic() - started:.0f}s:[/bold] {summary.rounds} rounds, "

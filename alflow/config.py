@@ -46,9 +46,7 @@ class LabelsConfig(_Model):
 
 
 class ModelConfig(_Model):
-    preset: Literal["logistic_regression", "random_forest", "tfidf_logistic_regression"] | None = (
-        "logistic_regression"
-    )
+    preset: Literal["logistic_regression", "random_forest", "tfidf_logistic_regression"] | None = "logistic_regression"
     estimator: str | None = Field(
         default=None, description="import path of a scikit-learn classifier, e.g. sklearn.svm.SVC"
     )

@@ -48,9 +48,7 @@ def columns_of(path: Path) -> list[str]:
     return list(pd.read_csv(path, nrows=0).columns)
 
 
-def iter_chunks(
-    path: Path, *, columns: list[str], text_columns: list[str], chunk_size: int
-) -> Iterator[pd.DataFrame]:
+def iter_chunks(path: Path, *, columns: list[str], text_columns: list[str], chunk_size: int) -> Iterator[pd.DataFrame]:
     """The file's rows, `chunk_size` at a time, with `text_columns` as str."""
     if _is_parquet(str(path)):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size, columns=columns):

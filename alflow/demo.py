@@ -96,7 +96,9 @@ class DemoSummary:
     tracking_uri: str
 
 
-def random_sampling_accuracy(config: CampaignConfig, answers: pd.DataFrame, labels_used: int, *, seeds: int = 5) -> float:
+def random_sampling_accuracy(
+    config: CampaignConfig, answers: pd.DataFrame, labels_used: int, *, seeds: int = 5
+) -> float:
     """Holdout accuracy of the same model trained on the seed labels plus random picks, same total."""
     pool = pd.read_csv(config.pool.uri, dtype={config.pool.id_column: str}).set_index(config.pool.id_column)
     seed = pd.read_csv(config.seed_labels.uri, dtype=str)
@@ -108,9 +110,13 @@ def random_sampling_accuracy(config: CampaignConfig, answers: pd.DataFrame, labe
         rng = np.random.default_rng(1000 + s)
         picked = rng.choice(others, labels_used - len(seed), replace=False)
         ids = list(seed["id"]) + list(picked)
-        model = models.train(models.build_model(config.model, seed=config.seed), pool.loc[ids], truth.loc[ids].to_numpy())
+        model = models.train(
+            models.build_model(config.model, seed=config.seed), pool.loc[ids], truth.loc[ids].to_numpy()
+        )
         X_holdout = holdout.drop(columns=config.holdout.label_column)
-        scores.append(models.holdout_metrics(model, X_holdout, holdout[config.holdout.label_column].to_numpy())["accuracy"])
+        scores.append(
+            models.holdout_metrics(model, X_holdout, holdout[config.holdout.label_column].to_numpy())["accuracy"]
+        )
     return float(np.mean(scores))
 
 
@@ -130,7 +136,9 @@ def run_demo(
     config_path = write_demo_data(workdir, bucket=bucket, max_labels=max_labels, batch_size=batch_size)
     config = load_campaign(config_path)
     answers = pd.read_csv(workdir / "data" / "answers.csv", dtype=str)
-    vendor = SimulatedVendor(open_store(config.vendor.bucket), config.campaign, dict(zip(answers["id"], answers["label"])))
+    vendor = SimulatedVendor(
+        open_store(config.vendor.bucket), config.campaign, dict(zip(answers["id"], answers["label"], strict=True))
+    )
 
     last = None
     while True:

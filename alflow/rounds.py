@@ -75,8 +75,12 @@ def validate_inputs(config: CampaignConfig) -> Inputs:
         rules = [validation.Rule("column_exists", c) for c in (*features, label)]
         rules += [
             validation.Rule("not_null", label),
-            validation.Rule("in_set", label, {"value_set": sorted(config.classes)},
-                            meaning=f"label column {label!r} has labels outside the class set"),
+            validation.Rule(
+                "in_set",
+                label,
+                {"value_set": sorted(config.classes)},
+                meaning=f"label column {label!r} has labels outside the class set",
+            ),
         ]
         validation.check(holdout, rules, source=config.holdout.uri)
     seed_labels = dict(zip(seed[pool.id_column], seed[seed_cfg.label_column], strict=True))
@@ -265,7 +269,9 @@ def round_record(
         "strategy": config.strategy.name,
         "model": models.model_name(trained.model),
         "stop_reason": decision.stop_reason,
-        "batch": None if batch is None else {
+        "batch": None
+        if batch is None
+        else {
             "ids": batch["id"].tolist(),
             "scores": [float(s) for s in batch["score"]],
             "predicted": batch["predicted"].tolist(),
@@ -294,9 +300,9 @@ def export_batch(config: CampaignConfig, inputs: Inputs, record: dict) -> str | 
     if not batch:
         return None
     rows = pool_rows(config, inputs, batch["ids"]).rename(columns={config.pool.id_column: vendors.ID})
-    items = pd.concat(
-        [pd.DataFrame({"score": batch["scores"], "predicted": batch["predicted"]}), rows], axis=1
-    )[[vendors.ID, "score", "predicted", *[c for c in rows.columns if c != vendors.ID]]]
+    items = pd.concat([pd.DataFrame({"score": batch["scores"], "predicted": batch["predicted"]}), rows], axis=1)[
+        [vendors.ID, "score", "predicted", *[c for c in rows.columns if c != vendors.ID]]
+    ]
     metadata = {
         "campaign": config.campaign,
         "round": record["round"],
@@ -442,16 +448,18 @@ def status_rows(config: CampaignConfig) -> list[dict]:
             status = "waiting for vendor"
         else:
             status = "export interrupted"
-        rows.append({
-            "round": round_,
-            "labels_used": record["labels_used"],
-            "asked": asked,
-            "delivered": delivered,
-            "ingested": len(state.ingested[round_]) if round_ in state.ingested else None,
-            **{k: record["metrics"].get(k) for k in ("accuracy", "f1_macro")},
-            "metric_source": record["metric_source"],
-            "state": status,
-            "mlflow_run_id": record["tracking"].get("run_id"),
-            "model_version": record["tracking"].get("model_version"),
-        })
+        rows.append(
+            {
+                "round": round_,
+                "labels_used": record["labels_used"],
+                "asked": asked,
+                "delivered": delivered,
+                "ingested": len(state.ingested[round_]) if round_ in state.ingested else None,
+                **{k: record["metrics"].get(k) for k in ("accuracy", "f1_macro")},
+                "metric_source": record["metric_source"],
+                "state": status,
+                "mlflow_run_id": record["tracking"].get("run_id"),
+                "model_version": record["tracking"].get("model_version"),
+            }
+        )
     return rows

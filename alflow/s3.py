@@ -82,14 +82,10 @@ class S3Store:
         return True
 
     def list(self, prefix: str) -> list[str]:
-        full = self._key(prefix.rstrip("/")) + "/" if prefix.strip("/") else (
-            f"{self.prefix}/" if self.prefix else ""
-        )
+        full = self._key(prefix.rstrip("/")) + "/" if prefix.strip("/") else (f"{self.prefix}/" if self.prefix else "")
         strip = len(self.prefix) + 1 if self.prefix else 0
         keys = []
-        for page in self._client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=full
-        ):
+        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
             keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
         return sorted(keys)
 

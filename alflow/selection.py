@@ -57,9 +57,7 @@ def score_chunks(
         proba = model.predict_proba(X)
         predicted = np.asarray(model.classes_)[proba.argmax(axis=1)]
         scores = score_rng.random(n) if strategy == "random" else UNCERTAINTY[strategy](proba)
-        chunk = pd.DataFrame(
-            {"id": ids, "score": scores, "tiebreak": tie_rng.random(n), "predicted": predicted}
-        )
+        chunk = pd.DataFrame({"id": ids, "score": scores, "tiebreak": tie_rng.random(n), "predicted": predicted})
         merged = pd.concat([best, chunk], ignore_index=True) if len(best) else chunk
         keep = _top_k(merged["score"].to_numpy(), merged["tiebreak"].to_numpy(), min(k, len(merged)))
         best = merged.iloc[keep].reset_index(drop=True)

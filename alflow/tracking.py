@@ -31,7 +31,9 @@ def _experiment_id(client, name: str) -> str:
 
 def _find_run(client, experiment_id: str, filters: dict[str, str]) -> str | None:
     query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in filters.items())
-    runs = client.search_runs([experiment_id], filter_string=query, max_results=1, order_by=["attributes.start_time ASC"])
+    runs = client.search_runs(
+        [experiment_id], filter_string=query, max_results=1, order_by=["attributes.start_time ASC"]
+    )
     return runs[0].info.run_id if runs else None
 
 
@@ -58,6 +60,17 @@ def _requirements() -> list[str]:
         except PackageNotFoundError:
             continue
     return pins
+
+
+def _register(client, name: str, info, run_id: str, tags: dict[str, str]) -> str:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, tags={"alflow.kind": CAMPAIGN})
+    version = client.create_model_version(name, info.model_uri, run_id=run_id, tags=tags, model_id=info.model_id)
+    return str(version.version)
 
 
 def log_round(
@@ -87,8 +100,11 @@ def log_round(
     client = _client(uri)
     parent = client.get_run(parent_run_id)
     experiment_id = parent.info.experiment_id
-    tags = {"alflow.kind": ROUND, "alflow.campaign": parent.data.tags.get("alflow.campaign", ""),
-            "alflow.round": str(round_)}
+    tags = {
+        "alflow.kind": ROUND,
+        "alflow.campaign": parent.data.tags.get("alflow.campaign", ""),
+        "alflow.round": str(round_),
+    }
     run_id = _find_run(client, experiment_id, {**tags, "mlflow.parentRunId": parent_run_id})
     if run_id is None:
         run_id = client.create_run(
@@ -105,7 +121,6 @@ def log_round(
         info = mlflow.sklearn.log_model(
             model,
             name="model",
-            registered_model_name=registered_model,
             signature=infer_signature(X_example, model.predict(X_example)),
             input_example=X_example,
             pip_requirements=_requirements(),
@@ -115,9 +130,7 @@ def log_round(
     for key, value in scores.items():
         client.log_metric(parent_run_id, f"{key}_vs_labels", value, step=labels_used)
 
-    model_version = str(info.registered_model_version)
-    for key, value in model_tags.items():
-        client.set_model_version_tag(registered_model, model_version, key, value)
+    model_version = _register(client, registered_model, info, run_id, model_tags)
     client.set_registered_model_alias(registered_model, "challenger", model_version)
     if promote:
         client.set_registered_model_alias(registered_model, "champion", model_version)
@@ -160,8 +173,11 @@ def log_campaign_round(config, decision, trained, evaluation) -> dict[str, str]:
         progress=decision.progress,
         params={**params, "metric_source": evaluation.source},
         registered_model=config.campaign,
-        model_tags={"alflow.round": str(decision.round), "labels_used": str(decision.labels_used),
-                    "strategy": config.strategy.name},
+        model_tags={
+            "alflow.round": str(decision.round),
+            "labels_used": str(decision.labels_used),
+            "strategy": config.strategy.name,
+        },
         promote=decision.promote,
         stop_reason=decision.stop_reason,
     )

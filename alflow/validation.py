@@ -22,7 +22,7 @@ class Rule(NamedTuple):
 
     kind: str
     column: str
-    kwargs: dict = {}
+    kwargs: dict | None = None
     meaning: str | None = None  # what a failure means, in the user's words
 
 
@@ -49,7 +49,7 @@ def _expectation(gx: Any, rule: Rule, index: int) -> Any:
         "unique": gx.expectations.ExpectColumnValuesToBeUnique,
         "in_set": gx.expectations.ExpectColumnValuesToBeInSet,
     }
-    return classes[rule.kind](column=rule.column, meta={"rule": index}, **rule.kwargs)
+    return classes[rule.kind](column=rule.column, meta={"rule": index}, **(rule.kwargs or {}))
 
 
 def _describe(result: Any, rule: Rule, frame: pd.DataFrame, source: str) -> str:

@@ -1,0 +1,31 @@
+"""Small helpers shared by tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from alflow import ledger
+from alflow.config import CampaignConfig
+from alflow.demo import SimulatedVendor
+from alflow.store import open_store
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` with its bytes: to assert that nothing changed."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def vendor_for(campaign: CampaignConfig, answers_csv: Path) -> SimulatedVendor:
+    answers = pd.read_csv(answers_csv, dtype=str)
+    labels = dict(zip(answers["id"], answers["label"], strict=True))
+    return SimulatedVendor(open_store(campaign.vendor.bucket), campaign.campaign, labels)
+
+
+def deliver(campaign: CampaignConfig, round_: int, text: str, *, name: str = "labels.csv") -> None:
+    """Deliver a hand-written label file for a round, as a vendor would (marker last)."""
+    store = open_store(campaign.vendor.bucket)
+    prefix = ledger.delivery_prefix(campaign.campaign, round_)
+    store.write_once(prefix + name, text.encode())
+    store.write_once(prefix + ledger.DONE, b"")

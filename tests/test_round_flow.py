@@ -1,0 +1,99 @@
+"""The round flow under a real (temporary) Prefect server, with a simulated vendor."""
+
+import hashlib
+import io
+import json
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from alflow import ledger
+from alflow.rounds import load_state
+from alflow.store import open_store
+from flows.round import active_learning_round
+from helpers import snapshot, vendor_for
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def test_three_rounds_train_log_and_export(campaign_file, campaign):
+    vendor = vendor_for(campaign, campaign_file.parent / "data" / "answers.csv")
+    reports = []
+    for _ in range(3):
+        report = active_learning_round(str(campaign_file))
+        assert report.status == "exported", report.message()
+        vendor.deliver(report.round)
+        reports.append(report)
+
+    assert [r.round for r in reports] == [1, 2, 3]
+    assert [r.labels_used for r in reports] == [20, 30, 40]
+    state = load_state(campaign)
+    assert sorted(state.ingested) == [1, 2]  # round 3's delivery waits for round 4
+    assert sum(len(labels) for labels in state.ingested.values()) == 20
+
+    # The exported batch: new items only, metadata that matches the file, marker written.
+    store = open_store(campaign.vendor.bucket)
+    prefix = ledger.batch_prefix(campaign.campaign, 3)
+    items_bytes = store.read(prefix + "items.csv")
+    items = pd.read_csv(io.BytesIO(items_bytes), dtype={"id": str})
+    metadata = json.loads(store.read(prefix + "batch.json"))
+    assert len(items) == metadata["count"] == 10
+    assert metadata["sha256"] == hashlib.sha256(items_bytes).hexdigest()
+    assert list(items.columns[:3]) == ["id", "score", "predicted"] and "px0" in items.columns
+    assert items["score"].is_monotonic_decreasing
+    earlier = set(pd.read_csv(campaign.seed_labels.uri, dtype=str)["id"]) | set(state.human_labels())
+    assert not set(items["id"]) & earlier
+    assert store.exists(prefix + ledger.READY)
+
+    # MLflow: a parent run, one nested run per round, curves with one point per round, a version each.
+    client = MlflowClient(campaign.tracking.uri)
+    experiment = client.get_experiment_by_name(campaign.experiment)
+    parent = client.search_runs([experiment.experiment_id], "tags.`alflow.kind` = 'campaign'")
+    assert len(parent) == 1
+    children = client.search_runs([experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent[0].info.run_id}'")
+    assert sorted(int(r.data.tags["alflow.round"]) for r in children) == [1, 2, 3]
+    history = client.get_metric_history(parent[0].info.run_id, "labels_used")
+    assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == [(1, 20), (2, 30), (3, 40)]
+    curve = client.get_metric_history(parent[0].info.run_id, "accuracy_vs_labels")
+    assert sorted(m.step for m in curve) == [20, 30, 40]
+    assert [m.value for m in sorted(curve, key=lambda m: m.step)] == [r.metrics["accuracy"] for r in reports]
+    versions = client.search_model_versions(f"name = '{campaign.campaign}'")
+    assert sorted(int(v.version) for v in versions) == [1, 2, 3]
+    champion = client.get_model_version_by_alias(campaign.campaign, "champion")
+    best_round = max(reports, key=lambda r: r.metrics["accuracy"]).round
+    assert champion.tags["alflow.round"] == str(best_round)
+    assert str(client.get_model_version_by_alias(campaign.campaign, "challenger").version) == "3"
+
+
+def test_round_waits_for_the_vendor_and_changes_nothing(campaign_file, campaign):
+    first = active_learning_round(str(campaign_file))
+    assert first.status == "exported"
+    before = snapshot(campaign_file.parent / "bucket")
+
+    again = active_learning_round(str(campaign_file))
+
+    assert again.status == "waiting"
+    assert again.message() == "digits-demo: waiting for 10 labels from round 1; nothing exported"
+    assert snapshot(campaign_file.parent / "bucket") == before
+
+
+def test_campaign_stops_on_budget_and_later_rounds_do_nothing(campaign_file, campaign):
+    vendor = vendor_for(campaign, campaign_file.parent / "data" / "answers.csv")
+    report = active_learning_round(str(campaign_file))
+    while report.status == "exported":
+        vendor.deliver(report.round)
+        report = active_learning_round(str(campaign_file))
+
+    assert report.status == "stopped" and report.stop_reason == "budget_spent"
+    assert report.labels_used == campaign.budget.max_labels == 60
+    assert load_state(campaign).labels_asked + 20 == 60  # the budget counts the 20 seed labels
+    before = snapshot(campaign_file.parent / "bucket")
+    after = active_learning_round(str(campaign_file))
+    assert after.status == "already_stopped"
+    assert snapshot(campaign_file.parent / "bucket") == before
+    client = MlflowClient(campaign.tracking.uri)
+    parent = client.search_runs(
+        [client.get_experiment_by_name(campaign.experiment).experiment_id], "tags.`alflow.kind` = 'campaign'"
+    )[0]
+    assert parent.data.tags["stop_reason"] == "budget_spent"
