@@ -12,6 +12,7 @@ from alflow import ledger
 from alflow.rounds import load_state
 from alflow.store import open_store
 from flows.round import active_learning_round
+
 from helpers import snapshot, vendor_for
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
