@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -27,8 +28,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # lines stay whole in pipes and logs
+err = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_DEMO_DIR = Path("alflow-demo")
 
@@ -40,7 +41,7 @@ def errors_as_exit_codes():
         yield
     except AlflowError as error:
         for line in str(error).splitlines():
-            err.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {line}", highlight=False)
         raise typer.Exit(code=1) from None
 
 
@@ -74,11 +75,15 @@ def round_(config: Annotated[Path, typer.Argument(help="the campaign file")]) ->
     with errors_as_exit_codes():
         load_campaign(config)  # a bad file fails here in one line, before Prefect starts
         report = _run_round(str(config))
-    out.print(report.message(), highlight=False, soft_wrap=True)
+    out.print(report.message(), highlight=False)
 
 
 def _clean(value):
     return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _show(value, fmt: str = "{}") -> str:
+    return "-" if _clean(value) is None else fmt.format(value)
 
 
 @app.command()
@@ -100,25 +105,25 @@ def status(
         }
         typer.echo(json.dumps(payload, indent=2))
         return
-    table = Table(title=f"{campaign.campaign} (budget {campaign.budget.max_labels} labels)")
-    for column in ("round", "labels used", "asked", "delivered", "ingested", "accuracy", "f1 macro", "state"):
-        table.add_column(column, justify="left" if column == "state" else "right")
+    table = Table(
+        title=f"{campaign.campaign}: budget {campaign.budget.max_labels} labels", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    for column in ("round", "labels", "asked", "delivered", "ingested", "accuracy", "f1", "state"):
+        table.add_column(column, justify="left" if column == "state" else "right", no_wrap=True)
     for row in rows:
-
-        def show(value, fmt="{}"):
-            return "-" if _clean(value) is None else fmt.format(value)
-
         table.add_row(
             str(row["round"]),
             str(row["labels_used"]),
             str(row["asked"]),
-            show(row["delivered"]),
-            show(row["ingested"]),
-            show(row["accuracy"], "{:.3f}"),
-            show(row["f1_macro"], "{:.3f}"),
+            _show(row["delivered"]),
+            _show(row["ingested"]),
+            _show(row["accuracy"], "{:.3f}"),
+            _show(row["f1_macro"], "{:.3f}"),
             row["state"],
         )
-    out.print(table if rows else f"{campaign.campaign}: no rounds yet; run `alflow round {config}`")
+    # In a pipe Rich assumes 80 columns and would squeeze the table: give it room instead.
+    console = out if out.is_terminal else Console(width=120)
+    console.print(table if rows else f"{campaign.campaign}: no rounds yet; run `alflow round {config}`")
 
 
 def _quiet_libraries() -> None:
@@ -144,7 +149,7 @@ def demo(
     started = time.monotonic()
 
     def on_round(report) -> None:
-        out.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim] {report.message()}", highlight=False, soft_wrap=True)
+        out.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim] {report.message()}", highlight=False)
 
     out.print(f"alflow demo in {workdir}: digits, margin sampling, a simulated vendor (starting Prefect...)")
     with errors_as_exit_codes():
@@ -165,4 +170,4 @@ def demo(
         highlight=False,
     )
     out.print(f"Campaign file: {workdir / 'campaign.yaml'}  (try `alflow status {workdir / 'campaign.yaml'}`)")
-    out.print(f"Open the dashboards: [bold]mlflow ui --backend-store-uri {db}[/bold]", highlight=False, soft_wrap=True)
+    out.print(f"Open the dashboards: [bold]mlflow ui --backend-store-uri {db}[/bold]", highlight=False)
