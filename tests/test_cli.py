@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from alflow.cli import app
 from alflow.config import load_campaign
+
 from helpers import deliver, snapshot, vendor_for
 
 runner = CliRunner()
