@@ -10,6 +10,8 @@ import json
 import logging
 import math
 import os
+import shlex
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -161,7 +163,10 @@ def demo(
             batch_size=batch_size,
             on_round=on_round,
         )
-    db = summary.tracking_uri
+    mlflow_bin = Path(sys.executable).parent / "mlflow"  # the one installed beside alflow
+    if mlflow_bin.is_relative_to(Path.cwd()):
+        mlflow_bin = mlflow_bin.relative_to(Path.cwd())
+    open_ui = shlex.join([str(mlflow_bin), "ui", "--backend-store-uri", summary.tracking_uri])
     out.print(
         f"\n[bold]Done in {time.monotonic() - started:.0f}s:[/bold] {summary.rounds} rounds, "
         f"{summary.labels_used} labels, holdout accuracy {summary.accuracy:.3f} "
@@ -170,4 +175,4 @@ def demo(
         highlight=False,
     )
     out.print(f"Campaign file: {workdir / 'campaign.yaml'}  (try `alflow status {workdir / 'campaign.yaml'}`)")
-    out.print(f"Open the dashboards: [bold]mlflow ui --backend-store-uri {db}[/bold]", highlight=False)
+    out.print(f"Open the dashboards: [bold]{open_ui}[/bold]", highlight=False)

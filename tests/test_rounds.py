@@ -107,3 +107,68 @@ def test_ingest_is_idempotent(campaign, campaign_file):
 
     assert first.ingested == second.ingested and len(first.human_labels()) == 10
     assert snapshot(bucket) == before
+
+
+def _select_first_batch(config):
+    inputs = rounds.validate_inputs(config)
+    state = rounds.load_state(config)
+    trained = rounds.train_model(config, inputs, state)
+    return rounds.select_batch(config, inputs, state, trained, k=10)
+
+
+def _with_pool(config, uri, **pool):
+    return config.model_copy(update={"pool": config.pool.model_copy(update={"uri": uri, **pool})})
+
+
+def test_parquet_pool_and_small_chunks_give_the_same_batch_as_csv(campaign, tmp_path):
+    import pandas as pd
+
+    parquet = tmp_path / "pool.parquet"
+    pd.read_csv(campaign.pool.uri, dtype={"id": str}).to_parquet(parquet)
+    from_csv = _select_first_batch(campaign)
+    from_parquet = _select_first_batch(_with_pool(campaign, str(parquet), chunk_size=97))
+    assert from_csv["id"].tolist() == from_parquet["id"].tolist()
+
+
+def test_pool_read_from_s3(campaign, s3_endpoint):
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="pools")
+    boto3.client("s3").upload_file(campaign.pool.uri, "pools", "digits/pool.csv")
+    from_s3 = _select_first_batch(_with_pool(campaign, "s3://pools/digits/pool.csv"))
+    assert from_s3["id"].tolist() == _select_first_batch(campaign)["id"].tolist()
+
+
+def test_text_pool_with_the_tfidf_preset(tmp_path):
+    import numpy as np
+    import pandas as pd
+    import yaml
+
+    from alflow.config import load_campaign
+
+    rng = np.random.default_rng(0)
+    words = {"pos": ["great", "lovely", "excellent", "fine"], "neg": ["awful", "broken", "poor", "late"]}
+    labels = rng.choice(["pos", "neg"], 200)
+    texts = [" ".join(rng.choice(words[lab], 3)) + " delivery" for lab in labels]
+    ids = [f"t{i}" for i in range(200)]
+    (tmp_path / "data").mkdir()
+    pd.DataFrame({"id": ids, "text": texts}).to_csv(tmp_path / "data/pool.csv", index=False)
+    seed = [next(i for i, lab in zip(ids, labels, strict=True) if lab == c) for c in ("pos", "neg")]
+    pd.DataFrame({"id": seed, "label": ["pos", "neg"]}).to_csv(tmp_path / "data/seed.csv", index=False)
+    raw = {
+        "campaign": "reviews",
+        "pool": {"uri": "data/pool.csv", "text_column": "text"},
+        "seed_labels": {"uri": "data/seed.csv"},
+        "classes": ["pos", "neg"],
+        "model": {"preset": "tfidf_logistic_regression"},
+        "budget": {"max_labels": 50},
+        "vendor": {"bucket": "bucket"},
+        "tracking": {"uri": "sqlite:///mlflow.db"},
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    config = load_campaign(tmp_path / "c.yaml")
+
+    batch = _select_first_batch(config)
+
+    assert len(batch) == 10 and not set(batch["id"]) & set(seed)
+    assert set(batch["predicted"]) <= {"pos", "neg"}
