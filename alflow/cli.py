@@ -128,12 +128,19 @@ def status(
     console.print(table if rows else f"{campaign.campaign}: no rounds yet; run `alflow round {config}`")
 
 
+def _beside_python(command: str) -> str:
+    """A command installed in this environment, as the user can type it from here."""
+    path = Path(sys.executable).parent / command
+    return str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
+
+
 def _quiet_libraries() -> None:
     # The demo prints one line per round; Prefect's and MLflow's INFO chatter would bury them.
+    # Both read these at import, which has not happened yet: the flows are imported lazily.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    for name in ("mlflow", "alembic", "great_expectations"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -163,10 +170,8 @@ def demo(
             batch_size=batch_size,
             on_round=on_round,
         )
-    mlflow_bin = Path(sys.executable).parent / "mlflow"  # the one installed beside alflow
-    if mlflow_bin.is_relative_to(Path.cwd()):
-        mlflow_bin = mlflow_bin.relative_to(Path.cwd())
-    open_ui = shlex.join([str(mlflow_bin), "ui", "--backend-store-uri", summary.tracking_uri])
+    status = shlex.join([_beside_python("alflow"), "status", str(workdir / "campaign.yaml")])
+    open_ui = shlex.join([_beside_python("mlflow"), "ui", "--backend-store-uri", summary.tracking_uri])
     out.print(
         f"\n[bold]Done in {time.monotonic() - started:.0f}s:[/bold] {summary.rounds} rounds, "
         f"{summary.labels_used} labels, holdout accuracy {summary.accuracy:.3f} "
@@ -174,5 +179,5 @@ def demo(
         f"stopped: {summary.stop_reason}",
         highlight=False,
     )
-    out.print(f"Campaign file: {workdir / 'campaign.yaml'}  (try `alflow status {workdir / 'campaign.yaml'}`)")
+    out.print(f"The campaign, round by round: [bold]{status}[/bold]", highlight=False)
     out.print(f"Open the dashboards: [bold]{open_ui}[/bold]", highlight=False)

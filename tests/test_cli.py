@@ -5,6 +5,7 @@ import json
 import pandas as pd
 import pytest
 import yaml
+from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from alflow.cli import app
@@ -56,6 +57,16 @@ def test_round_then_status_json_agree(campaign_file, campaign):
         (1, 20, 10, 10, 10, "ingested"),
         (2, 30, 10, None, None, "waiting for vendor"),
     ]
+    # ...and agrees with what MLflow holds: the round runs, their metrics and model versions.
+    client = MlflowClient(campaign.tracking.uri)
+    for row in rows:
+        run = client.get_run(row["mlflow_run_id"])
+        assert run.data.tags["alflow.round"] == str(row["round"])
+        assert run.data.metrics["accuracy"] == row["accuracy"]
+        assert run.data.metrics["labels_used"] == row["labels_used"]
+        version = client.get_model_version(campaign.campaign, row["model_version"])
+        assert version.run_id == row["mlflow_run_id"]
+
     table = alflow("status", campaign_file)
     assert table.exit_code == 0, table.output
     assert "waiting for vendor" in table.output
