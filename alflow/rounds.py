@@ -251,7 +251,7 @@ def select_batch(
     return selection.score_chunks(trained.model, candidates(), strategy=config.strategy.name, k=k, rng=rng)
 
 
-def round_record(
+def commit_round(
     config: CampaignConfig,
     decision: Decision,
     trained: Trained,
@@ -259,8 +259,11 @@ def round_record(
     batch: pd.DataFrame | None,
     tracking: dict,
 ) -> dict:
-    """The round's decision, as committed to the ledger."""
-    return {
+    """Commit the round's decision to the ledger, once; returns the record.
+
+    Raises RoundConflictError if another run committed this round first.
+    """
+    record = {
         "round": decision.round,
         "labels_used": decision.labels_used,
         "class_counts": trained.class_counts,
@@ -278,18 +281,6 @@ def round_record(
         },
         "tracking": tracking,
     }
-
-
-def commit_round(
-    config: CampaignConfig,
-    decision: Decision,
-    trained: Trained,
-    evaluation: Evaluation,
-    batch: pd.DataFrame | None,
-    tracking: dict,
-) -> dict:
-    """Write the round record once; raises RoundConflictError if another run got there first."""
-    record = round_record(config, decision, trained, evaluation, batch, tracking)
     ledger.record_round(bucket(config), config.campaign, record)
     return record
 
