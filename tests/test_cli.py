@@ -72,20 +72,34 @@ def test_round_then_status_json_agree(campaign_file, campaign):
     assert "waiting for vendor" in table.output
 
 
+def _runs(campaign):
+    client = MlflowClient(campaign.tracking.uri)
+    experiment = client.get_experiment_by_name(campaign.experiment)
+    return len(client.search_runs([experiment.experiment_id])) if experiment else 0
+
+
 def _round_fails(campaign_file, message):
-    """`alflow round` exits 1 with `message` on one line, and the bucket is unchanged."""
+    """`alflow round` exits 1 with `message` on one line; the bucket and MLflow are unchanged."""
+    campaign = load_campaign(campaign_file)
     bucket = campaign_file.parent / "bucket"
-    before = snapshot(bucket) if bucket.exists() else {}
+    before, runs = snapshot(bucket), _runs(campaign)
     result = alflow("round", campaign_file)
     assert result.exit_code == 1, result.output
     assert message in result.output
     assert result.output.count("error:") == 1
-    assert (snapshot(bucket) if bucket.exists() else {}) == before
+    assert snapshot(bucket) == before
+    assert _runs(campaign) == runs
     return result.output
 
 
+def _one_good_round(campaign_file, campaign):
+    assert alflow("round", campaign_file).exit_code == 0
+    vendor_for(campaign, campaign_file.parent / "data" / "answers.csv").deliver(1)
+
+
 @pytest.mark.usefixtures("prefect_server")
-def test_duplicate_pool_ids(campaign_file):
+def test_duplicate_pool_ids(campaign_file, campaign):
+    _one_good_round(campaign_file, campaign)
     pool_path = campaign_file.parent / "data" / "pool.csv"
     pool = pd.read_csv(pool_path, dtype={"id": str})
     pool.loc[5, "id"] = pool.loc[2, "id"]
@@ -95,7 +109,8 @@ def test_duplicate_pool_ids(campaign_file):
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_missing_column_in_seed_labels(campaign_file):
+def test_missing_column_in_seed_labels(campaign_file, campaign):
+    _one_good_round(campaign_file, campaign)
     seed_path = campaign_file.parent / "data" / "seed.csv"
     pd.read_csv(seed_path).rename(columns={"label": "class"}).to_csv(seed_path, index=False)
     _round_fails(campaign_file, "seed.csv: required column 'label' is missing")
@@ -124,7 +139,11 @@ def test_bad_delivery_is_refused_whole(campaign_file, campaign, bad_row, message
     assert status[0]["ingested"] is None  # not one label of the bad file was counted
 
 
-def test_invalid_config_value_stops_before_prefect(campaign_file):
+def test_invalid_config_value_stops_before_prefect(campaign_file, monkeypatch):
+    def no_flow(path):
+        raise AssertionError("the flow must not start for a bad campaign file")
+
+    monkeypatch.setattr("alflow.cli._run_round", no_flow)
     raw = yaml.safe_load(campaign_file.read_text())
     raw["strategy"]["batch_size"] = 0
     campaign_file.write_text(yaml.safe_dump(raw))
@@ -142,3 +161,11 @@ def test_demo_runs_to_a_stop_and_summarises(tmp_path):
     assert "stopped: budget_spent" in result.output
     assert "random sampling with the same labels" in result.output
     assert f"mlflow ui --backend-store-uri sqlite:///{tmp_path / 'demo' / 'mlflow.db'}" in result.output
+
+
+def test_demo_refuses_a_bucket_holding_an_earlier_campaign(tmp_path):
+    (tmp_path / "shared-bucket" / "digits-demo" / "ledger").mkdir(parents=True)
+    (tmp_path / "shared-bucket" / "digits-demo" / "ledger" / "old.json").write_text("{}")
+    result = alflow("demo", "--workdir", tmp_path / "demo", "--bucket", tmp_path / "shared-bucket")
+    assert result.exit_code == 1
+    assert "holds an earlier demo campaign" in result.output

@@ -28,7 +28,7 @@ STOPS = [
     ([0.8, 0.85, 0.84], 0.85, 10, 100, {"patience": 2}, "no_improvement"),
     ([0.8, 0.84], 0.86, 10, 100, {"patience": 2}, None),
     ([0.8, 0.85], 0.855, 10, 100, {"patience": 1, "min_delta": 0.01}, "no_improvement"),
-    ([0.8, math.nan], 0.81, 10, 100, {"patience": 1}, None),  # NaN estimates are skipped
+    ([math.nan, 0.9], 0.85, 10, 100, {"patience": 1}, "no_improvement"),  # NaN estimates are skipped
     ([], 0.5, 10, 0, {}, "pool_exhausted"),
     ([], 0.5, 10, 100, {}, None),
 ]
@@ -53,10 +53,10 @@ def test_budget_counts_seed_labels_and_every_label_asked(campaign):
 
 def test_decide_never_asks_beyond_the_budget(campaign):
     inputs = rounds.Inputs([], [], pool_size=1000, seed_labels={f"s{i}": "1" for i in range(20)})
-    state = _state([0.5, 0.6, 0.7], {1: 10, 2: 10, 3: 5})  # 45 of 60 spent
+    state = _state([0.5, 0.6, 0.7, 0.75], {1: 10, 2: 10, 3: 10, 4: 5})  # 20 seed + 35 asked of 60
     decision = rounds.decide(campaign, inputs, state, rounds.Evaluation({"accuracy": 0.8}, "holdout"))
-    assert decision.batch_size == 10  # min(batch 10, budget 15)
-    assert decision.progress["labels_remaining"] == 5
+    assert decision.batch_size == 5  # the budget, not the batch size of 10
+    assert decision.progress["labels_remaining"] == 0
     assert decision.promote is True
 
 
