@@ -6,7 +6,6 @@ one would (label file first, completion marker last). Everything lives under one
 
 from __future__ import annotations
 
-import io
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,17 +72,16 @@ class SimulatedVendor:
     campaign: str
     answers: dict[str, str]
 
-    def deliver(self, round_: int) -> int:
-        """Deliver the labels of round `round_`'s batch; returns how many."""
-        items = pd.read_csv(
-            io.BytesIO(self.store.read(ledger.batch_prefix(self.campaign, round_) + "items.csv")),
-            dtype={vendors.ID: str},
-        )
-        labels = pd.DataFrame({vendors.ID: items[vendors.ID], vendors.LABEL: items[vendors.ID].map(self.answers)})
-        prefix = ledger.delivery_prefix(self.campaign, round_)
-        self.store.write_once(prefix + "labels.csv", labels.to_csv(index=False).encode())
-        self.store.write_once(prefix + ledger.DONE, b"")
-        return len(labels)
+    def deliver(self, round_: int, *, fmt: vendors.Format = "csv") -> int:
+        """Deliver the labels of round `round_`'s batch in format `fmt`; returns how many."""
+        prefix = ledger.batch_prefix(self.campaign, round_)
+        ids = vendors.batch_ids(self.store.read(prefix + vendors.BATCH_FILE[fmt]), fmt)
+        votes = pd.DataFrame({vendors.ID: ids, vendors.LABEL: [self.answers[i] for i in ids]})
+        name, payload = vendors.delivery_file(votes, fmt, job_name=f"{self.campaign}-round-{round_}")
+        target = ledger.delivery_prefix(self.campaign, round_)
+        self.store.write_once(target + name, payload)
+        self.store.write_once(target + ledger.DONE, b"")
+        return len(votes)
 
 
 @dataclass(frozen=True)
@@ -137,7 +135,9 @@ def run_demo(
     config = load_campaign(config_path)
     answers = pd.read_csv(workdir / "data" / "answers.csv", dtype=str)
     vendor = SimulatedVendor(
-        open_store(config.vendor.bucket), config.campaign, dict(zip(answers["id"], answers["label"], strict=True))
+        open_store(config.vendor.bucket, sse=config.vendor.sse, kms_key_id=config.vendor.kms_key_id),
+        config.campaign,
+        dict(zip(answers["id"], answers["label"], strict=True)),
     )
 
     last = None
@@ -147,7 +147,7 @@ def run_demo(
         if report.status != "exported":
             break
         last = report
-        vendor.deliver(report.round)
+        vendor.deliver(report.round, fmt=config.vendor.format)
     final = report if report.status == "stopped" else last
     state = load_state(config)
     return DemoSummary(
