@@ -52,15 +52,16 @@ def normalise(votes: pd.DataFrame) -> pd.DataFrame:
     """Votes with text columns id, label, annotator (added empty when absent), positions reset."""
     votes = votes.reset_index(drop=True).copy()
     if ANNOTATOR not in votes.columns:
-        votes[ANNOTATOR] = None
+        votes[ANNOTATOR] = pd.Series([None] * len(votes), index=votes.index, dtype=object)
     for column in (ID, LABEL, ANNOTATOR):
         if column in votes.columns:
-            votes[column] = [None if _blank(v) else str(v).strip() for v in votes[column]]
+            values = [None if _blank(v) else str(v).strip() for v in votes[column]]
+            votes[column] = pd.Series(values, index=votes.index, dtype=object)
     return votes
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == ""
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == ""
 
 
 def row_problems(votes: pd.DataFrame, *, classes: tuple[str, ...], batch: set[str], source: str) -> dict[int, str]:

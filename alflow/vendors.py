@@ -152,8 +152,7 @@ def batch_ids(data: bytes, fmt: Format) -> list[str]:
 
 
 def _votes(rows: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=[*VOTE_COLUMNS, *META_COLUMNS])
-    return frame.astype({ID: "str", LABEL: "str", ANNOTATOR: "str"}).where(frame.notna(), None)
+    return pd.DataFrame(rows, columns=[*VOTE_COLUMNS, *META_COLUMNS], dtype=object)
 
 
 def _text(value: Any) -> str | None:
