@@ -15,7 +15,6 @@ import pytest
 
 from alflow import ingest, ledger, rounds
 from alflow.config import CampaignConfig
-from alflow.store import open_store
 
 BATCH = ["a", "b", "c", "d"]
 
