@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import boto3
 import pandas as pd
@@ -289,3 +290,38 @@ def test_ingest_summary_counts_what_one_run_did():
         "quarantined": ("q1", "q2"),
         "agreement": 1.0,
     }
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def test_ground_truth_output_manifest_ingests_with_its_metadata(campaign):
+    campaign = with_vendor(campaign, format="ground_truth").model_copy(update={"classes": ("cat", "dog", "eel")})
+    ask(campaign, ["t-1", "t-2", "t-3"])
+    manifest = (GOLDEN / "gt-output.manifest").read_bytes()
+    deliver(campaign, {"pets-round-1/manifests/output/output.manifest": manifest, "pets-round-1/other.json": "{}"})
+
+    state = rounds.ingest_deliveries(campaign)
+
+    assert state.ingested == {1: {"t-1": "cat", "t-2": "dog", "t-3": "eel"}}
+    [record] = records(campaign)  # the rest of the job folder is not a delivery
+    assert record["label_metadata"]["t-1"] == {
+        "confidence": 0.93,
+        "human_annotated": "yes",
+        "job_name": "labeling-job/pets-round-1",
+        "created_at": "2026-11-20T10:31:02.123456",
+    }
+
+
+def test_label_studio_export_ingests_annotators_and_agreement(campaign):
+    campaign = with_vendor(campaign, format="label_studio").model_copy(update={"classes": ("cat", "dog", "eel")})
+    ask(campaign, ["t-1", "t-2", "t-3"])
+    deliver(campaign, {"export.json": (GOLDEN / "ls-export.json").read_bytes()})
+
+    state = rounds.ingest_deliveries(campaign)
+
+    assert state.ingested == {1: {"t-1": "cat", "t-2": "dog"}}
+    assert state.missing(1) == ["t-3"]  # no annotation yet: still outstanding
+    [record] = records(campaign)
+    assert record["agreement"] == 1.0 and record["annotators"] == ["7", "ann@vendor.example"]
+    assert record["votes"] == 3  # the cancelled annotation is not a vote
