@@ -7,11 +7,12 @@ module never logs or returns them.
 Exactly-once on S3:
 - write-once is a conditional put (`IfNoneMatch="*"`): 412 means the key exists. A 409
   (`ConditionalRequestConflict`, a concurrent conditional writer) is retried, then decided by 412.
-- every put carries its SHA-256 (`ChecksumSHA256`), which S3 verifies and stores. When a put
+- every put carries its SHA-256 (`ChecksumSHA256`, which S3 verifies and stores; and as object
+  metadata, which every S3-compatible store returns). When a put
   lands but its response is lost, botocore retries it and gets 412: if the stored checksum is
   ours, the object is ours and the write succeeded (it is not reported as a conflict).
 - throttling (503 SlowDown, 429), 5xx and dropped connections are retried by botocore's
-  standard mode with exponential backoff and jitter (`max_attempts` tries in all).
+  standard mode with exponential backoff and jitter (`max_attempts` tries in all, the first included).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def client_config(*, max_attempts: int = 8) -> Config:
     # Checksums only when an API requires them: several S3-compatible stores reject boto3's
     # default checksum headers. We send our own SHA-256 on every put instead.
     return Config(
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         signature_version="s3v4",
@@ -53,6 +54,9 @@ def _error_code(error: ClientError) -> str:
 
 def _b64_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+SHA_META = "alflow-sha256"  # x-amz-meta-alflow-sha256: ours to compare, whatever the store keeps
 
 
 class S3Store:
@@ -126,6 +130,7 @@ class S3Store:
                     Body=data,
                     IfNoneMatch="*",
                     ChecksumSHA256=checksum,
+                    Metadata={SHA_META: checksum},
                     **self._encryption(),
                 )
                 return
@@ -142,9 +147,9 @@ class S3Store:
         raise AlreadyExistsError(f"{self.uri}/{key}: concurrent writers kept conflicting; it is taken")
 
     def checksum(self, key: str) -> str | None:
-        """The stored base64 SHA-256 of the object, or None if S3 has none for it."""
+        """The base64 SHA-256 alflow wrote with the object (S3's own, else our metadata), or None."""
         head = self._client.head_object(Bucket=self.bucket, Key=self._key(key), ChecksumMode="ENABLED")
-        return head.get("ChecksumSHA256")
+        return head.get("ChecksumSHA256") or head.get("Metadata", {}).get(SHA_META)
 
     def exists(self, key: str) -> bool:
         try:
