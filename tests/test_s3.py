@@ -122,7 +122,7 @@ def test_a_put_whose_response_was_lost_is_not_reported_as_a_conflict(proxy, buck
 
     assert store.read("c/ledger/round-0001/round.json") == b"ours"
     assert [s for m, s in proxy.seen if m == "PUT"] == [500, 412]
-    with pytest.raises(AlreadyExistsError, match="round.json already exists"):
+    with pytest.raises(AlreadyExistsError, match=r"round\.json already exists"):
         store.write_once("c/ledger/round-0001/round.json", b"another run's record")
     assert store.read("c/ledger/round-0001/round.json") == b"ours"
 
