@@ -25,6 +25,7 @@ import json
 import os
 import signal
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,13 +37,18 @@ from alflow.store import Store
 READY = "_READY"
 DONE = "_DONE"
 CRASH_ENV = "ALFLOW_CRASH_AT"  # tests only: SIGKILL this process at the named step boundary
+PAUSE_ENV = "ALFLOW_PAUSE_AT"  # tests only: `name:seconds` sleeps there (to start a race)
 LEASE = timedelta(hours=2)  # a claim older than this no longer blocks the round
 
 
 def crash_point(name: str) -> None:
-    """Die here, as abruptly as a power cut, if the tests asked for it (`ALFLOW_CRASH_AT=name`)."""
+    """A step boundary. Tests make the process die here as abruptly as a power cut
+    (`ALFLOW_CRASH_AT=name`) or pause here (`ALFLOW_PAUSE_AT=name:seconds`); otherwise a no-op."""
     if os.environ.get(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    pause = os.environ.get(PAUSE_ENV, "")
+    if pause.rpartition(":")[0] == name:
+        time.sleep(float(pause.rpartition(":")[2]))
 
 
 def round_dir(round_: int) -> str:

@@ -274,6 +274,7 @@ def export_batch(config: CampaignConfig, inputs: Inputs, record: dict) -> str | 
     batch = record.get("batch")
     if not batch:
         return None
+    ledger.crash_point("export:before")
     rows = pool_rows(config, inputs, batch["ids"]).rename(columns={config.pool.id_column: vendors.ID})
     items = pd.concat([pd.DataFrame({"score": batch["scores"], "predicted": batch["predicted"]}), rows], axis=1)[
         [vendors.ID, "score", "predicted", *[c for c in rows.columns if c != vendors.ID]]
