@@ -164,5 +164,6 @@ def demo(
         f"stopped: {summary.stop_reason}",
         highlight=False,
     )
+    out.print(f"Vendor bucket: {summary.bucket}  (layout and AWS CLI commands: docs/VENDORS.md)", highlight=False)
     out.print(f"Campaign file: {workdir / 'campaign.yaml'}  (try `alflow status {workdir / 'campaign.yaml'}`)")
     out.print(f"Open the dashboards: [bold]mlflow ui --backend-store-uri {db}[/bold]", highlight=False, soft_wrap=True)

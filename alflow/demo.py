@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,19 @@ class SimulatedVendor:
         return len(votes)
 
 
+def fresh_s3_prefix(uri: str) -> str:
+    """An S3 bucket URI whose demo campaign is empty: `uri` itself, else a new `run-<time>` under it.
+
+    Nothing is ever deleted from a campaign bucket, so a second demo cannot wipe the first one.
+    """
+    from alflow.s3 import ensure_bucket
+
+    ensure_bucket(uri)
+    if not open_store(uri).list(f"{CAMPAIGN}/"):
+        return uri
+    return f"{uri.rstrip('/')}/run-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+
+
 @dataclass(frozen=True)
 class DemoSummary:
     rounds: int
@@ -92,6 +106,7 @@ class DemoSummary:
     random_accuracy: float
     stop_reason: str | None
     tracking_uri: str
+    bucket: str
 
 
 def random_sampling_accuracy(
@@ -131,6 +146,8 @@ def run_demo(
     if workdir.exists():
         shutil.rmtree(workdir)  # the demo starts clean every time
     workdir.mkdir(parents=True)
+    if bucket and bucket.startswith("s3://"):
+        bucket = fresh_s3_prefix(bucket)
     config_path = write_demo_data(workdir, bucket=bucket, max_labels=max_labels, batch_size=batch_size)
     config = load_campaign(config_path)
     answers = pd.read_csv(workdir / "data" / "answers.csv", dtype=str)
@@ -157,4 +174,5 @@ def run_demo(
         random_accuracy=random_sampling_accuracy(config, answers, final.labels_used),
         stop_reason=state.stop_reason,
         tracking_uri=config.tracking.uri,
+        bucket=config.vendor.bucket,
     )

@@ -179,3 +179,16 @@ class S3Store:
     def download(self, key: str, target: io.BufferedWriter) -> None:
         """Stream an object to an open binary file (large pools never sit in memory)."""
         self._client.download_fileobj(self.bucket, self._key(key), target)
+
+
+def ensure_bucket(uri: str) -> bool:
+    """Create the bucket of `uri` if it does not exist (for demos and tests); True if created."""
+    store = S3Store.from_uri(uri)
+    try:
+        store._client.head_bucket(Bucket=store.bucket)
+        return False
+    except ClientError as error:
+        if _error_code(error) not in _MISSING:
+            raise
+    store._client.create_bucket(Bucket=store.bucket)
+    return True
