@@ -178,3 +178,15 @@ def test_modified_is_the_store_clock(s3_endpoint, bucket):
     store = S3Store(bucket)
     store.write_once("c/_DONE", b"")
     assert store.modified("c/_DONE").endswith("+00:00")
+
+
+def test_the_demo_creates_its_bucket_and_never_reuses_a_campaign_prefix(s3_endpoint):
+    from alflow.demo import CAMPAIGN, fresh_s3_prefix
+    from alflow.s3 import ensure_bucket
+
+    uri = f"s3://demo-{uuid.uuid4().hex[:10]}/team"
+    assert fresh_s3_prefix(uri) == uri  # created, and empty
+    assert ensure_bucket(uri) is False
+    S3Store.from_uri(uri).write_once(f"{CAMPAIGN}/ledger/round-0001/round.json", b"{}")
+    again = fresh_s3_prefix(uri)
+    assert again.startswith(f"{uri}/run-") and not S3Store.from_uri(again).list(f"{CAMPAIGN}/")
