@@ -104,7 +104,6 @@ class VendorConfig(_Model):
         default="outstanding",
         description="a tied vote leaves the item outstanding, or takes the tied class listed first in classes",
     )
-    job_name: str | None = Field(default=None, description="Ground Truth job name; defaults to <campaign>-round-N")
 
     @model_validator(mode="after")
     def _kms_needs_sse(self) -> VendorConfig:

@@ -16,15 +16,19 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import boto3
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from alflow import ledger, rounds
 from alflow.cli import app
+from alflow.config import load_campaign
 from alflow.errors import RoundConflictError
 from alflow.store import LocalStore
 from flows.round import active_learning_round
@@ -118,10 +122,26 @@ def test_an_export_killed_before_its_marker_is_finished_by_the_next_round(campai
 
 
 @pytest.mark.parametrize(
-    ("point", "whole_round"),
-    [("ingest:after_read", True), ("ingest:after_quarantine", False), ("ingest:after_record", False)],
+    ("point", "whole_round", "on_s3"),
+    [
+        ("ingest:after_read", True, False),
+        ("ingest:after_quarantine", False, False),
+        ("ingest:after_quarantine", False, True),
+        ("ingest:after_record", False, False),
+    ],
+    ids=["after-read-whole-round", "after-quarantine", "after-quarantine-s3", "after-record"],
 )
-def test_an_ingest_killed_midway_loses_nothing_and_counts_once(campaign_file, campaign, point, whole_round):
+def test_an_ingest_killed_midway_loses_nothing_and_counts_once(
+    request, campaign_file, campaign, point, whole_round, on_s3
+):
+    if on_s3:
+        request.getfixturevalue("s3_endpoint")
+        name = f"kill-{uuid.uuid4().hex[:10]}"
+        boto3.client("s3").create_bucket(Bucket=name)
+        raw = yaml.safe_load(campaign_file.read_text())
+        raw["vendor"]["bucket"] = f"s3://{name}/team"
+        campaign_file.write_text(yaml.safe_dump(raw))
+        campaign = load_campaign(campaign_file)
     answers = vendor_for(campaign, campaign_file.parent / "data" / "answers.csv").answers
     ids = commit_round_one(campaign)["batch"]["ids"]
     rounds.finish_exports(campaign, rounds.validate_inputs(campaign), rounds.load_state(campaign))
