@@ -179,5 +179,6 @@ def demo(
         f"stopped: {summary.stop_reason}",
         highlight=False,
     )
+    out.print(f"Vendor bucket: {summary.bucket}  (layout and AWS CLI commands: docs/VENDORS.md)", highlight=False)
     out.print(f"The campaign, round by round: [bold]{status}[/bold]", highlight=False)
     out.print(f"Open the dashboards: [bold]{open_ui}[/bold]", highlight=False)

@@ -84,9 +84,29 @@ class StoppingConfig(_Model):
 
 
 class VendorConfig(_Model):
+    """The vendor exchange (docs/VENDORS.md). Never credentials: those come from the AWS chain."""
+
     bucket: str = Field(description="where batches go and labels come back: a folder or s3://")
-    format: Literal["csv"] = "csv"
+    format: Literal["csv", "jsonl", "ground_truth", "label_studio"] = "csv"
     instructions: str = "Label each item with exactly one class from the class set."
+    sse: Literal["none", "AES256", "aws:kms"] = Field(
+        default="none", description="server-side encryption of what alflow writes to S3"
+    )
+    kms_key_id: str | None = Field(default=None, description="KMS key id or ARN, with sse: aws:kms")
+    annotators: Annotated[int, Field(ge=1)] = Field(
+        default=1, description="votes an item needs in one delivery file before its label is accepted"
+    )
+    aggregation: Literal["majority", "dawid_skene"] = "majority"
+    tie_rule: Literal["outstanding", "class_order"] = Field(
+        default="outstanding",
+        description="a tied vote leaves the item outstanding, or takes the tied class listed first in classes",
+    )
+
+    @model_validator(mode="after")
+    def _kms_needs_sse(self) -> VendorConfig:
+        if self.kms_key_id and self.sse != "aws:kms":
+            raise ValueError(f"kms_key_id is set but sse is {self.sse!r}: set sse: aws:kms")
+        return self
 
 
 class TrackingConfig(_Model):
@@ -246,8 +266,11 @@ stopping:                        # the budget always stops the campaign; these m
   min_delta: 0.0
 
 vendor:
-  bucket: bucket                 # a folder, or s3://bucket/prefix
-  format: csv
+  bucket: bucket                 # a folder, or s3://bucket/prefix (credentials: the AWS chain, never here)
+  format: csv                    # csv | jsonl | ground_truth | label_studio (docs/VENDORS.md)
+  # sse: AES256                  # none | AES256 | aws:kms (with kms_key_id)
+  # annotators: 1                # votes per item in a delivery file; majority vote
+  # tie_rule: outstanding        # outstanding | class_order
 
 tracking:
   uri: sqlite:///mlflow.db       # or http://mlflow-server:5000

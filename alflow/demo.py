@@ -6,10 +6,10 @@ one would (label file first, completion marker last). Everything lives under one
 
 from __future__ import annotations
 
-import io
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -74,17 +74,29 @@ class SimulatedVendor:
     campaign: str
     answers: dict[str, str]
 
-    def deliver(self, round_: int) -> int:
-        """Deliver the labels of round `round_`'s batch; returns how many."""
-        items = pd.read_csv(
-            io.BytesIO(self.store.read(ledger.batch_prefix(self.campaign, round_) + "items.csv")),
-            dtype={vendors.ID: str},
-        )
-        labels = pd.DataFrame({vendors.ID: items[vendors.ID], vendors.LABEL: items[vendors.ID].map(self.answers)})
-        prefix = ledger.delivery_prefix(self.campaign, round_)
-        self.store.write_once(prefix + "labels.csv", labels.to_csv(index=False).encode())
-        self.store.write_once(prefix + ledger.DONE, b"")
-        return len(labels)
+    def deliver(self, round_: int, *, fmt: vendors.Format = "csv") -> int:
+        """Deliver the labels of round `round_`'s batch in format `fmt`; returns how many."""
+        prefix = ledger.batch_prefix(self.campaign, round_)
+        ids = vendors.batch_ids(self.store.read(prefix + vendors.BATCH_FILE[fmt]), fmt)
+        votes = pd.DataFrame({vendors.ID: ids, vendors.LABEL: [self.answers[i] for i in ids]})
+        name, payload = vendors.delivery_file(votes, fmt, job_name=f"{self.campaign}-round-{round_}")
+        target = ledger.delivery_prefix(self.campaign, round_)
+        self.store.write_once(target + name, payload)
+        self.store.write_once(target + ledger.DONE, b"")
+        return len(votes)
+
+
+def fresh_s3_prefix(uri: str) -> str:
+    """An S3 bucket URI whose demo campaign is empty: `uri` itself, else a new `run-<time>` under it.
+
+    Nothing is ever deleted from a campaign bucket, so a second demo cannot wipe the first one.
+    """
+    from alflow.s3 import ensure_bucket
+
+    ensure_bucket(uri)
+    if not open_store(uri).list(f"{CAMPAIGN}/"):
+        return uri
+    return f"{uri.rstrip('/')}/run-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,7 @@ class DemoSummary:
     random_accuracy: float
     stop_reason: str | None
     tracking_uri: str
+    bucket: str
 
 
 def random_sampling_accuracy(
@@ -134,9 +147,11 @@ def run_demo(
     if workdir.exists():
         shutil.rmtree(workdir)  # the demo starts clean every time
     workdir.mkdir(parents=True)
+    if bucket and bucket.startswith("s3://"):
+        bucket = fresh_s3_prefix(bucket)
     config_path = write_demo_data(workdir, bucket=bucket, max_labels=max_labels, batch_size=batch_size)
     config = load_campaign(config_path)
-    store = open_store(config.vendor.bucket)
+    store = open_store(config.vendor.bucket, sse=config.vendor.sse, kms_key_id=config.vendor.kms_key_id)
     if store.list(f"{config.campaign}/"):
         raise AlflowError(
             f"{store.uri}/{config.campaign}/ holds an earlier demo campaign; the demo starts clean: "
@@ -152,7 +167,7 @@ def run_demo(
         if report.status != "exported":
             break
         last = report
-        vendor.deliver(report.round)
+        vendor.deliver(report.round, fmt=config.vendor.format)
     final = report if report.status == "stopped" else last
     state = load_state(config)
     return DemoSummary(
@@ -162,4 +177,5 @@ def run_demo(
         random_accuracy=random_sampling_accuracy(config, answers, final.labels_used),
         stop_reason=state.stop_reason,
         tracking_uri=config.tracking.uri,
+        bucket=config.vendor.bucket,
     )

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from alflow import data, ledger, models, selection, validation, vendors
+from alflow import data, ingest, ledger, models, selection, validation, vendors
 from alflow.config import CampaignConfig
-from alflow.errors import DataValidationError
 from alflow.ledger import CampaignState
 from alflow.store import Store, open_store
 
 
 def bucket(config: CampaignConfig) -> Store:
-    return open_store(config.vendor.bucket)
+    return open_store(config.vendor.bucket, sse=config.vendor.sse, kms_key_id=config.vendor.kms_key_id)
 
 
 def load_state(config: CampaignConfig) -> CampaignState:
@@ -91,45 +90,21 @@ def validate_inputs(config: CampaignConfig) -> Inputs:
 
 
 def ingest_deliveries(config: CampaignConfig) -> CampaignState:
-    """Accept every completed delivery not yet ingested; return the state afterwards.
+    """Accept what completed deliveries hold (alflow/ingest.py); return the state afterwards.
 
-    A delivery is validated whole before anything is recorded: on the first broken rule this
-    raises DataValidationError and the campaign state is unchanged.
+    Bad rows and files are quarantined with their reasons and reported, never raised: the valid
+    part of a delivery is accepted and the rest stays outstanding.
     """
     store = bucket(config)
-    state = ledger.load_state(store, config.campaign)
-    for round_ in state.outstanding:
-        if round_ not in state.delivered:
-            continue
-        files = ledger.delivery_files(store, config.campaign, round_)
-        if not files:
-            raise DataValidationError(
-                f"{store.uri}/{ledger.delivery_prefix(config.campaign, round_)}: marked done but holds no .csv "
-                "label file; ask the vendor to upload the labels, then the marker"
-            )
-        frames = [vendors.read_labels_csv(store.read(k), source=f"{store.uri}/{k}") for k in files]
-        for key, frame in zip(files, frames, strict=True):
-            validation.check_labels(
-                frame,
-                id_column=vendors.ID,
-                label_column=vendors.LABEL,
-                classes=config.classes,
-                allowed_ids=set(state.batch_ids(round_)),
-                allowed_name=f"the batch of round {round_}",
-                source=f"{store.uri}/{key}",
-            )
-        delivered = pd.concat(frames, ignore_index=True)
-        validation.check_labels(
-            delivered,
-            id_column=vendors.ID,
-            label_column=vendors.LABEL,
-            classes=config.classes,
-            allowed_ids=None,
-            source=f"{store.uri}/{ledger.delivery_prefix(config.campaign, round_)} (all files)",
-        )
-        labels = dict(zip(delivered[vendors.ID], delivered[vendors.LABEL], strict=True))
-        ledger.record_ingest(store, config.campaign, round_, labels, files)
-    return ledger.load_state(store, config.campaign)
+    written = ingest.ingest_deliveries(store, config, ledger.load_state(store, config.campaign))
+    return replace(ledger.load_state(store, config.campaign), ingested_now=tuple(written))
+
+
+def claim_round(config: CampaignConfig, state: CampaignState) -> int:
+    """Claim the next round for this run; RoundConflictError if a live run holds it."""
+    ledger.claim_round(bucket(config), config.campaign, state.next_round)
+    ledger.crash_point("round:after_claim")
+    return state.next_round
 
 
 # --- training -----------------------------------------------------------------------------------
@@ -290,21 +265,26 @@ def export_batch(config: CampaignConfig, inputs: Inputs, record: dict) -> str | 
     batch = record.get("batch")
     if not batch:
         return None
+    ledger.crash_point("export:before")
     rows = pool_rows(config, inputs, batch["ids"]).rename(columns={config.pool.id_column: vendors.ID})
     items = pd.concat([pd.DataFrame({"score": batch["scores"], "predicted": batch["predicted"]}), rows], axis=1)[
         [vendors.ID, "score", "predicted", *[c for c in rows.columns if c != vendors.ID]]
     ]
+    fmt = config.vendor.format
+    name, payload = vendors.batch_file(items, fmt, model_version=record["model"], text_column=config.pool.text_column)
     metadata = {
         "campaign": config.campaign,
         "round": record["round"],
         "count": len(batch["ids"]),
         "classes": list(config.classes),
         "instructions": config.vendor.instructions,
+        "format": fmt,
         "deliver_to": ledger.delivery_prefix(config.campaign, record["round"]),
+        "delivery_files": f"*{vendors.DELIVERY_SUFFIX[fmt]}, then an empty {ledger.DONE} marker last",
         "strategy": record["strategy"],
         "created_at": ledger.now(),
     }
-    return ledger.write_batch(bucket(config), config.campaign, record["round"], vendors.items_csv(items), metadata)
+    return ledger.write_batch(bucket(config), config.campaign, record["round"], name, payload, metadata)
 
 
 def finish_exports(config: CampaignConfig, inputs: Inputs, state: CampaignState) -> list[str]:
@@ -375,8 +355,27 @@ class RoundReport:
     waiting_for: dict[int, int] = field(default_factory=dict)  # round -> labels outstanding
     resumed_exports: list[str] = field(default_factory=list)  # interrupted exports finished now
     mlflow_run_id: str | None = None
+    labels_ingested: int = 0  # vendor labels accepted by this run
+    rows_rejected: int = 0  # delivery rows (or whole files) refused by this run: see `quarantined`
+    duplicates: int = 0  # late duplicates skipped (already accepted with the same label)
+    quarantined: tuple[str, ...] = ()  # store keys of the quarantined copies; reasons beside them
+    agreement: float | None = None  # mean annotator agreement over the files ingested by this run
+
+    def ingest_message(self) -> str:
+        """What this run took from the vendor, or '' when it took nothing."""
+        if not (self.labels_ingested or self.rows_rejected or self.duplicates):
+            return ""
+        parts = [f"ingested {self.labels_ingested} labels"]
+        if self.duplicates:
+            parts.append(f"skipped {self.duplicates} duplicates")
+        if self.rows_rejected:
+            parts.append(f"rejected {self.rows_rejected} rows/files (reasons beside {', '.join(self.quarantined)})")
+        return "; " + ", ".join(parts)
 
     def message(self) -> str:
+        return self._message() + self.ingest_message()
+
+    def _message(self) -> str:
         if self.status == "already_stopped":
             return f"{self.campaign}: campaign stopped ({self.stop_reason}); nothing to do"
         if self.status == "waiting":
@@ -395,6 +394,11 @@ class RoundReport:
         return f"{head}; exported {self.batch_size} items to {self.batch_uri}"
 
 
+def _ingest_fields(state: CampaignState | None) -> dict:
+    # What this run took from the vendor: a re-run that ingests nothing new reports nothing.
+    return ingest.summary(list(state.ingested_now)) if state is not None else {}
+
+
 def idle_report(config: CampaignConfig, state: CampaignState, resumed: list[str]) -> RoundReport | None:
     """The report of a round with nothing to train (stopped, or waiting for the vendor), else None.
 
@@ -403,12 +407,20 @@ def idle_report(config: CampaignConfig, state: CampaignState, resumed: list[str]
     if state.stop_reason:
         return RoundReport(config.campaign, "already_stopped", stop_reason=state.stop_reason)
     if state.outstanding:
-        waiting = {r: len(state.batch_ids(r)) for r in state.outstanding}
-        return RoundReport(config.campaign, "waiting", waiting_for=waiting, resumed_exports=list(resumed))
+        waiting = {r: len(state.missing(r)) for r in state.outstanding}
+        return RoundReport(
+            config.campaign,
+            "waiting",
+            waiting_for=waiting,
+            resumed_exports=list(resumed),
+            **_ingest_fields(state),
+        )
     return None
 
 
-def round_report(config: CampaignConfig, record: dict, batch_uri: str | None) -> RoundReport:
+def round_report(
+    config: CampaignConfig, record: dict, batch_uri: str | None, state: CampaignState | None = None
+) -> RoundReport:
     batch = record.get("batch") or {}
     return RoundReport(
         config.campaign,
@@ -422,6 +434,7 @@ def round_report(config: CampaignConfig, record: dict, batch_uri: str | None) ->
         batch_uri=batch_uri,
         stop_reason=record["stop_reason"],
         mlflow_run_id=record["tracking"].get("run_id"),
+        **_ingest_fields(state),
     )
 
 
@@ -432,17 +445,15 @@ def status_rows(config: CampaignConfig) -> list[dict]:
     rows = []
     for round_, record in sorted(state.rounds.items()):
         asked = len(state.batch_ids(round_))
-        delivered = None
-        if round_ in state.delivered:
-            files = ledger.delivery_files(store, config.campaign, round_)
-            try:
-                delivered = sum(len(vendors.read_labels_csv(store.read(k), source=k)) for k in files)
-            except DataValidationError:
-                delivered = None  # an unreadable file: `alflow round` names it; status still shows the rest
+        records = state.ingests.get(round_, [])
+        delivered = sum(r["votes"] for r in records) if round_ in state.delivered else None
+        missing = len(state.missing(round_))
         if record.get("stop_reason"):
             status = f"stopped: {record['stop_reason']}"
-        elif round_ in state.ingested:
+        elif round_ in state.ingested and not missing:
             status = "ingested"
+        elif round_ in state.ingested:
+            status = f"partly ingested: {missing} outstanding"
         elif round_ in state.delivered:
             status = "delivered"
         elif round_ in state.exported:

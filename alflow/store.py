@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -74,6 +75,11 @@ class LocalStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def modified(self, key: str) -> str:
+        """When the file was written (its mtime), ISO 8601 UTC."""
+        mtime = self._path(key).stat().st_mtime
+        return datetime.fromtimestamp(mtime, UTC).isoformat(timespec="seconds")
+
     def list(self, prefix: str) -> list[str]:
         base = self.root / check_key(prefix.rstrip("/")) if prefix.strip("/") else self.root
         if not base.is_dir():
@@ -86,12 +92,15 @@ class LocalStore:
         return sorted(keys)
 
 
-def open_store(uri: str) -> Store:
-    """The store behind a bucket URI: `s3://bucket/prefix` or a local folder."""
+def open_store(uri: str, **s3_options) -> Store:
+    """The store behind a bucket URI: `s3://bucket/prefix` or a local folder.
+
+    `s3_options` (sse, kms_key_id) go to S3Store; a folder ignores them.
+    """
     if uri.startswith("s3://"):
         from alflow.s3 import S3Store
 
-        return S3Store.from_uri(uri)
+        return S3Store.from_uri(uri, **s3_options)
     if "://" in uri:
         raise ValueError(f"bucket {uri!r}: use a local folder or s3://bucket/prefix")
     return LocalStore(uri)

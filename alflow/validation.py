@@ -79,24 +79,44 @@ def _describe(result: Any, rule: Rule, frame: pd.DataFrame, source: str) -> str:
     return f"{source}: {what} ({rule_name}, {count} row(s)){example}"
 
 
-def check(frame: pd.DataFrame, rules: list[Rule], *, source: str) -> None:
-    """Run `rules` on `frame`; raise DataValidationError for the first failing rule, in order."""
+def _failed(frame: pd.DataFrame, rules: list[Rule]) -> dict[int, Any]:
+    """Rule index -> GX result, for every rule that failed or could not run."""
     gx, batch_definition = _context()
     suite = gx.ExpectationSuite(name="alflow")
     for index, rule in enumerate(rules):
         suite.add_expectation(_expectation(gx, rule, index))
-    frame = frame.reset_index(drop=True)
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
     outcome = batch.validate(suite, result_format="COMPLETE")
     # GX never raises for a broken expectation: it reports success=False with exception_info.
-    failed = {
+    return {
         result.expectation_config.meta["rule"]: result
         for result in outcome.results
         if not result.success or result.exception_info.get("raised_exception")
     }
+
+
+def check(frame: pd.DataFrame, rules: list[Rule], *, source: str) -> None:
+    """Run `rules` on `frame`; raise DataValidationError for the first failing rule, in order."""
+    frame = frame.reset_index(drop=True)
+    failed = _failed(frame, rules)
     if failed:
         first = min(failed)
         raise DataValidationError(_describe(failed[first], rules[first], frame, source))
+
+
+def failing_rows(frame: pd.DataFrame, rules: list[Rule], *, source: str) -> dict[int, list[int]]:
+    """Rule index -> positions of the rows that break it, for row rules (not_null, in_set, unique).
+
+    For accepting the valid part of a file. Raises DataValidationError when a rule is not about
+    rows (a missing column) or could not run: then no row can be trusted.
+    """
+    frame = frame.reset_index(drop=True)
+    rows: dict[int, list[int]] = {}
+    for index, result in sorted(_failed(frame, rules).items()):
+        if result.exception_info.get("raised_exception") or rules[index].kind == "column_exists":
+            raise DataValidationError(_describe(result, rules[index], frame, source))
+        rows[index] = [int(i) for i in result.result.get("unexpected_index_list") or []]
+    return rows
 
 
 def _columns_rules(columns: Iterable[str]) -> list[Rule]:

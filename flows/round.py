@@ -23,6 +23,7 @@ def active_learning_round(config_path: str) -> RoundReport:
         print(idle.message())
         return idle
 
+    tasks.claim_round(campaign, state)
     trained = tasks.train_model(campaign, inputs, state)
     evaluation = tasks.evaluate_model(campaign, inputs, trained)
     decision = tasks.check_stopping(campaign, inputs, state, evaluation)
@@ -31,6 +32,6 @@ def active_learning_round(config_path: str) -> RoundReport:
     record = tasks.commit_round(campaign, decision, trained, evaluation, batch, tracked)
     location = tasks.export_batch(campaign, inputs, record)
 
-    report = round_report(campaign, record, location)
+    report = round_report(campaign, record, location, state)
     print(report.message())
     return report

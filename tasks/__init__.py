@@ -46,6 +46,11 @@ def ingest_deliveries(campaign: CampaignConfig) -> rounds.CampaignState:
 
 
 @io_task
+def claim_round(campaign: CampaignConfig, state: rounds.CampaignState) -> int:
+    return rounds.claim_round(campaign, state)
+
+
+@io_task
 def finish_exports(campaign: CampaignConfig, inputs: rounds.Inputs, state: rounds.CampaignState) -> list[str]:
     return rounds.finish_exports(campaign, inputs, state)
 

@@ -118,25 +118,32 @@ def test_missing_column_in_seed_labels(campaign_file, campaign):
 
 @pytest.mark.usefixtures("prefect_server")
 @pytest.mark.parametrize(
-    ("bad_row", "message"),
+    ("bad_rows", "reasons", "accepted"),
     [
-        ("{id},cat", "has labels outside the class set"),
-        ("not-in-batch,3", "ids not in the batch of round 1"),
-        ("{id},3\n{id},4", "id column 'id' has duplicates"),
+        ("{id},cat", {"label_not_in_class_set": 1}, 9),
+        ("not-in-batch,3", {"id_not_in_batch": 1}, 9),
+        ("{id},3\n{id},4", {"tie": 2}, 9),  # two votes for one item, one each: a tie
     ],
-    ids=["unknown-label", "unknown-id", "duplicate-id"],
+    ids=["unknown-label", "unknown-id", "tied-votes"],
 )
-def test_bad_delivery_is_refused_whole(campaign_file, campaign, bad_row, message):
+def test_bad_rows_of_a_delivery_are_quarantined_and_the_rest_counted_once(
+    campaign_file, campaign, bad_rows, reasons, accepted
+):
     assert alflow("round", campaign_file).exit_code == 0
     batch = pd.read_csv(campaign_file.parent / "bucket/digits-demo/batches/round-0001/items.csv", dtype=str)
     good = [f"{i},{(n % 10)}" for n, i in enumerate(batch["id"][1:])]
-    deliver(campaign, 1, "\n".join(["id,label", bad_row.format(id=batch["id"][0]), *good]) + "\n")
+    deliver(campaign, 1, "\n".join(["id,label", bad_rows.format(id=batch["id"][0]), *good]) + "\n")
 
-    out = _round_fails(campaign_file, message)
+    result = alflow("round", campaign_file)
+    again = alflow("round", campaign_file)  # a re-run (a retry, a duplicate event) changes nothing
 
-    assert "deliveries/round-0001/labels.csv" in out
-    status = json.loads(alflow("status", campaign_file, "--json").stdout)["rounds"]
-    assert status[0]["ingested"] is None  # not one label of the bad file was counted
+    assert result.exit_code == 0, result.output
+    assert f"ingested {accepted} labels" in result.output
+    assert "waiting for 1 labels from round 1" in again.output and "ingested" not in again.output
+    [reason_file] = (campaign_file.parent / "bucket/digits-demo/quarantine/round-0001").glob("*.reason.json")
+    assert json.loads(reason_file.read_text())["reasons"] == reasons
+    [row] = json.loads(alflow("status", campaign_file, "--json").stdout)["rounds"]
+    assert (row["ingested"], row["state"]) == (accepted, "partly ingested: 1 outstanding")
 
 
 def test_invalid_config_value_stops_before_prefect(campaign_file, monkeypatch):
