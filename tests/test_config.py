@@ -20,7 +20,7 @@ def test_example_file_is_valid_and_paths_resolve_against_its_folder(tmp_path):
     assert config.vendor.bucket == str(tmp_path / "bucket")
     assert config.tracking.uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert config.experiment == "churn"
-    assert config.strategy.name == "margin"
+    assert config.strategy.name == "auto"
 
 
 def test_classes_are_compared_as_text(tmp_path):
