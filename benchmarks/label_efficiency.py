@@ -144,6 +144,16 @@ def _skactiveml(strategy, model, X, y, labeled, k, seed, round_):
 
 
 def run(dataset: str, model_name: str, strategy: str, seed: int) -> dict:
+    """One learning curve. A peer that raises is recorded with its error (and left out of the means)."""
+    try:
+        return _run(dataset, model_name, strategy, seed)
+    except Exception as error:  # noqa: BLE001 - a peer's bug must not lose the other runs
+        if not strategy.startswith(("modal_", "skal_")):
+            raise
+        return {"dataset": dataset, "model": model_name, "strategy": strategy, "seed": seed, "error": repr(error)}
+
+
+def _run(dataset: str, model_name: str, strategy: str, seed: int) -> dict:
     X, X_test, y, y_test = split(dataset, seed)
     labeled = np.zeros(len(y), dtype=bool)
     labeled[np.random.default_rng(seed).choice(len(y), START, replace=False)] = True
@@ -181,11 +191,12 @@ def _labels_to(curve: list[float], target: float) -> int | None:
 def summarise(runs: list[dict], full: dict) -> dict:
     """Per (model, dataset, strategy): mean/std AULC over seeds, mean labels to 98 %, selection seconds."""
     table: dict = {}
-    for r in runs:
+    for r in (r for r in runs if "error" not in r):
         key = (r["model"], r["dataset"], r["strategy"])
         table.setdefault(key, []).append(r)
     out = {}
-    for (model, dataset, strategy), rs in sorted(table.items()):
+    for key, rs in sorted(table.items()):
+        model, dataset, strategy = key
         aulc = [float(np.mean(r["curve"])) for r in rs]
         reach = [_labels_to(r["curve"], 0.98 * full[(dataset, model, r["seed"])]) for r in rs]
         out.setdefault(model, {}).setdefault(dataset, {})[strategy] = {
@@ -194,6 +205,7 @@ def summarise(runs: list[dict], full: dict) -> dict:
             "aulc_by_seed": aulc,
             "labels_to_98": [x for x in reach],
             "seconds_per_round": float(np.mean([np.mean(r["seconds"]) for r in rs])),
+            "failed_seeds": [r["seed"] for r in runs if "error" in r and (r["model"], r["dataset"], r["strategy"]) == key],
         }
     return out
 
@@ -220,6 +232,8 @@ def markdown(summary: dict, *, seeds: int, command: str) -> str:
                 to98 = ">300" if not reached else f"{np.mean(reached):.0f}"
                 if reached and len(reached) < len(row["labels_to_98"]):
                     to98 += f" ({len(reached)}/{len(row['labels_to_98'])})"
+                if row["failed_seeds"]:
+                    strategy = f"{strategy} (raised on seeds {row['failed_seeds']})"
                 lines.append(
                     f"| {strategy} | {row['aulc_mean']:.4f} ± {row['aulc_std']:.4f} | {to98} | "
                     f"{row['seconds_per_round']:.3f} |"
