@@ -176,7 +176,9 @@ def simulate(
         "auto,margin,entropy,combined,typiclust"
     ),
     seeds: Annotated[int, typer.Option(min=1, help="replays per strategy (seed, seed+1, ...)")] = 3,
-    output: Annotated[Path | None, typer.Option("--out", help="output folder (default: simulation/ beside CONFIG)")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="output folder (default: simulation/ beside CONFIG)")
+    ] = None,
 ) -> None:
     """Replay the campaign on labeled data for each strategy and random; recommend a strategy."""
     from alflow import simulate as simulation

@@ -352,4 +352,3 @@ def select_batch(
 def _reference(model, X_pool, rows: np.ndarray) -> np.ndarray:
     ctx = Context(model, _is_fitted(model), None, None, None, None, None)
     return embed(ctx, _take(X_pool, rows))
-

@@ -86,7 +86,9 @@ def learning_curve(config: CampaignConfig, problem: Problem, *, strategy: str, s
     curve, round_ = [], 0
     while True:
         rows = np.flatnonzero(labeled)
-        model = models.train(models.build_model(config.model, seed=seed), _take(problem.X_pool, rows), problem.y_pool[rows])
+        model = models.train(
+            models.build_model(config.model, seed=seed), _take(problem.X_pool, rows), problem.y_pool[rows]
+        )
         score = models.holdout_metrics(model, problem.X_test, problem.y_test)[metric]
         curve.append((int(labeled.sum()), float(score)))
         k = min(config.strategy.batch_size, budget - int(labeled.sum()))

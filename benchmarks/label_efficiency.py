@@ -173,7 +173,14 @@ def _run(dataset: str, model_name: str, strategy: str, seed: int) -> dict:
             raise RuntimeError(f"{strategy} returned a bad batch {picked}")
         labeled[picked] = True
         round_ += 1
-    return {"dataset": dataset, "model": model_name, "strategy": strategy, "seed": seed, "curve": curve, "seconds": seconds}
+    return {
+        "dataset": dataset,
+        "model": model_name,
+        "strategy": strategy,
+        "seed": seed,
+        "curve": curve,
+        "seconds": seconds,
+    }
 
 
 def full_score(dataset: str, model_name: str, seed: int) -> float:
@@ -205,7 +212,9 @@ def summarise(runs: list[dict], full: dict) -> dict:
             "aulc_by_seed": aulc,
             "labels_to_98": [x for x in reach],
             "seconds_per_round": float(np.mean([np.mean(r["seconds"]) for r in rs])),
-            "failed_seeds": [r["seed"] for r in runs if "error" in r and (r["model"], r["dataset"], r["strategy"]) == key],
+            "failed_seeds": [
+                r["seed"] for r in runs if "error" in r and (r["model"], r["dataset"], r["strategy"]) == key
+            ],
         }
     return out
 
