@@ -18,13 +18,13 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-from sklearn.base import clone  # noqa: E402
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_classification  # noqa: E402
-from sklearn.ensemble import RandomForestClassifier  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+import numpy as np
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
 
 RESULTS = Path(__file__).parent / "results"
 START, BATCH, BUDGET = 20, 10, 300
@@ -147,7 +147,7 @@ def run(dataset: str, model_name: str, strategy: str, seed: int) -> dict:
     """One learning curve. A peer that raises is recorded with its error (and left out of the means)."""
     try:
         return _run(dataset, model_name, strategy, seed)
-    except Exception as error:  # noqa: BLE001 - a peer's bug must not lose the other runs
+    except Exception as error:
         if not strategy.startswith(("modal_", "skal_")):
             raise
         return {"dataset": dataset, "model": model_name, "strategy": strategy, "seed": seed, "error": repr(error)}
@@ -253,9 +253,10 @@ def markdown(summary: dict, *, seeds: int, command: str) -> str:
                 best = max(peers, key=lambda s: peers[s]["aulc_mean"])
                 diff = np.array(rows["auto"]["aulc_by_seed"]) - np.array(peers[best]["aulc_by_seed"])
                 margin_ = rows.get("margin", {}).get("aulc_mean", float("nan"))
+                noise = diff.std(ddof=1) if diff.size > 1 else 0.0
                 verdict.append(
                     f"| {dataset} | {rows['auto']['aulc_mean']:.4f} | {margin_:.4f} | {best} "
-                    f"{peers[best]['aulc_mean']:.4f} | {diff.mean():+.4f} | {diff.std(ddof=1) if diff.size > 1 else 0:.4f} |"
+                    f"{peers[best]['aulc_mean']:.4f} | {diff.mean():+.4f} | {noise:.4f} |"
                 )
         lines += ["### auto against the best peer (per dataset)", "", *verdict, ""]
         autos = [rows["auto"]["aulc_mean"] for rows in datasets.values() if "auto" in rows]

@@ -160,7 +160,7 @@ def test_expected_gradient_length_by_hand():
 def test_expected_gradient_length_names_a_model_without_one(problem):
     _, X_pool, X_labeled, y_labeled = problem
     forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X_labeled, y_labeled)
-    with pytest.raises(ModelError, match="strategy 'egl' needs .* got RandomForestClassifier"):
+    with pytest.raises(ModelError, match=r"strategy 'egl' needs .* got RandomForestClassifier"):
         alflow.select_batch(forest, X_pool, 5, strategy="egl", X_labeled=X_labeled, y_labeled=y_labeled)
 
 

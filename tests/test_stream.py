@@ -6,8 +6,8 @@ from sklearn.datasets import make_blobs
 from sklearn.linear_model import LogisticRegression
 
 from alflow.autolabel import auto_labels, confidence_threshold
-from alflow.stream import decide, select_stream, start_stream
 from alflow.strategies import margin
+from alflow.stream import decide, select_stream, start_stream
 from alflow.synthesis import synthesize, synthetic_batch
 
 
