@@ -268,17 +268,17 @@ def score_chunks(
         if n == 0:
             continue
         seen += n
-        rand = score_rng.random(n)
+        rand = score_rng.random(n) if name in ("random", "kcenter", "kmeans", "typiclust") else None
         proba = model.predict_proba(X) if ctx.fitted else None
         if name == "density" and reference is None:
             reference = embed(ctx, _take(X, np.sort(pick_rng.permutation(n)[:REFERENCE_SAMPLE])))
         scores = _prefilter(name, ctx, X, proba, reference, rand)
         if ctx.class_weights is not None:
             scores = scores * ctx.class_weights[proba.argmax(axis=1)]
-        predicted = ctx.classes[proba.argmax(axis=1)] if ctx.fitted else np.full(n, None, dtype=object)
         tiebreak = tie_rng.random(n)
         top = _top_k(scores, tiebreak, min(m, n))
-        chunk = _Candidates(np.asarray(ids)[top], _take(X, top), scores[top], tiebreak[top], predicted[top])
+        predicted = ctx.classes[proba[top].argmax(axis=1)] if ctx.fitted else np.full(top.size, None, dtype=object)
+        chunk = _Candidates(np.asarray(ids)[top], _take(X, top), scores[top], tiebreak[top], predicted)
         best = chunk if best is None else best.merge(chunk, m)
     if best is None or seen < k:
         raise ValueError(f"batch_size={k} must be <= the number of unlabeled pool items {seen}")
