@@ -25,8 +25,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 RESULTS = Path(__file__).parent / "results"
-ALFLOW = ["margin", "entropy", "least_confident", "auto", "combined", "typiclust", "kcenter", "kmeans", "density", "egl"]
-ALFLOW += ["qbc_vote_entropy"]
+ALFLOW = ["margin", "entropy", "least_confident", "auto", "combined", "typiclust", "kcenter", "kmeans"]
+ALFLOW += ["density", "egl", "qbc_vote_entropy"]
 PEERS = ["modal_margin", "skal_margin", "skal_coreset"]
 PEER_MAX_N = {"skal_coreset": 100_000, "skal_margin": 1_000_000}
 K, LABELED = 100, 1000
