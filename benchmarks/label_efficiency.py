@@ -87,7 +87,9 @@ def split(dataset: str, seed: int):
 def query(strategy: str, model, X, y, labeled: np.ndarray, k: int, seed: int, round_: int) -> np.ndarray:
     """Indices into X (the whole pool) of the next batch; `labeled` is a boolean mask."""
     unlabeled = np.flatnonzero(~labeled)
-    if strategy == "random":
+    one_class = np.unique(y[labeled]).size < 2
+    if strategy == "random" or (one_class and strategy.startswith(("modal_", "skal_"))):
+        # peers need a fitted model: while the labels hold one class they pick at random
         return np.random.default_rng([seed, round_]).choice(unlabeled, k, replace=False)
     if not strategy.startswith(("modal_", "skal_")):
         import alflow
@@ -160,8 +162,12 @@ def _run(dataset: str, model_name: str, strategy: str, seed: int) -> dict:
     curve, seconds = [], []
     round_ = 0
     while True:
-        model = clone(make_model(model_name, seed)).fit(X[labeled], y[labeled])
-        curve.append(float((model.predict(X_test) == y_test).mean()))
+        model = clone(make_model(model_name, seed))
+        if np.unique(y[labeled]).size > 1:
+            model.fit(X[labeled], y[labeled])
+            curve.append(float((model.predict(X_test) == y_test).mean()))
+        else:  # the random start can hold one class (5 % minority): the model predicts that class
+            curve.append(float((y_test == y[labeled][0]).mean()))
         n = int(labeled.sum())
         if n >= min(BUDGET, len(y)):  # wine and iris pools are smaller than the budget
             break
@@ -226,8 +232,11 @@ def markdown(summary: dict, *, seeds: int, command: str) -> str:
         f"Produced by `{command}`; seeds 0-{seeds - 1}. AULC = mean test accuracy over the curve "
         f"({START}, {START + BATCH}, …, {BUDGET} labels), mean ± std over seeds. 'to 98 %' = labels needed to reach "
         "98 % of the accuracy of the same model fit on the whole pool (mean over seeds that reached it; "
-        "'>300' if none did, a count in brackets when only some did). skal_pal selects with scikit-activeml's Parzen "
-        "window classifier (ProbabilisticAL needs frequency estimates); the scored model is the protocol's.",
+        "'>300' if none did, a count in brackets when only some did). When the random start holds a single class "
+        "(possible with a 5 % minority), the model predicts that class, alflow's strategies start cold (typicality) "
+        "and the peers, which need a fitted model, pick at random until a second class is labeled. "
+        "skal_pal selects with scikit-activeml's Parzen window classifier "
+        "(ProbabilisticAL needs frequency estimates); the scored model is the protocol's.",
         "",
     ]
     for model, datasets in summary.items():
