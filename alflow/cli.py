@@ -10,12 +10,15 @@ import json
 import logging
 import math
 import os
+import shlex
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -27,8 +30,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # lines stay whole in pipes and logs
+err = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_DEMO_DIR = Path("alflow-demo")
 
@@ -40,7 +43,7 @@ def errors_as_exit_codes():
         yield
     except AlflowError as error:
         for line in str(error).splitlines():
-            err.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {line}", highlight=False)
         raise typer.Exit(code=1) from None
 
 
@@ -74,11 +77,15 @@ def round_(config: Annotated[Path, typer.Argument(help="the campaign file")]) ->
     with errors_as_exit_codes():
         load_campaign(config)  # a bad file fails here in one line, before Prefect starts
         report = _run_round(str(config))
-    out.print(report.message(), highlight=False, soft_wrap=True)
+    out.print(report.message(), highlight=False)
 
 
 def _clean(value):
     return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _show(value, fmt: str = "{}") -> str:
+    return "-" if _clean(value) is None else fmt.format(value)
 
 
 @app.command()
@@ -100,33 +107,40 @@ def status(
         }
         typer.echo(json.dumps(payload, indent=2))
         return
-    table = Table(title=f"{campaign.campaign} (budget {campaign.budget.max_labels} labels)")
-    for column in ("round", "labels used", "asked", "delivered", "ingested", "accuracy", "f1 macro", "state"):
-        table.add_column(column, justify="left" if column == "state" else "right")
+    table = Table(
+        title=f"{campaign.campaign}: budget {campaign.budget.max_labels} labels", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    for column in ("round", "labels", "asked", "delivered", "ingested", "accuracy", "f1", "state"):
+        table.add_column(column, justify="left" if column == "state" else "right", no_wrap=True)
     for row in rows:
-
-        def show(value, fmt="{}"):
-            return "-" if _clean(value) is None else fmt.format(value)
-
         table.add_row(
             str(row["round"]),
             str(row["labels_used"]),
             str(row["asked"]),
-            show(row["delivered"]),
-            show(row["ingested"]),
-            show(row["accuracy"], "{:.3f}"),
-            show(row["f1_macro"], "{:.3f}"),
+            _show(row["delivered"]),
+            _show(row["ingested"]),
+            _show(row["accuracy"], "{:.3f}"),
+            _show(row["f1_macro"], "{:.3f}"),
             row["state"],
         )
-    out.print(table if rows else f"{campaign.campaign}: no rounds yet; run `alflow round {config}`")
+    # In a pipe Rich assumes 80 columns and would squeeze the table: give it room instead.
+    console = out if out.is_terminal else Console(width=120)
+    console.print(table if rows else f"{campaign.campaign}: no rounds yet; run `alflow round {config}`")
+
+
+def _beside_python(command: str) -> str:
+    """A command installed in this environment, as the user can type it from here."""
+    path = Path(sys.executable).parent / command
+    return str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
 
 
 def _quiet_libraries() -> None:
     # The demo prints one line per round; Prefect's and MLflow's INFO chatter would bury them.
+    # Both read these at import, which has not happened yet: the flows are imported lazily.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    for name in ("mlflow", "alembic", "great_expectations"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -144,7 +158,7 @@ def demo(
     started = time.monotonic()
 
     def on_round(report) -> None:
-        out.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim] {report.message()}", highlight=False, soft_wrap=True)
+        out.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim] {report.message()}", highlight=False)
 
     out.print(f"alflow demo in {workdir}: digits, margin sampling, a simulated vendor (starting Prefect...)")
     with errors_as_exit_codes():
@@ -156,7 +170,8 @@ def demo(
             batch_size=batch_size,
             on_round=on_round,
         )
-    db = summary.tracking_uri
+    status = shlex.join([_beside_python("alflow"), "status", str(workdir / "campaign.yaml")])
+    open_ui = shlex.join([_beside_python("mlflow"), "ui", "--backend-store-uri", summary.tracking_uri])
     out.print(
         f"\n[bold]Done in {time.monotonic() - started:.0f}s:[/bold] {summary.rounds} rounds, "
         f"{summary.labels_used} labels, holdout accuracy {summary.accuracy:.3f} "
@@ -164,8 +179,8 @@ def demo(
         f"stopped: {summary.stop_reason}",
         highlight=False,
     )
-    out.print(f"Campaign file: {workdir / 'campaign.yaml'}  (try `alflow status {workdir / 'campaign.yaml'}`)")
-    out.print(f"Open the dashboards: [bold]mlflow ui --backend-store-uri {db}[/bold]", highlight=False, soft_wrap=True)
+    out.print(f"The campaign, round by round: [bold]{status}[/bold]", highlight=False)
+    out.print(f"Open the dashboards: [bold]{open_ui}[/bold]", highlight=False)
 
 
 @app.command()

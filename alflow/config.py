@@ -15,8 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from alflow.errors import ConfigError
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
-PRESETS = ("logistic_regression", "random_forest", "tfidf_logistic_regression")
-METRICS = ("accuracy", "f1_macro")
 
 
 class _Model(BaseModel):
@@ -151,6 +149,18 @@ class CampaignConfig(_Model):
         if len(set(value)) != len(value):
             raise ValueError(f"classes must be distinct, got {list(value)}")
         return value
+
+    @model_validator(mode="after")
+    def _model_fits_the_pool(self) -> CampaignConfig:
+        text_model = self.model.preset == "tfidf_logistic_regression"
+        if text_model and not self.pool.text_column:
+            raise ValueError("model.preset tfidf_logistic_regression reads text: set pool.text_column")
+        if self.model.preset and not text_model and self.pool.text_column:
+            raise ValueError(
+                f"model.preset {self.model.preset} reads numeric features, but pool.text_column is set: "
+                "use tfidf_logistic_regression or a text pipeline as model.estimator"
+            )
+        return self
 
     @property
     def experiment(self) -> str:

@@ -18,6 +18,11 @@ from alflow.config import PoolConfig
 from alflow.errors import ConfigError
 
 
+def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    # Only the columns present: a missing one is reported by validation, with its name.
+    return frame.astype({c: str for c in columns if c in frame.columns})
+
+
 def _is_parquet(uri: str) -> bool:
     return uri.lower().endswith((".parquet", ".pq"))
 
@@ -52,8 +57,7 @@ def iter_chunks(path: Path, *, columns: list[str], text_columns: list[str], chun
     """The file's rows, `chunk_size` at a time, with `text_columns` as str."""
     if _is_parquet(str(path)):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size, columns=columns):
-            frame = batch.to_pandas()
-            yield frame.astype({c: str for c in text_columns})
+            yield _as_text(batch.to_pandas(), text_columns)
         return
     dtypes = dict.fromkeys(text_columns, str)
     yield from pd.read_csv(path, usecols=columns, dtype=dtypes, chunksize=chunk_size)
@@ -63,7 +67,7 @@ def read_table(uri: str, *, text_columns: list[str]) -> pd.DataFrame:
     """A whole (small) table: seed labels, a holdout, a delivery."""
     with local_file(uri) as path:
         if _is_parquet(uri):
-            return pd.read_parquet(path).astype({c: str for c in text_columns})
+            return _as_text(pd.read_parquet(path), text_columns)
         return pd.read_csv(path, dtype=dict.fromkeys(text_columns, str))
 
 

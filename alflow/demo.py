@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 
 from alflow import ledger, models, vendors
 from alflow.config import CampaignConfig, load_campaign
+from alflow.errors import AlflowError
 from alflow.rounds import RoundReport, load_state
 from alflow.store import Store, open_store
 
@@ -135,10 +136,14 @@ def run_demo(
     workdir.mkdir(parents=True)
     config_path = write_demo_data(workdir, bucket=bucket, max_labels=max_labels, batch_size=batch_size)
     config = load_campaign(config_path)
+    store = open_store(config.vendor.bucket)
+    if store.list(f"{config.campaign}/"):
+        raise AlflowError(
+            f"{store.uri}/{config.campaign}/ holds an earlier demo campaign; the demo starts clean: "
+            "give --bucket an empty bucket or prefix"
+        )
     answers = pd.read_csv(workdir / "data" / "answers.csv", dtype=str)
-    vendor = SimulatedVendor(
-        open_store(config.vendor.bucket), config.campaign, dict(zip(answers["id"], answers["label"], strict=True))
-    )
+    vendor = SimulatedVendor(store, config.campaign, dict(zip(answers["id"], answers["label"], strict=True)))
 
     last = None
     while True:

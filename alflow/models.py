@@ -70,7 +70,10 @@ def train(model: ClassifierMixin, X, y: np.ndarray) -> ClassifierMixin:
             f"the labeled set has {len(y)} item(s) of a single class {classes.tolist()}; "
             "add seed labels of at least two classes"
         )
-    return clone(model).fit(X, y)
+    try:
+        return clone(model).fit(X, y)
+    except (ValueError, TypeError) as error:
+        raise ModelError(f"{model_name(model)} could not be trained on the labeled items: {error}") from None
 
 
 def scores_of(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:

@@ -269,7 +269,7 @@ def select_batch(
     )
 
 
-def round_record(
+def commit_round(
     config: CampaignConfig,
     decision: Decision,
     trained: Trained,
@@ -277,8 +277,11 @@ def round_record(
     batch: pd.DataFrame | None,
     tracking: dict,
 ) -> dict:
-    """The round's decision, as committed to the ledger."""
-    return {
+    """Commit the round's decision to the ledger, once; returns the record.
+
+    Raises RoundConflictError if another run committed this round first.
+    """
+    record = {
         "round": decision.round,
         "labels_used": decision.labels_used,
         "class_counts": trained.class_counts,
@@ -296,18 +299,6 @@ def round_record(
         },
         "tracking": tracking,
     }
-
-
-def commit_round(
-    config: CampaignConfig,
-    decision: Decision,
-    trained: Trained,
-    evaluation: Evaluation,
-    batch: pd.DataFrame | None,
-    tracking: dict,
-) -> dict:
-    """Write the round record once; raises RoundConflictError if another run got there first."""
-    record = round_record(config, decision, trained, evaluation, batch, tracking)
     ledger.record_round(bucket(config), config.campaign, record)
     return record
 
@@ -400,6 +391,7 @@ class RoundReport:
     batch_uri: str | None = None
     stop_reason: str | None = None
     waiting_for: dict[int, int] = field(default_factory=dict)  # round -> labels outstanding
+    resumed_exports: list[str] = field(default_factory=list)  # interrupted exports finished now
     mlflow_run_id: str | None = None
 
     def message(self) -> str:
@@ -407,6 +399,9 @@ class RoundReport:
             return f"{self.campaign}: campaign stopped ({self.stop_reason}); nothing to do"
         if self.status == "waiting":
             parts = ", ".join(f"{n} labels from round {r}" for r, n in sorted(self.waiting_for.items()))
+            if self.resumed_exports:
+                where = ", ".join(self.resumed_exports)
+                return f"{self.campaign}: finished an interrupted export to {where}; waiting for {parts}"
             return f"{self.campaign}: waiting for {parts}; nothing exported"
         scores = ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items() if not math.isnan(v))
         head = (
@@ -418,13 +413,16 @@ class RoundReport:
         return f"{head}; exported {self.batch_size} items to {self.batch_uri}"
 
 
-def idle_report(config: CampaignConfig, state: CampaignState) -> RoundReport | None:
-    """The report of a round with nothing to do (stopped, or waiting for the vendor), else None."""
+def idle_report(config: CampaignConfig, state: CampaignState, resumed: list[str]) -> RoundReport | None:
+    """The report of a round with nothing to train (stopped, or waiting for the vendor), else None.
+
+    `resumed` are the batches whose interrupted export this round has just finished.
+    """
     if state.stop_reason:
         return RoundReport(config.campaign, "already_stopped", stop_reason=state.stop_reason)
     if state.outstanding:
         waiting = {r: len(state.batch_ids(r)) for r in state.outstanding}
-        return RoundReport(config.campaign, "waiting", waiting_for=waiting)
+        return RoundReport(config.campaign, "waiting", waiting_for=waiting, resumed_exports=list(resumed))
     return None
 
 
@@ -455,7 +453,10 @@ def status_rows(config: CampaignConfig) -> list[dict]:
         delivered = None
         if round_ in state.delivered:
             files = ledger.delivery_files(store, config.campaign, round_)
-            delivered = sum(len(vendors.read_labels_csv(store.read(k), source=k)) for k in files)
+            try:
+                delivered = sum(len(vendors.read_labels_csv(store.read(k), source=k)) for k in files)
+            except DataValidationError:
+                delivered = None  # an unreadable file: `alflow round` names it; status still shows the rest
         if record.get("stop_reason"):
             status = f"stopped: {record['stop_reason']}"
         elif round_ in state.ingested:

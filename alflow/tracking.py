@@ -1,15 +1,17 @@
 """MLflow: the one module that imports it.
 
 One experiment per campaign, one parent run (tag alflow.kind=campaign) and one nested run per
-round (alflow.kind=round, alflow.round=N). Runs are found by tag and addressed by id, never through
-MLflow's thread-local "active run", so a round in a new process or on another worker attaches to
-the same parent, and a re-run of a round reuses its run instead of making a stray one.
+round (alflow.kind=round, alflow.round=N). Runs are found by tag and opened by id
+(`start_run(run_id=...)`), never taken from whatever run is active in the thread (MLflow's active
+run is thread-local), so a round in a new process or on another worker attaches to the same
+parent, and a re-run of a round reuses its run instead of making a stray one.
 """
 
 from __future__ import annotations
 
 import math
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 CAMPAIGN, ROUND = "campaign", "round"
@@ -24,9 +26,23 @@ def _client(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
-def _experiment_id(client, name: str) -> str:
+def artifact_location(uri: str) -> str | None:
+    """Where a new experiment keeps models and files: beside a SQLite store, else the server's choice.
+
+    MLflow's own default for a SQLite store is `./mlruns` under whatever folder the process runs
+    in, which scatters a campaign's models and breaks `mlflow ui` started elsewhere.
+    """
+    prefix = "sqlite:///"
+    if uri.startswith(prefix):
+        return (Path(uri.removeprefix(prefix)).parent / "mlartifacts").resolve().as_uri()
+    return None
+
+
+def _experiment_id(client, name: str, uri: str) -> str:
     experiment = client.get_experiment_by_name(name)
-    return experiment.experiment_id if experiment else client.create_experiment(name)
+    if experiment:
+        return experiment.experiment_id
+    return client.create_experiment(name, artifact_location=artifact_location(uri))
 
 
 def _find_run(client, experiment_id: str, filters: dict[str, str]) -> str | None:
@@ -40,7 +56,7 @@ def _find_run(client, experiment_id: str, filters: dict[str, str]) -> str | None
 def campaign_run(uri: str, *, experiment: str, campaign: str, params: dict[str, Any]) -> str:
     """The campaign's parent run id, created with its params on first use."""
     client = _client(uri)
-    experiment_id = _experiment_id(client, experiment)
+    experiment_id = _experiment_id(client, experiment, uri)
     tags = {"alflow.kind": CAMPAIGN, "alflow.campaign": campaign}
     run_id = _find_run(client, experiment_id, tags)
     if run_id is None:
@@ -162,7 +178,7 @@ def log_campaign_round(config, decision, trained, evaluation) -> dict[str, str]:
     """Log a trained round of `config`'s campaign (see `log_round`)."""
     params = campaign_params(config)
     parent = campaign_run(config.tracking.uri, experiment=config.experiment, campaign=config.campaign, params=params)
-    example = trained.X[:5] if not hasattr(trained.X, "head") else trained.X.head(5)
+    example = trained.X.head(5)
     return log_round(
         config.tracking.uri,
         parent_run_id=parent,
@@ -201,7 +217,7 @@ def log_simulation(
     table) is attached.
     """
     client = _client(uri)
-    experiment_id = _experiment_id(client, experiment)
+    experiment_id = _experiment_id(client, experiment, uri)
     tags = {"alflow.kind": "simulation", "alflow.campaign": campaign, "alflow.recommended": recommended}
     run_id = client.create_run(experiment_id, run_name=f"{campaign}-simulation", tags=tags).info.run_id
     for key, value in params.items():

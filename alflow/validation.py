@@ -8,6 +8,7 @@ anything. GX is imported on first use (it costs seconds) and its context is made
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Iterable
 from typing import Any, NamedTuple
@@ -32,6 +33,9 @@ def _context() -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    # GX pins this module's logger to INFO at import, so every ephemeral context announces a temp
+    # folder whatever the application configured; hand the level back to the application.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.NOTSET)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch_definition = (

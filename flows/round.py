@@ -18,8 +18,8 @@ def active_learning_round(config_path: str) -> RoundReport:
     campaign = tasks.read_campaign(config_path)
     inputs = tasks.validate_inputs(campaign)
     state = tasks.ingest_deliveries(campaign)
-    tasks.finish_exports(campaign, inputs, state)
-    if idle := idle_report(campaign, state):
+    resumed = tasks.finish_exports(campaign, inputs, state)
+    if idle := idle_report(campaign, state, resumed):
         print(idle.message())
         return idle
 

@@ -49,6 +49,8 @@ BAD = [
     (lambda r: r.update(colour="blue"), "colour: Extra inputs are not permitted"),
     (lambda r: r["model"].update(estimator="sklearn.svm.SVC"), "model: set exactly one of preset or estimator"),
     (lambda r: r["pool"].update(text_column="t", feature_columns=["a"]), "set feature_columns or text_column"),
+    (lambda r: r["model"].update(preset="tfidf_logistic_regression"), "reads text: set pool.text_column"),
+    (lambda r: r["pool"].update(text_column="review"), "reads numeric features, but pool.text_column is set"),
 ]
 
 

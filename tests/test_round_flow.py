@@ -59,6 +59,7 @@ def test_three_rounds_train_log_and_export(campaign_file, campaign):
     curve = client.get_metric_history(parent[0].info.run_id, "accuracy_vs_labels")
     assert sorted(m.step for m in curve) == [20, 30, 40]
     assert [m.value for m in sorted(curve, key=lambda m: m.step)] == [r.metrics["accuracy"] for r in reports]
+    assert experiment.artifact_location == (campaign_file.parent / "mlartifacts").as_uri()
     versions = client.search_model_versions(f"name = '{campaign.campaign}'")
     assert sorted(int(v.version) for v in versions) == [1, 2, 3]
     champion = client.get_model_version_by_alias(campaign.campaign, "champion")
@@ -98,3 +99,18 @@ def test_campaign_stops_on_budget_and_later_rounds_do_nothing(campaign_file, cam
         [client.get_experiment_by_name(campaign.experiment).experiment_id], "tags.`alflow.kind` = 'campaign'"
     )[0]
     assert parent.data.tags["stop_reason"] == "budget_spent"
+
+
+def test_an_interrupted_export_is_finished_by_the_next_round(campaign_file, campaign):
+    first = active_learning_round(str(campaign_file))
+    batch = campaign_file.parent / "bucket" / ledger.batch_prefix(campaign.campaign, 1)
+    items = (batch / "items.csv").read_bytes()
+    for name in ("items.csv", "batch.json", ledger.READY):  # as if the process died before exporting
+        (batch / name).unlink()
+
+    again = active_learning_round(str(campaign_file))
+
+    assert again.status == "waiting"
+    assert again.message().startswith(f"digits-demo: finished an interrupted export to {first.batch_uri}")
+    assert (batch / "items.csv").read_bytes() == items
+    assert (batch / ledger.READY).exists()

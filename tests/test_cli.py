@@ -1,0 +1,171 @@
+"""The `alflow` command as a user types it (in-process, against the session's Prefect server)."""
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from alflow.cli import app
+from alflow.config import load_campaign
+
+from helpers import deliver, snapshot, vendor_for
+
+runner = CliRunner()
+
+
+def alflow(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_init_writes_a_valid_example(tmp_path):
+    target = tmp_path / "churn.yaml"
+    result = alflow("init", "churn", "--path", target)
+    assert result.exit_code == 0, result.output
+    assert load_campaign(target).campaign == "churn"
+    again = alflow("init", "churn", "--path", target)
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+
+
+def test_init_rejects_a_bad_name(tmp_path):
+    result = alflow("init", "Bad Name", "--path", tmp_path / "x.yaml")
+    assert result.exit_code == 1
+    assert "must be lowercase letters, digits and dashes" in result.output
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_round_then_status_json_agree(campaign_file, campaign):
+    vendor = vendor_for(campaign, campaign_file.parent / "data" / "answers.csv")
+    first = alflow("round", campaign_file)
+    assert first.exit_code == 0, first.output
+    assert "digits-demo round 1: 20/60 labels" in first.output
+    assert "exported 10 items to" in first.output
+    vendor.deliver(1)
+    second = alflow("round", campaign_file)
+    assert second.exit_code == 0, second.output
+    waiting = alflow("round", campaign_file)
+    assert waiting.exit_code == 0, waiting.output
+    assert "waiting for 10 labels from round 2" in waiting.output
+
+    status = alflow("status", campaign_file, "--json")
+    assert status.exit_code == 0, status.output
+    rows = json.loads(status.stdout)["rounds"]
+    assert [(r["round"], r["labels_used"], r["asked"], r["delivered"], r["ingested"], r["state"]) for r in rows] == [
+        (1, 20, 10, 10, 10, "ingested"),
+        (2, 30, 10, None, None, "waiting for vendor"),
+    ]
+    # ...and agrees with what MLflow holds: the round runs, their metrics and model versions.
+    client = MlflowClient(campaign.tracking.uri)
+    for row in rows:
+        run = client.get_run(row["mlflow_run_id"])
+        assert run.data.tags["alflow.round"] == str(row["round"])
+        assert run.data.metrics["accuracy"] == row["accuracy"]
+        assert run.data.metrics["labels_used"] == row["labels_used"]
+        version = client.get_model_version(campaign.campaign, row["model_version"])
+        assert version.run_id == row["mlflow_run_id"]
+
+    table = alflow("status", campaign_file)
+    assert table.exit_code == 0, table.output
+    assert "waiting for vendor" in table.output
+
+
+def _runs(campaign):
+    client = MlflowClient(campaign.tracking.uri)
+    experiment = client.get_experiment_by_name(campaign.experiment)
+    return len(client.search_runs([experiment.experiment_id])) if experiment else 0
+
+
+def _round_fails(campaign_file, message):
+    """`alflow round` exits 1 with `message` on one line; the bucket and MLflow are unchanged."""
+    campaign = load_campaign(campaign_file)
+    bucket = campaign_file.parent / "bucket"
+    before, runs = snapshot(bucket), _runs(campaign)
+    result = alflow("round", campaign_file)
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    assert result.output.count("error:") == 1
+    assert snapshot(bucket) == before
+    assert _runs(campaign) == runs
+    return result.output
+
+
+def _one_good_round(campaign_file, campaign):
+    assert alflow("round", campaign_file).exit_code == 0
+    vendor_for(campaign, campaign_file.parent / "data" / "answers.csv").deliver(1)
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_duplicate_pool_ids(campaign_file, campaign):
+    _one_good_round(campaign_file, campaign)
+    pool_path = campaign_file.parent / "data" / "pool.csv"
+    pool = pd.read_csv(pool_path, dtype={"id": str})
+    pool.loc[5, "id"] = pool.loc[2, "id"]
+    pool.to_csv(pool_path, index=False)
+    out = _round_fails(campaign_file, "pool.csv: column 'id' must be unique")
+    assert f"'id': '{pool.loc[2, 'id']}'" in out
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_missing_column_in_seed_labels(campaign_file, campaign):
+    _one_good_round(campaign_file, campaign)
+    seed_path = campaign_file.parent / "data" / "seed.csv"
+    pd.read_csv(seed_path).rename(columns={"label": "class"}).to_csv(seed_path, index=False)
+    _round_fails(campaign_file, "seed.csv: required column 'label' is missing")
+
+
+@pytest.mark.usefixtures("prefect_server")
+@pytest.mark.parametrize(
+    ("bad_row", "message"),
+    [
+        ("{id},cat", "has labels outside the class set"),
+        ("not-in-batch,3", "ids not in the batch of round 1"),
+        ("{id},3\n{id},4", "id column 'id' has duplicates"),
+    ],
+    ids=["unknown-label", "unknown-id", "duplicate-id"],
+)
+def test_bad_delivery_is_refused_whole(campaign_file, campaign, bad_row, message):
+    assert alflow("round", campaign_file).exit_code == 0
+    batch = pd.read_csv(campaign_file.parent / "bucket/digits-demo/batches/round-0001/items.csv", dtype=str)
+    good = [f"{i},{(n % 10)}" for n, i in enumerate(batch["id"][1:])]
+    deliver(campaign, 1, "\n".join(["id,label", bad_row.format(id=batch["id"][0]), *good]) + "\n")
+
+    out = _round_fails(campaign_file, message)
+
+    assert "deliveries/round-0001/labels.csv" in out
+    status = json.loads(alflow("status", campaign_file, "--json").stdout)["rounds"]
+    assert status[0]["ingested"] is None  # not one label of the bad file was counted
+
+
+def test_invalid_config_value_stops_before_prefect(campaign_file, monkeypatch):
+    def no_flow(path):
+        raise AssertionError("the flow must not start for a bad campaign file")
+
+    monkeypatch.setattr("alflow.cli._run_round", no_flow)
+    raw = yaml.safe_load(campaign_file.read_text())
+    raw["strategy"]["batch_size"] = 0
+    campaign_file.write_text(yaml.safe_dump(raw))
+    result = alflow("round", campaign_file)
+    assert result.exit_code == 1
+    assert "strategy.batch_size: Input should be greater than 0 (got 0)" in result.output
+    assert not (campaign_file.parent / "bucket").exists()
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_demo_runs_to_a_stop_and_summarises(tmp_path):
+    result = alflow("demo", "--workdir", tmp_path / "demo", "--max-labels", 50, "--batch-size", 15)
+    assert result.exit_code == 0, result.output
+    assert "round 3: 50/50 labels" in result.output
+    assert "stopped: budget_spent" in result.output
+    assert "random sampling with the same labels" in result.output
+    assert f"mlflow ui --backend-store-uri sqlite:///{tmp_path / 'demo' / 'mlflow.db'}" in result.output
+
+
+def test_demo_refuses_a_bucket_holding_an_earlier_campaign(tmp_path):
+    (tmp_path / "shared-bucket" / "digits-demo" / "ledger").mkdir(parents=True)
+    (tmp_path / "shared-bucket" / "digits-demo" / "ledger" / "old.json").write_text("{}")
+    result = alflow("demo", "--workdir", tmp_path / "demo", "--bucket", tmp_path / "shared-bucket")
+    assert result.exit_code == 1
+    assert "holds an earlier demo campaign" in result.output

@@ -1,0 +1,174 @@
+"""Round stages as plain functions: stopping rules, budget, crash recovery. No Prefect here."""
+
+import math
+
+import pytest
+
+from alflow import ledger, rounds
+from alflow.errors import RoundConflictError
+from alflow.ledger import CampaignState
+from alflow.store import open_store
+
+from helpers import deliver, snapshot
+
+
+def _state(metrics, batch_sizes=None):
+    records = {}
+    for i, m in enumerate(metrics, start=1):
+        ids = [f"r{i}-{j}" for j in range((batch_sizes or {}).get(i, 0))]
+        records[i] = {"round": i, "metrics": {"accuracy": m}, "batch": {"ids": ids} if ids else None}
+    return CampaignState("c", rounds=records)
+
+
+STOPS = [
+    # earlier accuracies, this round's, budget left, unlabeled left, settings, expected reason
+    ([], 0.5, 0, 100, {}, "budget_spent"),
+    ([], 0.95, 10, 100, {"target": 0.9}, "target_reached"),
+    ([], 0.95, 0, 100, {"target": 0.9}, "budget_spent"),  # the budget rule comes first
+    ([0.8, 0.85, 0.84], 0.85, 10, 100, {"patience": 2}, "no_improvement"),
+    ([0.8, 0.84], 0.86, 10, 100, {"patience": 2}, None),
+    ([0.8, 0.85], 0.855, 10, 100, {"patience": 1, "min_delta": 0.01}, "no_improvement"),
+    ([math.nan, 0.9], 0.85, 10, 100, {"patience": 1}, "no_improvement"),  # NaN estimates are skipped
+    ([], 0.5, 10, 0, {}, "pool_exhausted"),
+    ([], 0.5, 10, 100, {}, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("earlier", "current", "budget", "unlabeled", "settings", "expected"),
+    STOPS,
+    ids=["budget", "target", "budget-first", "patience", "improving", "min-delta", "nan", "exhausted", "go-on"],
+)
+def test_stop_rules(campaign, earlier, current, budget, unlabeled, settings, expected):
+    config = campaign.model_copy(update={"stopping": campaign.stopping.model_copy(update=settings)})
+    reason = rounds.stop_reason(config, _state(earlier), {"accuracy": current}, budget=budget, unlabeled=unlabeled)
+    assert reason == expected
+
+
+def test_budget_counts_seed_labels_and_every_label_asked(campaign):
+    inputs = rounds.Inputs([], [], pool_size=1000, seed_labels={f"s{i}": "1" for i in range(20)})
+    assert rounds.budget_left(campaign, inputs, _state([0.5, 0.6], {1: 10, 2: 10})) == 60 - 20 - 20
+    assert rounds.budget_left(campaign, inputs, _state([0.5] * 5, dict.fromkeys(range(1, 6), 10))) == 0
+
+
+def test_decide_never_asks_beyond_the_budget(campaign):
+    inputs = rounds.Inputs([], [], pool_size=1000, seed_labels={f"s{i}": "1" for i in range(20)})
+    state = _state([0.5, 0.6, 0.7, 0.75], {1: 10, 2: 10, 3: 10, 4: 5})  # 20 seed + 35 asked of 60
+    decision = rounds.decide(campaign, inputs, state, rounds.Evaluation({"accuracy": 0.8}, "holdout"))
+    assert decision.batch_size == 5  # the budget, not the batch size of 10
+    assert decision.progress["labels_remaining"] == 0
+    assert decision.promote is True
+
+
+def _first_round(campaign):
+    inputs = rounds.validate_inputs(campaign)
+    state = rounds.ingest_deliveries(campaign)
+    trained = rounds.train_model(campaign, inputs, state)
+    evaluation = rounds.evaluate_model(campaign, inputs, trained)
+    decision = rounds.decide(campaign, inputs, state, evaluation)
+    batch = rounds.select_batch(campaign, inputs, state, trained, k=decision.batch_size)
+    return inputs, decision, trained, evaluation, batch
+
+
+def test_a_crash_between_commit_and_export_is_finished_by_the_next_round(campaign):
+    inputs, decision, trained, evaluation, batch = _first_round(campaign)
+    record = rounds.commit_round(campaign, decision, trained, evaluation, batch, {})
+    # ...the process dies here: the decision is committed, the vendor has nothing yet.
+    state = rounds.load_state(campaign)
+    assert state.unexported == [1]
+
+    rounds.finish_exports(campaign, inputs, state)
+    rounds.finish_exports(campaign, inputs, rounds.load_state(campaign))  # a retry changes nothing
+
+    state = rounds.load_state(campaign)
+    assert state.unexported == [] and state.outstanding == [1]
+    store = open_store(campaign.vendor.bucket)
+    items = store.read(ledger.batch_prefix(campaign.campaign, 1) + "items.csv").decode().splitlines()
+    assert [line.split(",")[0] for line in items[1:]] == record["batch"]["ids"]
+
+
+def test_a_second_commit_of_the_same_round_is_refused(campaign):
+    _, decision, trained, evaluation, batch = _first_round(campaign)
+    rounds.commit_round(campaign, decision, trained, evaluation, batch, {})
+    with pytest.raises(RoundConflictError, match="round 1 of campaign 'digits-demo' was recorded by another run"):
+        rounds.commit_round(campaign, decision, trained, evaluation, batch, {})
+
+
+def test_ingest_is_idempotent(campaign, campaign_file):
+    inputs, decision, trained, evaluation, batch = _first_round(campaign)
+    record = rounds.commit_round(campaign, decision, trained, evaluation, batch, {})
+    rounds.export_batch(campaign, inputs, record)
+    deliver(campaign, 1, "id,label\n" + "".join(f"{i},7\n" for i in record["batch"]["ids"]))
+
+    first = rounds.ingest_deliveries(campaign)
+    bucket = campaign_file.parent / "bucket"
+    before = snapshot(bucket)
+    second = rounds.ingest_deliveries(campaign)
+
+    assert first.ingested == second.ingested and len(first.human_labels()) == 10
+    assert snapshot(bucket) == before
+
+
+def _select_first_batch(config):
+    inputs = rounds.validate_inputs(config)
+    state = rounds.load_state(config)
+    trained = rounds.train_model(config, inputs, state)
+    return rounds.select_batch(config, inputs, state, trained, k=10)
+
+
+def _with_pool(config, uri, **pool):
+    return config.model_copy(update={"pool": config.pool.model_copy(update={"uri": uri, **pool})})
+
+
+def test_parquet_pool_and_small_chunks_give_the_same_batch_as_csv(campaign, tmp_path):
+    import pandas as pd
+
+    parquet = tmp_path / "pool.parquet"
+    pd.read_csv(campaign.pool.uri, dtype={"id": str}).to_parquet(parquet)
+    from_csv = _select_first_batch(campaign)
+    from_parquet = _select_first_batch(_with_pool(campaign, str(parquet), chunk_size=97))
+    assert from_csv["id"].tolist() == from_parquet["id"].tolist()
+
+
+def test_pool_read_from_s3(campaign, s3_endpoint):
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="pools")
+    boto3.client("s3").upload_file(campaign.pool.uri, "pools", "digits/pool.csv")
+    from_s3 = _select_first_batch(_with_pool(campaign, "s3://pools/digits/pool.csv"))
+    assert from_s3["id"].tolist() == _select_first_batch(campaign)["id"].tolist()
+
+
+def test_text_pool_with_the_tfidf_preset(tmp_path):
+    import numpy as np
+    import pandas as pd
+    import yaml
+
+    from alflow.config import load_campaign
+
+    rng = np.random.default_rng(0)
+    words = {"pos": ["great", "lovely", "excellent", "fine"], "neg": ["awful", "broken", "poor", "late"]}
+    labels = rng.choice(["pos", "neg"], 200)
+    texts = [" ".join(rng.choice(words[lab], 3)) + " delivery" for lab in labels]
+    ids = [f"t{i}" for i in range(200)]
+    (tmp_path / "data").mkdir()
+    pd.DataFrame({"id": ids, "text": texts}).to_csv(tmp_path / "data/pool.csv", index=False)
+    seed = [next(i for i, lab in zip(ids, labels, strict=True) if lab == c) for c in ("pos", "neg")]
+    pd.DataFrame({"id": seed, "label": ["pos", "neg"]}).to_csv(tmp_path / "data/seed.csv", index=False)
+    raw = {
+        "campaign": "reviews",
+        "pool": {"uri": "data/pool.csv", "text_column": "text"},
+        "seed_labels": {"uri": "data/seed.csv"},
+        "classes": ["pos", "neg"],
+        "model": {"preset": "tfidf_logistic_regression"},
+        "budget": {"max_labels": 50},
+        "vendor": {"bucket": "bucket"},
+        "tracking": {"uri": "sqlite:///mlflow.db"},
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    config = load_campaign(tmp_path / "c.yaml")
+
+    batch = _select_first_batch(config)
+
+    assert len(batch) == 10 and not set(batch["id"]) & set(seed)
+    assert set(batch["predicted"]) <= {"pos", "neg"}
