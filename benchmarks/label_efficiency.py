@@ -216,6 +216,7 @@ def summarise(runs: list[dict], full: dict) -> dict:
             "aulc_mean": float(np.mean(aulc)),
             "aulc_std": float(np.std(aulc)),
             "aulc_by_seed": aulc,
+            "seeds": [r["seed"] for r in rs],
             "labels_to_98": [x for x in reach],
             "seconds_per_round": float(np.mean([np.mean(r["seconds"]) for r in rs])),
             "failed_seeds": [
@@ -260,7 +261,10 @@ def markdown(summary: dict, *, seeds: int, command: str) -> str:
             peers = {s: r for s, r in rows.items() if s in PEERS or s == "random"}
             if "auto" in rows and peers:
                 best = max(peers, key=lambda s: peers[s]["aulc_mean"])
-                diff = np.array(rows["auto"]["aulc_by_seed"]) - np.array(peers[best]["aulc_by_seed"])
+                # per-seed differences, on the seeds where both ran (a peer may have raised on some)
+                auto_by_seed = dict(zip(rows["auto"]["seeds"], rows["auto"]["aulc_by_seed"], strict=True))
+                peer_by_seed = dict(zip(peers[best]["seeds"], peers[best]["aulc_by_seed"], strict=True))
+                diff = np.array([auto_by_seed[s] - peer_by_seed[s] for s in sorted(auto_by_seed) if s in peer_by_seed])
                 margin_ = rows.get("margin", {}).get("aulc_mean", float("nan"))
                 noise = diff.std(ddof=1) if diff.size > 1 else 0.0
                 verdict.append(
