@@ -6,7 +6,8 @@ Pool: make_classification(n, n_features=20, n_informative=12, n_classes=10), 1,0
 LogisticRegression, batch 100. Floor: one predict_proba pass plus np.argpartition, timed in the
 same process as the strategy. Each (n, strategy) runs in a fresh process so that its peak RSS
 (resource.getrusage) is its own; "extra MB" is how much selection raised the process's
-high-water mark over the loaded pool and model (measured before the floor's full predict_proba). Writes benchmarks/results/compute.{json,md}.
+high-water mark over the loaded pool and model (measured before the floor's full predict_proba).
+Writes benchmarks/results/compute.{json,md}.
 """
 
 from __future__ import annotations
