@@ -22,3 +22,19 @@ def test_round_selects_unlabeled_items_with_every_kind_of_strategy(campaign_file
     assert len(set(batch["id"])) == 10
     assert not set(batch["id"]) & set(inputs.seed_labels)
     assert batch["score"].is_monotonic_decreasing
+
+
+def test_round_committee_from_import_paths(campaign_file):
+    text = campaign_file.read_text().replace(
+        "name: margin",
+        "name: qbc_kl\n  committee: [sklearn.naive_bayes.GaussianNB, sklearn.tree.DecisionTreeClassifier]",
+    )
+    campaign_file.write_text(text)
+    campaign = load_campaign(campaign_file)
+    assert campaign.strategy.committee == ("sklearn.naive_bayes.GaussianNB", "sklearn.tree.DecisionTreeClassifier")
+    inputs = rounds.validate_inputs(campaign)
+    state = rounds.load_state(campaign)
+    trained = rounds.train_model(campaign, inputs, state)
+    batch = rounds.select_batch(campaign, inputs, state, trained, k=5)
+    assert len(set(batch["id"])) == 5
+    assert (batch["score"] > 0).all()  # two different models disagree somewhere in the pool
