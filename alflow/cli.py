@@ -182,3 +182,47 @@ def demo(
     out.print(f"Vendor bucket: {summary.bucket}  (layout and AWS CLI commands: docs/VENDORS.md)", highlight=False)
     out.print(f"The campaign, round by round: [bold]{status}[/bold]", highlight=False)
     out.print(f"Open the dashboards: [bold]{open_ui}[/bold]", highlight=False)
+
+
+@app.command()
+def simulate(
+    config: Annotated[Path, typer.Argument(help="the campaign file; its pool must hold the true labels")],
+    answers: Annotated[str, typer.Option(help="the pool column with the true labels (the oracle)")],
+    strategies: Annotated[str, typer.Option(help="comma-separated strategies; random is always added")] = (
+        "auto,margin,entropy,combined,typiclust"
+    ),
+    seeds: Annotated[int, typer.Option(min=1, help="replays per strategy (seed, seed+1, ...)")] = 3,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="output folder (default: simulation/ beside CONFIG)")
+    ] = None,
+) -> None:
+    """Replay the campaign on labeled data for each strategy and random; recommend a strategy."""
+    from alflow import simulate as simulation
+    from alflow import tracking
+
+    _quiet_libraries()
+    with errors_as_exit_codes():
+        campaign = load_campaign(config)
+        names = [s.strip() for s in strategies.split(",") if s.strip()]
+        result = simulation.simulate(campaign, answers=answers, strategies=names, seeds=seeds)
+        folder = output or config.resolve().parent / "simulation"
+        paths = simulation.write_outputs(result, folder)
+        run_id = tracking.log_simulation(
+            campaign.tracking.uri,
+            experiment=campaign.experiment,
+            campaign=campaign.campaign,
+            params={
+                "metric": result.metric,
+                "strategies": ",".join(names),
+                "seeds": seeds,
+                "batch_size": campaign.strategy.batch_size,
+                "max_labels": campaign.budget.max_labels,
+                "model": campaign.model.preset or campaign.model.estimator,
+            },
+            curves=result.curves,
+            table=result.table,
+            recommended=result.recommended,
+            artifacts=str(folder),
+        )
+    out.print(simulation.table_markdown(result), highlight=False, soft_wrap=True)
+    out.print(f"curves: {paths['curves']}  plot: {paths['plot']}  MLflow run: {run_id}", highlight=False)

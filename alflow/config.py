@@ -7,7 +7,7 @@ file's own folder, so a campaign folder can be moved or checked in as a whole.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -63,9 +63,36 @@ class ModelConfig(_Model):
         return self
 
 
+StrategyName = Literal[
+    "auto",
+    "margin",
+    "least_confident",
+    "entropy",
+    "random",
+    "qbc_vote_entropy",
+    "qbc_kl",
+    "egl",
+    "density",
+    "combined",
+    "kcenter",
+    "kmeans",
+    "typiclust",
+]
+
+STRATEGIES = get_args(StrategyName)
+
+
 class StrategyConfig(_Model):
-    name: Literal["margin", "least_confident", "entropy", "random"] = "margin"
+    name: StrategyName = "auto"
     batch_size: Annotated[int, Field(gt=0)] = 20
+    oversample: Annotated[int, Field(gt=0)] = Field(
+        default=10, description="candidate factor m: combined keeps the top batch_size * m by margin"
+    )
+    class_balance: bool = Field(default=False, description="favour items predicted for under-represented classes")
+    committee: tuple[str, ...] | None = Field(
+        default=None, description="qbc_*: import paths of committee estimators; omit for bootstrap refits"
+    )
+    committee_size: Annotated[int, Field(ge=2)] = 5
 
 
 class BudgetConfig(_Model):
@@ -251,8 +278,11 @@ model:
   params: {{}}                    # keyword arguments for the preset's classifier or the estimator
 
 strategy:
-  name: margin                   # margin | least_confident | entropy | random
+  name: auto                     # auto | margin | least_confident | entropy | random | combined | typiclust
+                                 # | kcenter | kmeans | density | egl | qbc_vote_entropy | qbc_kl
   batch_size: 20                 # items sent to the vendor per round
+  # oversample: 10               # combined: top batch_size * 10 by margin, then batch_size diverse ones
+  # class_balance: false         # favour items predicted for under-represented classes
 
 budget:
   max_labels: 500                # seed labels included

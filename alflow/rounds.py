@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from alflow import data, ingest, ledger, models, selection, validation, vendors
-from alflow.config import CampaignConfig
+from alflow.config import CampaignConfig, ModelConfig
 from alflow.ledger import CampaignState
 from alflow.store import Store, open_store
 
@@ -213,7 +213,10 @@ def stop_reason(
 def select_batch(
     config: CampaignConfig, inputs: Inputs, state: CampaignState, trained: Trained, *, k: int
 ) -> pd.DataFrame:
-    """The k unlabeled, not-yet-asked items the strategy ranks highest: id, score, predicted."""
+    """The k unlabeled, not-yet-asked items the strategy ranks highest: id, score, predicted.
+
+    The pool is streamed in chunks; only the strategy's bounded candidate set is kept in memory.
+    """
     skip = set(labeled_set(inputs, state)) | set(_asked_ids(state))
     id_column = config.pool.id_column
 
@@ -222,8 +225,23 @@ def select_batch(
             chunk = chunk[~chunk[id_column].isin(skip)]
             yield chunk[id_column].to_numpy(), data.model_input(chunk, config.pool, inputs.features)
 
+    options = config.strategy
+    committee = None
+    if options.committee:
+        committee = [models.build_model(ModelConfig(estimator=path), seed=config.seed) for path in options.committee]
     rng = np.random.default_rng([config.seed, state.next_round])
-    return selection.score_chunks(trained.model, candidates(), strategy=config.strategy.name, k=k, rng=rng)
+    return selection.score_chunks(
+        trained.model,
+        candidates(),
+        strategy=options.name,
+        k=k,
+        rng=rng,
+        X_labeled=trained.X,
+        y_labeled=trained.y,
+        oversample=options.oversample,
+        class_balance=options.class_balance,
+        committee=committee,
+    )
 
 
 def commit_round(

@@ -197,3 +197,39 @@ def log_campaign_round(config, decision, trained, evaluation) -> dict[str, str]:
         promote=decision.promote,
         stop_reason=decision.stop_reason,
     )
+
+
+def log_simulation(
+    uri: str,
+    *,
+    experiment: str,
+    campaign: str,
+    params: dict[str, Any],
+    curves: dict[str, list[tuple[int, float]]],
+    table: list[dict],
+    recommended: str,
+    artifacts: str,
+) -> str:
+    """Log a strategy simulation as one run (alflow.kind=simulation); returns its run id.
+
+    Each strategy's curve becomes the metric `<metric>_<strategy>` with step = labels used; each
+    table row's figures become `<figure>_<strategy>`; the folder `artifacts` (curves JSON, plot,
+    table) is attached.
+    """
+    client = _client(uri)
+    experiment_id = _experiment_id(client, experiment, uri)
+    tags = {"alflow.kind": "simulation", "alflow.campaign": campaign, "alflow.recommended": recommended}
+    run_id = client.create_run(experiment_id, run_name=f"{campaign}-simulation", tags=tags).info.run_id
+    for key, value in params.items():
+        client.log_param(run_id, key, value)
+    metric = params.get("metric", "score")
+    for strategy, curve in curves.items():
+        for labels, score in curve:
+            client.log_metric(run_id, f"{metric}_{strategy}", score, step=int(labels))
+    for row in table:
+        for key, value in row.items():
+            if key != "strategy" and isinstance(value, int | float) and not math.isnan(value):
+                client.log_metric(run_id, f"{key}_{row['strategy']}", float(value))
+    client.log_artifacts(run_id, artifacts, artifact_path="simulation")
+    client.set_terminated(run_id, "FINISHED")
+    return run_id

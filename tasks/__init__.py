@@ -10,7 +10,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from alflow import rounds, tracking
+from alflow import rounds, stream, tracking
 from alflow.config import CampaignConfig, load_campaign
 from alflow.errors import AlflowError
 
@@ -90,3 +90,16 @@ def commit_round(campaign, decision, trained, evaluation, batch, tracked) -> dic
 @io_task
 def export_batch(campaign: CampaignConfig, inputs: rounds.Inputs, record: dict) -> str | None:
     return rounds.export_batch(campaign, inputs, record)
+
+
+# --- stream-based selection (flows/stream.py) ----------------------------------------------------------
+
+
+@io_task
+def list_arrivals(campaign: CampaignConfig, arrivals: str) -> list[str]:
+    return stream.campaign_arrivals(campaign, arrivals)
+
+
+@io_task
+def screen_arrival(campaign, inputs, trained, arrivals: str, name: str, target_rate: float) -> dict:
+    return stream.screen_arrival(campaign, inputs, trained, arrivals, name, target_rate=target_rate)

@@ -20,7 +20,7 @@ def test_example_file_is_valid_and_paths_resolve_against_its_folder(tmp_path):
     assert config.vendor.bucket == str(tmp_path / "bucket")
     assert config.tracking.uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert config.experiment == "churn"
-    assert config.strategy.name == "margin"
+    assert config.strategy.name == "auto"
 
 
 def test_classes_are_compared_as_text(tmp_path):
@@ -39,7 +39,10 @@ def _error(tmp_path, change) -> str:
 
 BAD = [
     (lambda r: r["budget"].update(max_labels=-5), "budget.max_labels: Input should be greater than 0 (got -5)"),
-    (lambda r: r["strategy"].update(name="magic"), "strategy.name: Input should be 'margin', 'least_confident'"),
+    (
+        lambda r: r["strategy"].update(name="magic"),
+        "strategy.name: Input should be 'auto', 'margin', 'least_confident'",
+    ),
     (lambda r: r.pop("pool"), "pool: Field required"),
     (lambda r: r.update(campaign="Has Spaces"), "campaign: String should match pattern"),
     (lambda r: r.update(classes=["a", "a"]), "classes: classes must be distinct"),

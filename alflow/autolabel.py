@@ -1,0 +1,37 @@
+"""Auto-labeling: let the model label the items it is sure of, at a confidence calibrated on held-out data.
+
+Off by default. Auto-labels are a separate record from human labels: they never enter the
+ledger's human labels and are counted on their own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def confidence_threshold(
+    proba: np.ndarray, y_true: np.ndarray, classes: np.ndarray, *, target_accuracy: float, min_items: int = 20
+) -> float | None:
+    """The lowest confidence t such that held-out predictions with max proba >= t are at least
+    `target_accuracy` accurate (over at least `min_items` of them); None if no t qualifies.
+
+    `proba` (n, C) and `y_true` (n,) are held-out data the model was not fit on.
+    """
+    confidence = proba.max(axis=1)
+    correct = np.asarray(classes)[proba.argmax(axis=1)] == np.asarray(y_true)
+    order = np.argsort(-confidence, kind="stable")
+    running = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    ok = np.flatnonzero((running >= target_accuracy) & (np.arange(1, len(order) + 1) >= min_items))
+    if ok.size == 0:
+        return None
+    # the largest prefix that still meets the target: cover as many items as the target allows
+    last = ok[-1]
+    return float(confidence[order][last])
+
+
+def auto_labels(model, X, ids: np.ndarray, *, threshold: float) -> dict:
+    """{id: predicted class} for the items whose max probability is >= threshold."""
+    proba = model.predict_proba(X)
+    keep = proba.max(axis=1) >= threshold
+    predicted = np.asarray(model.classes_)[proba.argmax(axis=1)]
+    return dict(zip(np.asarray(ids)[keep].tolist(), predicted[keep].tolist(), strict=True))

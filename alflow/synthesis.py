@@ -1,0 +1,55 @@
+"""Query synthesis for numeric features: new items placed on the model's decision boundary.
+
+For a labeled item, take its nearest labeled neighbour of another class; on the segment between
+them, the point where the model's margin is smallest (margin score highest) is a synthetic
+query. Each synthesized point is a convex combination of two labeled items of different classes,
+so it lies between the classes it came from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import pairwise_distances
+
+from alflow.strategies import margin
+
+
+def synthesize(
+    model,
+    X_labeled: np.ndarray,
+    y_labeled: np.ndarray,
+    n: int,
+    *,
+    rng: np.random.Generator,
+    steps: int = 21,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`n` synthetic points (n, d) and, per point, the two labeled rows it lies between (n, 2).
+
+    Raises ValueError when y_labeled holds fewer than two classes or n < 1.
+    """
+    X = np.asarray(X_labeled, dtype=float)
+    y = np.asarray(y_labeled)
+    if np.unique(y).size < 2:
+        raise ValueError("query synthesis needs labeled items of at least two classes")
+    if n < 1:
+        raise ValueError(f"n={n} must be >= 1")
+    distances = pairwise_distances(X)
+    distances[y[:, None] == y[None, :]] = np.inf  # only partners of another class
+    sources = rng.choice(len(X), size=n, replace=len(X) < n)
+    partners = distances[sources].argmin(axis=1)
+    t = np.linspace(0.0, 1.0, steps)
+    points = np.empty((n, X.shape[1]))
+    for i, (a, b) in enumerate(zip(sources, partners, strict=True)):
+        segment = X[a] + t[:, None] * (X[b] - X[a])
+        points[i] = segment[np.argmax(margin(model.predict_proba(segment)))]
+    return points, np.stack([sources, partners], axis=1)
+
+
+def synthetic_batch(points: np.ndarray, columns: list[str], *, round_: int) -> pd.DataFrame:
+    """A batch frame like an exported one: ids that say `synthetic`, then the feature values."""
+    ids = [f"synthetic-r{round_:04d}-{i:04d}" for i in range(len(points))]
+    frame = pd.DataFrame(points, columns=columns)
+    frame.insert(0, "id", ids)
+    frame.insert(1, "synthetic", True)
+    return frame
