@@ -9,6 +9,7 @@ the same parent, and a re-run of a round reuses its run instead of making a stra
 from __future__ import annotations
 
 import math
+import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -73,6 +74,39 @@ def _register(client, name: str, info, run_id: str, tags: dict[str, str]) -> str
     return str(version.version)
 
 
+def run_url(uri: str, experiment_id: str, run_id: str) -> str:
+    """Where the run opens in the MLflow UI: the server's own URL, or a local `mlflow ui`'s."""
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def _round_run(client, parent_run_id: str, round_: int) -> tuple[str, str]:
+    parent = client.get_run(parent_run_id)
+    experiment_id = parent.info.experiment_id
+    tags = {
+        "alflow.kind": ROUND,
+        "alflow.campaign": parent.data.tags.get("alflow.campaign", ""),
+        "alflow.round": str(round_),
+        "mlflow.parentRunId": parent_run_id,
+    }
+    run_id = _find_run(client, experiment_id, tags)
+    if run_id is None:
+        run_id = client.create_run(experiment_id, run_name=f"round-{round_:04d}", tags=tags).info.run_id
+    return experiment_id, run_id
+
+
+def _curves(values: dict[str, float], *, round_: int, labels_used: int) -> list:
+    """Each dashboard figure twice: `name` with step = round, `name_vs_labels` with step = labels used."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    metrics = []
+    for key, value in values.items():
+        metrics.append(Metric(key, float(value), now, round_))
+        metrics.append(Metric(f"{key}_vs_labels", float(value), now, labels_used))
+    return metrics
+
+
 def log_round(
     uri: str,
     *,
@@ -87,37 +121,33 @@ def log_round(
     model_tags: dict[str, str],
     promote: bool,
     stop_reason: str | None,
+    tables: dict[str, Any] | None = None,
+    figures: dict[str, Any] | None = None,
+    documents: dict[str, dict] | None = None,
+    folders: dict[str, str] | None = None,
+    dataset: tuple[Any, str, str] | None = None,
 ) -> dict[str, str]:
-    """Log one round and register its model; returns run_id and model_version.
+    """Log one round and register its model; returns run ids, model version and the run's URL.
 
-    `metrics` are the model's scores (NaN ones are skipped); `progress` the budget figures.
-    Both go to the round run and, as curves, to the parent: step = round, and for the scores
-    also `<name>_vs_labels` with step = labels used. `promote` moves the `champion` alias.
+    `metrics` are the model's scores (NaN ones are skipped); `progress` the budget and vendor
+    figures. Both go to the round run (step = round) and, as curves, to the parent (see `_curves`).
+    `tables` (name.json -> DataFrame), `figures` (name.png -> Figure), `documents` (name.json ->
+    dict) and `folders` (artifact path -> local folder) go to the round run's artifacts; `dataset`
+    is (frame, source, name) logged as the run's training input. `promote` moves `champion`.
     """
     import mlflow
     from mlflow.models import infer_signature
 
     client = _client(uri)
-    parent = client.get_run(parent_run_id)
-    experiment_id = parent.info.experiment_id
-    tags = {
-        "alflow.kind": ROUND,
-        "alflow.campaign": parent.data.tags.get("alflow.campaign", ""),
-        "alflow.round": str(round_),
-    }
-    run_id = _find_run(client, experiment_id, {**tags, "mlflow.parentRunId": parent_run_id})
-    if run_id is None:
-        run_id = client.create_run(
-            experiment_id, run_name=f"round-{round_:04d}", tags={**tags, "mlflow.parentRunId": parent_run_id}
-        ).info.run_id
-
+    experiment_id, run_id = _round_run(client, parent_run_id, round_)
     labels_used = int(progress["labels_used"])
     scores = {k: v for k, v in metrics.items() if not math.isnan(v)}
     with mlflow.start_run(run_id=run_id):
+        # log_model and log_input need the fluent run; it lives only inside this block.
         mlflow.log_params(params)
-        mlflow.log_metrics({**scores, **progress}, step=round_)
-        if stop_reason:
-            mlflow.set_tag("stop_reason", stop_reason)
+        if dataset is not None:
+            frame, source, name = dataset
+            mlflow.log_input(mlflow.data.from_pandas(frame, source=source, targets="label", name=name), "training")
         info = mlflow.sklearn.log_model(
             model,
             name="model",
@@ -125,10 +155,21 @@ def log_round(
             input_example=X_example,
             pip_requirements=_requirements(),
         )
-    for key, value in {**scores, **progress}.items():
-        client.log_metric(parent_run_id, key, value, step=round_)
-    for key, value in scores.items():
-        client.log_metric(parent_run_id, f"{key}_vs_labels", value, step=labels_used)
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, round_) for k, v in {**scores, **progress}.items()])
+    if stop_reason:
+        client.set_tag(run_id, "stop_reason", stop_reason)
+    for name, frame in (tables or {}).items():
+        client.log_table(run_id, data=frame, artifact_file=name)
+    for name, figure in (figures or {}).items():
+        client.log_figure(run_id, figure, name)
+    for name, document in (documents or {}).items():
+        client.log_dict(run_id, document, name)
+    for path, folder in (folders or {}).items():
+        client.log_artifacts(run_id, folder, path)
+    client.log_batch(parent_run_id, metrics=_curves({**scores, **progress}, round_=round_, labels_used=labels_used))
 
     model_version = _register(client, registered_model, info, run_id, model_tags)
     client.set_registered_model_alias(registered_model, "challenger", model_version)
@@ -137,7 +178,13 @@ def log_round(
     if stop_reason:
         client.set_tag(parent_run_id, "stop_reason", stop_reason)
         client.set_terminated(parent_run_id, "FINISHED")
-    return {"run_id": run_id, "parent_run_id": parent_run_id, "model_version": model_version}
+    return {
+        "run_id": run_id,
+        "parent_run_id": parent_run_id,
+        "experiment_id": experiment_id,
+        "model_version": model_version,
+        "run_url": run_url(uri, experiment_id, run_id),
+    }
 
 
 def campaign_params(config) -> dict[str, Any]:
@@ -150,6 +197,7 @@ def campaign_params(config) -> dict[str, Any]:
         "stop_metric": config.stopping.metric,
         "stop_target": config.stopping.target,
         "stop_patience": config.stopping.patience,
+        "stop_min_delta": config.stopping.min_delta,
         "classes": ",".join(config.classes),
         "seed": config.seed,
     }
@@ -158,26 +206,106 @@ def campaign_params(config) -> dict[str, Any]:
     return params
 
 
-def log_campaign_round(config, decision, trained, evaluation) -> dict[str, str]:
-    """Log a trained round of `config`'s campaign (see `log_round`)."""
+def round_figures(config, view, trained) -> dict[str, Any]:
+    """The round run's plots, by artifact name (see alflow.plots)."""
+    from alflow import plots
+
+    history = view.history
+    metric = config.stopping.metric
+    figures = {
+        "plots/learning_curve.png": plots.learning_curve(
+            history["labels_used"].tolist(),
+            history[metric].tolist() if metric in history else [],
+            metric=metric,
+            reference=view.reference,
+            target=config.stopping.target,
+        ),
+        "plots/class_balance.png": plots.class_balance(trained.class_counts),
+    }
+    # The burn-down starts at round 0 with everything the seed labels left of the budget.
+    budget = config.budget.max_labels - int((view.labeled["origin"] == "seed").sum())
+    rounds = [0, *history["round"].tolist()]
+    if "spend_remaining" in history:
+        cost = config.budget.cost_per_label
+        remaining, budget, unit = history["spend_remaining"].tolist(), budget * cost, config.budget.currency
+    else:
+        remaining, unit = history["labels_remaining"].tolist(), "labels"
+    figures["plots/budget_burndown.png"] = plots.budget_burndown(rounds, [budget, *remaining], budget=budget, unit=unit)
+    if view.confusion is not None:
+        figures["plots/confusion_matrix.png"] = plots.confusion_matrix(
+            view.confusion.to_numpy(), list(view.confusion.columns)
+        )
+    return figures
+
+
+def log_campaign_round(config, view, decision, trained, evaluation) -> dict[str, str]:
+    """Log a trained round of `config`'s campaign: curves, model, tables, plots, validation (see `log_round`)."""
+    import tempfile
+
+    from alflow import validation
+
     params = campaign_params(config)
     parent = campaign_run(config.tracking.uri, experiment=config.experiment, campaign=config.campaign, params=params)
     example = trained.X[:5] if not hasattr(trained.X, "head") else trained.X.head(5)
-    return log_round(
-        config.tracking.uri,
-        parent_run_id=parent,
-        round_=decision.round,
-        model=trained.model,
-        X_example=example,
-        metrics=evaluation.metrics,
-        progress=decision.progress,
-        params={**params, "metric_source": evaluation.source},
-        registered_model=config.campaign,
-        model_tags={
-            "alflow.round": str(decision.round),
-            "labels_used": str(decision.labels_used),
-            "strategy": config.strategy.name,
-        },
-        promote=decision.promote,
-        stop_reason=decision.stop_reason,
-    )
+    tables = {"tables/labeled_set.json": view.labeled}
+    if view.batch is not None:
+        tables["tables/query_batch.json"] = view.batch
+    figures = round_figures(config, view, trained)
+    try:
+        with tempfile.TemporaryDirectory(prefix="alflow-docs-") as docs:
+            report = validation.document_labels(
+                view.labeled, id_column="id", label_column="label", classes=config.classes, folder=docs
+            )
+            return log_round(
+                config.tracking.uri,
+                parent_run_id=parent,
+                round_=decision.round,
+                model=trained.model,
+                X_example=example,
+                metrics=evaluation.metrics,
+                progress={**decision.progress, **view.vendor},
+                params={**params, "metric_source": evaluation.source},
+                registered_model=config.campaign,
+                model_tags={
+                    "alflow.round": str(decision.round),
+                    "labels_used": str(decision.labels_used),
+                    "strategy": config.strategy.name,
+                },
+                promote=decision.promote,
+                stop_reason=decision.stop_reason,
+                tables=tables,
+                figures=figures,
+                documents={"validation/labeled_set.json": report},
+                folders={"validation/data_docs": docs},
+                dataset=(
+                    view.labeled,
+                    f"{config.vendor.bucket}/{config.campaign}/ledger",
+                    f"labeled-set-round-{decision.round:04d}",
+                ),
+            )
+    finally:
+        for figure in figures.values():
+            figure.clear()
+
+
+def round_markdown(config, record: dict) -> str:
+    """A Prefect artifact's text: the round's result, its model version and a link to its MLflow run."""
+    tracked = record.get("tracking") or {}
+    scores = ", ".join(f"{k} **{v:.3f}**" for k, v in record["metrics"].items() if not math.isnan(v))
+    batch = record.get("batch") or {}
+    lines = [
+        f"# {config.campaign}: round {record['round']}",
+        "",
+        f"- labels used: **{record['labels_used']}** of {config.budget.max_labels}",
+        f"- holdout metrics: {scores or 'none yet'} ({record['metric_source']})",
+        f"- strategy: {record['strategy']}; next batch: {len(batch.get('ids', []))} items",
+        f"- model: `models:/{config.campaign}/{tracked.get('model_version', '?')}` "
+        f"(aliases: `models:/{config.campaign}@champion`, `@challenger`)",
+    ]
+    if record.get("stop_reason"):
+        lines.append(f"- campaign stopped: **{record['stop_reason']}**")
+    if tracked.get("run_url"):
+        lines.append(f"- MLflow run: [{tracked['run_id']}]({tracked['run_url']})")
+        if not config.tracking.uri.startswith(("http://", "https://")):
+            lines.append(f"  (open it with `mlflow ui --backend-store-uri {config.tracking.uri}`)")
+    return "\n".join(lines) + "\n"
