@@ -13,10 +13,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 SIZE = (6.0, 4.0)
+DPI = 90
 
 
 def _figure(size: tuple[float, float] = SIZE) -> tuple[Figure, object]:
-    figure = Figure(figsize=size, dpi=100, layout="constrained")
+    # Fixed margins rather than a layout engine: a round draws four figures and layout solving
+    # roughly doubles the time each takes to save.
+    figure = Figure(figsize=size, dpi=DPI)
+    figure.subplots_adjust(left=0.13, right=0.96, bottom=0.13, top=0.91)
     FigureCanvasAgg(figure)
     return figure, figure.add_subplot()
 
@@ -57,7 +61,7 @@ def budget_burndown(
     ax.set_title("Budget burn-down")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right")
+    ax.legend(loc="lower left")
     return figure
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -147,7 +148,10 @@ def log_round(
         mlflow.log_params(params)
         if dataset is not None:
             frame, source, name = dataset
-            mlflow.log_input(mlflow.data.from_pandas(frame, source=source, targets="label", name=name), "training")
+            with warnings.catch_warnings():  # MLflow registers two equal sources for local paths and says so
+                warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+                labeled = mlflow.data.from_pandas(frame, source=source, targets="label", name=name)
+            mlflow.log_input(labeled, "training")
         info = mlflow.sklearn.log_model(
             model,
             name="model",
