@@ -26,9 +26,17 @@ def _client(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
+# Tells the MLflow UI this is model training (runs, charts), not a GenAI app (traces, judges).
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
+
+
 def _experiment_id(client, name: str) -> str:
     experiment = client.get_experiment_by_name(name)
-    return experiment.experiment_id if experiment else client.create_experiment(name)
+    if experiment is None:
+        return client.create_experiment(name, tags={KIND_TAG: KIND})
+    if KIND_TAG not in experiment.tags:
+        client.set_experiment_tag(experiment.experiment_id, KIND_TAG, KIND)
+    return experiment.experiment_id
 
 
 def _find_run(client, experiment_id: str, filters: dict[str, str]) -> str | None:
