@@ -8,10 +8,13 @@ the same parent, and a re-run of a round reuses its run instead of making a stra
 
 from __future__ import annotations
 
+import json
 import math
+import tempfile
 import time
 import warnings
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 CAMPAIGN, ROUND = "campaign", "round"
@@ -72,17 +75,6 @@ def _requirements() -> list[str]:
     return pins
 
 
-def _register(client, name: str, info, run_id: str, tags: dict[str, str]) -> str:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        client.create_registered_model(name, tags={"alflow.kind": CAMPAIGN})
-    version = client.create_model_version(name, info.model_uri, run_id=run_id, tags=tags, model_id=info.model_id)
-    return str(version.version)
-
-
 def run_url(uri: str, experiment_id: str, run_id: str) -> str:
     """Where the run opens in the MLflow UI: the server's own URL, or a local `mlflow ui`'s."""
     base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
@@ -116,6 +108,21 @@ def _curves(values: dict[str, float], *, round_: int, labels_used: int) -> list:
     return metrics
 
 
+def _register(client, name: str, info, run_id: str, tags: dict[str, str]) -> str:
+    """The model version of `run_id`: the one already registered (a re-run round), or a new one."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, tags={"alflow.kind": CAMPAIGN})
+    existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    if existing:
+        return str(min(int(v.version) for v in existing))
+    version = client.create_model_version(name, info.model_uri, run_id=run_id, tags=tags, model_id=info.model_id)
+    return str(version.version)
+
+
 def log_round(
     uri: str,
     *,
@@ -130,28 +137,28 @@ def log_round(
     model_tags: dict[str, str],
     promote: bool,
     stop_reason: str | None,
-    tables: dict[str, Any] | None = None,
-    figures: dict[str, Any] | None = None,
-    documents: dict[str, dict] | None = None,
-    folders: dict[str, str] | None = None,
+    artifacts: str | None = None,
+    tables: tuple[str, ...] = (),
     dataset: tuple[Any, str, str] | None = None,
 ) -> dict[str, str]:
     """Log one round and register its model; returns run ids, model version and the run's URL.
 
     `metrics` are the model's scores (NaN ones are skipped); `progress` the budget and vendor
     figures. Both go to the round run (step = round) and, as curves, to the parent (see `_curves`).
-    `tables` (name.json -> DataFrame), `figures` (name.png -> Figure), `documents` (name.json ->
-    dict) and `folders` (artifact path -> local folder) go to the round run's artifacts; `dataset`
-    is (frame, source, name) logged as the run's training input. `promote` moves `champion`.
+    `artifacts` is a local folder uploaded as the round run's artifacts in one call, `tables` the
+    paths in it that are MLflow tables (JSON, pandas "split" orient); `dataset` is (frame, source,
+    name), logged as the run's training input. `promote` moves the `champion` alias.
+    Re-running a round reuses its run, its model version and its curve points.
     """
     import mlflow
+    from mlflow.entities import Metric
     from mlflow.models import infer_signature
 
     client = _client(uri)
     experiment_id, run_id = _round_run(client, parent_run_id, round_)
     labels_used = int(progress["labels_used"])
     scores = {k: v for k, v in metrics.items() if not math.isnan(v)}
-    with mlflow.start_run(run_id=run_id):
+    with mlflow.start_run(run_id=run_id, log_system_metrics=False):
         # log_model and log_input need the fluent run; it lives only inside this block.
         mlflow.log_params(params)
         if dataset is not None:
@@ -167,21 +174,16 @@ def log_round(
             input_example=X_example,
             pip_requirements=_requirements(),
         )
-    from mlflow.entities import Metric
-
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(k, float(v), now, round_) for k, v in {**scores, **progress}.items()])
     if stop_reason:
         client.set_tag(run_id, "stop_reason", stop_reason)
-    for name, frame in (tables or {}).items():
-        client.log_table(run_id, data=frame, artifact_file=name)
-    for name, figure in (figures or {}).items():
-        client.log_figure(run_id, figure, name)
-    for name, document in (documents or {}).items():
-        client.log_dict(run_id, document, name)
-    for path, folder in (folders or {}).items():
-        client.log_artifacts(run_id, folder, path)
-    client.log_batch(parent_run_id, metrics=_curves({**scores, **progress}, round_=round_, labels_used=labels_used))
+    if artifacts:
+        client.log_artifacts(run_id, artifacts)
+    if tables:
+        client.set_tag(run_id, "mlflow.loggedArtifacts", json.dumps([{"path": t, "type": "table"} for t in tables]))
+    if all(m.step != round_ for m in client.get_metric_history(parent_run_id, "labels_used")):
+        client.log_batch(parent_run_id, metrics=_curves({**scores, **progress}, round_=round_, labels_used=labels_used))
 
     model_version = _register(client, registered_model, info, run_id, model_tags)
     client.set_registered_model_alias(registered_model, "challenger", model_version)
@@ -250,54 +252,64 @@ def round_figures(config, view, trained) -> dict[str, Any]:
     return figures
 
 
-def log_campaign_round(config, view, decision, trained, evaluation) -> dict[str, str]:
-    """Log a trained round of `config`'s campaign: curves, model, tables, plots, validation (see `log_round`)."""
-    import tempfile
+def write_round_artifacts(config, view, trained, folder: Path) -> tuple[str, ...]:
+    """Write the round run's artifacts under `folder`; returns the paths that are tables.
 
+    tables/query_batch.json, tables/labeled_set.json (MLflow tables), plots/*.png (alflow.plots),
+    validation/labeled_set.json (the GX result) and validation/data_docs/ (its rendered Data Docs).
+    """
     from alflow import validation
 
+    tables = {"tables/labeled_set.json": view.labeled}
+    if view.batch is not None:
+        tables["tables/query_batch.json"] = view.batch[["id", "score", "predicted"]]
+    for name, frame in tables.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_json(folder / name, orient="split", index=False)
+    (folder / "plots").mkdir()
+    for name, figure in round_figures(config, view, trained).items():
+        figure.savefig(folder / name)
+    docs = folder / "validation" / "data_docs"
+    docs.mkdir(parents=True)
+    report = validation.document_labels(
+        view.labeled, id_column="id", label_column="label", classes=config.classes, folder=str(docs)
+    )
+    (folder / "validation" / "labeled_set.json").write_text(json.dumps(report, indent=2, default=str))
+    return tuple(sorted(tables))
+
+
+def log_campaign_round(config, view, decision, trained, evaluation) -> dict[str, str]:
+    """Log a trained round of `config`'s campaign: curves, model, tables, plots, validation (see `log_round`)."""
     params = campaign_params(config)
     parent = campaign_run(config.tracking.uri, experiment=config.experiment, campaign=config.campaign, params=params)
     example = trained.X[:5] if not hasattr(trained.X, "head") else trained.X.head(5)
-    tables = {"tables/labeled_set.json": view.labeled}
-    if view.batch is not None:
-        tables["tables/query_batch.json"] = view.batch
-    figures = round_figures(config, view, trained)
-    try:
-        with tempfile.TemporaryDirectory(prefix="alflow-docs-") as docs:
-            report = validation.document_labels(
-                view.labeled, id_column="id", label_column="label", classes=config.classes, folder=docs
-            )
-            return log_round(
-                config.tracking.uri,
-                parent_run_id=parent,
-                round_=decision.round,
-                model=trained.model,
-                X_example=example,
-                metrics=evaluation.metrics,
-                progress={**decision.progress, **view.vendor},
-                params={**params, "metric_source": evaluation.source},
-                registered_model=config.campaign,
-                model_tags={
-                    "alflow.round": str(decision.round),
-                    "labels_used": str(decision.labels_used),
-                    "strategy": config.strategy.name,
-                },
-                promote=decision.promote,
-                stop_reason=decision.stop_reason,
-                tables=tables,
-                figures=figures,
-                documents={"validation/labeled_set.json": report},
-                folders={"validation/data_docs": docs},
-                dataset=(
-                    view.labeled,
-                    f"{config.vendor.bucket}/{config.campaign}/ledger",
-                    f"labeled-set-round-{decision.round:04d}",
-                ),
-            )
-    finally:
-        for figure in figures.values():
-            figure.clear()
+    with tempfile.TemporaryDirectory(prefix="alflow-round-") as staging:
+        tables = write_round_artifacts(config, view, trained, Path(staging))
+        return log_round(
+            config.tracking.uri,
+            parent_run_id=parent,
+            round_=decision.round,
+            model=trained.model,
+            X_example=example,
+            metrics=evaluation.metrics,
+            progress={**decision.progress, **view.vendor},
+            params={**params, "metric_source": evaluation.source},
+            registered_model=config.campaign,
+            model_tags={
+                "alflow.round": str(decision.round),
+                "labels_used": str(decision.labels_used),
+                "strategy": config.strategy.name,
+            },
+            promote=decision.promote,
+            stop_reason=decision.stop_reason,
+            artifacts=staging,
+            tables=tables,
+            dataset=(
+                view.labeled,
+                f"{config.vendor.bucket}/{config.campaign}/ledger",
+                f"labeled-set-round-{decision.round:04d}",
+            ),
+        )
 
 
 def round_markdown(config, record: dict) -> str:

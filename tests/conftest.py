@@ -114,6 +114,7 @@ def mlflow_server(tmp_path_factory, mlflow_template) -> str:
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no GenAI job runner process
         start_new_session=True,  # its own process group: the server's uvicorn child stops with it
     )
     deadline = time.monotonic() + 90
@@ -131,7 +132,7 @@ def mlflow_server(tmp_path_factory, mlflow_template) -> str:
     yield url
     os.killpg(server.pid, signal.SIGTERM)
     try:
-        server.wait(timeout=15)
+        server.wait(timeout=5)
     except subprocess.TimeoutExpired:
         os.killpg(server.pid, signal.SIGKILL)
     log.close()

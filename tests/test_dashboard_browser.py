@@ -33,10 +33,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def page(tmp_path, dashboard_campaign):
+def page(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
-    config, _, _ = dashboard_campaign
-    experiment = MlflowClient(config.tracking.uri).get_experiment_by_name(config.experiment)
     # The UI's own settings, set before its scripts run: the model-training view, and the
     # assistant panel closed (it would cover the charts).
     settings = {

@@ -136,7 +136,7 @@ def test_registry_version_per_round_aliases_and_loading(seen):
         if value > best:
             best, champion_round = value, round_
     assert client.get_model_version_by_alias(name, "champion").tags["alflow.round"] == str(champion_round)
-    assert client.get_model_version_by_alias(name, "challenger").version == "3"
+    assert str(client.get_model_version_by_alias(name, "challenger").version) == "3"
 
     holdout = pd.read_csv(config.holdout.uri).drop(columns="label").head(3)
     for alias in ("champion", "challenger"):
