@@ -33,10 +33,19 @@ def _client(uri: str):
 KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
 
 
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """Where a new experiment keeps its artifacts: beside a SQLite file, so one campaign folder holds
+    everything (MLflow's default is ./mlruns in whatever folder the round ran from); a server decides."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts" / experiment).as_uri()
+
+
 def _experiment_id(client, name: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
-        return client.create_experiment(name, tags={KIND_TAG: KIND})
+        location = artifact_location(client.tracking_uri, name)
+        return client.create_experiment(name, artifact_location=location, tags={KIND_TAG: KIND})
     if KIND_TAG not in experiment.tags:
         client.set_experiment_tag(experiment.experiment_id, KIND_TAG, KIND)
     return experiment.experiment_id

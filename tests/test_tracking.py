@@ -142,7 +142,7 @@ def _log(uri, parent, round_, accuracy, *, promote, stop_reason=None):
     )
 
 
-def test_rounds_nest_under_one_parent_and_champion_moves_only_on_improvement(sqlite_uri):
+def test_rounds_nest_under_one_parent_and_champion_moves_only_on_improvement(sqlite_uri, tmp_path):
     parent = tracking.campaign_run(sqlite_uri, experiment="toy", campaign="toy", params={"strategy": "margin"})
     assert tracking.campaign_run(sqlite_uri, experiment="toy", campaign="toy", params={}) == parent
 
@@ -155,6 +155,8 @@ def test_rounds_nest_under_one_parent_and_champion_moves_only_on_improvement(sql
     client = MlflowClient(sqlite_uri)
     experiment = client.get_experiment_by_name("toy")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert experiment.artifact_location == (tmp_path / "mlartifacts" / "toy").as_uri()  # beside the database
+    assert list((tmp_path / "mlartifacts" / "toy").rglob("MLmodel"))
     assert [t["model_version"] for t in logged] == ["1", "2", "3"]
     assert str(client.get_model_version_by_alias("toy", "champion").version) == "3"
     assert str(client.get_model_version_by_alias("toy", "challenger").version) == "3"
