@@ -203,3 +203,31 @@ def test_round_markdown_links_the_run_and_names_the_model(campaign):
     assert "[abc](http://127.0.0.1:5000/#/experiments/1/runs/abc)" in text
     assert f"mlflow ui --backend-store-uri {campaign.tracking.uri}" in text
     assert f"`models:/{campaign.campaign}/2`" in text
+
+
+# --- the round view -----------------------------------------------------------------------------
+
+
+def test_round_view_gathers_history_labeled_set_batch_and_confusion(campaign):
+    inputs = rounds.validate_inputs(campaign)
+    state = rounds.load_state(campaign)
+    trained = rounds.train_model(campaign, inputs, state)
+    evaluation = rounds.evaluate_model(campaign, inputs, trained)
+    decision = rounds.decide(campaign, inputs, state, evaluation)
+    batch = rounds.select_batch(campaign, inputs, state, trained, k=decision.batch_size)
+
+    view = rounds.round_view(campaign, inputs, state, trained, evaluation, decision, batch)
+
+    row = view.history.iloc[-1]
+    assert (row["round"], row["labels_used"], row["labels_remaining"]) == (1, 20, 30)
+    assert row["spend_remaining"] == pytest.approx(30 * 0.08)
+    assert row["accuracy"] == evaluation.metrics["accuracy"]
+    assert len(view.labeled) == 20 and set(view.labeled["origin"]) == {"seed"}
+    assert view.labeled.set_index("id")["label"].to_dict() == inputs.seed_labels
+    assert view.batch is batch
+    holdout = inputs.holdout
+    assert view.confusion.to_numpy().sum() == len(holdout)
+    assert list(view.confusion.index) == list(view.confusion.columns) == list(campaign.classes)
+    correct = np.trace(view.confusion.to_numpy()) / len(holdout)
+    assert correct == pytest.approx(evaluation.metrics["accuracy"])
+    assert view.vendor == {} and view.reference == {}
