@@ -90,7 +90,8 @@ def run_url(uri: str, experiment_id: str, run_id: str) -> str:
     return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
-def _round_run(client, parent_run_id: str, round_: int) -> tuple[str, str]:
+def _round_run(client, parent_run_id: str, round_: int) -> tuple[str, str, bool]:
+    """(experiment id, run id, whether the run is new) of round `round_` under the parent."""
     parent = client.get_run(parent_run_id)
     experiment_id = parent.info.experiment_id
     tags = {
@@ -100,9 +101,9 @@ def _round_run(client, parent_run_id: str, round_: int) -> tuple[str, str]:
         "mlflow.parentRunId": parent_run_id,
     }
     run_id = _find_run(client, experiment_id, tags)
-    if run_id is None:
-        run_id = client.create_run(experiment_id, run_name=f"round-{round_:04d}", tags=tags).info.run_id
-    return experiment_id, run_id
+    if run_id is not None:
+        return experiment_id, run_id, False
+    return experiment_id, client.create_run(experiment_id, run_name=f"round-{round_:04d}", tags=tags).info.run_id, True
 
 
 def _curves(values: dict[str, float], *, round_: int, labels_used: int) -> list:
@@ -164,7 +165,7 @@ def log_round(
     from mlflow.models import infer_signature
 
     client = _client(uri)
-    experiment_id, run_id = _round_run(client, parent_run_id, round_)
+    experiment_id, run_id, new = _round_run(client, parent_run_id, round_)
     labels_used = int(progress["labels_used"])
     scores = {k: v for k, v in metrics.items() if not math.isnan(v)}
     with mlflow.start_run(run_id=run_id, log_system_metrics=False):
@@ -191,7 +192,7 @@ def log_round(
         client.log_artifacts(run_id, artifacts)
     if tables:
         client.set_tag(run_id, "mlflow.loggedArtifacts", json.dumps([{"path": t, "type": "table"} for t in tables]))
-    if all(m.step != round_ for m in client.get_metric_history(parent_run_id, "labels_used")):
+    if new or all(m.step != round_ for m in client.get_metric_history(parent_run_id, "labels_used")):
         client.log_batch(parent_run_id, metrics=_curves({**scores, **progress}, round_=round_, labels_used=labels_used))
 
     model_version = _register(client, registered_model, info, run_id, model_tags)

@@ -156,7 +156,7 @@ def document(frame: pd.DataFrame, rules: list[Rule], *, name: str, folder: str) 
     validation result as a JSON-able dict. Never raises for a failed rule: this records, `check` decides.
 
     Each call uses its own ephemeral context, so the docs hold this one validation only; the large
-    decorative images GX copies into every site are left out (they cost megabytes per round).
+    decorative images and fonts GX copies into every site are left out (megabytes per round).
     """
     gx, _ = _context()
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -189,9 +189,9 @@ def document(frame: pd.DataFrame, rules: list[Rule], *, name: str, folder: str) 
         )
     )
     outcome = checkpoint.run(batch_parameters={"dataframe": frame.reset_index(drop=True)})
-    for image in Path(folder, "static", "images").glob("*"):
-        if image.stat().st_size > 100_000:
-            image.unlink()
+    for static in (*Path(folder, "static", "images").glob("*"), *Path(folder, "static", "fonts").rglob("*")):
+        if static.is_file() and static.stat().st_size > 50_000:
+            static.unlink()
     (result,) = outcome.run_results.values()
     return result.to_json_dict()
 
