@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from alflow.rounds import load_state
+from alflow.rounds import load_state, reference_curves
 
 pytestmark = pytest.mark.slow
 
@@ -112,6 +112,14 @@ def test_each_round_run_has_batch_dataset_plots_and_validation(seen, tmp_path):
         docs = {a.path for a in client.list_artifacts(run_id, "validation/data_docs")}
         assert "validation/data_docs/index.html" in docs
 
+        # The campaign file names a simulation's curves (relative path): its random curve is drawn.
+        assert reference_curves(config.tracking.reference_curve, metric="accuracy")["random"][0] == [
+            20,
+            30,
+            40,
+            50,
+            60,
+        ]
         png = mlflow.artifacts.download_artifacts(
             run_id=run_id,
             artifact_path="plots/learning_curve.png",
