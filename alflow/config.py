@@ -139,6 +139,10 @@ class VendorConfig(_Model):
 class TrackingConfig(_Model):
     uri: str = Field(description="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000")
     experiment: str | None = Field(default=None, description="defaults to the campaign name")
+    reference_curve: str | None = Field(
+        default=None,
+        description="a simulation's learning curves (JSON); its random-sampling curve is drawn beside the campaign's",
+    )
 
 
 class CampaignConfig(_Model):
@@ -210,6 +214,8 @@ def _with_resolved_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         raw["vendor"] = {**raw["vendor"], "bucket": _resolve(raw["vendor"]["bucket"], base)}
     if isinstance(raw.get("tracking"), dict) and isinstance(raw["tracking"].get("uri"), str):
         raw["tracking"] = {**raw["tracking"], "uri": _resolve_tracking(raw["tracking"]["uri"], base)}
+    if isinstance(raw.get("tracking"), dict) and isinstance(raw["tracking"].get("reference_curve"), str):
+        raw["tracking"] = {**raw["tracking"], "reference_curve": _resolve(raw["tracking"]["reference_curve"], base)}
     return raw
 
 
@@ -305,6 +311,7 @@ vendor:
 tracking:
   uri: sqlite:///mlflow.db       # or http://mlflow-server:5000
   # experiment: {name}
+  # reference_curve: simulation/curves.json   # draw random sampling's curve beside the campaign's
 
 seed: 0
 """

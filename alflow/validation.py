@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -163,3 +164,64 @@ def check_labels(
         meaning = f"ids not in {allowed_name}"
         rules.append(Rule("in_set", "_known", {"value_set": [True]}, meaning=meaning))
     check(frame, rules, source=source)
+
+
+def _label_rules(id_column: str, label_column: str, classes: Iterable[str]) -> list[Rule]:
+    return [
+        Rule("not_null", id_column),
+        Rule("unique", id_column),
+        Rule("not_null", label_column),
+        Rule("in_set", label_column, {"value_set": sorted(classes)}),
+    ]
+
+
+def document(frame: pd.DataFrame, rules: list[Rule], *, name: str, folder: str) -> dict:
+    """Run `rules` on `frame` as a GX checkpoint, render its Data Docs into `folder` and return the
+    validation result as a JSON-able dict. Never raises for a failed rule: this records, `check` decides.
+
+    Each call uses its own ephemeral context, so the docs hold this one validation only; the large
+    decorative images and fonts GX copies into every site are left out (megabytes per round).
+    """
+    gx, _ = _context()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    backend = {"class_name": "TupleFilesystemStoreBackend", "base_directory": folder}
+    # Only the validation page and the index: the suite and profiling pages would double the render time.
+    sections = {"expectations": "0", "profiling": "0"}
+    context.add_data_docs_site(
+        "alflow", {"class_name": "SiteBuilder", "store_backend": backend, "site_section_builders": sections}
+    )
+    batch_definition = (
+        context.data_sources.add_pandas("alflow")
+        .add_dataframe_asset(name)
+        .add_batch_definition_whole_dataframe("whole")
+    )
+    suite = context.suites.add(gx.ExpectationSuite(name=name))
+    for index, rule in enumerate(rules):
+        suite.add_expectation(_expectation(gx, rule, index))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(data=batch_definition, suite=suite, name=name)
+    )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data-docs", site_names=["alflow"])],
+            result_format="SUMMARY",
+        )
+    )
+    outcome = checkpoint.run(batch_parameters={"dataframe": frame.reset_index(drop=True)})
+    for static in (*Path(folder, "static", "images").glob("*"), *Path(folder, "static", "fonts").rglob("*")):
+        if static.is_file() and static.stat().st_size > 50_000:
+            static.unlink()
+    (result,) = outcome.run_results.values()
+    return result.to_json_dict()
+
+
+def document_labels(
+    frame: pd.DataFrame, *, id_column: str, label_column: str, classes: Iterable[str], folder: str
+) -> dict:
+    """`document` a labeled set: ids present and unique, labels present and in the class set."""
+    return document(frame, _label_rules(id_column, label_column, classes), name="labeled-set", folder=folder)

@@ -28,9 +28,11 @@ def active_learning_round(config_path: str) -> RoundReport:
     evaluation = tasks.evaluate_model(campaign, inputs, trained)
     decision = tasks.check_stopping(campaign, inputs, state, evaluation)
     batch = tasks.select_batch(campaign, inputs, state, trained, decision) if decision.batch_size else None
-    tracked = tasks.log_round(campaign, decision, trained, evaluation)
+    view = tasks.summarize_round(campaign, inputs, state, trained, evaluation, decision, batch)
+    tracked = tasks.log_round(campaign, view, decision, trained, evaluation)
     record = tasks.commit_round(campaign, decision, trained, evaluation, batch, tracked)
     location = tasks.export_batch(campaign, inputs, record)
+    tasks.publish_round_summary(campaign, record)
 
     report = round_report(campaign, record, location, state)
     print(report.message())

@@ -8,6 +8,7 @@ and never for alflow's own errors: a bad delivery does not get better by trying 
 from __future__ import annotations
 
 from prefect import task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from alflow import rounds, stream, tracking
@@ -77,9 +78,14 @@ def select_batch(campaign, inputs, state, trained, decision: rounds.Decision):
     return rounds.select_batch(campaign, inputs, state, trained, k=decision.batch_size)
 
 
+@compute_task
+def summarize_round(campaign, inputs, state, trained, evaluation, decision, batch) -> rounds.RoundView:
+    return rounds.round_view(campaign, inputs, state, trained, evaluation, decision, batch)
+
+
 @io_task
-def log_round(campaign, decision, trained, evaluation) -> dict[str, str]:
-    return tracking.log_campaign_round(campaign, decision, trained, evaluation)
+def log_round(campaign, view, decision, trained, evaluation) -> dict[str, str]:
+    return tracking.log_campaign_round(campaign, view, decision, trained, evaluation)
 
 
 @compute_task
@@ -90,6 +96,13 @@ def commit_round(campaign, decision, trained, evaluation, batch, tracked) -> dic
 @io_task
 def export_batch(campaign: CampaignConfig, inputs: rounds.Inputs, record: dict) -> str | None:
     return rounds.export_batch(campaign, inputs, record)
+
+
+@compute_task
+def publish_round_summary(campaign: CampaignConfig, record: dict) -> str:
+    """The round's Prefect markdown artifact (key `<campaign>-round-NNNN`), linking to its MLflow run."""
+    key = f"{campaign.campaign}-round-{record['round']:04d}"
+    return str(create_markdown_artifact(key=key, markdown=tracking.round_markdown(campaign, record)))
 
 
 # --- stream-based selection (flows/stream.py) ----------------------------------------------------------

@@ -80,3 +80,104 @@ def s3_endpoint():
     else:
         os.environ["AWS_ENDPOINT_URL_S3"] = previous
     server.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory, mlflow_template) -> str:
+    """A real `mlflow server` on a free loopback port (SQLite copied from the template, artifacts
+    served by the server from a temp folder); yields its URL."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    shutil.copy(mlflow_template, folder / "mlflow.db")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (folder / "server.log").open("wb")
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "mlflow", "server"),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+            *("--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}"),
+            *("--artifacts-destination", str(folder / "artifacts"), "--serve-artifacts"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no GenAI job runner process
+        start_new_session=True,  # its own process group: the server's uvicorn child stops with it
+    )
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            os.killpg(server.pid, signal.SIGKILL)
+            raise RuntimeError(f"mlflow server did not start: {(folder / 'server.log').read_text()[-2000:]}")
+        time.sleep(0.5)
+    yield url
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def dashboard_campaign(tmp_path_factory, mlflow_server, prefect_server):
+    """Three rounds of a small campaign tracked on the `mlflow_server`; round 3 runs in a new process.
+
+    Yields (config, reports of rounds 1-2, the round-3 `alflow status --json` row). A random-sampling
+    curve file stands in for a simulation's output.
+    """
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.round import active_learning_round
+
+    from helpers import vendor_for
+
+    folder = tmp_path_factory.mktemp("dashboard")
+    path = write_demo_data(folder, bucket=None, max_labels=60, batch_size=10)
+    (folder / "random_curve.json").write_text(
+        json.dumps({"labels": [20, 30, 40, 50, 60], "curves": {"random": [0.45, 0.55, 0.62, 0.68, 0.72]}})
+    )
+    raw = yaml.safe_load(path.read_text())
+    raw["campaign"] = "dashboard-demo"
+    raw["tracking"] = {"uri": mlflow_server, "reference_curve": "random_curve.json"}
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    config = load_campaign(path)
+    vendor = vendor_for(config, folder / "data" / "answers.csv")
+    reports = []
+    for _ in range(2):
+        report = active_learning_round(str(path))
+        assert report.status == "exported", report.message()
+        vendor.deliver(report.round)
+        reports.append(report)
+    # Round 3 in a new process against the same servers: it must attach to the same parent run.
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    cli = [str(Path(sys.executable).with_name("alflow"))]
+    done = subprocess.run([*cli, "round", str(path)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    status = subprocess.run([*cli, "status", str(path), "--json"], env=env, capture_output=True, text=True)
+    assert status.returncode == 0, status.stderr
+    return config, reports, json.loads(status.stdout)["rounds"][-1]

@@ -59,7 +59,7 @@ def test_three_rounds_train_log_and_export(campaign_file, campaign):
     curve = client.get_metric_history(parent[0].info.run_id, "accuracy_vs_labels")
     assert sorted(m.step for m in curve) == [20, 30, 40]
     assert [m.value for m in sorted(curve, key=lambda m: m.step)] == [r.metrics["accuracy"] for r in reports]
-    assert experiment.artifact_location == (campaign_file.parent / "mlartifacts").as_uri()
+    assert experiment.artifact_location == (campaign_file.parent / "mlartifacts" / campaign.experiment).as_uri()
     versions = client.search_model_versions(f"name = '{campaign.campaign}'")
     assert sorted(int(v.version) for v in versions) == [1, 2, 3]
     champion = client.get_model_version_by_alias(campaign.campaign, "champion")

@@ -1,0 +1,182 @@
+"""What a stakeholder sees in MLflow after a three-round campaign tracked on a real `mlflow server`.
+
+The campaign (tests/conftest.py `dashboard_campaign`) runs rounds 1-2 in this process and round 3
+in a new one; everything here is read back through MlflowClient, as the UI would.
+"""
+
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from alflow.rounds import load_state, reference_curves
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def seen(dashboard_campaign):
+    config, reports, last = dashboard_campaign
+    client = MlflowClient(config.tracking.uri)
+    experiment = client.get_experiment_by_name(config.experiment)
+    parents = client.search_runs([experiment.experiment_id], "tags.`alflow.kind` = 'campaign'")
+    rounds = client.search_runs(
+        [experiment.experiment_id], "tags.`alflow.kind` = 'round'", order_by=["tags.`alflow.round` ASC"]
+    )
+    return config, reports, last, client, experiment, parents, rounds
+
+
+@pytest.fixture(autouse=True)
+def fluent_api_on_the_server(seen):
+    # download_artifacts and models:/ URIs follow MLflow's process-wide URIs, which earlier tests
+    # may have pointed at a SQLite file: point them at this campaign's server, as a user would.
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(seen[0].tracking.uri)
+    mlflow.set_registry_uri(seen[0].tracking.uri)
+    yield
+    mlflow.set_tracking_uri(previous[0])
+    mlflow.set_registry_uri(previous[1])
+
+
+def _curve(client, run_id, key):
+    return [(m.step, m.value) for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)]
+
+
+def test_one_parent_and_a_nested_run_per_round_across_processes(seen):
+    config, _, last, client, experiment, parents, rounds = seen
+    assert experiment.name == config.experiment == "dashboard-demo"
+    assert len(parents) == 1, "round 3 in a new process must attach to the same parent"
+    parent = parents[0]
+    assert [r.data.tags["alflow.round"] for r in rounds] == ["1", "2", "3"]
+    assert {r.data.tags["mlflow.parentRunId"] for r in rounds} == {parent.info.run_id}
+    assert [r.info.run_name for r in rounds] == ["round-0001", "round-0002", "round-0003"]
+    assert last["mlflow_run_id"] == rounds[2].info.run_id
+    assert len(client.search_runs([experiment.experiment_id])) == 4  # nothing stray
+
+
+def test_campaign_run_params_and_curves_by_round_and_by_labels(seen):
+    config, reports, _, client, _, parents, rounds = seen
+    parent = parents[0]
+    params = parent.data.params
+    assert params["strategy"] == config.strategy.name and params["batch_size"] == "10"
+    assert params["model"] == "logistic_regression" and params["max_labels"] == "60"
+    assert params["stop_metric"] == "accuracy" and params["stop_target"] == "0.99"
+    assert params["stop_patience"] == "4" and params["cost_per_label"] == "0.08 USD"
+
+    run_id = parent.info.run_id
+    assert _curve(client, run_id, "labels_used") == [(1, 20), (2, 30), (3, 40)]
+    assert _curve(client, run_id, "labels_used_vs_labels") == [(20, 20), (30, 30), (40, 40)]
+    assert _curve(client, run_id, "labels_remaining") == [(1, 30), (2, 20), (3, 10)]
+    assert [v for _, v in _curve(client, run_id, "spend")] == pytest.approx([0.8, 1.6, 2.4])
+    assert [v for _, v in _curve(client, run_id, "spend_remaining")] == pytest.approx([2.4, 1.6, 0.8])
+    accuracy = [r.data.metrics["accuracy"] for r in rounds]
+    assert accuracy[:2] == [r.metrics["accuracy"] for r in reports]
+    for key in ("accuracy", "f1_macro"):
+        assert [s for s, _ in _curve(client, run_id, key)] == [1, 2, 3]
+        assert [s for s, _ in _curve(client, run_id, f"{key}_vs_labels")] == [20, 30, 40]
+    assert [v for _, v in _curve(client, run_id, "accuracy_vs_labels")] == accuracy
+    per_class = [sum(v for k, v in r.data.metrics.items() if k.startswith("labels_class_")) for r in rounds]
+    assert per_class == [20, 30, 40]
+    assert parent.data.tags.get("stop_reason") is None  # still running: the budget is not spent
+
+
+def test_each_round_run_has_batch_dataset_plots_and_validation(seen, tmp_path):
+    config, _, _, client, _, _, rounds = seen
+    state = load_state(config)
+    for run in rounds:
+        round_ = int(run.data.tags["alflow.round"])
+        run_id = run.info.run_id
+        names = {a.path for folder in ("tables", "plots", "validation") for a in client.list_artifacts(run_id, folder)}
+        assert {
+            "tables/query_batch.json",
+            "tables/labeled_set.json",
+            "plots/learning_curve.png",
+            "plots/budget_burndown.png",
+            "plots/class_balance.png",
+            "plots/confusion_matrix.png",
+            "validation/labeled_set.json",
+            "validation/data_docs",
+        } <= names
+
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id,
+            artifact_path="tables/query_batch.json",
+            dst_path=str(tmp_path / str(round_)),
+            tracking_uri=config.tracking.uri,
+        )
+        table = json.loads(open(local).read())
+        batch = pd.DataFrame(table["data"], columns=table["columns"])
+        assert list(batch.columns) == ["id", "score", "predicted"]
+        assert batch["id"].tolist() == state.batch_ids(round_)
+        assert batch["score"].is_monotonic_decreasing
+
+        (dataset_input,) = run.inputs.dataset_inputs
+        assert dataset_input.dataset.name == f"labeled-set-round-{round_:04d}"
+        assert dataset_input.dataset.source_type == "local"
+        assert config.campaign in dataset_input.dataset.source
+        assert json.loads(dataset_input.dataset.profile)["num_rows"] == int(run.data.metrics["labels_used"])
+        assert {t.key: t.value for t in dataset_input.tags}["mlflow.data.context"] == "training"
+
+        report = mlflow.artifacts.load_dict(f"runs:/{run_id}/validation/labeled_set.json")
+        assert report["success"] is True and len(report["results"]) == 4
+        docs = {a.path for a in client.list_artifacts(run_id, "validation/data_docs")}
+        assert "validation/data_docs/index.html" in docs
+
+        # The campaign file names a simulation's curves (relative path): its random curve is drawn.
+        assert reference_curves(config.tracking.reference_curve, metric="accuracy")["random"][0] == [
+            20,
+            30,
+            40,
+            50,
+            60,
+        ]
+        png = mlflow.artifacts.download_artifacts(
+            run_id=run_id,
+            artifact_path="plots/learning_curve.png",
+            dst_path=str(tmp_path / f"p{round_}"),
+            tracking_uri=config.tracking.uri,
+        )
+        assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_registry_version_per_round_aliases_and_loading(seen):
+    config, _, _, client, _, _, rounds = seen
+    name = config.campaign
+    versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version))
+    assert [v.tags["alflow.round"] for v in versions] == ["1", "2", "3"]
+    assert [v.tags["labels_used"] for v in versions] == ["20", "30", "40"]
+    assert {v.tags["strategy"] for v in versions} == {config.strategy.name}
+    assert [v.run_id for v in versions] == [r.info.run_id for r in rounds]
+
+    accuracy = [r.data.metrics["accuracy"] for r in rounds]
+    best, champion_round = -1.0, None
+    for round_, value in enumerate(accuracy, start=1):  # champion moves only on a strict improvement
+        if value > best:
+            best, champion_round = value, round_
+    assert client.get_model_version_by_alias(name, "champion").tags["alflow.round"] == str(champion_round)
+    assert str(client.get_model_version_by_alias(name, "challenger").version) == "3"
+
+    holdout = pd.read_csv(config.holdout.uri).drop(columns="label").head(3)
+    for alias in ("champion", "challenger"):
+        model = mlflow.pyfunc.load_model(f"models:/{name}@{alias}")
+        assert len(model.predict(holdout)) == 3
+
+
+def test_a_prefect_markdown_artifact_per_round_links_to_its_run(seen):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    config, _, _, _, experiment, _, rounds = seen
+    keys = [f"{config.campaign}-round-{n:04d}" for n in (1, 2, 3)]
+    with get_client(sync_client=True) as prefect:
+        artifacts = prefect.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))
+    by_key = {a.key: a for a in artifacts}
+    assert sorted(by_key) == keys
+    for key, run in zip(keys, rounds, strict=True):
+        text = by_key[key].data
+        assert by_key[key].type == "markdown"
+        url = f"{config.tracking.uri}/#/experiments/{experiment.experiment_id}/runs/{run.info.run_id}"
+        assert url in text, text
+        assert f"labels used: **{run.data.metrics['labels_used']:.0f}** of 60" in text
