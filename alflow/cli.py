@@ -160,7 +160,9 @@ def demo(
     def on_round(report) -> None:
         out.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim] {report.message()}", highlight=False)
 
-    out.print(f"alflow demo in {workdir}: digits, margin sampling, a simulated vendor (starting Prefect...)")
+    out.print(
+        f"alflow demo in {workdir}: digits, the default strategy (auto), a simulated vendor (starting Prefect...)"
+    )
     with errors_as_exit_codes():
         summary = run_demo(
             workdir,

@@ -54,7 +54,7 @@ def write_demo_data(workdir: Path, *, bucket: str | None, max_labels: int, batch
         "holdout": {"uri": "data/holdout.csv", "label_column": "label"},
         "classes": [str(c) for c in range(10)],
         "model": {"preset": "logistic_regression"},
-        "strategy": {"name": "margin", "batch_size": batch_size},
+        "strategy": {"name": "auto", "batch_size": batch_size},  # the default, as a new campaign gets
         "budget": {"max_labels": max_labels, "cost_per_label": 0.08, "currency": "USD"},
         "stopping": {"metric": "accuracy", "target": 0.99, "patience": 4},
         "vendor": {"bucket": bucket or "bucket", "format": "csv"},
