@@ -27,7 +27,9 @@ def _client(uri: str):
 
     # mlflow.sklearn.log_model only logs to the fluent API's store: point it at this campaign's.
     mlflow.set_tracking_uri(uri)
-    return MlflowClient(tracking_uri=uri)
+    # The registry is named too: a registry URI set elsewhere in the process (or in the
+    # environment) must not send this campaign's model versions to another store.
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 # Tells the MLflow UI this is model training (runs, charts), not a GenAI app (traces, judges).

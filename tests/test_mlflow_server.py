@@ -30,14 +30,13 @@ def seen(dashboard_campaign):
 
 @pytest.fixture(autouse=True)
 def fluent_api_on_the_server(seen):
-    # download_artifacts and models:/ URIs follow MLflow's process-wide URIs, which earlier tests
-    # may have pointed at a SQLite file: point them at this campaign's server, as a user would.
-    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    # download_artifacts and models:/ URIs follow MLflow's process-wide tracking URI, which earlier
+    # tests may have pointed at a SQLite file: point it at this campaign's server, as a user would.
+    # (Never set the registry URI globally: it would outlive the test and redirect registrations.)
+    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(seen[0].tracking.uri)
-    mlflow.set_registry_uri(seen[0].tracking.uri)
     yield
-    mlflow.set_tracking_uri(previous[0])
-    mlflow.set_registry_uri(previous[1])
+    mlflow.set_tracking_uri(previous)
 
 
 def _curve(client, run_id, key):
