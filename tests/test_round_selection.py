@@ -1,17 +1,23 @@
 """The round's selection stage with the new strategies: streamed chunks, bounded candidates."""
 
 import pytest
+import yaml
 
 from alflow import rounds
 from alflow.config import load_campaign
 
 
+def _edit(campaign_file, *, strategy: dict, pool: dict | None = None):
+    raw = yaml.safe_load(campaign_file.read_text())
+    raw["strategy"].update(strategy)
+    raw["pool"].update(pool or {})
+    campaign_file.write_text(yaml.safe_dump(raw))
+    return load_campaign(campaign_file)
+
+
 @pytest.mark.parametrize("strategy", ["auto", "typiclust", "qbc_vote_entropy"])
 def test_round_selects_unlabeled_items_with_every_kind_of_strategy(campaign_file, strategy):
-    text = campaign_file.read_text().replace("name: margin", f"name: {strategy}")
-    text = text.replace("  id_column: id\n", "  id_column: id\n  chunk_size: 100\n", 1)
-    campaign_file.write_text(text)
-    campaign = load_campaign(campaign_file)
+    campaign = _edit(campaign_file, strategy={"name": strategy}, pool={"chunk_size": 100})
     assert campaign.strategy.name == strategy and campaign.pool.chunk_size == 100
     inputs = rounds.validate_inputs(campaign)
     state = rounds.load_state(campaign)
@@ -25,12 +31,8 @@ def test_round_selects_unlabeled_items_with_every_kind_of_strategy(campaign_file
 
 
 def test_round_committee_from_import_paths(campaign_file):
-    text = campaign_file.read_text().replace(
-        "name: margin",
-        "name: qbc_kl\n  committee: [sklearn.naive_bayes.GaussianNB, sklearn.tree.DecisionTreeClassifier]",
-    )
-    campaign_file.write_text(text)
-    campaign = load_campaign(campaign_file)
+    committee = ["sklearn.naive_bayes.GaussianNB", "sklearn.tree.DecisionTreeClassifier"]
+    campaign = _edit(campaign_file, strategy={"name": "qbc_kl", "committee": committee})
     assert campaign.strategy.committee == ("sklearn.naive_bayes.GaussianNB", "sklearn.tree.DecisionTreeClassifier")
     inputs = rounds.validate_inputs(campaign)
     state = rounds.load_state(campaign)
