@@ -118,6 +118,9 @@ class Trained:
     X: object = field(repr=False)
     y: np.ndarray = field(repr=False)
     class_counts: dict[str, int] = field(default_factory=dict)
+    # False at cold start (fewer than two classes labeled): `model` is the unfitted estimator,
+    # nothing is evaluated or registered, and selection picks by diversity.
+    fitted: bool = True
 
 
 def labeled_set(inputs: Inputs, state: CampaignState) -> dict[str, str]:
@@ -143,15 +146,17 @@ def pool_rows(config: CampaignConfig, inputs: Inputs, ids: list[str]) -> pd.Data
 
 
 def train_model(config: CampaignConfig, inputs: Inputs, state: CampaignState) -> Trained:
-    """Fit the campaign's model on the labeled items. Raises ModelError for a single class."""
+    """Fit the campaign's model on the labeled items; at cold start (one class) return it unfitted."""
     labels = labeled_set(inputs, state)
     ids = sorted(labels)
     rows = pool_rows(config, inputs, ids)
     X = data.model_input(rows, config.pool, inputs.features)
     y = np.array([labels[i] for i in ids])
-    model = models.train(models.build_model(config.model, seed=config.seed), X, y)
+    estimator = models.build_model(config.model, seed=config.seed)
     counts = {c: int((y == c).sum()) for c in config.classes}
-    return Trained(model, X, y, counts)
+    if np.unique(y).size < 2:
+        return Trained(estimator, X, y, counts, fitted=False)
+    return Trained(models.train(estimator, X, y), X, y, counts)
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,8 @@ class Evaluation:
 
 def evaluate_model(config: CampaignConfig, inputs: Inputs, trained: Trained) -> Evaluation:
     """Holdout accuracy and macro-F1, or a cross-validated estimate when there is no holdout."""
+    if not trained.fitted:
+        return Evaluation({"accuracy": math.nan, "f1_macro": math.nan}, "cold_start")
     if inputs.holdout is not None:
         X = data.model_input(inputs.holdout, config.pool, inputs.features)
         y = inputs.holdout[config.holdout.label_column].to_numpy()
@@ -338,7 +345,7 @@ def decide(config: CampaignConfig, inputs: Inputs, state: CampaignState, evaluat
     earlier = [r["metrics"].get(metric, math.nan) for r in state.rounds.values()]
     earlier = [m for m in earlier if not math.isnan(m)]
     current = evaluation.metrics.get(metric, math.nan)
-    promote = not earlier or (not math.isnan(current) and current > max(earlier))
+    promote = not math.isnan(current) and (not earlier or current > max(earlier))
     asked = state.labels_asked + batch_size
     progress: dict[str, float] = {
         "labels_used": len(labels),
@@ -552,7 +559,7 @@ def _labeled_frame(inputs: Inputs, state: CampaignState) -> pd.DataFrame:
 
 
 def _confusion(config: CampaignConfig, inputs: Inputs, trained: Trained) -> pd.DataFrame | None:
-    if inputs.holdout is None:
+    if inputs.holdout is None or not trained.fitted:
         return None
     X = data.model_input(inputs.holdout, config.pool, inputs.features)
     truth = pd.Categorical(inputs.holdout[config.holdout.label_column].astype(str), categories=config.classes)

@@ -160,7 +160,8 @@ def log_round(
     figures. Both go to the round run (step = round) and, as curves, to the parent (see `_curves`).
     `artifacts` is a local folder uploaded as the round run's artifacts in one call, `tables` the
     paths in it that are MLflow tables (JSON, pandas "split" orient); `dataset` is (frame, source,
-    name), logged as the run's training input. `promote` moves the `champion` alias.
+    name), logged as the run's training input. `promote` moves the `champion` alias. `model` is
+    None at cold start: nothing is logged or registered and model_version is None.
     Re-running a round reuses its run, its model version and its curve points.
     """
     import mlflow
@@ -180,13 +181,15 @@ def log_round(
                 warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
                 labeled = mlflow.data.from_pandas(frame, source=source, targets="label", name=name)
             mlflow.log_input(labeled, "training")
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=infer_signature(X_example, model.predict(X_example)),
-            input_example=X_example,
-            pip_requirements=_requirements(),
-        )
+        info = None
+        if model is not None:  # None at cold start: nothing fitted, nothing to register
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=infer_signature(X_example, model.predict(X_example)),
+                input_example=X_example,
+                pip_requirements=_requirements(),
+            )
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(k, float(v), now, round_) for k, v in {**scores, **progress}.items()])
     if stop_reason:
@@ -198,10 +201,12 @@ def log_round(
     if new or all(m.step != round_ for m in client.get_metric_history(parent_run_id, "labels_used")):
         client.log_batch(parent_run_id, metrics=_curves({**scores, **progress}, round_=round_, labels_used=labels_used))
 
-    model_version = _register(client, registered_model, info, run_id, model_tags)
-    client.set_registered_model_alias(registered_model, "challenger", model_version)
-    if promote:
-        client.set_registered_model_alias(registered_model, "champion", model_version)
+    model_version = None
+    if info is not None:
+        model_version = _register(client, registered_model, info, run_id, model_tags)
+        client.set_registered_model_alias(registered_model, "challenger", model_version)
+        if promote:
+            client.set_registered_model_alias(registered_model, "champion", model_version)
     if stop_reason:
         client.set_tag(parent_run_id, "stop_reason", stop_reason)
         client.set_terminated(parent_run_id, "FINISHED")
@@ -302,7 +307,7 @@ def log_campaign_round(config, view, decision, trained, evaluation) -> dict[str,
             config.tracking.uri,
             parent_run_id=parent,
             round_=decision.round,
-            model=trained.model,
+            model=trained.model if trained.fitted else None,
             X_example=example,
             metrics=evaluation.metrics,
             progress={**decision.progress, **view.vendor},

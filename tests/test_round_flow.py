@@ -114,3 +114,27 @@ def test_an_interrupted_export_is_finished_by_the_next_round(campaign_file, camp
     assert again.message().startswith(f"digits-demo: finished an interrupted export to {first.batch_uri}")
     assert (batch / "items.csv").read_bytes() == items
     assert (batch / ledger.READY).exists()
+
+
+def test_cold_start_a_single_class_seed_set_selects_by_diversity(campaign_file, campaign):
+    answers = pd.read_csv(campaign_file.parent / "data" / "answers.csv", dtype=str)
+    threes = answers[answers["label"] == "3"].head(5)
+    threes.to_csv(campaign.seed_labels.uri, index=False)  # every seed label is the same class
+    vendor = vendor_for(campaign, campaign_file.parent / "data" / "answers.csv")
+
+    first = active_learning_round(str(campaign_file))
+
+    assert first.status == "exported", first.message()
+    assert first.metric_source == "cold_start" and "no metric yet" in first.message()
+    record = load_state(campaign).rounds[1]
+    assert record["tracking"]["model_version"] is None  # nothing fitted, nothing registered
+    assert len(set(record["batch"]["ids"])) == 10 and not set(record["batch"]["ids"]) & set(threes["id"])
+
+    vendor.deliver(1)
+    second = active_learning_round(str(campaign_file))
+
+    assert second.status == "exported" and second.metric_source == "holdout"
+    assert second.metrics["accuracy"] > 0.2  # a real model now: 15 labels, several classes
+    client = MlflowClient(campaign.tracking.uri)
+    assert [v.version for v in client.search_model_versions(f"name = '{campaign.campaign}'")] == [1]
+    assert str(client.get_model_version_by_alias(campaign.campaign, "champion").version) == "1"
