@@ -141,8 +141,13 @@ class CampaignState:
         return [r for r in sorted(self.rounds) if self.batch_ids(r) and r not in self.exported]
 
     @property
+    def asked_ids(self) -> list[str]:
+        """Every item ever sent to the vendor, in round order."""
+        return [i for r in sorted(self.rounds) for i in self.batch_ids(r)]
+
+    @property
     def labels_asked(self) -> int:
-        return sum(len(self.batch_ids(r)) for r in self.rounds)
+        return len(self.asked_ids)
 
     def human_labels(self) -> dict[str, str]:
         """Every label ingested from the vendor, id -> label."""

@@ -153,7 +153,7 @@ def train_model(config: CampaignConfig, inputs: Inputs, state: CampaignState) ->
     X = data.model_input(rows, config.pool, inputs.features)
     y = np.array([labels[i] for i in ids])
     estimator = models.build_model(config.model, seed=config.seed)
-    counts = {c: int((y == c).sum()) for c in config.classes}
+    counts = class_counts(config, labels)
     if np.unique(y).size < 2:
         return Trained(estimator, X, y, counts, fitted=False)
     return Trained(models.train(estimator, X, y), X, y, counts)
@@ -187,11 +187,7 @@ def budget_left(config: CampaignConfig, inputs: Inputs, state: CampaignState) ->
 
 
 def unlabeled_left(inputs: Inputs, state: CampaignState, labels: dict[str, str]) -> int:
-    return inputs.pool_size - len(set(labels) | set(_asked_ids(state)))
-
-
-def _asked_ids(state: CampaignState) -> list[str]:
-    return [i for r in state.rounds for i in state.batch_ids(r)]
+    return inputs.pool_size - len(set(labels) | set(state.asked_ids))
 
 
 def stop_reason(
@@ -226,7 +222,7 @@ def select_batch(
 
     The pool is streamed in chunks; only the strategy's bounded candidate set is kept in memory.
     """
-    skip = set(labeled_set(inputs, state)) | set(_asked_ids(state))
+    skip = set(labeled_set(inputs, state)) | set(state.asked_ids)
     id_column = config.pool.id_column
 
     def candidates() -> Iterator[tuple[np.ndarray, object]]:
@@ -356,11 +352,12 @@ def decide(config: CampaignConfig, inputs: Inputs, state: CampaignState, evaluat
     if config.budget.cost_per_label is not None:
         progress["spend"] = asked * config.budget.cost_per_label
         progress["spend_remaining"] = (budget - batch_size) * config.budget.cost_per_label
-    progress.update({f"labels_class_{c}": n for c, n in _class_counts(config, labels).items()})
+    progress.update({f"labels_class_{c}": n for c, n in class_counts(config, labels).items()})
     return Decision(state.next_round, len(labels), stop, batch_size, promote, progress)
 
 
-def _class_counts(config: CampaignConfig, labels: dict[str, str]) -> dict[str, int]:
+def class_counts(config: CampaignConfig, labels: dict[str, str]) -> dict[str, int]:
+    """Labels per class of the class set (zero for a class not labeled yet)."""
     values = list(labels.values())
     return {c: values.count(c) for c in config.classes}
 
