@@ -6,6 +6,8 @@ Ids and labels are read as text: they travel through CSV files to the vendor and
 
 from __future__ import annotations
 
+import hashlib
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,18 +29,41 @@ def _is_parquet(uri: str) -> bool:
     return uri.lower().endswith((".parquet", ".pq"))
 
 
+def _cache_root() -> Path:
+    return Path(os.environ.get("ALFLOW_CACHE_DIR") or Path(tempfile.gettempdir()) / "alflow-cache")
+
+
+def _cached_s3_copy(uri: str) -> Path:
+    """A local copy of an s3:// object, downloaded once per version of the object.
+
+    A round reads its pool several times (validation, training, selection, export); on S3 each
+    read would be a full download. The copy is named by the object's ETag, so a rewritten pool is
+    fetched again, and written under a temporary name then renamed, so a reader never sees half.
+    """
+    from alflow.s3 import S3Store
+
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    store = S3Store(bucket)
+    etag = store.etag(key)
+    folder = _cache_root() / hashlib.sha256(uri.encode()).hexdigest()[:16]
+    path = folder / f"{etag}{Path(key).suffix}"
+    if path.is_file():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as handle:
+        store.download(key, handle, etag=etag)
+    os.replace(handle.name, path)
+    for older in folder.iterdir():  # earlier versions of this object
+        if older != path and not older.name.endswith(".part"):
+            older.unlink(missing_ok=True)
+    return path
+
+
 @contextmanager
 def local_file(uri: str) -> Iterator[Path]:
-    """A local path for `uri`; an s3:// object is streamed to a temporary file first."""
+    """A local path for `uri`; an s3:// object is downloaded once per version (see _cached_s3_copy)."""
     if uri.startswith("s3://"):
-        from alflow.s3 import S3Store
-
-        bucket_uri, _, key = uri.removeprefix("s3://").partition("/")
-        store = S3Store(bucket_uri)
-        with tempfile.NamedTemporaryFile(suffix=Path(key).suffix) as handle:
-            store.download(key, handle)
-            handle.flush()
-            yield Path(handle.name)
+        yield _cached_s3_copy(uri)
         return
     path = Path(uri)
     if not path.is_file():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import shutil
 import time
 from typing import Literal
 from urllib.parse import urlparse
@@ -176,9 +177,18 @@ class S3Store:
             keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
         return sorted(keys)
 
-    def download(self, key: str, target: io.BufferedWriter) -> None:
-        """Stream an object to an open binary file (large pools never sit in memory)."""
-        self._client.download_fileobj(self.bucket, self._key(key), target)
+    def etag(self, key: str) -> str:
+        """The object's current version tag (changes whenever the object is rewritten)."""
+        return self._client.head_object(Bucket=self.bucket, Key=self._key(key))["ETag"].strip('"')
+
+    def download(self, key: str, target: io.BufferedWriter, *, etag: str | None = None) -> None:
+        """Stream an object to an open binary file (large pools never sit in memory).
+
+        With `etag`, only that version: a rewrite in between fails (412) instead of mixing versions.
+        """
+        extra = {"IfMatch": f'"{etag}"'} if etag else {}
+        body = self._client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)["Body"]
+        shutil.copyfileobj(body, target, length=8 * 1024 * 1024)
 
 
 def ensure_bucket(uri: str) -> bool:

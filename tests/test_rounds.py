@@ -5,7 +5,7 @@ import math
 import pytest
 
 from alflow import ledger, rounds
-from alflow.errors import RoundConflictError
+from alflow.errors import DataValidationError, RoundConflictError
 from alflow.ledger import CampaignState
 from alflow.store import open_store
 
@@ -130,13 +130,33 @@ def test_parquet_pool_and_small_chunks_give_the_same_batch_as_csv(campaign, tmp_
     assert from_csv["id"].tolist() == from_parquet["id"].tolist()
 
 
-def test_pool_read_from_s3(campaign, s3_endpoint):
+def test_pool_read_from_s3_is_downloaded_once_per_version(campaign, s3_endpoint, tmp_path, monkeypatch):
     import boto3
 
+    from alflow.s3 import S3Store
+
+    monkeypatch.setenv("ALFLOW_CACHE_DIR", str(tmp_path / "cache"))
+    downloads = []
+    real_download = S3Store.download
+
+    def counted(self, key, target, **kwargs):
+        downloads.append(key)
+        return real_download(self, key, target, **kwargs)
+
+    monkeypatch.setattr(S3Store, "download", counted)
     boto3.client("s3").create_bucket(Bucket="pools")
     boto3.client("s3").upload_file(campaign.pool.uri, "pools", "digits/pool.csv")
-    from_s3 = _select_first_batch(_with_pool(campaign, "s3://pools/digits/pool.csv"))
+    on_s3 = _with_pool(campaign, "s3://pools/digits/pool.csv")
+
+    from_s3 = _select_first_batch(on_s3)  # validation, training and selection each read the pool
+
     assert from_s3["id"].tolist() == _select_first_batch(campaign)["id"].tolist()
+    assert downloads == ["digits/pool.csv"]
+    boto3.client("s3").put_object(Bucket="pools", Key="digits/pool.csv", Body=b"id,px0\nnew,1\n")
+    with pytest.raises(DataValidationError, match="ids not in the pool s3://pools/digits/pool.csv"):
+        rounds.validate_inputs(on_s3)  # a rewritten pool is fetched again, not served stale
+    assert len(downloads) == 2
+    assert len(list((tmp_path / "cache").rglob("*.csv"))) == 1  # the older copy is gone
 
 
 def test_text_pool_with_the_tfidf_preset(tmp_path):
