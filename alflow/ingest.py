@@ -381,8 +381,3 @@ def summary(records: list[dict]) -> dict[str, Any]:
         "quarantined": tuple(r["quarantine"] for r in records if r.get("quarantine")),
         "agreement": float(np.mean(agreements)) if agreements else None,
     }
-
-
-def read_quarantine_reason(store: Store, key: str) -> dict:
-    """The reasons written beside a quarantined file."""
-    return json.loads(store.read(key + ".reason.json"))

@@ -156,10 +156,6 @@ class CampaignState:
             labels.update(round_labels)
         return labels
 
-    def ingests_in(self, round_: int) -> list[dict]:
-        """The ingest records written while round `round_` was running (its report and MLflow run)."""
-        return [rec for records in self.ingests.values() for rec in records if rec.get("ingested_in") == round_]
-
 
 def accepted_labels(records: list[dict]) -> dict[str, str]:
     """id -> label over ingest records in commit order; an item's first accepted label wins."""

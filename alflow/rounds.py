@@ -246,6 +246,7 @@ def select_batch(
         oversample=options.oversample,
         class_balance=options.class_balance,
         committee=committee,
+        committee_size=options.committee_size,
     )
 
 
@@ -585,7 +586,10 @@ def vendor_figures(config: CampaignConfig, state: CampaignState, *, since: str |
         if not records:
             continue
         batch_key = ledger.batch_prefix(config.campaign, round_) + "batch.json"
-        created = json.loads(store.read(batch_key)).get("created_at") if store.exists(batch_key) else None
+        try:
+            created = json.loads(store.read(batch_key)).get("created_at")
+        except FileNotFoundError:
+            created = None
         for record in records:
             hours = _hours_between(created, record.get("delivered_at"))
             if hours is not None:

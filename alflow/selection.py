@@ -235,6 +235,7 @@ def score_chunks(
     oversample: int = 10,
     class_balance: bool = False,
     committee=None,
+    committee_size: int = 5,
     reference=None,
 ) -> pd.DataFrame:
     """The `k` best items of a pool streamed as `(ids, X)` chunks, best first.
@@ -258,6 +259,7 @@ def score_chunks(
         y_labeled=y_labeled,
         class_balance=class_balance,
         committee=committee,
+        committee_size=committee_size,
         rng=pick_rng,
     )
     m = candidate_count(name, k, oversample=oversample)
@@ -310,6 +312,7 @@ def select_batch(
     oversample: int = 10,
     class_balance: bool = False,
     committee=None,
+    committee_size: int = 5,
     chunk_size: int = 50_000,
 ) -> np.ndarray:
     """Row indices into `X_pool` of the `batch_size` items to label next, best first.
@@ -344,6 +347,7 @@ def select_batch(
         oversample=oversample,
         class_balance=class_balance,
         committee=committee,
+        committee_size=committee_size,
         reference=reference,
     )
     return batch["id"].to_numpy(dtype=int)

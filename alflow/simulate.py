@@ -73,10 +73,6 @@ def load_problem(config: CampaignConfig, *, answers: str, seed: int) -> Problem:
     )
 
 
-def _take(X, rows: np.ndarray):
-    return X.iloc[rows]
-
-
 def learning_curve(config: CampaignConfig, problem: Problem, *, strategy: str, seed: int) -> list[tuple[int, float]]:
     """(labels used, test metric) after each round of one replayed campaign."""
     metric = config.stopping.metric
@@ -87,7 +83,7 @@ def learning_curve(config: CampaignConfig, problem: Problem, *, strategy: str, s
     while True:
         rows = np.flatnonzero(labeled)
         model = models.train(
-            models.build_model(config.model, seed=seed), _take(problem.X_pool, rows), problem.y_pool[rows]
+            models.build_model(config.model, seed=seed), problem.X_pool.iloc[rows], problem.y_pool[rows]
         )
         score = models.holdout_metrics(model, problem.X_test, problem.y_test)[metric]
         curve.append((int(labeled.sum()), float(score)))
@@ -97,14 +93,15 @@ def learning_curve(config: CampaignConfig, problem: Problem, *, strategy: str, s
         unlabeled = np.flatnonzero(~labeled)
         picked = selection.select_batch(
             model,
-            _take(problem.X_pool, unlabeled),
+            problem.X_pool.iloc[unlabeled],
             k,
             strategy=strategy,
-            X_labeled=_take(problem.X_pool, rows),
+            X_labeled=problem.X_pool.iloc[rows],
             y_labeled=problem.y_pool[rows],
             random_state=[seed, round_],
             oversample=config.strategy.oversample,
             class_balance=config.strategy.class_balance,
+            committee_size=config.strategy.committee_size,
         )
         labeled[unlabeled[picked]] = True  # the oracle answers at once
         round_ += 1

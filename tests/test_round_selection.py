@@ -40,3 +40,22 @@ def test_round_committee_from_import_paths(campaign_file):
     batch = rounds.select_batch(campaign, inputs, state, trained, k=5)
     assert len(set(batch["id"])) == 5
     assert (batch["score"] > 0).all()  # two different models disagree somewhere in the pool
+
+
+def test_round_committee_has_the_configured_size(campaign_file, monkeypatch):
+    from alflow import selection
+
+    sizes = []
+    real_fit = selection.fit_committee
+
+    def recorded(*args, size, **kwargs):
+        sizes.append(size)
+        return real_fit(*args, size=size, **kwargs)
+
+    monkeypatch.setattr(selection, "fit_committee", recorded)
+    campaign = _edit(campaign_file, strategy={"name": "qbc_vote_entropy", "committee_size": 3})
+    inputs = rounds.validate_inputs(campaign)
+    state = rounds.load_state(campaign)
+    trained = rounds.train_model(campaign, inputs, state)
+    rounds.select_batch(campaign, inputs, state, trained, k=5)
+    assert sizes == [3]

@@ -153,7 +153,7 @@ def test_pool_read_from_s3_is_downloaded_once_per_version(campaign, s3_endpoint,
     assert from_s3["id"].tolist() == _select_first_batch(campaign)["id"].tolist()
     assert downloads == ["digits/pool.csv"]
     boto3.client("s3").put_object(Bucket="pools", Key="digits/pool.csv", Body=b"id,px0\nnew,1\n")
-    with pytest.raises(DataValidationError, match="ids not in the pool s3://pools/digits/pool.csv"):
+    with pytest.raises(DataValidationError, match=r"ids not in the pool s3://pools/digits/pool\.csv"):
         rounds.validate_inputs(on_s3)  # a rewritten pool is fetched again, not served stale
     assert len(downloads) == 2
     assert len(list((tmp_path / "cache").rglob("*.csv"))) == 1  # the older copy is gone
