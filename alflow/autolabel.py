@@ -1,7 +1,8 @@
 """Auto-labeling: let the model label the items it is sure of, at a confidence calibrated on held-out data.
 
-Off by default. Auto-labels are a separate record from human labels: they never enter the
-ledger's human labels and are counted on their own.
+Off by default. The round (alflow.rounds.auto_label) keeps auto-labels in their own ledger
+record: they never enter the human labels, the model is not trained on them, and they are
+counted apart from the labeling budget.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ def confidence_threshold(
     return float(confidence[order][last])
 
 
-def auto_labels(model, X, ids: np.ndarray, *, threshold: float) -> dict:
-    """{id: predicted class} for the items whose max probability is >= threshold."""
+def auto_labels(model, X, ids: np.ndarray, *, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, predicted classes, confidences) of the items whose max probability is >= threshold."""
     proba = model.predict_proba(X)
-    keep = proba.max(axis=1) >= threshold
+    confidence = proba.max(axis=1)
+    keep = confidence >= threshold
     predicted = np.asarray(model.classes_)[proba.argmax(axis=1)]
-    return dict(zip(np.asarray(ids)[keep].tolist(), predicted[keep].tolist(), strict=True))
+    return np.asarray(ids)[keep], predicted[keep], confidence[keep]

@@ -93,6 +93,16 @@ class StrategyConfig(_Model):
         default=None, description="qbc_*: import paths of committee estimators; omit for bootstrap refits"
     )
     committee_size: Annotated[int, Field(ge=2)] = 5
+    synthetic: Annotated[int, Field(ge=0)] = Field(
+        default=0,
+        description="of each batch, this many items are synthesized on the decision boundary (numeric features only)",
+    )
+
+    @model_validator(mode="after")
+    def _synthetic_fits_the_batch(self) -> StrategyConfig:
+        if self.synthetic > self.batch_size:
+            raise ValueError(f"synthetic ({self.synthetic}) must be at most batch_size ({self.batch_size})")
+        return self
 
 
 class BudgetConfig(_Model):
@@ -136,6 +146,20 @@ class VendorConfig(_Model):
         return self
 
 
+class AutoLabelConfig(_Model):
+    """The model labels the unlabeled items it is sure of. Off unless this section is present."""
+
+    target_accuracy: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.98, description="held-out accuracy the auto-labels must reach; sets the confidence threshold"
+    )
+    min_calibration_items: Annotated[int, Field(ge=1)] = Field(
+        default=30, description="held-out items above the threshold needed before anything is auto-labeled"
+    )
+    max_per_round: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="at most this many items per round, the most confident first"
+    )
+
+
 class TrackingConfig(_Model):
     uri: str = Field(description="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000")
     experiment: str | None = Field(default=None, description="defaults to the campaign name")
@@ -155,6 +179,7 @@ class CampaignConfig(_Model):
     strategy: StrategyConfig = StrategyConfig()
     budget: BudgetConfig
     stopping: StoppingConfig = StoppingConfig()
+    auto_label: AutoLabelConfig | None = None
     vendor: VendorConfig
     tracking: TrackingConfig
     seed: int = 0
@@ -179,6 +204,8 @@ class CampaignConfig(_Model):
         text_model = self.model.preset == "tfidf_logistic_regression"
         if text_model and not self.pool.text_column:
             raise ValueError("model.preset tfidf_logistic_regression reads text: set pool.text_column")
+        if self.strategy.synthetic and self.pool.text_column:
+            raise ValueError("strategy.synthetic needs numeric features, but pool.text_column is set: use 0")
         if self.model.preset and not text_model and self.pool.text_column:
             raise ValueError(
                 f"model.preset {self.model.preset} reads numeric features, but pool.text_column is set: "

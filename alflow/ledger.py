@@ -5,6 +5,9 @@ Layout under `<bucket>/<campaign>/` (docs/VENDORS.md is the vendor's view of it)
     ledger/round-0001/round.json          the round's decision: metrics, stop reason, batch ids (commit)
     ledger/round-0001/claim-0001.json     a run's claim on the round, with a lease (expires)
     ledger/round-0001/ingest-<sha>.json   one per delivery file content: labels accepted, rows rejected
+    ledger/round-0001/autolabels-<sha>.json   items the model labeled itself   } written before round.json,
+    ledger/round-0001/items-<sha>.csv     batch items not in the pool (synthetic, } which names them; an
+                                          stream arrivals), with their features  } unnamed one is ignored
     batches/round-0001/<batch file>       the batch for the vendor  } written after round.json;
     batches/round-0001/batch.json         count, checksum, classes  } _READY last, so the vendor
     batches/round-0001/_READY             completion marker         } never sees half a batch
@@ -84,7 +87,7 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _json(value: Any) -> bytes:
+def json_bytes(value: Any) -> bytes:
     return json.dumps(value, indent=2, sort_keys=True).encode()
 
 
@@ -104,6 +107,7 @@ class CampaignState:
     exported: frozenset[int] = frozenset()
     delivered: frozenset[int] = frozenset()
     ingests: dict[int, list[dict]] = field(default_factory=dict)
+    auto_labels: dict[int, dict[str, str]] = field(default_factory=dict)  # round -> labels the model gave
     # The ingest records the call that returned this state wrote: for reporting only, so not
     # part of what the state *is* (two states with the same records are equal).
     ingested_now: tuple[dict, ...] = field(default=(), compare=False)
@@ -149,6 +153,15 @@ class CampaignState:
     def labels_asked(self) -> int:
         return len(self.asked_ids)
 
+    @property
+    def outside_ids(self) -> set[str]:
+        """Asked items that are not pool items (synthetic, or from stream arrivals)."""
+        return {i for r in self.rounds.values() for i in ((r.get("batch") or {}).get("outside") or {}).get("ids", [])}
+
+    def auto_labeled(self) -> dict[str, str]:
+        """Every label the model gave itself (auto-labeling), id -> label; never part of human_labels."""
+        return {i: label for r in sorted(self.auto_labels) for i, label in self.auto_labels[r].items()}
+
     def human_labels(self) -> dict[str, str]:
         """Every label ingested from the vendor, id -> label."""
         labels: dict[str, str] = {}
@@ -184,14 +197,33 @@ def load_state(store: Store, campaign: str) -> CampaignState:
             exported.add(round_)
         elif key == delivery_prefix(campaign, round_) + DONE:
             delivered.add(round_)
-    return CampaignState(campaign, rounds, frozenset(exported), frozenset(delivered), ingests)
+    auto = {
+        r: json.loads(store.read(rec["auto_labels"]["key"]))["labels"]
+        for r, rec in rounds.items()
+        if rec.get("auto_labels")
+    }
+    return CampaignState(campaign, rounds, frozenset(exported), frozenset(delivered), ingests, auto)
+
+
+def write_attachment(store: Store, campaign: str, round_: int, name: str, suffix: str, data: bytes) -> str:
+    """Write a file that the round record will name, keyed by its content; returns its key.
+
+    Written before round.json: a crash in between leaves a file no record names, which is ignored,
+    and a re-run writing the same content finds it there.
+    """
+    key = ledger_key(campaign, round_, f"{name}-{sha256(data)[:32]}{suffix}")
+    try:
+        store.write_once(key, data)
+    except AlreadyExistsError:
+        pass
+    return key
 
 
 def record_round(store: Store, campaign: str, record: dict) -> None:
     """Commit a round's decision. Raises RoundConflictError if another run committed it first."""
     key = ledger_key(campaign, record["round"], "round.json")
     try:
-        store.write_once(key, _json({**record, "recorded_at": now()}))
+        store.write_once(key, json_bytes({**record, "recorded_at": now()}))
     except AlreadyExistsError:
         raise RoundConflictError(
             f"round {record['round']} of campaign {campaign!r} was recorded by another run "
@@ -202,7 +234,7 @@ def record_round(store: Store, campaign: str, record: dict) -> None:
 def record_ingest(store: Store, campaign: str, round_: int, record: dict) -> bool:
     """Commit the ingest record of one delivery file. False if that content was already committed."""
     try:
-        store.write_once(ingest_key(campaign, round_, record["sha256"]), _json({**record, "round": round_}))
+        store.write_once(ingest_key(campaign, round_, record["sha256"]), json_bytes({**record, "round": round_}))
     except AlreadyExistsError:
         return False  # a retry, a duplicate event or a concurrent run got here first: counted once
     return True
@@ -211,7 +243,7 @@ def record_ingest(store: Store, campaign: str, round_: int, record: dict) -> boo
 def write_quarantine(store: Store, campaign: str, round_: int, name: str, data: bytes, reason: dict) -> str:
     """Keep rejected rows (or a whole file) with their reasons beside them; safe to re-run."""
     key = quarantine_prefix(campaign, round_) + name
-    for target, payload in ((key, data), (key + ".reason.json", _json(reason))):
+    for target, payload in ((key, data), (key + ".reason.json", json_bytes(reason))):
         try:
             store.write_once(target, payload)
         except AlreadyExistsError:
@@ -266,7 +298,7 @@ def claim_round(store: Store, campaign: str, round_: int, *, lease: timedelta = 
         "expires_at": (started + lease).isoformat(timespec="seconds"),
     }
     try:
-        store.write_once(ledger_key(campaign, round_, f"claim-{number:04d}.json"), _json(claim))
+        store.write_once(ledger_key(campaign, round_, f"claim-{number:04d}.json"), json_bytes(claim))
     except AlreadyExistsError:
         raise RoundConflictError(
             f"round {round_} of campaign {campaign!r} was claimed by another run at the same moment; "
@@ -281,8 +313,8 @@ def write_batch(store: Store, campaign: str, round_: int, name: str, items: byte
     digest = sha256(items)
     for step, data in (
         (name, items),
-        ("batch.json", _json({**metadata, "sha256": digest, "items": name})),
-        (READY, _json({"sha256": digest, "count": metadata["count"]})),
+        ("batch.json", json_bytes({**metadata, "sha256": digest, "items": name})),
+        (READY, json_bytes({"sha256": digest, "count": metadata["count"]})),
     ):
         try:
             store.write_once(prefix + step, data)

@@ -88,18 +88,36 @@ def holdout_metrics(model: ClassifierMixin, X, y: np.ndarray) -> dict[str, float
     return scores_of(y, model.predict(X))
 
 
+def _cross_validated(model: ClassifierMixin, X, y: np.ndarray, *, seed: int, method: str):
+    """Out-of-fold `method` outputs over the labeled items of classes with at least two labels,
+    and those items' labels; None when fewer than two such classes (or folds) exist."""
+    labels, counts = np.unique(y, return_counts=True)
+    keep = np.isin(y, labels[counts >= 2])
+    folds = int(min(5, counts[counts >= 2].min())) if keep.any() else 0
+    if folds < 2 or np.unique(y[keep]).size < 2:
+        return None
+    X_keep = X[keep] if not hasattr(X, "iloc") else X.iloc[np.flatnonzero(keep)]
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return cross_val_predict(clone(model), X_keep, y[keep], cv=cv, method=method), y[keep]
+
+
 def cross_validated_metrics(model: ClassifierMixin, X, y: np.ndarray, *, seed: int) -> dict[str, float]:
     """Accuracy and macro-F1 estimated by stratified k-fold (k <= 5) on the labeled set.
 
     Used when the campaign has no holdout; classes with a single label are too rare to split,
     so the estimate is made on the others and is optimistic early in a campaign.
     """
-    labels, counts = np.unique(y, return_counts=True)
-    keep = np.isin(y, labels[counts >= 2])
-    folds = int(min(5, counts[counts >= 2].min())) if keep.any() else 0
-    if folds < 2 or np.unique(y[keep]).size < 2:
+    result = _cross_validated(model, X, y, seed=seed, method="predict")
+    if result is None:
         return {"accuracy": float("nan"), "f1_macro": float("nan")}
-    X_keep = X[keep] if not hasattr(X, "iloc") else X.iloc[np.flatnonzero(keep)]
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    predicted = cross_val_predict(clone(model), X_keep, y[keep], cv=cv)
-    return scores_of(y[keep], predicted)
+    predicted, truth = result
+    return scores_of(truth, predicted)
+
+
+def cross_validated_proba(model: ClassifierMixin, X, y: np.ndarray, *, seed: int):
+    """(out-of-fold probabilities, their labels, the probability columns' classes), or None (see above)."""
+    result = _cross_validated(model, X, y, seed=seed, method="predict_proba")
+    if result is None:
+        return None
+    proba, truth = result
+    return proba, truth, np.unique(truth)

@@ -6,19 +6,21 @@ imports Prefect or MLflow.
 
 from __future__ import annotations
 
+import io
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from alflow import data, ingest, ledger, models, selection, validation, vendors
+from alflow import autolabel, data, ingest, ledger, models, selection, stream, synthesis, validation, vendors
 from alflow.config import CampaignConfig, ModelConfig
 from alflow.errors import ConfigError
 from alflow.ledger import CampaignState
 from alflow.store import Store, open_store
+from alflow.strategies import margin
 
 
 def bucket(config: CampaignConfig) -> Store:
@@ -136,20 +138,35 @@ def _pool_chunks(config: CampaignConfig, inputs: Inputs) -> Iterator[pd.DataFram
         yield from data.iter_chunks(path, columns=columns, text_columns=text, chunk_size=pool.chunk_size)
 
 
-def pool_rows(config: CampaignConfig, inputs: Inputs, ids: list[str]) -> pd.DataFrame:
-    """The pool rows of `ids`, in that order (one streamed pass)."""
-    wanted = set(ids)
+def pool_rows(config: CampaignConfig, inputs: Inputs, ids: list[str], records: list[dict] = ()) -> pd.DataFrame:
+    """The rows of `ids`, in that order: items outside the pool from the item files that round
+    `records` name (synthetic items, stream arrivals), the rest from the pool (one streamed pass)."""
     id_column = config.pool.id_column
-    found = [c[c[id_column].isin(wanted)] for c in _pool_chunks(config, inputs)]
+    found = _outside_rows(config, set(ids), records)
+    wanted = set(ids) - set().union(*(set(f[id_column]) for f in found))
+    if wanted:
+        found += [c[c[id_column].isin(wanted)] for c in _pool_chunks(config, inputs)]
     rows = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=[id_column])
     return rows.set_index(id_column).loc[ids].reset_index()
+
+
+def _outside_rows(config: CampaignConfig, wanted: set[str], records: list[dict]) -> list[pd.DataFrame]:
+    id_column = config.pool.id_column
+    found = []
+    for record in records:
+        outside = (record.get("batch") or {}).get("outside")
+        if outside and wanted & set(outside["ids"]):
+            text = [id_column] + ([config.pool.text_column] if config.pool.text_column else [])
+            frame = pd.read_csv(io.BytesIO(bucket(config).read(outside["key"])), dtype=dict.fromkeys(text, str))
+            found.append(frame[frame[id_column].isin(wanted)])
+    return found
 
 
 def train_model(config: CampaignConfig, inputs: Inputs, state: CampaignState) -> Trained:
     """Fit the campaign's model on the labeled items; at cold start (one class) return it unfitted."""
     labels = labeled_set(inputs, state)
     ids = sorted(labels)
-    rows = pool_rows(config, inputs, ids)
+    rows = pool_rows(config, inputs, ids, list(state.rounds.values()))
     X = data.model_input(rows, config.pool, inputs.features)
     y = np.array([labels[i] for i in ids])
     estimator = models.build_model(config.model, seed=config.seed)
@@ -178,6 +195,78 @@ def evaluate_model(config: CampaignConfig, inputs: Inputs, trained: Trained) -> 
     return Evaluation(metrics, "cross_validation")
 
 
+# --- auto-labeling ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AutoLabels:
+    """The items the model labels itself this round, kept apart from human labels (alflow.autolabel).
+
+    `calibration` says where the threshold was measured (holdout or cross_validation) on how many
+    items; `threshold` is None when no confidence met the target there, and then nothing is labeled.
+    """
+
+    labels: dict[str, str] = field(default_factory=dict)
+    confidence: dict[str, float] = field(default_factory=dict, repr=False)
+    threshold: float | None = None
+    calibration: str | None = None
+    calibration_items: int = 0
+
+
+def taken_ids(inputs: Inputs, state: CampaignState) -> set[str]:
+    """Items no strategy may pick: labeled, already asked, or already labeled by the model."""
+    return set(labeled_set(inputs, state)) | set(state.asked_ids) | set(state.auto_labeled())
+
+
+def _held_out_proba(config: CampaignConfig, inputs: Inputs, trained: Trained):
+    """(probabilities, true labels, probability columns' classes, source) on items the model did not fit."""
+    if inputs.holdout is not None:
+        X = data.model_input(inputs.holdout, config.pool, inputs.features)
+        truth = inputs.holdout[config.holdout.label_column].astype(str).to_numpy()
+        return trained.model.predict_proba(X), truth, trained.model.classes_, "holdout"
+    untrained = models.build_model(config.model, seed=config.seed)
+    result = models.cross_validated_proba(untrained, trained.X, trained.y, seed=config.seed)
+    if result is None:
+        return None
+    return (*result, "cross_validation")
+
+
+def auto_label(config: CampaignConfig, inputs: Inputs, state: CampaignState, trained: Trained) -> AutoLabels:
+    """Label the unlabeled items the model is sure of, when `auto_label` is configured.
+
+    The threshold is the lowest confidence at which held-out predictions (the holdout, or
+    cross-validation without one) reach `target_accuracy` over at least `min_calibration_items`.
+    """
+    options = config.auto_label
+    if options is None or not trained.fitted:
+        return AutoLabels()
+    held_out = _held_out_proba(config, inputs, trained)
+    if held_out is None:
+        return AutoLabels()
+    proba, truth, classes, source = held_out
+    threshold = autolabel.confidence_threshold(
+        proba, truth, classes, target_accuracy=options.target_accuracy, min_items=options.min_calibration_items
+    )
+    if threshold is None:
+        return AutoLabels(calibration=source, calibration_items=len(truth))
+    skip, id_column = taken_ids(inputs, state), config.pool.id_column
+    found = []
+    for chunk in _pool_chunks(config, inputs):
+        chunk = chunk[~chunk[id_column].isin(skip)]
+        if len(chunk):
+            X = data.model_input(chunk, config.pool, inputs.features)
+            found.append(autolabel.auto_labels(trained.model, X, chunk[id_column].to_numpy(), threshold=threshold))
+    ids, labels, confidence = (np.concatenate(parts) for parts in zip(*found, strict=True)) if found else ([], [], [])
+    keep = np.argsort(-np.asarray(confidence, dtype=float), kind="stable")[: options.max_per_round]
+    return AutoLabels(
+        {str(ids[i]): str(labels[i]) for i in keep},
+        {str(ids[i]): float(confidence[i]) for i in keep},
+        threshold,
+        source,
+        len(truth),
+    )
+
+
 # --- stopping and budget ------------------------------------------------------------------------
 
 
@@ -186,8 +275,9 @@ def budget_left(config: CampaignConfig, inputs: Inputs, state: CampaignState) ->
     return max(0, config.budget.max_labels - len(inputs.seed_labels) - state.labels_asked)
 
 
-def unlabeled_left(inputs: Inputs, state: CampaignState, labels: dict[str, str]) -> int:
-    return inputs.pool_size - len(set(labels) | set(state.asked_ids))
+def unlabeled_left(inputs: Inputs, state: CampaignState, auto: AutoLabels) -> int:
+    """Pool items not labeled, asked or auto-labeled yet (items outside the pool do not count)."""
+    return inputs.pool_size - len((taken_ids(inputs, state) | set(auto.labels)) - state.outside_ids)
 
 
 def stop_reason(
@@ -216,13 +306,24 @@ def stop_reason(
 
 
 def select_batch(
-    config: CampaignConfig, inputs: Inputs, state: CampaignState, trained: Trained, *, k: int
+    config: CampaignConfig,
+    inputs: Inputs,
+    state: CampaignState,
+    trained: Trained,
+    *,
+    k: int,
+    skip: Collection[str] = (),
 ) -> pd.DataFrame:
-    """The k unlabeled, not-yet-asked items the strategy ranks highest: id, score, predicted.
+    """The round's batch of k items, best first: id, score, predicted, origin, and the features of
+    items not in the pool. `strategy.synthetic` of them are synthesized on the decision boundary
+    (once the model is fitted), the rest are the pool items the strategy ranks highest among those
+    not labeled, asked or auto-labeled (by the ledger, or by this round: `skip`).
 
     The pool is streamed in chunks; only the strategy's bounded candidate set is kept in memory.
     """
-    skip = set(labeled_set(inputs, state)) | set(state.asked_ids)
+    rng = np.random.default_rng([config.seed, state.next_round])
+    synthetic = _synthesize(config, trained, min(config.strategy.synthetic, k), rng, state.next_round)
+    skip = taken_ids(inputs, state) | set(skip)
     id_column = config.pool.id_column
 
     def candidates() -> Iterator[tuple[np.ndarray, object]]:
@@ -234,12 +335,11 @@ def select_batch(
     committee = None
     if options.committee:
         committee = [models.build_model(ModelConfig(estimator=path), seed=config.seed) for path in options.committee]
-    rng = np.random.default_rng([config.seed, state.next_round])
-    return selection.score_chunks(
+    chosen = selection.score_chunks(
         trained.model,
         candidates(),
         strategy=options.name,
-        k=k,
+        k=k - len(synthetic),
         rng=rng,
         X_labeled=trained.X,
         y_labeled=trained.y,
@@ -247,7 +347,95 @@ def select_batch(
         class_balance=options.class_balance,
         committee=committee,
         committee_size=options.committee_size,
+    ).assign(origin="pool")
+    return pd.concat([synthetic, chosen], ignore_index=True) if len(synthetic) else chosen
+
+
+def _synthesize(config: CampaignConfig, trained: Trained, n: int, rng, round_: int) -> pd.DataFrame:
+    """`n` synthetic items (alflow.synthesis) as batch rows with their features; none at cold start."""
+    if n == 0 or not trained.fitted:
+        return pd.DataFrame()
+    points, _ = synthesis.synthesize(trained.model, trained.X, trained.y, n, rng=rng)
+    rows = synthesis.synthetic_batch(points, list(trained.X.columns), round_=round_).drop(columns="synthetic")
+    proba = trained.model.predict_proba(rows[trained.X.columns])
+    scores = margin(proba)
+    order = np.argsort(-scores, kind="stable")
+    head = pd.DataFrame(
+        {
+            "id": rows["id"],
+            "score": scores,
+            "predicted": _predicted(trained, proba),
+            "origin": "synthetic",
+        }
     )
+    return pd.concat([head, rows.drop(columns="id")], axis=1).iloc[order].reset_index(drop=True)
+
+
+def select_arrivals(
+    config: CampaignConfig,
+    inputs: Inputs,
+    state: CampaignState,
+    trained: Trained,
+    decision: Decision,
+    arrivals: str,
+    names: list[str],
+    *,
+    target_rate: float,
+) -> pd.DataFrame:
+    """Stream-based selection: screen the arrived files in order, item by item, asking for the
+    items whose margin is above a threshold that adapts to `target_rate` (alflow.stream), within
+    the budget left. The batch carries the stream's state (`batch.attrs["stream"]`) for the record.
+    """
+    budget = 0 if decision.stop_reason else int(decision.progress["labels_remaining"]) + decision.batch_size
+    previous = [r["stream"] for _, r in sorted(state.rounds.items()) if r.get("stream")]
+    before = stream.StreamState(threshold=0.5, budget=0)
+    if previous:
+        last = previous[-1]
+        before = stream.StreamState(threshold=last["threshold"], budget=0, seen=last["seen"], asked=last["asked"])
+    current = replace(before, budget=before.asked + budget)
+    skip, id_column, store = taken_ids(inputs, state), config.pool.id_column, open_store(arrivals)
+    parts = []
+    for name in names:
+        text = [id_column] + ([config.pool.text_column] if config.pool.text_column else [])
+        frame = pd.read_csv(io.BytesIO(store.read(name)), dtype=dict.fromkeys(text, str))
+        frame = frame[~frame[id_column].isin(skip)].drop_duplicates(id_column)
+        X = data.model_input(frame, config.pool, inputs.features)
+        # at cold start nothing is fitted: every item is as uncertain as can be
+        proba = trained.model.predict_proba(X) if trained.fitted else np.full((len(frame), 2), 0.5)
+        ask, current = stream.decide(margin(proba), current, target_rate=target_rate)
+        rows = frame[ask].rename(columns={id_column: "id"})
+        head = pd.DataFrame(
+            {
+                "score": margin(proba[ask]),
+                "predicted": _predicted(trained, proba[ask]),
+                "origin": f"stream:{name}",
+            },
+            index=rows.index,
+        )
+        parts.append(pd.concat([rows[["id"]], head, rows.drop(columns="id")], axis=1))
+        skip |= set(frame[id_column])
+    batch = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["id", "score", "predicted"])
+    batch.attrs["stream"] = {
+        "files": list(names),
+        "threshold": current.threshold,
+        "seen": current.seen,
+        "asked": current.asked,
+        "rate": current.rate,
+        "target_rate": target_rate,
+    }
+    return batch
+
+
+def _predicted(trained: Trained, proba: np.ndarray) -> np.ndarray:
+    if not trained.fitted:
+        return np.full(len(proba), "", dtype=object)
+    return np.asarray(trained.model.classes_)[proba.argmax(axis=1)].astype(str)
+
+
+def pending_arrivals(config: CampaignConfig, state: CampaignState, arrivals: str) -> list[str]:
+    """CSV files under `arrivals` (a folder or s3:// prefix) that no round has screened yet, by name."""
+    screened = {f for r in state.rounds.values() for f in (r.get("stream") or {}).get("files", [])}
+    return sorted(k for k in open_store(arrivals).list("") if k.endswith(".csv") and k not in screened)
 
 
 def commit_round(
@@ -260,10 +448,12 @@ def commit_round(
 ) -> dict:
     """Commit the round's decision to the ledger, once; returns the record.
 
+    Files the record names (auto-labels, items not in the pool) are written just before it.
     Raises RoundConflictError if another run committed this round first.
     """
+    store, round_ = bucket(config), decision.round
     record = {
-        "round": decision.round,
+        "round": round_,
         "labels_used": decision.labels_used,
         "class_counts": trained.class_counts,
         "metrics": evaluation.metrics,
@@ -271,16 +461,38 @@ def commit_round(
         "strategy": config.strategy.name,
         "model": models.model_name(trained.model),
         "stop_reason": decision.stop_reason,
-        "batch": None
-        if batch is None
-        else {
+        "batch": None,
+        "tracking": tracking,
+    }
+    if batch is not None and len(batch):
+        record["batch"] = {
             "ids": batch["id"].tolist(),
             "scores": [float(s) for s in batch["score"]],
             "predicted": batch["predicted"].tolist(),
-        },
-        "tracking": tracking,
-    }
-    ledger.record_round(bucket(config), config.campaign, record)
+        }
+        outside = batch[batch["origin"] != "pool"] if "origin" in batch else batch.iloc[:0]
+        if len(outside):
+            rows = outside.drop(columns=["score", "predicted", "origin"]).dropna(axis=1, how="all")
+            payload = rows.rename(columns={"id": config.pool.id_column}).to_csv(index=False).encode()
+            key = ledger.write_attachment(store, config.campaign, round_, "items", ".csv", payload)
+            record["batch"]["outside"] = {"key": key, "ids": outside["id"].tolist()}
+    if "stream" in getattr(batch, "attrs", {}):
+        record["stream"] = batch.attrs["stream"]
+    auto = decision.auto_labels
+    if config.auto_label is not None:
+        record["auto_labels"] = {
+            "count": len(auto.labels),
+            "threshold": auto.threshold,
+            "calibration": auto.calibration,
+            "calibration_items": auto.calibration_items,
+            "target_accuracy": config.auto_label.target_accuracy,
+        }
+        if auto.labels:
+            payload = ledger.json_bytes({"labels": auto.labels, "confidence": auto.confidence})
+            record["auto_labels"]["key"] = ledger.write_attachment(
+                store, config.campaign, round_, "autolabels", ".json", payload
+            )
+    ledger.record_round(store, config.campaign, record)
     return record
 
 
@@ -290,7 +502,7 @@ def export_batch(config: CampaignConfig, inputs: Inputs, record: dict) -> str | 
     if not batch:
         return None
     ledger.crash_point("export:before")
-    rows = pool_rows(config, inputs, batch["ids"]).rename(columns={config.pool.id_column: vendors.ID})
+    rows = pool_rows(config, inputs, batch["ids"], [record]).rename(columns={config.pool.id_column: vendors.ID})
     items = pd.concat([pd.DataFrame({"score": batch["scores"], "predicted": batch["predicted"]}), rows], axis=1)[
         [vendors.ID, "score", "predicted", *[c for c in rows.columns if c != vendors.ID]]
     ]
@@ -300,6 +512,7 @@ def export_batch(config: CampaignConfig, inputs: Inputs, record: dict) -> str | 
         "campaign": config.campaign,
         "round": record["round"],
         "count": len(batch["ids"]),
+        "synthetic": sum(i.startswith(synthesis.PREFIX) for i in batch.get("outside", {}).get("ids", [])),
         "classes": list(config.classes),
         "instructions": config.vendor.instructions,
         "format": fmt,
@@ -321,7 +534,8 @@ def finish_exports(config: CampaignConfig, inputs: Inputs, state: CampaignState)
 
 @dataclass(frozen=True)
 class Decision:
-    """What this round does after training: stop, or ask for `batch_size` labels."""
+    """What this round does after training: stop, or ask for `batch_size` labels; and which
+    items the model labels itself (`auto_labels`, empty unless auto-labeling is configured)."""
 
     round: int
     labels_used: int
@@ -329,23 +543,12 @@ class Decision:
     batch_size: int
     promote: bool  # the metric beat every earlier round: move the champion alias
     progress: dict[str, float] = field(default_factory=dict)
+    auto_labels: AutoLabels = field(default_factory=AutoLabels)
 
 
-def decide(config: CampaignConfig, inputs: Inputs, state: CampaignState, evaluation: Evaluation) -> Decision:
-    """Apply the stopping rules and the budget to a trained round."""
-    labels = labeled_set(inputs, state)
-    budget = budget_left(config, inputs, state)
-    unlabeled = unlabeled_left(inputs, state, labels)
-    stop = stop_reason(config, state, evaluation.metrics, budget=budget, unlabeled=unlabeled)
-    batch_size = 0 if stop else min(config.strategy.batch_size, budget, unlabeled)
-    metric = config.stopping.metric
-    earlier = [r["metrics"].get(metric, math.nan) for r in state.rounds.values()]
-    earlier = [m for m in earlier if not math.isnan(m)]
-    current = evaluation.metrics.get(metric, math.nan)
-    promote = not math.isnan(current) and (not earlier or current > max(earlier))
-    asked = state.labels_asked + batch_size
+def _budget_progress(config: CampaignConfig, asked_before: int, budget: int, batch_size: int) -> dict[str, float]:
+    asked = asked_before + batch_size
     progress: dict[str, float] = {
-        "labels_used": len(labels),
         "labels_asked": asked,
         "labels_remaining": budget - batch_size,
         "batch_size": batch_size,
@@ -353,8 +556,50 @@ def decide(config: CampaignConfig, inputs: Inputs, state: CampaignState, evaluat
     if config.budget.cost_per_label is not None:
         progress["spend"] = asked * config.budget.cost_per_label
         progress["spend_remaining"] = (budget - batch_size) * config.budget.cost_per_label
+    return progress
+
+
+def decide(
+    config: CampaignConfig,
+    inputs: Inputs,
+    state: CampaignState,
+    evaluation: Evaluation,
+    auto: AutoLabels = AutoLabels(),
+) -> Decision:
+    """Apply the stopping rules and the budget to a trained round."""
+    labels = labeled_set(inputs, state)
+    budget = budget_left(config, inputs, state)
+    unlabeled = unlabeled_left(inputs, state, auto)
+    stop = stop_reason(config, state, evaluation.metrics, budget=budget, unlabeled=unlabeled)
+    batch_size = 0 if stop else min(config.strategy.batch_size, budget, unlabeled)
+    metric = config.stopping.metric
+    earlier = [r["metrics"].get(metric, math.nan) for r in state.rounds.values()]
+    earlier = [m for m in earlier if not math.isnan(m)]
+    current = evaluation.metrics.get(metric, math.nan)
+    promote = not math.isnan(current) and (not earlier or current > max(earlier))
+    progress: dict[str, float] = {
+        "labels_used": len(labels),
+        **_budget_progress(config, state.labels_asked, budget, batch_size),
+    }
+    if config.auto_label is not None:
+        progress["auto_labeled"] = len(state.auto_labeled()) + len(auto.labels)
+        progress["auto_labeled_round"] = len(auto.labels)
+        if auto.threshold is not None:
+            progress["auto_label_threshold"] = auto.threshold
     progress.update({f"labels_class_{c}": n for c, n in class_counts(config, labels).items()})
-    return Decision(state.next_round, len(labels), stop, batch_size, promote, progress)
+    return Decision(state.next_round, len(labels), stop, batch_size, promote, progress, auto)
+
+
+def settle(config: CampaignConfig, decision: Decision, batch: pd.DataFrame | None) -> Decision:
+    """The decision with the budget figures of the batch actually chosen, which may be smaller
+    than `batch_size` (a stream asks only for the items it finds uncertain)."""
+    chosen = 0 if batch is None else len(batch)
+    if chosen == decision.batch_size:
+        return decision
+    asked_before = int(decision.progress["labels_asked"]) - decision.batch_size
+    budget = int(decision.progress["labels_remaining"]) + decision.batch_size
+    progress = {**decision.progress, **_budget_progress(config, asked_before, budget, chosen)}
+    return replace(decision, batch_size=chosen, progress=progress)
 
 
 def class_counts(config: CampaignConfig, labels: dict[str, str]) -> dict[str, int]:
@@ -368,7 +613,7 @@ class RoundReport:
     """What a round did, for people (`message`) and scripts (the fields)."""
 
     campaign: str
-    status: str  # exported | stopped | waiting | already_stopped
+    status: str  # exported | stopped | waiting | already_stopped | no_arrivals
     round: int | None = None
     labels_used: int | None = None
     max_labels: int | None = None
@@ -385,6 +630,8 @@ class RoundReport:
     duplicates: int = 0  # late duplicates skipped (already accepted with the same label)
     quarantined: tuple[str, ...] = ()  # store keys of the quarantined copies; reasons beside them
     agreement: float | None = None  # mean annotator agreement over the files ingested by this run
+    auto_labeled: int = 0  # items the model labeled itself this round (auto_label), not in labels_used
+    auto_threshold: float | None = None
 
     def ingest_message(self) -> str:
         """What this run took from the vendor, or '' when it took nothing."""
@@ -398,11 +645,16 @@ class RoundReport:
         return "; " + ", ".join(parts)
 
     def message(self) -> str:
-        return self._message() + self.ingest_message()
+        auto = ""
+        if self.auto_labeled:
+            auto = f"; auto-labeled {self.auto_labeled} items (confidence >= {self.auto_threshold:.3f})"
+        return self._message() + auto + self.ingest_message()
 
     def _message(self) -> str:
         if self.status == "already_stopped":
             return f"{self.campaign}: campaign stopped ({self.stop_reason}); nothing to do"
+        if self.status == "no_arrivals":
+            return f"{self.campaign}: no new files have arrived; nothing to screen"
         if self.status == "waiting":
             parts = ", ".join(f"{n} labels from round {r}" for r, n in sorted(self.waiting_for.items()))
             if self.resumed_exports:
@@ -424,8 +676,11 @@ def _ingest_fields(state: CampaignState | None) -> dict:
     return ingest.summary(list(state.ingested_now)) if state is not None else {}
 
 
-def idle_report(config: CampaignConfig, state: CampaignState, resumed: list[str]) -> RoundReport | None:
-    """The report of a round with nothing to train (stopped, or waiting for the vendor), else None.
+def idle_report(
+    config: CampaignConfig, state: CampaignState, resumed: list[str], *, arrivals: list[str] | None = None
+) -> RoundReport | None:
+    """The report of a round with nothing to do (stopped, waiting for the vendor, or a stream
+    round with no new file in `arrivals`), else None.
 
     `resumed` are the batches whose interrupted export this round has just finished.
     """
@@ -440,6 +695,8 @@ def idle_report(config: CampaignConfig, state: CampaignState, resumed: list[str]
             resumed_exports=list(resumed),
             **_ingest_fields(state),
         )
+    if arrivals is not None and not arrivals:
+        return RoundReport(config.campaign, "no_arrivals", **_ingest_fields(state))
     return None
 
 
@@ -459,6 +716,8 @@ def round_report(
         batch_uri=batch_uri,
         stop_reason=record["stop_reason"],
         mlflow_run_id=record["tracking"].get("run_id"),
+        auto_labeled=(record.get("auto_labels") or {}).get("count", 0),
+        auto_threshold=(record.get("auto_labels") or {}).get("threshold"),
         **_ingest_fields(state),
     )
 
@@ -497,6 +756,7 @@ def status_rows(config: CampaignConfig) -> list[dict]:
                 "state": status,
                 "mlflow_run_id": record["tracking"].get("run_id"),
                 "model_version": record["tracking"].get("model_version"),
+                "auto_labeled": (record.get("auto_labels") or {}).get("count"),
             }
         )
     return rows
@@ -513,7 +773,8 @@ class RoundView:
     spend_remaining (when a cost per label is set) and the metrics. `labeled` is the training set
     (id, label, origin = "seed" or the round whose batch it came from); `confusion` counts holdout
     items, true class by row, predicted by column; `vendor` the figures of the deliveries ingested
-    since the previous round; `reference` named (labels, values) curves from a simulation.
+    since the previous round; `reference` named (labels, values) curves from a simulation;
+    `auto_labels` the items the model labeled itself this round (id, label, confidence).
     """
 
     history: pd.DataFrame = field(repr=False)
@@ -522,6 +783,7 @@ class RoundView:
     confusion: pd.DataFrame | None = field(default=None, repr=False)
     vendor: dict[str, float] = field(default_factory=dict)
     reference: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict, repr=False)
+    auto_labels: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def _history(config: CampaignConfig, inputs: Inputs, state: CampaignState, decision: Decision, evaluation) -> list:
@@ -670,4 +932,12 @@ def round_view(
         confusion=_confusion(config, inputs, trained),
         vendor=vendor_figures(config, state, since=previous.get("recorded_at")),
         reference=reference_curves(config.tracking.reference_curve, metric=config.stopping.metric),
+        auto_labels=_auto_frame(decision.auto_labels) if config.auto_label is not None else None,
+    )
+
+
+def _auto_frame(auto: AutoLabels) -> pd.DataFrame:
+    ids = list(auto.labels)
+    return pd.DataFrame(
+        {"id": ids, "label": [auto.labels[i] for i in ids], "confidence": [auto.confidence[i] for i in ids]}
     )

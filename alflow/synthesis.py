@@ -14,6 +14,8 @@ from sklearn.metrics import pairwise_distances
 
 from alflow.strategies import margin
 
+PREFIX = "synthetic-"
+
 
 def synthesize(
     model,
@@ -28,6 +30,7 @@ def synthesize(
 
     Raises ValueError when y_labeled holds fewer than two classes or n < 1.
     """
+    columns = getattr(X_labeled, "columns", None)  # a model fit on a frame is asked with frames
     X = np.asarray(X_labeled, dtype=float)
     y = np.asarray(y_labeled)
     if np.unique(y).size < 2:
@@ -42,13 +45,14 @@ def synthesize(
     points = np.empty((n, X.shape[1]))
     for i, (a, b) in enumerate(zip(sources, partners, strict=True)):
         segment = X[a] + t[:, None] * (X[b] - X[a])
-        points[i] = segment[np.argmax(margin(model.predict_proba(segment)))]
+        asked = segment if columns is None else pd.DataFrame(segment, columns=columns)
+        points[i] = segment[np.argmax(margin(model.predict_proba(asked)))]
     return points, np.stack([sources, partners], axis=1)
 
 
 def synthetic_batch(points: np.ndarray, columns: list[str], *, round_: int) -> pd.DataFrame:
     """A batch frame like an exported one: ids that say `synthetic`, then the feature values."""
-    ids = [f"synthetic-r{round_:04d}-{i:04d}" for i in range(len(points))]
+    ids = [f"{PREFIX}r{round_:04d}-{i:04d}" for i in range(len(points))]
     frame = pd.DataFrame(points, columns=columns)
     frame.insert(0, "id", ids)
     frame.insert(1, "synthetic", True)

@@ -273,14 +273,17 @@ def round_figures(config, view, trained) -> dict[str, Any]:
 def write_round_artifacts(config, view, trained, folder: Path) -> tuple[str, ...]:
     """Write the round run's artifacts under `folder`; returns the paths that are tables.
 
-    tables/query_batch.json, tables/labeled_set.json (MLflow tables), plots/*.png (alflow.plots),
-    validation/labeled_set.json (the GX result) and validation/data_docs/ (its rendered Data Docs).
+    tables/query_batch.json, tables/labeled_set.json, tables/auto_labels.json (MLflow tables),
+    plots/*.png (alflow.plots), validation/labeled_set.json (the GX result) and
+    validation/data_docs/ (its rendered Data Docs).
     """
     from alflow import validation
 
     tables = {"tables/labeled_set.json": view.labeled}
     if view.batch is not None:
         tables["tables/query_batch.json"] = view.batch[["id", "score", "predicted"]]
+    if view.auto_labels is not None:
+        tables["tables/auto_labels.json"] = view.auto_labels
     for name, frame in tables.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         frame.to_json(folder / name, orient="split", index=False)

@@ -11,7 +11,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from alflow import rounds, stream, tracking
+from alflow import rounds, tracking
 from alflow.config import CampaignConfig, load_campaign
 from alflow.errors import AlflowError
 
@@ -67,15 +67,30 @@ def evaluate_model(campaign: CampaignConfig, inputs: rounds.Inputs, trained: rou
 
 
 @compute_task
-def check_stopping(
-    campaign: CampaignConfig, inputs: rounds.Inputs, state: rounds.CampaignState, evaluation: rounds.Evaluation
-) -> rounds.Decision:
-    return rounds.decide(campaign, inputs, state, evaluation)
+def auto_label(campaign, inputs, state, trained) -> rounds.AutoLabels:
+    return rounds.auto_label(campaign, inputs, state, trained)
+
+
+@compute_task
+def check_stopping(campaign, inputs, state, evaluation, auto: rounds.AutoLabels) -> rounds.Decision:
+    return rounds.decide(campaign, inputs, state, evaluation, auto)
 
 
 @compute_task
 def select_batch(campaign, inputs, state, trained, decision: rounds.Decision):
-    return rounds.select_batch(campaign, inputs, state, trained, k=decision.batch_size)
+    return rounds.select_batch(
+        campaign, inputs, state, trained, k=decision.batch_size, skip=decision.auto_labels.labels
+    )
+
+
+@io_task
+def list_arrivals(campaign: CampaignConfig, state: rounds.CampaignState, arrivals: str) -> list[str]:
+    return rounds.pending_arrivals(campaign, state, arrivals)
+
+
+@io_task
+def select_arrivals(campaign, inputs, state, trained, decision, arrivals: str, names: list[str], target_rate: float):
+    return rounds.select_arrivals(campaign, inputs, state, trained, decision, arrivals, names, target_rate=target_rate)
 
 
 @compute_task
@@ -103,16 +118,3 @@ def publish_round_summary(campaign: CampaignConfig, record: dict) -> str:
     """The round's Prefect markdown artifact (key `<campaign>-round-NNNN`), linking to its MLflow run."""
     key = f"{campaign.campaign}-round-{record['round']:04d}"
     return str(create_markdown_artifact(key=key, markdown=tracking.round_markdown(campaign, record)))
-
-
-# --- stream-based selection (flows/stream.py) ----------------------------------------------------------
-
-
-@io_task
-def list_arrivals(campaign: CampaignConfig, arrivals: str) -> list[str]:
-    return stream.campaign_arrivals(campaign, arrivals)
-
-
-@io_task
-def screen_arrival(campaign, inputs, trained, arrivals: str, name: str, target_rate: float) -> dict:
-    return stream.screen_arrival(campaign, inputs, trained, arrivals, name, target_rate=target_rate)

@@ -100,6 +100,10 @@ def test_confidence_threshold_by_hand():
 def test_auto_labels_only_above_the_threshold(two_classes):
     model, X, _ = two_classes
     ids = np.array([f"item-{i}" for i in range(len(X))])
-    labels = auto_labels(model, X, ids, threshold=0.99)
-    confident = model.predict_proba(X).max(axis=1) >= 0.99
-    assert set(labels) == set(ids[confident])
+    chosen, labels, confidence = auto_labels(model, X, ids, threshold=0.99)
+    proba = model.predict_proba(X)
+    confident = proba.max(axis=1) >= 0.99
+    assert 0 < confident.sum() < len(X)
+    assert chosen.tolist() == ids[confident].tolist()
+    assert labels.tolist() == model.predict(X)[confident].tolist()
+    assert (confidence >= 0.99).all()
