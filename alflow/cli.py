@@ -47,10 +47,10 @@ def errors_as_exit_codes():
         raise typer.Exit(code=1) from None
 
 
-def _run_round(config_path: str):
+def _run_round(config_path: str, arrivals: str | None = None, target_rate: float = 0.1):
     from flows.round import active_learning_round
 
-    return active_learning_round(config_path)
+    return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
 
 
 @app.command()
@@ -72,11 +72,20 @@ def init(
 
 
 @app.command(name="round")
-def round_(config: Annotated[Path, typer.Argument(help="the campaign file")]) -> None:
+def round_(
+    config: Annotated[Path, typer.Argument(help="the campaign file")],
+    arrivals: Annotated[
+        str | None,
+        typer.Option(help="stream-based: screen the new CSV files in this folder or s3:// prefix instead of the pool"),
+    ] = None,
+    target_rate: Annotated[float, typer.Option(help="with --arrivals: the share of arriving items to ask for")] = 0.1,
+) -> None:
     """Run one round: ingest delivered labels, train, log, then stop or export the next batch."""
     with errors_as_exit_codes():
         load_campaign(config)  # a bad file fails here in one line, before Prefect starts
-        report = _run_round(str(config))
+        if not 0 < target_rate <= 1:
+            raise AlflowError(f"--target-rate {target_rate} must be above 0 and at most 1")
+        report = _run_round(str(config), arrivals, target_rate)
     out.print(report.message(), highlight=False)
 
 
@@ -94,7 +103,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
     """The campaign so far: one row per round."""
-    from alflow.rounds import status_rows
+    from alflow.reports import status_rows
 
     with errors_as_exit_codes():
         campaign = load_campaign(config)

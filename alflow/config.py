@@ -316,6 +316,7 @@ strategy:
   batch_size: 20                 # items sent to the vendor per round
   # oversample: 10               # combined: top batch_size * 10 by margin, then batch_size diverse ones
   # class_balance: false         # favour items predicted for under-represented classes
+  # synthetic: 0                 # of each batch, items synthesized on the decision boundary (numeric features)
 
 budget:
   max_labels: 500                # seed labels included
@@ -327,6 +328,11 @@ stopping:                        # the budget always stops the campaign; these m
   # target: 0.95                 # stop when the metric reaches this
   # patience: 3                  # stop after this many rounds without improvement
   min_delta: 0.0
+
+# auto_label:                    # the model labels the items it is sure of; off without this section
+#   target_accuracy: 0.98        # held-out accuracy the auto-labels must reach (sets the threshold)
+#   min_calibration_items: 30
+#   max_per_round: 1000
 
 vendor:
   bucket: bucket                 # a folder, or s3://bucket/prefix (credentials: the AWS chain, never here)

@@ -21,7 +21,8 @@ from sklearn.model_selection import train_test_split
 from alflow import ledger, models, vendors
 from alflow.config import CampaignConfig, load_campaign
 from alflow.errors import AlflowError
-from alflow.rounds import RoundReport, load_state
+from alflow.reports import RoundReport
+from alflow.rounds import load_state
 from alflow.store import Store, open_store
 
 CAMPAIGN = "digits-demo"

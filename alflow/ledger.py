@@ -32,6 +32,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from alflow.errors import AlreadyExistsError, RoundConflictError
@@ -124,14 +125,16 @@ class CampaignState:
     def batch_ids(self, round_: int) -> list[str]:
         return list((self.rounds[round_].get("batch") or {}).get("ids", []))
 
-    @property
+    # Derived views are computed once per state (the state never changes): `alflow status` reads
+    # them once per round, which would otherwise re-sort every ingest record each time.
+    @cached_property
     def ingested(self) -> dict[int, dict[str, str]]:
         """Round -> the labels accepted for its batch (first accepted label per item wins)."""
         return {r: accepted_labels(records) for r, records in sorted(self.ingests.items()) if records}
 
     def missing(self, round_: int) -> list[str]:
         """Ids of a round's batch without an accepted label yet."""
-        labels = accepted_labels(self.ingests.get(round_, []))
+        labels = self.ingested.get(round_, {})
         return [i for i in self.batch_ids(round_) if i not in labels]
 
     @property
@@ -144,7 +147,7 @@ class CampaignState:
         """Rounds that chose a batch but crashed before its completion marker was written."""
         return [r for r in sorted(self.rounds) if self.batch_ids(r) and r not in self.exported]
 
-    @property
+    @cached_property
     def asked_ids(self) -> list[str]:
         """Every item ever sent to the vendor, in round order."""
         return [i for r in sorted(self.rounds) for i in self.batch_ids(r)]
@@ -153,7 +156,7 @@ class CampaignState:
     def labels_asked(self) -> int:
         return len(self.asked_ids)
 
-    @property
+    @cached_property
     def outside_ids(self) -> set[str]:
         """Asked items that are not pool items (synthetic, or from stream arrivals)."""
         return {i for r in self.rounds.values() for i in ((r.get("batch") or {}).get("outside") or {}).get("ids", [])}

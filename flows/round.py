@@ -5,7 +5,8 @@ from __future__ import annotations
 from prefect import flow
 
 import tasks
-from alflow.rounds import RoundReport, idle_report, round_report, settle
+from alflow.reports import RoundReport, idle_report, round_report
+from alflow.rounds import settle
 
 
 @flow(name="active-learning-round", log_prints=True)

@@ -11,7 +11,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from alflow import rounds, tracking
+from alflow import rounds, tracking, views
 from alflow.config import CampaignConfig, load_campaign
 from alflow.errors import AlflowError
 
@@ -94,8 +94,8 @@ def select_arrivals(campaign, inputs, state, trained, decision, arrivals: str, n
 
 
 @compute_task
-def summarize_round(campaign, inputs, state, trained, evaluation, decision, batch) -> rounds.RoundView:
-    return rounds.round_view(campaign, inputs, state, trained, evaluation, decision, batch)
+def summarize_round(campaign, inputs, state, trained, evaluation, decision, batch) -> views.RoundView:
+    return views.round_view(campaign, inputs, state, trained, evaluation, decision, batch)
 
 
 @io_task

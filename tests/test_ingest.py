@@ -14,7 +14,7 @@ import boto3
 import pandas as pd
 import pytest
 
-from alflow import ingest, ledger, rounds
+from alflow import ingest, ledger, reports, rounds
 from alflow.config import CampaignConfig
 
 BATCH = ["a", "b", "c", "d"]
@@ -178,7 +178,7 @@ def test_partial_delivery_accepts_the_valid_part_and_quarantines_the_rest(campai
     assert record["quarantine"].startswith(ledger.quarantine_prefix(campaign.campaign, 1))
     assert record["delivered_at"] and record["ingested_in"] == 2
 
-    report = rounds.idle_report(campaign, state, [])
+    report = reports.idle_report(campaign, state, [])
     assert report.status == "waiting" and report.waiting_for == {1: 2}
     assert report.labels_ingested == 1 and report.rows_rejected == 2
     assert "ingested 1 labels" in report.message() and "rejected 2 rows/files" in report.message()

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from alflow.rounds import load_state, reference_curves
+from alflow.rounds import load_state
+from alflow.views import reference_curves
 
 pytestmark = pytest.mark.slow
 

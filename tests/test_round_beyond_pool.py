@@ -11,7 +11,8 @@ from mlflow import MlflowClient
 
 from alflow import ledger
 from alflow.config import load_campaign
-from alflow.rounds import load_state, status_rows
+from alflow.reports import status_rows
+from alflow.rounds import load_state
 from alflow.store import open_store
 from flows.round import active_learning_round
 

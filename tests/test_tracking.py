@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
-from alflow import ledger, plots, rounds, tracking
+from alflow import ledger, plots, rounds, tracking, views
 from alflow.ledger import CampaignState
 from alflow.store import LocalStore
 
@@ -73,7 +73,7 @@ def test_every_plot_is_a_figure_that_saves(figure, tmp_path):
 def test_reference_curves_reads_the_random_curve_of_a_simulation(tmp_path, document):
     path = tmp_path / "curves.json"
     path.write_text(json.dumps(document))
-    assert rounds.reference_curves(str(path), metric="accuracy") == {"random": ([20, 40], [0.5, 0.6])}
+    assert views.reference_curves(str(path), metric="accuracy") == {"random": ([20, 40], [0.5, 0.6])}
 
 
 @pytest.mark.parametrize("content", [None, "not json", json.dumps({"margin": [[20, 0.5]]})], ids=str)
@@ -81,8 +81,8 @@ def test_reference_curves_without_a_random_curve_draw_nothing(tmp_path, content)
     path = tmp_path / "curves.json"
     if content is not None:
         path.write_text(content)
-    assert rounds.reference_curves(str(path), metric="accuracy") == {}
-    assert rounds.reference_curves(None, metric="accuracy") == {}
+    assert views.reference_curves(str(path), metric="accuracy") == {}
+    assert views.reference_curves(None, metric="accuracy") == {}
 
 
 # --- vendor figures -----------------------------------------------------------------------------
@@ -100,17 +100,17 @@ def test_vendor_figures_read_turnaround_and_agreement_of_new_deliveries(campaign
         records[round_] = [{"labels": {}, "ingested_at": ingested, "delivered_at": delivered, "agreement": agreement}]
     state = CampaignState(name, ingests=records)
 
-    assert rounds.vendor_figures(campaign, state, since=None) == {
+    assert views.vendor_figures(campaign, state, since=None) == {
         "vendor_turnaround_hours": pytest.approx(15.0),
         "annotator_agreement": pytest.approx(0.8),
     }
-    since_round_1 = rounds.vendor_figures(campaign, state, since="2026-01-02T00:00:00+00:00")
+    since_round_1 = views.vendor_figures(campaign, state, since="2026-01-02T00:00:00+00:00")
     assert since_round_1 == {"vendor_turnaround_hours": pytest.approx(24.0), "annotator_agreement": pytest.approx(0.7)}
 
 
 def test_vendor_figures_skip_what_the_records_do_not_say(campaign):
     state = CampaignState(campaign.campaign, ingests={1: [{"labels": {}}]})
-    assert rounds.vendor_figures(campaign, state, since=None) == {}
+    assert views.vendor_figures(campaign, state, since=None) == {}
 
 
 # --- MLflow on SQLite ---------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def test_round_view_gathers_history_labeled_set_batch_and_confusion(campaign):
     decision = rounds.decide(campaign, inputs, state, evaluation)
     batch = rounds.select_batch(campaign, inputs, state, trained, k=decision.batch_size)
 
-    view = rounds.round_view(campaign, inputs, state, trained, evaluation, decision, batch)
+    view = views.round_view(campaign, inputs, state, trained, evaluation, decision, batch)
 
     row = view.history.iloc[-1]
     assert (row["round"], row["labels_used"], row["labels_remaining"]) == (1, 20, 30)

@@ -1,0 +1,165 @@
+"""What a round did, in words and rows: the round report and `alflow status`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from alflow import ingest, ledger
+from alflow.config import CampaignConfig
+from alflow.ledger import CampaignState
+from alflow.rounds import bucket
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """What a round did, for people (`message`) and scripts (the fields)."""
+
+    campaign: str
+    status: str  # exported | stopped | waiting | already_stopped | no_arrivals
+    round: int | None = None
+    labels_used: int | None = None
+    max_labels: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    metric_source: str | None = None
+    batch_size: int = 0
+    batch_uri: str | None = None
+    stop_reason: str | None = None
+    waiting_for: dict[int, int] = field(default_factory=dict)  # round -> labels outstanding
+    resumed_exports: list[str] = field(default_factory=list)  # interrupted exports finished now
+    mlflow_run_id: str | None = None
+    labels_ingested: int = 0  # vendor labels accepted by this run
+    rows_rejected: int = 0  # delivery rows (or whole files) refused by this run: see `quarantined`
+    duplicates: int = 0  # late duplicates skipped (already accepted with the same label)
+    quarantined: tuple[str, ...] = ()  # store keys of the quarantined copies; reasons beside them
+    agreement: float | None = None  # mean annotator agreement over the files ingested by this run
+    auto_labeled: int = 0  # items the model labeled itself this round (auto_label), not in labels_used
+    auto_threshold: float | None = None
+
+    def ingest_message(self) -> str:
+        """What this run took from the vendor, or '' when it took nothing."""
+        if not (self.labels_ingested or self.rows_rejected or self.duplicates):
+            return ""
+        parts = [f"ingested {self.labels_ingested} labels"]
+        if self.duplicates:
+            parts.append(f"skipped {self.duplicates} duplicates")
+        if self.rows_rejected:
+            parts.append(f"rejected {self.rows_rejected} rows/files (reasons beside {', '.join(self.quarantined)})")
+        return "; " + ", ".join(parts)
+
+    def message(self) -> str:
+        auto = ""
+        if self.auto_labeled:
+            auto = f"; auto-labeled {self.auto_labeled} items (confidence >= {self.auto_threshold:.3f})"
+        return self._message() + auto + self.ingest_message()
+
+    def _message(self) -> str:
+        if self.status == "already_stopped":
+            return f"{self.campaign}: campaign stopped ({self.stop_reason}); nothing to do"
+        if self.status == "no_arrivals":
+            return f"{self.campaign}: no new files have arrived; nothing to screen"
+        if self.status == "waiting":
+            parts = ", ".join(f"{n} labels from round {r}" for r, n in sorted(self.waiting_for.items()))
+            if self.resumed_exports:
+                where = ", ".join(self.resumed_exports)
+                return f"{self.campaign}: finished an interrupted export to {where}; waiting for {parts}"
+            return f"{self.campaign}: waiting for {parts}; nothing exported"
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items() if not math.isnan(v))
+        head = (
+            f"{self.campaign} round {self.round}: {self.labels_used}/{self.max_labels} labels, "
+            f"{scores or 'no metric yet'} ({self.metric_source})"
+        )
+        if self.status == "stopped":
+            return f"{head}; stopped: {self.stop_reason}"
+        return f"{head}; exported {self.batch_size} items to {self.batch_uri}"
+
+
+def _ingest_fields(state: CampaignState | None) -> dict:
+    # What this run took from the vendor: a re-run that ingests nothing new reports nothing.
+    return ingest.summary(list(state.ingested_now)) if state is not None else {}
+
+
+def idle_report(
+    config: CampaignConfig, state: CampaignState, resumed: list[str], *, arrivals: list[str] | None = None
+) -> RoundReport | None:
+    """The report of a round with nothing to do (stopped, waiting for the vendor, or a stream
+    round with no new file in `arrivals`), else None.
+
+    `resumed` are the batches whose interrupted export this round has just finished.
+    """
+    if state.stop_reason:
+        return RoundReport(config.campaign, "already_stopped", stop_reason=state.stop_reason)
+    if state.outstanding:
+        waiting = {r: len(state.missing(r)) for r in state.outstanding}
+        return RoundReport(
+            config.campaign,
+            "waiting",
+            waiting_for=waiting,
+            resumed_exports=list(resumed),
+            **_ingest_fields(state),
+        )
+    if arrivals is not None and not arrivals:
+        return RoundReport(config.campaign, "no_arrivals", **_ingest_fields(state))
+    return None
+
+
+def round_report(
+    config: CampaignConfig, record: dict, batch_uri: str | None, state: CampaignState | None = None
+) -> RoundReport:
+    batch = record.get("batch") or {}
+    return RoundReport(
+        config.campaign,
+        "stopped" if record["stop_reason"] else "exported",
+        round=record["round"],
+        labels_used=record["labels_used"],
+        max_labels=config.budget.max_labels,
+        metrics=record["metrics"],
+        metric_source=record["metric_source"],
+        batch_size=len(batch.get("ids", [])),
+        batch_uri=batch_uri,
+        stop_reason=record["stop_reason"],
+        mlflow_run_id=record["tracking"].get("run_id"),
+        auto_labeled=(record.get("auto_labels") or {}).get("count", 0),
+        auto_threshold=(record.get("auto_labels") or {}).get("threshold"),
+        **_ingest_fields(state),
+    )
+
+
+def status_rows(config: CampaignConfig) -> list[dict]:
+    """One row per round: labels used, asked, delivered, ingested, metrics and state."""
+    store = bucket(config)
+    state = ledger.load_state(store, config.campaign)
+    rows = []
+    for round_, record in sorted(state.rounds.items()):
+        asked = len(state.batch_ids(round_))
+        records = state.ingests.get(round_, [])
+        delivered = sum(r["votes"] for r in records) if round_ in state.delivered else None
+        missing = len(state.missing(round_))
+        if record.get("stop_reason"):
+            status = f"stopped: {record['stop_reason']}"
+        elif round_ in state.ingested and not missing:
+            status = "ingested"
+        elif round_ in state.ingested:
+            status = f"partly ingested: {missing} outstanding"
+        elif round_ in state.delivered:
+            status = "delivered"
+        elif round_ in state.exported:
+            status = "waiting for vendor"
+        else:
+            status = "export interrupted"
+        rows.append(
+            {
+                "round": round_,
+                "labels_used": record["labels_used"],
+                "asked": asked,
+                "delivered": delivered,
+                "ingested": len(state.ingested[round_]) if round_ in state.ingested else None,
+                **{k: record["metrics"].get(k) for k in ("accuracy", "f1_macro")},
+                "metric_source": record["metric_source"],
+                "state": status,
+                "mlflow_run_id": record["tracking"].get("run_id"),
+                "model_version": record["tracking"].get("model_version"),
+                "auto_labeled": (record.get("auto_labels") or {}).get("count"),
+            }
+        )
+    return rows
