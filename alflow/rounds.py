@@ -394,9 +394,8 @@ def select_arrivals(
     skip, id_column, store = taken_ids(inputs, state), config.pool.id_column, open_store(arrivals)
     parts = []
     for name in names:
-        text = [id_column] + ([config.pool.text_column] if config.pool.text_column else [])
-        frame = pd.read_csv(io.BytesIO(store.read(name)), dtype=dict.fromkeys(text, str))
-        frame = frame[~frame[id_column].isin(skip)].drop_duplicates(id_column)
+        frame = _read_arrival(config, store, name)
+        frame = frame[~frame[id_column].isin(skip)]
         X = data.model_input(frame, config.pool, inputs.features)
         # at cold start nothing is fitted: every item is as uncertain as can be
         proba = trained.model.predict_proba(X) if trained.fitted else np.full((len(frame), 2), 0.5)
@@ -430,10 +429,26 @@ def _predicted(trained: Trained, proba: np.ndarray) -> np.ndarray:
     return np.asarray(trained.model.classes_)[proba.argmax(axis=1)].astype(str)
 
 
-def pending_arrivals(config: CampaignConfig, state: CampaignState, arrivals: str) -> list[str]:
-    """CSV files under `arrivals` (a folder or s3:// prefix) that no round has screened yet, by name."""
+def pending_arrivals(config: CampaignConfig, inputs: Inputs, state: CampaignState, arrivals: str) -> list[str]:
+    """CSV files under `arrivals` (a folder or s3:// prefix) that no round has screened yet, by
+    name. Raises DataValidationError, before the round is claimed, for a file without the pool's
+    id and feature columns or with duplicate ids."""
     screened = {f for r in state.rounds.values() for f in (r.get("stream") or {}).get("files", [])}
-    return sorted(k for k in open_store(arrivals).list("") if k.endswith(".csv") and k not in screened)
+    store = open_store(arrivals)
+    names = sorted(k for k in store.list("") if k.endswith(".csv") and k not in screened)
+    id_column = config.pool.id_column
+    for name in names:
+        frame = _read_arrival(config, store, name)
+        ids = frame[id_column] if id_column in frame else pd.Series(dtype=str)
+        validation.check_pool(
+            list(frame.columns), ids, id_column=id_column, features=inputs.features, source=f"{arrivals}/{name}"
+        )
+    return names
+
+
+def _read_arrival(config: CampaignConfig, store: Store, name: str) -> pd.DataFrame:
+    text = [config.pool.id_column] + ([config.pool.text_column] if config.pool.text_column else [])
+    return pd.read_csv(io.BytesIO(store.read(name)), dtype=dict.fromkeys(text, str))
 
 
 def commit_round(
@@ -456,7 +471,7 @@ def commit_round(
         "class_counts": trained.class_counts,
         "metrics": evaluation.metrics,
         "metric_source": evaluation.source,
-        "strategy": config.strategy.name,
+        "strategy": "stream" if "stream" in getattr(batch, "attrs", {}) else config.strategy.name,
         "model": models.model_name(trained.model),
         "stop_reason": decision.stop_reason,
         "batch": None,

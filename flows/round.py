@@ -25,7 +25,7 @@ def active_learning_round(config_path: str, arrivals: str | None = None, target_
     inputs = tasks.validate_inputs(campaign)
     state = tasks.ingest_deliveries(campaign)
     resumed = tasks.finish_exports(campaign, inputs, state)
-    names = tasks.list_arrivals(campaign, state, arrivals) if arrivals else None
+    names = tasks.list_arrivals(campaign, inputs, state, arrivals) if arrivals else None
     if idle := idle_report(campaign, state, resumed, arrivals=names):
         print(idle.message())
         return idle

@@ -84,8 +84,8 @@ def select_batch(campaign, inputs, state, trained, decision: rounds.Decision):
 
 
 @io_task
-def list_arrivals(campaign: CampaignConfig, state: rounds.CampaignState, arrivals: str) -> list[str]:
-    return rounds.pending_arrivals(campaign, state, arrivals)
+def list_arrivals(campaign, inputs, state, arrivals: str) -> list[str]:
+    return rounds.pending_arrivals(campaign, inputs, state, arrivals)
 
 
 @io_task

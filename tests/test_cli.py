@@ -78,12 +78,12 @@ def _runs(campaign):
     return len(client.search_runs([experiment.experiment_id])) if experiment else 0
 
 
-def _round_fails(campaign_file, message):
+def _round_fails(campaign_file, message, *options):
     """`alflow round` exits 1 with `message` on one line; the bucket and MLflow are unchanged."""
     campaign = load_campaign(campaign_file)
     bucket = campaign_file.parent / "bucket"
     before, runs = snapshot(bucket), _runs(campaign)
-    result = alflow("round", campaign_file)
+    result = alflow("round", campaign_file, *options)
     assert result.exit_code == 1, result.output
     assert message in result.output
     assert result.output.count("error:") == 1
@@ -106,6 +106,18 @@ def test_duplicate_pool_ids(campaign_file, campaign):
     pool.to_csv(pool_path, index=False)
     out = _round_fails(campaign_file, "pool.csv: column 'id' must be unique")
     assert f"'id': '{pool.loc[2, 'id']}'" in out
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_an_arrival_with_duplicate_ids_stops_a_stream_round(campaign_file, campaign, tmp_path):
+    assert alflow("round", campaign_file).exit_code == 0
+    arrivals = tmp_path / "arrivals"
+    arrivals.mkdir()
+    pool = pd.read_csv(campaign_file.parent / "data" / "pool.csv", dtype={"id": str}).iloc[:50]
+    pool.to_csv(arrivals / "day-1.csv", index=False)
+    pool.iloc[[0, 1, 1]].to_csv(arrivals / "day-2.csv", index=False)
+    _round_fails(campaign_file, "day-2.csv: column 'id' must be unique", "--arrivals", arrivals)
+    assert alflow("round", campaign_file, "--arrivals", arrivals, "--target-rate", "0").exit_code == 1
 
 
 @pytest.mark.usefixtures("prefect_server")
