@@ -44,7 +44,8 @@ def active_learning_round(config_path: str, arrivals: str | None = None, target_
     tracked = tasks.log_round(campaign, view, decision, trained, evaluation)
     record = tasks.commit_round(campaign, decision, trained, evaluation, batch, tracked)
     location = tasks.export_batch(campaign, inputs, record)
-    tasks.publish_round_summary(campaign, record)
+    # The round is committed and exported by now: a summary that fails to publish is logged, not fatal.
+    tasks.publish_round_summary(campaign, record, return_state=True)
 
     report = round_report(campaign, record, location, state)
     print(report.message())

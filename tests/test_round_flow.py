@@ -138,3 +138,13 @@ def test_cold_start_a_single_class_seed_set_selects_by_diversity(campaign_file, 
     client = MlflowClient(campaign.tracking.uri)
     assert [v.version for v in client.search_model_versions(f"name = '{campaign.campaign}'")] == [1]
     assert str(client.get_model_version_by_alias(campaign.campaign, "champion").version) == "1"
+
+
+def test_a_summary_that_fails_to_publish_does_not_fail_a_committed_round(campaign_file, campaign, monkeypatch):
+    def unavailable(**_):
+        raise ConnectionError("Prefect API unavailable")
+
+    monkeypatch.setattr("tasks.create_markdown_artifact", unavailable)
+    report = active_learning_round(str(campaign_file))
+    assert report.status == "exported" and report.batch_size == 10
+    assert sorted(load_state(campaign).exported) == [1]
