@@ -11,23 +11,33 @@ import numpy as np
 
 
 def confidence_threshold(
-    proba: np.ndarray, y_true: np.ndarray, classes: np.ndarray, *, target_accuracy: float, min_items: int = 20
+    proba: np.ndarray,
+    y_true: np.ndarray,
+    classes: np.ndarray,
+    *,
+    target_accuracy: float,
+    min_items: int = 20,
+    z: float = 1.645,
 ) -> float | None:
     """The lowest confidence t such that held-out predictions with max proba >= t are at least
     `target_accuracy` accurate (over at least `min_items` of them); None if no t qualifies.
 
-    `proba` (n, C) and `y_true` (n,) are held-out data the model was not fit on.
+    "Accurate" is judged by the Wilson score lower bound at `z` (1.645: one-sided 95 %), not by
+    the observed share, so that a small held-out set does not license a threshold it cannot
+    support; z=0 judges by the observed share. `proba` (n, C) and `y_true` (n,) are held-out data
+    the model was not fit on.
     """
     confidence = proba.max(axis=1)
     correct = np.asarray(classes)[proba.argmax(axis=1)] == np.asarray(y_true)
     order = np.argsort(-confidence, kind="stable")
-    running = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
-    ok = np.flatnonzero((running >= target_accuracy) & (np.arange(1, len(order) + 1) >= min_items))
+    n = np.arange(1, len(order) + 1)
+    share = np.cumsum(correct[order]) / n
+    lower = (share + z**2 / (2 * n) - z * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2))) / (1 + z**2 / n)
+    ok = np.flatnonzero((lower >= target_accuracy - 1e-12) & (n >= min_items))
     if ok.size == 0:
         return None
     # the largest prefix that still meets the target: cover as many items as the target allows
-    last = ok[-1]
-    return float(confidence[order][last])
+    return float(confidence[order][ok[-1]])
 
 
 def auto_labels(model, X, ids: np.ndarray, *, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

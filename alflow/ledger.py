@@ -200,11 +200,9 @@ def load_state(store: Store, campaign: str) -> CampaignState:
             exported.add(round_)
         elif key == delivery_prefix(campaign, round_) + DONE:
             delivered.add(round_)
-    auto = {
-        r: json.loads(store.read(rec["auto_labels"]["key"]))["labels"]
-        for r, rec in rounds.items()
-        if rec.get("auto_labels")
-    }
+    # a round that auto-labeled nothing names no file
+    named = {r: (rec.get("auto_labels") or {}).get("key") for r, rec in rounds.items()}
+    auto = {r: json.loads(store.read(key))["labels"] for r, key in named.items() if key}
     return CampaignState(campaign, rounds, frozenset(exported), frozenset(delivered), ingests, auto)
 
 

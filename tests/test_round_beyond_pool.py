@@ -74,6 +74,16 @@ def test_auto_labels_are_kept_apart_from_human_labels_and_the_budget(campaign_fi
     assert [row["auto_labeled"] for row in status_rows(campaign)] == [len(auto), len(again)]
 
 
+def test_a_round_whose_threshold_meets_no_target_auto_labels_nothing(campaign_file):
+    campaign = _edit(campaign_file, auto_label={"target_accuracy": 1.0, "min_calibration_items": 10_000})
+    first = active_learning_round(str(campaign_file))
+    assert first.status == "exported" and first.auto_labeled == 0
+    record = load_state(campaign).rounds[1]["auto_labels"]
+    assert record["count"] == 0 and record["threshold"] is None and "key" not in record
+    vendor_for(campaign, campaign_file.parent / "data" / "answers.csv").deliver(1)
+    assert active_learning_round(str(campaign_file)).labels_used == 30
+
+
 def test_auto_labeling_is_off_by_default(campaign_file, campaign):
     report = active_learning_round(str(campaign_file))
     assert report.auto_labeled == 0

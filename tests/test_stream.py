@@ -92,9 +92,22 @@ def test_confidence_threshold_by_hand():
     proba = np.array([[0.95, 0.05], [0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6]])
     y = np.array([0, 0, 1, 1, 1])
     # prefixes: 1/1, 2/2, 3/3, 3/4, 4/5 -> the widest prefix at >= 0.8 accuracy is all five
-    assert confidence_threshold(proba, y, np.array([0, 1]), target_accuracy=0.8, min_items=1) == pytest.approx(0.6)
-    assert confidence_threshold(proba, y, np.array([0, 1]), target_accuracy=0.9, min_items=1) == pytest.approx(0.8)
-    assert confidence_threshold(proba, y, np.array([0, 1]), target_accuracy=0.9, min_items=4) is None
+    by_share = {"min_items": 1, "z": 0.0}
+    assert confidence_threshold(proba, y, np.array([0, 1]), target_accuracy=0.8, **by_share) == pytest.approx(0.6)
+    assert confidence_threshold(proba, y, np.array([0, 1]), target_accuracy=0.9, **by_share) == pytest.approx(0.8)
+    assert confidence_threshold(proba, y, np.array([0, 1]), target_accuracy=0.9, min_items=4, z=0.0) is None
+
+
+def test_confidence_threshold_wants_evidence_for_the_target():
+    # 3 of 3 correct is 100 %, but its Wilson lower bound at z = 1.645 is 3 / (3 + 1.645**2) = 0.526
+    proba = np.array([[0.95, 0.05], [0.9, 0.1], [0.2, 0.8]])
+    y = np.array([0, 0, 1])
+    assert confidence_threshold(proba, y, np.array([0, 1]), target_accuracy=0.52, min_items=1) == pytest.approx(0.8)
+    assert confidence_threshold(proba, y, np.array([0, 1]), target_accuracy=0.53, min_items=1) is None
+    # 200 of 200 correct: lower bound 200 / (200 + 1.645**2) = 0.9867
+    many = np.tile([[0.99, 0.01]], (200, 1))
+    assert confidence_threshold(many, np.zeros(200), np.array([0, 1]), target_accuracy=0.98) == pytest.approx(0.99)
+    assert confidence_threshold(many, np.zeros(200), np.array([0, 1]), target_accuracy=0.99) is None
 
 
 def test_auto_labels_only_above_the_threshold(two_classes):
