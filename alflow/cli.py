@@ -89,6 +89,26 @@ def round_(
     out.print(report.message(), highlight=False)
 
 
+@app.command(name="write-off")
+def write_off(
+    config: Annotated[Path, typer.Argument(help="the campaign file")],
+    round_: Annotated[int, typer.Option("--round", help="the round whose batch holds the items")],
+    reason: Annotated[str, typer.Option(help="why: kept in the ledger beside the ids")],
+    ids: Annotated[
+        str | None, typer.Option(help="comma-separated item ids (default: every item still outstanding)")
+    ] = None,
+) -> None:
+    """Stop waiting for items the vendor cannot label, so the campaign goes on without them."""
+    from alflow.rounds import write_off as give_up
+
+    with errors_as_exit_codes():
+        campaign = load_campaign(config)
+        chosen = give_up(campaign, round_, ids.split(",") if ids else None, reason=reason)
+    out.print(
+        f"{campaign.campaign} round {round_}: wrote off {len(chosen)} items; no longer waited for", highlight=False
+    )
+
+
 def _clean(value):
     return None if isinstance(value, float) and math.isnan(value) else value
 

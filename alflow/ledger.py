@@ -5,6 +5,7 @@ Layout under `<bucket>/<campaign>/` (docs/VENDORS.md is the vendor's view of it)
     ledger/round-0001/round.json          the round's decision: metrics, stop reason, batch ids (commit)
     ledger/round-0001/claim-0001.json     a run's claim on the round, with a lease (expires)
     ledger/round-0001/ingest-<sha>.json   one per delivery file content: labels accepted, rows rejected
+    ledger/round-0001/writeoff-<sha>.json items of the batch given up on (`alflow write-off`): not waited for
     ledger/round-0001/autolabels-<sha>.json   items the model labeled itself   } written before round.json,
     ledger/round-0001/items-<sha>.csv     batch items not in the pool (synthetic, } which names them; an
                                           stream arrivals), with their features  } unnamed one is ignored
@@ -109,6 +110,7 @@ class CampaignState:
     delivered: frozenset[int] = frozenset()
     ingests: dict[int, list[dict]] = field(default_factory=dict)
     auto_labels: dict[int, dict[str, str]] = field(default_factory=dict)  # round -> labels the model gave
+    written_off: dict[int, frozenset[str]] = field(default_factory=dict)  # round -> items not waited for
     # The ingest records the call that returned this state wrote: for reporting only, so not
     # part of what the state *is* (two states with the same records are equal).
     ingested_now: tuple[dict, ...] = field(default=(), compare=False)
@@ -133,9 +135,9 @@ class CampaignState:
         return {r: accepted_labels(records) for r, records in sorted(self.ingests.items()) if records}
 
     def missing(self, round_: int) -> list[str]:
-        """Ids of a round's batch without an accepted label yet."""
-        labels = self.ingested.get(round_, {})
-        return [i for i in self.batch_ids(round_) if i not in labels]
+        """Ids of a round's batch without an accepted label yet, and not written off."""
+        labels, given_up = self.ingested.get(round_, {}), self.written_off.get(round_, frozenset())
+        return [i for i in self.batch_ids(round_) if i not in labels and i not in given_up]
 
     @property
     def outstanding(self) -> list[int]:
@@ -188,6 +190,7 @@ def load_state(store: Store, campaign: str) -> CampaignState:
     rounds: dict[int, dict] = {}
     ingests: dict[int, list[dict]] = {}
     exported, delivered = set(), set()
+    written_off: dict[int, set[str]] = {}
     for key in keys:
         round_ = _round_of(key)
         if round_ is None:
@@ -196,6 +199,8 @@ def load_state(store: Store, campaign: str) -> CampaignState:
             rounds[round_] = json.loads(store.read(key))
         elif key.startswith(ledger_key(campaign, round_, "ingest-")) and key.endswith(".json"):
             ingests.setdefault(round_, []).append(json.loads(store.read(key)))
+        elif key.startswith(ledger_key(campaign, round_, "writeoff-")):
+            written_off.setdefault(round_, set()).update(json.loads(store.read(key))["ids"])
         elif key == batch_prefix(campaign, round_) + READY:
             exported.add(round_)
         elif key == delivery_prefix(campaign, round_) + DONE:
@@ -203,7 +208,8 @@ def load_state(store: Store, campaign: str) -> CampaignState:
     # a round that auto-labeled nothing names no file
     named = {r: (rec.get("auto_labels") or {}).get("key") for r, rec in rounds.items()}
     auto = {r: json.loads(store.read(key))["labels"] for r, key in named.items() if key}
-    return CampaignState(campaign, rounds, frozenset(exported), frozenset(delivered), ingests, auto)
+    given_up = {r: frozenset(ids) for r, ids in written_off.items()}
+    return CampaignState(campaign, rounds, frozenset(exported), frozenset(delivered), ingests, auto, given_up)
 
 
 def write_attachment(store: Store, campaign: str, round_: int, name: str, suffix: str, data: bytes) -> str:

@@ -139,6 +139,8 @@ def status_rows(config: CampaignConfig) -> list[dict]:
             status = f"stopped: {record['stop_reason']}"
         elif round_ in state.ingested and not missing:
             status = "ingested"
+            if round_ in state.written_off:
+                status += f" ({len(state.written_off[round_])} written off)"
         elif round_ in state.ingested:
             status = f"partly ingested: {missing} outstanding"
         elif round_ in state.delivered:
@@ -160,6 +162,7 @@ def status_rows(config: CampaignConfig) -> list[dict]:
                 "mlflow_run_id": record["tracking"].get("run_id"),
                 "model_version": record["tracking"].get("model_version"),
                 "auto_labeled": (record.get("auto_labels") or {}).get("count"),
+                "written_off": len(state.written_off.get(round_, ())),
             }
         )
     return rows

@@ -16,6 +16,7 @@ import pandas as pd
 
 from alflow import autolabel, data, ingest, ledger, models, selection, stream, synthesis, validation, vendors
 from alflow.config import CampaignConfig, ModelConfig
+from alflow.errors import ConfigError
 from alflow.ledger import CampaignState
 from alflow.store import Store, open_store
 from alflow.strategies import margin
@@ -107,6 +108,30 @@ def claim_round(config: CampaignConfig, state: CampaignState) -> int:
     ledger.claim_round(bucket(config), config.campaign, state.next_round)
     ledger.crash_point("round:after_claim")
     return state.next_round
+
+
+def write_off(config: CampaignConfig, round_: int, ids: list[str] | None, *, reason: str) -> list[str]:
+    """Stop waiting for items of round `round_`'s batch that the vendor cannot label (all its
+    outstanding items when `ids` is None); returns the ids written off.
+
+    The items stay counted as asked (the budget spent on them is not returned) and a label the
+    vendor delivers later is still accepted. Raises ConfigError for ids that are not outstanding.
+    """
+    state = load_state(config)
+    if round_ not in state.rounds:
+        raise ConfigError(f"campaign {config.campaign!r} has no round {round_}: see `alflow status`")
+    outstanding = state.missing(round_)
+    chosen = outstanding if ids is None else list(dict.fromkeys(ids))
+    unknown = [i for i in chosen if i not in outstanding]
+    if unknown:
+        raise ConfigError(
+            f"round {round_} is not waiting for {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}: "
+            f"only items of its batch without a label can be written off ({len(outstanding)} are)"
+        )
+    if chosen:
+        record = {"round": round_, "ids": chosen, "reason": reason, "written_at": ledger.now()}
+        ledger.write_attachment(bucket(config), config.campaign, round_, "writeoff", ".json", ledger.json_bytes(record))
+    return chosen
 
 
 # --- training -----------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from alflow.cli import app
 from alflow.config import load_campaign
+from alflow.reports import status_rows
+from alflow.rounds import load_state
 
 from helpers import deliver, snapshot, vendor_for
 
@@ -188,3 +190,28 @@ def test_demo_refuses_a_bucket_holding_an_earlier_campaign(tmp_path):
     result = alflow("demo", "--workdir", tmp_path / "demo", "--bucket", tmp_path / "shared-bucket")
     assert result.exit_code == 1
     assert "holds an earlier demo campaign" in result.output
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_items_the_vendor_cannot_label_are_written_off_and_the_campaign_goes_on(campaign_file, campaign):
+    assert alflow("round", campaign_file).exit_code == 0
+    batch = load_state(campaign).batch_ids(1)
+    answers = pd.read_csv(campaign_file.parent / "data" / "answers.csv", dtype=str).set_index("id")["label"]
+    deliver(campaign, 1, "id,label\n" + "".join(f"{i},{answers[i]}\n" for i in batch[:8]))
+    waiting = alflow("round", campaign_file)
+    assert "waiting for 2 labels from round 1" in waiting.output
+
+    refused = alflow("write-off", campaign_file, "--round", "1", "--ids", batch[0], "--reason", "blurred")
+    assert refused.exit_code == 1 and "not waiting for" in refused.output
+    done = alflow("write-off", campaign_file, "--round", "1", "--reason", "image unreadable")
+    assert done.exit_code == 0 and "wrote off 2 items" in done.output
+    state = load_state(campaign)
+    assert state.missing(1) == [] and state.written_off[1] == frozenset(batch[8:])
+
+    report = alflow("round", campaign_file)
+    assert "round 2: 28/60 labels" in report.output, report.output
+    state = load_state(campaign)
+    assert state.labels_asked == 20  # written-off items stay counted as asked
+    assert not set(state.batch_ids(2)) & set(batch)
+    [row] = [r for r in status_rows(campaign) if r["round"] == 1]
+    assert row["written_off"] == 2 and row["state"] == "ingested (2 written off)"
