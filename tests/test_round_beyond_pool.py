@@ -42,7 +42,7 @@ def _round_metric(campaign, round_: int, name: str) -> float:
 
 
 def test_auto_labels_are_kept_apart_from_human_labels_and_the_budget(campaign_file):
-    campaign = _edit(campaign_file, auto_label={"target_accuracy": 0.9, "min_calibration_items": 20})
+    campaign = _edit(campaign_file, auto_label={"target_accuracy": 0.8, "min_calibration_items": 20})
     answers = _answers(campaign_file)
     vendor = vendor_for(campaign, campaign_file.parent / "data" / "answers.csv")
 
@@ -59,9 +59,9 @@ def test_auto_labels_are_kept_apart_from_human_labels_and_the_budget(campaign_fi
     assert first.labels_used == 20 and len(state.batch_ids(1)) == 10
     assert _round_metric(campaign, 1, "labels_remaining") == 60 - 20 - 10
     assert _round_metric(campaign, 1, "auto_labeled") == first.auto_labeled
-    # the threshold was chosen for 90 % held-out accuracy; the answer key says how it did on the pool
+    # the threshold promises 80 % (a lower bound on held-out accuracy); the answer key checks the pool
     correct = sum(answers[i] == label for i, label in auto.items())
-    assert correct / len(auto) >= 0.85
+    assert correct / len(auto) >= 0.8
 
     vendor.deliver(1)
     second = active_learning_round(str(campaign_file))
