@@ -281,12 +281,18 @@ def markdown(results: dict, command: str, load: dict, n: int) -> str:
     lines += [_row(f"stage: {s}", prefect[s]) for s in STAGES]
     lines += [
         "",
-        "## Where a warm round's time goes (medians of the Prefect rounds 2+)",
+        "## Where a warm round's time goes (Prefect rounds 2+)",
         "",
-        "| part | seconds | share of the flow's wall time |",
+        "Means, not medians, so that the parts add up to the flow's wall time.",
+        "",
+        "| part | seconds (mean) | share of the flow's wall time |",
         "|---|---|---|",
     ]
-    wall = _warm(prefect["wall"])
+
+    def mean(values: list[float]) -> float:
+        return statistics.mean(values[1:] or values)
+
+    wall = mean(prefect["wall"])
     parts = [
         ("orchestration (Prefect)", prefect["outside"]),
         ("tracking: MLflow calls", prefect["mlflow"]),
@@ -303,8 +309,8 @@ def markdown(results: dict, command: str, load: dict, n: int) -> str:
     compute = [c + d for c, d in zip(compute, prefect["gx docs"], strict=True)]  # Data Docs counted once, in GX
     parts.append(("everything else: reading the pool, train, evaluate, select, ledger, export", compute))
     for label, values in parts:
-        median = _warm(values)
-        lines.append(f"| {label} | {median:.2f} | {100 * median / wall:.0f} % |")
+        lines.append(f"| {label} | {mean(values):.2f} | {100 * mean(values) / wall:.0f} % |")
+    lines.append(f"| flow wall time | {wall:.2f} | 100 % |")
     return "\n".join(lines) + "\n"
 
 
