@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -422,7 +423,8 @@ def main() -> None:
                 rows.append(_run(path, n, strategy, pre_buffer))
                 print(rows[-1], flush=True)
     load["end"] = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    command = f"python benchmarks/compute.py --sizes {args.sizes} --parquet-sizes {args.parquet_sizes}"
+    sizes, parquet_sizes = shlex.quote(args.sizes), shlex.quote(args.parquet_sizes)
+    command = f"python benchmarks/compute.py --sizes {sizes} --parquet-sizes {parquet_sizes}"
     command += f" --strategies {args.strategies}" + (" --compare-pre-buffer" if args.compare_pre_buffer else "")
     command += " --keep" if args.keep else ""
     RESULTS.mkdir(exist_ok=True)
