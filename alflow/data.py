@@ -81,7 +81,9 @@ def columns_of(path: Path) -> list[str]:
 def iter_chunks(path: Path, *, columns: list[str], text_columns: list[str], chunk_size: int) -> Iterator[pd.DataFrame]:
     """The file's rows, `chunk_size` at a time, with `text_columns` as str."""
     if _is_parquet(str(path)):
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size, columns=columns):
+        # pre_buffer (pyarrow's default) keeps every row group read so far: memory grew with the
+        # pool (+2 GB at 10^7 rows, benchmarks/results/compute.md); without it, one row group at a time.
+        for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=chunk_size, columns=columns):
             yield _as_text(batch.to_pandas(), text_columns)
         return
     dtypes = dict.fromkeys(text_columns, str)
