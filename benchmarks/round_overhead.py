@@ -112,7 +112,7 @@ def _timed(module, name: str, key: str, *, stage: bool) -> None:
 
 def install_timers() -> None:
     import tasks
-    from alflow import rounds, tracking, validation
+    from alflow import rounds, tracking, validation, views
 
     _timed(tasks, "load_campaign", "read config", stage=True)
     for name, key in [
@@ -122,13 +122,14 @@ def install_timers() -> None:
         ("claim_round", "claim"),
         ("train_model", "train"),
         ("evaluate_model", "evaluate"),
+        ("auto_label", "decide"),
         ("decide", "decide"),
         ("select_batch", "select"),
-        ("round_view", "summarize"),
         ("commit_round", "commit"),
         ("export_batch", "export"),
     ]:
         _timed(rounds, name, key, stage=True)
+    _timed(views, "round_view", "summarize", stage=True)
     _timed(tracking, "log_campaign_round", "log", stage=True)
     # Inside the stages: GX (checks and Data Docs) and the log stage's rendering of plots and tables.
     _timed(validation, "_failed", "gx", stage=False)
@@ -139,24 +140,28 @@ def install_timers() -> None:
 def library_round(config_path: str):
     """The flow's steps (flows/round.py) as plain calls, without Prefect."""
     import tasks
-    from alflow import rounds, tracking
+    from alflow import reports, rounds, tracking, views
 
     config = tasks.load_campaign(config_path)
     inputs = rounds.validate_inputs(config)
     state = rounds.ingest_deliveries(config)
     resumed = rounds.finish_exports(config, inputs, state)
-    if idle := rounds.idle_report(config, state, resumed):
+    if idle := reports.idle_report(config, state, resumed):
         return idle
     rounds.claim_round(config, state)
     trained = rounds.train_model(config, inputs, state)
     evaluation = rounds.evaluate_model(config, inputs, trained)
-    decision = rounds.decide(config, inputs, state, evaluation)
-    batch = rounds.select_batch(config, inputs, state, trained, k=decision.batch_size) if decision.batch_size else None
-    view = rounds.round_view(config, inputs, state, trained, evaluation, decision, batch)
+    auto = rounds.auto_label(config, inputs, state, trained)
+    decision = rounds.decide(config, inputs, state, evaluation, auto)
+    batch = None
+    if decision.batch_size:
+        batch = rounds.select_batch(config, inputs, state, trained, k=decision.batch_size, skip=auto.labels)
+    decision = rounds.settle(config, decision, batch)
+    view = views.round_view(config, inputs, state, trained, evaluation, decision, batch)
     tracked = tracking.log_campaign_round(config, view, decision, trained, evaluation)
     record = rounds.commit_round(config, decision, trained, evaluation, batch, tracked)
     location = rounds.export_batch(config, inputs, record)
-    return rounds.round_report(config, record, location, state)
+    return reports.round_report(config, record, location, state)
 
 
 def run_mode(mode: str, folder: str, n_rounds: int) -> dict:
