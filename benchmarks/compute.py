@@ -41,10 +41,6 @@ ALFLOW = ["margin", "entropy", "least_confident", "auto", "combined", "typiclust
 ALFLOW += ["density", "egl", "qbc_vote_entropy"]
 PEERS = ["modal_margin", "skal_margin", "skal_coreset"]
 PEER_MAX_N = {"skal_coreset": 100_000, "skal_margin": 1_000_000}
-SKIPPED = {
-    "skal_coreset": "O(n) distances per pick: 1.37 s at 10^5 and quadratic beyond",
-    "skal_margin": "over 1 GB above the pool at 10^6 (see its row), so more than 8 GB at 10^7",
-}
 K, LABELED, CHUNK = 100, 1000, 50_000
 FEATURES = [f"f{i}" for i in range(20)]
 UNCERTAINTY = ("margin", "entropy", "least_confident")
@@ -124,10 +120,10 @@ def make_parquet(n: int) -> Path:
     return path
 
 
-def measure(path: str, strategy: str, pre_buffer: bool = True) -> dict:
+def measure(path: str, strategy: str) -> dict:
     """Runs in its own process: floor and strategy seconds, peak memory."""
     if path.endswith(".parquet"):
-        return measure_parquet(path, strategy, pre_buffer)
+        return measure_parquet(path, strategy)
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
@@ -215,19 +211,11 @@ def _stream_select(strategy, model, path, X_labeled, y_labeled, limit=None):
     return batch["id"].to_numpy()
 
 
-def measure_parquet(path: str, strategy: str, pre_buffer: bool = True) -> dict:
+def measure_parquet(path: str, strategy: str) -> dict:
     """measure() for a pool streamed from a Parquet file: selection and floor both read the file."""
     import numpy as np
     import pyarrow.parquet as pq
     from sklearn.linear_model import LogisticRegression
-
-    if not pre_buffer:  # what alflow.data.iter_chunks would do with pq.ParquetFile(path, pre_buffer=False)
-
-        class NoPreBuffer(pq.ParquetFile):
-            def __init__(self, source, **options):
-                super().__init__(source, **{"pre_buffer": False, **options})
-
-        pq.ParquetFile = NoPreBuffer
 
     file = pq.ParquetFile(path)
     labeled = file.read_row_group(0, columns=[*FEATURES, "y"]).slice(0, LABELED).to_pandas()
@@ -254,7 +242,7 @@ def measure_parquet(path: str, strategy: str, pre_buffer: bool = True) -> dict:
     assert len(set(np.asarray(picked).tolist())) == K
     return {
         "n": file.metadata.num_rows,
-        "pool": "parquet" if pre_buffer else "parquet, pre_buffer=False",
+        "pool": "parquet",
         "strategy": strategy,
         "seconds": min(times),
         "floor_seconds": min(floors),
@@ -288,6 +276,18 @@ def _select(strategy, model, X_pool, X_labeled, y_labeled):
     return alflow.select_batch(
         model, X_pool, K, strategy=strategy, X_labeled=X_labeled, y_labeled=y_labeled, random_state=0
     )
+
+
+def _why_skipped(strategy: str, rows: list[dict]) -> str:
+    """Why PEER_MAX_N stops a peer, with the figure from this run's row at that size if there is one."""
+    n = PEER_MAX_N[strategy]
+    same = [r for r in rows if r["strategy"] == strategy and r["n"] == n and r.get("pool") == "memory"]
+    row = next((r for r in same if "error" not in r), None)
+    if strategy == "skal_coreset":
+        figure = f"{row['seconds']:.2f} s at {n:,} (its row) and " if row else ""
+        return f"O(n) distances per pick: {figure}quadratic beyond"
+    figure = f"+{row['extra_mb']:.0f} MB over the pool at {n:,} in memory (its row), " if row else ""
+    return f"{figure}its extra memory grows with the pool"
 
 
 def _run_name(i: int, runs: list[dict]) -> str:
@@ -343,9 +343,10 @@ def markdown(rows: list[dict], runs: list[dict]) -> str:
         "time (same parameters, not the same rows as make_classification(n)), its first 1,000 rows labeled; "
         "selection and floor runs alternate; seconds are the best of up to 2 runs (1 if a run takes over 30 s), "
         "the floor the best of 2. "
-        "alflow.data.iter_chunks opens the file with pyarrow's default pre_buffer=True; rows marked "
-        "'pre_buffer=False' stream the same file with pq.ParquetFile(path, pre_buffer=False) instead "
-        "(selection and floor alike), to show what that one argument changes. peak RSS includes the pool when "
+        "alflow.data.iter_chunks streams the file with pre_buffer off, one row group at a time "
+        "(pq.ParquetFile(path, pre_buffer=False)); with pyarrow's default pre_buffer, as an earlier version of "
+        "alflow.data read it (before commit 28f5d0a), the peak grew by about 2 GB from 10^6 to 10^7 rows. "
+        "peak RSS includes the pool when "
         "it is in memory; extra MB = growth of the peak during selection, measured before the floor runs. "
         "load = 1-minute load average when the row started.",
         "",
@@ -372,18 +373,16 @@ def markdown(rows: list[dict], runs: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _run(path: Path, n: int, strategy: str, pre_buffer: bool) -> dict:
+def _run(path: Path, n: int, strategy: str) -> dict:
     code = f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import compute; "
-    code += f"print(json.dumps(compute.measure({str(path)!r}, {strategy!r}, {pre_buffer!r})))"
+    code += f"print(json.dumps(compute.measure({str(path)!r}, {strategy!r})))"
     load = f"{os.getloadavg()[0]:.2f}"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if done.returncode != 0:
         error = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "unknown"
         return {
             "n": n,
-            "pool": ("parquet" if pre_buffer else "parquet, pre_buffer=False")
-            if path.suffix == ".parquet"
-            else "memory",
+            "pool": "parquet" if path.suffix == ".parquet" else "memory",
             "strategy": strategy,
             "error": error[:120],
             "load": load,
@@ -396,11 +395,6 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="pools held in memory ('' for none)")
     parser.add_argument("--parquet-sizes", default="10000000", help="pools streamed from Parquet ('' for none)")
     parser.add_argument("--strategies", default=",".join([*ALFLOW, *PEERS]))
-    parser.add_argument(
-        "--compare-pre-buffer",
-        action="store_true",
-        help="also stream each Parquet pool with pyarrow's pre_buffer off (alflow.data reads with it on)",
-    )
     parser.add_argument("--out", default="compute")
     parser.add_argument(
         "--keep", action="store_true", help="keep the rows of the results file that this command does not redo"
@@ -408,27 +402,24 @@ def main() -> None:
     args = parser.parse_args()
     rows, skipped = [], set()
     load = {"start": ", ".join(f"{v:.2f}" for v in os.getloadavg())}
-    runs = [(int(s), False, True) for s in args.sizes.split(",") if s]
-    for size in (int(s) for s in args.parquet_sizes.split(",") if s):
-        runs += [(size, True, True)] + ([(size, True, False)] if args.compare_pre_buffer else [])
+    runs = [(int(s), False) for s in args.sizes.split(",") if s]
+    runs += [(int(s), True) for s in args.parquet_sizes.split(",") if s]
     with tempfile.TemporaryDirectory() as folder:
-        for n, parquet, pre_buffer in runs:
+        for n, parquet in runs:
             path = make_parquet(n) if parquet else make_pool(n, Path(folder))
             for strategy in args.strategies.split(","):
                 if n > PEER_MAX_N.get(strategy, n):
                     skipped.add(strategy)
                     continue
-                if not pre_buffer and strategy in PEERS:  # peers read the file whole, not with ParquetFile
-                    continue
-                rows.append(_run(path, n, strategy, pre_buffer))
+                rows.append(_run(path, n, strategy))
                 print(rows[-1], flush=True)
     load["end"] = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     sizes, parquet_sizes = shlex.quote(args.sizes), shlex.quote(args.parquet_sizes)
     command = f"python benchmarks/compute.py --sizes {sizes} --parquet-sizes {parquet_sizes}"
-    command += f" --strategies {args.strategies}" + (" --compare-pre-buffer" if args.compare_pre_buffer else "")
+    command += f" --strategies {args.strategies}"
     command += " --keep" if args.keep else ""
     RESULTS.mkdir(exist_ok=True)
-    notes = {s: f"not run above n = {PEER_MAX_N[s]:,}: {SKIPPED[s]}" for s in sorted(skipped)}
+    notes = {s: f"not run above n = {PEER_MAX_N[s]:,}: {_why_skipped(s, rows)}" for s in sorted(skipped)}
     runs = [{"command": command, "load_average": load}]
     earlier = RESULTS / f"{args.out}.json"
     if args.keep and earlier.is_file():
