@@ -71,6 +71,8 @@ class RoundReport:
         )
         if self.status == "stopped":
             return f"{head}; stopped: {self.stop_reason}"
+        if not self.batch_size:  # a stream round that found no item uncertain enough
+            return f"{head}; asked for no labels this round"
         return f"{head}; exported {self.batch_size} items to {self.batch_uri}"
 
 

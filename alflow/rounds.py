@@ -421,6 +421,8 @@ def select_arrivals(
     for name in names:
         frame = _read_arrival(config, store, name)
         frame = frame[~frame[id_column].isin(skip)]
+        if frame.empty:  # every item of the file is labeled or asked already
+            continue
         X = data.model_input(frame, config.pool, inputs.features)
         # at cold start nothing is fitted: every item is as uncertain as can be
         proba = trained.model.predict_proba(X) if trained.fitted else np.full((len(frame), 2), 0.5)

@@ -152,3 +152,18 @@ def test_stream_rounds_screen_each_arrival_once_and_ingest_its_labels(campaign_f
     later = load_state(campaign).rounds[2]
     assert later["stream"]["files"] == ["day-3.csv"] and later["stream"]["seen"] == 900
     assert not set(later["batch"]["ids"] if later["batch"] else []) & set(record["batch"]["ids"])
+
+
+def test_a_stream_round_that_asks_nothing_says_so_and_marks_the_file_screened(campaign_file, campaign, tmp_path):
+    pool = pd.read_csv(tmp_path / "data" / "pool.csv", dtype={"id": str})
+    seed = set(pd.read_csv(campaign.seed_labels.uri, dtype=str)["id"])
+    arrivals = tmp_path / "arrivals"
+    arrivals.mkdir()
+    pool[pool["id"].isin(seed)].to_csv(arrivals / "labeled-already.csv", index=False)
+
+    report = active_learning_round(str(campaign_file), arrivals=str(arrivals), target_rate=0.5)
+    assert report.status == "exported" and report.batch_size == 0
+    assert report.message().endswith("asked for no labels this round"), report.message()
+    record = load_state(campaign).rounds[1]
+    assert record["batch"] is None and record["stream"]["files"] == ["labeled-already.csv"]
+    assert active_learning_round(str(campaign_file), arrivals=str(arrivals)).status == "no_arrivals"
