@@ -33,7 +33,9 @@ def confidence_threshold(
     n = np.arange(1, len(order) + 1)
     share = np.cumsum(correct[order]) / n
     lower = (share + z**2 / (2 * n) - z * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2))) / (1 + z**2 / n)
-    ok = np.flatnonzero((lower >= target_accuracy - 1e-12) & (n >= min_items))
+    # a cut inside a run of equal confidences would label the whole run, checked or not
+    ends_a_tie = np.r_[confidence[order][:-1] != confidence[order][1:], True]
+    ok = np.flatnonzero((lower >= target_accuracy - 1e-12) & (n >= min_items) & ends_a_tie)
     if ok.size == 0:
         return None
     # the largest prefix that still meets the target: cover as many items as the target allows

@@ -103,7 +103,10 @@ def write_off(
 
     with errors_as_exit_codes():
         campaign = load_campaign(config)
-        chosen = give_up(campaign, round_, ids.split(",") if ids else None, reason=reason)
+        chosen_ids = None if ids is None else [i.strip() for i in ids.split(",") if i.strip()]
+        if chosen_ids == []:
+            raise AlflowError("--ids is empty: name the items, or leave --ids out to write off every outstanding item")
+        chosen = give_up(campaign, round_, chosen_ids, reason=reason)
     out.print(
         f"{campaign.campaign} round {round_}: wrote off {len(chosen)} items; no longer waited for", highlight=False
     )

@@ -149,8 +149,9 @@ class VendorConfig(_Model):
 class AutoLabelConfig(_Model):
     """The model labels the unlabeled items it is sure of. Off unless this section is present."""
 
-    target_accuracy: Annotated[float, Field(gt=0, le=1)] = Field(
-        default=0.98, description="held-out accuracy the auto-labels must reach; sets the confidence threshold"
+    target_accuracy: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.98,
+        description="held-out accuracy the auto-labels must reach (below 1: it is a lower bound from finite data)",
     )
     min_calibration_items: Annotated[int, Field(ge=1)] = Field(
         default=30, description="held-out items above the threshold needed before anything is auto-labeled"

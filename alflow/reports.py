@@ -137,12 +137,13 @@ def status_rows(config: CampaignConfig) -> list[dict]:
         records = state.ingests.get(round_, [])
         delivered = sum(r["votes"] for r in records) if round_ in state.delivered else None
         missing = len(state.missing(round_))
+        # items written off and not delivered after all
+        labels = state.ingested.get(round_, {})
+        written_off = len([i for i in state.written_off.get(round_, ()) if i not in labels])
         if record.get("stop_reason"):
             status = f"stopped: {record['stop_reason']}"
-        elif round_ in state.ingested and not missing:
-            status = "ingested"
-            if round_ in state.written_off:
-                status += f" ({len(state.written_off[round_])} written off)"
+        elif not missing and (round_ in state.ingested or written_off):
+            status = f"ingested ({written_off} written off)" if written_off else "ingested"
         elif round_ in state.ingested:
             status = f"partly ingested: {missing} outstanding"
         elif round_ in state.delivered:
@@ -164,7 +165,7 @@ def status_rows(config: CampaignConfig) -> list[dict]:
                 "mlflow_run_id": record["tracking"].get("run_id"),
                 "model_version": record["tracking"].get("model_version"),
                 "auto_labeled": (record.get("auto_labels") or {}).get("count"),
-                "written_off": len(state.written_off.get(round_, ())),
+                "written_off": written_off,
             }
         )
     return rows

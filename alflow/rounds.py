@@ -10,13 +10,14 @@ import io
 import math
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from alflow import autolabel, data, ingest, ledger, models, selection, stream, synthesis, validation, vendors
 from alflow.config import CampaignConfig, ModelConfig
-from alflow.errors import ConfigError
+from alflow.errors import ConfigError, DataValidationError
 from alflow.ledger import CampaignState
 from alflow.store import Store, open_store
 from alflow.strategies import margin
@@ -304,9 +305,10 @@ def unlabeled_left(inputs: Inputs, state: CampaignState, auto: AutoLabels) -> in
 
 
 def stop_reason(
-    config: CampaignConfig, state: CampaignState, metrics: dict[str, float], *, budget: int, unlabeled: int
+    config: CampaignConfig, state: CampaignState, metrics: dict[str, float], *, budget: int, unlabeled: int | None
 ) -> str | None:
-    """Why the campaign stops after this round, or None. Rules in order of precedence."""
+    """Why the campaign stops after this round, or None. Rules in order of precedence;
+    `unlabeled` is None for a stream round, whose items come from arrivals, not the pool."""
     rules = config.stopping
     value = metrics.get(rules.metric, math.nan)
     if budget == 0:
@@ -416,7 +418,8 @@ def select_arrivals(
         last = previous[-1]
         before = stream.StreamState(threshold=last["threshold"], budget=0, seen=last["seen"], asked=last["asked"])
     current = replace(before, budget=before.asked + budget)
-    skip, id_column, store = taken_ids(inputs, state), config.pool.id_column, open_store(arrivals)
+    skip = taken_ids(inputs, state) | set(decision.auto_labels.labels)
+    id_column, store = config.pool.id_column, open_store(arrivals)
     parts = []
     for name in names:
         frame = _read_arrival(config, store, name)
@@ -439,6 +442,9 @@ def select_arrivals(
         parts.append(pd.concat([rows[["id"]], head, rows.drop(columns="id")], axis=1))
         skip |= set(frame[id_column])
     batch = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["id", "score", "predicted"])
+    # an arrival that is also a pool item stays a pool item: its features are the pool's
+    if len(batch):
+        batch.loc[batch["id"].isin(_pool_members(config, inputs, set(batch["id"]))), "origin"] = "pool"
     batch.attrs["stream"] = {
         "files": list(names),
         "threshold": current.threshold,
@@ -448,6 +454,20 @@ def select_arrivals(
         "target_rate": target_rate,
     }
     return batch
+
+
+def _pool_members(config: CampaignConfig, inputs: Inputs, ids: set[str]) -> set[str]:
+    """Those of `ids` that are pool items (one streamed pass over the id column)."""
+    if not ids:
+        return set()
+    id_column = config.pool.id_column
+    found: set[str] = set()
+    with data.local_file(config.pool.uri) as path:
+        for chunk in data.iter_chunks(
+            path, columns=[id_column], text_columns=[id_column], chunk_size=config.pool.chunk_size
+        ):
+            found |= ids & set(chunk[id_column])
+    return found
 
 
 def _predicted(trained: Trained, proba: np.ndarray) -> np.ndarray:
@@ -460,16 +480,28 @@ def pending_arrivals(config: CampaignConfig, inputs: Inputs, state: CampaignStat
     """CSV files under `arrivals` (a folder or s3:// prefix) that no round has screened yet, by
     name. Raises DataValidationError, before the round is claimed, for a file without the pool's
     id and feature columns or with duplicate ids."""
+    if not arrivals.startswith("s3://") and not Path(arrivals).is_dir():
+        raise ConfigError(f"--arrivals {arrivals} is not a folder: give the folder (or s3:// prefix) new files land in")
     screened = {f for r in state.rounds.values() for f in (r.get("stream") or {}).get("files", [])}
     store = open_store(arrivals)
     names = sorted(k for k in store.list("") if k.endswith(".csv") and k not in screened)
     id_column = config.pool.id_column
     for name in names:
-        frame = _read_arrival(config, store, name)
+        source = f"{arrivals.rstrip('/')}/{name}"
+        try:
+            frame = _read_arrival(config, store, name)
+        except (ValueError, UnicodeDecodeError) as error:  # pandas' EmptyDataError and ParserError included
+            raise DataValidationError(f"{source} is not a readable CSV file ({error}); fix or remove it") from None
         ids = frame[id_column] if id_column in frame else pd.Series(dtype=str)
-        validation.check_pool(
-            list(frame.columns), ids, id_column=id_column, features=inputs.features, source=f"{arrivals}/{name}"
-        )
+        validation.check_pool(list(frame.columns), ids, id_column=id_column, features=inputs.features, source=source)
+        if not config.pool.text_column:
+            values = frame[[c for c in inputs.features if c != id_column]].apply(pd.to_numeric, errors="coerce")
+            bad = values.columns[values.isna().any()].tolist()
+            if bad:
+                raise DataValidationError(
+                    f"{source}: feature column(s) {', '.join(map(repr, bad[:5]))} have empty or non-numeric "
+                    "values; fix or remove the file (it has not been screened)"
+                )
     return names
 
 
@@ -605,13 +637,16 @@ def decide(
     state: CampaignState,
     evaluation: Evaluation,
     auto: AutoLabels = AutoLabels(),
+    *,
+    pool_based: bool = True,
 ) -> Decision:
-    """Apply the stopping rules and the budget to a trained round."""
+    """Apply the stopping rules and the budget to a trained round (`pool_based` False: a stream
+    round, which the pool running out does not stop)."""
     labels = labeled_set(inputs, state)
     budget = budget_left(config, inputs, state)
-    unlabeled = unlabeled_left(inputs, state, auto)
+    unlabeled = unlabeled_left(inputs, state, auto) if pool_based else None
     stop = stop_reason(config, state, evaluation.metrics, budget=budget, unlabeled=unlabeled)
-    batch_size = 0 if stop else min(config.strategy.batch_size, budget, unlabeled)
+    batch_size = 0 if stop else min(config.strategy.batch_size, budget, budget if unlabeled is None else unlabeled)
     metric = config.stopping.metric
     earlier = [r["metrics"].get(metric, math.nan) for r in state.rounds.values()]
     earlier = [m for m in earlier if not math.isnan(m)]

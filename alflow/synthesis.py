@@ -26,7 +26,9 @@ def synthesize(
     rng: np.random.Generator,
     steps: int = 21,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`n` synthetic points (n, d) and, per point, the two labeled rows it lies between (n, 2).
+    """Up to `n` synthetic points (m, d) and, per point, the two labeled rows it lies between (m, 2):
+    one per distinct pair of a labeled item and its nearest labeled item of another class, so m < n
+    when there are fewer such pairs.
 
     Raises ValueError when y_labeled holds fewer than two classes or n < 1.
     """
@@ -39,15 +41,21 @@ def synthesize(
         raise ValueError(f"n={n} must be >= 1")
     distances = pairwise_distances(X)
     distances[y[:, None] == y[None, :]] = np.inf  # only partners of another class
-    sources = rng.choice(len(X), size=n, replace=len(X) < n)
-    partners = distances[sources].argmin(axis=1)
+    partners = distances.argmin(axis=1)
+    # one point per segment: A's nearest other-class item may be B and B's be A, the same segment
+    pairs: dict[tuple[int, int], None] = {}
+    for a in rng.permutation(len(X)):
+        pairs.setdefault((min(a, partners[a]), max(a, partners[a])))
+        if len(pairs) == n:
+            break
+    pairs_list = [(int(a), int(b)) for a, b in pairs]
     t = np.linspace(0.0, 1.0, steps)
-    points = np.empty((n, X.shape[1]))
-    for i, (a, b) in enumerate(zip(sources, partners, strict=True)):
+    points = np.empty((len(pairs_list), X.shape[1]))
+    for i, (a, b) in enumerate(pairs_list):
         segment = X[a] + t[:, None] * (X[b] - X[a])
         asked = segment if columns is None else pd.DataFrame(segment, columns=columns)
         points[i] = segment[np.argmax(margin(model.predict_proba(asked)))]
-    return points, np.stack([sources, partners], axis=1)
+    return points, np.array(pairs_list, dtype=int).reshape(-1, 2)
 
 
 def synthetic_batch(points: np.ndarray, columns: list[str], *, round_: int) -> pd.DataFrame:

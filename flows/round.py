@@ -34,7 +34,7 @@ def active_learning_round(config_path: str, arrivals: str | None = None, target_
     trained = tasks.train_model(campaign, inputs, state)
     evaluation = tasks.evaluate_model(campaign, inputs, trained)
     auto = tasks.auto_label(campaign, inputs, state, trained)
-    decision = tasks.check_stopping(campaign, inputs, state, evaluation, auto)
+    decision = tasks.check_stopping(campaign, inputs, state, evaluation, auto, pool_based=not arrivals)
     if arrivals:
         batch = tasks.select_arrivals(campaign, inputs, state, trained, decision, arrivals, names, target_rate)
     else:

@@ -72,8 +72,8 @@ def auto_label(campaign, inputs, state, trained) -> rounds.AutoLabels:
 
 
 @compute_task
-def check_stopping(campaign, inputs, state, evaluation, auto: rounds.AutoLabels) -> rounds.Decision:
-    return rounds.decide(campaign, inputs, state, evaluation, auto)
+def check_stopping(campaign, inputs, state, evaluation, auto, pool_based: bool) -> rounds.Decision:
+    return rounds.decide(campaign, inputs, state, evaluation, auto, pool_based=pool_based)
 
 
 @compute_task

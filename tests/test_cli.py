@@ -120,6 +120,17 @@ def test_an_arrival_with_duplicate_ids_stops_a_stream_round(campaign_file, campa
     pool.iloc[[0, 1, 1]].to_csv(arrivals / "day-2.csv", index=False)
     _round_fails(campaign_file, "day-2.csv: column 'id' must be unique", "--arrivals", arrivals)
     assert alflow("round", campaign_file, "--arrivals", arrivals, "--target-rate", "0").exit_code == 1
+    (arrivals / "day-2.csv").unlink()
+    blank = pool.iloc[:5].astype({"px3": object})
+    blank.loc[blank.index[2], "px3"] = "n/a"
+    blank.to_csv(arrivals / "day-3.csv", index=False)
+    _round_fails(
+        campaign_file, "day-3.csv: feature column(s) 'px3' have empty or non-numeric values", "--arrivals", arrivals
+    )
+    (arrivals / "day-4.csv").write_text("")
+    (arrivals / "day-3.csv").unlink()
+    _round_fails(campaign_file, "day-4.csv is not a readable CSV file", "--arrivals", arrivals)
+    _round_fails(campaign_file, "is not a folder", "--arrivals", tmp_path / "nowhere")
 
 
 @pytest.mark.usefixtures("prefect_server")
@@ -203,6 +214,8 @@ def test_items_the_vendor_cannot_label_are_written_off_and_the_campaign_goes_on(
 
     refused = alflow("write-off", campaign_file, "--round", "1", "--ids", batch[0], "--reason", "blurred")
     assert refused.exit_code == 1 and "not waiting for" in refused.output
+    empty = alflow("write-off", campaign_file, "--round", "1", "--ids", "", "--reason", "blurred")
+    assert empty.exit_code == 1 and "--ids is empty" in empty.output
     done = alflow("write-off", campaign_file, "--round", "1", "--reason", "image unreadable")
     assert done.exit_code == 0 and "wrote off 2 items" in done.output
     state = load_state(campaign)

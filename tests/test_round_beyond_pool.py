@@ -75,7 +75,7 @@ def test_auto_labels_are_kept_apart_from_human_labels_and_the_budget(campaign_fi
 
 
 def test_a_round_whose_threshold_meets_no_target_auto_labels_nothing(campaign_file):
-    campaign = _edit(campaign_file, auto_label={"target_accuracy": 1.0, "min_calibration_items": 10_000})
+    campaign = _edit(campaign_file, auto_label={"target_accuracy": 0.999, "min_calibration_items": 10_000})
     first = active_learning_round(str(campaign_file))
     assert first.status == "exported" and first.auto_labeled == 0
     record = load_state(campaign).rounds[1]["auto_labels"]
@@ -116,7 +116,8 @@ def test_synthetic_items_are_exported_with_their_features_and_trained_on(campaig
     assert set(synthetic["id"]) <= set(state.human_labels()) and set(synthetic["id"]) <= state.outside_ids
 
 
-def test_stream_rounds_screen_each_arrival_once_and_ingest_its_labels(campaign_file, campaign, tmp_path):
+def test_stream_rounds_screen_each_arrival_once_and_ingest_its_labels(campaign_file, tmp_path):
+    campaign = _edit(campaign_file, budget={"max_labels": 200})
     pool = pd.read_csv(tmp_path / "data" / "pool.csv", dtype={"id": str})
     seed = set(pd.read_csv(campaign.seed_labels.uri, dtype=str)["id"])
     pool = pool[~pool["id"].isin(seed)]
@@ -131,8 +132,9 @@ def test_stream_rounds_screen_each_arrival_once_and_ingest_its_labels(campaign_f
     record = load_state(campaign).rounds[1]
     assert record["stream"]["files"] == ["day-1.csv", "day-2.csv"] and record["stream"]["seen"] == 600
     asked = record["stream"]["asked"]
-    assert 0 < asked <= 40 == 60 - 20  # within the budget the seed labels left
+    assert 0 < asked <= 180 == 200 - 20  # within the budget the seed labels left
     assert first.batch_size == asked == len(record["batch"]["ids"])
+    assert "outside" not in record["batch"], "arrivals that are pool items stay pool items"
     assert _round_metric(campaign, 1, "labels_asked") == asked
 
     # nothing new arrived and the vendor has not delivered: the round waits and changes nothing
@@ -146,12 +148,52 @@ def test_stream_rounds_screen_each_arrival_once_and_ingest_its_labels(campaign_f
     state = load_state(campaign)
     assert set(state.human_labels()) == set(record["batch"]["ids"])
 
+    # a pool round between stream rounds counts the pool correctly and selects from it
+    pooled = active_learning_round(str(campaign_file))
+    assert pooled.status == "exported" and pooled.labels_used == 20 + asked, pooled.message()
+    assert "stream" not in load_state(campaign).rounds[2]
+    vendor.deliver(2)
+
     pool.iloc[600:900].to_csv(arrivals / "day-3.csv", index=False)
     third = active_learning_round(str(campaign_file), arrivals=str(arrivals), target_rate=0.05)
-    assert third.status in {"exported", "stopped"} and third.labels_used == 20 + asked, third.message()
-    later = load_state(campaign).rounds[2]
-    assert later["stream"]["files"] == ["day-3.csv"] and later["stream"]["seen"] == 900
+    assert third.status in {"exported", "stopped"}, third.message()
+    assert third.labels_used == 20 + asked + pooled.batch_size
+    state = load_state(campaign)
+    later = state.rounds[3]
+    fresh = set(pool.iloc[600:900]["id"]) - set(state.batch_ids(2))  # the pool round took some already
+    assert later["stream"]["files"] == ["day-3.csv"] and later["stream"]["seen"] == 600 + len(fresh)  # resumed
     assert not set(later["batch"]["ids"] if later["batch"] else []) & set(record["batch"]["ids"])
+
+
+def test_a_stream_of_new_items_is_not_stopped_by_an_exhausted_pool_and_trains_on_them(campaign_file, tmp_path):
+    pool = pd.read_csv(tmp_path / "data" / "pool.csv", dtype={"id": str})
+    seed = set(pd.read_csv(tmp_path / "data" / "seed.csv", dtype=str)["id"])
+    pool[pool["id"].isin(seed)].to_csv(tmp_path / "data" / "pool.csv", index=False)  # nothing left to ask
+    campaign = load_campaign(campaign_file)
+    arrivals = tmp_path / "arrivals"
+    arrivals.mkdir()
+    pool[~pool["id"].isin(seed)].iloc[:300].to_csv(arrivals / "day-1.csv", index=False)
+
+    first = active_learning_round(str(campaign_file), arrivals=str(arrivals), target_rate=0.05)
+    assert first.status == "exported" and first.batch_size > 0, first.message()
+    asked = load_state(campaign).rounds[1]["batch"]
+    assert sorted(asked["outside"]["ids"]) == sorted(asked["ids"])
+    vendor_for(campaign, tmp_path / "data" / "answers.csv").deliver(1)
+    pool[~pool["id"].isin(seed)].iloc[300:600].to_csv(arrivals / "day-2.csv", index=False)
+    second = active_learning_round(str(campaign_file), arrivals=str(arrivals), target_rate=0.05)
+    assert second.labels_used == 20 + first.batch_size, second.message()  # trained on the stream's items
+
+
+def test_a_stream_round_never_asks_for_an_item_it_auto_labels(campaign_file, tmp_path):
+    campaign = _edit(campaign_file, auto_label={"target_accuracy": 0.8, "min_calibration_items": 20})
+    pool = pd.read_csv(tmp_path / "data" / "pool.csv", dtype={"id": str})
+    arrivals = tmp_path / "arrivals"
+    arrivals.mkdir()
+    pool.to_csv(arrivals / "all.csv", index=False)
+    report = active_learning_round(str(campaign_file), arrivals=str(arrivals), target_rate=1.0)
+    state = load_state(campaign)
+    assert report.auto_labeled > 0 and report.batch_size > 0
+    assert not set(state.batch_ids(1)) & set(state.auto_labeled())
 
 
 def test_a_stream_round_that_asks_nothing_says_so_and_marks_the_file_screened(campaign_file, campaign, tmp_path):

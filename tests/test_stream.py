@@ -81,6 +81,23 @@ def test_synthesized_points_are_exported_marked_synthetic(two_classes):
     assert np.allclose(batch[["x0", "x1"]].to_numpy(), points)
 
 
+def test_synthesized_points_are_distinct_even_for_mutual_nearest_pairs():
+    # two items of each class, each the other's nearest of the other class: two segments, not four
+    X = np.array([[-1.0, 0.0], [1.0, 0.0], [-1.0, 10.0], [1.0, 10.0]])
+    y = np.array([0, 1, 0, 1])
+    model = LogisticRegression().fit(X, y)
+    points, pairs = synthesize(model, X, y, 4, rng=np.random.default_rng(0))
+    assert sorted(map(tuple, pairs.tolist())) == [(0, 1), (2, 3)]
+    assert len({tuple(p) for p in points.round(9).tolist()}) == 2
+
+
+def test_a_threshold_never_cuts_a_run_of_equal_confidences():
+    # 100 held-out items all at confidence 0.9, the first 60 correct: no prefix may be taken alone
+    proba = np.tile([[0.9, 0.1]], (100, 1))
+    y = np.array([0] * 60 + [1] * 40)
+    assert confidence_threshold(proba, y, np.array([0, 1]), target_accuracy=0.9, min_items=1) is None
+
+
 def test_synthesis_needs_two_classes(two_classes):
     model, X, _ = two_classes
     with pytest.raises(ValueError, match="at least two classes"):
