@@ -154,12 +154,23 @@ def labeled_set(inputs: Inputs, state: CampaignState) -> dict[str, str]:
     return {**inputs.seed_labels, **state.human_labels()}
 
 
+def _text_columns(config: CampaignConfig) -> list[str]:
+    """The columns read as text wherever items are read: the id, and the text of text models."""
+    return [config.pool.id_column] + ([config.pool.text_column] if config.pool.text_column else [])
+
+
+def _read_items(config: CampaignConfig, payload: bytes) -> pd.DataFrame:
+    """Items from a CSV file outside the pool (an item file in the ledger, an arrival)."""
+    return pd.read_csv(io.BytesIO(payload), dtype=dict.fromkeys(_text_columns(config), str))
+
+
 def _pool_chunks(config: CampaignConfig, inputs: Inputs) -> Iterator[pd.DataFrame]:
     pool = config.pool
     columns = [pool.id_column, *(c for c in inputs.features if c != pool.id_column)]
-    text = [pool.id_column] + ([pool.text_column] if pool.text_column else [])
     with data.local_file(pool.uri) as path:
-        yield from data.iter_chunks(path, columns=columns, text_columns=text, chunk_size=pool.chunk_size)
+        yield from data.iter_chunks(
+            path, columns=columns, text_columns=_text_columns(config), chunk_size=pool.chunk_size
+        )
 
 
 def pool_rows(config: CampaignConfig, inputs: Inputs, ids: list[str], records: list[dict] = ()) -> pd.DataFrame:
@@ -175,13 +186,12 @@ def pool_rows(config: CampaignConfig, inputs: Inputs, ids: list[str], records: l
 
 
 def _outside_rows(config: CampaignConfig, wanted: set[str], records: list[dict]) -> list[pd.DataFrame]:
-    id_column = config.pool.id_column
+    id_column, store = config.pool.id_column, bucket(config)
     found = []
     for record in records:
         outside = (record.get("batch") or {}).get("outside")
         if outside and wanted & set(outside["ids"]):
-            text = [id_column] + ([config.pool.text_column] if config.pool.text_column else [])
-            frame = pd.read_csv(io.BytesIO(bucket(config).read(outside["key"])), dtype=dict.fromkeys(text, str))
+            frame = _read_items(config, store.read(outside["key"]))
             found.append(frame[frame[id_column].isin(wanted)])
     return found
 
@@ -422,18 +432,19 @@ def select_arrivals(
     id_column, store = config.pool.id_column, open_store(arrivals)
     parts = []
     for name in names:
-        frame = _read_arrival(config, store, name)
+        frame = _read_items(config, store.read(name))
         frame = frame[~frame[id_column].isin(skip)]
         if frame.empty:  # every item of the file is labeled or asked already
             continue
         X = data.model_input(frame, config.pool, inputs.features)
         # at cold start nothing is fitted: every item is as uncertain as can be
         proba = trained.model.predict_proba(X) if trained.fitted else np.full((len(frame), 2), 0.5)
-        ask, current = stream.decide(margin(proba), current, target_rate=target_rate)
+        scores = margin(proba)
+        ask, current = stream.decide(scores, current, target_rate=target_rate)
         rows = frame[ask].rename(columns={id_column: "id"})
         head = pd.DataFrame(
             {
-                "score": margin(proba[ask]),
+                "score": scores[ask],
                 "predicted": _predicted(trained, proba[ask]),
                 "origin": f"stream:{name}",
             },
@@ -489,7 +500,7 @@ def pending_arrivals(config: CampaignConfig, inputs: Inputs, state: CampaignStat
     for name in names:
         source = f"{arrivals.rstrip('/')}/{name}"
         try:
-            frame = _read_arrival(config, store, name)
+            frame = _read_items(config, store.read(name))
         except (ValueError, UnicodeDecodeError) as error:  # pandas' EmptyDataError and ParserError included
             raise DataValidationError(f"{source} is not a readable CSV file ({error}); fix or remove it") from None
         ids = frame[id_column] if id_column in frame else pd.Series(dtype=str)
@@ -503,11 +514,6 @@ def pending_arrivals(config: CampaignConfig, inputs: Inputs, state: CampaignStat
                     "values; fix or remove the file (it has not been screened)"
                 )
     return names
-
-
-def _read_arrival(config: CampaignConfig, store: Store, name: str) -> pd.DataFrame:
-    text = [config.pool.id_column] + ([config.pool.text_column] if config.pool.text_column else [])
-    return pd.read_csv(io.BytesIO(store.read(name)), dtype=dict.fromkeys(text, str))
 
 
 def commit_round(
