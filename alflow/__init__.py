@@ -10,7 +10,7 @@ __all__ = ["select_batch"]
 
 def __getattr__(name: str):
     if name == "select_batch":
-        from alflow.selection import select_batch
+        from alflow.selection.pool import select_batch
 
         return select_batch
     raise AttributeError(f"module 'alflow' has no attribute {name!r}")

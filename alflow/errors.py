@@ -13,7 +13,15 @@ class ConfigError(AlflowError, ValueError):
 
 
 class DataValidationError(AlflowError, ValueError):
-    """A pool, label file or delivery broke a validation rule; nothing was ingested."""
+    """A pool, label file or delivery broke a validation rule; nothing was ingested.
+
+    `reason` is the machine-readable code a quarantine records: `missing_column` when a required
+    column is absent, `unreadable` when the file cannot be read, `rule_failed` for a broken rule.
+    """
+
+    def __init__(self, message: str, *, reason: str = "rule_failed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class AlreadyExistsError(AlflowError, FileExistsError):

@@ -1,0 +1,35 @@
+"""The campaign file: its schema (campaign), how it is read (loading), and the example `alflow init` writes."""
+
+from alflow.config.campaign import (
+    NAME_PATTERN,
+    AutoLabelConfig,
+    BudgetConfig,
+    CampaignConfig,
+    LabelsConfig,
+    ModelConfig,
+    PoolConfig,
+    StoppingConfig,
+    StrategyConfig,
+    TrackingConfig,
+    VendorConfig,
+)
+from alflow.config.example import example_campaign
+from alflow.config.loading import describe_errors, load_campaign, parse_campaign
+
+__all__ = [
+    "NAME_PATTERN",
+    "AutoLabelConfig",
+    "BudgetConfig",
+    "CampaignConfig",
+    "LabelsConfig",
+    "ModelConfig",
+    "PoolConfig",
+    "StoppingConfig",
+    "StrategyConfig",
+    "TrackingConfig",
+    "VendorConfig",
+    "describe_errors",
+    "example_campaign",
+    "load_campaign",
+    "parse_campaign",
+]

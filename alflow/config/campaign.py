@@ -1,0 +1,214 @@
+"""The campaign file's schema: frozen pydantic models, one per section.
+
+The names a section may take come from the registries they name: `strategy.name` from
+alflow.selection.registry, `vendor.format` from alflow.exchange.formats.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from alflow.exchange.formats import FORMATS
+from alflow.selection.registry import NAMES as STRATEGY_NAMES
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PoolConfig(_Model):
+    uri: str = Field(description="CSV or Parquet file of unlabeled items: a local path or s3://")
+    id_column: str = "id"
+    feature_columns: tuple[str, ...] | None = Field(
+        default=None, description="numeric feature columns; omit to use every column but the id"
+    )
+    text_column: str | None = Field(default=None, description="a text column, for text models")
+    chunk_size: Annotated[int, Field(gt=0)] = 50_000
+
+    @model_validator(mode="after")
+    def _features_or_text(self) -> PoolConfig:
+        if self.feature_columns is not None and self.text_column is not None:
+            raise ValueError("set feature_columns or text_column, not both")
+        return self
+
+
+class LabelsConfig(_Model):
+    uri: str = Field(description="CSV or Parquet file with the id column and a label column")
+    label_column: str = "label"
+
+
+class ModelConfig(_Model):
+    preset: Literal["logistic_regression", "random_forest", "tfidf_logistic_regression"] | None = "logistic_regression"
+    estimator: str | None = Field(
+        default=None, description="import path of a scikit-learn classifier, e.g. sklearn.svm.SVC"
+    )
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _estimator_replaces_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("estimator") and "preset" not in data:
+            data = {**data, "preset": None}
+        return data
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ModelConfig:
+        if (self.preset is None) == (self.estimator is None):
+            raise ValueError("set exactly one of preset or estimator")
+        return self
+
+
+def _one_of(names: tuple[str, ...], what: str):
+    """A validator that accepts only `names` (a registry's keys) and says which they are."""
+
+    def check(value: str) -> str:
+        if value not in names:
+            raise ValueError(f"unknown {what} {value!r}; use one of {', '.join(names)}")
+        return value
+
+    return check
+
+
+class StrategyConfig(_Model):
+    name: str = Field(default="auto", json_schema_extra={"enum": list(STRATEGY_NAMES)})
+    batch_size: Annotated[int, Field(gt=0)] = 20
+    oversample: Annotated[int, Field(gt=0)] = Field(
+        default=10, description="candidate factor m: combined keeps the top batch_size * m by margin"
+    )
+    class_balance: bool = Field(default=False, description="favour items predicted for under-represented classes")
+    committee: tuple[str, ...] | None = Field(
+        default=None, description="qbc_*: import paths of committee estimators; omit for bootstrap refits"
+    )
+    committee_size: Annotated[int, Field(ge=2)] = 5
+    synthetic: Annotated[int, Field(ge=0)] = Field(
+        default=0,
+        description="of each batch, this many items are synthesized on the decision boundary (numeric features only)",
+    )
+
+    _strategy_name = field_validator("name")(_one_of(STRATEGY_NAMES, "strategy"))
+
+    @model_validator(mode="after")
+    def _synthetic_fits_the_batch(self) -> StrategyConfig:
+        if self.synthetic > self.batch_size:
+            raise ValueError(f"synthetic ({self.synthetic}) must be at most batch_size ({self.batch_size})")
+        return self
+
+
+class BudgetConfig(_Model):
+    max_labels: Annotated[int, Field(gt=0)]
+    cost_per_label: Annotated[float, Field(ge=0)] | None = None
+    currency: str = "USD"
+
+
+class StoppingConfig(_Model):
+    metric: Literal["accuracy", "f1_macro"] = "accuracy"
+    target: Annotated[float, Field(gt=0, le=1)] | None = None
+    patience: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="stop after this many rounds without improvement"
+    )
+    min_delta: Annotated[float, Field(ge=0)] = 0.0
+
+
+class VendorConfig(_Model):
+    """The vendor exchange (docs/VENDORS.md). Never credentials: those come from the AWS chain."""
+
+    bucket: str = Field(description="where batches go and labels come back: a folder or s3://")
+    format: str = Field(default="csv", json_schema_extra={"enum": list(FORMATS)})
+    instructions: str = "Label each item with exactly one class from the class set."
+    sse: Literal["none", "AES256", "aws:kms"] = Field(
+        default="none", description="server-side encryption of what alflow writes to S3"
+    )
+    kms_key_id: str | None = Field(default=None, description="KMS key id or ARN, with sse: aws:kms")
+    annotators: Annotated[int, Field(ge=1)] = Field(
+        default=1, description="votes an item needs in one delivery file before its label is accepted"
+    )
+    aggregation: Literal["majority", "dawid_skene"] = "majority"
+    tie_rule: Literal["outstanding", "class_order"] = Field(
+        default="outstanding",
+        description="a tied vote leaves the item outstanding, or takes the tied class listed first in classes",
+    )
+
+    _format_name = field_validator("format")(_one_of(tuple(FORMATS), "format"))
+
+    @model_validator(mode="after")
+    def _kms_needs_sse(self) -> VendorConfig:
+        if self.kms_key_id and self.sse != "aws:kms":
+            raise ValueError(f"kms_key_id is set but sse is {self.sse!r}: set sse: aws:kms")
+        return self
+
+
+class AutoLabelConfig(_Model):
+    """The model labels the unlabeled items it is sure of. Off unless this section is present."""
+
+    target_accuracy: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.98,
+        description="held-out accuracy the auto-labels must reach (below 1: it is a lower bound from finite data)",
+    )
+    min_calibration_items: Annotated[int, Field(ge=1)] = Field(
+        default=30, description="held-out items above the threshold needed before anything is auto-labeled"
+    )
+    max_per_round: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="at most this many items per round, the most confident first"
+    )
+
+
+class TrackingConfig(_Model):
+    uri: str = Field(description="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000")
+    experiment: str | None = Field(default=None, description="defaults to the campaign name")
+    reference_curve: str | None = Field(
+        default=None,
+        description="a simulation's learning curves (JSON); its random-sampling curve is drawn beside the campaign's",
+    )
+
+
+class CampaignConfig(_Model):
+    campaign: Annotated[str, Field(pattern=NAME_PATTERN)]
+    pool: PoolConfig
+    seed_labels: LabelsConfig
+    holdout: LabelsConfig | None = None
+    classes: Annotated[tuple[str, ...], Field(min_length=2)]
+    model: ModelConfig = ModelConfig()
+    strategy: StrategyConfig = StrategyConfig()
+    budget: BudgetConfig
+    stopping: StoppingConfig = StoppingConfig()
+    auto_label: AutoLabelConfig | None = None
+    vendor: VendorConfig
+    tracking: TrackingConfig
+    seed: int = 0
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _classes_as_text(cls, value: Any) -> Any:
+        # Labels travel through CSV files, so the class set is compared as text everywhere.
+        if isinstance(value, list | tuple):
+            return tuple(str(v) for v in value)
+        return value
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"classes must be distinct, got {list(value)}")
+        return value
+
+    @model_validator(mode="after")
+    def _model_fits_the_pool(self) -> CampaignConfig:
+        text_model = self.model.preset == "tfidf_logistic_regression"
+        if text_model and not self.pool.text_column:
+            raise ValueError("model.preset tfidf_logistic_regression reads text: set pool.text_column")
+        if self.strategy.synthetic and self.pool.text_column:
+            raise ValueError("strategy.synthetic needs numeric features, but pool.text_column is set: use 0")
+        if self.model.preset and not text_model and self.pool.text_column:
+            raise ValueError(
+                f"model.preset {self.model.preset} reads numeric features, but pool.text_column is set: "
+                "use tfidf_logistic_regression or a text pipeline as model.estimator"
+            )
+        return self
+
+    @property
+    def experiment(self) -> str:
+        return self.tracking.experiment or self.campaign

@@ -1,0 +1,73 @@
+"""The commented example campaign file that `alflow init NAME` writes."""
+
+from __future__ import annotations
+
+EXAMPLE = """\
+# alflow campaign file. Relative paths are resolved against this file's folder.
+campaign: {name}                 # lowercase letters, digits and dashes
+
+pool:                            # the unlabeled items (CSV or Parquet; a path or s3://bucket/key)
+  uri: data/pool.csv
+  id_column: id
+  # feature_columns: [f0, f1]    # numeric features; omit to use every column but the id
+  # text_column: text            # or one text column, with the tfidf_logistic_regression preset
+  chunk_size: 50000              # rows scored at a time: memory does not grow with the pool
+
+seed_labels:                     # labels you already have: the id column and a label column
+  uri: data/seed.csv
+  label_column: label
+
+# holdout:                       # optional labeled items kept out of the pool, with features;
+#   uri: data/holdout.csv        # without it the metric is a cross-validated estimate
+#   label_column: label
+
+classes: [negative, positive]
+
+model:
+  preset: logistic_regression    # logistic_regression | random_forest | tfidf_logistic_regression
+  # estimator: sklearn.svm.SVC   # or any classifier by import path (instead of preset)
+  params: {{}}                    # keyword arguments for the preset's classifier or the estimator
+
+strategy:
+  name: auto                     # auto | margin | least_confident | entropy | random | combined | typiclust
+                                 # | kcenter | kmeans | density | egl | qbc_vote_entropy | qbc_kl
+  batch_size: 20                 # items sent to the vendor per round
+  # oversample: 10               # combined: top batch_size * 10 by margin, then batch_size diverse ones
+  # class_balance: false         # favour items predicted for under-represented classes
+  # synthetic: 0                 # of each batch, items synthesized on the decision boundary (numeric features)
+
+budget:
+  max_labels: 500                # seed labels included
+  # cost_per_label: 0.08
+  # currency: USD
+
+stopping:                        # the budget always stops the campaign; these may stop it sooner
+  metric: accuracy               # accuracy | f1_macro
+  # target: 0.95                 # stop when the metric reaches this
+  # patience: 3                  # stop after this many rounds without improvement
+  min_delta: 0.0
+
+# auto_label:                    # the model labels the items it is sure of; off without this section
+#   target_accuracy: 0.98        # held-out accuracy the auto-labels must reach (sets the threshold)
+#   min_calibration_items: 30
+#   max_per_round: 1000
+
+vendor:
+  bucket: bucket                 # a folder, or s3://bucket/prefix (credentials: the AWS chain, never here)
+  format: csv                    # csv | jsonl | ground_truth | label_studio (docs/VENDORS.md)
+  # sse: AES256                  # none | AES256 | aws:kms (with kms_key_id)
+  # annotators: 1                # votes per item in a delivery file; majority vote
+  # tie_rule: outstanding        # outstanding | class_order
+
+tracking:
+  uri: sqlite:///mlflow.db       # or http://mlflow-server:5000
+  # experiment: {name}
+  # reference_curve: simulation/curves.json   # draw random sampling's curve beside the campaign's
+
+seed: 0
+"""
+
+
+def example_campaign(name: str) -> str:
+    """The commented campaign file `alflow init NAME` writes."""
+    return EXAMPLE.format(name=name)

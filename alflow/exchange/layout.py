@@ -1,0 +1,44 @@
+"""The bucket layout: where each kind of object lives under `<bucket>/<campaign>/`.
+
+    ledger/round-0001/...            alflow's records (alflow.ledger says what each one is)
+    batches/round-0001/<batch file>  the batch for the vendor, then batch.json, then _READY last
+    deliveries/round-0001/...        the vendor's label files, then _DONE last
+    quarantine/round-0001/...        rejected files or rows, with a .reason.json beside each
+
+This is all the exchange knows of campaigns: a campaign is a key prefix, a round a folder name.
+docs/VENDORS.md is the vendor's view of the same layout.
+"""
+
+from __future__ import annotations
+
+READY = "_READY"  # written last into a batch folder: the vendor may take the batch
+DONE = "_DONE"  # written last into a delivery folder by the vendor: alflow may ingest it
+BATCH_METADATA = "batch.json"
+
+
+def round_dir(round_: int) -> str:
+    return f"round-{round_:04d}"
+
+
+def round_of(key: str) -> int | None:
+    """The round number a key lives under, or None."""
+    for part in key.split("/"):
+        if part.startswith("round-") and part[6:].isdigit():
+            return int(part[6:])
+    return None
+
+
+def ledger_key(campaign: str, round_: int, name: str) -> str:
+    return f"{campaign}/ledger/{round_dir(round_)}/{name}"
+
+
+def batch_prefix(campaign: str, round_: int) -> str:
+    return f"{campaign}/batches/{round_dir(round_)}/"
+
+
+def delivery_prefix(campaign: str, round_: int) -> str:
+    return f"{campaign}/deliveries/{round_dir(round_)}/"
+
+
+def quarantine_prefix(campaign: str, round_: int) -> str:
+    return f"{campaign}/quarantine/{round_dir(round_)}/"

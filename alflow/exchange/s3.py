@@ -1,0 +1,204 @@
+"""S3 and S3-compatible stores through boto3.
+
+Credentials and the endpoint come from boto3's standard chain (environment, profile, instance
+role; `AWS_ENDPOINT_URL_S3` for MinIO, moto and friends): never from the campaign file, and this
+module never logs or returns them.
+
+Exactly-once on S3:
+- write-once is a conditional put (`IfNoneMatch="*"`): 412 means the key exists. A 409
+  (`ConditionalRequestConflict`, a concurrent conditional writer) is retried, then decided by 412.
+- every put carries its SHA-256 (`ChecksumSHA256`, which S3 verifies and stores; and as object
+  metadata, which every S3-compatible store returns). When a put
+  lands but its response is lost, botocore retries it and gets 412: if the stored checksum is
+  ours, the object is ours and the write succeeded (it is not reported as a conflict).
+- throttling (503 SlowDown, 429), 5xx and dropped connections are retried by botocore's
+  standard mode with exponential backoff and jitter (`max_attempts` tries in all, the first included).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import time
+from typing import Any, BinaryIO
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from alflow.errors import AlreadyExistsError, ConfigError
+from alflow.exchange.store import check_key
+
+SSE = ("none", "AES256", "aws:kms")
+_EXISTS = ("PreconditionFailed", "412")
+_CONFLICT = ("ConditionalRequestConflict", "409")
+_MISSING = ("NoSuchKey", "404", "NotFound")
+
+
+def client_config(*, max_attempts: int = 8) -> Config:
+    # Checksums only when an API requires them: several S3-compatible stores reject boto3's
+    # default checksum headers. We send our own SHA-256 on every put instead.
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        signature_version="s3v4",
+    )
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _b64_sha256(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+SHA_META = "alflow-sha256"  # x-amz-meta-alflow-sha256: ours to compare, whatever the store keeps
+
+
+class S3Store:
+    """Objects under `s3://bucket/prefix/`. Write-once is a conditional put (`IfNoneMatch`).
+
+    `sse` encrypts every object the store writes: "AES256" (SSE-S3) or "aws:kms" (SSE-KMS, with
+    `kms_key_id`, or the account's default KMS key when it is None).
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        sse: str = "none",
+        kms_key_id: str | None = None,
+        client: Any = None,
+        max_attempts: int = 8,
+    ) -> None:
+        if sse not in SSE:
+            raise ConfigError(f"sse={sse!r}: use none, AES256 (SSE-S3) or aws:kms (SSE-KMS)")
+        if kms_key_id and sse != "aws:kms":
+            raise ConfigError(f"kms_key_id is set but sse={sse!r}: set sse to aws:kms to use a KMS key")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.uri = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        self.sse = sse
+        self.kms_key_id = kms_key_id
+        self._client = client or boto3.client("s3", config=client_config(max_attempts=max_attempts))
+
+    @classmethod
+    def from_uri(cls, uri: str, **options: Any) -> S3Store:
+        parsed = urlparse(uri)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise ValueError(f"{uri!r} is not an s3://bucket/prefix URI")
+        if "@" in parsed.netloc or parsed.query:
+            # Never accept credentials or options in a URI: they would end up in logs and MLflow.
+            raise ConfigError(
+                f"bucket URI {parsed.scheme}://{parsed.hostname}/...: remove the credentials or query "
+                "from it; alflow takes credentials only from the AWS chain (environment, profile, role)"
+            )
+        return cls(parsed.netloc, parsed.path, **options)
+
+    def _key(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def read(self, key: str) -> bytes:
+        try:
+            return self._client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except ClientError as error:
+            if _error_code(error) in _MISSING:
+                raise FileNotFoundError(f"{self.uri}/{key}") from None
+            raise
+
+    def _encryption(self) -> dict:
+        if self.sse == "none":
+            return {}
+        extra = {"ServerSideEncryption": self.sse}
+        if self.kms_key_id:
+            extra["SSEKMSKeyId"] = self.kms_key_id
+        return extra
+
+    def write_once(self, key: str, data: bytes) -> None:
+        full, checksum = self._key(key), _b64_sha256(data)
+        for attempt in range(6):
+            try:
+                self._client.put_object(
+                    Bucket=self.bucket,
+                    Key=full,
+                    Body=data,
+                    IfNoneMatch="*",
+                    ChecksumSHA256=checksum,
+                    Metadata={SHA_META: checksum},
+                    **self._encryption(),
+                )
+                return
+            except ClientError as error:
+                code = _error_code(error)
+                if code in _CONFLICT:  # another conditional put to this key is in flight
+                    time.sleep(0.05 * 2**attempt)
+                    continue
+                if code in _EXISTS:
+                    if self.checksum(key) == checksum:
+                        return  # our own earlier attempt landed; its response was lost
+                    raise AlreadyExistsError(f"{self.uri}/{key} already exists") from None
+                raise
+        raise AlreadyExistsError(f"{self.uri}/{key}: concurrent writers kept conflicting; it is taken")
+
+    def checksum(self, key: str) -> str | None:
+        """The base64 SHA-256 alflow wrote with the object (S3's own, else our metadata), or None."""
+        head = self._client.head_object(Bucket=self.bucket, Key=self._key(key), ChecksumMode="ENABLED")
+        return head.get("ChecksumSHA256") or head.get("Metadata", {}).get(SHA_META)
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as error:
+            if _error_code(error) in _MISSING:
+                return False
+            raise
+        return True
+
+    def modified(self, key: str) -> str:
+        """When the object was written (the store's clock), ISO 8601 UTC."""
+        head = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+        return head["LastModified"].isoformat(timespec="seconds")
+
+    def list(self, prefix: str) -> list[str]:
+        if prefix.strip("/"):
+            full = self._key(prefix.rstrip("/")) + "/"
+        else:
+            full = f"{self.prefix}/" if self.prefix else ""
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        keys = []
+        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+            keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
+        return sorted(keys)
+
+    def version(self, key: str) -> str:
+        """The object's ETag: it changes whenever the object is rewritten."""
+        return self._client.head_object(Bucket=self.bucket, Key=self._key(key))["ETag"].strip('"')
+
+    def download(self, key: str, target: BinaryIO, *, version: str | None = None) -> None:
+        """Stream an object to an open binary file (large pools never sit in memory).
+
+        With `version` (an ETag), only that version: a rewrite in between fails (412) instead of
+        mixing versions.
+        """
+        extra = {"IfMatch": f'"{version}"'} if version else {}
+        body = self._client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)["Body"]
+        shutil.copyfileobj(body, target, length=8 * 1024 * 1024)
+
+
+def ensure_bucket(uri: str) -> bool:
+    """Create the bucket of `uri` if it does not exist (for demos and tests); True if created."""
+    store = S3Store.from_uri(uri)
+    try:
+        store._client.head_bucket(Bucket=store.bucket)
+        return False
+    except ClientError as error:
+        if _error_code(error) not in _MISSING:
+            raise
+    store._client.create_bucket(Bucket=store.bucket)
+    return True

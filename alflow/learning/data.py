@@ -1,0 +1,143 @@
+"""Reading pools and label files, in chunks, from a local path or s3://.
+
+Ids and labels are read as text: they travel through CSV files to the vendor and back, and
+`"0042"` must stay `"0042"`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from alflow.config import PoolConfig
+from alflow.errors import ConfigError
+from alflow.exchange.bucket import open_store
+
+
+def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    # Only the columns present: a missing one is reported by validation, with its name.
+    return frame.astype({c: str for c in columns if c in frame.columns})
+
+
+def _is_parquet(uri: str) -> bool:
+    return uri.lower().endswith((".parquet", ".pq"))
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("ALFLOW_CACHE_DIR") or Path(tempfile.gettempdir()) / "alflow-cache")
+
+
+def _cached_copy(uri: str) -> Path:
+    """A local copy of a remote object (`s3://bucket/key`), downloaded once per version of it.
+
+    A round reads its pool several times (validation, training, selection, export); remotely each
+    read would be a full download. The copy is named by the object's version (S3's ETag), so a
+    rewritten pool is fetched again, and written under a temporary name then renamed, so a reader
+    never sees half.
+    """
+    scheme, _, rest = uri.partition("://")
+    bucket, _, key = rest.partition("/")
+    store = open_store(f"{scheme}://{bucket}")
+    version = store.version(key)
+    folder = _cache_root() / hashlib.sha256(uri.encode()).hexdigest()[:16]
+    path = folder / f"{version}{Path(key).suffix}"
+    if path.is_file():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as handle:
+        store.download(key, handle, version=version)
+    os.replace(handle.name, path)
+    for older in folder.iterdir():  # earlier versions of this object
+        if older != path and not older.name.endswith(".part"):
+            older.unlink(missing_ok=True)
+    return path
+
+
+@contextmanager
+def local_file(uri: str) -> Iterator[Path]:
+    """A local path for `uri`; an s3:// object is downloaded once per version (see _cached_copy)."""
+    if uri.startswith("s3://"):
+        yield _cached_copy(uri)
+        return
+    path = Path(uri)
+    if not path.is_file():
+        raise ConfigError(f"{uri}: file not found")
+    yield path
+
+
+def columns_of(path: Path) -> list[str]:
+    """Column names, read from the header or the Parquet schema only."""
+    if _is_parquet(str(path)):
+        return list(pq.read_schema(path).names)
+    return list(pd.read_csv(path, nrows=0).columns)
+
+
+def iter_chunks(path: Path, *, columns: list[str], text_columns: list[str], chunk_size: int) -> Iterator[pd.DataFrame]:
+    """The file's rows, `chunk_size` at a time, with `text_columns` as str."""
+    if _is_parquet(str(path)):
+        # pre_buffer (pyarrow's default) keeps every row group read so far: memory grew with the
+        # pool (+2 GB at 10^7 rows, benchmarks/results/compute.md); without it, one row group at a time.
+        for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=chunk_size, columns=columns):
+            yield _as_text(batch.to_pandas(), text_columns)
+        return
+    dtypes = dict.fromkeys(text_columns, str)
+    yield from pd.read_csv(path, usecols=columns, dtype=dtypes, chunksize=chunk_size)
+
+
+def read_table(uri: str, *, text_columns: list[str]) -> pd.DataFrame:
+    """A whole (small) table: seed labels, a holdout, a delivery."""
+    with local_file(uri) as path:
+        if _is_parquet(uri):
+            return _as_text(pd.read_parquet(path), text_columns)
+        return pd.read_csv(path, dtype=dict.fromkeys(text_columns, str))
+
+
+def feature_columns(pool: PoolConfig, header: list[str]) -> list[str]:
+    """The columns the model reads, in the pool's order."""
+    if pool.text_column:
+        return [pool.text_column]
+    if pool.feature_columns:
+        return list(pool.feature_columns)
+    return [c for c in header if c != pool.id_column]
+
+
+def text_columns(pool: PoolConfig) -> list[str]:
+    """The columns read as text wherever items are read: the id, and the text of text models."""
+    return [pool.id_column] + ([pool.text_column] if pool.text_column else [])
+
+
+def model_input(frame: pd.DataFrame, pool: PoolConfig, columns: list[str]) -> pd.DataFrame | pd.Series:
+    """What `fit`/`predict_proba` take: a text Series for text models, else the feature frame."""
+    if pool.text_column:
+        return frame[pool.text_column]
+    return frame[columns]
+
+
+def pool_chunks(pool: PoolConfig, features: list[str]) -> Iterator[pd.DataFrame]:
+    """The pool's id and feature columns, `pool.chunk_size` rows at a time (one streamed pass)."""
+    columns = [pool.id_column, *(c for c in features if c != pool.id_column)]
+    with local_file(pool.uri) as path:
+        yield from iter_chunks(path, columns=columns, text_columns=text_columns(pool), chunk_size=pool.chunk_size)
+
+
+def pool_ids(pool: PoolConfig) -> Iterator[pd.Series]:
+    """The pool's id column, a chunk at a time."""
+    with local_file(pool.uri) as path:
+        for chunk in iter_chunks(
+            path, columns=[pool.id_column], text_columns=[pool.id_column], chunk_size=pool.chunk_size
+        ):
+            yield chunk[pool.id_column]
+
+
+def read_items(pool: PoolConfig, payload: bytes) -> pd.DataFrame:
+    """Items from a CSV file outside the pool (an item file in the ledger, an arrival), in the pool's columns' types."""
+    import io
+
+    return pd.read_csv(io.BytesIO(payload), dtype=dict.fromkeys(text_columns(pool), str))

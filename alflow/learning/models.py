@@ -1,0 +1,131 @@
+"""Building, training and evaluating the campaign's scikit-learn classifier."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+import numpy as np
+from sklearn.base import ClassifierMixin, clone
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from alflow.config import ModelConfig
+from alflow.errors import ConfigError, ModelError
+from alflow.selection.arrays import take
+from alflow.selection.measures import split_pipeline
+
+
+def _preset(name: str, params: dict[str, Any], seed: int) -> ClassifierMixin:
+    if name == "logistic_regression":
+        return make_pipeline(StandardScaler(), LogisticRegression(**{"max_iter": 2000, **params}))
+    if name == "random_forest":
+        return RandomForestClassifier(**{"n_estimators": 200, "random_state": seed, **params})
+    # tfidf_logistic_regression: a text column in, the usual strong baseline for short texts.
+    return make_pipeline(
+        TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1),
+        LogisticRegression(**{"max_iter": 2000, **params}),
+    )
+
+
+def _import(path: str) -> Any:
+    module_name, _, attr = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError):
+        raise ConfigError(f"model.estimator: cannot import {path!r}; give module.ClassName") from None
+
+
+def build_model(config: ModelConfig, *, seed: int) -> ClassifierMixin:
+    """An unfitted classifier with `predict_proba`; `random_state` defaults to the campaign seed."""
+    if config.preset:
+        return _preset(config.preset, config.params, seed)
+    assert config.estimator is not None  # ModelConfig holds exactly one of the two
+    cls = _import(config.estimator)
+    params = dict(config.params)
+    if "random_state" in inspect.signature(cls).parameters:
+        params.setdefault("random_state", seed)
+    try:
+        model = cls(**params)
+    except TypeError as error:
+        raise ConfigError(f"model.params: {config.estimator} rejected them: {error}") from None
+    if not hasattr(model, "predict_proba"):
+        raise ConfigError(f"model.estimator: {config.estimator} has no predict_proba; pick a probabilistic classifier")
+    return model
+
+
+def model_name(model: ClassifierMixin) -> str:
+    """A readable name: the final step of a pipeline, e.g. LogisticRegression."""
+    final, _ = split_pipeline(model)
+    return type(final).__name__
+
+
+def train(model: ClassifierMixin, X: Any, y: np.ndarray) -> ClassifierMixin:
+    """A fitted copy of `model`. Raises ModelError when the labels hold fewer than two classes."""
+    classes = np.unique(y)
+    if classes.size < 2:
+        raise ModelError(
+            f"the labeled set has {len(y)} item(s) of a single class {classes.tolist()}; "
+            "add seed labels of at least two classes"
+        )
+    try:
+        return clone(model).fit(X, y)
+    except (ValueError, TypeError) as error:
+        raise ModelError(f"{model_name(model)} could not be trained on the labeled items: {error}") from None
+
+
+def scores_of(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "f1_macro": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+    }
+
+
+def holdout_metrics(model: Any, X: Any, y: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro-F1 of a fitted model on labeled items it never saw."""
+    return scores_of(y, model.predict(X))
+
+
+def _cross_validated(
+    model: ClassifierMixin, X: Any, y: np.ndarray, *, seed: int, method: str
+) -> tuple[Any, np.ndarray] | None:
+    """Out-of-fold `method` outputs over the labeled items of classes with at least two labels,
+    and those items' labels; None when fewer than two such classes (or folds) exist."""
+    labels, counts = np.unique(y, return_counts=True)
+    keep = np.isin(y, labels[counts >= 2])
+    folds = int(min(5, counts[counts >= 2].min())) if keep.any() else 0
+    if folds < 2 or np.unique(y[keep]).size < 2:
+        return None
+    X_keep = take(X, np.flatnonzero(keep))
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return cross_val_predict(clone(model), X_keep, y[keep], cv=cv, method=method), y[keep]
+
+
+def cross_validated_metrics(model: ClassifierMixin, X: Any, y: np.ndarray, *, seed: int) -> dict[str, float]:
+    """Accuracy and macro-F1 estimated by stratified k-fold (k <= 5) on the labeled set.
+
+    Used when the campaign has no holdout; classes with a single label are too rare to split,
+    so the estimate is made on the others and is optimistic early in a campaign.
+    """
+    result = _cross_validated(model, X, y, seed=seed, method="predict")
+    if result is None:
+        return {"accuracy": float("nan"), "f1_macro": float("nan")}
+    predicted, truth = result
+    return scores_of(truth, predicted)
+
+
+def cross_validated_proba(
+    model: ClassifierMixin, X: Any, y: np.ndarray, *, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(out-of-fold probabilities, their labels, the probability columns' classes), or None (see above)."""
+    result = _cross_validated(model, X, y, seed=seed, method="predict_proba")
+    if result is None:
+        return None
+    proba, truth = result
+    return proba, truth, np.unique(truth)

@@ -1,0 +1,59 @@
+"""A campaign's ledger, from its config: its bucket, its state, and the write-offs an operator makes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from alflow.config import CampaignConfig
+from alflow.errors import ConfigError
+from alflow.exchange.bucket import open_store
+from alflow.exchange.store import Store
+from alflow.ledger.ingest import ingest_deliveries
+from alflow.ledger.records import WriteOff, now
+from alflow.ledger.state import CampaignState, load_state
+from alflow.ledger.writes import write_attachment
+
+
+def bucket(config: CampaignConfig) -> Store:
+    """The campaign's vendor bucket: where its batches, deliveries and ledger live."""
+    return open_store(config.vendor.bucket, sse=config.vendor.sse, kms_key_id=config.vendor.kms_key_id)
+
+
+def campaign_state(config: CampaignConfig) -> CampaignState:
+    """The campaign's state, from one listing of its bucket."""
+    return load_state(bucket(config), config.campaign)
+
+
+def ingest_campaign(config: CampaignConfig) -> CampaignState:
+    """Ingest what the campaign's completed deliveries hold (alflow.ledger.ingest); the state afterwards.
+
+    Bad rows and files are quarantined with their reasons and reported (`ingested_now`), never
+    raised: the valid part of a delivery is accepted and the rest stays outstanding.
+    """
+    store = bucket(config)
+    written = ingest_deliveries(store, config, load_state(store, config.campaign))
+    return replace(load_state(store, config.campaign), ingested_now=tuple(written))
+
+
+def write_off(config: CampaignConfig, round_: int, ids: list[str] | None, *, reason: str) -> list[str]:
+    """Stop waiting for items of round `round_`'s batch that the vendor cannot label (all its
+    outstanding items when `ids` is None); returns the ids written off.
+
+    The items stay counted as asked (the budget spent on them is not returned) and a label the
+    vendor delivers later is still accepted. Raises ConfigError for ids that are not outstanding.
+    """
+    state = campaign_state(config)
+    if round_ not in state.rounds:
+        raise ConfigError(f"campaign {config.campaign!r} has no round {round_}: see `alflow status`")
+    outstanding = state.missing(round_)
+    chosen = outstanding if ids is None else list(dict.fromkeys(ids))
+    unknown = [i for i in chosen if i not in outstanding]
+    if unknown:
+        raise ConfigError(
+            f"round {round_} is not waiting for {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}: "
+            f"only items of its batch without a label can be written off ({len(outstanding)} are)"
+        )
+    if chosen:
+        record = WriteOff(round=round_, ids=chosen, reason=reason, written_at=now())
+        write_attachment(bucket(config), config.campaign, round_, "writeoff", ".json", record.to_json())
+    return chosen

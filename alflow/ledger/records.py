@@ -1,0 +1,215 @@
+"""The ledger's records: one typed schema each, one way to JSON and back.
+
+Every record is written once and read by `alflow.ledger.state.load_state`. Each carries
+`schema_version`; records written before it existed (alflow 0.1.0) have the same shape and read
+as version 1. Unknown fields are ignored on reading, so a ledger written by a newer release
+still loads. `to_json` keeps NaN metrics (a cold start's) as JSON's `NaN`, which json reads back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def json_bytes(value: Any) -> bytes:
+    return json.dumps(value, indent=2, sort_keys=True).encode()
+
+
+class Record(BaseModel):
+    """A frozen record with one JSON form."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    def to_json(self) -> bytes:
+        return json_bytes(self.model_dump(mode="python"))
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Self:
+        return cls.model_validate(json.loads(data))
+
+
+class Versioned(Record):
+    schema_version: int = SCHEMA_VERSION
+
+
+# --- the round record and its parts ----------------------------------------------------------------
+
+
+class Outside(Record):
+    """Batch items that are not pool rows (synthetic items, stream arrivals): their features' file."""
+
+    key: str
+    ids: list[str]
+
+
+class BatchRecord(Record):
+    """The items a round asked for, best first, with their scores and the model's predictions."""
+
+    ids: list[str]
+    scores: list[float]
+    predicted: list[str | None]  # None at cold start: nothing was fitted to predict
+    outside: Outside | None = None
+
+
+class StreamRecord(Record):
+    """Where a stream-based round left the stream: files screened, threshold, items seen and asked."""
+
+    files: list[str]
+    threshold: float
+    seen: int
+    asked: int
+    rate: float
+    target_rate: float
+
+
+class AutoLabelSummary(Record):
+    """What auto-labeling did in a round; `key` names the file of labels (absent when none)."""
+
+    count: int
+    threshold: float | None
+    calibration: str | None
+    calibration_items: int
+    target_accuracy: float
+    key: str | None = None
+
+
+class Tracking(Record):
+    """Where a round was logged in MLflow (empty for a round logged nowhere)."""
+
+    run_id: str | None = None
+    parent_run_id: str | None = None
+    experiment_id: str | None = None
+    model_version: str | None = None
+    run_url: str | None = None
+
+
+class RoundRecord(Versioned):
+    """`ledger/round-NNNN/round.json`: a round's decision, committed once."""
+
+    round: int
+    labels_used: int
+    class_counts: dict[str, int] = Field(default_factory=dict)
+    metrics: dict[str, float]
+    metric_source: str
+    strategy: str
+    model: str
+    stop_reason: str | None
+    batch: BatchRecord | None
+    tracking: Tracking = Field(default_factory=Tracking)
+    stream: StreamRecord | None = None
+    auto_labels: AutoLabelSummary | None = None
+    recorded_at: str | None = None
+
+    @property
+    def batch_ids(self) -> list[str]:
+        return list(self.batch.ids) if self.batch else []
+
+    @property
+    def outside_ids(self) -> list[str]:
+        return list(self.batch.outside.ids) if self.batch and self.batch.outside else []
+
+
+# --- records beside it -----------------------------------------------------------------------------
+
+
+class RejectedRow(Record):
+    """A delivery row that was refused, with its machine-readable reason."""
+
+    row: int
+    id: str | None
+    label: str | None
+    annotator: str | None
+    reason: str
+    accepted_label: str | None = None  # for conflicting_relabel: the label that stands
+
+
+class IngestRecord(Versioned):
+    """`ledger/round-NNNN/ingest-<sha>.json`: what one delivery file's bytes yielded, once."""
+
+    round: int
+    ingested_in: int
+    file: str
+    format: str
+    aggregation: str
+    tie_rule: str
+    annotators_required: int
+    sha256: str
+    delivered_at: str
+    status: str  # accepted | partial | rejected
+    reason: str | None = None  # why the whole file was refused
+    message: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    count: int = 0
+    rejected: list[RejectedRow] = Field(default_factory=list)
+    duplicates: list[str] = Field(default_factory=list)
+    agreement: float | None = None
+    annotators: list[str] = Field(default_factory=list)
+    votes: int = 0
+    label_metadata: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    quarantine: str | None = None
+    ingested_at: str = ""
+
+    @property
+    def refused(self) -> int:
+        """Rows refused, or 1 for a file refused whole."""
+        return len(self.rejected) + (1 if self.status == "rejected" and not self.rejected else 0)
+
+
+class Claim(Versioned):
+    """`ledger/round-NNNN/claim-NNNN.json`: which run holds the round, until when."""
+
+    host: str
+    pid: int
+    run: str
+    round: int
+    claimed_at: str
+    expires_at: str
+
+
+class WriteOff(Versioned):
+    """`ledger/round-NNNN/writeoff-<sha>.json`: batch items no longer waited for."""
+
+    round: int
+    ids: list[str]
+    reason: str
+    written_at: str
+
+
+class AutoLabelFile(Versioned):
+    """`ledger/round-NNNN/autolabels-<sha>.json`: the labels the model gave itself, and how sure it was."""
+
+    labels: dict[str, str]
+    confidence: dict[str, float] = Field(default_factory=dict)
+
+
+class BatchMetadata(Versioned):
+    """`batches/round-NNNN/batch.json`: what the vendor needs to know about the batch beside it."""
+
+    campaign: str
+    round: int
+    count: int
+    synthetic: int = 0
+    classes: list[str]
+    instructions: str
+    format: str
+    deliver_to: str
+    delivery_files: str
+    strategy: str
+    created_at: str
+    sha256: str | None = None
+    items: str | None = None

@@ -1,0 +1,155 @@
+"""Campaign state: derived from the ledger's records in one listing, never stored anywhere else.
+
+Labels are counted from the ingest records: an item's first accepted label wins, so a label is
+never counted twice. Every figure here (labels asked, outstanding items, what is exported) is a
+view over the records, computed once per state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from alflow.errors import DataValidationError
+from alflow.exchange import layout
+from alflow.exchange.store import Store
+from alflow.ledger.records import AutoLabelFile, IngestRecord, Record, RoundRecord, WriteOff
+
+R = TypeVar("R", bound=Record)
+
+
+@dataclass(frozen=True)
+class CampaignState:
+    """What the records say: `rounds` are the round records, `ingests` the ingest records per round."""
+
+    campaign: str
+    rounds: dict[int, RoundRecord] = field(default_factory=dict)
+    exported: frozenset[int] = frozenset()
+    delivered: frozenset[int] = frozenset()
+    ingests: dict[int, list[IngestRecord]] = field(default_factory=dict)
+    auto_labels: dict[int, dict[str, str]] = field(default_factory=dict)  # round -> labels the model gave
+    written_off: dict[int, frozenset[str]] = field(default_factory=dict)  # round -> items not waited for
+    # The ingest records the call that returned this state wrote: for reporting only, so not
+    # part of what the state *is* (two states with the same records are equal).
+    ingested_now: tuple[IngestRecord, ...] = field(default=(), compare=False)
+
+    @property
+    def next_round(self) -> int:
+        return max(self.rounds, default=0) + 1
+
+    @property
+    def last(self) -> RoundRecord | None:
+        return self.rounds.get(max(self.rounds, default=0))
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self.last.stop_reason if self.last else None
+
+    def batch_ids(self, round_: int) -> list[str]:
+        return self.rounds[round_].batch_ids
+
+    # Derived views are computed once per state (the state never changes): `alflow status` reads
+    # them once per round, which would otherwise re-sort every ingest record each time.
+    @cached_property
+    def ingested(self) -> dict[int, dict[str, str]]:
+        """Round -> the labels accepted for its batch (first accepted label per item wins)."""
+        return {r: accepted_labels(records) for r, records in sorted(self.ingests.items()) if records}
+
+    def missing(self, round_: int) -> list[str]:
+        """Ids of a round's batch without an accepted label yet, and not written off."""
+        labels, given_up = self.ingested.get(round_, {}), self.written_off.get(round_, frozenset())
+        return [i for i in self.batch_ids(round_) if i not in labels and i not in given_up]
+
+    @property
+    def outstanding(self) -> list[int]:
+        """Rounds whose batch has items still waiting for an accepted label."""
+        return [r for r in sorted(self.rounds) if self.missing(r)]
+
+    @property
+    def unexported(self) -> list[int]:
+        """Rounds that chose a batch but crashed before its completion marker was written."""
+        return [r for r in sorted(self.rounds) if self.batch_ids(r) and r not in self.exported]
+
+    @cached_property
+    def asked_ids(self) -> list[str]:
+        """Every item ever sent to the vendor, in round order."""
+        return [i for r in sorted(self.rounds) for i in self.batch_ids(r)]
+
+    @property
+    def labels_asked(self) -> int:
+        return len(self.asked_ids)
+
+    @cached_property
+    def outside_ids(self) -> set[str]:
+        """Asked items that are not pool items (synthetic, or from stream arrivals)."""
+        return {i for record in self.rounds.values() for i in record.outside_ids}
+
+    @cached_property
+    def screened(self) -> set[str]:
+        """Arrival files that stream rounds have screened already."""
+        return {f for record in self.rounds.values() if record.stream for f in record.stream.files}
+
+    def auto_labeled(self) -> dict[str, str]:
+        """Every label the model gave itself (auto-labeling), id -> label; never part of human_labels."""
+        return {i: label for r in sorted(self.auto_labels) for i, label in self.auto_labels[r].items()}
+
+    def human_labels(self) -> dict[str, str]:
+        """Every label ingested from the vendor, id -> label."""
+        labels: dict[str, str] = {}
+        for round_labels in self.ingested.values():
+            labels.update(round_labels)
+        return labels
+
+
+def accepted_labels(records: list[IngestRecord]) -> dict[str, str]:
+    """id -> label over ingest records in commit order; an item's first accepted label wins."""
+    labels: dict[str, str] = {}
+    for record in sorted(records, key=lambda r: (r.ingested_at, r.sha256)):
+        for id_, label in record.labels.items():
+            labels.setdefault(id_, label)
+    return labels
+
+
+def read_record(store: Store, key: str, kind: type[R]) -> R:
+    """The record at `key`; DataValidationError in one line when it is not one."""
+    try:
+        return kind.from_json(store.read(key))
+    except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        first = error.errors()[0]["msg"] if isinstance(error, ValidationError) else str(error)
+        raise DataValidationError(
+            f"{store.uri}/{key} is not a valid {kind.__name__} ({first}); ledger records are written only by "
+            "alflow: restore this file from a copy of the bucket",
+            reason="unreadable",
+        ) from None
+
+
+def load_state(store: Store, campaign: str) -> CampaignState:
+    """Derive the campaign state from one listing of its records."""
+    rounds: dict[int, RoundRecord] = {}
+    ingests: dict[int, list[IngestRecord]] = {}
+    exported, delivered = set(), set()
+    written_off: dict[int, set[str]] = {}
+    for key in store.list(f"{campaign}/"):
+        round_ = layout.round_of(key)
+        if round_ is None:
+            continue
+        record = layout.ledger_key(campaign, round_, "")
+        if key == record + "round.json":
+            rounds[round_] = read_record(store, key, RoundRecord)
+        elif key.startswith(record + "ingest-") and key.endswith(".json"):
+            ingests.setdefault(round_, []).append(read_record(store, key, IngestRecord))
+        elif key.startswith(record + "writeoff-"):
+            written_off.setdefault(round_, set()).update(read_record(store, key, WriteOff).ids)
+        elif key == layout.batch_prefix(campaign, round_) + layout.READY:
+            exported.add(round_)
+        elif key == layout.delivery_prefix(campaign, round_) + layout.DONE:
+            delivered.add(round_)
+    # a round that auto-labeled nothing names no file
+    named = {r: rec.auto_labels.key for r, rec in rounds.items() if rec.auto_labels and rec.auto_labels.key}
+    auto = {r: read_record(store, key, AutoLabelFile).labels for r, key in named.items()}
+    given_up = {r: frozenset(ids) for r, ids in written_off.items()}
+    return CampaignState(campaign, rounds, frozenset(exported), frozenset(delivered), ingests, auto, given_up)

@@ -1,0 +1,164 @@
+"""What a round did, in words and rows: the round report and `alflow status`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from alflow.config import CampaignConfig
+from alflow.ledger.campaign import campaign_state
+from alflow.ledger.ingest import summary
+from alflow.ledger.records import RoundRecord
+from alflow.ledger.state import CampaignState
+from alflow.round.context import RoundContext
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """What a round did, for people (`message`) and scripts (the fields)."""
+
+    campaign: str
+    status: str  # exported | stopped | waiting | already_stopped | no_arrivals
+    round: int | None = None
+    labels_used: int | None = None
+    max_labels: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    metric_source: str | None = None
+    batch_size: int = 0
+    batch_uri: str | None = None
+    stop_reason: str | None = None
+    waiting_for: dict[int, int] = field(default_factory=dict)  # round -> labels outstanding
+    resumed_exports: list[str] = field(default_factory=list)  # interrupted exports finished now
+    mlflow_run_id: str | None = None
+    labels_ingested: int = 0  # vendor labels accepted by this run
+    rows_rejected: int = 0  # delivery rows (or whole files) refused by this run: see `quarantined`
+    duplicates: int = 0  # late duplicates skipped (already accepted with the same label)
+    quarantined: tuple[str, ...] = ()  # store keys of the quarantined copies; reasons beside them
+    agreement: float | None = None  # mean annotator agreement over the files ingested by this run
+    auto_labeled: int = 0  # items the model labeled itself this round (auto_label), not in labels_used
+    auto_threshold: float | None = None
+
+    def ingest_message(self) -> str:
+        """What this run took from the vendor, or '' when it took nothing."""
+        if not (self.labels_ingested or self.rows_rejected or self.duplicates):
+            return ""
+        parts = [f"ingested {self.labels_ingested} labels"]
+        if self.duplicates:
+            parts.append(f"skipped {self.duplicates} duplicates")
+        if self.rows_rejected:
+            parts.append(f"rejected {self.rows_rejected} rows/files (reasons beside {', '.join(self.quarantined)})")
+        return "; " + ", ".join(parts)
+
+    def message(self) -> str:
+        auto = ""
+        if self.auto_labeled:
+            auto = f"; auto-labeled {self.auto_labeled} items (confidence >= {self.auto_threshold:.3f})"
+        return self._message() + auto + self.ingest_message()
+
+    def _message(self) -> str:
+        if self.status == "already_stopped":
+            return f"{self.campaign}: campaign stopped ({self.stop_reason}); nothing to do"
+        if self.status == "no_arrivals":
+            return f"{self.campaign}: no new files have arrived; nothing to screen"
+        if self.status == "waiting":
+            parts = ", ".join(f"{n} labels from round {r}" for r, n in sorted(self.waiting_for.items()))
+            if self.resumed_exports:
+                where = ", ".join(self.resumed_exports)
+                return f"{self.campaign}: finished an interrupted export to {where}; waiting for {parts}"
+            return f"{self.campaign}: waiting for {parts}; nothing exported"
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items() if not math.isnan(v))
+        head = (
+            f"{self.campaign} round {self.round}: {self.labels_used}/{self.max_labels} labels, "
+            f"{scores or 'no metric yet'} ({self.metric_source})"
+        )
+        if self.status == "stopped":
+            return f"{head}; stopped: {self.stop_reason}"
+        if not self.batch_size:  # a stream round that found no item uncertain enough
+            return f"{head}; asked for no labels this round"
+        return f"{head}; exported {self.batch_size} items to {self.batch_uri}"
+
+
+def _ingest_fields(state: CampaignState) -> dict:
+    # What this run took from the vendor: a re-run that ingests nothing new reports nothing.
+    return summary(list(state.ingested_now))
+
+
+def idle_report(ctx: RoundContext) -> RoundReport:
+    """The report of a round with nothing to do: stopped, waiting for the vendor, or a stream
+    round with no new file (`ctx.has_work` is False)."""
+    config, state = ctx.config, ctx.state
+    if state.stop_reason:
+        return RoundReport(config.campaign, "already_stopped", stop_reason=state.stop_reason)
+    if state.outstanding:
+        waiting = {r: len(state.missing(r)) for r in state.outstanding}
+        return RoundReport(
+            config.campaign, "waiting", waiting_for=waiting, resumed_exports=list(ctx.resumed), **_ingest_fields(state)
+        )
+    return RoundReport(config.campaign, "no_arrivals", **_ingest_fields(state))
+
+
+def round_report(ctx: RoundContext, record: RoundRecord | None = None, batch_uri: str | None = None) -> RoundReport:
+    """What the round did: its committed `record` and where its batch went, or why it did nothing."""
+    if record is None:
+        return idle_report(ctx)
+    auto = record.auto_labels
+    return RoundReport(
+        ctx.config.campaign,
+        "stopped" if record.stop_reason else "exported",
+        round=record.round,
+        labels_used=record.labels_used,
+        max_labels=ctx.config.budget.max_labels,
+        metrics=record.metrics,
+        metric_source=record.metric_source,
+        batch_size=len(record.batch_ids),
+        batch_uri=batch_uri,
+        stop_reason=record.stop_reason,
+        mlflow_run_id=record.tracking.run_id,
+        auto_labeled=auto.count if auto else 0,
+        auto_threshold=auto.threshold if auto else None,
+        **_ingest_fields(ctx.state),
+    )
+
+
+def _state_of(state: CampaignState, round_: int, record: RoundRecord, written_off: int) -> str:
+    """A round's row state in `alflow status`."""
+    missing = len(state.missing(round_))
+    if record.stop_reason:
+        return f"stopped: {record.stop_reason}"
+    if not missing and (round_ in state.ingested or written_off):
+        return f"ingested ({written_off} written off)" if written_off else "ingested"
+    if round_ in state.ingested:
+        return f"partly ingested: {missing} outstanding"
+    if round_ in state.delivered:
+        return "delivered"
+    if round_ in state.exported:
+        return "waiting for vendor"
+    return "export interrupted"
+
+
+def status_rows(config: CampaignConfig) -> list[dict]:
+    """One row per round: labels used, asked, delivered, ingested, metrics and state."""
+    state = campaign_state(config)
+    rows = []
+    for round_, record in sorted(state.rounds.items()):
+        records = state.ingests.get(round_, [])
+        labels = state.ingested.get(round_, {})
+        # items written off and not delivered after all
+        written_off = len([i for i in state.written_off.get(round_, ()) if i not in labels])
+        rows.append(
+            {
+                "round": round_,
+                "labels_used": record.labels_used,
+                "asked": len(record.batch_ids),
+                "delivered": sum(r.votes for r in records) if round_ in state.delivered else None,
+                "ingested": len(labels) if round_ in state.ingested else None,
+                **{k: record.metrics.get(k) for k in ("accuracy", "f1_macro")},
+                "metric_source": record.metric_source,
+                "state": _state_of(state, round_, record, written_off),
+                "mlflow_run_id": record.tracking.run_id,
+                "model_version": record.tracking.model_version,
+                "auto_labeled": record.auto_labels.count if record.auto_labels else None,
+                "written_off": written_off,
+            }
+        )
+    return rows

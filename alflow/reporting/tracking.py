@@ -1,0 +1,269 @@
+"""MLflow: the one module that imports it.
+
+One experiment per campaign, one parent run (tag alflow.kind=campaign) and one nested run per
+round (alflow.kind=round, alflow.round=N). Runs are found by tag and opened by id
+(`start_run(run_id=...)`), never taken from whatever run is active in the thread (MLflow's active
+run is thread-local), so a round in a new process or on another worker attaches to the same
+parent, and a re-run of a round reuses its run instead of making a stray one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from alflow.ledger.records import Tracking
+
+CAMPAIGN, ROUND = "campaign", "round"
+
+
+def _client(uri: str) -> Any:
+    import mlflow
+    from mlflow import MlflowClient
+
+    # mlflow.sklearn.log_model only logs to the fluent API's store: point it at this campaign's.
+    mlflow.set_tracking_uri(uri)
+    # The registry is named too: a registry URI set elsewhere in the process (or in the
+    # environment) must not send this campaign's model versions to another store.
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+# Tells the MLflow UI this is model training (runs, charts), not a GenAI app (traces, judges).
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
+
+
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """Where a new experiment keeps its artifacts: beside a SQLite file, so one campaign folder holds
+    everything (MLflow's default is ./mlruns in whatever folder the round ran from); a server decides."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts" / experiment).as_uri()
+
+
+def _experiment_id(client: Any, name: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        location = artifact_location(client.tracking_uri, name)
+        return client.create_experiment(name, artifact_location=location, tags={KIND_TAG: KIND})
+    if KIND_TAG not in experiment.tags:
+        client.set_experiment_tag(experiment.experiment_id, KIND_TAG, KIND)
+    return experiment.experiment_id
+
+
+def _find_run(client: Any, experiment_id: str, filters: dict[str, str]) -> str | None:
+    query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in filters.items())
+    runs = client.search_runs(
+        [experiment_id], filter_string=query, max_results=1, order_by=["attributes.start_time ASC"]
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def campaign_run(uri: str, *, experiment: str, campaign: str, params: dict[str, Any]) -> str:
+    """The campaign's parent run id, created with its params on first use."""
+    client = _client(uri)
+    experiment_id = _experiment_id(client, experiment)
+    tags = {"alflow.kind": CAMPAIGN, "alflow.campaign": campaign}
+    run_id = _find_run(client, experiment_id, tags)
+    if run_id is None:
+        run = client.create_run(experiment_id, run_name=campaign, tags=tags)
+        run_id = run.info.run_id
+        for key, value in params.items():
+            client.log_param(run_id, key, value)
+    return run_id
+
+
+def _requirements() -> list[str]:
+    # Given explicitly: letting MLflow infer them runs a subprocess and costs seconds per round.
+    pins = []
+    for package in ("scikit-learn", "numpy", "scipy", "pandas", "cloudpickle"):
+        try:
+            pins.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return pins
+
+
+def run_url(uri: str, experiment_id: str, run_id: str) -> str:
+    """Where the run opens in the MLflow UI: the server's own URL, or a local `mlflow ui`'s."""
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def _round_run(client: Any, parent_run_id: str, round_: int) -> tuple[str, str, bool]:
+    """(experiment id, run id, whether the run is new) of round `round_` under the parent."""
+    parent = client.get_run(parent_run_id)
+    experiment_id = parent.info.experiment_id
+    tags = {
+        "alflow.kind": ROUND,
+        "alflow.campaign": parent.data.tags.get("alflow.campaign", ""),
+        "alflow.round": str(round_),
+        "mlflow.parentRunId": parent_run_id,
+    }
+    run_id = _find_run(client, experiment_id, tags)
+    if run_id is not None:
+        return experiment_id, run_id, False
+    return experiment_id, client.create_run(experiment_id, run_name=f"round-{round_:04d}", tags=tags).info.run_id, True
+
+
+def _curves(values: dict[str, float], *, round_: int, labels_used: int) -> list[Any]:
+    """Each dashboard figure twice: `name` with step = round, `name_vs_labels` with step = labels used."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    metrics = []
+    for key, value in values.items():
+        metrics.append(Metric(key, float(value), now, round_))
+        metrics.append(Metric(f"{key}_vs_labels", float(value), now, labels_used))
+    return metrics
+
+
+def _register(client: Any, name: str, info: Any, run_id: str, tags: dict[str, str]) -> str:
+    """The model version of `run_id`: the one already registered (a re-run round), or a new one."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, tags={"alflow.kind": CAMPAIGN})
+    existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    if existing:
+        return str(min(int(v.version) for v in existing))
+    version = client.create_model_version(name, info.model_uri, run_id=run_id, tags=tags, model_id=info.model_id)
+    return str(version.version)
+
+
+@dataclass(frozen=True)
+class RoundLog:
+    """What one round logs. `metrics` are the model's scores (NaN ones are skipped); `progress` the
+    budget and vendor figures: both go to the round run (step = round) and, as curves, to the
+    parent (see `_curves`). `artifacts` is a local folder uploaded as the round run's artifacts in
+    one call, `tables` the paths in it that are MLflow tables (JSON, pandas "split" orient);
+    `dataset` is (frame, source, name), logged as the run's training input. `model` is None at cold
+    start: nothing is logged or registered. `promote` moves the `champion` alias."""
+
+    round: int
+    model: Any
+    X_example: Any
+    metrics: dict[str, float]
+    progress: dict[str, float]
+    params: dict[str, Any]
+    registered_model: str
+    model_tags: dict[str, str] = field(default_factory=dict)
+    promote: bool = False
+    stop_reason: str | None = None
+    artifacts: str | None = None
+    tables: tuple[str, ...] = ()
+    dataset: tuple[Any, str, str] | None = None
+
+
+def _log_inputs_and_model(run_id: str, entry: RoundLog) -> Any:
+    """Params, the training dataset and the model, through the fluent API (which log_model and
+    log_input need); returns the logged model's info, or None at cold start."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    with mlflow.start_run(run_id=run_id, log_system_metrics=False):
+        mlflow.log_params(entry.params)
+        if entry.dataset is not None:
+            frame, source, name = entry.dataset
+            with warnings.catch_warnings():  # MLflow registers two equal sources for local paths and says so
+                warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+                labeled = mlflow.data.from_pandas(frame, source=source, targets="label", name=name)
+            mlflow.log_input(labeled, "training")
+        if entry.model is None:  # cold start: nothing fitted, nothing to register
+            return None
+        return mlflow.sklearn.log_model(
+            entry.model,
+            name="model",
+            signature=infer_signature(entry.X_example, entry.model.predict(entry.X_example)),
+            input_example=entry.X_example,
+            pip_requirements=_requirements(),
+        )
+
+
+def _log_figures(client: Any, run_id: str, parent_run_id: str, entry: RoundLog, *, new: bool) -> None:
+    """The round run's metrics, tags and artifacts; the parent's curve points, once per round."""
+    from mlflow.entities import Metric
+
+    figures = {**{k: v for k, v in entry.metrics.items() if not math.isnan(v)}, **entry.progress}
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, entry.round) for k, v in figures.items()])
+    if entry.stop_reason:
+        client.set_tag(run_id, "stop_reason", entry.stop_reason)
+    if entry.artifacts:
+        client.log_artifacts(run_id, entry.artifacts)
+    if entry.tables:
+        tables = json.dumps([{"path": t, "type": "table"} for t in entry.tables])
+        client.set_tag(run_id, "mlflow.loggedArtifacts", tables)
+    if new or all(m.step != entry.round for m in client.get_metric_history(parent_run_id, "labels_used")):
+        curves = _curves(figures, round_=entry.round, labels_used=int(entry.progress["labels_used"]))
+        client.log_batch(parent_run_id, metrics=curves)
+
+
+def log_round(uri: str, *, parent_run_id: str, entry: RoundLog) -> Tracking:
+    """Log one round and register its model; returns where (run ids, model version, the run's URL).
+
+    Re-running a round reuses its run, its model version and its curve points.
+    """
+    client = _client(uri)
+    experiment_id, run_id, new = _round_run(client, parent_run_id, entry.round)
+    info = _log_inputs_and_model(run_id, entry)
+    _log_figures(client, run_id, parent_run_id, entry, new=new)
+    model_version = None
+    if info is not None:
+        model_version = _register(client, entry.registered_model, info, run_id, entry.model_tags)
+        client.set_registered_model_alias(entry.registered_model, "challenger", model_version)
+        if entry.promote:
+            client.set_registered_model_alias(entry.registered_model, "champion", model_version)
+    if entry.stop_reason:
+        client.set_tag(parent_run_id, "stop_reason", entry.stop_reason)
+        client.set_terminated(parent_run_id, "FINISHED")
+    return Tracking(
+        run_id=run_id,
+        parent_run_id=parent_run_id,
+        experiment_id=experiment_id,
+        model_version=model_version,
+        run_url=run_url(uri, experiment_id, run_id),
+    )
+
+
+def log_simulation(
+    uri: str,
+    *,
+    experiment: str,
+    campaign: str,
+    params: dict[str, Any],
+    curves: dict[str, list[tuple[int, float]]],
+    table: list[dict],
+    recommended: str,
+    artifacts: str,
+) -> str:
+    """Log a strategy simulation as one run (alflow.kind=simulation); returns its run id.
+
+    Each strategy's curve becomes the metric `<metric>_<strategy>` with step = labels used; each
+    table row's figures become `<figure>_<strategy>`; the folder `artifacts` (curves JSON, plot,
+    table) is attached.
+    """
+    client = _client(uri)
+    experiment_id = _experiment_id(client, experiment)
+    tags = {"alflow.kind": "simulation", "alflow.campaign": campaign, "alflow.recommended": recommended}
+    run_id = client.create_run(experiment_id, run_name=f"{campaign}-simulation", tags=tags).info.run_id
+    for key, value in params.items():
+        client.log_param(run_id, key, value)
+    metric = params.get("metric", "score")
+    for strategy, curve in curves.items():
+        for labels, score in curve:
+            client.log_metric(run_id, f"{metric}_{strategy}", score, step=int(labels))
+    for row in table:
+        for key, value in row.items():
+            if key != "strategy" and isinstance(value, int | float) and not math.isnan(value):
+                client.log_metric(run_id, f"{key}_{row['strategy']}", float(value))
+    client.log_artifacts(run_id, artifacts, artifact_path="simulation")
+    client.set_terminated(run_id, "FINISHED")
+    return run_id

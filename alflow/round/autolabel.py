@@ -1,0 +1,82 @@
+"""Auto-labeling in a round: the unlabeled items the model is sure of, kept apart from human labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from alflow.learning import data, models
+from alflow.round.context import RoundContext
+from alflow.round.train import Trained
+from alflow.selection import autolabel
+
+
+@dataclass(frozen=True)
+class AutoLabels:
+    """The items the model labels itself this round (alflow.selection.autolabel).
+
+    `calibration` says where the threshold was measured (holdout or cross_validation) on how many
+    items; `threshold` is None when no confidence met the target there, and then nothing is labeled.
+    """
+
+    labels: dict[str, str] = field(default_factory=dict)
+    confidence: dict[str, float] = field(default_factory=dict, repr=False)
+    threshold: float | None = None
+    calibration: str | None = None
+    calibration_items: int = 0
+
+
+def _held_out_proba(ctx: RoundContext, trained: Trained) -> tuple[np.ndarray, np.ndarray, Any, str] | None:
+    """(probabilities, true labels, probability columns' classes, source) on items the model did not fit."""
+    if ctx.holdout is not None:
+        X, truth = ctx.holdout
+        return trained.model.predict_proba(X), truth, trained.model.classes_, "holdout"
+    untrained = models.build_model(ctx.config.model, seed=ctx.config.seed)
+    result = models.cross_validated_proba(untrained, trained.X, trained.y, seed=ctx.config.seed)
+    return None if result is None else (*result, "cross_validation")
+
+
+def _confident(ctx: RoundContext, trained: Trained, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, labels, confidences) of the pool items not taken whose confidence is >= threshold."""
+    id_column, found = ctx.config.pool.id_column, []
+    for chunk in data.pool_chunks(ctx.config.pool, ctx.inputs.features):
+        chunk = chunk[~chunk[id_column].isin(ctx.taken)]
+        if len(chunk):
+            found.append(
+                autolabel.auto_labels(
+                    trained.model, ctx.model_input(chunk), chunk[id_column].to_numpy(), threshold=threshold
+                )
+            )
+    if not found:
+        return np.array([]), np.array([]), np.array([])
+    ids, labels, confidence = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    return ids, labels, confidence
+
+
+def auto_label(ctx: RoundContext, trained: Trained) -> AutoLabels:
+    """Label the unlabeled items the model is sure of, when `auto_label` is configured.
+
+    The threshold is the lowest confidence at which held-out predictions (the holdout, or
+    cross-validation without one) reach `target_accuracy` over at least `min_calibration_items`.
+    """
+    options = ctx.config.auto_label
+    held_out = _held_out_proba(ctx, trained) if options is not None and trained.fitted else None
+    if options is None or held_out is None:
+        return AutoLabels()
+    proba, truth, classes, source = held_out
+    threshold = autolabel.confidence_threshold(
+        proba, truth, classes, target_accuracy=options.target_accuracy, min_items=options.min_calibration_items
+    )
+    if threshold is None:
+        return AutoLabels(calibration=source, calibration_items=len(truth))
+    ids, labels, confidence = _confident(ctx, trained, threshold)
+    keep = np.argsort(-np.asarray(confidence, dtype=float), kind="stable")[: options.max_per_round]
+    return AutoLabels(
+        {str(ids[i]): str(labels[i]) for i in keep},
+        {str(ids[i]): float(confidence[i]) for i in keep},
+        threshold,
+        source,
+        len(truth),
+    )

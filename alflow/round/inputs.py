@@ -1,0 +1,41 @@
+"""Validating what a round reads before it claims anything: the pool, the seed labels, the holdout."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from alflow.config import CampaignConfig
+from alflow.learning import data, validation
+from alflow.round.context import Inputs
+
+
+def validate_inputs(config: CampaignConfig) -> Inputs:
+    """Check the pool, the seed labels and the holdout; raise DataValidationError on the first problem."""
+    pool = config.pool
+    with data.local_file(pool.uri) as path:
+        header = data.columns_of(path)
+    features = data.feature_columns(pool, header)
+    parts = list(data.pool_ids(pool)) if pool.id_column in header else []
+    ids = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype=str)
+    validation.check_pool(header, ids, id_column=pool.id_column, features=features, source=pool.uri)
+
+    seed_cfg = config.seed_labels
+    seed = data.read_table(seed_cfg.uri, text_columns=[pool.id_column, seed_cfg.label_column])
+    validation.check_labels(
+        seed,
+        id_column=pool.id_column,
+        label_column=seed_cfg.label_column,
+        classes=config.classes,
+        allowed_ids=pd.Index(ids),
+        allowed_name=f"the pool {pool.uri}",
+        source=seed_cfg.uri,
+    )
+    holdout = None
+    if config.holdout is not None:
+        label = config.holdout.label_column
+        holdout = data.read_table(config.holdout.uri, text_columns=[label])
+        validation.check_holdout(
+            holdout, features=features, label_column=label, classes=config.classes, source=config.holdout.uri
+        )
+    seed_labels = dict(zip(seed[pool.id_column], seed[seed_cfg.label_column], strict=True))
+    return Inputs(header, features, int(ids.size), seed_labels, holdout)

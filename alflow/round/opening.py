@@ -1,0 +1,44 @@
+"""Opening a round: everything before the claim. Read the campaign, validate its inputs, ingest what
+the vendor delivered, finish interrupted exports, and list a stream round's new files."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from alflow.config import CampaignConfig, load_campaign
+from alflow.errors import ConfigError
+from alflow.ledger import claims
+from alflow.ledger.campaign import ingest_campaign
+from alflow.ledger.crash import crash_point
+from alflow.round.arrivals import pending_arrivals
+from alflow.round.context import Arrivals, RoundContext
+from alflow.round.export import finish_exports
+from alflow.round.inputs import validate_inputs
+
+
+def open_round(
+    campaign: str | Path | CampaignConfig, *, arrivals: str | None = None, target_rate: float = 0.1
+) -> RoundContext:
+    """The context a round starts from (`campaign`: a campaign file, or its config).
+
+    Pool-based by default; with `arrivals` (a folder or s3:// prefix where CSV files land) the
+    round is stream-based, asking for about `target_rate` of the arriving items. Bad delivery rows
+    and files are quarantined and reported, never raised; a bad pool, label file, arrival file or
+    option raises an AlflowError before anything is claimed.
+    """
+    if not 0 < target_rate <= 1:
+        raise ConfigError(f"--target-rate {target_rate} must be above 0 and at most 1")
+    config = campaign if isinstance(campaign, CampaignConfig) else load_campaign(campaign)
+    ctx = RoundContext(config, validate_inputs(config), ingest_campaign(config))
+    resumed = tuple(finish_exports(ctx))
+    if arrivals is not None:
+        ctx = replace(ctx, arrivals=Arrivals(arrivals, tuple(pending_arrivals(ctx, arrivals)), target_rate))
+    return replace(ctx, resumed=resumed)
+
+
+def claim_round(ctx: RoundContext) -> int:
+    """Claim the round for this run; RoundConflictError if a live run holds it."""
+    claims.claim_round(ctx.store, ctx.config.campaign, ctx.round)
+    crash_point("round:after_claim")
+    return ctx.round

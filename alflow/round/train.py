@@ -1,0 +1,71 @@
+"""Training the round's model on every label so far, and measuring it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from alflow.learning import models
+from alflow.round.context import RoundContext
+from alflow.round.pool import item_rows
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: dict[str, float]
+    source: str  # "holdout", "cross_validation", or "cold_start" (nothing fitted, metrics NaN)
+
+
+COLD = Evaluation({"accuracy": math.nan, "f1_macro": math.nan}, "cold_start")
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The round's model, what it was fit on, and how good it is.
+
+    At cold start (fewer than two classes labeled) `fitted` is False: `model` is the unfitted
+    estimator, nothing is evaluated or registered, and selection picks by diversity.
+    """
+
+    model: Any = field(repr=False)
+    X: Any = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    class_counts: dict[str, int] = field(default_factory=dict)
+    evaluation: Evaluation = COLD
+    fitted: bool = True
+
+    @property
+    def name(self) -> str:
+        return models.model_name(self.model)
+
+    def predicted(self, proba: np.ndarray) -> np.ndarray:
+        """The predicted class of each row of `proba`, as text ("" at cold start)."""
+        if not self.fitted:
+            return np.full(len(proba), "", dtype=object)
+        return np.asarray(self.model.classes_)[proba.argmax(axis=1)].astype(str)
+
+
+def train_model(ctx: RoundContext) -> Trained:
+    """Fit the campaign's model on the labeled items and evaluate it; at cold start return it unfitted."""
+    labels = ctx.labeled
+    ids = sorted(labels)
+    X = ctx.model_input(item_rows(ctx, ids, list(ctx.state.rounds.values())))
+    y = np.array([labels[i] for i in ids])
+    estimator = models.build_model(ctx.config.model, seed=ctx.config.seed)
+    counts = ctx.class_counts(labels)
+    if np.unique(y).size < 2:
+        return Trained(estimator, X, y, counts, COLD, fitted=False)
+    model = models.train(estimator, X, y)
+    return Trained(model, X, y, counts, evaluate(ctx, model, X, y))
+
+
+def evaluate(ctx: RoundContext, model: Any, X: Any, y: np.ndarray) -> Evaluation:
+    """Holdout accuracy and macro-F1, or a cross-validated estimate on (X, y) without a holdout."""
+    if ctx.holdout is not None:
+        X_holdout, truth = ctx.holdout
+        return Evaluation(models.holdout_metrics(model, X_holdout, truth), "holdout")
+    untrained = models.build_model(ctx.config.model, seed=ctx.config.seed)
+    return Evaluation(models.cross_validated_metrics(untrained, X, y, seed=ctx.config.seed), "cross_validation")

@@ -1,0 +1,136 @@
+"""Batch-level selection over a bounded candidate set: diversity, typicality, density.
+
+Every function takes an embedding `Z` of shape (n, d) (the candidates, already bounded by the
+caller to a few thousand rows) and returns `k` distinct row indices into it, best first.
+Input validation is assumed done by `alflow.selection.scoring`. scikit-learn is imported inside
+the functions that use it: it costs a second, and the strategy registry (which a campaign file's
+validation reads) must stay light.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def k_center_greedy(
+    Z: np.ndarray, k: int, *, Z_labeled: np.ndarray | None = None, rng: np.random.Generator
+) -> np.ndarray:
+    """Core-set: repeatedly take the candidate farthest from everything chosen or labeled.
+
+    O(k * n * d) time, O(n) memory beyond Z. Without labeled items the first pick is random.
+    """
+    from sklearn.metrics import pairwise_distances
+
+    n = Z.shape[0]
+    if Z_labeled is not None and len(Z_labeled):
+        nearest = np.full(n, np.inf)
+        for start in range(0, len(Z_labeled), 2048):  # bounded memory for a large labeled set
+            block = pairwise_distances(Z, Z_labeled[start : start + 2048])
+            nearest = np.minimum(nearest, block.min(axis=1))
+        first = int(nearest.argmax())
+    else:
+        first = int(rng.integers(n))
+        nearest = np.full(n, np.inf)
+    chosen = [first]
+    nearest = np.minimum(nearest, pairwise_distances(Z, Z[first : first + 1]).ravel())
+    while len(chosen) < k:
+        pick = int(nearest.argmax())
+        chosen.append(pick)
+        nearest = np.minimum(nearest, pairwise_distances(Z, Z[pick : pick + 1]).ravel())
+    return np.array(chosen)
+
+
+def kmeans_representatives(
+    Z: np.ndarray, k: int, *, weights: np.ndarray | None = None, rng: np.random.Generator
+) -> np.ndarray:
+    """k-means into k clusters; from each, the item with the highest weight (or the one nearest the centre).
+
+    Best first = largest cluster first. With `weights` (e.g. uncertainty scores) this is
+    weighted k-means over the candidates, as in diverse mini-batch active learning
+    (Zhdanov 2019). O(n * k * d * iterations).
+    """
+    from sklearn.cluster import KMeans
+
+    seed = int(rng.integers(2**31 - 1))
+    km = KMeans(n_clusters=k, n_init=1, max_iter=100, random_state=seed)
+    labels = km.fit_predict(Z, sample_weight=weights)
+    distance = np.linalg.norm(Z - km.cluster_centers_[labels], axis=1)
+    key = weights if weights is not None else -distance
+    sizes = np.bincount(labels, minlength=k)
+    chosen = []
+    for cluster in np.argsort(-sizes, kind="stable"):
+        members = np.flatnonzero(labels == cluster)
+        if members.size:
+            chosen.append(members[np.argmax(key[members])])
+    return _fill(np.array(chosen, dtype=int), k, key)
+
+
+def typical_representatives(
+    Z: np.ndarray,
+    k: int,
+    *,
+    Z_labeled: np.ndarray | None = None,
+    rng: np.random.Generator,
+    neighbours: int = 20,
+    max_clusters: int = 500,
+) -> np.ndarray:
+    """TypiClust (Hacohen et al. 2022): the most typical item of the largest clusters no label covers yet.
+
+    Clusters = min(labeled + k, max_clusters, n); typicality = 1 / mean distance to the item's
+    nearest neighbours in its cluster. Suited to cold start and small budgets, where coverage of
+    the data matters more than the model's uncertainty. O(n * clusters * d) for k-means.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import pairwise_distances
+
+    n = Z.shape[0]
+    n_labeled = 0 if Z_labeled is None else len(Z_labeled)
+    # Labeled and unlabeled items are clustered together, as in the paper: a cluster holding
+    # labels is covered.
+    Z_all = Z if not n_labeled else np.concatenate([Z, Z_labeled])
+    n_clusters = int(min(n_labeled + k, max_clusters, n))
+    seed = int(rng.integers(2**31 - 1))
+    labels = KMeans(n_clusters=n_clusters, n_init=1, max_iter=100, random_state=seed).fit_predict(Z_all)
+    covered = np.bincount(labels[n:], minlength=n_clusters).astype(float)
+    sizes = np.bincount(labels, minlength=n_clusters).astype(float)
+    typicality = np.zeros(Z_all.shape[0])
+    for cluster in range(n_clusters):
+        members = np.flatnonzero(labels == cluster)
+        if members.size <= 1:
+            typicality[members] = 1.0
+            continue
+        m = min(neighbours, members.size - 1)
+        distances = pairwise_distances(Z_all[members])  # clusters are small: a few hundred items at most
+        nearest = np.partition(distances, m, axis=1)[:, 1 : m + 1]  # column 0 is the item itself
+        typicality[members] = 1.0 / (nearest.mean(axis=1) + 1e-12)
+    labels, typicality = labels[:n], typicality[:n]
+    open_ = np.bincount(labels, minlength=n_clusters) > 0  # clusters with an unlabeled item left
+    chosen: list[int] = []
+    taken = np.zeros(n, dtype=bool)
+    while len(chosen) < k and open_.any():
+        order = np.lexsort((-sizes, covered))  # fewest labels first, then the largest cluster
+        cluster = next(c for c in order if open_[c])
+        members = np.flatnonzero((labels == cluster) & ~taken)
+        pick = members[np.argmax(typicality[members])]
+        chosen.append(int(pick))
+        taken[pick] = True
+        covered[cluster] += 1
+        open_[cluster] = members.size > 1
+    return _fill(np.array(chosen, dtype=int), k, typicality)
+
+
+def density(Z: np.ndarray, Z_reference: np.ndarray) -> np.ndarray:
+    """Mean cosine similarity of each row of Z to a reference sample, mapped to [0, 1]."""
+    Zn = Z / (np.linalg.norm(Z, axis=1, keepdims=True) + 1e-12)
+    Rn = Z_reference / (np.linalg.norm(Z_reference, axis=1, keepdims=True) + 1e-12)
+    return (1.0 + (Zn @ Rn.mean(axis=0))) / 2.0
+
+
+def _fill(chosen: np.ndarray, k: int, key: np.ndarray) -> np.ndarray:
+    """Top up a short pick (empty clusters) with the best remaining items by `key`."""
+    if chosen.size >= k:
+        return chosen[:k]
+    left = np.ones(key.shape[0], dtype=bool)
+    left[chosen] = False
+    rest = np.argsort(-key, kind="stable")
+    return np.concatenate([chosen, rest[left[rest]][: k - chosen.size]])

@@ -1,0 +1,186 @@
+"""Every query strategy alflow knows, one spec each.
+
+A strategy is two stages (alflow.selection.scoring runs them): a per-row *prefilter* score,
+computed chunk by chunk while the pool streams, keeps the best `candidates(k, oversample)` rows;
+a batch-level *pick* then chooses k of them (None: the top k by prefilter score). Adding a
+strategy is one entry in `STRATEGIES` plus its tests: the contract suite
+(tests/test_strategy_contract.py) and the campaign file's allowed names both come from here.
+
+`auto` is not a strategy but a rule over them (`resolve`): TypiClust until the labeled set holds
+`LABELS_PER_CLASS_FOR_UNCERTAINTY` labels per class, then `combined`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from alflow.selection import diversity, measures
+from alflow.selection.arrays import n_rows
+from alflow.selection.committee import committee_proba
+
+if TYPE_CHECKING:
+    from alflow.selection.context import Chunk
+
+Prefilter = Callable[["Chunk"], np.ndarray]
+Pick = Callable[[np.ndarray, "np.ndarray | None", np.ndarray, int, np.random.Generator], np.ndarray]
+"""(candidates embedded Z, labeled items embedded or None, prefilter scores, k, rng) -> k indices into Z."""
+
+AUTO = "auto"
+LABELS_PER_CLASS_FOR_UNCERTAINTY = 3
+"""`auto` uses typicality until the labeled set holds this many items per class, then margin + diversity."""
+DIVERSITY_SAMPLE = 2000
+"""Diversity-only strategies pick from a uniform random sample of the pool of at least this size."""
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One query strategy: how it scores rows, how it picks a batch, and what it needs."""
+
+    name: str
+    summary: str
+    prefilter: Prefilter
+    pick: Pick | None = None
+    candidates: Callable[[int, int], int] = lambda k, oversample: k
+    needs_model: bool = True  # at cold start (nothing fitted) the batch is chosen by TypiClust instead
+    committee: bool = False  # fits a committee on the labeled set first
+    reference: bool = False  # compares each item with a sample of the pool (density)
+    check_model: Callable[[Any], None] | None = None  # raises ModelError before the pool is read
+
+
+# --- prefilters ----------------------------------------------------------------------------------
+
+
+def _uniform(chunk: Chunk) -> np.ndarray:
+    return chunk.rng.random(n_rows(chunk.X))  # diversity picks from a uniform sample of the pool
+
+
+def _measure(measure: measures.Measure) -> Prefilter:
+    def prefilter(chunk: Chunk) -> np.ndarray:
+        assert chunk.proba is not None  # needs_model: never called without a fitted model
+        return measure(chunk.proba)
+
+    return prefilter
+
+
+def _committee(measure: measures.Measure) -> Prefilter:
+    def prefilter(chunk: Chunk) -> np.ndarray:
+        ctx = chunk.context
+        assert ctx.committee is not None and ctx.classes is not None
+        return measure(committee_proba(ctx.committee, chunk.X, ctx.classes))
+
+    return prefilter
+
+
+def _egl(chunk: Chunk) -> np.ndarray:
+    assert chunk.proba is not None
+    return measures.expected_gradient_length(chunk.context.model, chunk.X, chunk.proba)
+
+
+def _density_weighted_margin(chunk: Chunk) -> np.ndarray:
+    assert chunk.proba is not None and chunk.reference is not None
+    return measures.margin(chunk.proba) * diversity.density(chunk.context.embed(chunk.X), chunk.reference)
+
+
+# --- picks and candidate counts ------------------------------------------------------------------
+
+
+def _weighted_kmeans(Z: np.ndarray, Z_labeled: np.ndarray | None, scores: np.ndarray, k: int, rng) -> np.ndarray:
+    return diversity.kmeans_representatives(Z, k, weights=scores + 1e-9, rng=rng)
+
+
+def _kcenter(Z: np.ndarray, Z_labeled: np.ndarray | None, scores: np.ndarray, k: int, rng) -> np.ndarray:
+    return diversity.k_center_greedy(Z, k, Z_labeled=Z_labeled, rng=rng)
+
+
+def _kmeans(Z: np.ndarray, Z_labeled: np.ndarray | None, scores: np.ndarray, k: int, rng) -> np.ndarray:
+    return diversity.kmeans_representatives(Z, k, rng=rng)
+
+
+def _typiclust(Z: np.ndarray, Z_labeled: np.ndarray | None, scores: np.ndarray, k: int, rng) -> np.ndarray:
+    return diversity.typical_representatives(Z, k, Z_labeled=Z_labeled, rng=rng)
+
+
+def _oversampled(k: int, oversample: int) -> int:
+    return k * oversample
+
+
+def _diverse_sample(k: int, oversample: int) -> int:
+    return max(k * oversample, DIVERSITY_SAMPLE)
+
+
+def _diversity(name: str, summary: str, pick: Pick) -> Strategy:
+    return Strategy(name, summary, _uniform, pick, _diverse_sample, needs_model=False)
+
+
+STRATEGIES: dict[str, Strategy] = {
+    s.name: s
+    for s in (
+        Strategy("margin", "smallest gap between the two most likely classes", _measure(measures.margin)),
+        Strategy("least_confident", "lowest top-class probability", _measure(measures.least_confident)),
+        Strategy("entropy", "highest entropy of the predicted distribution", _measure(measures.entropy)),
+        Strategy("random", "uniform random sample (the baseline)", _uniform, needs_model=False),
+        Strategy(
+            "qbc_vote_entropy",
+            "query by committee: entropy of the members' votes",
+            _committee(measures.vote_entropy),
+            committee=True,
+        ),
+        Strategy(
+            "qbc_kl",
+            "query by committee: mean KL divergence to the consensus",
+            _committee(measures.kl_to_consensus),
+            committee=True,
+        ),
+        Strategy(
+            "egl",
+            "expected gradient length (expected model change; log-loss linear models)",
+            _egl,
+            check_model=measures.check_gradient_model,
+        ),
+        Strategy(
+            "density",
+            "margin weighted by similarity to the pool (information density)",
+            _density_weighted_margin,
+            reference=True,
+        ),
+        Strategy(
+            "combined",
+            "margin prefilter, then weighted k-means for a diverse batch",
+            _measure(measures.margin),
+            _weighted_kmeans,
+            _oversampled,
+        ),
+        _diversity("kcenter", "core-set: k-center greedy over a pool sample", _kcenter),
+        _diversity("kmeans", "k-means representatives of a pool sample", _kmeans),
+        _diversity("typiclust", "TypiClust: typical items of uncovered clusters", _typiclust),
+    )
+}
+
+NAMES: tuple[str, ...] = (AUTO, *STRATEGIES)
+"""What a campaign file's `strategy.name` and `alflow.select_batch(strategy=...)` accept."""
+
+
+def check_name(name: str) -> str:
+    """`name` if it is a strategy (or `auto`), else ValueError naming the ones there are."""
+    if name not in NAMES:
+        raise ValueError(f"strategy {name!r} is unknown; use one of {', '.join(NAMES)}")
+    return name
+
+
+def resolve(name: str, *, cold: bool, n_labeled: int | None, n_classes: int | None) -> Strategy:
+    """The strategy that runs for `name`: cold start and `auto` are decided here.
+
+    Raises ValueError for an unknown name.
+    """
+    check_name(name)
+    if name == AUTO:
+        few = n_labeled is not None and n_classes and n_labeled < LABELS_PER_CLASS_FOR_UNCERTAINTY * n_classes
+        name = "typiclust" if cold or few else "combined"
+    strategy = STRATEGIES[name]
+    if cold and strategy.needs_model:
+        return STRATEGIES["typiclust"]
+    return strategy

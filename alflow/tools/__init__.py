@@ -1,0 +1,1 @@
+"""Tools over whole campaigns: `alflow simulate` (strategies replayed with an answer key) and `alflow demo`."""

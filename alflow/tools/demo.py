@@ -1,0 +1,187 @@
+"""`alflow demo`: a whole campaign on scikit-learn's digits, with a simulated vendor.
+
+The vendor knows the answers and delivers each exported batch into the bucket the way a real
+one would (label file first, completion marker last). Everything lives under one work folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from alflow.config import CampaignConfig, load_campaign
+from alflow.errors import AlflowError
+from alflow.exchange import formats, layout
+from alflow.exchange.formats.base import ID, LABEL
+from alflow.exchange.store import Store
+from alflow.learning import models
+from alflow.ledger import campaign as ledger
+from alflow.reporting.reports import RoundReport
+
+CAMPAIGN = "digits-demo"
+SEED_LABELS = 20
+
+
+def write_demo_data(workdir: Path, *, bucket: str | None, max_labels: int, batch_size: int, seed: int = 0) -> Path:
+    """Pool, seed labels, holdout, answer key and campaign file under `workdir`; returns the file."""
+    digits = load_digits()
+    X = pd.DataFrame(digits.data, columns=[f"px{i}" for i in range(digits.data.shape[1])])
+    X.insert(0, "id", [f"digit-{i:04d}" for i in range(len(X))])
+    y = digits.target.astype(str)
+    pool, holdout, y_pool, y_holdout = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
+    rng = np.random.default_rng(seed)
+    seed_rows = rng.choice(len(pool), SEED_LABELS, replace=False)
+
+    data = workdir / "data"
+    data.mkdir(parents=True)
+    pool.to_csv(data / "pool.csv", index=False)
+    pd.DataFrame({"id": pool["id"].to_numpy()[seed_rows], "label": y_pool[seed_rows]}).to_csv(
+        data / "seed.csv", index=False
+    )
+    holdout.drop(columns="id").assign(label=y_holdout).to_csv(data / "holdout.csv", index=False)
+    pd.DataFrame({"id": pool["id"], "label": y_pool}).to_csv(data / "answers.csv", index=False)
+
+    campaign = {
+        "campaign": CAMPAIGN,
+        "pool": {"uri": "data/pool.csv", "id_column": "id"},
+        "seed_labels": {"uri": "data/seed.csv", "label_column": "label"},
+        "holdout": {"uri": "data/holdout.csv", "label_column": "label"},
+        "classes": [str(c) for c in range(10)],
+        "model": {"preset": "logistic_regression"},
+        "strategy": {"name": "auto", "batch_size": batch_size},  # the default, as a new campaign gets
+        "budget": {"max_labels": max_labels, "cost_per_label": 0.08, "currency": "USD"},
+        "stopping": {"metric": "accuracy", "target": 0.99, "patience": 4},
+        "vendor": {"bucket": bucket or "bucket", "format": "csv"},
+        "tracking": {"uri": "sqlite:///mlflow.db"},
+        "seed": seed,
+    }
+    path = workdir / "campaign.yaml"
+    path.write_text("# Written by `alflow demo`.\n" + yaml.safe_dump(campaign, sort_keys=False))
+    return path
+
+
+@dataclass(frozen=True)
+class SimulatedVendor:
+    """Labels exported batches from an answer key and delivers them into the bucket."""
+
+    store: Store
+    campaign: str
+    answers: dict[str, str]
+
+    def deliver(self, round_: int, *, fmt: str = "csv") -> int:
+        """Deliver the labels of round `round_`'s batch in format `fmt`; returns how many."""
+        spec = formats.get(fmt)
+        ids = spec.batch_ids(self.store.read(layout.batch_prefix(self.campaign, round_) + spec.batch_file))
+        votes = pd.DataFrame({ID: ids, LABEL: [self.answers[i] for i in ids]})
+        name, payload = spec.write_delivery(
+            votes, classes=(), job_name=f"{self.campaign}-round-{round_}", created_at=""
+        )
+        target = layout.delivery_prefix(self.campaign, round_)
+        self.store.write_once(target + name, payload)
+        self.store.write_once(target + layout.DONE, b"")
+        return len(votes)
+
+
+def fresh_s3_prefix(uri: str) -> str:
+    """An S3 bucket URI whose demo campaign is empty: `uri` itself, else a new `run-<time>` under it.
+
+    Nothing is ever deleted from a campaign bucket, so a second demo cannot wipe the first one.
+    """
+    from alflow.exchange.bucket import open_store
+    from alflow.exchange.s3 import ensure_bucket
+
+    ensure_bucket(uri)
+    if not open_store(uri).list(f"{CAMPAIGN}/"):
+        return uri
+    return f"{uri.rstrip('/')}/run-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    rounds: int
+    labels_used: int
+    accuracy: float
+    random_accuracy: float
+    stop_reason: str | None
+    tracking_uri: str
+    bucket: str
+
+
+def random_sampling_accuracy(
+    config: CampaignConfig, answers: pd.DataFrame, labels_used: int, *, seeds: int = 5
+) -> float:
+    """Holdout accuracy of the same model trained on the seed labels plus random picks, same total."""
+    pool = pd.read_csv(config.pool.uri, dtype={config.pool.id_column: str}).set_index(config.pool.id_column)
+    seed = pd.read_csv(config.seed_labels.uri, dtype=str)
+    holdout = pd.read_csv(config.holdout.uri, dtype={config.holdout.label_column: str})
+    truth = answers.set_index("id")["label"]
+    others = truth.index.difference(seed["id"])
+    scores = []
+    for s in range(seeds):
+        rng = np.random.default_rng(1000 + s)
+        picked = rng.choice(others, labels_used - len(seed), replace=False)
+        ids = list(seed["id"]) + list(picked)
+        model = models.train(
+            models.build_model(config.model, seed=config.seed), pool.loc[ids], truth.loc[ids].to_numpy()
+        )
+        X_holdout = holdout.drop(columns=config.holdout.label_column)
+        scores.append(
+            models.holdout_metrics(model, X_holdout, holdout[config.holdout.label_column].to_numpy())["accuracy"]
+        )
+    return float(np.mean(scores))
+
+
+def run_demo(
+    workdir: Path,
+    *,
+    run_round: Callable[[str], RoundReport],
+    bucket: str | None = None,
+    max_labels: int = 200,
+    batch_size: int = 20,
+    on_round: Callable[[RoundReport], None] = lambda report: None,
+) -> DemoSummary:
+    """Run rounds until a stopping rule fires; the vendor delivers after every export."""
+    if workdir.exists():
+        shutil.rmtree(workdir)  # the demo starts clean every time
+    workdir.mkdir(parents=True)
+    if bucket and bucket.startswith("s3://"):
+        bucket = fresh_s3_prefix(bucket)
+    config_path = write_demo_data(workdir, bucket=bucket, max_labels=max_labels, batch_size=batch_size)
+    config = load_campaign(config_path)
+    store = ledger.bucket(config)
+    if store.list(f"{config.campaign}/"):
+        raise AlflowError(
+            f"{store.uri}/{config.campaign}/ holds an earlier demo campaign; the demo starts clean: "
+            "give --bucket an empty bucket or prefix"
+        )
+    answers = pd.read_csv(workdir / "data" / "answers.csv", dtype=str)
+    vendor = SimulatedVendor(store, config.campaign, dict(zip(answers["id"], answers["label"], strict=True)))
+
+    last = None
+    while True:
+        report = run_round(str(config_path))
+        on_round(report)
+        if report.status != "exported":
+            break
+        last = report
+        vendor.deliver(report.round, fmt=config.vendor.format)
+    final = report if report.status == "stopped" else last
+    state = ledger.campaign_state(config)
+    return DemoSummary(
+        rounds=len(state.rounds),
+        labels_used=final.labels_used,
+        accuracy=final.metrics["accuracy"],
+        random_accuracy=random_sampling_accuracy(config, answers, final.labels_used),
+        stop_reason=state.stop_reason,
+        tracking_uri=config.tracking.uri,
+        bucket=config.vendor.bucket,
+    )
