@@ -1,5 +1,5 @@
 """The `alflow` command (app): the top of the stack, above flows/ and tasks/."""
 
-from cli.app import app
+from cli.main import app
 
 __all__ = ["app"]

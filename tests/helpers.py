@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from alflow import ledger
 from alflow.config import CampaignConfig
-from alflow.demo import SimulatedVendor
-from alflow.store import open_store
+from alflow.exchange import layout
+from alflow.exchange.bucket import open_store
+from alflow.tools.demo import SimulatedVendor
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -26,6 +26,6 @@ def vendor_for(campaign: CampaignConfig, answers_csv: Path) -> SimulatedVendor:
 def deliver(campaign: CampaignConfig, round_: int, text: str, *, name: str = "labels.csv") -> None:
     """Deliver a hand-written label file for a round, as a vendor would (marker last)."""
     store = open_store(campaign.vendor.bucket)
-    prefix = ledger.delivery_prefix(campaign.campaign, round_)
+    prefix = layout.delivery_prefix(campaign.campaign, round_)
     store.write_once(prefix + name, text.encode())
-    store.write_once(prefix + ledger.DONE, b"")
+    store.write_once(prefix + layout.DONE, b"")

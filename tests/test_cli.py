@@ -8,10 +8,10 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from alflow.cli import app
 from alflow.config import load_campaign
-from alflow.reports import status_rows
-from alflow.rounds import load_state
+from alflow.ledger.campaign import campaign_state
+from alflow.reporting.reports import status_rows
+from cli import app
 
 from helpers import deliver, snapshot, vendor_for
 
@@ -175,7 +175,7 @@ def test_invalid_config_value_stops_before_prefect(campaign_file, monkeypatch):
     def no_flow(path):
         raise AssertionError("the flow must not start for a bad campaign file")
 
-    monkeypatch.setattr("alflow.cli._run_round", no_flow)
+    monkeypatch.setattr("cli.main._run_round", no_flow)
     raw = yaml.safe_load(campaign_file.read_text())
     raw["strategy"]["batch_size"] = 0
     campaign_file.write_text(yaml.safe_dump(raw))
@@ -206,7 +206,7 @@ def test_demo_refuses_a_bucket_holding_an_earlier_campaign(tmp_path):
 @pytest.mark.usefixtures("prefect_server")
 def test_items_the_vendor_cannot_label_are_written_off_and_the_campaign_goes_on(campaign_file, campaign):
     assert alflow("round", campaign_file).exit_code == 0
-    batch = load_state(campaign).batch_ids(1)
+    batch = campaign_state(campaign).batch_ids(1)
     answers = pd.read_csv(campaign_file.parent / "data" / "answers.csv", dtype=str).set_index("id")["label"]
     deliver(campaign, 1, "id,label\n" + "".join(f"{i},{answers[i]}\n" for i in batch[:8]))
     waiting = alflow("round", campaign_file)
@@ -218,12 +218,12 @@ def test_items_the_vendor_cannot_label_are_written_off_and_the_campaign_goes_on(
     assert empty.exit_code == 1 and "--ids is empty" in empty.output
     done = alflow("write-off", campaign_file, "--round", "1", "--reason", "image unreadable")
     assert done.exit_code == 0 and "wrote off 2 items" in done.output
-    state = load_state(campaign)
+    state = campaign_state(campaign)
     assert state.missing(1) == [] and state.written_off[1] == frozenset(batch[8:])
 
     report = alflow("round", campaign_file)
     assert "round 2: 28/60 labels" in report.output, report.output
-    state = load_state(campaign)
+    state = campaign_state(campaign)
     assert state.labels_asked == 20  # written-off items stay counted as asked
     assert not set(state.batch_ids(2)) & set(batch)
     [row] = [r for r in status_rows(campaign) if r["round"] == 1]

@@ -41,7 +41,7 @@ BAD = [
     (lambda r: r["budget"].update(max_labels=-5), "budget.max_labels: Input should be greater than 0 (got -5)"),
     (
         lambda r: r["strategy"].update(name="magic"),
-        "strategy.name: Input should be 'auto', 'margin', 'least_confident'",
+        "strategy.name: unknown strategy 'magic'; use one of auto, margin, least_confident",
     ),
     (lambda r: r.pop("pool"), "pool: Field required"),
     (lambda r: r.update(campaign="Has Spaces"), "campaign: String should match pattern"),

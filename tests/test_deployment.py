@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from alflow.demo import write_demo_data
+from alflow.tools.demo import write_demo_data
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

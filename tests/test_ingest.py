@@ -14,35 +14,41 @@ import boto3
 import pandas as pd
 import pytest
 
-from alflow import ingest, ledger, reports, rounds
 from alflow.config import CampaignConfig
+from alflow.exchange import layout
+from alflow.ledger.campaign import bucket, campaign_state, ingest_campaign
+from alflow.ledger.ingest import summary
+from alflow.ledger.records import BatchRecord, IngestRecord, RejectedRow, RoundRecord
+from alflow.ledger.votes import judge
+from alflow.ledger.writes import record_round
+from alflow.reporting.reports import idle_report
+from alflow.round.context import Inputs, RoundContext
 
 BATCH = ["a", "b", "c", "d"]
 
 
 def ask(campaign: CampaignConfig, ids: list[str], round_: int = 1) -> None:
     """Commit a round whose batch asks for `ids` (what a real round writes before its export)."""
-    record = {
-        "round": round_,
-        "labels_used": 20,
-        "metrics": {},
-        "metric_source": "holdout",
-        "strategy": "margin",
-        "model": "LogisticRegression",
-        "stop_reason": None,
-        "batch": {"ids": ids, "scores": [1.0] * len(ids), "predicted": ["0"] * len(ids)},
-        "tracking": {},
-    }
-    ledger.record_round(rounds.bucket(campaign), campaign.campaign, record)
+    record = RoundRecord(
+        round=round_,
+        labels_used=20,
+        metrics={},
+        metric_source="holdout",
+        strategy="margin",
+        model="LogisticRegression",
+        stop_reason=None,
+        batch=BatchRecord(ids=ids, scores=[1.0] * len(ids), predicted=["0"] * len(ids)),
+    )
+    record_round(bucket(campaign), campaign.campaign, record)
 
 
 def deliver(campaign: CampaignConfig, files: dict[str, bytes | str], round_: int = 1, *, done: bool = True) -> None:
-    store = rounds.bucket(campaign)
-    prefix = ledger.delivery_prefix(campaign.campaign, round_)
+    store = bucket(campaign)
+    prefix = layout.delivery_prefix(campaign.campaign, round_)
     for name, data in files.items():
         store.write_once(prefix + name, data.encode() if isinstance(data, str) else data)
-    if done and not store.exists(prefix + ledger.DONE):
-        store.write_once(prefix + ledger.DONE, b"")
+    if done and not store.exists(prefix + layout.DONE):
+        store.write_once(prefix + layout.DONE, b"")
 
 
 def with_vendor(campaign: CampaignConfig, **changes) -> CampaignConfig:
@@ -61,7 +67,7 @@ def campaign_on(request, campaign):
 
 
 def records(campaign: CampaignConfig, round_: int = 1) -> list[dict]:
-    return rounds.load_state(campaign).ingests.get(round_, [])
+    return campaign_state(campaign).ingests.get(round_, [])
 
 
 # --- pure: the verdict on one file ---------------------------------------------------------------
@@ -89,9 +95,9 @@ CLASSES = ("cat", "dog", "eel")
     ids=["all-good", "foreign-id", "unknown-class", "no-label", "no-id", "tie-stays-outstanding", "same-twice"],
 )
 def test_judge_accepts_the_valid_rows_and_names_each_other_row(rows, labels, reasons):
-    verdict = ingest.judge(votes(rows), classes=CLASSES, batch=set(BATCH), accepted={}, source="f.csv")
+    verdict = judge(votes(rows), classes=CLASSES, batch=set(BATCH), accepted={}, source="f.csv")
     assert verdict.labels == labels
-    assert [(r["id"], r["reason"]) for r in verdict.rejected] == reasons
+    assert [(r.id, r.reason) for r in verdict.rejected] == reasons
 
 
 def test_majority_vote_with_annotators_and_agreement():
@@ -101,9 +107,9 @@ def test_majority_vote_with_annotators_and_agreement():
         ("c", "eel", "ann1"), ("c", "cat", "ann2"),
         ("d", "eel", "ann1"), ("d", "eel", "ann1"),
     ]  # fmt: skip
-    verdict = ingest.judge(votes(rows), classes=CLASSES, batch=set(BATCH), accepted={}, annotators=2, source="f")
+    verdict = judge(votes(rows), classes=CLASSES, batch=set(BATCH), accepted={}, annotators=2, source="f")
     assert verdict.labels == {"a": "cat", "b": "dog"}
-    assert sorted((r["id"], r["reason"]) for r in verdict.rejected) == [
+    assert sorted((r.id, r.reason) for r in verdict.rejected) == [
         ("c", "tie"), ("c", "tie"), ("d", "duplicate_vote"), ("d", "too_few_votes"),
     ]  # fmt: skip
     assert verdict.agreement == pytest.approx((2 / 3 + 1) / 2)
@@ -112,9 +118,7 @@ def test_majority_vote_with_annotators_and_agreement():
 
 def test_tie_rule_class_order_takes_the_class_listed_first():
     rows = [("c", "eel", "ann1"), ("c", "cat", "ann2")]
-    verdict = ingest.judge(
-        votes(rows), classes=CLASSES, batch=set(BATCH), accepted={}, tie_rule="class_order", source="f"
-    )
+    verdict = judge(votes(rows), classes=CLASSES, batch=set(BATCH), accepted={}, tie_rule="class_order", source="f")
     assert verdict.labels == {"c": "cat"} and verdict.rejected == []
 
 
@@ -126,14 +130,14 @@ def test_dawid_skene_breaks_a_three_way_split_by_annotator_reliability():
     }  # fmt: skip
     rows = [(i, label, f"ann{n + 1}") for i, labels in table.items() for n, label in enumerate(labels.split())]
     common = {"classes": CLASSES, "batch": set(table), "accepted": {}, "source": "f"}
-    majority = ingest.judge(votes(rows), **common)
-    assert "g" not in majority.labels and {r["reason"] for r in majority.rejected} == {"tie"}
-    verdict = ingest.judge(votes(rows), aggregation="dawid_skene", **common)
+    majority = judge(votes(rows), **common)
+    assert "g" not in majority.labels and {r.reason for r in majority.rejected} == {"tie"}
+    verdict = judge(votes(rows), aggregation="dawid_skene", **common)
     assert verdict.labels == {**majority.labels, "g": "cat"}
 
 
 def test_late_duplicate_is_skipped_and_a_conflicting_relabel_refused():
-    verdict = ingest.judge(
+    verdict = judge(
         votes([("a", "cat"), ("b", "eel"), ("c", "dog")]),
         classes=CLASSES,
         batch=set(BATCH),
@@ -143,14 +147,7 @@ def test_late_duplicate_is_skipped_and_a_conflicting_relabel_refused():
     assert verdict.labels == {"c": "dog"}
     assert verdict.duplicates == ["a"]
     assert verdict.rejected == [
-        {
-            "row": 2,
-            "id": "b",
-            "label": "eel",
-            "annotator": None,
-            "reason": "conflicting_relabel",
-            "accepted_label": "dog",
-        }
+        RejectedRow(row=2, id="b", label="eel", annotator=None, reason="conflicting_relabel", accepted_label="dog")
     ]
 
 
@@ -162,34 +159,34 @@ def test_partial_delivery_accepts_the_valid_part_and_quarantines_the_rest(campai
     ask(campaign, BATCH_IDS := ["digit-0001", "digit-0002", "digit-0003"])
     deliver(campaign, {"labels.csv": "id,label\ndigit-0001,3\ndigit-0002,eleven\ndigit-9999,4\n"})
 
-    state = rounds.ingest_deliveries(campaign)
+    state = ingest_campaign(campaign)
 
     assert state.ingested == {1: {"digit-0001": "3"}}
     assert state.missing(1) == BATCH_IDS[1:]  # the rest stays outstanding
     [record] = records(campaign)
-    assert record["status"] == "partial" and record["count"] == 1
-    assert [(r["id"], r["reason"]) for r in record["rejected"]] == [
+    assert record.status == "partial" and record.count == 1
+    assert [(r.id, r.reason) for r in record.rejected] == [
         ("digit-0002", "label_not_in_class_set"),
         ("digit-9999", "id_not_in_batch"),
     ]
-    store = rounds.bucket(campaign)
-    reason = json.loads(store.read(record["quarantine"] + ".reason.json"))
+    store = bucket(campaign)
+    reason = json.loads(store.read(record.quarantine + ".reason.json"))
     assert reason["reasons"] == {"label_not_in_class_set": 1, "id_not_in_batch": 1}
-    assert record["quarantine"].startswith(ledger.quarantine_prefix(campaign.campaign, 1))
-    assert record["delivered_at"] and record["ingested_in"] == 2
+    assert record.quarantine.startswith(layout.quarantine_prefix(campaign.campaign, 1))
+    assert record.delivered_at and record.ingested_in == 2
 
-    report = reports.idle_report(campaign, state, [])
+    report = idle_report(RoundContext(campaign, Inputs([], [], 0, {}), state))
     assert report.status == "waiting" and report.waiting_for == {1: 2}
     assert report.labels_ingested == 1 and report.rows_rejected == 2
     assert "ingested 1 labels" in report.message() and "rejected 2 rows/files" in report.message()
 
     # The vendor sends the missing labels in a second file: accepted, the first label untouched.
     deliver(campaign, {"fix.csv": "id,label\ndigit-0001,3\ndigit-0002,5\ndigit-0003,7\n"})
-    state = rounds.ingest_deliveries(campaign)
+    state = ingest_campaign(campaign)
     assert state.ingested == {1: {"digit-0001": "3", "digit-0002": "5", "digit-0003": "7"}}
     assert state.outstanding == []
-    fix = next(r for r in records(campaign) if r["file"].endswith("fix.csv"))
-    assert fix["duplicates"] == ["digit-0001"] and fix["count"] == 2
+    fix = next(r for r in records(campaign) if r.file.endswith("fix.csv"))
+    assert fix.duplicates == ["digit-0001"] and fix.count == 2
 
 
 def test_a_delivery_seen_twice_counts_once_and_rerunning_changes_nothing(campaign, tmp_path):
@@ -197,10 +194,10 @@ def test_a_delivery_seen_twice_counts_once_and_rerunning_changes_nothing(campaig
     text = "id,label\ndigit-0001,3\ndigit-0002,5\n"
     deliver(campaign, {"labels.csv": text, "labels-copy.csv": text})
 
-    first = rounds.ingest_deliveries(campaign)
+    first = ingest_campaign(campaign)
     bucket = tmp_path / "bucket"
     before = {p: p.read_bytes() for p in bucket.rglob("*") if p.is_file()}
-    second = rounds.ingest_deliveries(campaign)
+    second = ingest_campaign(campaign)
 
     assert first.ingested == second.ingested == {1: {"digit-0001": "3", "digit-0002": "5"}}
     assert len(records(campaign)) == 1  # same bytes under two names: one delivery
@@ -211,15 +208,15 @@ def test_a_delivery_seen_twice_counts_once_and_rerunning_changes_nothing(campaig
 def test_conflicting_relabel_keeps_the_first_label_and_says_so(campaign):
     ask(campaign, ["digit-0001", "digit-0002"])
     deliver(campaign, {"a.csv": "id,label\ndigit-0001,3\ndigit-0002,5\n"})
-    rounds.ingest_deliveries(campaign)
+    ingest_campaign(campaign)
     deliver(campaign, {"b.csv": "id,label\ndigit-0001,8\n"})
 
-    state = rounds.ingest_deliveries(campaign)
+    state = ingest_campaign(campaign)
 
     assert state.ingested[1] == {"digit-0001": "3", "digit-0002": "5"}
-    late = next(r for r in records(campaign) if r["file"].endswith("b.csv"))
-    assert late["status"] == "rejected"
-    assert late["rejected"][0]["reason"] == "conflicting_relabel" and late["rejected"][0]["accepted_label"] == "3"
+    late = next(r for r in records(campaign) if r.file.endswith("b.csv"))
+    assert late.status == "rejected"
+    assert late.rejected[0].reason == "conflicting_relabel" and late.rejected[0].accepted_label == "3"
 
 
 BAD_FILES = [
@@ -237,18 +234,18 @@ def test_a_bad_file_is_quarantined_whole_with_its_reason(campaign_on, name, data
     campaign = campaign_on
     ask(campaign, ["digit-0001"])
     deliver(campaign, {"good.csv": "id,label\ndigit-0001,3\n"})
-    rounds.ingest_deliveries(campaign)
+    ingest_campaign(campaign)
     deliver(campaign, {name: data})
 
-    state = rounds.ingest_deliveries(campaign)
+    state = ingest_campaign(campaign)
 
     assert state.ingested == {1: {"digit-0001": "3"}}  # nothing lost, nothing changed
-    bad = next(r for r in records(campaign) if r["file"].endswith(name) and r["status"] == "rejected")
-    assert bad["reason"] == code and message in bad["message"]
-    store = rounds.bucket(campaign)
-    assert store.read(bad["quarantine"]) == data  # the file kept as delivered
-    assert json.loads(store.read(bad["quarantine"] + ".reason.json"))["reason"] == code
-    assert rounds.ingest_deliveries(campaign) == state  # reported once, not every round
+    bad = next(r for r in records(campaign) if r.file.endswith(name) and r.status == "rejected")
+    assert bad.reason == code and message in bad.message
+    store = bucket(campaign)
+    assert store.read(bad.quarantine) == data  # the file kept as delivered
+    assert json.loads(store.read(bad.quarantine + ".reason.json"))["reason"] == code
+    assert ingest_campaign(campaign) == state  # reported once, not every round
 
 
 def test_unsafe_delivery_keys_are_never_read_as_paths(s3_endpoint, campaign):
@@ -257,33 +254,38 @@ def test_unsafe_delivery_keys_are_never_read_as_paths(s3_endpoint, campaign):
     client.create_bucket(Bucket=name)
     campaign = with_vendor(campaign, bucket=f"s3://{name}")
     ask(campaign, ["digit-0001"])
-    prefix = ledger.delivery_prefix(campaign.campaign, 1)
+    prefix = layout.delivery_prefix(campaign.campaign, 1)
     # S3 keys are just strings: a vendor tool can create one that looks like a path escape.
     client.put_object(Bucket=name, Key=prefix + "../../ledger/round-0001/ingest-x.json", Body=b"{}")
     client.put_object(Bucket=name, Key=prefix + "labels.csv", Body=b"id,label\ndigit-0001,3\n")
     client.put_object(Bucket=name, Key=prefix + "_DONE", Body=b"")
 
-    state = rounds.ingest_deliveries(campaign)
+    state = ingest_campaign(campaign)
 
     assert state.ingested == {1: {"digit-0001": "3"}}
-    unsafe = next(r for r in records(campaign) if r["reason"] == "unsafe_key")
-    assert "unsafe store key" in unsafe["message"] and unsafe["count"] == 0
+    unsafe = next(r for r in records(campaign) if r.reason == "unsafe_key")
+    assert "unsafe store key" in unsafe.message and unsafe.count == 0
 
 
 def test_files_wait_for_the_completion_marker(campaign):
     ask(campaign, ["digit-0001"])
     deliver(campaign, {"labels.csv": "id,label\ndigit-0001,3\n"}, done=False)
-    assert rounds.ingest_deliveries(campaign).ingested == {}
+    assert ingest_campaign(campaign).ingested == {}
     deliver(campaign, {})
-    assert rounds.ingest_deliveries(campaign).ingested == {1: {"digit-0001": "3"}}
+    assert ingest_campaign(campaign).ingested == {1: {"digit-0001": "3"}}
 
 
 def test_ingest_summary_counts_what_one_run_did():
+    base = {"round": 1, "ingested_in": 2, "file": "f", "format": "csv", "aggregation": "majority"}
+    base |= {"tie_rule": "outstanding", "annotators_required": 1, "sha256": "s", "delivered_at": "t"}
+    row = RejectedRow(row=1, id="y", label="z", annotator=None, reason="label_not_in_class_set")
     recs = [
-        {"count": 2, "rejected": [{}], "status": "partial", "duplicates": ["x"], "quarantine": "q1", "agreement": 1.0},
-        {"count": 0, "rejected": [], "status": "rejected", "duplicates": [], "quarantine": "q2", "agreement": None},
+        IngestRecord(
+            **base, count=2, rejected=[row], status="partial", duplicates=["x"], quarantine="q1", agreement=1.0
+        ),
+        IngestRecord(**base, count=0, status="rejected", quarantine="q2"),
     ]
-    assert ingest.summary(recs) == {
+    assert summary(recs) == {
         "labels_ingested": 2,
         "rows_rejected": 2,
         "duplicates": 1,
@@ -301,11 +303,11 @@ def test_ground_truth_output_manifest_ingests_with_its_metadata(campaign):
     manifest = (GOLDEN / "gt-output.manifest").read_bytes()
     deliver(campaign, {"pets-round-1/manifests/output/output.manifest": manifest, "pets-round-1/other.json": "{}"})
 
-    state = rounds.ingest_deliveries(campaign)
+    state = ingest_campaign(campaign)
 
     assert state.ingested == {1: {"t-1": "cat", "t-2": "dog", "t-3": "eel"}}
     [record] = records(campaign)  # the rest of the job folder is not a delivery
-    assert record["label_metadata"]["t-1"] == {
+    assert record.label_metadata["t-1"] == {
         "confidence": 0.93,
         "human_annotated": "yes",
         "job_name": "labeling-job/pets-round-1",
@@ -318,10 +320,10 @@ def test_label_studio_export_ingests_annotators_and_agreement(campaign):
     ask(campaign, ["t-1", "t-2", "t-3"])
     deliver(campaign, {"export.json": (GOLDEN / "ls-export.json").read_bytes()})
 
-    state = rounds.ingest_deliveries(campaign)
+    state = ingest_campaign(campaign)
 
     assert state.ingested == {1: {"t-1": "cat", "t-2": "dog"}}
     assert state.missing(1) == ["t-3"]  # no annotation yet: still outstanding
     [record] = records(campaign)
-    assert record["agreement"] == 1.0 and record["annotators"] == ["7", "ann@vendor.example"]
-    assert record["votes"] == 3  # the cancelled annotation is not a vote
+    assert record.agreement == 1.0 and record.annotators == ["7", "ann@vendor.example"]
+    assert record.votes == 3  # the cancelled annotation is not a vote

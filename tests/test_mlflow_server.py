@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from alflow.rounds import load_state
-from alflow.views import reference_curves
+from alflow.ledger.campaign import campaign_state
+from alflow.reporting.views import reference_curves
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +84,7 @@ def test_campaign_run_params_and_curves_by_round_and_by_labels(seen):
 
 def test_each_round_run_has_batch_dataset_plots_and_validation(seen, tmp_path):
     config, _, _, client, _, _, rounds = seen
-    state = load_state(config)
+    state = campaign_state(config)
     for run in rounds:
         round_ = int(run.data.tags["alflow.round"])
         run_id = run.info.run_id

@@ -9,11 +9,11 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from alflow import ledger
 from alflow.config import load_campaign
-from alflow.reports import status_rows
-from alflow.rounds import load_state
-from alflow.store import open_store
+from alflow.exchange import layout
+from alflow.exchange.bucket import open_store
+from alflow.ledger.campaign import campaign_state
+from alflow.reporting.reports import status_rows
 from flows.round import active_learning_round
 
 from helpers import deliver, snapshot, vendor_for
@@ -49,9 +49,9 @@ def test_auto_labels_are_kept_apart_from_human_labels_and_the_budget(campaign_fi
     first = active_learning_round(str(campaign_file))
     assert first.status == "exported" and first.auto_labeled > 0, first.message()
     assert f"auto-labeled {first.auto_labeled} items" in first.message()
-    state = load_state(campaign)
-    record = state.rounds[1]["auto_labels"]
-    assert record["count"] == first.auto_labeled and record["calibration"] == "holdout"
+    state = campaign_state(campaign)
+    record = state.rounds[1].auto_labels
+    assert record.count == first.auto_labeled and record.calibration == "holdout"
     auto = state.auto_labeled()
     assert len(auto) == first.auto_labeled
     # apart from human labels, never asked of the vendor, not counted in labels used or the budget
@@ -66,8 +66,8 @@ def test_auto_labels_are_kept_apart_from_human_labels_and_the_budget(campaign_fi
     vendor.deliver(1)
     second = active_learning_round(str(campaign_file))
     assert second.status == "exported" and second.labels_used == 30
-    state = load_state(campaign)
-    again = json.loads(open_store(campaign.vendor.bucket).read(state.rounds[2]["auto_labels"]["key"]))["labels"]
+    state = campaign_state(campaign)
+    again = json.loads(open_store(campaign.vendor.bucket).read(state.rounds[2].auto_labels.key))["labels"]
     assert not set(again) & set(auto), "an item is auto-labeled once"
     assert not set(state.batch_ids(2)) & set(auto)
     assert _round_metric(campaign, 2, "auto_labeled") == len(auto) + len(again)
@@ -78,8 +78,8 @@ def test_a_round_whose_threshold_meets_no_target_auto_labels_nothing(campaign_fi
     campaign = _edit(campaign_file, auto_label={"target_accuracy": 0.999, "min_calibration_items": 10_000})
     first = active_learning_round(str(campaign_file))
     assert first.status == "exported" and first.auto_labeled == 0
-    record = load_state(campaign).rounds[1]["auto_labels"]
-    assert record["count"] == 0 and record["threshold"] is None and "key" not in record
+    record = campaign_state(campaign).rounds[1].auto_labels
+    assert record.count == 0 and record.threshold is None and record.key is None
     vendor_for(campaign, campaign_file.parent / "data" / "answers.csv").deliver(1)
     assert active_learning_round(str(campaign_file)).labels_used == 30
 
@@ -87,7 +87,7 @@ def test_a_round_whose_threshold_meets_no_target_auto_labels_nothing(campaign_fi
 def test_auto_labeling_is_off_by_default(campaign_file, campaign):
     report = active_learning_round(str(campaign_file))
     assert report.auto_labeled == 0
-    assert "auto_labels" not in load_state(campaign).rounds[1]
+    assert campaign_state(campaign).rounds[1].auto_labels is None
     assert not any("autolabels" in p.name for p in (campaign_file.parent / "bucket").rglob("*"))
 
 
@@ -97,7 +97,7 @@ def test_synthetic_items_are_exported_with_their_features_and_trained_on(campaig
     assert first.status == "exported" and first.batch_size == 10
 
     store = open_store(campaign.vendor.bucket)
-    prefix = ledger.batch_prefix(campaign.campaign, 1)
+    prefix = layout.batch_prefix(campaign.campaign, 1)
     items = pd.read_csv(io.BytesIO(store.read(prefix + "items.csv")), dtype={"id": str})
     synthetic = items[items["id"].str.startswith("synthetic-r0001-")]
     assert len(synthetic) == 3 and json.loads(store.read(prefix + "batch.json"))["synthetic"] == 3
@@ -112,7 +112,7 @@ def test_synthetic_items_are_exported_with_their_features_and_trained_on(campaig
     deliver(campaign, 1, "id,label\n" + "".join(f"{i},{label}\n" for i, label in labels.items()))
     second = active_learning_round(str(campaign_file))
     assert second.status == "exported" and second.labels_used == 30, second.message()
-    state = load_state(campaign)
+    state = campaign_state(campaign)
     assert set(synthetic["id"]) <= set(state.human_labels()) and set(synthetic["id"]) <= state.outside_ids
 
 
@@ -129,12 +129,12 @@ def test_stream_rounds_screen_each_arrival_once_and_ingest_its_labels(campaign_f
 
     first = active_learning_round(str(campaign_file), arrivals=str(arrivals), target_rate=0.05)
     assert first.status == "exported", first.message()
-    record = load_state(campaign).rounds[1]
-    assert record["stream"]["files"] == ["day-1.csv", "day-2.csv"] and record["stream"]["seen"] == 600
-    asked = record["stream"]["asked"]
+    record = campaign_state(campaign).rounds[1]
+    assert record.stream.files == ["day-1.csv", "day-2.csv"] and record.stream.seen == 600
+    asked = record.stream.asked
     assert 0 < asked <= 180 == 200 - 20  # within the budget the seed labels left
-    assert first.batch_size == asked == len(record["batch"]["ids"])
-    assert "outside" not in record["batch"], "arrivals that are pool items stay pool items"
+    assert first.batch_size == asked == len(record.batch_ids)
+    assert record.batch.outside is None, "arrivals that are pool items stay pool items"
     assert _round_metric(campaign, 1, "labels_asked") == asked
 
     # nothing new arrived and the vendor has not delivered: the round waits and changes nothing
@@ -145,24 +145,24 @@ def test_stream_rounds_screen_each_arrival_once_and_ingest_its_labels(campaign_f
     vendor.deliver(1)
     idle = active_learning_round(str(campaign_file), arrivals=str(arrivals), target_rate=0.05)
     assert idle.status == "no_arrivals" and idle.labels_ingested == asked, idle.message()
-    state = load_state(campaign)
-    assert set(state.human_labels()) == set(record["batch"]["ids"])
+    state = campaign_state(campaign)
+    assert set(state.human_labels()) == set(record.batch_ids)
 
     # a pool round between stream rounds counts the pool correctly and selects from it
     pooled = active_learning_round(str(campaign_file))
     assert pooled.status == "exported" and pooled.labels_used == 20 + asked, pooled.message()
-    assert "stream" not in load_state(campaign).rounds[2]
+    assert campaign_state(campaign).rounds[2].stream is None
     vendor.deliver(2)
 
     pool.iloc[600:900].to_csv(arrivals / "day-3.csv", index=False)
     third = active_learning_round(str(campaign_file), arrivals=str(arrivals), target_rate=0.05)
     assert third.status in {"exported", "stopped"}, third.message()
     assert third.labels_used == 20 + asked + pooled.batch_size
-    state = load_state(campaign)
+    state = campaign_state(campaign)
     later = state.rounds[3]
     fresh = set(pool.iloc[600:900]["id"]) - set(state.batch_ids(2))  # the pool round took some already
-    assert later["stream"]["files"] == ["day-3.csv"] and later["stream"]["seen"] == 600 + len(fresh)  # resumed
-    assert not set(later["batch"]["ids"] if later["batch"] else []) & set(record["batch"]["ids"])
+    assert later.stream.files == ["day-3.csv"] and later.stream.seen == 600 + len(fresh)  # resumed
+    assert not set(later.batch_ids) & set(record.batch_ids)
 
 
 def test_a_stream_of_new_items_is_not_stopped_by_an_exhausted_pool_and_trains_on_them(campaign_file, tmp_path):
@@ -176,8 +176,8 @@ def test_a_stream_of_new_items_is_not_stopped_by_an_exhausted_pool_and_trains_on
 
     first = active_learning_round(str(campaign_file), arrivals=str(arrivals), target_rate=0.05)
     assert first.status == "exported" and first.batch_size > 0, first.message()
-    asked = load_state(campaign).rounds[1]["batch"]
-    assert sorted(asked["outside"]["ids"]) == sorted(asked["ids"])
+    asked = campaign_state(campaign).rounds[1].batch
+    assert sorted(asked.outside.ids) == sorted(asked.ids)
     vendor_for(campaign, tmp_path / "data" / "answers.csv").deliver(1)
     pool[~pool["id"].isin(seed)].iloc[300:600].to_csv(arrivals / "day-2.csv", index=False)
     second = active_learning_round(str(campaign_file), arrivals=str(arrivals), target_rate=0.05)
@@ -191,7 +191,7 @@ def test_a_stream_round_never_asks_for_an_item_it_auto_labels(campaign_file, tmp
     arrivals.mkdir()
     pool.to_csv(arrivals / "all.csv", index=False)
     report = active_learning_round(str(campaign_file), arrivals=str(arrivals), target_rate=1.0)
-    state = load_state(campaign)
+    state = campaign_state(campaign)
     assert report.auto_labeled > 0 and report.batch_size > 0
     assert not set(state.batch_ids(1)) & set(state.auto_labeled())
 
@@ -206,6 +206,6 @@ def test_a_stream_round_that_asks_nothing_says_so_and_marks_the_file_screened(ca
     report = active_learning_round(str(campaign_file), arrivals=str(arrivals), target_rate=0.5)
     assert report.status == "exported" and report.batch_size == 0
     assert report.message().endswith("asked for no labels this round"), report.message()
-    record = load_state(campaign).rounds[1]
-    assert record["batch"] is None and record["stream"]["files"] == ["labeled-already.csv"]
+    record = campaign_state(campaign).rounds[1]
+    assert record.batch is None and record.stream.files == ["labeled-already.csv"]
     assert active_learning_round(str(campaign_file), arrivals=str(arrivals)).status == "no_arrivals"

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from alflow import ledger
-from alflow.rounds import load_state
-from alflow.store import open_store
+from alflow.exchange import layout
+from alflow.exchange.bucket import open_store
+from alflow.ledger.campaign import campaign_state
 from flows.round import active_learning_round
 
 from helpers import snapshot, vendor_for
@@ -29,13 +29,13 @@ def test_three_rounds_train_log_and_export(campaign_file, campaign):
 
     assert [r.round for r in reports] == [1, 2, 3]
     assert [r.labels_used for r in reports] == [20, 30, 40]
-    state = load_state(campaign)
+    state = campaign_state(campaign)
     assert sorted(state.ingested) == [1, 2]  # round 3's delivery waits for round 4
     assert sum(len(labels) for labels in state.ingested.values()) == 20
 
     # The exported batch: new items only, metadata that matches the file, marker written.
     store = open_store(campaign.vendor.bucket)
-    prefix = ledger.batch_prefix(campaign.campaign, 3)
+    prefix = layout.batch_prefix(campaign.campaign, 3)
     items_bytes = store.read(prefix + "items.csv")
     items = pd.read_csv(io.BytesIO(items_bytes), dtype={"id": str})
     metadata = json.loads(store.read(prefix + "batch.json"))
@@ -45,7 +45,7 @@ def test_three_rounds_train_log_and_export(campaign_file, campaign):
     assert items["score"].is_monotonic_decreasing
     earlier = set(pd.read_csv(campaign.seed_labels.uri, dtype=str)["id"]) | set(state.human_labels())
     assert not set(items["id"]) & earlier
-    assert store.exists(prefix + ledger.READY)
+    assert store.exists(prefix + layout.READY)
 
     # MLflow: a parent run, one nested run per round, curves with one point per round, a version each.
     client = MlflowClient(campaign.tracking.uri)
@@ -89,7 +89,7 @@ def test_campaign_stops_on_budget_and_later_rounds_do_nothing(campaign_file, cam
 
     assert report.status == "stopped" and report.stop_reason == "budget_spent"
     assert report.labels_used == campaign.budget.max_labels == 60
-    assert load_state(campaign).labels_asked + 20 == 60  # the budget counts the 20 seed labels
+    assert campaign_state(campaign).labels_asked + 20 == 60  # the budget counts the 20 seed labels
     before = snapshot(campaign_file.parent / "bucket")
     after = active_learning_round(str(campaign_file))
     assert after.status == "already_stopped"
@@ -103,9 +103,9 @@ def test_campaign_stops_on_budget_and_later_rounds_do_nothing(campaign_file, cam
 
 def test_an_interrupted_export_is_finished_by_the_next_round(campaign_file, campaign):
     first = active_learning_round(str(campaign_file))
-    batch = campaign_file.parent / "bucket" / ledger.batch_prefix(campaign.campaign, 1)
+    batch = campaign_file.parent / "bucket" / layout.batch_prefix(campaign.campaign, 1)
     items = (batch / "items.csv").read_bytes()
-    for name in ("items.csv", "batch.json", ledger.READY):  # as if the process died before exporting
+    for name in ("items.csv", "batch.json", layout.READY):  # as if the process died before exporting
         (batch / name).unlink()
 
     again = active_learning_round(str(campaign_file))
@@ -113,7 +113,7 @@ def test_an_interrupted_export_is_finished_by_the_next_round(campaign_file, camp
     assert again.status == "waiting"
     assert again.message().startswith(f"digits-demo: finished an interrupted export to {first.batch_uri}")
     assert (batch / "items.csv").read_bytes() == items
-    assert (batch / ledger.READY).exists()
+    assert (batch / layout.READY).exists()
 
 
 def test_cold_start_a_single_class_seed_set_selects_by_diversity(campaign_file, campaign):
@@ -126,9 +126,9 @@ def test_cold_start_a_single_class_seed_set_selects_by_diversity(campaign_file, 
 
     assert first.status == "exported", first.message()
     assert first.metric_source == "cold_start" and "no metric yet" in first.message()
-    record = load_state(campaign).rounds[1]
-    assert record["tracking"]["model_version"] is None  # nothing fitted, nothing registered
-    assert len(set(record["batch"]["ids"])) == 10 and not set(record["batch"]["ids"]) & set(threes["id"])
+    record = campaign_state(campaign).rounds[1]
+    assert record.tracking.model_version is None  # nothing fitted, nothing registered
+    assert len(set(record.batch_ids)) == 10 and not set(record.batch_ids) & set(threes["id"])
 
     vendor.deliver(1)
     second = active_learning_round(str(campaign_file))
@@ -147,4 +147,4 @@ def test_a_summary_that_fails_to_publish_does_not_fail_a_committed_round(campaig
     monkeypatch.setattr("tasks.create_markdown_artifact", unavailable)
     report = active_learning_round(str(campaign_file))
     assert report.status == "exported" and report.batch_size == 10
-    assert sorted(load_state(campaign).exported) == [1]
+    assert sorted(campaign_state(campaign).exported) == [1]

@@ -2,12 +2,23 @@
 
 import math
 
+import numpy as np
 import pytest
 
-from alflow import ledger, rounds
 from alflow.errors import DataValidationError, RoundConflictError
-from alflow.ledger import CampaignState
-from alflow.store import open_store
+from alflow.exchange import layout
+from alflow.exchange.bucket import open_store
+from alflow.ledger.campaign import campaign_state, ingest_campaign
+from alflow.ledger.records import BatchRecord, RoundRecord, Tracking
+from alflow.ledger.state import CampaignState
+from alflow.round.autolabel import AutoLabels
+from alflow.round.commit import commit_round
+from alflow.round.context import Inputs, RoundContext
+from alflow.round.decide import decide, stop_reason
+from alflow.round.export import export_batch, finish_exports
+from alflow.round.inputs import validate_inputs
+from alflow.round.select import pool_batch, select_batch
+from alflow.round.train import Evaluation, Trained, train_model
 
 from helpers import deliver, snapshot
 
@@ -16,7 +27,11 @@ def _state(metrics, batch_sizes=None):
     records = {}
     for i, m in enumerate(metrics, start=1):
         ids = [f"r{i}-{j}" for j in range((batch_sizes or {}).get(i, 0))]
-        records[i] = {"round": i, "metrics": {"accuracy": m}, "batch": {"ids": ids} if ids else None}
+        batch = BatchRecord(ids=ids, scores=[1.0] * len(ids), predicted=["1"] * len(ids)) if ids else None
+        records[i] = RoundRecord(
+            round=i, labels_used=0, metrics={"accuracy": m}, metric_source="holdout", strategy="margin",
+            model="LogisticRegression", stop_reason=None, batch=batch,
+        )  # fmt: skip
     return CampaignState("c", rounds=records)
 
 
@@ -41,79 +56,77 @@ STOPS = [
 )
 def test_stop_rules(campaign, earlier, current, budget, unlabeled, settings, expected):
     config = campaign.model_copy(update={"stopping": campaign.stopping.model_copy(update=settings)})
-    reason = rounds.stop_reason(config, _state(earlier), {"accuracy": current}, budget=budget, unlabeled=unlabeled)
+    reason = stop_reason(config, _state(earlier), {"accuracy": current}, budget=budget, unlabeled=unlabeled)
     assert reason == expected
 
 
+def _context(campaign, state):
+    inputs = Inputs([], [], pool_size=1000, seed_labels={f"s{i}": "1" for i in range(20)})
+    return RoundContext(campaign, inputs, state)
+
+
 def test_budget_counts_seed_labels_and_every_label_asked(campaign):
-    inputs = rounds.Inputs([], [], pool_size=1000, seed_labels={f"s{i}": "1" for i in range(20)})
-    assert rounds.budget_left(campaign, inputs, _state([0.5, 0.6], {1: 10, 2: 10})) == 60 - 20 - 20
-    assert rounds.budget_left(campaign, inputs, _state([0.5] * 5, dict.fromkeys(range(1, 6), 10))) == 0
+    assert _context(campaign, _state([0.5, 0.6], {1: 10, 2: 10})).budget.left == 60 - 20 - 20
+    assert _context(campaign, _state([0.5] * 5, dict.fromkeys(range(1, 6), 10))).budget.left == 0
 
 
 def test_decide_never_asks_beyond_the_budget(campaign):
-    inputs = rounds.Inputs([], [], pool_size=1000, seed_labels={f"s{i}": "1" for i in range(20)})
     state = _state([0.5, 0.6, 0.7, 0.75], {1: 10, 2: 10, 3: 10, 4: 5})  # 20 seed + 35 asked of 60
-    decision = rounds.decide(campaign, inputs, state, rounds.Evaluation({"accuracy": 0.8}, "holdout"))
+    trained = Trained(None, None, np.array([]), evaluation=Evaluation({"accuracy": 0.8}, "holdout"))
+    decision = decide(_context(campaign, state), trained, AutoLabels())
     assert decision.batch_size == 5  # the budget, not the batch size of 10
-    assert decision.progress["labels_remaining"] == 0
+    assert decision.budget.ask(decision.batch_size).left == 0
     assert decision.promote is True
 
 
 def _first_round(campaign):
-    inputs = rounds.validate_inputs(campaign)
-    state = rounds.ingest_deliveries(campaign)
-    trained = rounds.train_model(campaign, inputs, state)
-    evaluation = rounds.evaluate_model(campaign, inputs, trained)
-    decision = rounds.decide(campaign, inputs, state, evaluation)
-    batch = rounds.select_batch(campaign, inputs, state, trained, k=decision.batch_size)
-    return inputs, decision, trained, evaluation, batch
+    ctx = RoundContext(campaign, validate_inputs(campaign), ingest_campaign(campaign))
+    trained = train_model(ctx)
+    return ctx, select_batch(ctx, trained, decide(ctx, trained, AutoLabels()))
 
 
 def test_a_crash_between_commit_and_export_is_finished_by_the_next_round(campaign):
-    inputs, decision, trained, evaluation, batch = _first_round(campaign)
-    record = rounds.commit_round(campaign, decision, trained, evaluation, batch, {})
+    ctx, decision = _first_round(campaign)
+    record = commit_round(ctx, decision, Tracking())
     # ...the process dies here: the decision is committed, the vendor has nothing yet.
-    state = rounds.load_state(campaign)
+    state = campaign_state(campaign)
     assert state.unexported == [1]
 
-    rounds.finish_exports(campaign, inputs, state)
-    rounds.finish_exports(campaign, inputs, rounds.load_state(campaign))  # a retry changes nothing
+    finish_exports(RoundContext(campaign, ctx.inputs, state))
+    finish_exports(RoundContext(campaign, ctx.inputs, campaign_state(campaign)))  # a retry changes nothing
 
-    state = rounds.load_state(campaign)
+    state = campaign_state(campaign)
     assert state.unexported == [] and state.outstanding == [1]
     store = open_store(campaign.vendor.bucket)
-    items = store.read(ledger.batch_prefix(campaign.campaign, 1) + "items.csv").decode().splitlines()
-    assert [line.split(",")[0] for line in items[1:]] == record["batch"]["ids"]
+    items = store.read(layout.batch_prefix(campaign.campaign, 1) + "items.csv").decode().splitlines()
+    assert [line.split(",")[0] for line in items[1:]] == record.batch_ids
 
 
 def test_a_second_commit_of_the_same_round_is_refused(campaign):
-    _, decision, trained, evaluation, batch = _first_round(campaign)
-    rounds.commit_round(campaign, decision, trained, evaluation, batch, {})
+    ctx, decision = _first_round(campaign)
+    commit_round(ctx, decision, Tracking())
     with pytest.raises(RoundConflictError, match="round 1 of campaign 'digits-demo' was recorded by another run"):
-        rounds.commit_round(campaign, decision, trained, evaluation, batch, {})
+        commit_round(ctx, decision, Tracking())
 
 
 def test_ingest_is_idempotent(campaign, campaign_file):
-    inputs, decision, trained, evaluation, batch = _first_round(campaign)
-    record = rounds.commit_round(campaign, decision, trained, evaluation, batch, {})
-    rounds.export_batch(campaign, inputs, record)
-    deliver(campaign, 1, "id,label\n" + "".join(f"{i},7\n" for i in record["batch"]["ids"]))
+    ctx, decision = _first_round(campaign)
+    record = commit_round(ctx, decision, Tracking())
+    export_batch(ctx, record)
+    deliver(campaign, 1, "id,label\n" + "".join(f"{i},7\n" for i in record.batch_ids))
 
-    first = rounds.ingest_deliveries(campaign)
+    first = ingest_campaign(campaign)
     bucket = campaign_file.parent / "bucket"
     before = snapshot(bucket)
-    second = rounds.ingest_deliveries(campaign)
+    second = ingest_campaign(campaign)
 
     assert first.ingested == second.ingested and len(first.human_labels()) == 10
     assert snapshot(bucket) == before
 
 
 def _select_first_batch(config):
-    inputs = rounds.validate_inputs(config)
-    state = rounds.load_state(config)
-    trained = rounds.train_model(config, inputs, state)
-    return rounds.select_batch(config, inputs, state, trained, k=10)
+    ctx = RoundContext(config, validate_inputs(config), campaign_state(config))
+    return pool_batch(ctx, train_model(ctx), k=10)
 
 
 def _with_pool(config, uri, **pool):
@@ -133,7 +146,7 @@ def test_parquet_pool_and_small_chunks_give_the_same_batch_as_csv(campaign, tmp_
 def test_pool_read_from_s3_is_downloaded_once_per_version(campaign, s3_endpoint, tmp_path, monkeypatch):
     import boto3
 
-    from alflow.s3 import S3Store
+    from alflow.exchange.s3 import S3Store
 
     monkeypatch.setenv("ALFLOW_CACHE_DIR", str(tmp_path / "cache"))
     downloads = []
@@ -154,7 +167,7 @@ def test_pool_read_from_s3_is_downloaded_once_per_version(campaign, s3_endpoint,
     assert downloads == ["digits/pool.csv"]
     boto3.client("s3").put_object(Bucket="pools", Key="digits/pool.csv", Body=b"id,px0\nnew,1\n")
     with pytest.raises(DataValidationError, match=r"ids not in the pool s3://pools/digits/pool\.csv"):
-        rounds.validate_inputs(on_s3)  # a rewritten pool is fetched again, not served stale
+        validate_inputs(on_s3)  # a rewritten pool is fetched again, not served stale
     assert len(downloads) == 2
     assert len(list((tmp_path / "cache").rglob("*.csv"))) == 1  # the older copy is gone
 

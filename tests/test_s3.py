@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from alflow.errors import AlreadyExistsError, ConfigError
-from alflow.s3 import S3Store, client_config
+from alflow.exchange.s3 import S3Store, client_config
 
 SLOW_DOWN = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
 INTERNAL = b"<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>"
@@ -181,8 +181,8 @@ def test_modified_is_the_store_clock(s3_endpoint, bucket):
 
 
 def test_the_demo_creates_its_bucket_and_never_reuses_a_campaign_prefix(s3_endpoint):
-    from alflow.demo import CAMPAIGN, fresh_s3_prefix
-    from alflow.s3 import ensure_bucket
+    from alflow.exchange.s3 import ensure_bucket
+    from alflow.tools.demo import CAMPAIGN, fresh_s3_prefix
 
     uri = f"s3://demo-{uuid.uuid4().hex[:10]}/team"
     assert fresh_s3_prefix(uri) == uri  # created, and empty

@@ -1,4 +1,4 @@
-"""The IAM policies in infra/iam/ against the bucket layout alflow uses (alflow/ledger.py).
+"""The IAM policies in infra/iam/ against the bucket layout alflow uses (alflow/exchange/layout.py).
 
 A small evaluator of the policy subset we write (Allow statements, Action/Resource globs,
 StringLike on s3:prefix): the vendor reads batches and writes deliveries, nothing else; the
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from alflow import ledger
+from alflow.exchange import layout
+from alflow.ledger.writes import ingest_key
 
 IAM = Path(__file__).resolve().parents[1] / "infra" / "iam"
 BUCKET, PREFIX, CAMPAIGN = "acme-labels", "team", "churn"
@@ -51,16 +52,16 @@ def allowed(doc: dict, action: str, key: str | None = None, *, list_prefix: str 
 
 
 R = 3
-BATCH = ledger.batch_prefix(CAMPAIGN, R) + "items.csv"
-BATCH_MARKER = ledger.batch_prefix(CAMPAIGN, R) + ledger.READY
-DELIVERY = ledger.delivery_prefix(CAMPAIGN, R) + "labels.csv"
-DELIVERY_MARKER = ledger.delivery_prefix(CAMPAIGN, R) + ledger.DONE
-GT_DELIVERY = ledger.delivery_prefix(CAMPAIGN, R) + "job/manifests/output/output.manifest"
-ROUND = ledger.ledger_key(CAMPAIGN, R, "round.json")
-CLAIM = ledger.ledger_key(CAMPAIGN, R, "claim-0001.json")
-INGEST = ledger.ingest_key(CAMPAIGN, R, "ab" * 32)
-QUARANTINE = ledger.quarantine_prefix(CAMPAIGN, R) + "abc-labels.csv.reason.json"
-OTHER_CAMPAIGN = ledger.batch_prefix("other", R) + "items.csv"
+BATCH = layout.batch_prefix(CAMPAIGN, R) + "items.csv"
+BATCH_MARKER = layout.batch_prefix(CAMPAIGN, R) + layout.READY
+DELIVERY = layout.delivery_prefix(CAMPAIGN, R) + "labels.csv"
+DELIVERY_MARKER = layout.delivery_prefix(CAMPAIGN, R) + layout.DONE
+GT_DELIVERY = layout.delivery_prefix(CAMPAIGN, R) + "job/manifests/output/output.manifest"
+ROUND = layout.ledger_key(CAMPAIGN, R, "round.json")
+CLAIM = layout.ledger_key(CAMPAIGN, R, "claim-0001.json")
+INGEST = ingest_key(CAMPAIGN, R, "ab" * 32)
+QUARANTINE = layout.quarantine_prefix(CAMPAIGN, R) + "abc-labels.csv.reason.json"
+OTHER_CAMPAIGN = layout.batch_prefix("other", R) + "items.csv"
 CAMPAIGN_KEYS = [BATCH, BATCH_MARKER, DELIVERY, DELIVERY_MARKER, GT_DELIVERY, ROUND, CLAIM, INGEST, QUARANTINE]
 
 
@@ -93,8 +94,8 @@ def test_the_vendor_reads_batches_and_writes_deliveries_nothing_else(action, key
 @pytest.mark.parametrize(
     ("prefix", "expected"),
     [
-        (ledger.batch_prefix(CAMPAIGN, R), True),
-        (ledger.delivery_prefix(CAMPAIGN, R), True),
+        (layout.batch_prefix(CAMPAIGN, R), True),
+        (layout.delivery_prefix(CAMPAIGN, R), True),
         (f"{CAMPAIGN}/ledger/", False),
         (f"{CAMPAIGN}/quarantine/", False),
         ("other/batches/", False),

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from alflow import rounds
 from alflow.config import load_campaign
+from alflow.ledger.campaign import bucket, campaign_state
 from flows.round import active_learning_round
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -85,20 +85,18 @@ def test_a_vendor_delivers_with_the_aws_cli_and_every_label_counts_once(s3_endpo
 
     assert third.status == "exported" and third.labels_used == 40
     assert third.labels_ingested == 10 and third.rows_rejected == 2  # the garbage file and the relabel
-    state = rounds.load_state(campaign)
+    state = campaign_state(campaign)
     labels = state.human_labels()
     assert labels == {i: answers[i] for i in ids + ids2}  # every label once, the first one kept
-    assert sum(r["count"] for rs in state.ingests.values() for r in rs) == 20  # counted once
-    store = rounds.bucket(campaign)
+    assert sum(r.count for rs in state.ingests.values() for r in rs) == 20  # counted once
+    store = bucket(campaign)
     reasons = {
-        r["file"].rsplit("/", 1)[-1]: r.get("reason") or r["rejected"][0]["reason"]
-        for r in state.ingests[1]
-        if r["status"] == "rejected"
+        r.file.rsplit("/", 1)[-1]: r.reason or r.rejected[0].reason for r in state.ingests[1] if r.status == "rejected"
     }
     assert reasons == {"garbage.csv": "unreadable", "relabel.csv": "conflicting_relabel"}
     quarantine = aws(
         "s3", "ls", f"s3://{name}/team/digits-demo/quarantine/round-0001/", endpoint=s3_endpoint, cwd=vendor
     )
     assert quarantine.count(".reason.json") == 2
-    reason_key = next(r["quarantine"] for r in state.ingests[1] if r["file"].endswith("relabel.csv"))
+    reason_key = next(r.quarantine for r in state.ingests[1] if r.file.endswith("relabel.csv"))
     assert json.loads(store.read(reason_key + ".reason.json"))["reasons"] == {"conflicting_relabel": 1}

@@ -9,9 +9,9 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from alflow.cli import app
-from alflow.demo import write_demo_data
-from alflow.simulate import labels_to_reach, mean_curve, summarise
+from alflow.tools.demo import write_demo_data
+from alflow.tools.simulate import labels_to_reach, mean_curve, summarise
+from cli import app
 
 from helpers import snapshot
 

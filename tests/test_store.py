@@ -1,4 +1,5 @@
-"""One contract suite, run against every Store: the local folder and S3 (moto server on loopback)."""
+"""One contract suite, run against every Store (alflow.exchange.store): the local folder and S3
+(moto server on loopback)."""
 
 import uuid
 
@@ -6,8 +7,10 @@ import boto3
 import pytest
 
 from alflow.errors import AlreadyExistsError
-from alflow.s3 import S3Store
-from alflow.store import LocalStore, check_key, open_store
+from alflow.exchange.bucket import open_store
+from alflow.exchange.local import LocalStore
+from alflow.exchange.s3 import S3Store
+from alflow.exchange.store import check_key
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -64,3 +67,20 @@ def test_open_store_picks_the_implementation(tmp_path, s3_endpoint):
     assert isinstance(open_store("s3://bucket/prefix"), S3Store)
     with pytest.raises(ValueError, match="use a local folder or s3://"):
         open_store("gs://bucket")
+
+
+def test_modified_is_an_iso_utc_time_and_missing_keys_raise(store):
+    store.write_once("c/deliveries/round-0001/_DONE", b"")
+    assert store.modified("c/deliveries/round-0001/_DONE").endswith("+00:00")
+    with pytest.raises(FileNotFoundError):
+        store.modified("c/nothing")
+
+
+def test_download_streams_one_version_of_an_object(store, tmp_path):
+    store.write_once("pools/pool.csv", b"id,x\n1,2\n")
+    version = store.version("pools/pool.csv")
+    with (tmp_path / "copy").open("wb") as target:
+        store.download("pools/pool.csv", target, version=version)
+    assert (tmp_path / "copy").read_bytes() == b"id,x\n1,2\n"
+    store.write_once("pools/other.csv", b"id\n")
+    assert store.version("pools/other.csv") != version

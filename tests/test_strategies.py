@@ -6,8 +6,8 @@ from hypothesis.extra.numpy import arrays
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
-from alflow.selection import score_chunks, select_top_k
-from alflow.strategies import UNCERTAINTY, entropy, least_confident, margin
+from alflow.selection.measures import UNCERTAINTY, entropy, least_confident, margin
+from alflow.selection.scoring import score_chunks, select_top_k
 
 WORKED = [
     # proba row, least_confident, margin, entropy (nats), all by hand

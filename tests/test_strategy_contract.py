@@ -1,4 +1,4 @@
-"""One contract for every strategy `alflow.select_batch` knows, plus worked examples and properties."""
+"""One contract for every strategy `alflow.select_batch` knows (the registry's), plus worked examples and properties."""
 
 import numpy as np
 import pytest
@@ -11,9 +11,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import alflow
-from alflow import diversity, strategies
+from alflow.config import StrategyConfig
 from alflow.errors import ModelError
-from alflow.selection import PER_ROW, STRATEGY_NAMES, chunked, resolve_strategy, score_chunks
+from alflow.selection import diversity
+from alflow.selection import measures as strategies
+from alflow.selection.arrays import chunked
+from alflow.selection.registry import NAMES as STRATEGY_NAMES
+from alflow.selection.registry import STRATEGIES, resolve
+from alflow.selection.scoring import score_chunks
+
+PER_ROW = [s.name for s in STRATEGIES.values() if s.pick is None]
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +127,17 @@ def test_cold_start_with_one_labeled_class_does_not_fail():
     ids=["cold-margin", "cold-kcenter", "auto-few-labels", "auto-enough-labels", "auto-no-labels-given", "explicit"],
 )
 def test_resolve_strategy(name, cold, n_labeled, n_classes, expected):
-    assert resolve_strategy(name, cold=cold, n_labeled=n_labeled, n_classes=n_classes) == expected
+    assert resolve(name, cold=cold, n_labeled=n_labeled, n_classes=n_classes).name == expected
+
+
+@pytest.mark.parametrize("name", STRATEGY_NAMES)
+def test_a_campaign_file_accepts_every_strategy_of_the_registry(name):
+    assert StrategyConfig(name=name).name == name
+
+
+def test_a_campaign_file_refuses_a_name_the_registry_does_not_hold():
+    with pytest.raises(ValueError, match="unknown strategy 'marginal'; use one of auto, margin"):
+        StrategyConfig(name="marginal")
 
 
 # --- worked examples ----------------------------------------------------------------------------------

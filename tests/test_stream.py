@@ -5,10 +5,10 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.linear_model import LogisticRegression
 
-from alflow.autolabel import auto_labels, confidence_threshold
-from alflow.strategies import margin
-from alflow.stream import decide, select_stream, start_stream
-from alflow.synthesis import synthesize, synthetic_batch
+from alflow.selection.autolabel import auto_labels, confidence_threshold
+from alflow.selection.measures import margin
+from alflow.selection.stream import decide, select_stream, start_stream
+from alflow.selection.synthesis import synthesize, synthetic_batch
 
 
 @pytest.mark.parametrize("target", [0.05, 0.2, 0.5])

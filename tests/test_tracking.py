@@ -1,4 +1,4 @@
-"""alflow.tracking against a SQLite store, alflow.plots, and the round view's small readers.
+"""alflow.reporting.tracking against a SQLite store, the plots, and the round view's small readers.
 
 No Prefect here: the round flow's MLflow side against a real server is tests/test_mlflow_server.py.
 """
@@ -14,9 +14,31 @@ from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
-from alflow import ledger, plots, rounds, tracking, views
-from alflow.ledger import CampaignState
-from alflow.store import LocalStore
+from alflow.exchange import layout
+from alflow.exchange.local import LocalStore
+from alflow.ledger.campaign import campaign_state
+from alflow.ledger.records import BatchRecord, IngestRecord, RoundRecord, Tracking
+from alflow.ledger.state import CampaignState
+from alflow.reporting import plots, round_run, tracking, views
+from alflow.round.autolabel import AutoLabels
+from alflow.round.context import Inputs, RoundContext
+from alflow.round.decide import decide
+from alflow.round.inputs import validate_inputs
+from alflow.round.select import select_batch
+from alflow.round.train import train_model
+
+
+def _ingest(round_: int, **fields) -> IngestRecord:
+    base = {"round": round_, "ingested_in": round_ + 1, "file": "f", "format": "csv", "aggregation": "majority"}
+    base |= {
+        "tie_rule": "outstanding",
+        "annotators_required": 1,
+        "sha256": "s",
+        "delivered_at": "",
+        "status": "accepted",
+    }
+    return IngestRecord(**{**base, **fields})
+
 
 # --- plots --------------------------------------------------------------------------------------
 
@@ -96,21 +118,21 @@ def test_vendor_figures_read_turnaround_and_agreement_of_new_deliveries(campaign
         (1, "2026-01-01T00:00:00+00:00", "2026-01-01T06:00:00+00:00", "2026-01-01T07:00:00+00:00", 0.9),
         (2, "2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00", "2026-01-03T01:00:00+00:00", 0.7),
     ]:
-        store.write_once(ledger.batch_prefix(name, round_) + "batch.json", json.dumps({"created_at": created}).encode())
-        records[round_] = [{"labels": {}, "ingested_at": ingested, "delivered_at": delivered, "agreement": agreement}]
-    state = CampaignState(name, ingests=records)
+        store.write_once(layout.batch_prefix(name, round_) + "batch.json", json.dumps({"created_at": created}).encode())
+        records[round_] = [_ingest(round_, ingested_at=ingested, delivered_at=delivered, agreement=agreement)]
+    ctx = RoundContext(campaign, Inputs([], [], 0, {}), CampaignState(name, ingests=records))
 
-    assert views.vendor_figures(campaign, state, since=None) == {
+    assert views.vendor_figures(ctx, since=None) == {
         "vendor_turnaround_hours": pytest.approx(15.0),
         "annotator_agreement": pytest.approx(0.8),
     }
-    since_round_1 = views.vendor_figures(campaign, state, since="2026-01-02T00:00:00+00:00")
+    since_round_1 = views.vendor_figures(ctx, since="2026-01-02T00:00:00+00:00")
     assert since_round_1 == {"vendor_turnaround_hours": pytest.approx(24.0), "annotator_agreement": pytest.approx(0.7)}
 
 
 def test_vendor_figures_skip_what_the_records_do_not_say(campaign):
-    state = CampaignState(campaign.campaign, ingests={1: [{"labels": {}}]})
-    assert views.vendor_figures(campaign, state, since=None) == {}
+    state = CampaignState(campaign.campaign, ingests={1: [_ingest(1)]})
+    assert views.vendor_figures(RoundContext(campaign, Inputs([], [], 0, {}), state), since=None) == {}
 
 
 # --- MLflow on SQLite ---------------------------------------------------------------------------
@@ -125,10 +147,8 @@ def sqlite_uri(tmp_path, mlflow_template):
 def _log(uri, parent, round_, accuracy, *, promote, stop_reason=None):
     X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
     model = LogisticRegression().fit(X, ["x", "y", "x", "y"])
-    return tracking.log_round(
-        uri,
-        parent_run_id=parent,
-        round_=round_,
+    entry = tracking.RoundLog(
+        round=round_,
         model=model,
         X_example=X.head(2),
         metrics={"accuracy": accuracy, "f1_macro": math.nan},
@@ -139,6 +159,7 @@ def _log(uri, parent, round_, accuracy, *, promote, stop_reason=None):
         promote=promote,
         stop_reason=stop_reason,
     )
+    return tracking.log_round(uri, parent_run_id=parent, entry=entry)
 
 
 def test_rounds_nest_under_one_parent_and_champion_moves_only_on_improvement(sqlite_uri, tmp_path):
@@ -156,7 +177,7 @@ def test_rounds_nest_under_one_parent_and_champion_moves_only_on_improvement(sql
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert experiment.artifact_location == (tmp_path / "mlartifacts" / "toy").as_uri()  # beside the database
     assert list((tmp_path / "mlartifacts" / "toy").rglob("MLmodel"))
-    assert [t["model_version"] for t in logged] == ["1", "2", "3"]
+    assert [t.model_version for t in logged] == ["1", "2", "3"]
     assert str(client.get_model_version_by_alias("toy", "champion").version) == "3"
     assert str(client.get_model_version_by_alias("toy", "challenger").version) == "3"
     history = client.get_metric_history(parent, "accuracy_vs_labels")
@@ -165,8 +186,7 @@ def test_rounds_nest_under_one_parent_and_champion_moves_only_on_improvement(sql
     finished = client.get_run(parent)
     assert finished.data.tags["stop_reason"] == "budget_spent" and finished.info.status == "FINISHED"
     assert (
-        logged[0]["run_url"]
-        == f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs/" + (logged[0]["run_id"])
+        logged[0].run_url == f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs/{logged[0].run_id}"
     )
 
 
@@ -176,27 +196,24 @@ def test_a_rerun_round_reuses_its_run_version_and_curve_points(sqlite_uri):
     again = _log(sqlite_uri, parent, 1, 0.6, promote=True)
 
     client = MlflowClient(sqlite_uri)
-    assert again["run_id"] == first["run_id"] and again["model_version"] == first["model_version"] == "1"
+    assert again.run_id == first.run_id and again.model_version == first.model_version == "1"
     assert len(client.search_runs([client.get_run(parent).info.experiment_id])) == 2
     assert [(m.step, m.value) for m in client.get_metric_history(parent, "labels_used")] == [(1, 10)]
 
 
 def test_round_markdown_links_the_run_and_names_the_model(campaign):
-    record = {
-        "round": 2,
-        "labels_used": 30,
-        "metrics": {"accuracy": 0.8123, "f1_macro": math.nan},
-        "metric_source": "holdout",
-        "strategy": "margin",
-        "batch": {"ids": ["a", "b"]},
-        "stop_reason": None,
-        "tracking": {
-            "run_id": "abc",
-            "run_url": "http://127.0.0.1:5000/#/experiments/1/runs/abc",
-            "model_version": "2",
-        },
-    }
-    text = tracking.round_markdown(campaign, record)
+    record = RoundRecord(
+        round=2,
+        labels_used=30,
+        metrics={"accuracy": 0.8123, "f1_macro": math.nan},
+        metric_source="holdout",
+        strategy="margin",
+        model="LogisticRegression",
+        batch=BatchRecord(ids=["a", "b"], scores=[1.0, 0.5], predicted=["1", "2"]),
+        stop_reason=None,
+        tracking=Tracking(run_id="abc", run_url="http://127.0.0.1:5000/#/experiments/1/runs/abc", model_version="2"),
+    )
+    text = round_run.round_markdown(campaign, record)
     assert text.startswith(f"# {campaign.campaign}: round 2\n")
     assert "labels used: **30** of 60" in text and "accuracy **0.812**" in text and "f1_macro" not in text
     assert "[abc](http://127.0.0.1:5000/#/experiments/1/runs/abc)" in text
@@ -208,14 +225,12 @@ def test_round_markdown_links_the_run_and_names_the_model(campaign):
 
 
 def test_round_view_gathers_history_labeled_set_batch_and_confusion(campaign):
-    inputs = rounds.validate_inputs(campaign)
-    state = rounds.load_state(campaign)
-    trained = rounds.train_model(campaign, inputs, state)
-    evaluation = rounds.evaluate_model(campaign, inputs, trained)
-    decision = rounds.decide(campaign, inputs, state, evaluation)
-    batch = rounds.select_batch(campaign, inputs, state, trained, k=decision.batch_size)
+    ctx = RoundContext(campaign, validate_inputs(campaign), campaign_state(campaign))
+    trained = train_model(ctx)
+    decision = select_batch(ctx, trained, decide(ctx, trained, AutoLabels()))
+    inputs, evaluation = ctx.inputs, trained.evaluation
 
-    view = views.round_view(campaign, inputs, state, trained, evaluation, decision, batch)
+    view = views.round_view(ctx, trained, decision)
 
     row = view.history.iloc[-1]
     assert (row["round"], row["labels_used"], row["labels_remaining"]) == (1, 20, 30)
@@ -223,7 +238,7 @@ def test_round_view_gathers_history_labeled_set_batch_and_confusion(campaign):
     assert row["accuracy"] == evaluation.metrics["accuracy"]
     assert len(view.labeled) == 20 and set(view.labeled["origin"]) == {"seed"}
     assert view.labeled.set_index("id")["label"].to_dict() == inputs.seed_labels
-    assert view.batch is batch
+    assert view.batch is decision.batch.items
     holdout = inputs.holdout
     assert view.confusion.to_numpy().sum() == len(holdout)
     assert list(view.confusion.index) == list(view.confusion.columns) == list(campaign.classes)

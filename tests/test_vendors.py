@@ -1,4 +1,6 @@
-"""Exchange formats, both ways: golden files for what alflow writes and reads, and round trips.
+"""Exchange formats, both ways: the contract every format of the registry passes (golden batch
+files, ids read back, a vendor tool's delivery read back to the same votes), then each format's
+own details.
 
 Regenerate the batch golden files after an intended format change with
 `ALFLOW_REGENERATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_vendors.py`, then review the diff.
@@ -13,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from alflow import vendors
+from alflow.config import VendorConfig
 from alflow.errors import DataValidationError
+from alflow.exchange.formats import FORMATS, get, ground_truth, label_studio
 
 GOLDEN = Path(__file__).parent / "golden"
 CLASSES = ("cat", "dog", "eel")
@@ -39,24 +42,37 @@ def golden(name: str, data: bytes) -> bytes:
     return path.read_bytes()
 
 
-@pytest.mark.parametrize("fmt", vendors.FORMATS)
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_batch_file_matches_its_golden_file_and_reads_back(fmt):
-    name, data = vendors.batch_file(items(), fmt, model_version="LogisticRegression", text_column="text")
-    assert name == vendors.BATCH_FILE[fmt]
-    assert data == golden(f"batch-{fmt}-{name}", data)
-    assert vendors.batch_ids(data, fmt) == ["t-1", "t-2", "t-3"]
+    spec = get(fmt)
+    data = spec.write_batch(items(), model_version="LogisticRegression", text_column="text")
+    assert data == golden(f"batch-{fmt}-{spec.batch_file}", data)
+    assert spec.batch_ids(data) == ["t-1", "t-2", "t-3"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_campaign_file_accepts_every_format_of_the_registry(fmt):
+    assert VendorConfig(bucket="b", format=fmt).format == fmt
+
+
+def test_a_campaign_file_refuses_a_format_the_registry_does_not_hold():
+    with pytest.raises(ValueError, match="unknown format 'xml'; use one of csv, jsonl, ground_truth, label_studio"):
+        VendorConfig(bucket="b", format="xml")
 
 
 def test_ground_truth_input_manifest_puts_text_in_source_and_objects_in_source_ref():
     frame = items().assign(**{"source-ref": ["s3://pets/t-1.jpg", "s3://pets/t-2.jpg", "s3://pets/t-3.jpg"]})
-    lines = [json.loads(x) for x in vendors.ground_truth_manifest(frame.drop(columns="text")).splitlines()]
+    manifest = ground_truth.write_batch(frame.drop(columns="text"), model_version="m", text_column=None)
+    lines = [json.loads(x) for x in manifest.splitlines()]
     assert lines[0] == {"source-ref": "s3://pets/t-1.jpg", "id": "t-1", "score": 0.91, "predicted": "cat"}
-    inline = [json.loads(x) for x in vendors.ground_truth_manifest(items(), text_column="text").splitlines()]
+    inline = [
+        json.loads(x) for x in ground_truth.write_batch(items(), model_version="m", text_column="text").splitlines()
+    ]
     assert inline[2]["source"] == 'an eel, "quoted"' and inline[2]["id"] == "t-3"
 
 
 def test_label_studio_tasks_carry_the_prediction_and_score_as_pre_annotation():
-    tasks = json.loads(vendors.label_studio_tasks(items(), model_version="LogisticRegression", text_column="text"))
+    tasks = json.loads(label_studio.write_batch(items(), model_version="LogisticRegression", text_column="text"))
     assert tasks[0]["data"] == {"id": "t-1", "text": "the cat sat on the mat"}
     [prediction] = tasks[0]["predictions"]
     assert prediction["model_version"] == "LogisticRegression" and prediction["score"] == 0.91
@@ -64,7 +80,7 @@ def test_label_studio_tasks_carry_the_prediction_and_score_as_pre_annotation():
 
 
 def test_ground_truth_output_manifest_keeps_the_label_metadata():
-    votes = vendors.read_ground_truth((GOLDEN / "gt-output.manifest").read_bytes(), source="gt", classes=CLASSES)
+    votes = ground_truth.read_delivery((GOLDEN / "gt-output.manifest").read_bytes(), source="gt", classes=CLASSES)
     assert votes[["id", "label"]].values.tolist() == [["t-1", "cat"], ["t-2", "dog"], ["t-3", "eel"]]
     first = votes.iloc[0]
     assert first["confidence"] == 0.93 and first["human_annotated"] == "yes"
@@ -73,7 +89,7 @@ def test_ground_truth_output_manifest_keeps_the_label_metadata():
 
 
 def test_label_studio_export_skips_cancelled_annotations_and_keeps_annotators():
-    votes = vendors.read_label_studio((GOLDEN / "ls-export.json").read_bytes(), source="ls")
+    votes = label_studio.read_delivery((GOLDEN / "ls-export.json").read_bytes(), source="ls", classes=CLASSES)
     assert votes[["id", "label", "annotator"]].values.tolist() == [
         ["t-1", "cat", "7"],
         ["t-1", "cat", "ann@vendor.example"],
@@ -85,12 +101,13 @@ def test_label_studio_export_skips_cancelled_annotations_and_keeps_annotators():
 VOTES = pd.DataFrame({"id": ["t-1", "t-1", "t-2"], "label": ["cat", "dog", "eel"], "annotator": ["a1", "a2", "a1"]})
 
 
-@pytest.mark.parametrize("fmt", vendors.FORMATS)
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_a_delivery_written_by_a_vendor_tool_reads_back_to_the_same_votes(fmt):
+    spec = get(fmt)
     votes = VOTES if fmt != "ground_truth" else VOTES.drop(columns="annotator").iloc[[0, 2]]  # consolidated
-    name, data = vendors.delivery_file(votes, fmt, classes=CLASSES, job_name="pets-round-1")
-    assert vendors.is_delivery_file(name, fmt)
-    back = vendors.read_delivery(data, fmt, source=name, classes=CLASSES)
+    name, data = spec.write_delivery(votes, classes=CLASSES, job_name="pets-round-1", created_at="")
+    assert spec.is_delivery_file(name)
+    back = spec.read_delivery(data, source=name, classes=CLASSES)
     columns = [c for c in ("id", "label", "annotator") if c in votes.columns]
     assert back[columns].astype(str).values.tolist() == votes[columns].values.tolist()
 
@@ -118,5 +135,6 @@ def test_a_delivery_written_by_a_vendor_tool_reads_back_to_the_same_votes(fmt):
 )
 def test_unreadable_delivery_files_are_named_with_the_problem(fmt, data, message):
     with pytest.raises(DataValidationError, match=message) as caught:
-        vendors.read_delivery(data, fmt, source="s3://b/c/deliveries/round-0001/x")
+        get(fmt).read_delivery(data, source="s3://b/c/deliveries/round-0001/x", classes=CLASSES)
     assert str(caught.value).startswith("s3://b/c/deliveries/round-0001/x: ")
+    assert caught.value.reason == "unreadable"

@@ -151,19 +151,25 @@ class S3Store:
         head = self._client.head_object(Bucket=self.bucket, Key=self._key(key), ChecksumMode="ENABLED")
         return head.get("ChecksumSHA256") or head.get("Metadata", {}).get(SHA_META)
 
-    def exists(self, key: str) -> bool:
+    def _head(self, key: str) -> dict[str, Any]:
+        """The object's metadata; FileNotFoundError when it is absent."""
         try:
-            self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return self._client.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as error:
             if _error_code(error) in _MISSING:
-                return False
+                raise FileNotFoundError(f"{self.uri}/{key}") from None
             raise
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._head(key)
+        except FileNotFoundError:
+            return False
         return True
 
     def modified(self, key: str) -> str:
         """When the object was written (the store's clock), ISO 8601 UTC."""
-        head = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
-        return head["LastModified"].isoformat(timespec="seconds")
+        return self._head(key)["LastModified"].isoformat(timespec="seconds")
 
     def list(self, prefix: str) -> list[str]:
         if prefix.strip("/"):
@@ -178,7 +184,7 @@ class S3Store:
 
     def version(self, key: str) -> str:
         """The object's ETag: it changes whenever the object is rewritten."""
-        return self._client.head_object(Bucket=self.bucket, Key=self._key(key))["ETag"].strip('"')
+        return str(self._head(key)["ETag"]).strip('"')
 
     def download(self, key: str, target: BinaryIO, *, version: str | None = None) -> None:
         """Stream an object to an open binary file (large pools never sit in memory).
