@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from alflow.errors import AlreadyExistsError
 from alflow.exchange.store import check_key
@@ -54,7 +54,7 @@ class LocalStore:
         stat = self._path(key).stat()
         return f"{stat.st_mtime_ns:x}-{stat.st_size:x}"
 
-    def download(self, key: str, target: BinaryIO, *, version: str | None = None) -> None:
+    def download(self, key: str, target: IO[bytes], *, version: str | None = None) -> None:
         if version is not None and self.version(key) != version:
             raise FileNotFoundError(f"{self.uri}/{key} was rewritten since version {version}; read it again")
         with self._path(key).open("rb") as source:

@@ -21,7 +21,7 @@ import base64
 import hashlib
 import shutil
 import time
-from typing import Any, BinaryIO
+from typing import IO, Any
 from urllib.parse import urlparse
 
 import boto3
@@ -177,7 +177,7 @@ class S3Store:
         else:
             full = f"{self.prefix}/" if self.prefix else ""
         strip = len(self.prefix) + 1 if self.prefix else 0
-        keys = []
+        keys: list[str] = []
         for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
             keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
         return sorted(keys)
@@ -186,7 +186,7 @@ class S3Store:
         """The object's ETag: it changes whenever the object is rewritten."""
         return str(self._head(key)["ETag"]).strip('"')
 
-    def download(self, key: str, target: BinaryIO, *, version: str | None = None) -> None:
+    def download(self, key: str, target: IO[bytes], *, version: str | None = None) -> None:
         """Stream an object to an open binary file (large pools never sit in memory).
 
         With `version` (an ETag), only that version: a rewrite in between fails (412) instead of

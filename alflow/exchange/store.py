@@ -8,7 +8,7 @@ suite (tests/test_store.py) runs against both.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Protocol
+from typing import IO, Protocol
 
 
 class Store(Protocol):
@@ -38,7 +38,7 @@ class Store(Protocol):
         """A tag that changes whenever the object is rewritten (S3's ETag; a file's mtime and size)."""
         ...
 
-    def download(self, key: str, target: BinaryIO, *, version: str | None = None) -> None:
+    def download(self, key: str, target: IO[bytes], *, version: str | None = None) -> None:
         """Stream the object into an open binary file. With `version`, only that version: a rewrite
         in between raises instead of mixing two versions."""
         ...

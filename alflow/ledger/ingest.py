@@ -102,12 +102,13 @@ def _quarantine(
     name = _quarantine_name(key, digest)
     if not isinstance(outcome, Verdict):
         code, message = outcome
-        reason = {"file": key, "sha256": digest, "reason": code, "message": message}
+        reason: dict[str, Any] = {"file": key, "sha256": digest, "reason": code, "message": message}
         return write_quarantine(store, config.campaign, round_, name, data or b"", reason)
     if not outcome.rejected:
         return None
     rows = [r.model_dump() for r in outcome.rejected]
-    reason = {"file": key, "sha256": digest, "reasons": dict(Counter(r.reason for r in outcome.rejected)), "rows": rows}
+    reasons = dict(Counter(r.reason for r in outcome.rejected))
+    reason = {"file": key, "sha256": digest, "reasons": reasons, "rows": rows}
     return write_quarantine(
         store, config.campaign, round_, name + ".rejected.jsonl", _rows_bytes(outcome.rejected), reason
     )

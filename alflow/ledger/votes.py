@@ -83,8 +83,11 @@ def majority(
     votes or more (None when no item has two). A tie leaves the item outstanding (`tie_rule=
     "outstanding"`) or takes the tied class listed first in `classes` ("class_order").
     """
-    labels, refused, shares = {}, {}, []
-    for id_, group in votes.groupby(ID, sort=False):
+    labels: dict[str, str] = {}
+    refused: dict[str, str] = {}
+    shares = []
+    for key, group in votes.groupby(ID, sort=False):
+        id_ = str(key)
         counts = Counter(group[LABEL])
         if len(group) < annotators:
             refused[id_] = "too_few_votes"
@@ -109,11 +112,11 @@ def dawid_skene(
     ties of the posterior go to the class listed first. Agreement is as in `majority`.
     """
     counts = votes.groupby(ID, sort=False).size()
-    refused = {i: "too_few_votes" for i, n in counts.items() if n < annotators}
+    refused = {str(i): "too_few_votes" for i, n in counts.items() if n < annotators}
     votes = votes[~votes[ID].isin(refused)]
     if votes.empty:
         return {}, refused, None
-    items = list(dict.fromkeys(votes[ID]))
+    items = [str(i) for i in dict.fromkeys(votes[ID])]
     workers = list(dict.fromkeys(votes[ANNOTATOR].fillna("(anonymous)")))
     k = len(classes)
     item_of = {i: n for n, i in enumerate(items)}
@@ -139,9 +142,40 @@ def dawid_skene(
         T /= T.sum(axis=1, keepdims=True)
     labels = {item: classes[int(np.argmax(T[n]))] for n, item in enumerate(items)}
     shares = [
-        float((group[LABEL] == labels[id_]).mean()) for id_, group in votes.groupby(ID, sort=False) if len(group) > 1
+        float((group[LABEL] == labels[str(id_)]).mean())
+        for id_, group in votes.groupby(ID, sort=False)
+        if len(group) > 1
     ]
     return labels, refused, (float(np.mean(shares)) if shares else None)
+
+
+def _duplicate_votes(votes: pd.DataFrame, problems: dict[int, str]) -> dict[int, str]:
+    """Rows that repeat an annotator's vote for an item: one annotator, one vote per item, the first counts."""
+    seen: set[tuple[str, str]] = set()
+    duplicates = {}
+    for row, (id_, who) in enumerate(zip(votes[ID], votes[ANNOTATOR], strict=True)):
+        if row not in problems and who is not None:
+            if (id_, who) in seen:
+                duplicates[row] = "duplicate_vote"
+            seen.add((id_, who))
+    return duplicates
+
+
+def _rejected(votes: pd.DataFrame, problems: dict[int, str], accepted: dict[str, str]) -> list[RejectedRow]:
+    def cell(row: int, column: str) -> str | None:
+        return text(votes.at[row, column])
+
+    return [
+        RejectedRow(
+            row=int(row) + 1,
+            id=cell(row, ID),
+            label=cell(row, LABEL),
+            annotator=cell(row, ANNOTATOR),
+            reason=reason,
+            accepted_label=accepted[str(cell(row, ID))] if reason == "conflicting_relabel" else None,
+        )
+        for row, reason in sorted(problems.items())
+    ]
 
 
 def judge(
@@ -163,37 +197,22 @@ def judge(
     """
     votes = normalise(votes)
     problems = row_problems(votes, classes=classes, batch=batch, source=source)
-    seen: set[tuple[str, str]] = set()
-    for row, (id_, who) in enumerate(zip(votes[ID], votes[ANNOTATOR], strict=True)):
-        if row not in problems and who is not None:
-            if (id_, who) in seen:
-                problems[row] = "duplicate_vote"  # one annotator, one vote per item: the first counts
-            seen.add((id_, who))
+    problems.update(_duplicate_votes(votes, problems))
     valid = votes.drop(index=list(problems))
-    aggregate = dawid_skene if aggregation == "dawid_skene" else majority
-    options = {} if aggregation == "dawid_skene" else {"tie_rule": tie_rule}
-    labels, refused, agreement = aggregate(valid, classes=classes, annotators=annotators, **options)
+    if aggregation == "dawid_skene":
+        labels, refused, agreement = dawid_skene(valid, classes=classes, annotators=annotators)
+    else:
+        labels, refused, agreement = majority(valid, classes=classes, annotators=annotators, tie_rule=tie_rule)
+    conflicts = {i for i, label in labels.items() if i in accepted and accepted[i] != label}
     for row, id_ in zip(valid.index, valid[ID], strict=True):
         if id_ in refused:
             problems[row] = refused[id_]
-    duplicates = sorted(i for i, label in labels.items() if accepted.get(i) == label)
-    conflicts = {i for i, label in labels.items() if i in accepted and accepted[i] != label}
-    for row, id_ in zip(valid.index, valid[ID], strict=True):
-        if id_ in conflicts:
+        elif id_ in conflicts:
             problems[row] = "conflicting_relabel"
     fresh = {i: label for i, label in labels.items() if i not in accepted}
-    rejected = [
-        RejectedRow(
-            row=int(row) + 1,
-            id=votes.at[row, ID],
-            label=votes.at[row, LABEL],
-            annotator=votes.at[row, ANNOTATOR],
-            reason=reason,
-            accepted_label=accepted[votes.at[row, ID]] if reason == "conflicting_relabel" else None,
-        )
-        for row, reason in sorted(problems.items())
-    ]
+    duplicates = sorted(i for i, label in labels.items() if accepted.get(i) == label)
     who = sorted({w for w in valid[ANNOTATOR] if w is not None})
+    rejected = _rejected(votes, problems, accepted)
     return Verdict(fresh, rejected, duplicates, agreement, who, len(votes), _metadata(votes, valid.index, fresh))
 
 
@@ -202,7 +221,7 @@ def _metadata(votes: pd.DataFrame, rows: pd.Index, fresh: dict[str, str]) -> dic
     columns = [c for c in META_COLUMNS if c in votes.columns]
     metadata: dict[str, dict[str, Any]] = {}
     for row in rows if columns else []:
-        id_ = votes.at[row, ID]
+        id_ = str(votes.at[row, ID])
         if id_ in fresh:
             values = {c: _json_value(votes.at[row, c]) for c in columns}
             metadata[id_] = {c: v for c, v in values.items() if v is not None}

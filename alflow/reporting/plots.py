@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 SIZE = (6.0, 4.0)
 DPI = 90
 
 
-def _figure(size: tuple[float, float] = SIZE) -> tuple[Figure, object]:
+def _figure(size: tuple[float, float] = SIZE) -> tuple[Figure, Axes]:
     # Fixed margins rather than a layout engine: a round draws four figures and layout solving
     # roughly doubles the time each takes to save.
     figure = Figure(figsize=size, dpi=DPI)
@@ -59,7 +61,9 @@ def budget_burndown(
     ax.set_xlabel("round")
     ax.set_ylabel(f"{unit} remaining")
     ax.set_title("Budget burn-down")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    locator = ax.xaxis.get_major_locator()
+    if isinstance(locator, MaxNLocator):  # rounds are whole numbers
+        locator.set_params(integer=True)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")
     return figure

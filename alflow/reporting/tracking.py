@@ -166,6 +166,7 @@ def _log_inputs_and_model(run_id: str, entry: RoundLog) -> Any:
     """Params, the training dataset and the model, through the fluent API (which log_model and
     log_input need); returns the logged model's info, or None at cold start."""
     import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
     from mlflow.models import infer_signature
 
     with mlflow.start_run(run_id=run_id, log_system_metrics=False):
@@ -174,7 +175,7 @@ def _log_inputs_and_model(run_id: str, entry: RoundLog) -> Any:
             frame, source, name = entry.dataset
             with warnings.catch_warnings():  # MLflow registers two equal sources for local paths and says so
                 warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
-                labeled = mlflow.data.from_pandas(frame, source=source, targets="label", name=name)
+                labeled = from_pandas(frame, source=source, targets="label", name=name)
             mlflow.log_input(labeled, "training")
         if entry.model is None:  # cold start: nothing fitted, nothing to register
             return None

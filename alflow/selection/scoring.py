@@ -35,7 +35,8 @@ def select_top_k(scores: np.ndarray, k: int, *, rng: np.random.Generator | None 
     scores = np.asarray(scores, dtype=float)
     if not 0 < k <= scores.shape[0]:
         raise ValueError(f"k={k} must be between 1 and the number of scored items {scores.shape[0]}")
-    tiebreak = rng.random(scores.shape[0]) if rng is not None else -np.arange(scores.shape[0])
+    n = scores.shape[0]
+    tiebreak = np.asarray(rng.random(n)) if rng is not None else -np.arange(n, dtype=float)
     return _top_k(scores, tiebreak, k)
 
 

@@ -120,11 +120,14 @@ def random_sampling_accuracy(
     config: CampaignConfig, answers: pd.DataFrame, labels_used: int, *, seeds: int = 5
 ) -> float:
     """Holdout accuracy of the same model trained on the seed labels plus random picks, same total."""
+    if config.holdout is None:
+        raise AlflowError("the random-sampling baseline is measured on the holdout: the campaign has none")
+    label = config.holdout.label_column
     pool = pd.read_csv(config.pool.uri, dtype={config.pool.id_column: str}).set_index(config.pool.id_column)
     seed = pd.read_csv(config.seed_labels.uri, dtype=str)
-    holdout = pd.read_csv(config.holdout.uri, dtype={config.holdout.label_column: str})
+    holdout = pd.read_csv(config.holdout.uri, dtype={label: str})
     truth = answers.set_index("id")["label"]
-    others = truth.index.difference(seed["id"])
+    others = truth.index.difference(pd.Index(seed["id"]))
     scores = []
     for s in range(seeds):
         rng = np.random.default_rng(1000 + s)
@@ -133,10 +136,8 @@ def random_sampling_accuracy(
         model = models.train(
             models.build_model(config.model, seed=config.seed), pool.loc[ids], truth.loc[ids].to_numpy()
         )
-        X_holdout = holdout.drop(columns=config.holdout.label_column)
-        scores.append(
-            models.holdout_metrics(model, X_holdout, holdout[config.holdout.label_column].to_numpy())["accuracy"]
-        )
+        X_holdout = holdout.drop(columns=label)
+        scores.append(models.holdout_metrics(model, X_holdout, holdout[label].to_numpy())["accuracy"])
     return float(np.mean(scores))
 
 
@@ -170,11 +171,13 @@ def run_demo(
     while True:
         report = run_round(str(config_path))
         on_round(report)
-        if report.status != "exported":
+        if report.status != "exported" or report.round is None:
             break
         last = report
         vendor.deliver(report.round, fmt=config.vendor.format)
     final = report if report.status == "stopped" else last
+    if final is None or final.labels_used is None:
+        raise AlflowError(f"the demo campaign ran no round: {report.message()}")
     state = ledger.campaign_state(config)
     return DemoSummary(
         rounds=len(state.rounds),

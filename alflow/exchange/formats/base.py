@@ -104,4 +104,4 @@ def jsonl_bytes(objects: Iterable[dict[str, Any]]) -> bytes:
 
 def plain_row(row: pd.Series) -> dict[str, Any]:
     """A frame row as JSON-friendly values (numpy to Python, NaN to None)."""
-    return {k: plain(v) for k, v in row.items()}
+    return {str(k): plain(v) for k, v in row.items()}
