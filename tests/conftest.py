@@ -28,6 +28,17 @@ from alflow.config import load_campaign  # noqa: E402
 from alflow.tools.demo import write_demo_data  # noqa: E402
 
 
+SERVERS = {"prefect_server", "s3_endpoint", "mlflow_server", "dashboard_campaign"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """`slow` means what it says: every test that starts a server (through one of SERVERS) is slow,
+    besides those marked by hand (whole campaigns, simulations, subprocess rounds)."""
+    for item in items:
+        if SERVERS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_HOME, ignore_errors=True)
 

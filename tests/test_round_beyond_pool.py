@@ -209,3 +209,26 @@ def test_a_stream_round_that_asks_nothing_says_so_and_marks_the_file_screened(ca
     record = campaign_state(campaign).rounds[1]
     assert record.batch is None and record.stream.files == ["labeled-already.csv"]
     assert active_learning_round(str(campaign_file), arrivals=str(arrivals)).status == "no_arrivals"
+
+
+def test_without_a_holdout_the_metric_and_the_auto_label_threshold_are_cross_validated(campaign_file, tmp_path):
+    answers = _answers(campaign_file)
+    seed = pd.read_csv(tmp_path / "data" / "pool.csv", dtype={"id": str})["id"].iloc[:150]
+    pd.DataFrame({"id": seed, "label": [answers[i] for i in seed]}).to_csv(tmp_path / "data" / "seed.csv", index=False)
+    raw = yaml.safe_load(campaign_file.read_text())
+    del raw["holdout"]
+    raw["budget"]["max_labels"] = 200
+    raw["auto_label"] = {"target_accuracy": 0.9, "min_calibration_items": 30}
+    campaign_file.write_text(yaml.safe_dump(raw))
+    campaign = load_campaign(campaign_file)
+
+    report = active_learning_round(str(campaign_file))
+
+    assert report.status == "exported" and report.metric_source == "cross_validation", report.message()
+    assert 0.5 < report.metrics["accuracy"] <= 1.0
+    auto = campaign_state(campaign).rounds[1].auto_labels
+    assert auto.calibration == "cross_validation" and auto.calibration_items == 150
+    assert auto.count > 0 and auto.threshold is not None, "150 labels of digits license a 0.9 threshold"
+    labeled = campaign_state(campaign).auto_labeled()
+    assert sum(answers[i] == label for i, label in labeled.items()) / len(labeled) >= 0.9
+    assert _round_metric(campaign, 1, "auto_labeled") == auto.count

@@ -81,7 +81,6 @@ def typical_representatives(
     the data matters more than the model's uncertainty. O(n * clusters * d) for k-means.
     """
     from sklearn.cluster import KMeans
-    from sklearn.metrics import pairwise_distances
 
     n = Z.shape[0]
     n_labeled = 0 if Z_labeled is None else len(Z_labeled)
@@ -93,16 +92,7 @@ def typical_representatives(
     labels = KMeans(n_clusters=n_clusters, n_init=1, max_iter=100, random_state=seed).fit_predict(Z_all)
     covered = np.bincount(labels[n:], minlength=n_clusters).astype(float)
     sizes = np.bincount(labels, minlength=n_clusters).astype(float)
-    typicality = np.zeros(Z_all.shape[0])
-    for cluster in range(n_clusters):
-        members = np.flatnonzero(labels == cluster)
-        if members.size <= 1:
-            typicality[members] = 1.0
-            continue
-        m = min(neighbours, members.size - 1)
-        distances = pairwise_distances(Z_all[members])  # clusters are small: a few hundred items at most
-        nearest = np.partition(distances, m, axis=1)[:, 1 : m + 1]  # column 0 is the item itself
-        typicality[members] = 1.0 / (nearest.mean(axis=1) + 1e-12)
+    typicality = _typicality(Z_all, labels, n_clusters, neighbours)
     labels, typicality = labels[:n], typicality[:n]
     open_ = np.bincount(labels, minlength=n_clusters) > 0  # clusters with an unlabeled item left
     chosen: list[int] = []
@@ -117,6 +107,23 @@ def typical_representatives(
         covered[cluster] += 1
         open_[cluster] = members.size > 1
     return _fill(np.array(chosen, dtype=int), k, typicality)
+
+
+def _typicality(Z: np.ndarray, labels: np.ndarray, n_clusters: int, neighbours: int) -> np.ndarray:
+    """1 / mean distance to the item's nearest neighbours in its cluster (1 for a cluster of one)."""
+    from sklearn.metrics import pairwise_distances
+
+    typicality = np.zeros(Z.shape[0])
+    for cluster in range(n_clusters):
+        members = np.flatnonzero(labels == cluster)
+        if members.size <= 1:
+            typicality[members] = 1.0
+            continue
+        m = min(neighbours, members.size - 1)
+        distances = pairwise_distances(Z[members])  # clusters are small: a few hundred items at most
+        nearest = np.partition(distances, m, axis=1)[:, 1 : m + 1]  # column 0 is the item itself
+        typicality[members] = 1.0 / (nearest.mean(axis=1) + 1e-12)
+    return typicality
 
 
 def density(Z: np.ndarray, Z_reference: np.ndarray) -> np.ndarray:

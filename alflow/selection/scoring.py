@@ -165,23 +165,12 @@ def score_chunks(
     best: _Candidates | None = None
     seen = 0
     for ids, X in chunks:
-        n = len(ids)
-        if n == 0:
+        if len(ids) == 0:
             continue
-        seen += n
-        proba = model.predict_proba(X) if ctx.fitted else None
+        seen += len(ids)
         if spec.reference and reference is None:
-            reference = ctx.embed(take(X, np.sort(pick_rng.permutation(n)[:REFERENCE_SAMPLE])))
-        scores = spec.prefilter(Chunk(X, proba, ctx, reference, score_rng))
-        if ctx.class_weights is not None and proba is not None:
-            scores = scores * ctx.class_weights[proba.argmax(axis=1)]
-        tiebreak = tie_rng.random(n)
-        top = _top_k(scores, tiebreak, min(m, n))
-        if ctx.classes is not None and proba is not None:
-            predicted = ctx.classes[proba[top].argmax(axis=1)]
-        else:
-            predicted = np.full(top.size, None, dtype=object)
-        chunk = _Candidates(np.asarray(ids)[top], take(X, top), scores[top], tiebreak[top], predicted)
+            reference = ctx.embed(take(X, np.sort(pick_rng.permutation(len(ids))[:REFERENCE_SAMPLE])))
+        chunk = _chunk_candidates(spec, ctx, np.asarray(ids), X, m=m, reference=reference, rngs=(score_rng, tie_rng))
         best = chunk if best is None else best.merge(chunk, m)
     if best is None or seen < k:
         raise ValueError(f"batch_size={k} must be <= the number of unlabeled pool items {seen}")
@@ -191,3 +180,28 @@ def score_chunks(
     else:
         picked, scores = np.arange(k), best.scores[:k]
     return pd.DataFrame({"id": best.ids[picked], "score": scores, "predicted": best.predicted[picked]})
+
+
+def _chunk_candidates(
+    spec: Strategy,
+    ctx: Context,
+    ids: np.ndarray,
+    X: Any,
+    *,
+    m: int,
+    reference: np.ndarray | None,
+    rngs: tuple[np.random.Generator, np.random.Generator],
+) -> _Candidates:
+    """The best `m` rows of one chunk by the prefilter (weighted by class balance), with their predictions."""
+    score_rng, tie_rng = rngs
+    proba = ctx.model.predict_proba(X) if ctx.fitted else None
+    scores = spec.prefilter(Chunk(X, proba, ctx, reference, score_rng))
+    if ctx.class_weights is not None and proba is not None:
+        scores = scores * ctx.class_weights[proba.argmax(axis=1)]
+    tiebreak = tie_rng.random(len(ids))
+    top = _top_k(scores, tiebreak, min(m, len(ids)))
+    if ctx.classes is not None and proba is not None:
+        predicted = ctx.classes[proba[top].argmax(axis=1)]
+    else:
+        predicted = np.full(top.size, None, dtype=object)
+    return _Candidates(ids[top], take(X, top), scores[top], tiebreak[top], predicted)
