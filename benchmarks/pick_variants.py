@@ -4,8 +4,9 @@
     e.g. python benchmarks/pick_variants.py auto heldout_highdim,digits base,topk,proba 5
 
 Swaps how `combined` (auto after its warm-up) picks k of its margin candidates, by patching
-`alflow.selection` in this process only; prints one line per (dataset, variant): mean ± std AULC
-and the per-seed AULCs (seeds 0..SEEDS-1, the protocol's split/start/loop from label_efficiency.py).
+`alflow.selection.scoring._pick` and the registry's `combined` entry in this process only; prints
+one line per (dataset, variant): mean ± std AULC and the per-seed AULCs (seeds 0..SEEDS-1, the
+protocol's split/start/loop from label_efficiency.py).
   base       the library as is: weighted k-means in the standardised input space (m = 10k candidates)
   proba      the same k-means on the model's predict_proba rows
   logit      the same k-means on the model's decision_function
@@ -23,26 +24,28 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from dataclasses import replace
+
 import label_efficiency as le
 import numpy as np
 
-from alflow import diversity, selection
+from alflow.selection import diversity, registry, scoring
 
-orig_pick, orig_count = selection._pick, selection.candidate_count
+orig_pick, combined = scoring._pick, registry.STRATEGIES["combined"]
 VARIANT = {"v": "base"}
 
 
-def pick(name, ctx, Xc, scores, k, rng):
+def pick(strategy, ctx, Xc, scores, k, rng):
     v = VARIANT["v"]
-    if name != "combined" or v in ("base", "os3", "os5", "os20"):
-        return orig_pick(name, ctx, Xc, scores, k, rng)
+    if strategy.name != "combined" or v in ("base", "os3", "os5", "os20"):
+        return orig_pick(strategy, ctx, Xc, scores, k, rng)
     if v == "proba":
         Z = ctx.model.predict_proba(Xc)
         return diversity.kmeans_representatives(Z, k, weights=scores + 1e-9, rng=rng)
     if v == "relevance":
-        Z = selection.embed(ctx, Xc)
-        Zl = selection.embed(ctx, ctx.X_labeled)
-        Z, _ = selection._standardise(Z, Zl)
+        Z = ctx.embed(Xc)
+        Zl = ctx.embed(ctx.X_labeled)
+        Z, _ = scoring._standardise(Z, Zl)
         m = ctx.model
         imp = np.sqrt((np.atleast_2d(m.coef_) ** 2).sum(axis=0)) if hasattr(m, "coef_") else m.feature_importances_
         w = imp / imp.max()
@@ -56,15 +59,16 @@ def pick(name, ctx, Xc, scores, k, rng):
     raise ValueError(v)
 
 
-def count(name, k, *, oversample):
+def count(k, oversample):
     v = VARIANT["v"]
-    if name == "combined" and v.startswith("os"):
+    if v.startswith("os"):
         return k * int(v[2:])
-    return orig_count(name, k, oversample=oversample)
+    return combined.candidates(k, oversample)
 
 
 def main() -> None:
-    selection._pick, selection.candidate_count = pick, count
+    scoring._pick = pick
+    registry.STRATEGIES["combined"] = replace(combined, candidates=count)
     strategy, datasets, variants, seeds = sys.argv[1], sys.argv[2].split(","), sys.argv[3].split(","), int(sys.argv[4])
     for d in datasets:
         for v in variants:

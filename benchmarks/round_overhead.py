@@ -8,16 +8,17 @@ n_features=20, n_informative=12, n_classes=10) rows, 1,000 seed labels, a 10,000
 local bucket folder and a SQLite MLflow store; strategy auto, batch 100, LogisticRegression.
 It runs twice, each in a fresh process on its own copy of the campaign:
 
-- library: the stages as plain calls to alflow.rounds (+ alflow.tracking.log_campaign_round), in
-  the flow's order;
+- library: the round's stages (alflow.round.*, and the log stage alflow.reporting.round_run.log_round)
+  as plain calls, in the flow's order;
 - prefect: the flow flows.round.active_learning_round, with Prefect's temporary local server
   (no PREFECT_API_URL; a throwaway PREFECT_HOME). A no-op flow runs first: its time is the server start.
 
-In both, the same library functions are wrapped by timers, so the Prefect run reports its own
-per-stage seconds too, and orchestration = flow wall time - the stages inside it. GX seconds are the
-time spent in alflow.validation's GX calls (checks and Data Docs); the log stage is split into
+In both, the same library functions are wrapped by timers (a stage's seconds exclude the stages
+timed inside it), so the Prefect run reports its own per-stage seconds too, and orchestration =
+flow wall time - the stages inside it. GX seconds are the time spent in
+alflow.learning.validation's GX calls (checks and Data Docs); the log stage is split into
 rendering (plots, tables, Data Docs) and MLflow calls. Between rounds a simulated vendor delivers
-the exported batch with the answers (alflow.demo.SimulatedVendor). Writes
+the exported batch with the answers (alflow.tools.demo.SimulatedVendor). Writes
 benchmarks/results/round_overhead.{json,md}.
 """
 
@@ -89,79 +90,83 @@ def write_campaign(folder: Path, n: int) -> None:
 # --- timers: the same library functions, timed in both modes ---------------------------------------
 
 SECONDS: dict[str, float] = defaultdict(float)
-_current = ["other"]
+_stack: list[list] = []  # the stages being timed, innermost last: [key, seconds of the stages inside it]
 
 
-def _timed(module, name: str, key: str, *, stage: bool) -> None:
-    original = getattr(module, name)
+def _timed(owner, name: str, key: str, *, stage: bool) -> None:
+    """Time `owner.name` under `key`: a stage (its own seconds, without the stages inside it), or a
+    part of the enclosing stage (`key:stage`, e.g. gx:validate)."""
+    original = getattr(owner, name)
 
     def timed(*args, **kwargs):
-        before = _current[0]
-        if stage:
-            _current[0] = key
+        _stack.append([key, 0.0])
         started = time.perf_counter()
         try:
             return original(*args, **kwargs)
         finally:
             elapsed = time.perf_counter() - started
-            SECONDS[key if stage else f"{key}:{_current[0]}"] += elapsed
-            _current[0] = before
+            _, inner = _stack.pop()
+            if stage:
+                SECONDS[key] += elapsed - inner
+                if _stack:
+                    _stack[-1][1] += elapsed
+            else:
+                enclosing = next((k for k, _ in reversed(_stack) if k in STAGES), "other")
+                SECONDS[f"{key}:{enclosing}"] += elapsed
 
-    setattr(module, name, timed)
+    setattr(owner, name, timed)
 
 
 def install_timers() -> None:
     import tasks
-    from alflow import rounds, tracking, validation, views
+    from alflow.learning import validation
+    from alflow.reporting import round_run
+    from alflow.round import autolabel, commit, decide, export, opening, select, train
 
-    _timed(tasks, "load_campaign", "read config", stage=True)
+    # inside the open stage (its task calls them through the module): read, validate, ingest, resume exports
     for name, key in [
+        ("load_campaign", "read config"),
         ("validate_inputs", "validate"),
-        ("ingest_deliveries", "ingest"),
+        ("ingest_campaign", "ingest"),
         ("finish_exports", "claim"),
-        ("claim_round", "claim"),
-        ("train_model", "train"),
-        ("evaluate_model", "evaluate"),
-        ("auto_label", "decide"),
-        ("decide", "decide"),
-        ("select_batch", "select"),
-        ("commit_round", "commit"),
-        ("export_batch", "export"),
     ]:
-        _timed(rounds, name, key, stage=True)
-    _timed(views, "round_view", "summarize", stage=True)
-    _timed(tracking, "log_campaign_round", "log", stage=True)
+        _timed(opening, name, key, stage=True)
+    _timed(train, "evaluate", "evaluate", stage=True)
+    _timed(round_run, "round_view", "summarize", stage=True)
+    # the stages the flow's tasks call: timed, and the tasks made to call the timed function
+    for module, name, task, key in [
+        (opening, "claim_round", "claim_round", "claim"),
+        (train, "train_model", "train_model", "train"),
+        (autolabel, "auto_label", "auto_label", "decide"),
+        (decide, "decide", "decide_round", "decide"),
+        (select, "select_batch", "select_batch", "select"),
+        (round_run, "log_round", "log_round", "log"),
+        (commit, "commit_round", "commit_round", "commit"),
+        (export, "export_batch", "export_batch", "export"),
+    ]:
+        _timed(module, name, key, stage=True)
+        getattr(tasks, task).fn = getattr(module, name)
     # Inside the stages: GX (checks and Data Docs) and the log stage's rendering of plots and tables.
     _timed(validation, "_failed", "gx", stage=False)
     _timed(validation, "document", "gx", stage=False)
-    _timed(tracking, "write_round_artifacts", "render", stage=False)
+    _timed(round_run, "write_round_artifacts", "render", stage=False)
 
 
 def library_round(config_path: str):
-    """The flow's steps (flows/round.py) as plain calls, without Prefect."""
-    import tasks
-    from alflow import reports, rounds, tracking, views
+    """The flow's recipe (flows/round.py) as plain calls, without Prefect."""
+    from alflow.reporting import reports, round_run
+    from alflow.round import autolabel, commit, decide, export, opening, select, train
 
-    config = tasks.load_campaign(config_path)
-    inputs = rounds.validate_inputs(config)
-    state = rounds.ingest_deliveries(config)
-    resumed = rounds.finish_exports(config, inputs, state)
-    if idle := reports.idle_report(config, state, resumed):
-        return idle
-    rounds.claim_round(config, state)
-    trained = rounds.train_model(config, inputs, state)
-    evaluation = rounds.evaluate_model(config, inputs, trained)
-    auto = rounds.auto_label(config, inputs, state, trained)
-    decision = rounds.decide(config, inputs, state, evaluation, auto)
-    batch = None
-    if decision.batch_size:
-        batch = rounds.select_batch(config, inputs, state, trained, k=decision.batch_size, skip=auto.labels)
-    decision = rounds.settle(config, decision, batch)
-    view = views.round_view(config, inputs, state, trained, evaluation, decision, batch)
-    tracked = tracking.log_campaign_round(config, view, decision, trained, evaluation)
-    record = rounds.commit_round(config, decision, trained, evaluation, batch, tracked)
-    location = rounds.export_batch(config, inputs, record)
-    return reports.round_report(config, record, location, state)
+    ctx = opening.open_round(config_path)
+    if not ctx.has_work:
+        return reports.round_report(ctx)
+    opening.claim_round(ctx)
+    trained = train.train_model(ctx)
+    auto = autolabel.auto_label(ctx, trained)
+    decision = select.select_batch(ctx, trained, decide.decide(ctx, trained, auto))
+    tracked = round_run.log_round(ctx, trained, decision)
+    record = commit.commit_round(ctx, decision, tracked)
+    return reports.round_report(ctx, record, export.export_batch(ctx, record))
 
 
 def run_mode(mode: str, folder: str, n_rounds: int) -> dict:
@@ -173,8 +178,8 @@ def run_mode(mode: str, folder: str, n_rounds: int) -> dict:
     config_path = str(Path(folder) / "campaign.yaml")
     install_timers()
     from alflow.config import load_campaign
-    from alflow.demo import SimulatedVendor
-    from alflow.rounds import bucket
+    from alflow.ledger.campaign import bucket
+    from alflow.tools.demo import SimulatedVendor
 
     config = load_campaign(config_path)
     answers = pd.read_csv(Path(folder) / "data" / "answers.csv", dtype=str)

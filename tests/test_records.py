@@ -38,7 +38,9 @@ ROUND = RoundRecord(
     batch=BatchRecord(ids=["x", "y"], scores=[0.9, 0.5], predicted=["a", None], outside=Outside(key="k", ids=["y"])),
     tracking=Tracking(run_id="r", model_version="2"),
     stream=StreamRecord(files=["f.csv"], threshold=0.4, seen=10, asked=2, rate=0.2, target_rate=0.1),
-    auto_labels=AutoLabelSummary(count=0, threshold=None, calibration="holdout", calibration_items=50, target_accuracy=0.9),
+    auto_labels=AutoLabelSummary(
+        count=0, threshold=None, calibration="holdout", calibration_items=50, target_accuracy=0.9
+    ),
 )
 INGEST = IngestRecord(
     round=1,
