@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from alflow.config import CampaignConfig
 from alflow.learning import validation
+from alflow.ledger.budget import Budget
 from alflow.ledger.records import RoundRecord, Tracking
 from alflow.reporting import plots, tracking
 from alflow.reporting.views import RoundView, round_view
@@ -72,13 +73,13 @@ def round_figures(config: CampaignConfig, view: RoundView, trained: Trained) -> 
         "plots/class_balance.png": plots.class_balance(trained.class_counts),
     }
     # The burn-down starts at round 0 with everything the seed labels left of the budget.
-    budget: float = config.budget.max_labels - int((view.labeled["origin"] == "seed").sum())
+    start = Budget.of(config.budget, seed_labels=int((view.labeled["origin"] == "seed").sum()))
     rounds = [0, *history["round"].tolist()]
-    cost = config.budget.cost_per_label
-    if "spend_remaining" in history and cost is not None:
-        remaining, budget, unit = history["spend_remaining"].tolist(), budget * cost, config.budget.currency
+    spend = start.cost(start.vendor_labels)
+    if "spend_remaining" in history and spend is not None:
+        remaining, budget, unit = history["spend_remaining"].tolist(), spend, config.budget.currency
     else:
-        remaining, unit = history["labels_remaining"].tolist(), "labels"
+        remaining, budget, unit = history["labels_remaining"].tolist(), float(start.vendor_labels), "labels"
     figures["plots/budget_burndown.png"] = plots.budget_burndown(rounds, [budget, *remaining], budget=budget, unit=unit)
     if view.confusion is not None:
         figures["plots/confusion_matrix.png"] = plots.confusion_matrix(
