@@ -82,9 +82,10 @@ def round_(
 ) -> None:
     """Run one round: ingest delivered labels, train, log, then stop or export the next batch."""
     with errors_as_exit_codes():
-        load_campaign(config)  # a bad file fails here in one line, before Prefect starts
-        if not 0 < target_rate <= 1:
-            raise AlflowError(f"--target-rate {target_rate} must be above 0 and at most 1")
+        from alflow.round.arrivals import check_target_rate
+
+        load_campaign(config)  # a bad file or option fails here in one line, before Prefect starts
+        check_target_rate(target_rate)
         report = _run_round(str(config), arrivals, target_rate)
     out.print(report.message(), highlight=False)
 

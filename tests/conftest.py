@@ -27,7 +27,6 @@ import pytest  # noqa: E402
 from alflow.config import load_campaign  # noqa: E402
 from alflow.tools.demo import write_demo_data  # noqa: E402
 
-
 SERVERS = {"prefect_server", "s3_endpoint", "mlflow_server", "dashboard_campaign"}
 
 

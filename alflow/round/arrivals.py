@@ -24,6 +24,13 @@ from alflow.selection import stream
 from alflow.selection.measures import margin
 
 
+def check_target_rate(target_rate: float) -> float:
+    """`target_rate` if it is a share of items (above 0, at most 1), else ConfigError."""
+    if not 0 < target_rate <= 1:
+        raise ConfigError(f"--target-rate {target_rate} must be above 0 and at most 1")
+    return target_rate
+
+
 def _check_arrival(ctx: RoundContext, frame: pd.DataFrame, source: str) -> None:
     id_column = ctx.config.pool.id_column
     ids = frame[id_column] if id_column in frame else pd.Series(dtype=str)

@@ -7,11 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from alflow.config import CampaignConfig, load_campaign
-from alflow.errors import ConfigError
 from alflow.ledger import claims
 from alflow.ledger.campaign import ingest_campaign
 from alflow.ledger.crash import crash_point
-from alflow.round.arrivals import pending_arrivals
+from alflow.round.arrivals import check_target_rate, pending_arrivals
 from alflow.round.context import Arrivals, RoundContext
 from alflow.round.export import finish_exports
 from alflow.round.inputs import validate_inputs
@@ -27,8 +26,7 @@ def open_round(
     and files are quarantined and reported, never raised; a bad pool, label file, arrival file or
     option raises an AlflowError before anything is claimed.
     """
-    if not 0 < target_rate <= 1:
-        raise ConfigError(f"--target-rate {target_rate} must be above 0 and at most 1")
+    check_target_rate(target_rate)
     config = campaign if isinstance(campaign, CampaignConfig) else load_campaign(campaign)
     ctx = RoundContext(config, validate_inputs(config), ingest_campaign(config))
     resumed = tuple(finish_exports(ctx))
