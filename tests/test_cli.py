@@ -175,7 +175,7 @@ def test_invalid_config_value_stops_before_prefect(campaign_file, monkeypatch):
     def no_flow(path):
         raise AssertionError("the flow must not start for a bad campaign file")
 
-    monkeypatch.setattr("cli.main._run_round", no_flow)
+    monkeypatch.setattr("cli.rounds.run_round", no_flow)
     raw = yaml.safe_load(campaign_file.read_text())
     raw["strategy"]["batch_size"] = 0
     campaign_file.write_text(yaml.safe_dump(raw))

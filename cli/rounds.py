@@ -1,0 +1,60 @@
+"""`alflow round` and `alflow write-off`: running a round, and giving up on items the vendor cannot label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from alflow.config import load_campaign
+from alflow.errors import AlflowError
+from alflow.reporting.reports import RoundReport
+from cli.console import errors_as_exit_codes, out
+
+
+def run_round(config_path: str, arrivals: str | None = None, target_rate: float = 0.1) -> RoundReport:
+    """One round as a Prefect flow run (Prefect is imported here, only when a round runs)."""
+    from flows.round import active_learning_round
+
+    return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
+
+
+def round_(
+    config: Annotated[Path, typer.Argument(help="the campaign file")],
+    arrivals: Annotated[
+        str | None,
+        typer.Option(help="stream-based: screen the new CSV files in this folder or s3:// prefix instead of the pool"),
+    ] = None,
+    target_rate: Annotated[float, typer.Option(help="with --arrivals: the share of arriving items to ask for")] = 0.1,
+) -> None:
+    """Run one round: ingest delivered labels, train, log, then stop or export the next batch."""
+    with errors_as_exit_codes():
+        from alflow.round.arrivals import check_target_rate
+
+        load_campaign(config)  # a bad file or option fails here in one line, before Prefect starts
+        check_target_rate(target_rate)
+        report = run_round(str(config), arrivals, target_rate)
+    out.print(report.message(), highlight=False)
+
+
+def write_off(
+    config: Annotated[Path, typer.Argument(help="the campaign file")],
+    round_: Annotated[int, typer.Option("--round", help="the round whose batch holds the items")],
+    reason: Annotated[str, typer.Option(help="why: kept in the ledger beside the ids")],
+    ids: Annotated[
+        str | None, typer.Option(help="comma-separated item ids (default: every item still outstanding)")
+    ] = None,
+) -> None:
+    """Stop waiting for items the vendor cannot label, so the campaign goes on without them."""
+    from alflow.ledger.campaign import write_off as give_up
+
+    with errors_as_exit_codes():
+        campaign = load_campaign(config)
+        chosen_ids = None if ids is None else [i.strip() for i in ids.split(",") if i.strip()]
+        if chosen_ids == []:
+            raise AlflowError("--ids is empty: name the items, or leave --ids out to write off every outstanding item")
+        chosen = give_up(campaign, round_, chosen_ids, reason=reason)
+    out.print(
+        f"{campaign.campaign} round {round_}: wrote off {len(chosen)} items; no longer waited for", highlight=False
+    )
