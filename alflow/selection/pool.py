@@ -30,9 +30,10 @@ def select_batch(
 ) -> np.ndarray:
     """Row indices into `X_pool` of the `batch_size` items to label next, best first.
 
-    `X_pool` is whatever the model reads: a feature array or frame, a sparse matrix, or texts (a
-    series, list or array of strings, for a text pipeline). `model` is a fitted scikit-learn classifier with `predict_proba` (or an unfitted one at cold
-    start, when `y_labeled` holds fewer than two classes: then the batch is chosen by typicality).
+    `X_pool` is whatever the model reads: a feature array or frame, a sparse matrix, embedding
+    vectors, or texts (a series, list or array of strings, for a text pipeline). `model` is a
+    fitted scikit-learn classifier with `predict_proba` (or an unfitted one at cold start, when
+    `y_labeled` holds fewer than two classes: then the batch is chosen by typicality).
     `X_labeled`/`y_labeled` are what the model was fit on: committee strategies refit on them,
     diversity avoids them, `auto` and `class_balance` count them. `oversample` is the candidate
     factor m of `combined` (top k*m by margin, then k diverse). Same `random_state`, same batch.
