@@ -59,4 +59,4 @@ def validate_inputs(config: CampaignConfig) -> Inputs:
             reads = pool.model_copy(update={"text_column": text, "reference_column": None})
             content.check_chunk(holdout, reads, dimensions=dimensions, base="", source=config.holdout.uri)
     seed_labels = dict(zip(seed[pool.id_column], seed[seed_cfg.label_column], strict=True))
-    return Inputs(header, features, int(ids.size), seed_labels, holdout)
+    return Inputs(header, features, int(ids.size), seed_labels, holdout, dimensions)
