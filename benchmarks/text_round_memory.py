@@ -26,10 +26,10 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 NOTE = (
-    "Memory grows with the pool by what is still read whole, not by the text: the id column for "
-    "validation (uniqueness) and the set of ids a round skips; every text pass (content checks, "
-    "scoring, export) holds one chunk. The floor's own growth is its seed lookup, which reads the "
-    "id and text columns whole."
+    "Memory grows with the pool by what is still read whole, not by the text: the id column, which "
+    "validation reads whole and Great Expectations checks for uniqueness; every text pass (content "
+    "checks, scoring, export) holds one chunk. The floor's own growth is its seed lookup, which "
+    "reads the id and text columns whole."
 )
 SEED_PER_CLASS, HOLDOUT, BATCH, CHUNK = 50, 2000, 100, 50_000
 
