@@ -21,8 +21,14 @@ def demo(
     bucket: Annotated[str | None, typer.Option(help="vendor bucket: a folder or s3://bucket/prefix")] = None,
     max_labels: Annotated[int, typer.Option(help="label budget, seed labels included")] = 200,
     batch_size: Annotated[int, typer.Option(help="labels asked per round")] = 20,
+    data: Annotated[
+        str, typer.Option(help="digits (scikit-learn's, pixels) or text (generated support tickets, TF-IDF)")
+    ] = "digits",
+    vendor_format: Annotated[
+        str, typer.Option("--format", help="the vendor's exchange format: csv, jsonl, ground_truth, label_studio")
+    ] = "csv",
 ) -> None:
-    """A campaign on scikit-learn's digits with a simulated vendor, until a stopping rule fires."""
+    """A campaign on digits or support tickets with a simulated vendor, until a stopping rule fires."""
     from alflow.tools.demo import run_demo
 
     workdir = workdir.resolve()
@@ -32,8 +38,10 @@ def demo(
     def on_round(report) -> None:
         out.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim] {report.message()}", highlight=False)
 
+    what = "support tickets (text, TF-IDF)" if data == "text" else data
     out.print(
-        f"alflow demo in {workdir}: digits, the default strategy (auto), a simulated vendor (starting Prefect...)"
+        f"alflow demo in {workdir}: {what}, the default strategy (auto), a simulated vendor "
+        f"delivering {vendor_format} (starting Prefect...)"
     )
     with errors_as_exit_codes():
         summary = run_demo(
@@ -42,6 +50,8 @@ def demo(
             bucket=bucket,
             max_labels=max_labels,
             batch_size=batch_size,
+            dataset=data,
+            fmt=vendor_format,
             on_round=on_round,
         )
     status = shlex.join([beside_python("alflow"), "status", str(workdir / "campaign.yaml")])

@@ -11,6 +11,9 @@ pool:                            # the unlabeled items (CSV or Parquet; a path o
   id_column: id
   # feature_columns: [f0, f1]    # numeric features; omit to use every column but the id
   # text_column: text            # or one text column, with the tfidf_logistic_regression preset
+  # vector_column: embedding     # or your own embeddings (Parquet list<float>): the model's features
+  # reference_column: image_uri  # s3:// or local URI of each image/scan/document: the vendor's source-ref
+  # embedder: all-MiniLM-L6-v2   # or embed text_column offline (make embeddings), with logistic_regression
   chunk_size: 50000              # rows scored at a time: memory does not grow with the pool
 
 seed_labels:                     # labels you already have: the id column and a label column

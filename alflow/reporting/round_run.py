@@ -16,7 +16,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from alflow.config import CampaignConfig
-from alflow.learning import validation
+from alflow.learning import models, validation
 from alflow.ledger.budget import Budget
 from alflow.ledger.records import RoundRecord, Tracking
 from alflow.reporting import plots, tracking
@@ -124,10 +124,13 @@ def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracki
     )
     view = round_view(ctx, trained, decision)
     with tempfile.TemporaryDirectory(prefix="alflow-round-") as staging:
+        logged = models.servable(trained.model, trained.example, config.pool)
         entry = tracking.RoundLog(
             round=decision.round,
-            model=trained.model if trained.fitted else None,
-            X_example=trained.X.head(5),
+            model=logged.model if trained.fitted else None,
+            X_example=logged.example,
+            trusted_types=logged.trusted_types,
+            packages=logged.packages,
             metrics=decision.evaluation.metrics,
             progress={**progress(ctx, decision), **view.vendor},
             params={**params, "metric_source": decision.evaluation.source},

@@ -78,12 +78,12 @@ def campaign_run(uri: str, *, experiment: str, campaign: str, params: dict[str, 
     return run_id
 
 
-def _requirements() -> list[str]:
+def _requirements(extra: tuple[str, ...] = ()) -> list[str]:
     # Given explicitly: letting MLflow infer them runs a subprocess and costs seconds per round.
     pins = []
-    for package in ("scikit-learn", "numpy", "scipy", "pandas", "cloudpickle"):
+    for package in ("scikit-learn", "numpy", "scipy", "pandas", "cloudpickle", *extra):
         try:
-            pins.append(f"{package}=={version(package)}")
+            pins.append(f"{package}=={version(package).split('+')[0]}")  # no local label (torch's +cpu)
         except PackageNotFoundError:
             continue
     return pins
@@ -145,7 +145,9 @@ class RoundLog:
     parent (see `_curves`). `artifacts` is a local folder uploaded as the round run's artifacts in
     one call, `tables` the paths in it that are MLflow tables (JSON, pandas "split" orient);
     `dataset` is (frame, source, name), logged as the run's training input. `model` is None at cold
-    start: nothing is logged or registered. `promote` moves the `champion` alias."""
+    start: nothing is logged or registered. `promote` moves the `champion` alias. `trusted_types`
+    are the model's steps that skops must be told to load (alflow's text adapters), `packages`
+    what it needs besides scikit-learn (the embedder's)."""
 
     round: int
     model: Any
@@ -160,6 +162,8 @@ class RoundLog:
     artifacts: str | None = None
     tables: tuple[str, ...] = ()
     dataset: tuple[Any, str, str] | None = None
+    trusted_types: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
 
 
 def _log_inputs_and_model(run_id: str, entry: RoundLog) -> Any:
@@ -184,7 +188,8 @@ def _log_inputs_and_model(run_id: str, entry: RoundLog) -> Any:
             name="model",
             signature=infer_signature(entry.X_example, entry.model.predict(entry.X_example)),
             input_example=entry.X_example,
-            pip_requirements=_requirements(),
+            pip_requirements=_requirements(entry.packages),
+            skops_trusted_types=list(entry.trusted_types) or None,
         )
 
 

@@ -30,6 +30,7 @@ class Inputs:
     pool_size: int
     seed_labels: dict[str, str]
     holdout: pd.DataFrame | None = field(default=None, repr=False)
+    dimensions: int | None = None  # the length of the pool's vectors (None without a vector column)
 
 
 @dataclass(frozen=True)

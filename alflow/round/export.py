@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from alflow.exchange import formats, layout
-from alflow.exchange.formats.base import ID
+from alflow.exchange.formats.base import ID, SOURCE_REF
+from alflow.learning import content, data, embeddings
 from alflow.ledger.crash import crash_point
 from alflow.ledger.records import BatchMetadata, RoundRecord, now
 from alflow.ledger.writes import write_batch
@@ -16,9 +17,18 @@ from alflow.selection import synthesis
 
 
 def batch_items(ctx: RoundContext, record: RoundRecord) -> pd.DataFrame:
-    """The batch as the vendor sees it: id, score, predicted, then each item's features (or text)."""
+    """The batch as the vendor sees it: id, score, predicted, then what the annotator needs of each
+    item: its text and its reference (as `source-ref`, made absolute) when the pool has them, else
+    its features. Never a vector."""
     assert record.batch is not None
-    rows = item_rows(ctx, record.batch.ids, [record]).rename(columns={ctx.config.pool.id_column: ID})
+    pool = ctx.config.pool
+    shown = data.shown_columns(pool, ctx.inputs.features)
+    rows = item_rows(ctx, record.batch.ids, [record], shown).rename(columns={pool.id_column: ID})
+    rows = rows.drop(columns=embeddings.ROW, errors="ignore")
+    if pool.reference_column:
+        base = content.base_of(pool.uri)
+        references = [content.resolve(str(r), base) for r in rows.pop(pool.reference_column)]
+        rows[SOURCE_REF] = references
     head = pd.DataFrame({"score": record.batch.scores, "predicted": record.batch.predicted})
     return pd.concat([head, rows], axis=1)[[ID, "score", "predicted", *[c for c in rows.columns if c != ID]]]
 

@@ -26,6 +26,7 @@ ID, LABEL, ANNOTATOR = "id", "label", "annotator"  # the columns of every delive
 VOTE_COLUMNS = [ID, LABEL, ANNOTATOR]
 META_COLUMNS = ["confidence", "human_annotated", "job_name", "created_at"]
 LABEL_ATTRIBUTE = "label"  # Ground Truth's label attribute name and Label Studio's from_name
+SOURCE_REF = "source-ref"  # a batch item's reference (an image, a scan, a document), as Ground Truth names it
 
 
 class BatchWriter(Protocol):

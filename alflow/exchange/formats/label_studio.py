@@ -4,12 +4,13 @@ export in (annotations with `completed_by`; cancelled ones skipped)."""
 from __future__ import annotations
 
 import json
+from html import escape
 from typing import Any
 
 import pandas as pd
 
 from alflow.errors import DataValidationError
-from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, LABEL_ATTRIBUTE, Format, votes_frame
+from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, LABEL_ATTRIBUTE, SOURCE_REF, Format, votes_frame
 from alflow.values import plain, text
 
 TO_NAME = "item"  # the object tag the choices annotate: a project's labeling config must name it so
@@ -20,12 +21,15 @@ def _choices(label: str) -> list[dict[str, Any]]:
 
 
 def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | None) -> bytes:
-    """Import tasks: the item as `data` (its text as `data.text`), the prediction pre-annotated."""
+    """Import tasks: the item as `data` (its text as `data.text`, its reference, a `source-ref`, as
+    `data.image`), the prediction pre-annotated. `labeling_config` is the project config they fit."""
     tasks = []
     for _, row in items.iterrows():
         data = {k: plain(v) for k, v in row.items() if k not in ("score", "predicted")}
         if text_column and text_column in data:
             data["text"] = data.pop(text_column)
+        if SOURCE_REF in data:
+            data["image"] = data.pop(SOURCE_REF)
         prediction = {
             "model_version": model_version,
             "score": plain(row["score"]),
@@ -33,6 +37,22 @@ def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | N
         }
         tasks.append({"data": data, "predictions": [prediction]})
     return (json.dumps(tasks, indent=1) + "\n").encode()
+
+
+def labeling_config(classes: tuple[str, ...], *, image: bool) -> str:
+    """The Label Studio project config these tasks fit: the item (`data.image`, else `data.text`)
+    is the object tag `item` the single choice `label` annotates; with an image, the text (if any)
+    is shown beside it."""
+    shown = ['  <Image name="item" value="$image"/>', '  <Text name="context" value="$text"/>'] if image else []
+    shown = shown or ['  <Text name="item" value="$text"/>']
+    choices = "\n".join(f'    <Choice value="{escape(c, quote=True)}"/>' for c in classes)
+    return (
+        "<View>\n"
+        + "\n".join(shown)
+        + f'\n  <Choices name="{LABEL_ATTRIBUTE}" toName="{TO_NAME}" choice="single" showInline="true">\n'
+        + choices
+        + "\n  </Choices>\n</View>\n"
+    )
 
 
 def batch_ids(data: bytes) -> list[str]:
