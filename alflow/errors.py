@@ -34,3 +34,7 @@ class RoundConflictError(AlflowError, RuntimeError):
 
 class ModelError(AlflowError, ValueError):
     """The model cannot be built or trained on the labels at hand."""
+
+
+class LinkRefusedError(AlflowError, PermissionError):
+    """A folder store's key is a symbolic link (or passes through one): never followed."""
