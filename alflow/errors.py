@@ -38,3 +38,7 @@ class ModelError(AlflowError, ValueError):
 
 class LinkRefusedError(AlflowError, PermissionError):
     """A folder store's key is a symbolic link (or passes through one): never followed."""
+
+
+class NotAFileError(LinkRefusedError):
+    """A folder store's key is not a regular file (a FIFO, a socket, a device): never opened."""

@@ -228,7 +228,9 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize(
-    ("name", "data", "code", "message"), BAD_FILES, ids=["binary", "wrong-columns", "wrong-suffix", "empty", "header-only"]
+    ("name", "data", "code", "message"),
+    BAD_FILES,
+    ids=["binary", "wrong-columns", "wrong-suffix", "empty", "header-only"],
 )
 def test_a_bad_file_is_quarantined_whole_with_its_reason(campaign_on, name, data, code, message):
     campaign = campaign_on

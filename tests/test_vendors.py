@@ -109,7 +109,9 @@ def test_ground_truth_limits_cover_the_whole_line():
     frame = pd.DataFrame({"id": ["a"], "score": [0.5], "predicted": ["cat"], "text": ["t"]})
     for n in range(6):
         frame[f"c{n}"] = "y" * 19_000
-    with pytest.raises(DataValidationError, match=r"manifest line is 114\d{3} characters and Ground Truth takes at most 100000"):
+    with pytest.raises(
+        DataValidationError, match=r"manifest line is 114\d{3} characters and Ground Truth takes at most 100000"
+    ):
         ground_truth.write_batch(frame, model_version="m", text_column="text")
 
 

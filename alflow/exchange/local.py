@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from alflow.errors import AlreadyExistsError, LinkRefusedError
+from alflow.errors import AlreadyExistsError, LinkRefusedError, NotAFileError
 from alflow.exchange.store import check_key
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
@@ -91,7 +91,7 @@ class LocalStore:
                 raise
         with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise LinkRefusedError(f"{self.uri}/{key} is not a regular file: it is not read")
+                raise NotAFileError(f"{self.uri}/{key} is not a regular file: it is not read")
             yield handle
 
     def _stat(self, key: str) -> os.stat_result:
@@ -99,8 +99,10 @@ class LocalStore:
             info = os.stat(name, dir_fd=folder, follow_symlinks=False)
         if stat.S_ISLNK(info.st_mode):
             raise self._refused(key)
+        if stat.S_ISDIR(info.st_mode):
+            raise FileNotFoundError(f"{self.uri}/{key} is a folder")
         if not stat.S_ISREG(info.st_mode):
-            raise FileNotFoundError(f"{self.uri}/{key} is not a file")
+            raise NotAFileError(f"{self.uri}/{key} is not a regular file (a FIFO, socket or device): it is not read")
         return info
 
     def read(self, key: str) -> bytes:

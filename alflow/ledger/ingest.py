@@ -14,7 +14,7 @@ refused rows stream into the quarantine copy. A file over `vendor.max_delivery_b
 without being read, one over `vendor.max_delivery_rows` as soon as the reader gets there.
 
 Total: whatever the bytes, a file yields labels or a quarantine with a reason, never an exception
-out of the ingest. File reasons (a whole file refused): unsafe_key, link, too_large,
+out of the ingest. File reasons (a whole file refused): unsafe_key, link, not_a_file, too_large,
 too_many_rows, empty, not_a_label_file, unreadable, missing_column, wrong_tag_names, and
 reader_failed (a reader's bug, caught so that one file cannot stop the campaign). Row reasons
 are alflow.ledger.votes'.
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from alflow.config import CampaignConfig
-from alflow.errors import DataValidationError, LinkRefusedError
+from alflow.errors import DataValidationError, LinkRefusedError, NotAFileError
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ReadOptions
 from alflow.exchange.store import Store, check_key
@@ -42,7 +42,7 @@ from alflow.ledger.writes import delivery_keys, record_ingest, record_stray, wri
 
 Refusal = tuple[str, str]  # (reason code, message)
 FILE_REASONS = ("unreadable", "missing_column", "wrong_tag_names", "empty", "too_large")
-_NOT_COPIED = ("unsafe_key", "link", "too_large")  # refused before (or instead of) reading a byte
+_NOT_COPIED = ("unsafe_key", "link", "not_a_file", "too_large")  # refused before (or instead of) reading a byte
 
 
 def _quarantine_name(key: str, digest: str) -> str:
@@ -91,7 +91,7 @@ def _probe(store: Store, key: str, limit: int) -> tuple[str | None, Refusal | No
     except ValueError as error:
         return None, ("unsafe_key", str(error))
     except LinkRefusedError as error:
-        return None, ("link", str(error))
+        return None, ("not_a_file" if isinstance(error, NotAFileError) else "link", str(error))
     if size > limit:
         return version, (
             "too_large",
@@ -115,9 +115,8 @@ def _fetch(store: Store, key: str, version: str | None, target: IO[bytes], limit
 
 def _sink(rows: IO[bytes]):
     def write(chunk: pd.DataFrame) -> None:
-        rows.write(chunk.to_json(orient="records", lines=True).encode())
-        if not chunk.empty:
-            rows.write(b"\n")
+        text = chunk.to_json(orient="records", lines=True)
+        rows.write((text if text.endswith("\n") else text + "\n").encode())
 
     return write
 

@@ -31,7 +31,7 @@ from alflow.exchange.formats import reading
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, META_COLUMNS
 from alflow.exchange.formats.reading import DETAIL, PROBLEM, ROW
 from alflow.ledger.aggregation import dawid_skene, majority
-from alflow.ledger.records import RejectedRow, capped
+from alflow.ledger.records import FIELD_CAP, RejectedRow, capped
 from alflow.values import plain
 
 ROW_RULES = ("missing_id", "missing_label", "label_not_in_class_set", "id_not_in_batch")
@@ -141,20 +141,20 @@ class Judge:
             return
         rows = rows[REJECTED_COLUMNS].copy()
         for column in ("id", "label", "annotator", "detail"):
-            rows[column] = rows[column].map(capped, na_action="ignore").astype(object)
-        rows = rows.astype(object).where(rows.notna(), None)
+            values = rows[column].tolist()
+            if max((len(v) for v in values if type(v) is str), default=0) > FIELD_CAP:
+                rows[column] = pd.Series([capped(v) for v in values], index=rows.index, dtype=object)
         self.reasons.update(rows["reason"])
         if len(self.sample) < SAMPLE:
-            self.sample += [
-                {str(k): v for k, v in r.items()} for r in rows.head(SAMPLE - len(self.sample)).to_dict("records")
-            ]
+            head = rows.head(SAMPLE - len(self.sample)).astype(object)
+            self.sample += [{str(k): plain(v) for k, v in r.items()} for r in head.to_dict("records")]
         if self.sink is not None:
             self.sink(rows)
 
     def verdict(self) -> Verdict:
         """Aggregate the kept votes and decide the file; refuses (to the sink) what aggregation leaves out."""
         kept = pd.concat(self._kept, ignore_index=True) if self._kept else normalise(pd.DataFrame())
-        machine = kept[kept["human_annotated"].map(_is_machine)]
+        machine = kept.loc[kept["human_annotated"].map(_is_machine).astype(bool)]
         human = kept.drop(index=machine.index)
         if self.aggregation == "dawid_skene":
             labels, refused, agreement = dawid_skene(human, classes=self.classes, annotators=self.annotators)
@@ -165,7 +165,7 @@ class Judge:
         accepted = self.accepted
         conflicts = {i for i, label in labels.items() if i in accepted and accepted[i] != label}
         reason = human[ID].map(lambda i: refused.get(i) or ("conflicting_relabel" if i in conflicts else None))
-        late = human[reason.notna()].assign(reason=reason[reason.notna()])
+        late = human.loc[reason.notna().astype(bool)].assign(reason=reason[reason.notna()])
         late = late.assign(accepted_label=late[ID].map(lambda i: accepted.get(i) if i in conflicts else None))
         self._refuse(late)
         fresh = {i: label for i, label in labels.items() if i not in accepted}

@@ -17,7 +17,7 @@ import pandas as pd
 from alflow.errors import DataValidationError
 from alflow.exchange.formats import reading
 from alflow.exchange.formats.base import ID, LABEL, VOTE_COLUMNS, Format, ReadOptions
-from alflow.exchange.formats.reading import ANNOTATOR, META_COLUMNS, bad_row, vote
+from alflow.exchange.formats.reading import META_COLUMNS, bad_row
 
 
 def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | None) -> bytes:
@@ -27,20 +27,6 @@ def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | N
 
 def batch_ids(data: bytes) -> list[str]:
     return pd.read_csv(io.BytesIO(data), dtype={ID: str})[ID].tolist()
-
-
-class _Lines:
-    """The file's physical lines as text for csv.reader; remembers which were too long to read."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._lines = reading.lines(stream)
-        self.too_long: set[int] = set()
-
-    def __iter__(self) -> Iterator[str]:
-        for number, line in self._lines:
-            if line is None:
-                self.too_long.add(number)
-            yield ("" if line is None else line.decode("utf-8", "surrogateescape")) + "\n"
 
 
 def _header(records: Iterator[list[str]], source: str) -> tuple[dict[str, int], int]:
@@ -66,26 +52,59 @@ def _header(records: Iterator[list[str]], source: str) -> tuple[dict[str, int], 
     return {name: names.index(name) for name in (*VOTE_COLUMNS, *META_COLUMNS) if name in names}, len(names)
 
 
-def _votes(stream: IO[bytes], source: str) -> Iterator[dict[str, Any]]:
-    lines = _Lines(stream)
+def _chunks(stream: IO[bytes], source: str) -> Iterator[pd.DataFrame]:
+    """The file's votes in chunks: one row per record, a bad row for a record that cannot be one."""
+    lines = reading.TextLines(stream)
     records = csv.reader(lines)
     columns, width = _header(_records(records), source)
+    numbers: list[int] = []
+    fields: list[list[str]] = []
+    bad: list[dict[str, Any]] = []
     number, last_line = 0, records.line_num
     for record in _records(records):
         first, last_line = last_line + 1, records.line_num
-        if record == []:
+        too_long = lines.too_long and lines.too_long.intersection(range(first, last_line + 1))
+        if not record and not too_long:
             continue
         number += 1
-        if record is _ERROR or lines.too_long.intersection(range(first, last_line + 1)):
-            yield bad_row(
-                number, reading.TOO_LONG, f"the record at line {first} is longer than {reading.MAX_LINE} bytes"
+        if record is _ERROR or too_long:
+            bad.append(
+                bad_row(number, reading.TOO_LONG, f"the record at line {first} is over {reading.MAX_LINE} bytes")
             )
+        elif len(record) > width:
+            bad.append(bad_row(number, reading.MALFORMED, f"line {first} has {len(record)} fields, the header {width}"))
+        else:
+            numbers.append(number)
+            fields.append(record if len(record) == width else record + [""] * (width - len(record)))
+        if len(numbers) + len(bad) >= reading.CHUNK_ROWS:
+            yield _frame(numbers, fields, bad, columns)
+            numbers, fields, bad = [], [], []
+    if numbers or bad:
+        yield _frame(numbers, fields, bad, columns)
+
+
+def _frame(
+    numbers: list[int], fields: list[list[str]], bad: list[dict[str, Any]], columns: dict[str, int]
+) -> pd.DataFrame:
+    """One chunk: the good records' columns normalised at once (`reading.texts`), the bad rows after them."""
+    frame = pd.DataFrame({reading.ROW: numbers}, dtype=object)
+    problem: list[str | None] = [None] * len(numbers)
+    detail: list[str | None] = [None] * len(numbers)
+    for name in reading.COLUMNS[1:-2]:
+        if name not in columns:
+            frame[name] = None
             continue
-        if len(record) > width:
-            yield bad_row(number, reading.MALFORMED, f"line {first} has {len(record)} fields, the header {width}")
-            continue
-        fields = {name: (record[i] if i < len(record) else None) for name, i in columns.items()}
-        yield vote(number, fields[ID], fields[LABEL], fields.get(ANNOTATOR), **{m: fields.get(m) for m in META_COLUMNS})
+        values, problems = reading.texts([f[columns[name]] for f in fields])
+        frame[name] = pd.Series(values, dtype=object)
+        if name in VOTE_COLUMNS and any(problems):
+            for n, trouble in enumerate(problems):
+                if trouble and not problem[n]:
+                    problem[n], detail[n] = trouble, f"{name} is not valid UTF-8 text"
+    frame[reading.PROBLEM] = pd.Series(problem, dtype=object)
+    frame[reading.DETAIL] = pd.Series(detail, dtype=object)
+    if not bad:
+        return frame
+    return pd.concat([frame, pd.DataFrame(bad, columns=reading.COLUMNS, dtype=object)], ignore_index=True)
 
 
 _ERROR: list[str] = ["\x00error"]  # a record csv could not parse (a field over its limit)
@@ -103,7 +122,7 @@ def _records(records: Any) -> Iterator[list[str]]:
 
 def read_delivery(stream: IO[bytes], *, source: str, options: ReadOptions) -> Iterator[pd.DataFrame]:
     """A delivered CSV label file, everything kept as text, in chunks of votes."""
-    return reading.frames(_votes(stream, source))
+    return _chunks(stream, source)
 
 
 def write_delivery(
