@@ -10,6 +10,7 @@ from alflow.errors import DataValidationError
 from alflow.exchange.local import LocalStore
 from alflow.ledger.budget import Budget
 from alflow.ledger.records import (
+    FIELD_CAP,
     INGEST_SCHEMA_VERSION,
     SCHEMA_VERSION,
     AutoLabelFile,
@@ -25,8 +26,8 @@ from alflow.ledger.records import (
     StreamRecord,
     Tracking,
     WriteOff,
+    capped,
 )
-from alflow.ledger.records import FIELD_CAP, capped
 from alflow.ledger.state import read_record
 
 ROUND = RoundRecord(
