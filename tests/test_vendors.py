@@ -60,7 +60,8 @@ def test_a_campaign_file_accepts_every_format_of_the_registry(fmt):
 
 
 def test_a_campaign_file_refuses_a_format_the_registry_does_not_hold():
-    with pytest.raises(ValueError, match="unknown format 'xml'; use one of csv, jsonl, ground_truth, label_studio"):
+    names = "csv, jsonl, ground_truth, label_studio, labelbox, doccano"
+    with pytest.raises(ValueError, match=f"unknown format 'xml'; use one of {names}"):
         VendorConfig(bucket="b", format="xml")
 
 
@@ -193,6 +194,8 @@ def test_a_delivery_written_by_a_vendor_tool_reads_back_to_the_same_votes(fmt):
     spec = get(fmt)
     consolidated = fmt == "ground_truth"  # one label per item, no annotator
     votes = VOTES.drop(columns="annotator").iloc[[0, 2]] if consolidated else VOTES
+    if fmt == "doccano":  # a shared export names no annotator (per-annotator exports are named by them)
+        votes = VOTES.drop(columns="annotator")
     name, data = spec.write_delivery(votes, classes=CLASSES, job_name="pets-round-1", created_at="")
     assert spec.is_delivery_file(name)
     back = spec.votes(data, source=name, classes=CLASSES)
@@ -243,3 +246,57 @@ def test_a_bad_row_costs_that_row_only(fmt, data, problem, detail):
     votes = get(fmt).votes(data, source="x", classes=CLASSES)
     assert votes["label"].iloc[0] == "cat" and votes["problem"].iloc[0] is None  # the good row is kept
     assert votes["problem"].iloc[1] == problem and detail in votes["detail"].iloc[1]
+
+
+def test_labelbox_export_reads_every_label_of_every_project_as_a_vote():
+    votes = get("labelbox").votes((GOLDEN / "labelbox-export.ndjson").read_bytes(), source="lb", classes=CLASSES)
+    assert votes[["id", "label", "annotator", "problem"]].values.tolist() == [
+        ["t-1", "cat", "ann@vendor.example", None],
+        ["t-1", "cat", "bo@vendor.example", None],  # the option's value, not its display name
+        ["t-2", "dog", "ann@vendor.example", None],  # a single-answer checklist
+    ]  # t-3 has no label yet: no vote
+    assert votes["created_at"].iloc[0] == "2026-11-20T10:00:00.000+00:00"
+
+
+def test_labelbox_data_rows_carry_the_item_and_the_models_guess():
+    rows = json.loads(get("labelbox").write_batch(items(), model_version="pets/3", text_column="text"))
+    assert rows[0]["row_data"] == "the cat sat on the mat" and rows[0]["global_key"] == "t-1"
+    assert rows[0]["attachments"][0]["value"] == "model pets/3 guesses cat; item 1 of 3 to label"
+
+
+@pytest.mark.parametrize(
+    ("label", "problem"),
+    [
+        ({"annotations": {"classifications": [
+            {"name": "label", "checklist_answers": [{"value": "cat"}, {"value": "dog"}]}]}}, "multiple_labels"),
+        ({"annotations": {"classifications": [
+            {"name": "a", "radio_answer": {"value": "cat"}}, {"name": "b", "radio_answer": {"value": "dog"}}]}},
+         "malformed"),
+        ({"annotations": None}, "malformed"),
+        ("x", "malformed"),
+        ({"annotations": {"classifications": [{"name": "q", "radio_answer": {"value": "cat"}}]}}, None),
+    ],
+    ids=["two-answers", "two-questions", "no-annotations", "not-object", "one-question-any-name"],
+)  # fmt: skip
+def test_labelbox_labels_of_an_unexpected_shape_are_bad_rows(label, problem):
+    line = {"data_row": {"global_key": "t-1"}, "projects": {"p": {"labels": [label]}}}
+    [vote] = get("labelbox").votes(json.dumps(line).encode(), classes=CLASSES).to_dict("records")
+    assert vote["problem"] == problem and vote["id"] == "t-1"
+
+
+def test_doccano_export_reads_labeled_examples_and_skips_the_rest():
+    data = (GOLDEN / "doccano-export.jsonl").read_bytes()
+    votes = get("doccano").votes(data, source="s3://b/c/deliveries/round-0001/all.jsonl", classes=CLASSES)
+    assert votes[["id", "label", "annotator"]].values.tolist() == [["t-1", "cat", None], ["t-2", "dog", None]]
+    mine = get("doccano").votes(data, source="s3://b/c/deliveries/round-0001/ann.jsonl", classes=CLASSES)
+    assert set(mine["annotator"]) == {"ann"}  # a per-annotator export is named by its annotator
+    two = get("doccano").votes(b'{"alflow_id": "t-1", "label": ["cat", "dog"]}\n', classes=CLASSES)
+    assert two["problem"].tolist() == ["multiple_labels"]
+
+
+def test_doccano_dataset_keeps_the_item_id_beside_doccanos_own():
+    lines = [
+        json.loads(x) for x in get("doccano").write_batch(items(), model_version="m", text_column="text").splitlines()
+    ]
+    assert lines[0] == {"text": "the cat sat on the mat", "alflow_id": "t-1", "alflow_score": 0.91,
+                        "alflow_predicted": "cat", "alflow_model": "m"}  # fmt: skip

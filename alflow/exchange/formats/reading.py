@@ -83,6 +83,9 @@ def vote(
     """One vote as every reader yields it: fields normalised by `cell`, the first problem kept."""
     out: dict[str, Any] = {ROW: row, PROBLEM: problem, DETAIL: detail}
     for column, value in ((ID, id_), (LABEL, label), (ANNOTATOR, annotator)):
+        if value is None or (type(value) is str and value.isascii() and value.strip() == value and value):
+            out[column] = value  # the common case: plain text as it is
+            continue
         out[column], trouble = cell(value)
         if trouble and not out[PROBLEM]:
             out[PROBLEM], out[DETAIL] = trouble, f"{column} is {_kind(value)}"
