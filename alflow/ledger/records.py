@@ -229,7 +229,8 @@ class StrayRecord(Versioned):
 
 
 class Claim(Versioned):
-    """`ledger/round-NNNN/claim-NNNN.json`: which run holds the round, until when."""
+    """`ledger/round-NNNN/claim-NNNN.json`: which run holds the round, until when, and how often it
+    renews the claim (`heartbeat_s`; None for claims of alflow 0.1.0, which had no heartbeat)."""
 
     host: str
     pid: int
@@ -237,6 +238,7 @@ class Claim(Versioned):
     round: int
     claimed_at: str
     expires_at: str
+    heartbeat_s: float | None = None
 
 
 class WriteOff(Versioned):
