@@ -447,3 +447,16 @@ def test_a_line_too_long_costs_that_line_only():
     result = outcome("csv", data)
     assert isinstance(result, Verdict) and result.labels == {"t-1": "cat", "t-3": "eel"}
     assert result.reasons == {"too_long": 1}
+
+
+def test_status_counts_the_items_delivered_not_the_votes(campaign):
+    from alflow.reporting.reports import status_rows
+
+    campaign = with_format(campaign, "csv", annotators=2)
+    ask(campaign, ["t-1", "t-2", "t-3"])
+    votes = "".join(f"{i},cat,ann{n}\n" for i in ("t-1", "t-2", "t-3") for n in (1, 2, 3))
+    deliver(campaign, {"labels.csv": f"id,label,annotator\n{votes}".encode()})
+    ingest_campaign(campaign)
+
+    [row] = status_rows(campaign)
+    assert row["delivered"] == 3 and row["ingested"] == 3  # 9 votes for 3 items

@@ -22,7 +22,6 @@ are alflow.ledger.votes'.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from typing import IO, Any
 
@@ -30,19 +29,18 @@ import numpy as np
 import pandas as pd
 
 from alflow.config import CampaignConfig
-from alflow.errors import DataValidationError, LinkRefusedError, NotAFileError
+from alflow.errors import DataValidationError
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ReadOptions
-from alflow.exchange.store import Store, check_key
+from alflow.exchange.store import Store
 from alflow.ledger.crash import crash_point
+from alflow.ledger.fetch import NOT_COPIED, Refusal, fetch, probe
 from alflow.ledger.records import IngestRecord, StrayRecord, now, sha256
 from alflow.ledger.state import CampaignState, accepted_labels
 from alflow.ledger.votes import Judge, Verdict
 from alflow.ledger.writes import delivery_keys, record_ingest, record_stray, write_quarantine
 
-Refusal = tuple[str, str]  # (reason code, message)
 FILE_REASONS = ("unreadable", "missing_column", "wrong_tag_names", "empty", "too_large")
-_NOT_COPIED = ("unsafe_key", "link", "not_a_file", "too_large")  # refused before (or instead of) reading a byte
 
 
 def _quarantine_name(key: str, digest: str) -> str:
@@ -61,56 +59,6 @@ def _delivered_at(store: Store, marker: str, key: str | None) -> str:
             except (FileNotFoundError, OSError, ValueError):
                 pass
     return max(times) if times else now()
-
-
-class _Copy:
-    """A local copy of a delivery file being written: hashed on the way, refused past `limit` bytes."""
-
-    def __init__(self, target: IO[bytes], limit: int) -> None:
-        self.target, self.limit, self.size = target, limit, 0
-        self.digest = hashlib.sha256()
-
-    def write(self, block: bytes) -> int:
-        self.size += len(block)
-        if self.size > self.limit:
-            raise _TooLarge
-        self.digest.update(block)
-        return self.target.write(block)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _probe(store: Store, key: str, limit: int) -> tuple[str | None, Refusal | None]:
-    """(the file's version tag, or why it is refused before a byte of it is read)."""
-    try:
-        check_key(key)
-        version = store.version(key)
-        size = store.size(key)
-    except ValueError as error:
-        return None, ("unsafe_key", str(error))
-    except LinkRefusedError as error:
-        return None, ("not_a_file" if isinstance(error, NotAFileError) else "link", str(error))
-    if size > limit:
-        return version, (
-            "too_large",
-            f"{key}: {size} bytes, over the campaign's limit of {limit} (vendor.max_delivery_bytes); not read",
-        )
-    return version, None
-
-
-def _fetch(store: Store, key: str, version: str | None, target: IO[bytes], limit: int) -> tuple[str, Refusal | None]:
-    """Copy the file into `target` while hashing it: (its SHA-256, or why it is refused)."""
-    copy = _Copy(target, limit)
-    try:
-        store.download(key, copy, version=version)  # type: ignore[arg-type]
-    except _TooLarge:
-        return sha256(f"{key}\n{version}".encode()), ("too_large", f"{key}: over the campaign's limit of {limit} bytes")
-    except LinkRefusedError as error:
-        return sha256(key.encode()), ("link", str(error))
-    target.seek(0)
-    return copy.digest.hexdigest(), None
 
 
 def _sink(rows: IO[bytes]):
@@ -180,7 +128,7 @@ def _quarantine(
     if not isinstance(outcome, Verdict):
         code, message = outcome
         reason: dict[str, Any] = {"file": key, "sha256": digest, "reason": code, "message": message}
-        if code in _NOT_COPIED or copy is None:
+        if code in NOT_COPIED or copy is None:
             reason["copied"] = False  # the file stays where the vendor put it; nothing behind it was read
             copy = None
         else:
@@ -237,13 +185,16 @@ def ingest_file(
     """Ingest one delivery file; returns the record written, or None if this content was already in."""
     campaign, vendor = config.campaign, config.vendor
     fmt = formats.get(vendor.format)
-    version, refusal = _probe(store, key, vendor.max_delivery_bytes)
+    try:
+        version, refusal = probe(store, key, vendor.max_delivery_bytes)
+    except FileNotFoundError:
+        return None  # gone since it was listed
     if _known(state, round_, key, version):
         return None
     with tempfile.TemporaryFile() as copy, tempfile.TemporaryFile() as rows:
         if refusal is None:
             try:
-                digest, refusal = _fetch(store, key, version, copy, vendor.max_delivery_bytes)
+                digest, refusal = fetch(store, key, version, copy, vendor.max_delivery_bytes)
             except FileNotFoundError:
                 return None  # gone or rewritten since it was listed: the next round reads what is there
         else:  # refused unread: known by its key (and version, for one too large)
@@ -272,7 +223,7 @@ def ingest_file(
         "annotators_required": vendor.annotators,
         "sha256": digest,
         "version": version,
-        "delivered_at": _delivered_at(store, marker, key if refusal is None or refusal[0] not in _NOT_COPIED else None),
+        "delivered_at": _delivered_at(store, marker, key if refusal is None or refusal[0] not in NOT_COPIED else None),
         "ingested_at": now(),
     }
     record = _record(base, outcome, quarantine)
