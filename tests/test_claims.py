@@ -75,3 +75,13 @@ def test_the_heartbeat_renews_the_claim_until_the_round_is_committed(tmp_path):
     beats = [k for k in store.list("c/ledger/round-0001/") if "beat-" in k]
     time.sleep(0.5)
     assert [k for k in store.list("c/ledger/round-0001/") if "beat-" in k] == beats  # stopped once committed
+
+
+def test_a_failed_round_stops_renewing_its_claim(tmp_path):
+    claims.stop_heartbeats()  # those of the tests before
+    store = LocalStore(tmp_path)
+    claims.claim_round(store, "c", 1, heartbeat=timedelta(seconds=0.3))
+    assert claims.stop_heartbeats("other") == 0
+    assert claims.stop_heartbeats("c") == 1
+    time.sleep(0.9)
+    assert not [k for k in store.list("c/ledger/round-0001/") if "beat-" in k]

@@ -65,7 +65,7 @@ def _matches(statement: dict, action: str, resource: str, context: dict[str, str
 
 
 def effect(doc: dict, action: str, resource: str, **context: str) -> str:
-    """"Deny" (an explicit deny), "Allow", or "none" (no statement applies: denied by default)."""
+    """ "Deny" (an explicit deny), "Allow", or "none" (no statement applies: denied by default)."""
     matching = [s["Effect"] for s in doc["Statement"] if _matches(s, action, resource, context)]
     return "Deny" if "Deny" in matching else ("Allow" if matching else "none")
 

@@ -6,7 +6,8 @@ stops blocking when its lease expires, when its process is seen gone (same host)
 last heartbeat (by the store's clock) is older than `MISSED` beats: so a holder killed on any host,
 container or pod is detected in about a minute and a half, not after the two-hour lease. The
 heartbeat stops by itself once the round is committed, when the lease ends, or at the first
-write that fails (the claim then goes stale; write-once round.json keeps a takeover safe).
+write that fails (the claim then goes stale; write-once round.json keeps a takeover safe); a
+round that fails after its claim stops it (`stop_heartbeats`, the flow's failure hook).
 Claims written before heartbeats existed (alflow 0.1.0) keep the old rule: lease, or pid on the
 same host.
 """
@@ -66,6 +67,22 @@ def _blocks(claim: Claim, last_alive: datetime | None) -> bool:
     if claim.heartbeat_s and last_alive is not None:
         return moment - last_alive < timedelta(seconds=MISSED * claim.heartbeat_s)
     return True
+
+
+_RUNNING: dict[tuple[str, str, int], Heartbeat] = {}  # (store, campaign, round) -> this process's heartbeat
+
+
+def stop_heartbeats(campaign: str | None = None) -> int:
+    """Stop this process's heartbeats (of one campaign, or all): for a round that failed after its
+    claim, so the claim goes stale at once instead of blocking other hosts until its lease ends.
+    Returns how many were stopped."""
+    stopped = 0
+    for key, beat in list(_RUNNING.items()):
+        if campaign is None or key[1] == campaign:
+            beat.stop()
+            del _RUNNING[key]
+            stopped += 1
+    return stopped
 
 
 class Heartbeat(threading.Thread):
@@ -133,5 +150,10 @@ def claim_round(
             f"round {round_} of campaign {campaign!r} was claimed by another run at the same moment; "
             "this run stops here: run `alflow status` to see it"
         ) from None
-    Heartbeat(store, campaign, round_, number, heartbeat, started + lease).start()
+    beat = Heartbeat(store, campaign, round_, number, heartbeat, started + lease)
+    previous = _RUNNING.pop((store.uri, campaign, round_), None)
+    if previous is not None:
+        previous.stop()
+    _RUNNING[(store.uri, campaign, round_)] = beat
+    beat.start()
     return claim
