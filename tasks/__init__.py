@@ -40,6 +40,12 @@ IO: dict[str, Any] = {
 }
 COMPUTE: dict[str, Any] = {"cache_policy": NO_CACHE}
 
+
+def release_claims(flow: Any, flow_run: Any, state: Any) -> None:
+    """The round flow's failure hook: a round that failed after its claim stops renewing it."""
+    opening.release_claims(flow_run.parameters.get("config_path"))
+
+
 open_round = task(**IO)(opening.open_round)
 claim_round = task(**IO)(opening.claim_round)
 train_model = task(**COMPUTE)(train.train_model)

@@ -57,13 +57,13 @@ def test_image_campaign_exports_label_studio_image_tasks_and_trains_on_their_lab
     tasks = json.loads(store.read(layout.batch_prefix(campaign.campaign, 1) + "tasks.json"))
     assert len(tasks) == 10
     for task in tasks:
-        assert set(task["data"]) == {"id", "image"}  # the reference, never the vector
+        assert set(task["data"]) == {"id", "image", "alflow_rank"}  # the reference, never the vector
         assert task["data"]["image"] == str(tmp_path / "data" / "images" / f"{task['data']['id']}.png")
         assert (tmp_path / "data" / "images" / f"{task['data']['id']}.png").is_file()
         [prediction] = task["predictions"]
         assert prediction["result"][0]["to_name"] == label_studio.TO_NAME
-    config = label_studio.labeling_config(campaign.classes, image=True)
-    assert '<Image name="item" value="$image"/>' in config and 'toName="item"' in config
+    config = store.read(layout.batch_prefix(campaign.campaign, 1) + label_studio.LABEL_CONFIG).decode()
+    assert '<Image name="item" value="$image"/>' in config and 'toName="item"' in config  # exported beside it
     _assert_trained_on_returned_labels(campaign, reports, items)
 
 

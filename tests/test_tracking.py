@@ -199,6 +199,8 @@ def test_a_rerun_round_reuses_its_run_version_and_curve_points(sqlite_uri):
     assert again.run_id == first.run_id and again.model_version == first.model_version == "1"
     assert len(client.search_runs([client.get_run(parent).info.experiment_id])) == 2
     assert [(m.step, m.value) for m in client.get_metric_history(parent, "labels_used")] == [(1, 10)]
+    for name in ("accuracy", "labels_used", "labels_remaining"):  # the retried round run: one point each
+        assert len(client.get_metric_history(first.run_id, name)) == 1, name
 
 
 def test_round_markdown_links_the_run_and_names_the_model(campaign):

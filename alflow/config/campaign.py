@@ -178,6 +178,24 @@ class VendorConfig(_Model):
         description="a tied vote leaves the item outstanding, or takes the tied class listed first in classes",
     )
 
+    max_delivery_bytes: Annotated[int, Field(gt=0)] = Field(
+        default=512 * 1024 * 1024,
+        description="a delivery file larger than this is refused whole (too_large) without being read",
+    )
+    max_delivery_rows: Annotated[int, Field(gt=0)] = Field(
+        default=5_000_000, description="a delivery file with more rows than this is refused whole (too_many_rows)"
+    )
+    label_attribute: str | None = Field(
+        default=None,
+        description="ground_truth: the label attribute of the job whose labels count (chained jobs); "
+        "default: the last one on each line",
+    )
+    machine_labels: Literal["keep_apart", "train"] = Field(
+        default="keep_apart",
+        description="the vendor's own auto-labels (Ground Truth human-annotated: no): kept apart, "
+        "or also trained on; never charged as human labels",
+    )
+
     _format_name = field_validator("format")(_one_of(tuple(FORMATS), "format"))
 
     @model_validator(mode="after")

@@ -35,19 +35,27 @@ class RoundReport:
     duplicates: int = 0  # late duplicates skipped (already accepted with the same label)
     quarantined: tuple[str, ...] = ()  # store keys of the quarantined copies; reasons beside them
     agreement: float | None = None  # mean annotator agreement over the files ingested by this run
+    machine_labels: int = 0  # the vendor's own auto-labels taken by this run (kept apart from human labels)
+    unread: tuple[str, ...] = ()  # vendor files found where nothing reads them (recorded once each)
     auto_labeled: int = 0  # items the model labeled itself this round (auto_label), not in labels_used
     auto_threshold: float | None = None
 
     def ingest_message(self) -> str:
         """What this run took from the vendor, or '' when it took nothing."""
-        if not (self.labels_ingested or self.rows_rejected or self.duplicates):
-            return ""
+        unread = ""
+        if self.unread:
+            more = f" and {len(self.unread) - 1} more" if len(self.unread) > 1 else ""
+            unread = f"; {len(self.unread)} delivery files not read: {self.unread[0]}{more} (ledger/strays/)"
+        if not (self.labels_ingested or self.rows_rejected or self.duplicates or self.machine_labels):
+            return unread
         parts = [f"ingested {self.labels_ingested} labels"]
+        if self.machine_labels:
+            parts.append(f"{self.machine_labels} vendor auto-labels (not human labels)")
         if self.duplicates:
             parts.append(f"skipped {self.duplicates} duplicates")
         if self.rows_rejected:
             parts.append(f"rejected {self.rows_rejected} rows/files (reasons beside {', '.join(self.quarantined)})")
-        return "; " + ", ".join(parts)
+        return "; " + ", ".join(parts) + unread
 
     def message(self) -> str:
         auto = ""
@@ -80,7 +88,7 @@ class RoundReport:
 
 def _ingest_fields(state: CampaignState) -> dict:
     # What this run took from the vendor: a re-run that ingests nothing new reports nothing.
-    return summary(list(state.ingested_now))
+    return summary(list(state.ingested_now), state.strays_now)
 
 
 def idle_report(ctx: RoundContext) -> RoundReport:
@@ -150,7 +158,8 @@ def status_rows(config: CampaignConfig) -> list[dict]:
                 "round": round_,
                 "labels_used": record.labels_used,
                 "asked": len(record.batch_ids),
-                "delivered": sum(r.votes for r in records) if round_ in state.delivered else None,
+                # items of the batch that got a vote (a person's or the vendor tool's), not votes
+                "delivered": len({i for r in records for i in r.items}) if round_ in state.delivered else None,
                 "ingested": len(labels) if round_ in state.ingested else None,
                 **{k: record.metrics.get(k) for k in ("accuracy", "f1_macro")},
                 "metric_source": record.metric_source,

@@ -199,7 +199,11 @@ def _log_figures(client: Any, run_id: str, parent_run_id: str, entry: RoundLog, 
 
     figures = {**{k: v for k, v in entry.metrics.items() if not math.isnan(v)}, **entry.progress}
     now = int(time.time() * 1000)
-    client.log_batch(run_id, metrics=[Metric(k, float(v), now, entry.round) for k, v in figures.items()])
+    # A retried round reuses its run: only figures it has not logged yet, so no metric gets a second point.
+    logged = set() if new else set(client.get_run(run_id).data.metrics)
+    fresh = [Metric(k, float(v), now, entry.round) for k, v in figures.items() if k not in logged]
+    if fresh:
+        client.log_batch(run_id, metrics=fresh)
     if entry.stop_reason:
         client.set_tag(run_id, "stop_reason", entry.stop_reason)
     if entry.artifacts:

@@ -39,7 +39,10 @@ def export_batch(ctx: RoundContext, record: RoundRecord) -> str | None:
         return None
     crash_point("export:before")
     config, fmt = ctx.config, formats.get(ctx.config.vendor.format)
-    payload = fmt.write_batch(batch_items(ctx, record), model_version=record.model, text_column=config.pool.text_column)
+    text_column = config.pool.text_column
+    payload = fmt.write_batch(
+        batch_items(ctx, record), model_version=model_version(ctx, record), text_column=text_column
+    )
     metadata = BatchMetadata(
         campaign=config.campaign,
         round=record.round,
@@ -53,7 +56,15 @@ def export_batch(ctx: RoundContext, record: RoundRecord) -> str | None:
         strategy=record.strategy,
         created_at=now(),
     )
-    return write_batch(ctx.store, config.campaign, record.round, fmt.batch_file, payload, metadata)
+    extras = fmt.batch_extras(config.classes, text_column=text_column, reference=bool(config.pool.reference_column))
+    return write_batch(ctx.store, config.campaign, record.round, fmt.batch_file, payload, metadata, extras)
+
+
+def model_version(ctx: RoundContext, record: RoundRecord) -> str:
+    """The model that chose the batch, as the vendor's tool shows it: `<registered model>/<version>`
+    (the round's registered MLflow model version), or `<campaign>/round-N-cold-start` before one."""
+    version = record.tracking.model_version
+    return f"{ctx.config.campaign}/{version}" if version else f"{ctx.config.campaign}/round-{record.round}-cold-start"
 
 
 def finish_exports(ctx: RoundContext) -> list[str]:

@@ -40,3 +40,13 @@ def claim_round(ctx: RoundContext) -> int:
     claims.claim_round(ctx.store, ctx.config.campaign, ctx.round)
     crash_point("round:after_claim")
     return ctx.round
+
+
+def release_claims(campaign: str | Path | CampaignConfig | None) -> int:
+    """Stop this process's claim heartbeats for the campaign (a round that failed after its claim:
+    its claim then goes stale, and a retry on any host takes over). Never raises."""
+    try:
+        config = campaign if isinstance(campaign, CampaignConfig) else load_campaign(str(campaign))
+    except Exception:  # noqa: BLE001 - a campaign that cannot be read claimed nothing: stop them all
+        return claims.stop_heartbeats()
+    return claims.stop_heartbeats(config.campaign)
