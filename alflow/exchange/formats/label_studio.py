@@ -46,7 +46,8 @@ def label_config(
     The object tag `item` is the image (with the text, if any, shown beside it as `context`), else
     the text, else the features as a table; the single choice `label` annotates it."""
     if reference:
-        shown = '<Image name="item" value="$image"/>' + ('\n  <Text name="context" value="$text"/>' if text_column else "")
+        context = '\n  <Text name="context" value="$text"/>' if text_column else ""
+        shown = '<Image name="item" value="$image"/>' + context
     else:
         shown = '<Text name="item" value="$text"/>' if text_column else '<Table name="item" value="$features"/>'
     choices = "\n".join(f"    <Choice value={quoteattr(c)}/>" for c in classes)
