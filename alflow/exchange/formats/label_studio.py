@@ -38,9 +38,7 @@ def _choices(label: str) -> list[dict[str, Any]]:
     return [{"from_name": LABEL_ATTRIBUTE, "to_name": TO_NAME, "type": "choices", "value": {"choices": [label]}}]
 
 
-def label_config(
-    classes: tuple[str, ...], *, text_column: str | None, reference: bool = False
-) -> dict[str, bytes]:
+def label_config(classes: tuple[str, ...], *, text_column: str | None, reference: bool = False) -> dict[str, bytes]:
     """The labeling config the tasks are written for: paste it into the project's settings as is.
 
     The object tag `item` is the image (with the text, if any, shown beside it as `context`), else
