@@ -50,12 +50,17 @@ def demo(
         f"\n[bold]Done in {time.monotonic() - started:.0f}s:[/bold] {summary.rounds} rounds, "
         f"{summary.labels_used} labels, holdout accuracy {summary.accuracy:.3f} "
         f"(random sampling with the same labels: {summary.random_accuracy:.3f}); "
-        f"stopped: {summary.stop_reason}",
+        + (f"{summary.spend_text}; " if summary.spend_text else "")
+        + f"stopped: {summary.stop_reason}",
         highlight=False,
     )
     out.print(f"Vendor bucket: {summary.bucket}  (layout and AWS CLI commands: docs/VENDORS.md)", highlight=False)
     out.print(f"The campaign, round by round: [bold]{status}[/bold]", highlight=False)
     out.print(f"Open the dashboards: [bold]{open_ui}[/bold]", highlight=False)
+    if summary.dashboard_url:
+        out.print(
+            f"  then the campaign, as stakeholders see it: {summary.dashboard_url}", highlight=False, soft_wrap=True
+        )
 
 
 def simulate(

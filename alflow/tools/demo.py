@@ -25,6 +25,7 @@ from alflow.exchange.formats.base import ID, LABEL
 from alflow.exchange.store import Store
 from alflow.learning import models
 from alflow.ledger import campaign as ledger
+from alflow.reporting import dashboard
 from alflow.reporting.reports import RoundReport
 
 CAMPAIGN = "digits-demo"
@@ -114,6 +115,8 @@ class DemoSummary:
     stop_reason: str | None
     tracking_uri: str
     bucket: str
+    dashboard_url: str | None = None  # the campaign's runs table in the MLflow UI
+    spend_text: str | None = None
 
 
 def random_sampling_accuracy(
@@ -179,6 +182,7 @@ def run_demo(
     if final is None or final.labels_used is None:
         raise AlflowError(f"the demo campaign ran no round: {report.message()}")
     state = ledger.campaign_state(config)
+    experiment_id = state.rounds[max(state.rounds)].tracking.experiment_id
     return DemoSummary(
         rounds=len(state.rounds),
         labels_used=final.labels_used,
@@ -187,4 +191,6 @@ def run_demo(
         stop_reason=state.stop_reason,
         tracking_uri=config.tracking.uri,
         bucket=config.vendor.bucket,
+        dashboard_url=dashboard.experiment_url(config.tracking.uri, experiment_id) if experiment_id else None,
+        spend_text=final.spend_text,
     )
