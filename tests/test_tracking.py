@@ -20,7 +20,7 @@ from alflow.ledger.budget import Budget
 from alflow.ledger.campaign import campaign_state
 from alflow.ledger.records import BatchRecord, IngestRecord, RoundRecord, Tracking
 from alflow.ledger.state import CampaignState
-from alflow.reporting import describe, plots, round_run, tracking, views
+from alflow.reporting import dashboard, describe, plots, tracking, views
 from alflow.reporting.outlook import outlook
 from alflow.round.autolabel import AutoLabels
 from alflow.round.context import Inputs, RoundContext
@@ -280,3 +280,89 @@ def test_round_view_gathers_history_labeled_set_batch_and_confusion(campaign):
     correct = np.trace(view.confusion.to_numpy()) / len(holdout)
     assert correct == pytest.approx(evaluation.metrics["accuracy"])
     assert view.vendor == {} and view.reference == {}
+
+
+# --- what MLflow's UI is told ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("figure", "name"),
+    [
+        ("accuracy", "model/accuracy"),
+        ("labels_used", "budget/labels_used"),
+        ("spend", "budget/spend"),
+        ("vendor_turnaround_hours", "vendor/turnaround_h"),
+        ("labels_class_cat", "labels_per_class/cat"),
+        ("labels_class_a+b", "labels_per_class/a_b"),
+        ("forecast/limit", "forecast/limit"),
+        ("accuracy_vs_labels", None),
+        ("labels_class_cat_vs_labels", None),
+    ],
+)
+def test_metric_names_are_grouped_by_section(figure, name):
+    assert dashboard.metric_name(figure) == name
+
+
+def test_links_open_the_model_training_view_and_the_shared_columns():
+    base = "http://mlflow.internal:5000"
+    assert dashboard.run_url(base + "/", "3", "r1") == f"{base}/#/experiments/3/runs/r1?workflowType=machine_learning"
+    experiment = dashboard.experiment_url(base, "3")
+    assert experiment.endswith("/runs?workflowType=machine_learning&viewStateShareKey=alflow-campaign")
+    assert dashboard.experiment_url("sqlite:///x.db", "3", charts=True).startswith("http://127.0.0.1:5000/#/")
+    assert dashboard.model_url(base, "my model", "2").endswith(
+        "/#/models/my%20model/versions/2?workflowType=machine_learning"
+    )
+    state = json.loads(dashboard.view_state("f1_macro", cost=True))
+    assert state["selectedColumns"][:3] == [
+        "metrics.`model/f1_macro`",
+        "metrics.`budget/labels_used`",
+        "metrics.`budget/labels_remaining`",
+    ]
+    assert "metrics.`budget/spend`" in state["selectedColumns"]
+    assert "metrics.`budget/spend`" not in json.loads(dashboard.view_state("f1_macro", cost=False))["selectedColumns"]
+    assert state["globalLineChartConfig"]["selectedXAxisMetricKey"] == "budget/labels_used"
+
+
+def test_a_campaign_logged_under_the_old_names_is_copied_once_to_the_new(sqlite_uri):
+    """A parent run and round run as alflow 0.1.0 logged them (`accuracy`, `labels_used`, twins by labels)."""
+    client = MlflowClient(sqlite_uri)
+    experiment_id = client.create_experiment("toy")
+    parent = client.create_run(
+        experiment_id, run_name="toy", tags={"alflow.kind": "campaign", "alflow.campaign": "toy"}
+    )
+    parent_id = parent.info.run_id
+    old_round = client.create_run(
+        experiment_id,
+        run_name="round-0001",
+        tags={"alflow.kind": "round", "alflow.campaign": "toy", "alflow.round": "1", "mlflow.parentRunId": parent_id},
+    )
+    for run_id in (parent_id, old_round.info.run_id):
+        client.log_metric(run_id, "accuracy", 0.6, step=1)
+        client.log_metric(run_id, "labels_used", 10, step=1)
+    client.log_metric(parent_id, "accuracy_vs_labels", 0.6, step=10)
+
+    _log(sqlite_uri, parent_id, 2, 0.7, promote=True)
+    _log(sqlite_uri, parent_id, 2, 0.7, promote=True)  # a re-run migrates nothing twice
+
+    curve = sorted((m.step, m.value) for m in client.get_metric_history(parent_id, "model/accuracy"))
+    assert curve == [(1, 0.6), (2, 0.7)]
+    assert [(m.step, m.value) for m in client.get_metric_history(parent_id, "budget/labels_used")] == [(1, 10), (2, 20)]
+    assert client.get_run(old_round.info.run_id).data.metrics["model/accuracy"] == 0.6
+    assert client.get_run(parent_id).data.tags["alflow.metric_names"] == "2"
+    assert not [k for k in client.get_run(parent_id).data.metrics if "/" in k and k.endswith("_vs_labels")]
+
+
+def test_descriptions_answer_the_four_questions(campaign):
+    history = [(20, 0.5), (30, 0.62), (40, 0.7), (50, 0.74)]
+    seen = outlook(campaign, history, round_=4, budget=Budget.of(campaign.budget, seed_labels=20, asked=40))
+    text = describe.campaign_description(campaign, seen, batch=10, source="holdout")
+    first = text.splitlines()[0]
+    assert first.startswith("| How good | accuracy **0.740** (holdout) after round 4")
+    assert "| **Labels and spend** | 50/60 labels (20 seed, 40 asked, 0 left); spent 3.20 of 3.20 USD |" in text
+    assert "| **When it ends** | accuracy " in text and "expected at the 60-label budget" in text
+    assert "accuracy reaches 0.99" in text  # the stop rules, in words
+    assert "20 seed labels (free) + 40 from the vendor at 0.08 USD = 3.20 USD" in text
+    experiment = describe.experiment_description(campaign, 20)
+    assert f"**{campaign.campaign}**" in experiment and "**Goal**: accuracy 0.99 on the holdout" in experiment
+    assert "round 4 of" in describe.round_description(campaign, seen, batch=10, source="holdout").lower()
+    assert "**0.740**" in describe.model_description(campaign, seen, source="holdout")
