@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from urllib.parse import quote
 
 WORKFLOW = "workflowType=machine_learning"
@@ -123,3 +124,11 @@ def run_url(uri: str, experiment_id: str, run_id: str) -> str:
 def model_url(uri: str, name: str, version: str) -> str:
     """A registered model version's page in the model-training view."""
     return f"{_base(uri)}/#/models/{quote(name)}/versions/{version}?{WORKFLOW}"
+
+
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """Where a new experiment keeps its artifacts: beside a SQLite file, so one campaign folder holds
+    everything (MLflow's default is ./mlruns in whatever folder the round ran from); a server decides."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts" / experiment).as_uri()

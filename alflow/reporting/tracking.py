@@ -15,7 +15,6 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
 from alflow.ledger.records import Tracking
@@ -36,18 +35,10 @@ def _client(uri: str) -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def artifact_location(uri: str, experiment: str) -> str | None:
-    """Where a new experiment keeps its artifacts: beside a SQLite file, so one campaign folder holds
-    everything (MLflow's default is ./mlruns in whatever folder the round ran from); a server decides."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts" / experiment).as_uri()
-
-
 def _experiment_id(client: Any, name: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
-        location = artifact_location(client.tracking_uri, name)
+        location = dashboard.artifact_location(client.tracking_uri, name)
         return client.create_experiment(name, artifact_location=location, tags={KIND_TAG: KIND})
     if KIND_TAG not in experiment.tags:
         client.set_experiment_tag(experiment.experiment_id, KIND_TAG, KIND)
