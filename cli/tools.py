@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from alflow.config import load_campaign
-from cli.console import beside_python, errors_as_exit_codes, out, quiet_libraries
+from cli.console import beside_python, emit_json, errors_as_exit_codes, out, quiet_libraries
 from cli.rounds import run_round
 
 DEFAULT_DEMO_DIR = Path("alflow-demo")
@@ -73,6 +73,7 @@ def simulate(
     output: Annotated[
         Path | None, typer.Option("--out", help="output folder (default: simulation/ beside CONFIG)")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the table and recommendation as JSON")] = False,
 ) -> None:
     """Replay the campaign on labeled data for each strategy and random; recommend a strategy."""
     from alflow.reporting import tracking
@@ -102,5 +103,19 @@ def simulate(
             recommended=result.recommended,
             artifacts=str(folder),
         )
+    if as_json:
+        emit_json(
+            {
+                "campaign": campaign.campaign,
+                "metric": result.metric,
+                "full_score": result.full_score,
+                "recommended": result.recommended,
+                "reason": result.reason,
+                "table": result.table,
+                "files": {name: str(path) for name, path in paths.items()},
+                "mlflow_run_id": run_id,
+            }
+        )
+        return
     out.print(simulation.table_markdown(result), highlight=False, soft_wrap=True)
     out.print(f"curves: {paths['curves']}  plot: {paths['plot']}  MLflow run: {run_id}", highlight=False)

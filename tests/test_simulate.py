@@ -85,3 +85,14 @@ def test_table_figures_by_hand():
     assert labels_to_reach(curves["random"], 0.7) == 20
     assert mean_curve([[(10, 0.2), (20, 0.4)], [(10, 0.4), (20, 0.6)]]) == [(10, pytest.approx(0.3)), (20, 0.5)]
     assert np.isclose(rows["random"]["final"], 0.9)
+
+
+def test_simulate_json_is_the_table_and_the_recommendation(labeled_campaign, tmp_path):
+    args = ["simulate", str(labeled_campaign), "--answers", "truth", "--strategies", "margin", "--seeds", "1", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["recommended"] in {"margin", "random"} and payload["metric"] == "accuracy"
+    assert {row["strategy"] for row in payload["table"]} == {"margin", "random"}
+    assert payload["files"]["curves"] == str(tmp_path / "simulation" / "curves.json")
+    assert payload["mlflow_run_id"]
