@@ -130,6 +130,7 @@ def checks(run: dict) -> list[dict]:
         if forecast.to_target is not None and not any(v >= target for _, v in curve[: i + 1]):
             low, high = forecast.to_target.low, forecast.to_target.high
             row["target_held"] = (low <= reached <= high) if reached is not None else high > budget
+            row["target_reached"] = reached is not None
         rows.append(row)
     return rows
 
@@ -155,6 +156,7 @@ def summarise(runs: list[dict]) -> dict:
 def _summary(rows: list[dict]) -> dict:
     held, n = _share(rows, "at_budget_held")
     target, n_target = _share(rows, "target_held")
+    reached, _ = _share(rows, "target_reached")
     errors = [abs(r["at_budget_error"]) for r in rows]
     widths = [r["at_budget_width"] for r in rows]
     return {
@@ -164,6 +166,7 @@ def _summary(rows: list[dict]) -> dict:
         "at_budget_median_width": float(np.median(widths)) if widths else None,
         "target_forecasts": n_target,
         "target_coverage": target,
+        "target_reached_share": reached,  # of those forecasts, the share whose replay reached the target
     }
 
 
@@ -176,7 +179,8 @@ def markdown(result: dict) -> str:
 
     head = (
         "| {} | forecasts | metric at budget: interval held | median abs. error | median width "
-        "| labels to target: forecasts | interval held |\n|---|---|---|---|---|---|---|\n"
+        "| labels to target: forecasts | target reached in the replay | interval held |\n"
+        "|---|---|---|---|---|---|---|---|\n"
     )
     lines = [
         "# Forecast: how often the 80 % interval held",
@@ -193,7 +197,7 @@ def markdown(result: dict) -> str:
         return (
             f"| {name} | {s['forecasts']} | {pct(s['at_budget_coverage'])} "
             f"| {num(s['at_budget_median_abs_error'])} | {num(s['at_budget_median_width'])} "
-            f"| {s['target_forecasts']} | {pct(s['target_coverage'])} |"
+            f"| {s['target_forecasts']} | {pct(s['target_reached_share'])} | {pct(s['target_coverage'])} |"
         )
 
     summary = result["summary"]
