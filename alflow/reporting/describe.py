@@ -126,6 +126,8 @@ def round_markdown(config: CampaignConfig, record: RoundRecord, seen: Outlook) -
         f"- model: `models:/{config.campaign}/{tracked.model_version or '?'}` "
         f"(aliases: `models:/{config.campaign}@champion`, `@challenger`)",
     ]
+    if tracked.model_version:
+        lines[-1] += f"; [its page]({dashboard.model_url(config.tracking.uri, config.campaign, tracked.model_version)})"
     if tracked.run_url and tracked.experiment_id:
         experiment = dashboard.experiment_url(config.tracking.uri, tracked.experiment_id)
         lines.append(f"- MLflow: [the campaign's runs]({experiment}), [this round's run]({tracked.run_url})")
