@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from alflow.config import load_campaign
-from cli.console import beside_python, errors_as_exit_codes, out, quiet_libraries
+from cli.console import beside_python, emit_json, errors_as_exit_codes, out, quiet_libraries
 from cli.rounds import run_round
 
 DEFAULT_DEMO_DIR = Path("alflow-demo")
@@ -60,12 +60,17 @@ def demo(
         f"\n[bold]Done in {time.monotonic() - started:.0f}s:[/bold] {summary.rounds} rounds, "
         f"{summary.labels_used} labels, holdout accuracy {summary.accuracy:.3f} "
         f"(random sampling with the same labels: {summary.random_accuracy:.3f}); "
-        f"stopped: {summary.stop_reason}",
+        + (f"{summary.spend_text}; " if summary.spend_text else "")
+        + f"stopped: {summary.stop_reason}",
         highlight=False,
     )
     out.print(f"Vendor bucket: {summary.bucket}  (layout and AWS CLI commands: docs/VENDORS.md)", highlight=False)
     out.print(f"The campaign, round by round: [bold]{status}[/bold]", highlight=False)
     out.print(f"Open the dashboards: [bold]{open_ui}[/bold]", highlight=False)
+    if summary.dashboard_url:
+        out.print(
+            f"  then the campaign, as stakeholders see it: {summary.dashboard_url}", highlight=False, soft_wrap=True
+        )
 
 
 def simulate(
@@ -78,6 +83,7 @@ def simulate(
     output: Annotated[
         Path | None, typer.Option("--out", help="output folder (default: simulation/ beside CONFIG)")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the table and recommendation as JSON")] = False,
 ) -> None:
     """Replay the campaign on labeled data for each strategy and random; recommend a strategy."""
     from alflow.reporting import tracking
@@ -107,5 +113,19 @@ def simulate(
             recommended=result.recommended,
             artifacts=str(folder),
         )
+    if as_json:
+        emit_json(
+            {
+                "campaign": campaign.campaign,
+                "metric": result.metric,
+                "full_score": result.full_score,
+                "recommended": result.recommended,
+                "reason": result.reason,
+                "table": result.table,
+                "files": {name: str(path) for name, path in paths.items()},
+                "mlflow_run_id": run_id,
+            }
+        )
+        return
     out.print(simulation.table_markdown(result), highlight=False, soft_wrap=True)
     out.print(f"curves: {paths['curves']}  plot: {paths['plot']}  MLflow run: {run_id}", highlight=False)

@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from alflow.errors import AlflowError
 from alflow.ledger.records import RoundRecord
-from alflow.reporting import reports, round_run
+from alflow.reporting import describe, reports, round_run
 from alflow.reporting.reports import RoundReport
 from alflow.round import autolabel, commit, decide, export, opening, select, train
 from alflow.round.context import RoundContext
@@ -69,4 +69,5 @@ def report_round(ctx: RoundContext, record: RoundRecord | None = None, batch_uri
 def publish_round_summary(ctx: RoundContext, record: RoundRecord) -> str:
     """The round's Prefect markdown artifact (key `<campaign>-round-NNNN`), linking to its MLflow run."""
     key = f"{ctx.config.campaign}-round-{record.round:04d}"
-    return str(create_markdown_artifact(key=key, markdown=round_run.round_markdown(ctx.config, record)))
+    markdown = describe.round_markdown(ctx.config, record, reports.context_outlook(ctx, record))
+    return str(create_markdown_artifact(key=key, markdown=markdown))

@@ -103,3 +103,14 @@ def test_simulate_replays_a_text_campaign(tmp_path):
     assert set(result.curves) == {"auto", "margin", "typiclust", "random"}
     for curve in result.curves.values():
         assert curve[-1][0] == 60 and 0.25 < curve[-1][1] <= 1.0
+
+
+def test_simulate_json_is_the_table_and_the_recommendation(labeled_campaign, tmp_path):
+    args = ["simulate", str(labeled_campaign), "--answers", "truth", "--strategies", "margin", "--seeds", "1", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["recommended"] in {"margin", "random"} and payload["metric"] == "accuracy"
+    assert {row["strategy"] for row in payload["table"]} == {"margin", "random"}
+    assert payload["files"]["curves"] == str(tmp_path / "simulation" / "curves.json")
+    assert payload["mlflow_run_id"]

@@ -26,6 +26,7 @@ from alflow.exchange.formats.base import ID, LABEL
 from alflow.exchange.store import Store
 from alflow.learning import data, models
 from alflow.ledger import campaign as ledger
+from alflow.reporting import dashboard
 from alflow.reporting.reports import RoundReport
 from alflow.tools.corpus import CLASSES, support_tickets
 
@@ -164,6 +165,8 @@ class DemoSummary:
     stop_reason: str | None
     tracking_uri: str
     bucket: str
+    dashboard_url: str | None = None  # the campaign's runs table in the MLflow UI
+    spend_text: str | None = None
 
 
 def random_sampling_accuracy(
@@ -235,6 +238,7 @@ def run_demo(
     if final is None or final.labels_used is None:
         raise AlflowError(f"the demo campaign ran no round: {report.message()}")
     state = ledger.campaign_state(config)
+    experiment_id = state.rounds[max(state.rounds)].tracking.experiment_id
     return DemoSummary(
         rounds=len(state.rounds),
         labels_used=final.labels_used,
@@ -243,4 +247,6 @@ def run_demo(
         stop_reason=state.stop_reason,
         tracking_uri=config.tracking.uri,
         bucket=config.vendor.bucket,
+        dashboard_url=dashboard.experiment_url(config.tracking.uri, experiment_id) if experiment_id else None,
+        spend_text=final.spend_text,
     )
