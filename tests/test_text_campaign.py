@@ -81,8 +81,8 @@ def test_text_campaign_trains_logs_registers_and_exports_the_text(tmp_path, mlfl
     client = MlflowClient(campaign.tracking.uri)
     experiment = client.get_experiment_by_name(campaign.experiment)
     [parent] = client.search_runs([experiment.experiment_id], "tags.`alflow.kind` = 'campaign'")
-    curve = client.get_metric_history(parent.info.run_id, "accuracy_vs_labels")
-    assert sorted((m.step, m.value) for m in curve) == [(r.labels_used, r.metrics["accuracy"]) for r in reports]
+    curve = client.get_metric_history(parent.info.run_id, "model/accuracy")
+    assert sorted((m.step, m.value) for m in curve) == [(r.round, r.metrics["accuracy"]) for r in reports]
     versions = sorted(int(v.version) for v in client.search_model_versions(f"name = '{campaign.campaign}'"))
     assert versions == [1, 2, 3]
     mlflow.set_tracking_uri(campaign.tracking.uri)
