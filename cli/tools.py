@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from alflow.config import load_campaign
+from alflow.exchange.formats import FORMATS
 from cli.console import beside_python, emit_json, errors_as_exit_codes, out, quiet_libraries
 from cli.rounds import run_round
 
@@ -25,7 +26,7 @@ def demo(
         str, typer.Option(help="digits (scikit-learn's, pixels) or text (generated support tickets, TF-IDF)")
     ] = "digits",
     vendor_format: Annotated[
-        str, typer.Option("--format", help="the vendor's exchange format: csv, jsonl, ground_truth, label_studio")
+        str, typer.Option("--format", help=f"the vendor's exchange format: {', '.join(FORMATS)}")
     ] = "csv",
 ) -> None:
     """A campaign on digits or support tickets with a simulated vendor, until a stopping rule fires."""

@@ -13,7 +13,6 @@ import functools
 import hashlib
 import logging
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Iterable
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from alflow import progress
 from alflow.errors import ConfigError
 
 ROW = "_row"
@@ -67,15 +67,6 @@ def embed(texts: list[str], name: str) -> np.ndarray:
     return np.asarray(vectors, dtype=np.float32)
 
 
-def _progress(total: int | None) -> Any:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    columns = [TextColumn("embedding texts"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    return Progress(*columns, console=console, transient=True, disable=not sys.stderr.isatty())
-
-
 def cached(folder: Path, *, source: str, name: str, texts: Iterable[Any], total: int | None = None) -> np.ndarray:
     """The vectors of `texts` (chunks of a pool's text column, in order) as a read-only memory map,
     computed on first use for this `source` (the pool file's URI, version and column) and embedder.
@@ -88,12 +79,14 @@ def cached(folder: Path, *, source: str, name: str, texts: Iterable[Any], total:
     if not path.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         started, count = time.monotonic(), 0
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as handle, _progress(total) as bar:
-            task = bar.add_task("embed", total=total)
+        with (
+            tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as handle,
+            progress.bar("embedding texts", total=total, unit="texts") as advance,
+        ):
             for chunk in texts:
                 handle.write(embed([str(t) for t in chunk], name).tobytes())
                 count += len(chunk)
-                bar.update(task, advance=len(chunk))
+                advance(len(chunk))
         os.replace(handle.name, path)
         log.info("embedded %d texts with %s in %.1f s (cached in %s)", count, name, time.monotonic() - started, path)
     rows = path.stat().st_size // (4 * d)
