@@ -1,4 +1,4 @@
-"""Reading pools and label files, in chunks, from a local path or s3://.
+"""Reading pools and label files, in chunks, from a local path or s3:// (a pool of many files: alflow.learning.pools).
 
 Ids and labels are read as text: they travel through CSV files to the vendor and back, and
 `"0042"` must stay `"0042"`.
@@ -6,19 +6,16 @@ Ids and labels are read as text: they travel through CSV files to the vendor and
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alflow.config import PoolConfig
-from alflow.errors import ConfigError
-from alflow.exchange.bucket import open_store
+from alflow.learning import pools
+from alflow.learning.files import local_file as local_file  # readers of curves and label files take it from here
 
 
 def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -28,48 +25,6 @@ def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def _is_parquet(uri: str) -> bool:
     return uri.lower().endswith((".parquet", ".pq"))
-
-
-def _cache_root() -> Path:
-    return Path(os.environ.get("ALFLOW_CACHE_DIR") or Path(tempfile.gettempdir()) / "alflow-cache")
-
-
-def _cached_copy(uri: str) -> Path:
-    """A local copy of a remote object (`s3://bucket/key`), downloaded once per version of it.
-
-    A round reads its pool several times (validation, training, selection, export); remotely each
-    read would be a full download. The copy is named by the object's version (S3's ETag), so a
-    rewritten pool is fetched again, and written under a temporary name then renamed, so a reader
-    never sees half.
-    """
-    scheme, _, rest = uri.partition("://")
-    bucket, _, key = rest.partition("/")
-    store = open_store(f"{scheme}://{bucket}")
-    version = store.version(key)
-    folder = _cache_root() / hashlib.sha256(uri.encode()).hexdigest()[:16]
-    path = folder / f"{version}{Path(key).suffix}"
-    if path.is_file():
-        return path
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as handle:
-        store.download(key, handle, version=version)
-    os.replace(handle.name, path)
-    for older in folder.iterdir():  # earlier versions of this object
-        if older != path and not older.name.endswith(".part"):
-            older.unlink(missing_ok=True)
-    return path
-
-
-@contextmanager
-def local_file(uri: str) -> Iterator[Path]:
-    """A local path for `uri`; an s3:// object is downloaded once per version (see _cached_copy)."""
-    if uri.startswith("s3://"):
-        yield _cached_copy(uri)
-        return
-    path = Path(uri)
-    if not path.is_file():
-        raise ConfigError(f"{uri}: file not found")
-    yield path
 
 
 def columns_of(path: Path) -> list[str]:
@@ -120,20 +75,23 @@ def model_input(frame: pd.DataFrame, pool: PoolConfig, columns: list[str]) -> pd
     return frame[columns]
 
 
+def as_frame(rows: pa.RecordBatch | pa.Table, pool: PoolConfig) -> pd.DataFrame:
+    """Pool rows read as Arrow, as a frame with the id (and text) columns as str."""
+    return _as_text(rows.to_pandas(), text_columns(pool))
+
+
 def pool_chunks(pool: PoolConfig, features: list[str]) -> Iterator[pd.DataFrame]:
     """The pool's id and feature columns, `pool.chunk_size` rows at a time (one streamed pass)."""
     columns = [pool.id_column, *(c for c in features if c != pool.id_column)]
-    with local_file(pool.uri) as path:
-        yield from iter_chunks(path, columns=columns, text_columns=text_columns(pool), chunk_size=pool.chunk_size)
+    source = pools.open_pool(pool.uri)
+    for _, batch in pools.read_pool(source, columns=columns, id_column=pool.id_column, chunk_size=pool.chunk_size):
+        yield as_frame(batch, pool)
 
 
 def pool_ids(pool: PoolConfig) -> Iterator[pd.Series]:
     """The pool's id column, a chunk at a time."""
-    with local_file(pool.uri) as path:
-        for chunk in iter_chunks(
-            path, columns=[pool.id_column], text_columns=[pool.id_column], chunk_size=pool.chunk_size
-        ):
-            yield chunk[pool.id_column]
+    for chunk in pool_chunks(pool, []):
+        yield chunk[pool.id_column]
 
 
 def read_items(pool: PoolConfig, payload: bytes) -> pd.DataFrame:

@@ -34,7 +34,9 @@ def check_target_rate(target_rate: float) -> float:
 def _check_arrival(ctx: RoundContext, frame: pd.DataFrame, source: str) -> None:
     id_column = ctx.config.pool.id_column
     ids = frame[id_column] if id_column in frame else pd.Series(dtype=str)
-    validation.check_pool(list(frame.columns), ids, id_column=id_column, features=ctx.inputs.features, source=source)
+    validation.check_ids(
+        ids, header=list(frame.columns), id_column=id_column, features=ctx.inputs.features, source=source
+    )
     if not ctx.config.pool.text_column:
         values = frame[[c for c in ctx.inputs.features if c != id_column]].apply(pd.to_numeric, errors="coerce")
         bad = values.columns[values.isna().any()].tolist()
