@@ -29,3 +29,21 @@ def deliver(campaign: CampaignConfig, round_: int, text: str, *, name: str = "la
     prefix = layout.delivery_prefix(campaign.campaign, round_)
     store.write_once(prefix + name, text.encode())
     store.write_once(prefix + layout.DONE, b"")
+
+
+class SlowModel:
+    """A fitted classifier whose predict_proba takes `delay` seconds longer: to catch scoring mid-way."""
+
+    def __init__(self, model, delay: float) -> None:
+        self.model, self.delay = model, delay
+
+    def predict_proba(self, X):
+        import time
+
+        time.sleep(self.delay)
+        return self.model.predict_proba(X)
+
+    def __getattr__(self, name):
+        if name in ("model", "delay"):
+            raise AttributeError(name)
+        return getattr(self.model, name)

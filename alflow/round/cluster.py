@@ -54,7 +54,7 @@ def score_on_cluster(
         [shared] = client.scatter([job], broadcast=True, hash=False)
         futures = client.map(score_part, parts, job=shared, pure=False)
         results = []
-        for done, future in enumerate(as_completed(futures), start=1):
+        for done, future in enumerate(as_completed(futures, loop=client.loop), start=1):
             results.append(future.result())
             if progress is not None:
                 progress(done, len(parts))

@@ -70,7 +70,7 @@ def _check(config: CampaignConfig, source: pools.PoolSource, features: list[str]
         validation.check_pool(
             pools.file_columns(file), ids.IdScan(0), id_column=pool.id_column, features=features, source=file.uri
         )
-    wanted = seed[pool.id_column].dropna() if pool.id_column in seed else []
+    wanted: list[str] = seed[pool.id_column].dropna().tolist() if pool.id_column in seed else []
     scan = ids.scan_ids(_id_chunks(config, source), wanted=wanted) if pool.id_column in header else ids.IdScan(0)
     validation.check_pool(header, scan, id_column=pool.id_column, features=features, source=pool.uri)
     validation.check_labels(
@@ -78,7 +78,7 @@ def _check(config: CampaignConfig, source: pools.PoolSource, features: list[str]
         id_column=pool.id_column,
         label_column=config.seed_labels.label_column,
         classes=config.classes,
-        allowed_ids=scan.found,
+        allowed_ids=set(scan.found),
         allowed_name=f"the pool {pool.uri}",
         source=config.seed_labels.uri,
     )

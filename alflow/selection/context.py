@@ -64,7 +64,7 @@ def draws_at(rng: np.random.Generator, positions: np.ndarray) -> np.ndarray:
 
 def _at(rng: np.random.Generator, position: int) -> np.random.Generator:
     """A copy of `rng` moved `position` draws ahead (or `rng` itself if it cannot jump)."""
-    bits = rng.bit_generator
+    bits: Any = rng.bit_generator
     if not hasattr(bits, "advance"):
         return rng
     moved = type(bits)()
