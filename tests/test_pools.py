@@ -239,3 +239,49 @@ def test_a_warm_round_reads_the_pool_twice_and_the_export_not_at_all(campaign, m
     record = commit_round(ctx, decision, Tracking())
     export_batch(ctx, record, decision.batch)
     assert passes == 2 and len(reads) == 2  # one file, one part: training and scoring, nothing for export
+
+
+def test_an_s3_prefix_of_parquet_files_is_one_pool_downloaded_once_per_file_version(
+    campaign, tmp_path, s3_endpoint, monkeypatch
+):
+    import boto3
+
+    from alflow.exchange.s3 import S3Store
+
+    monkeypatch.setenv("ALFLOW_CACHE_DIR", str(tmp_path / "cache"))
+    downloads: list[str] = []
+    real_download = S3Store.download
+    monkeypatch.setattr(
+        S3Store,
+        "download",
+        lambda self, key, target, **kw: downloads.append(key) or real_download(self, key, target, **kw),
+    )
+    _as_dataset(campaign, tmp_path / "pool", files=3)
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="pools")
+    for path in sorted((tmp_path / "pool").iterdir()):
+        s3.upload_file(str(path), "pools", f"digits/pool/{path.name}")
+
+    ctx, on_s3 = _first_batch(_with_pool(campaign, "s3://pools/digits/pool/"))
+    assert [f.uri for f in ctx.pool.files] == [f"s3://pools/digits/pool/part-0000{i}.parquet" for i in range(3)]
+    assert on_s3 == _first_batch(_with_pool(campaign, str(tmp_path / "pool")))[1]
+    assert sorted(downloads) == [f"digits/pool/part-0000{i}.parquet" for i in range(3)]  # validation, training, scoring
+
+    s3.upload_file(str(tmp_path / "pool" / "part-00000.parquet"), "pools", "digits/pool/part-00003.parquet")
+    with pytest.raises(DataValidationError, match=r"s3://pools/digits/pool/: column 'id' must be unique"):
+        validate_inputs(_with_pool(campaign, "s3://pools/digits/pool/"))  # a new file is a new version
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "0042", ""])), max_size=12),
+    st.sampled_from(["not_null", "unique", "in_set", "column_exists"]),
+)
+def test_pandas_says_a_rule_holds_exactly_when_great_expectations_does(values, kind):
+    frame = pd.DataFrame({"v": pd.Series(values, dtype="str")})
+    rule = Rule(kind, "v", {"value_set": ["a", "b", "0042"]} if kind == "in_set" else None)
+    gx, batch_definition = validation._context()
+    suite = gx.ExpectationSuite(name="contract")
+    suite.add_expectation(validation._expectation(gx, rule, 0))
+    outcome = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
+    assert validation._holds(frame, rule) == outcome.success
