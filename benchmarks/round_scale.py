@@ -38,7 +38,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scale_data import FEATURES, data_root, item_id, load_average, pool_path, write_data  # noqa: E402
+from scale_data import FEATURES, data_root, load_average, pool_path, write_data
 
 RESULTS = Path(__file__).parent / "results"
 BATCH, CHUNK = 100, 50_000

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scale_data import FEATURES, data_root, load_average, pool_path, write_data  # noqa: E402
+from scale_data import FEATURES, data_root, load_average, pool_path, write_data
 
 RESULTS = Path(__file__).parent / "results"
 BASELINE = "b52196e"
@@ -153,7 +153,8 @@ def markdown(results: list[dict], command: str, loads: tuple[str, str]) -> str:
         "# Validation at scale",
         "",
         f"Produced by `{command}`. Method in the script's docstring: each figure from a fresh process, seconds of "
-        "the call alone, peak RSS of the whole process (VmHWM; imports included). The pools are those of benchmarks/round_scale.py (Parquet, 20 float features, string ids).",
+        "the call alone, peak RSS of the whole process (VmHWM; imports included). The pools are those of "
+        "benchmarks/round_scale.py (Parquet, 20 float features, string ids).",
         "",
         f"Shared 2-core machine: load average {loads[0]} at the start, {loads[1]} at the end (1, 5, 15 min).",
         "",
