@@ -3,6 +3,7 @@ and how often a round reads its pool."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -316,6 +317,6 @@ def test_parts_scored_in_any_order_merge_into_the_batch_of_one_pass(strategy):
     scorer = make_scorer(model, rng=np.random.default_rng(5), **options)
     scorer.sample_reference(X[:100])  # the first chunk, as one pass takes it
     bounds = [0, 130, 131, 700, 1222, 1500]  # parts unlike the chunks above
-    parts = [scorer.candidates(np.arange(a, b), X[a:b], np.arange(a, b)) for a, b in zip(bounds, bounds[1:])]
+    parts = [scorer.candidates(np.arange(a, b), X[a:b], np.arange(a, b)) for a, b in itertools.pairwise(bounds)]
     best = merge_all(reversed(parts), scorer.m)
     assert scorer.pick(best, 8, seen=1500).items["id"].tolist() == expected["id"].tolist()

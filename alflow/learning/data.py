@@ -47,7 +47,11 @@ def iter_chunks(path: Path, *, columns: list[str], text_columns: list[str], chun
 
 
 def read_table(uri: str, *, text_columns: list[str]) -> pd.DataFrame:
-    """A whole (small) table: seed labels, a holdout, a delivery."""
+    """A whole (small) table: seed labels, a holdout, a delivery; a folder or s3:// prefix (ending
+    in /) of files is read file by file, in key order, and concatenated (a pool, for simulation)."""
+    if uri.endswith("/") or (not uri.startswith("s3://") and Path(uri).is_dir()):
+        files = pools.open_pool(uri).files
+        return pd.concat([read_table(f.uri, text_columns=text_columns) for f in files], ignore_index=True)
     with local_file(uri) as path:
         if _is_parquet(uri):
             return _as_text(pd.read_parquet(path), text_columns)
@@ -84,7 +88,8 @@ def pool_chunks(pool: PoolConfig, features: list[str]) -> Iterator[pd.DataFrame]
     """The pool's id and feature columns, `pool.chunk_size` rows at a time (one streamed pass)."""
     columns = [pool.id_column, *(c for c in features if c != pool.id_column)]
     source = pools.open_pool(pool.uri)
-    for _, batch in pools.read_pool(source, columns=columns, id_column=pool.id_column, chunk_size=pool.chunk_size):
+    text, size = text_columns(pool), pool.chunk_size
+    for _, batch in pools.read_pool(source, columns=columns, id_column=pool.id_column, chunk_size=size, text=text):
         yield as_frame(batch, pool)
 
 

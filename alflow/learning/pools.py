@@ -12,7 +12,7 @@ cluster's workers (alflow.round.cluster), so both score the same rows the same w
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -155,8 +155,11 @@ def _text_id(batch: pa.RecordBatch, id_column: str) -> pa.RecordBatch:
     return batch.set_column(index, id_column, pc.cast(batch.column(index), pa.string()))
 
 
-def read_part(part: Part, *, columns: list[str], id_column: str, chunk_size: int) -> Iterator[pa.RecordBatch]:
-    """The part's rows, `chunk_size` at a time, with only `columns` (ids as Arrow strings)."""
+def read_part(
+    part: Part, *, columns: list[str], id_column: str, chunk_size: int, text: Collection[str] = ()
+) -> Iterator[pa.RecordBatch]:
+    """The part's rows, `chunk_size` at a time, with only `columns` (ids as Arrow strings; in a CSV
+    file the `text` columns are read as written, `"0042"` staying `"0042"`)."""
     with local_file(part.file.uri, version=part.file.version) as path:
         if part.row_group is not None:
             # pre_buffer (pyarrow's default) keeps every row group read so far; without it and without a
@@ -165,18 +168,18 @@ def read_part(part: Part, *, columns: list[str], id_column: str, chunk_size: int
             for batch in reader.iter_batches(batch_size=chunk_size, columns=columns, row_groups=[part.row_group]):
                 yield _text_id(batch, id_column)
             return
-        dtypes = {id_column: str}
+        dtypes = dict.fromkeys([id_column, *text], str)
         for frame in pd.read_csv(path, usecols=columns, dtype=dtypes, chunksize=chunk_size):
             yield _text_id(pa.RecordBatch.from_pandas(frame[columns], preserve_index=False), id_column)
 
 
 def read_pool(
-    source: PoolSource, *, columns: list[str], id_column: str, chunk_size: int
+    source: PoolSource, *, columns: list[str], id_column: str, chunk_size: int, text: Collection[str] = ()
 ) -> Iterator[tuple[int, pa.RecordBatch]]:
     """Every row of the pool once, as `(position of the first row, batch)`, part by part."""
     offset = 0
     for part in parts(source):
-        for batch in read_part(part, columns=columns, id_column=id_column, chunk_size=chunk_size):
+        for batch in read_part(part, columns=columns, id_column=id_column, chunk_size=chunk_size, text=text):
             yield offset, batch
             offset += batch.num_rows
 

@@ -27,7 +27,8 @@ def pool_batches(ctx: RoundContext, names: list[str] | None = None) -> Iterator[
     """`(position of the first row, batch)` over the whole pool, `pool.chunk_size` rows at a time."""
     pool = ctx.config.pool
     chosen = names or columns(ctx)
-    return pools.read_pool(ctx.pool, columns=chosen, id_column=pool.id_column, chunk_size=pool.chunk_size)
+    text = data.text_columns(pool)
+    return pools.read_pool(ctx.pool, columns=chosen, id_column=pool.id_column, chunk_size=pool.chunk_size, text=text)
 
 
 def as_frame(ctx: RoundContext, batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:

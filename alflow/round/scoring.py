@@ -82,8 +82,10 @@ def score_batches(job: ScoringJob, batches: Iterable[tuple[int, pa.RecordBatch]]
 def part_batches(job: ScoringJob, part: pools.Part) -> Iterator[tuple[int, pa.RecordBatch]]:
     """The rows of one part with their pool positions (a Parquet part knows its offset)."""
     offset = part.offset or 0
+    pool = job.pool
+    text = data.text_columns(pool)
     for batch in pools.read_part(
-        part, columns=job.columns, id_column=job.pool.id_column, chunk_size=job.pool.chunk_size
+        part, columns=job.columns, id_column=pool.id_column, chunk_size=pool.chunk_size, text=text
     ):
         yield offset, batch
         offset += batch.num_rows
