@@ -320,3 +320,11 @@ def test_parts_scored_in_any_order_merge_into_the_batch_of_one_pass(strategy):
     parts = [scorer.candidates(np.arange(a, b), X[a:b], np.arange(a, b)) for a, b in itertools.pairwise(bounds)]
     best = merge_all(reversed(parts), scorer.m)
     assert scorer.pick(best, 8, seen=1500).items["id"].tolist() == expected["id"].tolist()
+
+
+def test_a_pool_of_many_files_reads_whole_for_simulation(campaign, tmp_path):
+    from alflow.learning.data import read_table
+
+    pool = _as_dataset(campaign, tmp_path / "pool", files=3)
+    whole = read_table(str(tmp_path / "pool"), text_columns=["id"])
+    pd.testing.assert_frame_equal(whole, pool.reset_index(drop=True), check_dtype=False)

@@ -27,15 +27,9 @@ def _is_parquet(uri: str) -> bool:
     return uri.lower().endswith((".parquet", ".pq"))
 
 
-def columns_of(path: Path) -> list[str]:
-    """Column names, read from the header or the Parquet schema only."""
-    if _is_parquet(str(path)):
-        return list(pq.read_schema(path).names)
-    return list(pd.read_csv(path, nrows=0).columns)
-
-
 def iter_chunks(path: Path, *, columns: list[str], text_columns: list[str], chunk_size: int) -> Iterator[pd.DataFrame]:
-    """The file's rows, `chunk_size` at a time, with `text_columns` as str."""
+    """The file's rows, `chunk_size` at a time, with `text_columns` as str (benchmarks/compute.py;
+    a round reads its pool part by part through alflow.learning.pools)."""
     if _is_parquet(str(path)):
         # pre_buffer (pyarrow's default) keeps every row group read so far: memory grew with the
         # pool (+2 GB at 10^7 rows, benchmarks/results/compute.md); without it, one row group at a time.
@@ -82,21 +76,6 @@ def model_input(frame: pd.DataFrame, pool: PoolConfig, columns: list[str]) -> pd
 def as_frame(rows: pa.RecordBatch | pa.Table, pool: PoolConfig) -> pd.DataFrame:
     """Pool rows read as Arrow, as a frame with the id (and text) columns as str."""
     return _as_text(rows.to_pandas(), text_columns(pool))
-
-
-def pool_chunks(pool: PoolConfig, features: list[str]) -> Iterator[pd.DataFrame]:
-    """The pool's id and feature columns, `pool.chunk_size` rows at a time (one streamed pass)."""
-    columns = [pool.id_column, *(c for c in features if c != pool.id_column)]
-    source = pools.open_pool(pool.uri)
-    text, size = text_columns(pool), pool.chunk_size
-    for _, batch in pools.read_pool(source, columns=columns, id_column=pool.id_column, chunk_size=size, text=text):
-        yield as_frame(batch, pool)
-
-
-def pool_ids(pool: PoolConfig) -> Iterator[pd.Series]:
-    """The pool's id column, a chunk at a time."""
-    for chunk in pool_chunks(pool, []):
-        yield chunk[pool.id_column]
 
 
 def read_items(pool: PoolConfig, payload: bytes) -> pd.DataFrame:
