@@ -328,3 +328,16 @@ def test_a_pool_of_many_files_reads_whole_for_simulation(campaign, tmp_path):
     pool = _as_dataset(campaign, tmp_path / "pool", files=3)
     whole = read_table(str(tmp_path / "pool"), text_columns=["id"])
     pd.testing.assert_frame_equal(whole, pool.reset_index(drop=True), check_dtype=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.text(max_size=4), max_size=60, unique=True),
+    st.lists(st.text(max_size=4), max_size=10),
+    st.booleans(),
+    st.integers(1, 20),
+)
+def test_looked_for_ids_are_found_in_order_or_not(values, wanted, in_order, size):
+    values = sorted(values) if in_order else values
+    scan = ids.scan_ids(_chunks(values, size), wanted=wanted + values[:2])
+    assert scan.found == frozenset(set(wanted + values[:2]) & set(values))

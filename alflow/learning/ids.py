@@ -13,6 +13,7 @@ No id becomes a Python or pandas string except those looked for and those report
 
 from __future__ import annotations
 
+import bisect
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
@@ -174,24 +175,51 @@ def _duplicates(read: Chunks, shared: np.ndarray) -> tuple[int, int | None, str 
     return len(repeated), first[0], first[1]
 
 
+class _Sorted:
+    """An Arrow string array as a sequence of str, for `bisect` (Python orders str as Arrow does UTF-8)."""
+
+    def __init__(self, ids: pa.Array) -> None:
+        self.ids = ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> str:
+        return self.ids[i].as_py()
+
+
+def _found_in_order(ids: pa.Array, wanted: list[str]) -> list[str]:
+    """Those of `wanted` (sorted) that are in `ids` (strictly increasing), by binary search: a few
+    dozen lookups per chunk instead of hashing every id."""
+    if not len(ids) or not wanted:
+        return []
+    view = _Sorted(ids)
+    inside = wanted[bisect.bisect_left(wanted, view[0]) : bisect.bisect_right(wanted, view[len(ids) - 1])]
+    return [w for w in inside if (i := bisect.bisect_left(view, w)) < len(ids) and view[i] == w]
+
+
 def scan_ids(read: Chunks, *, wanted: Collection[str] = ()) -> IdScan:
     """One pass over the id column, looking for the `wanted` ids too. `read` is called again only
     to hash a prefix that was in order, or to compare the ids behind shared hashes."""
-    lookup = pa.array(sorted(wanted), pa.string())
+    looked_for = sorted(set(wanted))
+    lookup = pa.array(looked_for, pa.string())
     rows, nulls, first_null = 0, 0, None
-    found: list[pa.Array] = []
+    found: set[str] = set()
     last: str | None = None
     hashes: _Hashes | None = None
     for offset, ids in read():
         rows += len(ids)
-        if len(lookup):
-            found.append(pc.filter(ids, pc.fill_null(pc.is_in(ids, value_set=lookup), False)))
         if ids.null_count:
             first_null = first_null if first_null is not None else offset + pc.index(pc.is_null(ids), True).as_py()
             nulls += ids.null_count
+        in_order = not nulls and hashes is None and _strictly_increasing(ids, last)
+        if in_order:
+            found.update(_found_in_order(ids, looked_for))
+        elif looked_for:
+            found.update(pc.filter(ids, pc.fill_null(pc.is_in(ids, value_set=lookup), False)).to_pylist())
         if nulls:
             continue  # the id column fails not-null first; uniqueness is not reported
-        if hashes is None and _strictly_increasing(ids, last):
+        if in_order:
             last = ids[len(ids) - 1].as_py() if len(ids) else last
             continue
         if hashes is None:  # no longer in order: hash the prefix that was
@@ -201,9 +229,8 @@ def scan_ids(read: Chunks, *, wanted: Collection[str] = ()) -> IdScan:
                     break
                 hashes.add(hash_ids(prefix))
         hashes.add(hash_ids(ids))
-    ids_found = frozenset(pa.concat_arrays(found).to_pylist()) if found else frozenset()
     if nulls or hashes is None:
-        return IdScan(rows, nulls, first_null, found=ids_found)
+        return IdScan(rows, nulls, first_null, found=frozenset(found))
     shared = hashes.shared()
     duplicated, first, value = _duplicates(read, shared) if len(shared) else (0, None, None)
-    return IdScan(rows, nulls, first_null, duplicated, first, value, ids_found)
+    return IdScan(rows, nulls, first_null, duplicated, first, value, frozenset(found))
