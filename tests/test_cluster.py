@@ -109,6 +109,7 @@ def test_a_csv_pool_is_not_scored_on_a_cluster(campaign, dask_cluster):
         _round(config)
 
 
+@pytest.mark.slow  # a round in a fresh process
 def test_without_a_cluster_a_round_never_imports_dask(campaign_file):
     code = (
         "import sys\n"

@@ -341,3 +341,12 @@ def test_looked_for_ids_are_found_in_order_or_not(values, wanted, in_order, size
     values = sorted(values) if in_order else values
     scan = ids.scan_ids(_chunks(values, size), wanted=wanted + values[:2])
     assert scan.found == frozenset(set(wanted + values[:2]) & set(values))
+
+
+def test_an_unreadable_file_in_a_pool_is_one_line(campaign, tmp_path):
+    folder = tmp_path / "pool"
+    _as_dataset(campaign, folder, files=2)
+    (folder / "part-00001.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(DataValidationError, match=r"part-00001.parquet: not a readable Parquet file") as caught:
+        validate_inputs(_with_pool(campaign, str(folder)))
+    assert caught.value.reason == "unreadable" and "\n" not in str(caught.value)

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from alflow.errors import ConfigError
+from alflow.errors import ConfigError, DataValidationError
 from alflow.exchange.bucket import open_store
 from alflow.learning.files import local_file
 
@@ -117,10 +117,16 @@ def header_of(source: PoolSource) -> list[str]:
 
 
 def file_columns(file: PoolFile) -> list[str]:
+    """A file's columns, from its Parquet footer or CSV header; DataValidationError if it has neither."""
+    parquet = file.uri.lower().endswith(PARQUET)
     with local_file(file.uri, version=file.version) as path:
-        if file.uri.lower().endswith(PARQUET):
-            return list(pq.read_schema(path).names)
-        return list(pd.read_csv(path, nrows=0).columns)
+        try:
+            return list(pq.read_schema(path).names) if parquet else list(pd.read_csv(path, nrows=0).columns)
+        except (pa.ArrowException, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            kind = "Parquet" if parquet else "CSV"
+            raise DataValidationError(
+                f"{file.uri}: not a readable {kind} file ({error}); replace or remove it", reason="unreadable"
+            ) from None
 
 
 def parts(source: PoolSource) -> list[Part]:

@@ -66,7 +66,7 @@ def _check(config: CampaignConfig, source: pools.PoolSource, features: list[str]
     """Validate the pool (every file's columns, its ids) and the seed labels against it; its rows."""
     pool = config.pool
     header = pools.header_of(source)
-    for file in source.files[1:]:
+    for file in source.files[1:]:  # every file's footer is read here, before any pass
         validation.check_pool(
             pools.file_columns(file), ids.IdScan(0), id_column=pool.id_column, features=features, source=file.uri
         )
