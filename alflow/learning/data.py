@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alflow.config import PoolConfig
-from alflow.learning import pools
+from alflow.learning import content, embeddings, pools
+from alflow.learning.files import _cache_root
 from alflow.learning.files import local_file as local_file  # readers of curves and label files take it from here
 
 
@@ -53,7 +56,9 @@ def read_table(uri: str, *, text_columns: list[str]) -> pd.DataFrame:
 
 
 def feature_columns(pool: PoolConfig, header: list[str]) -> list[str]:
-    """The columns the model reads, in the pool's order."""
+    """The columns the model reads, in the pool's order (an embedder's input is its text column)."""
+    if pool.vector_column:
+        return [pool.vector_column]
     if pool.text_column:
         return [pool.text_column]
     if pool.feature_columns:
@@ -61,21 +66,74 @@ def feature_columns(pool: PoolConfig, header: list[str]) -> list[str]:
     return [c for c in header if c != pool.id_column]
 
 
+def shown_columns(pool: PoolConfig, features: list[str]) -> list[str]:
+    """The columns the vendor gets beside the id: the text and the reference when the pool has them
+    (never a vector), else the features."""
+    shown = [c for c in (pool.text_column, pool.reference_column) if c]
+    return shown or features
+
+
 def text_columns(pool: PoolConfig) -> list[str]:
-    """The columns read as text wherever items are read: the id, and the text of text models."""
-    return [pool.id_column] + ([pool.text_column] if pool.text_column else [])
+    """The columns read as text wherever items are read: the id, the text and the reference."""
+    return [pool.id_column] + [c for c in (pool.text_column, pool.reference_column) if c]
 
 
-def model_input(frame: pd.DataFrame, pool: PoolConfig, columns: list[str]) -> pd.DataFrame | pd.Series:
-    """What `fit`/`predict_proba` take: a text Series for text models, else the feature frame."""
+def model_input(frame: pd.DataFrame, pool: PoolConfig, columns: list[str]) -> Any:
+    """What `fit`/`predict_proba` take: an (n, d) matrix of vectors (a vector column, or the
+    embedder's: cached for pool rows, computed for others), a text Series, or the feature frame."""
+    if pool.embedder:
+        return _embedded(frame, pool)
+    if pool.vector_column:
+        return content.vectors(frame[pool.vector_column])
     if pool.text_column:
         return frame[pool.text_column]
     return frame[columns]
 
 
-def as_frame(rows: pa.RecordBatch | pa.Table, pool: PoolConfig) -> pd.DataFrame:
-    """Pool rows read as Arrow, as a frame with the id (and text) columns as str."""
-    return _as_text(rows.to_pandas(), text_columns(pool))
+def as_frame(rows: pa.RecordBatch | pa.Table, pool: PoolConfig, positions: np.ndarray | None = None) -> pd.DataFrame:
+    """Pool rows read as Arrow, as a frame with the id (and text) columns as str; with an embedder
+    and the rows' pool `positions`, each row's position too (`embeddings.ROW`, to find its vector)."""
+    frame = _as_text(rows.to_pandas(), text_columns(pool))
+    if pool.embedder and positions is not None:
+        frame[embeddings.ROW] = positions
+    return frame
+
+
+def _embedded(frame: pd.DataFrame, pool: PoolConfig) -> np.ndarray:
+    """The embedder's vectors of `frame`'s texts: pool rows from the cache, other items (a holdout,
+    arrivals, items outside the pool) embedded now."""
+    assert pool.embedder is not None and pool.text_column is not None
+    rows = frame[embeddings.ROW] if embeddings.ROW in frame else pd.Series(np.nan, index=frame.index)
+    known = rows.notna().to_numpy()
+    vectors = np.empty((len(frame), embeddings.dimensions(pool.embedder)), dtype=np.float32)
+    if known.any():
+        vectors[known] = pool_embeddings(pool)[rows[known].to_numpy(dtype=int)]
+    if not known.all():
+        vectors[~known] = embeddings.embed(frame[pool.text_column][~known].tolist(), pool.embedder)
+    return vectors
+
+
+def model_example(frame: pd.DataFrame, pool: PoolConfig, columns: list[str]) -> Any:
+    """A few items as the logged model reads them: texts (also for an embedder's model, which
+    embeds them itself), vectors, or feature rows. MLflow's input example and signature."""
+    head = frame.head(5)
+    if pool.text_column and not pool.vector_column:
+        return head[pool.text_column].astype(str).tolist()
+    return model_input(head.drop(columns=embeddings.ROW, errors="ignore"), pool, columns)
+
+
+def pool_embeddings(pool: PoolConfig, source: pools.PoolSource | None = None) -> np.ndarray:
+    """The embedder's vectors of every pool row, in the pool's order (a read-only memory map),
+    computed once per version of the pool (the set of its files' versions) and cached beside the
+    pool cache."""
+    assert pool.embedder is not None and pool.text_column is not None
+    column, name = pool.text_column, pool.embedder
+    source = source or pools.open_pool(pool.uri)
+    batches = pools.read_pool(source, columns=[column], id_column=pool.id_column, chunk_size=2_048, text=[column])
+    texts = (batch.column(0).to_pylist() for _, batch in batches)
+    return embeddings.cached(
+        _cache_root() / "embeddings", source=f"{pool.uri}|{source.version}|{column}", name=name, texts=texts
+    )
 
 
 def read_items(pool: PoolConfig, payload: bytes) -> pd.DataFrame:

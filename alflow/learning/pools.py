@@ -111,6 +111,14 @@ def open_pool(uri: str) -> PoolSource:
     return source
 
 
+def reference_base(uri: str) -> str:
+    """The folder an item's relative reference is read against: a pool folder or s3:// prefix
+    itself, a single file's own folder."""
+    if uri.endswith("/") or (not uri.startswith("s3://") and Path(uri).is_dir()):
+        return uri.rstrip("/")
+    return uri.rsplit("/", 1)[0] if uri.startswith("s3://") else str(Path(uri).parent)
+
+
 def header_of(source: PoolSource) -> list[str]:
     """The pool's columns: those of its first file (every file is checked to have the ones a round reads)."""
     return file_columns(source.files[0])

@@ -43,10 +43,11 @@ def _held_out_proba(ctx: RoundContext, trained: Trained) -> tuple[np.ndarray, np
 def _confident(ctx: RoundContext, trained: Trained, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ids, labels, confidences) of the pool items not taken whose confidence is >= threshold."""
     taken, found = arrow_ids(ctx.taken), []
-    for _, batch in pool_batches(ctx):
-        kept = batch.filter(pc.invert(pools.ids_mask(batch.column(0), taken)))
+    for offset, batch in pool_batches(ctx):
+        keep = pc.invert(pools.ids_mask(batch.column(0), taken))
+        kept = batch.filter(keep)
         if kept.num_rows:
-            chunk = as_frame(ctx, kept)
+            chunk = as_frame(ctx, kept, offset + np.flatnonzero(keep.to_numpy(zero_copy_only=False)))
             ids = chunk[ctx.config.pool.id_column].to_numpy()
             found.append(autolabel.auto_labels(trained.model, ctx.model_input(chunk), ids, threshold=threshold))
     if not found:

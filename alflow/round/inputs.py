@@ -19,7 +19,7 @@ from alflow.config import CampaignConfig
 from alflow.errors import AlreadyExistsError
 from alflow.exchange import layout
 from alflow.exchange.store import Store
-from alflow.learning import data, files, ids, pools, validation
+from alflow.learning import content, data, files, ids, pools, validation
 from alflow.ledger.campaign import bucket
 from alflow.ledger.records import InputsCheck, now
 from alflow.round.context import Inputs
@@ -33,7 +33,7 @@ def _digest(config: CampaignConfig, source: pools.PoolSource) -> str:
     pool, seed, holdout = config.pool, config.seed_labels, config.holdout
     facts = {
         "checks": CHECKS,
-        "pool": [source.uri, source.version, pool.id_column, pool.feature_columns, pool.text_column],
+        "pool": [source.uri, source.version, pool.id_column, pool.feature_columns, *content.content_columns(pool)],
         "seed": [seed.uri, files.file_version(seed.uri), seed.label_column],
         "holdout": holdout and [holdout.uri, files.file_version(holdout.uri), holdout.label_column],
         "classes": list(config.classes),
@@ -62,10 +62,28 @@ def _id_chunks(config: CampaignConfig, source: pools.PoolSource) -> ids.Chunks:
     return read
 
 
-def _check(config: CampaignConfig, source: pools.PoolSource, features: list[str], seed: pd.DataFrame) -> int:
-    """Validate the pool (every file's columns, its ids) and the seed labels against it; its rows."""
+def _check_content(config: CampaignConfig, source: pools.PoolSource) -> int | None:
+    """The pool's texts, vectors and references, a chunk at a time (alflow.learning.content). Returns
+    the vector length (None without a vector column)."""
+    pool = config.pool
+    columns = content.content_columns(pool)
+    if not columns:
+        return None
+    batches = pools.read_pool(
+        source, columns=columns, id_column=pool.id_column, chunk_size=pool.chunk_size, text=data.text_columns(pool)
+    )
+    chunks = (data.as_frame(batch, pool) for _, batch in batches)
+    return content.check_items(chunks, pool, base=pools.reference_base(pool.uri), source=pool.uri)
+
+
+def _check(
+    config: CampaignConfig, source: pools.PoolSource, features: list[str], seed: pd.DataFrame
+) -> tuple[int, int | None]:
+    """Validate the pool (every file's columns, its ids, its texts, vectors and references) and the
+    seed labels against it; its rows and the length of its vectors (None without a vector column)."""
     pool = config.pool
     header = pools.header_of(source)
+    features = list(dict.fromkeys([*features, *content.content_columns(pool)]))
     for file in source.files[1:]:  # every file's footer is read here, before any pass
         validation.check_pool(
             pools.file_columns(file), ids.IdScan(0), id_column=pool.id_column, features=features, source=file.uri
@@ -82,10 +100,12 @@ def _check(config: CampaignConfig, source: pools.PoolSource, features: list[str]
         allowed_name=f"the pool {pool.uri}",
         source=config.seed_labels.uri,
     )
-    return scan.rows
+    return scan.rows, _check_content(config, source)
 
 
-def _read_holdout(config: CampaignConfig, features: list[str], *, check: bool) -> pd.DataFrame | None:
+def _read_holdout(
+    config: CampaignConfig, features: list[str], *, check: bool, dimensions: int | None
+) -> pd.DataFrame | None:
     if config.holdout is None:
         return None
     label = config.holdout.label_column
@@ -94,6 +114,11 @@ def _read_holdout(config: CampaignConfig, features: list[str], *, check: bool) -
         validation.check_holdout(
             holdout, features=features, label_column=label, classes=config.classes, source=config.holdout.uri
         )
+        if config.pool.reads != "table":  # the holdout holds what the model reads: texts, or vectors like the pool's
+            pool = config.pool
+            text = None if pool.vector_column else pool.text_column
+            reads = pool.model_copy(update={"text_column": text, "reference_column": None})
+            content.check_chunk(holdout, reads, dimensions=dimensions, base="", source=config.holdout.uri)
     return holdout
 
 
@@ -111,8 +136,10 @@ def validate_inputs(config: CampaignConfig) -> Inputs:
     features = data.feature_columns(pool, header)
     seed_cfg = config.seed_labels
     seed = data.read_table(seed_cfg.uri, text_columns=[pool.id_column, seed_cfg.label_column])
-    rows = recorded.rows if recorded else _check(config, source, features, seed)
-    holdout = _read_holdout(config, features, check=recorded is None)
+    rows, dimensions = (recorded.rows, recorded.dimensions) if recorded else _check(config, source, features, seed)
+    holdout = _read_holdout(config, features, check=recorded is None, dimensions=dimensions)
+    if pool.embedder:  # computed now if this version of the pool has none cached here
+        data.pool_embeddings(pool, source)
     if recorded is None:
         record = InputsCheck(
             digest=key.rsplit("-", 1)[-1].removesuffix(".json"),
@@ -120,6 +147,7 @@ def validate_inputs(config: CampaignConfig) -> Inputs:
             pool_version=source.version,
             files=len(source.files),
             rows=rows,
+            dimensions=dimensions,
             header=header,
             checked_at=now(),
             seconds=round(time.perf_counter() - started, 3),
@@ -129,4 +157,4 @@ def validate_inputs(config: CampaignConfig) -> Inputs:
         except AlreadyExistsError:
             pass  # another round checked the same inputs meanwhile
     seed_labels = dict(zip(seed[pool.id_column], seed[seed_cfg.label_column], strict=True))
-    return Inputs(header, features, rows, seed_labels, holdout, source=source)
+    return Inputs(header, features, rows, seed_labels, holdout, dimensions, source=source)

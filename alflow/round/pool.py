@@ -8,19 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from alflow.learning import data, pools
+from alflow.learning import data, embeddings, pools
 from alflow.ledger.records import RoundRecord
 from alflow.round.context import RoundContext
 
 
-def columns(ctx: RoundContext) -> list[str]:
-    """The columns a round reads of the pool: the id, then the model's input columns."""
+def columns(ctx: RoundContext, names: list[str] | None = None) -> list[str]:
+    """The columns a round reads of the pool: the id, then `names` (default: the model's input columns)."""
     id_column = ctx.config.pool.id_column
-    return [id_column, *(c for c in ctx.inputs.features if c != id_column)]
+    return [id_column, *(c for c in (names or ctx.inputs.features) if c != id_column)]
 
 
 def pool_batches(ctx: RoundContext, names: list[str] | None = None) -> Iterator[tuple[int, pa.RecordBatch]]:
@@ -31,27 +32,30 @@ def pool_batches(ctx: RoundContext, names: list[str] | None = None) -> Iterator[
     return pools.read_pool(ctx.pool, columns=chosen, id_column=pool.id_column, chunk_size=pool.chunk_size, text=text)
 
 
-def as_frame(ctx: RoundContext, batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:
-    """Rows as the model and the exports take them (ids and text as str)."""
-    return data.as_frame(batch, ctx.config.pool)
+def as_frame(ctx: RoundContext, batch: pa.RecordBatch | pa.Table, positions: np.ndarray | None = None) -> pd.DataFrame:
+    """Rows as the model and the exports take them (ids and text as str; with an embedder, the
+    rows' pool `positions` as `embeddings.ROW`, where their cached vectors are)."""
+    return data.as_frame(batch, ctx.config.pool, positions)
 
 
 def arrow_ids(ids: Collection[str]) -> pa.Array:
     return pa.array(sorted(ids), pa.string())
 
 
-def pool_rows(ctx: RoundContext, ids: Collection[str]) -> pd.DataFrame:
-    """The pool rows of `ids`, in pool order (one streamed pass, which stops once all are found)."""
-    wanted, found, count = arrow_ids(ids), [], 0
-    for _, batch in pool_batches(ctx) if len(ids) else []:
-        rows = batch.filter(pools.ids_mask(batch.column(0), wanted))
-        found.append(rows)
-        count += rows.num_rows
+def pool_rows(ctx: RoundContext, ids: Collection[str], names: list[str] | None = None) -> pd.DataFrame:
+    """The pool rows of `ids` with the id and `names` (default: the model's input columns), in pool
+    order (one streamed pass, which stops once all are found)."""
+    wanted, found, positions, count = arrow_ids(ids), [], [], 0
+    for offset, batch in pool_batches(ctx, columns(ctx, names)) if len(ids) else []:
+        mask = pools.ids_mask(batch.column(0), wanted)
+        found.append(batch.filter(mask))
+        positions.append(offset + np.flatnonzero(mask.to_numpy(zero_copy_only=False)))
+        count += found[-1].num_rows
         if count >= len(wanted):
             break
     if not found:
-        return pd.DataFrame(columns=columns(ctx))
-    return as_frame(ctx, pa.Table.from_batches(found))
+        return pd.DataFrame(columns=columns(ctx, names))
+    return as_frame(ctx, pa.Table.from_batches(found), np.concatenate(positions))
 
 
 def _outside_rows(ctx: RoundContext, wanted: set[str], records: list[RoundRecord]) -> list[pd.DataFrame]:
@@ -66,20 +70,27 @@ def _outside_rows(ctx: RoundContext, wanted: set[str], records: list[RoundRecord
 
 
 def item_rows(
-    ctx: RoundContext, ids: list[str], records: list[RoundRecord], *, known: pd.DataFrame | None = None
+    ctx: RoundContext,
+    ids: list[str],
+    records: list[RoundRecord],
+    columns: list[str] | None = None,
+    *,
+    known: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The rows of `ids`, in that order: items outside the pool from the item files that `records`
-    name (synthetic items, stream arrivals), rows at hand in `known` (keyed by the id column), and
+    """The rows of `ids`, in that order, with the id and `columns` (default: the model's features):
+    items outside the pool from the item files that `records` name (synthetic items, stream
+    arrivals), rows at hand in `known` (keyed by the id column; used when it has all `columns`), and
     the rest from the pool (one streamed pass, only when some are left)."""
-    id_column = ctx.config.pool.id_column
+    id_column, columns = ctx.config.pool.id_column, columns or ctx.inputs.features
     found = _outside_rows(ctx, set(ids), records)
-    if known is not None and len(known):
+    if known is not None and len(known) and set(columns) <= set(known.columns):
         found.append(known[known[id_column].isin(ids)])
     wanted = set(ids) - set().union(*(set(f[id_column]) for f in found))
     if wanted:
-        found.append(pool_rows(ctx, wanted))
+        found.append(pool_rows(ctx, wanted, columns))
     rows = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=[id_column])
-    return rows.drop_duplicates(id_column).set_index(id_column).loc[ids].reset_index()
+    keep = [c for c in rows.columns if c in (id_column, *columns, embeddings.ROW)]
+    return rows[keep].drop_duplicates(id_column).set_index(id_column).loc[ids].reset_index()
 
 
 def pool_members(ctx: RoundContext, ids: set[str]) -> set[str]:

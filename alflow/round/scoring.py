@@ -49,18 +49,20 @@ def _pickable(job: ScoringJob, offset: int, batch: pa.RecordBatch) -> tuple[pa.R
     return batch.filter(keep), positions
 
 
-def model_input(job: ScoringJob, batch: pa.RecordBatch) -> Any:
-    """What the model reads of `batch` (its feature or text columns; the ids stay Arrow)."""
+def model_input(job: ScoringJob, batch: pa.RecordBatch, positions: np.ndarray) -> Any:
+    """What the model reads of `batch`, whose rows are at `positions` in the pool: its feature, text
+    or vector columns, or an embedder's cached vectors (the ids stay Arrow)."""
     names = [c for c in job.columns if c != job.pool.id_column]
-    return data.model_input(data.as_frame(batch.select(names), job.pool), job.pool, job.features)
+    frame = data.as_frame(batch.select(names), job.pool, positions)
+    return data.model_input(frame, job.pool, job.features)
 
 
 def pickable_inputs(job: ScoringJob, batches: Iterable[tuple[int, pa.RecordBatch]]) -> Iterator[Any]:
     """The model inputs of the pickable rows, chunk by chunk (for the reference sample of density)."""
     for offset, batch in batches:
-        kept, _ = _pickable(job, offset, batch)
+        kept, positions = _pickable(job, offset, batch)
         if kept.num_rows:
-            yield model_input(job, kept)
+            yield model_input(job, kept, positions)
 
 
 def score_batches(job: ScoringJob, batches: Iterable[tuple[int, pa.RecordBatch]]) -> Scored:
@@ -71,7 +73,7 @@ def score_batches(job: ScoringJob, batches: Iterable[tuple[int, pa.RecordBatch]]
         kept, positions = _pickable(job, offset, batch)
         if not kept.num_rows:
             continue
-        found = job.scorer.candidates(np.arange(kept.num_rows), model_input(job, kept), positions)
+        found = job.scorer.candidates(np.arange(kept.num_rows), model_input(job, kept, positions), positions)
         ids = np.asarray(kept.column(0).take(pa.array(found.ids)).to_pylist(), dtype=object)
         found = replace(found, ids=ids)
         best = found if best is None else best.merge(found, job.scorer.m)

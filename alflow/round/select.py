@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alflow import progress
 from alflow.config import ModelConfig
-from alflow.learning import models
+from alflow.learning import embeddings, models
 from alflow.round.arrivals import screen_arrivals
 from alflow.round.context import RoundContext
 from alflow.round.decide import Batch, Decision
@@ -75,7 +76,10 @@ def score_pool(ctx: RoundContext, job: ScoringJob) -> Scored:
         from alflow.round.cluster import score_on_cluster
 
         return score_on_cluster(ctx.config.cluster, job, parts(ctx.pool))
-    return score_batches(job, pool_batches(ctx))
+    batches = progress.rows(
+        pool_batches(ctx), total=ctx.inputs.pool_size, description="scoring the pool", size=lambda b: b[1].num_rows
+    )
+    return score_batches(job, batches)
 
 
 def pool_batch(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection[str] = ()) -> pd.DataFrame:
@@ -96,10 +100,20 @@ def pool_selection(ctx: RoundContext, trained: Trained, *, k: int, skip: Collect
     job = scoring_job(ctx, trained, k=k - len(synthetic), skip=skip, rng=rng)
     scored = score_pool(ctx, job)
     chosen = job.scorer.pick(scored.candidates, k - len(synthetic), seen=scored.rows)
-    rows = chosen.X.to_frame() if isinstance(chosen.X, pd.Series) else chosen.X.reset_index(drop=True)
-    rows.insert(0, id_column, chosen.items["id"].to_numpy())
     items = chosen.items.assign(origin="pool")
+    rows = _read_rows(chosen.X, chosen.items["id"].to_numpy(), id_column)
     return Batch(pd.concat([synthetic, items], ignore_index=True) if len(synthetic) else items, rows=rows)
+
+
+def _read_rows(X: Any, ids: np.ndarray, id_column: str) -> pd.DataFrame | None:
+    """The chosen pool rows as scoring read them (a feature frame or a text series), keyed by id;
+    None when the model read vectors (the export then reads the columns it shows)."""
+    if not isinstance(X, pd.DataFrame | pd.Series):
+        return None
+    rows = X.to_frame() if isinstance(X, pd.Series) else X.reset_index(drop=True)
+    rows = rows.reset_index(drop=True).drop(columns=embeddings.ROW, errors="ignore")
+    rows.insert(0, id_column, ids)
+    return rows
 
 
 def _synthesize(ctx: RoundContext, trained: Trained, n: int, rng: np.random.Generator) -> pd.DataFrame:

@@ -19,7 +19,7 @@ import pandas as pd
 from alflow.selection import measures, registry
 from alflow.selection.arrays import n_rows, stack, take
 from alflow.selection.committee import fit_committee
-from alflow.selection.context import Chunk, Context, draws_at, is_cold
+from alflow.selection.context import Chunk, Context, draws_at, is_cold, pick_space
 from alflow.selection.registry import Strategy
 
 REFERENCE_SAMPLE = 1000
@@ -91,13 +91,12 @@ def _standardise(Z: np.ndarray, Z_labeled: np.ndarray | None) -> tuple[np.ndarra
 
 
 def _pick(strategy: Strategy, ctx: Context, X_candidates: Any, scores: np.ndarray, k: int, rng) -> np.ndarray:
-    """The batch-level pick, in the space distances are measured in (standardised raw features
-    unless the model is a fitted pipeline, whose transformed features are already scaled)."""
+    """The batch-level pick, in the space distances are measured in (`context.pick_space`:
+    standardised raw features unless the model's own steps already scale them)."""
     assert strategy.pick is not None
-    Z = ctx.embed(X_candidates)
     has_labels = ctx.X_labeled is not None and ctx.y_labeled is not None and len(ctx.y_labeled) > 0
-    Z_labeled = ctx.embed(ctx.X_labeled) if has_labels else None
-    if not (getattr(ctx.model, "steps", None) and ctx.fitted):
+    Z, Z_labeled, scaled = pick_space(ctx.model, X_candidates, ctx.X_labeled if has_labels else None, fitted=ctx.fitted)
+    if not scaled:
         Z, Z_labeled = _standardise(Z, Z_labeled)
     return strategy.pick(Z, Z_labeled, scores, k, rng)
 
@@ -152,11 +151,12 @@ class Scorer:
     score_rng: np.random.Generator = field(repr=False)
     tie_rng: np.random.Generator = field(repr=False)
     pick_rng: np.random.Generator = field(repr=False)
-    reference: np.ndarray | None = field(default=None, repr=False)
+    reference: Any = field(default=None, repr=False)  # model features of a pool sample; may be sparse
 
     def sample_reference(self, X: Any) -> None:
-        """Draw the pool sample that density compares with, from `X` (the pool's first chunk)."""
-        if self.spec.reference and self.reference is None:
+        """Draw the pool sample that density compares with, from `X` (the pool's first chunk), once
+        the model is fitted (at cold start density has no model's features to compare in)."""
+        if self.spec.reference and self.reference is None and self.context.fitted:
             rows = np.sort(self.pick_rng.permutation(n_rows(X))[:REFERENCE_SAMPLE])
             self.reference = self.context.embed(take(X, rows))
 
