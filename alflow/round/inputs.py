@@ -69,8 +69,12 @@ def _check_content(config: CampaignConfig, source: pools.PoolSource) -> int | No
     columns = content.content_columns(pool)
     if not columns:
         return None
-    batches = pools.read_pool(
-        source, columns=columns, id_column=pool.id_column, chunk_size=pool.chunk_size, text=data.text_columns(pool)
+    batches = pools.read_pool(  # with the ids, so an error names the row's item
+        source,
+        columns=[pool.id_column, *columns],
+        id_column=pool.id_column,
+        chunk_size=pool.chunk_size,
+        text=data.text_columns(pool),
     )
     chunks = (data.as_frame(batch, pool) for _, batch in batches)
     return content.check_items(chunks, pool, base=pools.reference_base(pool.uri), source=pool.uri)
