@@ -166,7 +166,7 @@ def library_round(config_path: str):
     decision = select.select_batch(ctx, trained, decide.decide(ctx, trained, auto))
     tracked = round_run.log_round(ctx, trained, decision)
     record = commit.commit_round(ctx, decision, tracked)
-    return reports.round_report(ctx, record, export.export_batch(ctx, record))
+    return reports.round_report(ctx, record, export.export_batch(ctx, record, decision.batch))
 
 
 def run_mode(mode: str, folder: str, n_rounds: int) -> dict:

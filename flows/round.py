@@ -32,7 +32,7 @@ def active_learning_round(config_path: str, arrivals: str | None = None, target_
     decision = tasks.select_batch(ctx, trained, decision)
     tracked = tasks.log_round(ctx, trained, decision)
     record = tasks.commit_round(ctx, decision, tracked)
-    location = tasks.export_batch(ctx, record)
+    location = tasks.export_batch(ctx, record, decision.batch)
     # The round is committed and exported by now: a summary that fails to publish is logged, not fatal.
     tasks.publish_round_summary(ctx, record, return_state=True)
     return tasks.report_round(ctx, record, location)

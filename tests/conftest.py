@@ -27,7 +27,7 @@ import pytest  # noqa: E402
 from alflow.config import load_campaign  # noqa: E402
 from alflow.tools.demo import write_demo_data  # noqa: E402
 
-SERVERS = {"prefect_server", "s3_endpoint", "mlflow_server", "dashboard_campaign"}
+SERVERS = {"prefect_server", "s3_endpoint", "mlflow_server", "dashboard_campaign", "dask_cluster"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -49,6 +49,16 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A Dask LocalCluster of two worker processes on loopback (the `dask` extra); yields its address."""
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed: pip install -e '.[dask]'")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address
 
 
 @pytest.fixture(scope="session")

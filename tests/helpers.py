@@ -33,6 +33,24 @@ def deliver(campaign: CampaignConfig, round_: int, text: str, *, name: str = "la
     store.write_once(prefix + layout.DONE, b"")
 
 
+class SlowModel:
+    """A fitted classifier whose predict_proba takes `delay` seconds longer: to catch scoring mid-way."""
+
+    def __init__(self, model, delay: float) -> None:
+        self.model, self.delay = model, delay
+
+    def predict_proba(self, X):
+        import time
+
+        time.sleep(self.delay)
+        return self.model.predict_proba(X)
+
+    def __getattr__(self, name):
+        if name in ("model", "delay"):
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+
 # --- an image campaign: scikit-learn's digits as PNG files, their pixels standing in for the
 # embeddings a team's own foundation model would make (a Parquet list<float> column) -------------
 

@@ -159,3 +159,45 @@ def test_an_embedder_campaign_with_a_text_column_is_valid(tmp_path):
     path.write_text(json.dumps(raw))
     campaign = load_campaign(path)
     assert campaign.pool.reads == "vector" and data.feature_columns(campaign.pool, ["id", "text"]) == ["text"]
+
+
+def test_a_vector_pool_of_many_files_picks_one_files_batch_and_exports_its_references(images, tmp_path):
+    """A folder of Parquet files with vectors and references is one pool: the same batch as one file,
+    its vector length recorded with the check, and each item's reference resolved against the folder."""
+    import shutil
+
+    from alflow.learning import pools
+    from alflow.ledger.campaign import campaign_state
+    from alflow.ledger.records import Tracking
+    from alflow.round.autolabel import AutoLabels
+    from alflow.round.commit import commit_round
+    from alflow.round.context import RoundContext
+    from alflow.round.decide import decide
+    from alflow.round.export import batch_items
+    from alflow.round.select import select_batch
+    from alflow.round.train import train_model
+
+    path, pool = images
+    folder = tmp_path / "data" / "parts"
+    shutil.copytree(tmp_path / "data" / "images", folder / "images")  # references are relative to the pool
+    for i, part in enumerate(np.array_split(np.arange(len(pool)), 3)):
+        pool.iloc[part].to_parquet(folder / f"part-{i:05d}.parquet", index=False)
+    single = load_campaign(path)
+    parts = single.pool.model_copy(update={"uri": str(folder)})
+    many = single.model_copy(update={"campaign": "scans-in-parts", "pool": parts})
+
+    def first_batch(config):
+        ctx = RoundContext(config, validate_inputs(config), campaign_state(config))
+        trained = train_model(ctx)
+        decision = select_batch(ctx, trained, decide(ctx, trained, AutoLabels()))
+        return ctx, decision, commit_round(ctx, decision, Tracking())
+
+    _, one, _ = first_batch(single)
+    ctx, decision, record = first_batch(many)
+    assert len(ctx.pool.files) == 3 and ctx.inputs.dimensions == 64
+    assert decision.batch.items["id"].tolist() == one.batch.items["id"].tolist()
+    assert validate_inputs(many).dimensions == 64  # the reused check keeps the vector length
+    items = batch_items(ctx, record, known=decision.batch.rows)
+    assert "embedding" not in items.columns and len(items) == len(record.batch.ids)
+    expected = [str((folder / "images" / f"{i}.png").resolve()) for i in items["id"]]
+    assert items["source-ref"].tolist() == expected and pools.reference_base(str(folder)) == str(folder)

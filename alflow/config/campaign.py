@@ -220,6 +220,14 @@ class AutoLabelConfig(_Model):
     )
 
 
+class ClusterConfig(_Model):
+    """A Dask cluster that scores the pool's parts on its workers (the `dask` extra). Without this
+    section the round scores in its own process; with it, it picks the same batch."""
+
+    address: str = Field(description="the Dask scheduler's address, e.g. tcp://scheduler:8786")
+    timeout: Annotated[float, Field(gt=0)] = Field(default=30, description="seconds to wait for the scheduler")
+
+
 class TrackingConfig(_Model):
     uri: str = Field(description="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000")
     experiment: str | None = Field(default=None, description="defaults to the campaign name")
@@ -240,6 +248,7 @@ class CampaignConfig(_Model):
     budget: BudgetConfig
     stopping: StoppingConfig = StoppingConfig()
     auto_label: AutoLabelConfig | None = None
+    cluster: ClusterConfig | None = None
     vendor: VendorConfig
     tracking: TrackingConfig
     seed: int = 0

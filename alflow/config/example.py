@@ -6,7 +6,7 @@ EXAMPLE = """\
 # alflow campaign file. Relative paths are resolved against this file's folder.
 campaign: {name}                 # lowercase letters, digits and dashes
 
-pool:                            # the unlabeled items (CSV or Parquet; a path or s3://bucket/key)
+pool:                            # unlabeled items: a CSV or Parquet file, or a folder / s3:// prefix of files
   uri: data/pool.csv
   id_column: id
   # feature_columns: [f0, f1]    # numeric features; omit to use every column but the id
@@ -54,6 +54,9 @@ stopping:                        # the budget always stops the campaign; these m
 #   target_accuracy: 0.98        # held-out accuracy the auto-labels must reach (sets the threshold)
 #   min_calibration_items: 30
 #   max_per_round: 1000
+
+# cluster:                       # score the pool on a Dask cluster (pip install 'alflow[dask]'); same batch
+#   address: tcp://scheduler:8786
 
 vendor:
   bucket: bucket                 # a folder, or s3://bucket/prefix (credentials: the AWS chain, never here)

@@ -5,6 +5,7 @@
     batches/round-0001/<batch file>  the batch for the vendor, then batch.json, then _READY last
     deliveries/round-0001/...        the vendor's label files, then _DONE last
     quarantine/round-0001/...        rejected files or rows, with a .reason.json beside each
+    checks/inputs-<digest>.json      inputs that passed validation, by their files' versions
 
 This is all the exchange knows of campaigns: a campaign is a key prefix, a round a folder name.
 docs/VENDORS.md is the vendor's view of the same layout.
@@ -12,7 +13,7 @@ docs/VENDORS.md is the vendor's view of the same layout.
 
 from __future__ import annotations
 
-FOLDERS = ("batches", "deliveries", "ledger", "quarantine")  # a campaign's top-level folders
+FOLDERS = ("batches", "checks", "deliveries", "ledger", "quarantine")  # a campaign's top-level folders
 READY = "_READY"  # written last into a batch folder: the vendor may take the batch
 DONE = "_DONE"  # written last into a delivery folder by the vendor: alflow may ingest it
 BATCH_METADATA = "batch.json"
@@ -44,6 +45,11 @@ def delivery_prefix(campaign: str, round_: int) -> str:
 
 def quarantine_prefix(campaign: str, round_: int) -> str:
     return f"{campaign}/quarantine/{round_dir(round_)}/"
+
+
+def check_key(campaign: str, digest: str) -> str:
+    """The record of inputs (pool, seed labels, holdout) that passed validation, named by their versions."""
+    return f"{campaign}/checks/inputs-{digest}.json"
 
 
 def stray_key(campaign: str, digest: str) -> str:

@@ -1,4 +1,4 @@
-"""Reading pools and label files, in chunks, from a local path or s3://.
+"""Reading pools and label files, in chunks, from a local path or s3:// (a pool of many files: alflow.learning.pools).
 
 Ids and labels are read as text: they travel through CSV files to the vendor and back, and
 `"0042"` must stay `"0042"`.
@@ -6,22 +6,19 @@ Ids and labels are read as text: they travel through CSV files to the vendor and
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alflow.config import PoolConfig
-from alflow.errors import ConfigError
-from alflow.exchange.bucket import open_store
-from alflow.learning import content, embeddings
+from alflow.learning import content, embeddings, pools
+from alflow.learning.files import _cache_root
+from alflow.learning.files import local_file as local_file  # readers of curves and label files take it from here
 
 
 def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -33,57 +30,9 @@ def _is_parquet(uri: str) -> bool:
     return uri.lower().endswith((".parquet", ".pq"))
 
 
-def _cache_root() -> Path:
-    return Path(os.environ.get("ALFLOW_CACHE_DIR") or Path(tempfile.gettempdir()) / "alflow-cache")
-
-
-def _cached_copy(uri: str) -> Path:
-    """A local copy of a remote object (`s3://bucket/key`), downloaded once per version of it.
-
-    A round reads its pool several times (validation, training, selection, export); remotely each
-    read would be a full download. The copy is named by the object's version (S3's ETag), so a
-    rewritten pool is fetched again, and written under a temporary name then renamed, so a reader
-    never sees half.
-    """
-    scheme, _, rest = uri.partition("://")
-    bucket, _, key = rest.partition("/")
-    store = open_store(f"{scheme}://{bucket}")
-    version = store.version(key)
-    folder = _cache_root() / hashlib.sha256(uri.encode()).hexdigest()[:16]
-    path = folder / f"{version}{Path(key).suffix}"
-    if path.is_file():
-        return path
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as handle:
-        store.download(key, handle, version=version)
-    os.replace(handle.name, path)
-    for older in folder.iterdir():  # earlier versions of this object
-        if older != path and not older.name.endswith(".part"):
-            older.unlink(missing_ok=True)
-    return path
-
-
-@contextmanager
-def local_file(uri: str) -> Iterator[Path]:
-    """A local path for `uri`; an s3:// object is downloaded once per version (see _cached_copy)."""
-    if uri.startswith("s3://"):
-        yield _cached_copy(uri)
-        return
-    path = Path(uri)
-    if not path.is_file():
-        raise ConfigError(f"{uri}: file not found")
-    yield path
-
-
-def columns_of(path: Path) -> list[str]:
-    """Column names, read from the header or the Parquet schema only."""
-    if _is_parquet(str(path)):
-        return list(pq.read_schema(path).names)
-    return list(pd.read_csv(path, nrows=0).columns)
-
-
 def iter_chunks(path: Path, *, columns: list[str], text_columns: list[str], chunk_size: int) -> Iterator[pd.DataFrame]:
-    """The file's rows, `chunk_size` at a time, with `text_columns` as str."""
+    """The file's rows, `chunk_size` at a time, with `text_columns` as str (benchmarks/compute.py;
+    a round reads its pool part by part through alflow.learning.pools)."""
     if _is_parquet(str(path)):
         # pre_buffer (pyarrow's default) keeps every row group read so far: memory grew with the
         # pool (+2 GB at 10^7 rows, benchmarks/results/compute.md); without it, one row group at a time.
@@ -95,7 +44,11 @@ def iter_chunks(path: Path, *, columns: list[str], text_columns: list[str], chun
 
 
 def read_table(uri: str, *, text_columns: list[str]) -> pd.DataFrame:
-    """A whole (small) table: seed labels, a holdout, a delivery."""
+    """A whole (small) table: seed labels, a holdout, a delivery; a folder or s3:// prefix (ending
+    in /) of files is read file by file, in key order, and concatenated (a pool, for simulation)."""
+    if uri.endswith("/") or (not uri.startswith("s3://") and Path(uri).is_dir()):
+        files = pools.open_pool(uri).files
+        return pd.concat([read_table(f.uri, text_columns=text_columns) for f in files], ignore_index=True)
     with local_file(uri) as path:
         if _is_parquet(uri):
             return _as_text(pd.read_parquet(path), text_columns)
@@ -137,6 +90,15 @@ def model_input(frame: pd.DataFrame, pool: PoolConfig, columns: list[str]) -> An
     return frame[columns]
 
 
+def as_frame(rows: pa.RecordBatch | pa.Table, pool: PoolConfig, positions: np.ndarray | None = None) -> pd.DataFrame:
+    """Pool rows read as Arrow, as a frame with the id (and text) columns as str; with an embedder
+    and the rows' pool `positions`, each row's position too (`embeddings.ROW`, to find its vector)."""
+    frame = _as_text(rows.to_pandas(), text_columns(pool))
+    if pool.embedder and positions is not None:
+        frame[embeddings.ROW] = positions
+    return frame
+
+
 def _embedded(frame: pd.DataFrame, pool: PoolConfig) -> np.ndarray:
     """The embedder's vectors of `frame`'s texts: pool rows from the cache, other items (a holdout,
     arrivals, items outside the pool) embedded now."""
@@ -160,44 +122,18 @@ def model_example(frame: pd.DataFrame, pool: PoolConfig, columns: list[str]) -> 
     return model_input(head.drop(columns=embeddings.ROW, errors="ignore"), pool, columns)
 
 
-def pool_embeddings(pool: PoolConfig) -> np.ndarray:
+def pool_embeddings(pool: PoolConfig, source: pools.PoolSource | None = None) -> np.ndarray:
     """The embedder's vectors of every pool row, in the pool's order (a read-only memory map),
-    computed once per version of the pool file and cached beside the pool cache."""
+    computed once per version of the pool (the set of its files' versions) and cached beside the
+    pool cache."""
     assert pool.embedder is not None and pool.text_column is not None
     column, name = pool.text_column, pool.embedder
-    with local_file(pool.uri) as path:
-        texts = (c[column] for c in iter_chunks(path, columns=[column], text_columns=[column], chunk_size=2_048))
-        return embeddings.cached(
-            _cache_root() / "embeddings", source=f"{pool.uri}|{_file_version(path)}|{column}", name=name, texts=texts
-        )
-
-
-def _file_version(path: Path) -> str:
-    """The pool file as of now: a downloaded copy is named by its object version; a local file by size and mtime."""
-    stat = path.stat()
-    return f"{path.name}-{stat.st_size}-{stat.st_mtime_ns}"
-
-
-def pool_chunks(pool: PoolConfig, features: list[str]) -> Iterator[pd.DataFrame]:
-    """The pool's id and feature columns, `pool.chunk_size` rows at a time (one streamed pass);
-    with an embedder, each row's position in the pool too (`embeddings.ROW`), to find its vector."""
-    columns = [pool.id_column, *(c for c in features if c != pool.id_column)]
-    with local_file(pool.uri) as path:
-        start = 0
-        for chunk in iter_chunks(path, columns=columns, text_columns=text_columns(pool), chunk_size=pool.chunk_size):
-            if pool.embedder:
-                chunk = chunk.assign(**{embeddings.ROW: np.arange(start, start + len(chunk))})
-            start += len(chunk)
-            yield chunk
-
-
-def pool_ids(pool: PoolConfig) -> Iterator[pd.Series]:
-    """The pool's id column, a chunk at a time."""
-    with local_file(pool.uri) as path:
-        for chunk in iter_chunks(
-            path, columns=[pool.id_column], text_columns=[pool.id_column], chunk_size=pool.chunk_size
-        ):
-            yield chunk[pool.id_column]
+    source = source or pools.open_pool(pool.uri)
+    batches = pools.read_pool(source, columns=[column], id_column=pool.id_column, chunk_size=2_048, text=[column])
+    texts = (batch.column(0).to_pylist() for _, batch in batches)
+    return embeddings.cached(
+        _cache_root() / "embeddings", source=f"{pool.uri}|{source.version}|{column}", name=name, texts=texts
+    )
 
 
 def read_items(pool: PoolConfig, payload: bytes) -> pd.DataFrame:

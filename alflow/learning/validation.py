@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
+import pyarrow as pa
 
 from alflow.errors import DataValidationError
+from alflow.learning.ids import IdScan, scan_ids
 
 
 class Rule(NamedTuple):
@@ -57,6 +59,19 @@ def _expectation(gx: Any, rule: Rule, index: int) -> Any:
     return classes[rule.kind](column=rule.column, meta={"rule": index}, **(rule.kwargs or {}))
 
 
+_FAILS = {
+    "expect_column_values_to_not_be_null": "column {column!r} must not be empty",
+    "expect_column_values_to_be_unique": "column {column!r} must be unique",
+    "expect_column_values_to_be_in_set": "column {column!r} has values outside the allowed set",
+}
+
+
+def _rule_failed(source: str, rule: Rule, rule_name: str, count: int, example: str = "") -> DataValidationError:
+    """The one line for a row rule that failed, whichever engine found it (GX, or the pool's id scan)."""
+    what = rule.meaning or _FAILS.get(rule_name, f"{rule_name} failed on {{column!r}}").format(column=rule.column)
+    return DataValidationError(f"{source}: {what} ({rule_name}, {count} row(s)){example}")
+
+
 def _error(result: Any, rule: Rule, frame: pd.DataFrame, source: str) -> DataValidationError:
     """The one-line error for a failed rule, with its reason code (missing_column or rule_failed)."""
     config = result.expectation_config
@@ -74,16 +89,38 @@ def _error(result: Any, rule: Rule, frame: pd.DataFrame, source: str) -> DataVal
         shown = {k: v for k, v in frame.loc[indices[0]].to_dict().items() if not k.startswith("_")}
         example = f"; e.g. row {int(indices[0]) + 1}: {shown}"
     count = result.result.get("unexpected_count", len(indices))
-    what = rule.meaning or {
-        "expect_column_values_to_not_be_null": f"column {column!r} must not be empty",
-        "expect_column_values_to_be_unique": f"column {column!r} must be unique",
-        "expect_column_values_to_be_in_set": f"column {column!r} has values outside the allowed set",
-    }.get(rule_name, f"{rule_name} failed on {column!r}")
-    return DataValidationError(f"{source}: {what} ({rule_name}, {count} row(s)){example}")
+    return _rule_failed(source, rule, rule_name, count, example)
+
+
+def _holds(frame: pd.DataFrame, rule: Rule) -> bool:
+    """Whether `rule` surely holds on `frame`, by pandas; False when it fails or is in doubt.
+
+    The same semantics as GX's pandas engine: row rules look at the non-null values only, except
+    not-null. Checked against GX by tests/test_pools.py on generated frames.
+    """
+    if rule.column not in frame.columns:
+        return False
+    values = frame[rule.column]
+    if rule.kind == "column_exists":
+        return True
+    if rule.kind == "not_null":
+        return bool(values.notna().all())
+    present = values.dropna()
+    if rule.kind == "unique":
+        return not bool(present.duplicated().any())
+    if rule.kind == "in_set":
+        return bool(present.isin((rule.kwargs or {}).get("value_set", [])).all())
+    return False
 
 
 def _failed(frame: pd.DataFrame, rules: list[Rule]) -> dict[int, Any]:
-    """Rule index -> GX result, for every rule that failed or could not run."""
+    """Rule index -> GX result, for every rule that failed or could not run.
+
+    When pandas finds every rule holding, GX is not run (nor imported: that alone costs seconds);
+    any failure or doubt is GX's to judge and report.
+    """
+    if all(_holds(frame, rule) for rule in rules):
+        return {}
     gx, batch_definition = _context()
     suite = gx.ExpectationSuite(name="alflow")
     for index, rule in enumerate(rules):
@@ -126,10 +163,28 @@ def _columns_rules(columns: Iterable[str]) -> list[Rule]:
     return [Rule("column_exists", c) for c in columns]
 
 
-def check_pool(header: list[str], ids: pd.Series, *, id_column: str, features: list[str], source: str) -> None:
-    """The pool has the id and feature columns, and every item a unique, non-empty id."""
+def check_pool(header: list[str], scan: IdScan, *, id_column: str, features: list[str], source: str) -> None:
+    """The pool has the id and feature columns, and every item a unique, non-empty id.
+
+    `scan` is what one streamed pass over the id column found (alflow.learning.ids): the pool is
+    never held in memory, and the messages are those GX gives for the same rules.
+    """
     check(pd.DataFrame(columns=header), _columns_rules([id_column, *features]), source=source)
-    check(ids.to_frame(id_column), [Rule("not_null", id_column), Rule("unique", id_column)], source=source)
+    if scan.nulls:
+        example = f"; e.g. row {(scan.first_null or 0) + 1}: {{{id_column!r}: None}}"
+        rule = Rule("not_null", id_column)
+        raise _rule_failed(source, rule, "expect_column_values_to_not_be_null", scan.nulls, example)
+    if scan.duplicated:
+        example = f"; e.g. row {(scan.first_duplicate or 0) + 1}: {{{id_column!r}: {scan.duplicate!r}}}"
+        raise _rule_failed(
+            source, Rule("unique", id_column), "expect_column_values_to_be_unique", scan.duplicated, example
+        )
+
+
+def check_ids(ids: pd.Series, *, header: list[str], id_column: str, features: list[str], source: str) -> None:
+    """`check_pool` for a small in-memory file of items (an arrival)."""
+    scan = scan_ids(lambda: [(0, pa.Array.from_pandas(ids.astype(object), type=pa.string()))])
+    check_pool(header, scan, id_column=id_column, features=features, source=source)
 
 
 def class_rules(label_column: str, classes: Iterable[str]) -> list[Rule]:

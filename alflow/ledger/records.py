@@ -273,3 +273,21 @@ class BatchMetadata(Versioned):
     created_at: str
     sha256: str | None = None
     items: str | None = None
+
+
+class InputsCheck(Versioned):
+    """Inputs that passed validation: the pool (its files' versions), the seed labels and the holdout.
+
+    Named by a digest of those versions and of the settings they were checked against, so a round
+    whose inputs have not changed reuses it instead of validating again.
+    """
+
+    digest: str
+    pool: str
+    pool_version: str
+    files: int
+    rows: int
+    header: list[str]
+    checked_at: str
+    seconds: float
+    dimensions: int | None = None  # the length of the pool's vectors (None without a vector column)

@@ -35,7 +35,7 @@ def _check_arrival(ctx: RoundContext, frame: pd.DataFrame, source: str) -> None:
     pool, id_column = ctx.config.pool, ctx.config.pool.id_column
     ids = frame[id_column] if id_column in frame else pd.Series(dtype=str)
     required = list(dict.fromkeys([*ctx.inputs.features, *content.content_columns(pool)]))
-    validation.check_pool(list(frame.columns), ids, id_column=id_column, features=required, source=source)
+    validation.check_ids(ids, header=list(frame.columns), id_column=id_column, features=required, source=source)
     if content.content_columns(pool):  # texts, vectors (of the pool's length) and references, as in the pool
         dimensions, base = ctx.inputs.dimensions, content.base_of(source)
         content.check_chunk(frame, pool, dimensions=dimensions, base=base, source=source)

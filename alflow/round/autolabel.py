@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 
-from alflow.learning import data, models
+from alflow.learning import models, pools
 from alflow.round.context import RoundContext
+from alflow.round.pool import arrow_ids, as_frame, pool_batches
 from alflow.round.train import Trained
 from alflow.selection import autolabel
 
@@ -40,15 +42,14 @@ def _held_out_proba(ctx: RoundContext, trained: Trained) -> tuple[np.ndarray, np
 
 def _confident(ctx: RoundContext, trained: Trained, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ids, labels, confidences) of the pool items not taken whose confidence is >= threshold."""
-    id_column, found = ctx.config.pool.id_column, []
-    for chunk in data.pool_chunks(ctx.config.pool, ctx.inputs.features):
-        chunk = chunk[~chunk[id_column].isin(ctx.taken)]
-        if len(chunk):
-            found.append(
-                autolabel.auto_labels(
-                    trained.model, ctx.model_input(chunk), chunk[id_column].to_numpy(), threshold=threshold
-                )
-            )
+    taken, found = arrow_ids(ctx.taken), []
+    for offset, batch in pool_batches(ctx):
+        keep = pc.invert(pools.ids_mask(batch.column(0), taken))
+        kept = batch.filter(keep)
+        if kept.num_rows:
+            chunk = as_frame(ctx, kept, offset + np.flatnonzero(keep.to_numpy(zero_copy_only=False)))
+            ids = chunk[ctx.config.pool.id_column].to_numpy()
+            found.append(autolabel.auto_labels(trained.model, ctx.model_input(chunk), ids, threshold=threshold))
     if not found:
         return np.array([]), np.array([]), np.array([])
     ids, labels, confidence = (np.concatenate(parts) for parts in zip(*found, strict=True))

@@ -16,6 +16,7 @@ import pandas as pd
 from alflow.config import CampaignConfig
 from alflow.exchange.store import Store
 from alflow.learning import data
+from alflow.learning.pools import PoolSource, open_pool
 from alflow.ledger.budget import Budget
 from alflow.ledger.campaign import bucket
 from alflow.ledger.state import CampaignState
@@ -31,6 +32,7 @@ class Inputs:
     seed_labels: dict[str, str]
     holdout: pd.DataFrame | None = field(default=None, repr=False)
     dimensions: int | None = None  # the length of the pool's vectors (None without a vector column)
+    source: PoolSource | None = None  # the pool's files at the versions validated (None: list them when read)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,11 @@ class RoundContext:
     @cached_property
     def store(self) -> Store:
         return bucket(self.config)
+
+    @cached_property
+    def pool(self) -> PoolSource:
+        """The pool's files, at the versions validation saw."""
+        return self.inputs.source or open_pool(self.config.pool.uri)
 
     @cached_property
     def labeled(self) -> dict[str, str]:

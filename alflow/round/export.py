@@ -7,42 +7,49 @@ import pandas as pd
 
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ID, SOURCE_REF
-from alflow.learning import content, data, embeddings
+from alflow.learning import content, data, embeddings, pools
 from alflow.ledger.crash import crash_point
 from alflow.ledger.records import BatchMetadata, RoundRecord, now
 from alflow.ledger.writes import write_batch
 from alflow.round.context import RoundContext
+from alflow.round.decide import Batch
 from alflow.round.pool import item_rows
 from alflow.selection import synthesis
 
 
-def batch_items(ctx: RoundContext, record: RoundRecord) -> pd.DataFrame:
+def batch_items(ctx: RoundContext, record: RoundRecord, *, known: pd.DataFrame | None = None) -> pd.DataFrame:
     """The batch as the vendor sees it: id, score, predicted, then what the annotator needs of each
     item: its text and its reference (as `source-ref`, made absolute) when the pool has them, else
-    its features. Never a vector."""
+    its features. Never a vector.
+
+    Rows in `known` (the pool rows scoring read) are taken from there when they hold those columns;
+    only the others are read.
+    """
     assert record.batch is not None
     pool = ctx.config.pool
     shown = data.shown_columns(pool, ctx.inputs.features)
-    rows = item_rows(ctx, record.batch.ids, [record], shown).rename(columns={pool.id_column: ID})
+    rows = item_rows(ctx, record.batch.ids, [record], shown, known=known).rename(columns={pool.id_column: ID})
     rows = rows.drop(columns=embeddings.ROW, errors="ignore")
     if pool.reference_column:
-        base = content.base_of(pool.uri)
+        base = pools.reference_base(pool.uri)
         references = [content.resolve(str(r), base) for r in rows.pop(pool.reference_column)]
         rows[SOURCE_REF] = references
     head = pd.DataFrame({"score": record.batch.scores, "predicted": record.batch.predicted})
     return pd.concat([head, rows], axis=1)[[ID, "score", "predicted", *[c for c in rows.columns if c != ID]]]
 
 
-def export_batch(ctx: RoundContext, record: RoundRecord) -> str | None:
-    """Materialise a committed round's batch for the vendor; returns where, or None if no batch."""
+def export_batch(ctx: RoundContext, record: RoundRecord, batch: Batch | None = None) -> str | None:
+    """Materialise a committed round's batch for the vendor; returns where, or None if no batch.
+
+    `batch` is the round's batch as selected: its pool rows are at hand, so the pool is not read.
+    """
     if record.batch is None:
         return None
     crash_point("export:before")
     config, fmt = ctx.config, formats.get(ctx.config.vendor.format)
     text_column = config.pool.text_column
-    payload = fmt.write_batch(
-        batch_items(ctx, record), model_version=model_version(ctx, record), text_column=text_column
-    )
+    items = batch_items(ctx, record, known=batch.rows if batch is not None else None)
+    payload = fmt.write_batch(items, model_version=model_version(ctx, record), text_column=text_column)
     metadata = BatchMetadata(
         campaign=config.campaign,
         round=record.round,

@@ -1,62 +1,164 @@
-"""Validating what a round reads before it claims anything: the pool, the seed labels, the holdout."""
+"""Validating what a round reads before it claims anything: the pool, the seed labels, the holdout.
+
+The pool is checked in one streamed pass over its id column (alflow.learning.ids), never held in
+memory. Inputs that pass are recorded in the campaign's bucket (`checks/inputs-<digest>.json`),
+named by the versions of the pool's files, of the seed labels and of the holdout and by the
+settings they were checked against: a later round whose inputs have not changed reads that record
+instead of validating again, and a changed file (a new ETag, mtime or size) is validated anew.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import json
+import time
 
 import pandas as pd
 
 from alflow.config import CampaignConfig
-from alflow.learning import content, data, validation
+from alflow.errors import AlreadyExistsError
+from alflow.exchange import layout
+from alflow.exchange.store import Store
+from alflow.learning import content, data, files, ids, pools, validation
+from alflow.ledger.campaign import bucket
+from alflow.ledger.records import InputsCheck, now
 from alflow.round.context import Inputs
 
+CHECKS = 1
+"""The version of the checks themselves: raise it when they change, so earlier records no longer vouch."""
 
-def _check_content(config: CampaignConfig) -> int | None:
-    """The pool's texts, vectors and references, a chunk at a time (alflow.learning.content); with
-    an embedder, its vectors computed now if this version of the pool has none cached. Returns the
-    vector length (None without a vector column)."""
+
+def _digest(config: CampaignConfig, source: pools.PoolSource) -> str:
+    """What a check depends on: every input's version and the settings it is checked against."""
+    pool, seed, holdout = config.pool, config.seed_labels, config.holdout
+    facts = {
+        "checks": CHECKS,
+        "pool": [source.uri, source.version, pool.id_column, pool.feature_columns, *content.content_columns(pool)],
+        "seed": [seed.uri, files.file_version(seed.uri), seed.label_column],
+        "holdout": holdout and [holdout.uri, files.file_version(holdout.uri), holdout.label_column],
+        "classes": list(config.classes),
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _recorded(store: Store, key: str) -> InputsCheck | None:
+    try:
+        return InputsCheck.from_json(store.read(key))
+    except FileNotFoundError:
+        return None
+    except ValueError:  # not a record of this schema: validate again (the write then finds it taken)
+        return None
+
+
+def _id_chunks(config: CampaignConfig, source: pools.PoolSource) -> ids.Chunks:
+    pool = config.pool
+
+    def read():
+        for offset, batch in pools.read_pool(
+            source, columns=[pool.id_column], id_column=pool.id_column, chunk_size=pool.chunk_size
+        ):
+            yield offset, batch.column(0)
+
+    return read
+
+
+def _check_content(config: CampaignConfig, source: pools.PoolSource) -> int | None:
+    """The pool's texts, vectors and references, a chunk at a time (alflow.learning.content). Returns
+    the vector length (None without a vector column)."""
     pool = config.pool
     columns = content.content_columns(pool)
     if not columns:
         return None
-    chunks = data.pool_chunks(pool, columns)
-    dimensions = content.check_items(chunks, pool, base=content.base_of(pool.uri), source=pool.uri)
-    if pool.embedder:
-        data.pool_embeddings(pool)
-    return dimensions
+    batches = pools.read_pool(  # with the ids, so an error names the row's item
+        source,
+        columns=[pool.id_column, *columns],
+        id_column=pool.id_column,
+        chunk_size=pool.chunk_size,
+        text=data.text_columns(pool),
+    )
+    chunks = (data.as_frame(batch, pool) for _, batch in batches)
+    return content.check_items(chunks, pool, base=pools.reference_base(pool.uri), source=pool.uri)
 
 
-def validate_inputs(config: CampaignConfig) -> Inputs:
-    """Check the pool, the seed labels and the holdout; raise DataValidationError on the first problem."""
+def _check(
+    config: CampaignConfig, source: pools.PoolSource, features: list[str], seed: pd.DataFrame
+) -> tuple[int, int | None]:
+    """Validate the pool (every file's columns, its ids, its texts, vectors and references) and the
+    seed labels against it; its rows and the length of its vectors (None without a vector column)."""
     pool = config.pool
-    with data.local_file(pool.uri) as path:
-        header = data.columns_of(path)
-    features = data.feature_columns(pool, header)
-    parts = list(data.pool_ids(pool)) if pool.id_column in header else []
-    ids = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype=str)
-    required = list(dict.fromkeys([*features, *content.content_columns(pool)]))
-    validation.check_pool(header, ids, id_column=pool.id_column, features=required, source=pool.uri)
-    dimensions = _check_content(config)
-
-    seed_cfg = config.seed_labels
-    seed = data.read_table(seed_cfg.uri, text_columns=[pool.id_column, seed_cfg.label_column])
+    header = pools.header_of(source)
+    features = list(dict.fromkeys([*features, *content.content_columns(pool)]))
+    for file in source.files[1:]:  # every file's footer is read here, before any pass
+        validation.check_pool(
+            pools.file_columns(file), ids.IdScan(0), id_column=pool.id_column, features=features, source=file.uri
+        )
+    wanted: list[str] = seed[pool.id_column].dropna().tolist() if pool.id_column in seed else []
+    scan = ids.scan_ids(_id_chunks(config, source), wanted=wanted) if pool.id_column in header else ids.IdScan(0)
+    validation.check_pool(header, scan, id_column=pool.id_column, features=features, source=pool.uri)
     validation.check_labels(
         seed,
         id_column=pool.id_column,
-        label_column=seed_cfg.label_column,
+        label_column=config.seed_labels.label_column,
         classes=config.classes,
-        allowed_ids=pd.Index(ids),
+        allowed_ids=set(scan.found),
         allowed_name=f"the pool {pool.uri}",
-        source=seed_cfg.uri,
+        source=config.seed_labels.uri,
     )
-    holdout = None
-    if config.holdout is not None:
-        label = config.holdout.label_column
-        holdout = data.read_table(config.holdout.uri, text_columns=[label])
+    return scan.rows, _check_content(config, source)
+
+
+def _read_holdout(
+    config: CampaignConfig, features: list[str], *, check: bool, dimensions: int | None
+) -> pd.DataFrame | None:
+    if config.holdout is None:
+        return None
+    label = config.holdout.label_column
+    holdout = data.read_table(config.holdout.uri, text_columns=[label])
+    if check:
         validation.check_holdout(
             holdout, features=features, label_column=label, classes=config.classes, source=config.holdout.uri
         )
-        if pool.reads != "table":  # the holdout holds what the model reads: texts, or vectors like the pool's
+        if config.pool.reads != "table":  # the holdout holds what the model reads: texts, or vectors like the pool's
+            pool = config.pool
             text = None if pool.vector_column else pool.text_column
             reads = pool.model_copy(update={"text_column": text, "reference_column": None})
             content.check_chunk(holdout, reads, dimensions=dimensions, base="", source=config.holdout.uri)
+    return holdout
+
+
+def validate_inputs(config: CampaignConfig) -> Inputs:
+    """Check the pool, the seed labels and the holdout, or find them checked already at these versions.
+
+    Raises DataValidationError on the first problem (nothing is recorded then), ConfigError for a
+    missing file.
+    """
+    pool, started = config.pool, time.perf_counter()
+    source = pools.open_pool(pool.uri)
+    store, key = bucket(config), layout.check_key(config.campaign, _digest(config, source))
+    recorded = _recorded(store, key)
+    header = recorded.header if recorded else pools.header_of(source)
+    features = data.feature_columns(pool, header)
+    seed_cfg = config.seed_labels
+    seed = data.read_table(seed_cfg.uri, text_columns=[pool.id_column, seed_cfg.label_column])
+    rows, dimensions = (recorded.rows, recorded.dimensions) if recorded else _check(config, source, features, seed)
+    holdout = _read_holdout(config, features, check=recorded is None, dimensions=dimensions)
+    if pool.embedder:  # computed now if this version of the pool has none cached here
+        data.pool_embeddings(pool, source)
+    if recorded is None:
+        record = InputsCheck(
+            digest=key.rsplit("-", 1)[-1].removesuffix(".json"),
+            pool=pool.uri,
+            pool_version=source.version,
+            files=len(source.files),
+            rows=rows,
+            dimensions=dimensions,
+            header=header,
+            checked_at=now(),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        try:
+            store.write_once(key, record.to_json())
+        except AlreadyExistsError:
+            pass  # another round checked the same inputs meanwhile
     seed_labels = dict(zip(seed[pool.id_column], seed[seed_cfg.label_column], strict=True))
-    return Inputs(header, features, int(ids.size), seed_labels, holdout, dimensions)
+    return Inputs(header, features, rows, seed_labels, holdout, dimensions, source=source)

@@ -1,11 +1,13 @@
 """Choosing the round's batch: from the pool by the campaign's strategy, or from arriving files.
 
-The pool is streamed in chunks; only the strategy's bounded candidate set is kept in memory.
+The pool is streamed part by part (in this process, or on the campaign's Dask cluster); only the
+strategy's bounded candidate set is kept in memory, with the candidates' rows, so the export needs
+no further read of the pool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
@@ -14,14 +16,16 @@ import pandas as pd
 
 from alflow import progress
 from alflow.config import ModelConfig
-from alflow.learning import data, models
+from alflow.learning import embeddings, models
 from alflow.round.arrivals import screen_arrivals
 from alflow.round.context import RoundContext
 from alflow.round.decide import Batch, Decision
+from alflow.round.pool import arrow_ids, pool_batches
+from alflow.round.scoring import Scored, ScoringJob, pickable_inputs, score_batches
 from alflow.round.train import Trained
 from alflow.selection import synthesis
 from alflow.selection.measures import margin
-from alflow.selection.scoring import score_chunks
+from alflow.selection.scoring import make_scorer
 
 
 def select_batch(ctx: RoundContext, trained: Trained, decision: Decision) -> Decision:
@@ -31,8 +35,9 @@ def select_batch(ctx: RoundContext, trained: Trained, decision: Decision) -> Dec
         return replace(decision, batch=screen_arrivals(ctx, trained, decision))
     if not decision.batch_size:
         return decision
-    items = pool_batch(ctx, trained, k=decision.batch_size, skip=decision.auto_labels.labels)
-    return replace(decision, batch=Batch(items))
+    return replace(
+        decision, batch=pool_selection(ctx, trained, k=decision.batch_size, skip=decision.auto_labels.labels)
+    )
 
 
 def _committee(ctx: RoundContext) -> list[Any] | None:
@@ -42,29 +47,13 @@ def _committee(ctx: RoundContext) -> list[Any] | None:
     return [models.build_model(ModelConfig(estimator=path), seed=ctx.config.seed) for path in paths]
 
 
-def pool_batch(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection[str] = ()) -> pd.DataFrame:
-    """k items, best first: id, score, predicted, origin, and the features of items not in the pool.
-
-    `strategy.synthetic` of them are synthesized on the decision boundary (once the model is
-    fitted); the rest are the pool items the strategy ranks highest among those not labeled, asked
-    or auto-labeled (by the ledger, or by this round: `skip`).
-    """
-    options, id_column = ctx.config.strategy, ctx.config.pool.id_column
-    rng = np.random.default_rng([ctx.config.seed, ctx.round])
-    synthetic = _synthesize(ctx, trained, min(options.synthetic, k), rng)
-    excluded = ctx.taken | set(skip)
-
-    def candidates() -> Iterator[tuple[np.ndarray, Any]]:
-        chunks = data.pool_chunks(ctx.config.pool, ctx.inputs.features)
-        for chunk in progress.rows(chunks, total=ctx.inputs.pool_size, description="scoring the pool"):
-            chunk = chunk[~chunk[id_column].isin(excluded)]
-            yield chunk[id_column].to_numpy(), ctx.model_input(chunk)
-
-    chosen = score_chunks(
+def scoring_job(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection[str], rng) -> ScoringJob:
+    """The round's selection resolved (strategy, committee, reference sample) before the pool is scored."""
+    options = ctx.config.strategy
+    scorer = make_scorer(
         trained.model,
-        candidates(),
         strategy=options.name,
-        k=k - len(synthetic),
+        k=k,
         rng=rng,
         X_labeled=trained.X,
         y_labeled=trained.y,
@@ -72,8 +61,59 @@ def pool_batch(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection[
         class_balance=options.class_balance,
         committee=_committee(ctx),
         committee_size=options.committee_size,
-    ).assign(origin="pool")
-    return pd.concat([synthetic, chosen], ignore_index=True) if len(synthetic) else chosen
+    )
+    job = ScoringJob(ctx.config.pool, list(ctx.inputs.features), arrow_ids(ctx.taken | set(skip)), scorer)
+    first = next(pickable_inputs(job, pool_batches(ctx)), None) if scorer.spec.reference else None
+    if first is not None:  # density compares with a sample of the first pickable rows
+        scorer.sample_reference(first)
+    return job
+
+
+def score_pool(ctx: RoundContext, job: ScoringJob) -> Scored:
+    """The candidates of the whole pool: on the campaign's cluster, or here in one pass."""
+    if ctx.config.cluster is not None:
+        from alflow.learning.pools import parts
+        from alflow.round.cluster import score_on_cluster
+
+        return score_on_cluster(ctx.config.cluster, job, parts(ctx.pool))
+    batches = progress.rows(
+        pool_batches(ctx), total=ctx.inputs.pool_size, description="scoring the pool", size=lambda b: b[1].num_rows
+    )
+    return score_batches(job, batches)
+
+
+def pool_batch(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection[str] = ()) -> pd.DataFrame:
+    """k items, best first: id, score, predicted, origin, and the features of items not in the pool."""
+    return pool_selection(ctx, trained, k=k, skip=skip).items
+
+
+def pool_selection(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection[str] = ()) -> Batch:
+    """The batch of k items, best first, with the pool rows of its pool items (as scoring read them).
+
+    `strategy.synthetic` of them are synthesized on the decision boundary (once the model is
+    fitted); the rest are the pool items the strategy ranks highest among those not labeled, asked
+    or auto-labeled (by the ledger, or by this round: `skip`).
+    """
+    id_column = ctx.config.pool.id_column
+    rng = np.random.default_rng([ctx.config.seed, ctx.round])
+    synthetic = _synthesize(ctx, trained, min(ctx.config.strategy.synthetic, k), rng)
+    job = scoring_job(ctx, trained, k=k - len(synthetic), skip=skip, rng=rng)
+    scored = score_pool(ctx, job)
+    chosen = job.scorer.pick(scored.candidates, k - len(synthetic), seen=scored.rows)
+    items = chosen.items.assign(origin="pool")
+    rows = _read_rows(chosen.X, chosen.items["id"].to_numpy(), id_column)
+    return Batch(pd.concat([synthetic, items], ignore_index=True) if len(synthetic) else items, rows=rows)
+
+
+def _read_rows(X: Any, ids: np.ndarray, id_column: str) -> pd.DataFrame | None:
+    """The chosen pool rows as scoring read them (a feature frame or a text series), keyed by id;
+    None when the model read vectors (the export then reads the columns it shows)."""
+    if not isinstance(X, pd.DataFrame | pd.Series):
+        return None
+    rows = X.to_frame() if isinstance(X, pd.Series) else X.reset_index(drop=True)
+    rows = rows.reset_index(drop=True).drop(columns=embeddings.ROW, errors="ignore")
+    rows.insert(0, id_column, ids)
+    return rows
 
 
 def _synthesize(ctx: RoundContext, trained: Trained, n: int, rng: np.random.Generator) -> pd.DataFrame:

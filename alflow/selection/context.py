@@ -37,7 +37,8 @@ class Chunk:
     """What a per-row prefilter sees of one pool chunk.
 
     `proba` is the model's predict_proba of X (None when nothing is fitted), `reference` the
-    embedded pool sample density compares against, `rng` the generator uniform draws come from.
+    embedded pool sample density compares against, `rng` the generator uniform draws come from,
+    `positions` the rows' places in the pool (increasing), which key those draws.
     """
 
     X: Any
@@ -45,6 +46,32 @@ class Chunk:
     context: Context
     reference: np.ndarray | None
     rng: np.random.Generator
+    positions: np.ndarray
+
+    def uniform(self) -> np.ndarray:
+        """One uniform draw per row, the same whichever chunk or process the row is scored in."""
+        return draws_at(self.rng, self.positions)
+
+
+def draws_at(rng: np.random.Generator, positions: np.ndarray) -> np.ndarray:
+    """The draws `rng.random(n)` would give at `positions` (increasing rows of a pool), computed
+    without drawing those before them, so any part of a pool gets the draws one pass would give it.
+    A generator that cannot jump ahead (PCG64 and Philox can) gives its next draws instead."""
+    if not len(positions):
+        return np.zeros(0)
+    start = int(positions[0])
+    return _at(rng, start).random(int(positions[-1]) - start + 1)[positions - start]
+
+
+def _at(rng: np.random.Generator, position: int) -> np.random.Generator:
+    """A copy of `rng` moved `position` draws ahead (or `rng` itself if it cannot jump)."""
+    bits: Any = rng.bit_generator
+    if not hasattr(bits, "advance"):
+        return rng
+    moved = type(bits)()
+    moved.state = bits.state
+    moved.advance(position)
+    return np.random.Generator(moved)
 
 
 def is_fitted(model: Any) -> bool:

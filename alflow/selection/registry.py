@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from alflow.selection import diversity, measures
-from alflow.selection.arrays import n_rows
 from alflow.selection.committee import committee_proba
 
 if TYPE_CHECKING:
@@ -55,7 +54,7 @@ class Strategy:
 
 
 def _uniform(chunk: Chunk) -> np.ndarray:
-    return chunk.rng.random(n_rows(chunk.X))  # diversity picks from a uniform sample of the pool
+    return chunk.uniform()  # diversity picks from a uniform sample of the pool
 
 
 def _measure(measure: measures.Measure) -> Prefilter:

@@ -10,16 +10,16 @@ streamed as chunks; `alflow.selection.pool.select_batch` is the same over an in-
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from alflow.selection import measures, registry
-from alflow.selection.arrays import stack, take
+from alflow.selection.arrays import n_rows, stack, take
 from alflow.selection.committee import fit_committee
-from alflow.selection.context import Chunk, Context, is_cold, pick_space
+from alflow.selection.context import Chunk, Context, draws_at, is_cold, pick_space
 from alflow.selection.registry import Strategy
 
 REFERENCE_SAMPLE = 1000
@@ -102,21 +102,128 @@ def _pick(strategy: Strategy, ctx: Context, X_candidates: Any, scores: np.ndarra
 
 
 @dataclass
-class _Candidates:
+class Candidates:
+    """The best rows by prefilter score seen so far: at most `m` of them, with their inputs."""
+
     ids: np.ndarray
     X: Any
     scores: np.ndarray
     tiebreak: np.ndarray
     predicted: np.ndarray
 
-    def merge(self, other: _Candidates, m: int) -> _Candidates:
+    def merge(self, other: Candidates, m: int) -> Candidates:
+        """The best `m` of both. Any order of merging gives the same rows (ties fall by tiebreak)."""
         ids = np.concatenate([self.ids, other.ids])
         scores = np.concatenate([self.scores, other.scores])
         tiebreak = np.concatenate([self.tiebreak, other.tiebreak])
         keep = _top_k(scores, tiebreak, min(m, scores.shape[0]))
         X = take(stack([self.X, other.X]), keep)
         predicted = np.concatenate([self.predicted, other.predicted])[keep]
-        return _Candidates(ids[keep], X, scores[keep], tiebreak[keep], predicted)
+        return Candidates(ids[keep], X, scores[keep], tiebreak[keep], predicted)
+
+
+def merge_all(parts: Iterable[Candidates | None], m: int) -> Candidates | None:
+    """The best `m` rows of several parts' candidates (None for a part with no rows)."""
+    best: Candidates | None = None
+    for part in parts:
+        if part is not None:
+            best = part if best is None else best.merge(part, m)
+    return best
+
+
+@dataclass
+class Selection:
+    """The batch (columns id, score, predicted; best first) and its rows' model inputs."""
+
+    items: pd.DataFrame
+    X: Any
+
+
+@dataclass
+class Scorer:
+    """A selection resolved before the pool is read: the strategy, what it knows of the model and the
+    labeled set, how many candidates to keep, and random draws keyed by pool position. Any split of
+    the pool into parts, scored in any process, keeps the same candidates as one pass over it."""
+
+    spec: Strategy
+    context: Context
+    m: int
+    score_rng: np.random.Generator = field(repr=False)
+    tie_rng: np.random.Generator = field(repr=False)
+    pick_rng: np.random.Generator = field(repr=False)
+    reference: Any = field(default=None, repr=False)  # model features of a pool sample; may be sparse
+
+    def sample_reference(self, X: Any) -> None:
+        """Draw the pool sample that density compares with, from `X` (the pool's first chunk), once
+        the model is fitted (at cold start density has no model's features to compare in)."""
+        if self.spec.reference and self.reference is None and self.context.fitted:
+            rows = np.sort(self.pick_rng.permutation(n_rows(X))[:REFERENCE_SAMPLE])
+            self.reference = self.context.embed(take(X, rows))
+
+    def candidates(self, ids: np.ndarray, X: Any, positions: np.ndarray) -> Candidates:
+        """The best `m` rows of one chunk by the prefilter (weighted by class balance), with their
+        predictions. `positions` are the rows' places in the pool, increasing (they key the draws)."""
+        ctx = self.context
+        proba = ctx.model.predict_proba(X) if ctx.fitted else None
+        scores = self.spec.prefilter(Chunk(X, proba, ctx, self.reference, self.score_rng, positions))
+        if ctx.class_weights is not None and proba is not None:
+            scores = scores * ctx.class_weights[proba.argmax(axis=1)]
+        tiebreak = draws_at(self.tie_rng, positions)
+        top = _top_k(scores, tiebreak, min(self.m, len(ids)))
+        if ctx.classes is not None and proba is not None:
+            predicted = ctx.classes[proba[top].argmax(axis=1)]
+        else:
+            predicted = np.full(top.size, None, dtype=object)
+        return Candidates(np.asarray(ids)[top], take(X, top), scores[top], tiebreak[top], predicted)
+
+    def pick(self, best: Candidates | None, k: int, *, seen: int) -> Selection:
+        """The batch of `k` from the candidates of `seen` pool rows. ValueError if fewer than k."""
+        if best is None or seen < k:
+            raise ValueError(f"batch_size={k} must be <= the number of unlabeled pool items {seen}")
+        if self.spec.pick is not None:
+            picked = _pick(self.spec, self.context, best.X, best.scores, k, self.pick_rng)
+            scores = 1.0 - np.arange(k) / k
+        else:
+            picked, scores = np.arange(k), best.scores[:k]
+        items = pd.DataFrame({"id": best.ids[picked], "score": scores, "predicted": best.predicted[picked]})
+        return Selection(items, take(best.X, picked))
+
+
+def make_scorer(
+    model: Any,
+    *,
+    strategy: str,
+    k: int,
+    rng: np.random.Generator,
+    X_labeled: Any = None,
+    y_labeled: Any = None,
+    oversample: int = 10,
+    class_balance: bool = False,
+    committee: list[Any] | None = None,
+    committee_size: int = 5,
+    reference: np.ndarray | None = None,
+) -> Scorer:
+    """Resolve the strategy (`auto`, cold start) and fit what it needs; raises ValueError or
+    ModelError before the pool is read. See `score_chunks` for the arguments."""
+    score_rng, tie_rng, pick_rng = rng.spawn(3)
+    cold = is_cold(model, y_labeled)
+    spec = registry.resolve(
+        strategy,
+        cold=cold,
+        n_labeled=None if y_labeled is None else len(y_labeled),
+        n_classes=None if cold else len(model.classes_),
+    )
+    ctx = make_context(
+        model,
+        spec,
+        X_labeled=X_labeled,
+        y_labeled=y_labeled,
+        class_balance=class_balance,
+        committee=committee,
+        committee_size=committee_size,
+        rng=pick_rng,
+    )
+    return Scorer(spec, ctx, spec.candidates(k, oversample), score_rng, tie_rng, pick_rng, reference)
 
 
 def score_chunks(
@@ -142,65 +249,26 @@ def score_chunks(
     score (1 for the first pick, falling by 1/k). Raises ValueError if fewer than k items arrive
     or the strategy is unknown.
     """
-    score_rng, tie_rng, pick_rng = rng.spawn(3)
-    cold = is_cold(model, y_labeled)
-    spec = registry.resolve(
-        strategy,
-        cold=cold,
-        n_labeled=None if y_labeled is None else len(y_labeled),
-        n_classes=None if cold else len(model.classes_),
-    )
-    ctx = make_context(
+    scorer = make_scorer(
         model,
-        spec,
+        strategy=strategy,
+        k=k,
+        rng=rng,
         X_labeled=X_labeled,
         y_labeled=y_labeled,
+        oversample=oversample,
         class_balance=class_balance,
         committee=committee,
         committee_size=committee_size,
-        rng=pick_rng,
+        reference=reference,
     )
-    m = spec.candidates(k, oversample)
-    best: _Candidates | None = None
+    best: Candidates | None = None
     seen = 0
     for ids, X in chunks:
         if len(ids) == 0:
             continue
+        scorer.sample_reference(X)
+        chunk = scorer.candidates(np.asarray(ids), X, np.arange(seen, seen + len(ids)))
         seen += len(ids)
-        if spec.reference and reference is None and ctx.fitted:
-            reference = ctx.embed(take(X, np.sort(pick_rng.permutation(len(ids))[:REFERENCE_SAMPLE])))
-        chunk = _chunk_candidates(spec, ctx, np.asarray(ids), X, m=m, reference=reference, rngs=(score_rng, tie_rng))
-        best = chunk if best is None else best.merge(chunk, m)
-    if best is None or seen < k:
-        raise ValueError(f"batch_size={k} must be <= the number of unlabeled pool items {seen}")
-    if spec.pick is not None:
-        picked = _pick(spec, ctx, best.X, best.scores, k, pick_rng)
-        scores = 1.0 - np.arange(k) / k
-    else:
-        picked, scores = np.arange(k), best.scores[:k]
-    return pd.DataFrame({"id": best.ids[picked], "score": scores, "predicted": best.predicted[picked]})
-
-
-def _chunk_candidates(
-    spec: Strategy,
-    ctx: Context,
-    ids: np.ndarray,
-    X: Any,
-    *,
-    m: int,
-    reference: np.ndarray | None,
-    rngs: tuple[np.random.Generator, np.random.Generator],
-) -> _Candidates:
-    """The best `m` rows of one chunk by the prefilter (weighted by class balance), with their predictions."""
-    score_rng, tie_rng = rngs
-    proba = ctx.model.predict_proba(X) if ctx.fitted else None
-    scores = spec.prefilter(Chunk(X, proba, ctx, reference, score_rng))
-    if ctx.class_weights is not None and proba is not None:
-        scores = scores * ctx.class_weights[proba.argmax(axis=1)]
-    tiebreak = tie_rng.random(len(ids))
-    top = _top_k(scores, tiebreak, min(m, len(ids)))
-    if ctx.classes is not None and proba is not None:
-        predicted = ctx.classes[proba[top].argmax(axis=1)]
-    else:
-        predicted = np.full(top.size, None, dtype=object)
-    return _Candidates(ids[top], take(X, top), scores[top], tiebreak[top], predicted)
+        best = chunk if best is None else best.merge(chunk, scorer.m)
+    return scorer.pick(best, k, seen=seen).items
