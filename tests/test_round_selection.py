@@ -29,8 +29,8 @@ def test_round_selects_unlabeled_items_with_every_kind_of_strategy(campaign_file
     campaign = _edit(campaign_file, strategy={"name": strategy}, pool={"chunk_size": 100})
     assert campaign.strategy.name == strategy and campaign.pool.chunk_size == 100
     ctx, trained = _trained(campaign)
-    batch = pool_batch(ctx, trained, k=10)
-    again = pool_batch(ctx, trained, k=10)
+    batch = pool_batch(ctx, trained, k=10).batch
+    again = pool_batch(ctx, trained, k=10).batch
     assert batch["id"].tolist() == again["id"].tolist()
     assert len(set(batch["id"])) == 10
     assert not set(batch["id"]) & set(ctx.inputs.seed_labels)
@@ -42,7 +42,7 @@ def test_round_committee_from_import_paths(campaign_file):
     campaign = _edit(campaign_file, strategy={"name": "qbc_kl", "committee": committee})
     assert campaign.strategy.committee == ("sklearn.naive_bayes.GaussianNB", "sklearn.tree.DecisionTreeClassifier")
     ctx, trained = _trained(campaign)
-    batch = pool_batch(ctx, trained, k=5)
+    batch = pool_batch(ctx, trained, k=5).batch
     assert len(set(batch["id"])) == 5
     assert (batch["score"] > 0).all()  # two different models disagree somewhere in the pool
 

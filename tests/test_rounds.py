@@ -126,7 +126,7 @@ def test_ingest_is_idempotent(campaign, campaign_file):
 
 def _select_first_batch(config):
     ctx = RoundContext(config, validate_inputs(config), campaign_state(config))
-    return pool_batch(ctx, train_model(ctx), k=10)
+    return pool_batch(ctx, train_model(ctx), k=10).batch
 
 
 def _with_pool(config, uri, **pool):

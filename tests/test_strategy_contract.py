@@ -70,7 +70,7 @@ def test_scores_come_best_first(problem, strategy):
         X_labeled=X_labeled,
         y_labeled=y_labeled,
         reference=X_pool[:100] if strategy == "density" else None,
-    )
+    ).batch
     assert batch["score"].is_monotonic_decreasing
     assert set(batch["predicted"]) <= set(model.classes_)
 
@@ -115,19 +115,18 @@ def test_cold_start_with_one_labeled_class_does_not_fail():
 
 
 @pytest.mark.parametrize(
-    ("name", "cold", "n_labeled", "n_classes", "expected"),
+    ("name", "cold", "expected"),
     [
-        ("margin", True, None, None, "typiclust"),
-        ("kcenter", True, None, None, "kcenter"),
-        ("auto", False, 10, 10, "typiclust"),
-        ("auto", False, 30, 10, "combined"),
-        ("auto", False, None, 3, "combined"),
-        ("entropy", False, 5, 10, "entropy"),
+        ("margin", "LogisticRegression is not fitted", "typiclust"),
+        ("kcenter", "LogisticRegression is not fitted", "kcenter"),
+        ("entropy", None, "entropy"),
     ],
-    ids=["cold-margin", "cold-kcenter", "auto-few-labels", "auto-enough-labels", "auto-no-labels-given", "explicit"],
+    ids=["cold-margin", "cold-kcenter", "explicit"],
 )
-def test_resolve_strategy(name, cold, n_labeled, n_classes, expected):
-    assert resolve(name, cold=cold, n_labeled=n_labeled, n_classes=n_classes).name == expected
+def test_resolve_strategy(name, cold, expected):
+    choice = resolve(name, cold=cold)
+    assert choice.strategy.name == expected
+    assert (cold if expected != name else "as asked") in choice.reason
 
 
 @pytest.mark.parametrize("name", STRATEGY_NAMES)

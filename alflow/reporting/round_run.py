@@ -59,6 +59,14 @@ def progress(ctx: RoundContext, decision: Decision) -> dict[str, float]:
     return figures
 
 
+def strategy_used(decision: Decision) -> dict[str, str]:
+    """Which strategy chose the round's pool batch and why (`auto` decides each round), as MLflow params."""
+    batch = decision.batch
+    if batch is None or batch.strategy is None:
+        return {}
+    return {"strategy_used": batch.strategy, "strategy_reason": (batch.reason or "")[:500]}
+
+
 def round_figures(config: CampaignConfig, view: RoundView, trained: Trained) -> dict[str, Figure]:
     """The round run's plots, by artifact name (see alflow.reporting.plots)."""
     history, metric = view.history, config.stopping.metric
@@ -130,7 +138,7 @@ def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracki
             X_example=trained.X.head(5),
             metrics=decision.evaluation.metrics,
             progress={**progress(ctx, decision), **view.vendor},
-            params={**params, "metric_source": decision.evaluation.source},
+            params={**params, "metric_source": decision.evaluation.source, **strategy_used(decision)},
             registered_model=config.campaign,
             model_tags={
                 "alflow.round": str(decision.round),

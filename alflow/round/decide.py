@@ -22,11 +22,14 @@ class Batch:
 
     `items` has columns id, score, predicted, origin ("pool", "synthetic" or "stream:<file>"), then
     the features of items that are not pool rows. A stream round's batch carries where it left the
-    stream (`stream`), even when it asks for nothing.
+    stream (`stream`), even when it asks for nothing. A pool batch says which strategy chose it and
+    why (`auto` decides each round).
     """
 
     items: pd.DataFrame = field(repr=False)
     stream: StreamRecord | None = None
+    strategy: str | None = None
+    reason: str | None = None
 
     @property
     def size(self) -> int:

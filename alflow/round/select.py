@@ -20,7 +20,7 @@ from alflow.round.decide import Batch, Decision
 from alflow.round.train import Trained
 from alflow.selection import synthesis
 from alflow.selection.measures import margin
-from alflow.selection.scoring import score_chunks
+from alflow.selection.scoring import Ranked, score_chunks
 
 
 def select_batch(ctx: RoundContext, trained: Trained, decision: Decision) -> Decision:
@@ -30,8 +30,8 @@ def select_batch(ctx: RoundContext, trained: Trained, decision: Decision) -> Dec
         return replace(decision, batch=screen_arrivals(ctx, trained, decision))
     if not decision.batch_size:
         return decision
-    items = pool_batch(ctx, trained, k=decision.batch_size, skip=decision.auto_labels.labels)
-    return replace(decision, batch=Batch(items))
+    ranked = pool_batch(ctx, trained, k=decision.batch_size, skip=decision.auto_labels.labels)
+    return replace(decision, batch=Batch(ranked.batch, strategy=ranked.strategy, reason=ranked.reason))
 
 
 def _committee(ctx: RoundContext) -> list[Any] | None:
@@ -41,8 +41,9 @@ def _committee(ctx: RoundContext) -> list[Any] | None:
     return [models.build_model(ModelConfig(estimator=path), seed=ctx.config.seed) for path in paths]
 
 
-def pool_batch(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection[str] = ()) -> pd.DataFrame:
-    """k items, best first: id, score, predicted, origin, and the features of items not in the pool.
+def pool_batch(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection[str] = ()) -> Ranked:
+    """k items, best first (id, score, predicted, origin, and the features of items not in the pool),
+    with the strategy that chose the pool items and why.
 
     `strategy.synthetic` of them are synthesized on the decision boundary (once the model is
     fitted); the rest are the pool items the strategy ranks highest among those not labeled, asked
@@ -58,7 +59,7 @@ def pool_batch(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection[
             chunk = chunk[~chunk[id_column].isin(excluded)]
             yield chunk[id_column].to_numpy(), ctx.model_input(chunk)
 
-    chosen = score_chunks(
+    ranked = score_chunks(
         trained.model,
         candidates(),
         strategy=options.name,
@@ -70,8 +71,10 @@ def pool_batch(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection[
         class_balance=options.class_balance,
         committee=_committee(ctx),
         committee_size=options.committee_size,
-    ).assign(origin="pool")
-    return pd.concat([synthetic, chosen], ignore_index=True) if len(synthetic) else chosen
+    )
+    chosen = ranked.batch.assign(origin="pool")
+    items = pd.concat([synthetic, chosen], ignore_index=True) if len(synthetic) else chosen
+    return replace(ranked, batch=items)
 
 
 def _synthesize(ctx: RoundContext, trained: Trained, n: int, rng: np.random.Generator) -> pd.DataFrame:

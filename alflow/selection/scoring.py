@@ -10,17 +10,18 @@ streamed as chunks; `alflow.selection.pool.select_batch` is the same over an in-
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from alflow.selection import measures, registry
-from alflow.selection.arrays import stack, take
+from alflow.selection import auto, checks, measures, registry
+from alflow.selection.arrays import n_rows, stack, take
+from alflow.selection.checks import spawn
 from alflow.selection.committee import fit_committee
-from alflow.selection.context import Chunk, Context, is_cold
-from alflow.selection.registry import Strategy
+from alflow.selection.context import Chunk, Context, Space, cold_reason, is_cold
+from alflow.selection.registry import Choice, Strategy
 
 REFERENCE_SAMPLE = 1000
 """Information density compares each item to a random sample of the pool of this size."""
@@ -41,6 +42,7 @@ def select_top_k(scores: np.ndarray, k: int, *, rng: np.random.Generator | None 
 
 
 def _top_k(scores: np.ndarray, tiebreak: np.ndarray, k: int) -> np.ndarray:
+    scores = np.where(np.isnan(scores), -np.inf, scores)  # a NaN score (a row the model cannot read) goes last
     if k < scores.shape[0]:
         # argpartition keeps the cost O(n); only the k survivors (plus ties at the cut) are sorted.
         cut = np.partition(scores, -k)[-k]
@@ -77,29 +79,19 @@ def make_context(
                 f"strategy {strategy.name!r} needs X_labeled and y_labeled to fit its committee; pass them"
             )
         members = fit_committee(model, X_labeled, y, members=committee, size=committee_size, rng=rng)
-    if strategy.check_model is not None:
+    if strategy.check_model is not None and fitted:
         strategy.check_model(model)
     return Context(model, fitted, classes, X_labeled, y, weights, members)
 
 
-def _standardise(Z: np.ndarray, Z_labeled: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    # Scale by candidates and labels together: either alone is a small or biased sample.
-    basis = Z if Z_labeled is None else np.concatenate([Z, Z_labeled])
-    mean, std = basis.mean(axis=0), basis.std(axis=0)
-    std[std == 0] = 1.0
-    return (Z - mean) / std, None if Z_labeled is None else (Z_labeled - mean) / std
-
-
-def _pick(strategy: Strategy, ctx: Context, X_candidates: Any, scores: np.ndarray, k: int, rng) -> np.ndarray:
-    """The batch-level pick, in the space distances are measured in (standardised raw features
-    unless the model is a fitted pipeline, whose transformed features are already scaled)."""
-    assert strategy.pick is not None
-    Z = ctx.embed(X_candidates)
-    has_labels = ctx.X_labeled is not None and ctx.y_labeled is not None and len(ctx.y_labeled) > 0
-    Z_labeled = ctx.embed(ctx.X_labeled) if has_labels else None
-    if not (getattr(ctx.model, "steps", None) and ctx.fitted):
-        Z, Z_labeled = _standardise(Z, Z_labeled)
-    return strategy.pick(Z, Z_labeled, scores, k, rng)
+def _distinct(picked: np.ndarray, k: int, n: int) -> np.ndarray:
+    """The first k distinct indices of `picked`, topped up in candidate order (best prefilter first)."""
+    _, first = np.unique(picked, return_index=True)
+    unique = picked[np.sort(first)]
+    if unique.size >= k:
+        return unique[:k]
+    rest = np.setdiff1d(np.arange(n), unique, assume_unique=True)
+    return np.concatenate([unique, rest[: k - unique.size]])
 
 
 @dataclass
@@ -108,7 +100,6 @@ class _Candidates:
     X: Any
     scores: np.ndarray
     tiebreak: np.ndarray
-    predicted: np.ndarray
 
     def merge(self, other: _Candidates, m: int) -> _Candidates:
         ids = np.concatenate([self.ids, other.ids])
@@ -116,8 +107,20 @@ class _Candidates:
         tiebreak = np.concatenate([self.tiebreak, other.tiebreak])
         keep = _top_k(scores, tiebreak, min(m, scores.shape[0]))
         X = take(stack([self.X, other.X]), keep)
-        predicted = np.concatenate([self.predicted, other.predicted])[keep]
-        return _Candidates(ids[keep], X, scores[keep], tiebreak[keep], predicted)
+        return _Candidates(ids[keep], X, scores[keep], tiebreak[keep])
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A chosen batch, best first, with the strategy that chose it and why.
+
+    `batch` has columns id, score, predicted (the model's label for the item; None at cold start
+    or for a model that is not a classifier).
+    """
+
+    batch: pd.DataFrame
+    strategy: str
+    reason: str
 
 
 def score_chunks(
@@ -133,24 +136,21 @@ def score_chunks(
     class_balance: bool = False,
     committee: list[Any] | None = None,
     committee_size: int = 5,
-    reference: np.ndarray | None = None,
-) -> pd.DataFrame:
-    """The `k` best items of a pool streamed as `(ids, X)` chunks, best first.
+    reference: Any = None,
+) -> Ranked:
+    """The `k` best items of a pool streamed as `(ids, X)` chunks, best first, and the strategy that ran.
 
-    Returns columns id, score, predicted (None at cold start). Memory holds one chunk plus the
-    bounded candidate set. Same chunks in the same order and the same `rng` state give the same
-    batch; for per-row strategies, whatever the chunk size. Batch-level strategies report a rank
-    score (1 for the first pick, falling by 1/k). Raises ValueError if fewer than k items arrive
-    or the strategy is unknown.
+    Memory holds one chunk plus the bounded candidate set. Same chunks in the same order and the
+    same `rng` state give the same batch; for per-row strategies, whatever the chunk size.
+    Batch-level strategies report a rank score (1 for the first pick, falling by 1/k). Distances
+    (density, diversity picks) are measured in one space per selection (`Context.space`), fit on
+    `reference` (pool rows: a sample of the whole pool) or else on a sample of the first chunk.
+    The batch holds k distinct ids whenever the chunks do. Raises ValueError if fewer than k
+    items arrive or the strategy is unknown; ModelError if the strategy cannot work with the model.
     """
-    score_rng, tie_rng, pick_rng = rng.spawn(3)
-    cold = is_cold(model, y_labeled)
-    spec = registry.resolve(
-        strategy,
-        cold=cold,
-        n_labeled=None if y_labeled is None else len(y_labeled),
-        n_classes=None if cold else len(model.classes_),
-    )
+    score_rng, tie_rng, pick_rng = spawn(rng, 3)
+    choice = _choose(model, strategy, X_labeled=X_labeled, y_labeled=y_labeled, k=k, rng=pick_rng)
+    spec = choice.strategy
     ctx = make_context(
         model,
         spec,
@@ -163,45 +163,70 @@ def score_chunks(
     )
     m = spec.candidates(k, oversample)
     best: _Candidates | None = None
+    space: Space | None = None
+    reference_Z = None
     seen = 0
     for ids, X in chunks:
         if len(ids) == 0:
             continue
         seen += len(ids)
-        if spec.reference and reference is None:
-            reference = ctx.embed(take(X, np.sort(pick_rng.permutation(len(ids))[:REFERENCE_SAMPLE])))
-        chunk = _chunk_candidates(spec, ctx, np.asarray(ids), X, m=m, reference=reference, rngs=(score_rng, tie_rng))
-        best = chunk if best is None else best.merge(chunk, m)
+        if space is None and (spec.pick is not None or spec.reference):
+            sample = reference if reference is not None else take(X, _sample_rows(len(ids), pick_rng))
+            space = ctx.space(sample)
+            reference_Z = space(sample) if spec.reference else None
+        chunk = Chunk(X, None, ctx, reference_Z, score_rng, space)
+        candidates = _chunk_candidates(spec, chunk, np.asarray(ids), m=m, tie_rng=tie_rng)
+        best = candidates if best is None else best.merge(candidates, m)
     if best is None or seen < k:
         raise ValueError(f"batch_size={k} must be <= the number of unlabeled pool items {seen}")
     if spec.pick is not None:
-        picked = _pick(spec, ctx, best.X, best.scores, k, pick_rng)
+        assert space is not None
+        Z_labeled = space(ctx.X_labeled) if ctx.has_labels else None
+        picked = _distinct(np.asarray(spec.pick(space(best.X), Z_labeled, best.scores, k, pick_rng)), k, len(best.ids))
         scores = 1.0 - np.arange(k) / k
     else:
         picked, scores = np.arange(k), best.scores[:k]
-    return pd.DataFrame({"id": best.ids[picked], "score": scores, "predicted": best.predicted[picked]})
+    batch = pd.DataFrame({"id": best.ids[picked], "score": scores, "predicted": _predicted(ctx, take(best.X, picked))})
+    return Ranked(batch, spec.name, choice.reason)
 
 
-def _chunk_candidates(
-    spec: Strategy,
-    ctx: Context,
-    ids: np.ndarray,
-    X: Any,
-    *,
-    m: int,
-    reference: np.ndarray | None,
-    rngs: tuple[np.random.Generator, np.random.Generator],
-) -> _Candidates:
-    """The best `m` rows of one chunk by the prefilter (weighted by class balance), with their predictions."""
-    score_rng, tie_rng = rngs
-    proba = ctx.model.predict_proba(X) if ctx.fitted else None
-    scores = spec.prefilter(Chunk(X, proba, ctx, reference, score_rng))
+def _sample_rows(n: int, rng: np.random.Generator) -> np.ndarray:
+    return np.sort(rng.permutation(n)[:REFERENCE_SAMPLE])
+
+
+def _choose(model: Any, name: str, *, X_labeled: Any, y_labeled: Any, k: int, rng: np.random.Generator) -> Choice:
+    """The strategy that runs for `name` (auto decides from the data), after checking the model can serve it."""
+    registry.check_name(name)
+    n_classes = None if y_labeled is None else int(np.unique(np.asarray(y_labeled)).size)
+    fitted = not is_cold(model, y_labeled)
+    unusable = cold_reason(model, y_labeled)
+    if name == registry.AUTO:
+        checks.check_model(model, strategy=name, reads_model=False, fitted=fitted, n_classes=n_classes)
+        return auto.choose(model, X_labeled, y_labeled, k=k, unusable=unusable, rng=rng)
+    spec = registry.STRATEGIES[name]
+    checks.check_model(model, strategy=name, reads_model=spec.needs_model, fitted=fitted, n_classes=n_classes)
+    return registry.resolve(name, cold=unusable)
+
+
+def _predicted(ctx: Context, X: Any) -> np.ndarray:
+    """The model's label for each picked item (None at cold start or for a model that is not a classifier)."""
+    if ctx.fitted:
+        return np.asarray(ctx.model.predict(X), dtype=object)
+    return np.full(n_rows(X), None, dtype=object)
+
+
+def _chunk_candidates(spec: Strategy, chunk: Chunk, ids: np.ndarray, *, m: int, tie_rng) -> _Candidates:
+    """The best `m` rows of one chunk by the prefilter (weighted by class balance).
+
+    predict_proba is called only when the prefilter scores it or class balance weighs by it.
+    """
+    ctx = chunk.context
+    proba = None
+    if ctx.fitted and (spec.needs_model or ctx.class_weights is not None):
+        proba = ctx.model.predict_proba(chunk.X)
+    scores = spec.prefilter(replace(chunk, proba=proba))
     if ctx.class_weights is not None and proba is not None:
         scores = scores * ctx.class_weights[proba.argmax(axis=1)]
     tiebreak = tie_rng.random(len(ids))
     top = _top_k(scores, tiebreak, min(m, len(ids)))
-    if ctx.classes is not None and proba is not None:
-        predicted = ctx.classes[proba[top].argmax(axis=1)]
-    else:
-        predicted = np.full(top.size, None, dtype=object)
-    return _Candidates(ids[top], take(X, top), scores[top], tiebreak[top], predicted)
+    return _Candidates(ids[top], take(chunk.X, top), scores[top], tiebreak[top])
