@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from alflow.config import load_campaign
-from cli.console import beside_python, errors_as_exit_codes, out, quiet_libraries
+from cli.console import beside_python, err, errors_as_exit_codes, out, quiet_libraries
 from cli.rounds import run_round
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 DEFAULT_DEMO_DIR = Path("alflow-demo")
 
@@ -65,6 +70,9 @@ def simulate(
         "auto,margin,entropy,combined,typiclust"
     ),
     seeds: Annotated[int, typer.Option(min=1, help="replays per strategy (seed, seed+1, ...)")] = 3,
+    optimise: Annotated[
+        str, typer.Option(help="what the recommendation optimises: aulc (area under the curve), labels, final")
+    ] = "aulc",
     output: Annotated[
         Path | None, typer.Option("--out", help="output folder (default: simulation/ beside CONFIG)")
     ] = None,
@@ -72,14 +80,19 @@ def simulate(
     """Replay the campaign on labeled data for each strategy and random; recommend a strategy."""
     from alflow.reporting import tracking
     from alflow.tools import simulate as simulation
+    from alflow.tools import summary
 
     quiet_libraries()
     with errors_as_exit_codes():
         campaign = load_campaign(config)
         names = [s.strip() for s in strategies.split(",") if s.strip()]
-        result = simulation.simulate(campaign, answers=answers, strategies=names, seeds=seeds)
+        summary.check_objective(optimise)
+        with replay_progress() as progress:
+            result = simulation.simulate(
+                campaign, answers=answers, strategies=names, seeds=seeds, objective=optimise, progress=progress
+            )
         folder = output or config.resolve().parent / "simulation"
-        paths = simulation.write_outputs(result, folder)
+        paths = summary.write_outputs(result, folder)
         run_id = tracking.log_simulation(
             campaign.tracking.uri,
             experiment=campaign.experiment,
@@ -88,6 +101,7 @@ def simulate(
                 "metric": result.metric,
                 "strategies": ",".join(names),
                 "seeds": seeds,
+                "optimise": optimise,
                 "batch_size": campaign.strategy.batch_size,
                 "max_labels": campaign.budget.max_labels,
                 "model": campaign.model.preset or campaign.model.estimator,
@@ -97,5 +111,23 @@ def simulate(
             recommended=result.recommended,
             artifacts=str(folder),
         )
-    out.print(simulation.table_markdown(result), highlight=False, soft_wrap=True)
+    out.print(summary.table_markdown(result), highlight=False, soft_wrap=True)
     out.print(f"curves: {paths['curves']}  plot: {paths['plot']}  MLflow run: {run_id}", highlight=False)
+
+
+@contextmanager
+def replay_progress() -> Iterator[Callable[..., None]]:
+    """One progress bar per strategy and seed (on stderr, so the table on stdout stays clean)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as bars:
+        tasks: dict[tuple[str, int], TaskID] = {}
+
+        def update(strategy: str, seed: int, done: int, total: int) -> None:
+            key = (strategy, seed)
+            if key not in tasks:
+                tasks[key] = bars.add_task(f"{strategy}, seed {seed}", total=total)
+            bars.update(tasks[key], completed=done)
+
+        yield update
