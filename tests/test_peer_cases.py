@@ -253,8 +253,8 @@ def test_density_does_not_depend_on_a_features_unit():
     assert np.allclose(first["score"].to_numpy(), by_id.loc[first["id"]].to_numpy())
 
 
-def test_density_and_the_pick_share_one_space():
-    """The density reference and the diversity pick are both measured in the selection's Space."""
+def test_the_distance_space_standardises_every_feature():
+    """Density and the batch picks measure distances in a Space: each feature standardised."""
     from alflow.selection.context import fit_space
 
     X = np.random.default_rng(0).normal(size=(50, 3)) * [1.0, 100.0, 0.01]

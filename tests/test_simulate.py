@@ -83,7 +83,9 @@ def test_table_figures_by_hand():
     assert rows["margin"]["labels_to_98"] == 30 and rows["random"]["labels_to_98"] is None
     assert rows["margin"]["labels_to_95"] == 30
     assert sim.recommended == "margin"
-    assert "optimises the area under the learning curve" in sim.reason and "0.8000 against random's 0.7000" in sim.reason
+    assert (
+        "optimises the area under the learning curve" in sim.reason and "0.8000 against random's 0.7000" in sim.reason
+    )
     assert labels_to_reach(curves["random"], 0.7) == 20
     assert mean_curve([[(10, 0.2), (20, 0.4)], [(10, 0.4), (20, 0.6)]]) == [(10, pytest.approx(0.3)), (20, 0.5)]
     assert np.isclose(rows["random"]["final"], 0.9)

@@ -129,6 +129,34 @@ def test_resolve_strategy(name, cold, expected):
     assert (cold if expected != name else "as asked") in choice.reason
 
 
+def _blobs(n_labeled, *, seed=0):
+    X, y = make_blobs(n_samples=600, centers=4, cluster_std=1.0, random_state=seed)
+    model = LogisticRegression(max_iter=500).fit(X[:n_labeled], y[:n_labeled])
+    return model, X[n_labeled:], X[:n_labeled], y[:n_labeled]
+
+
+@pytest.mark.parametrize(
+    ("n_labeled", "expected", "reason"),
+    [
+        (8, "typiclust", "auto: 8 labels for 4 classes, fewer than 3 a class"),
+        (12, "combined", "auto: 12 labels for 4 classes, at least 3 a class"),
+    ],
+    ids=["warm-up", "uncertainty"],
+)
+def test_auto_says_which_strategy_it_ran_and_why(n_labeled, expected, reason):
+    model, X_pool, X_labeled, y_labeled = _blobs(n_labeled)
+    chosen = alflow.select(model, X_pool, 10, X_labeled=X_labeled, y_labeled=y_labeled, random_state=0)
+    assert chosen.strategy == expected and chosen.reason.startswith(reason)
+
+
+def test_auto_without_a_usable_model_covers_the_data_and_says_why():
+    X, _ = make_blobs(n_samples=200, centers=3, random_state=0)
+    chosen = alflow.select(LogisticRegression(), X, 5, random_state=0)
+    assert chosen.strategy == "typiclust" and chosen.reason == (
+        "auto: LogisticRegression is not fitted, so typical items of uncovered clusters"
+    )
+
+
 @pytest.mark.parametrize("name", STRATEGY_NAMES)
 def test_a_campaign_file_accepts_every_strategy_of_the_registry(name):
     assert StrategyConfig(name=name).name == name

@@ -70,9 +70,12 @@ def select(
     k = checks.batch_size(batch_size, n_rows(X_pool))
     registry.check_name(strategy)
     rng = checks.generator(random_state)
-    # the whole pool is at hand: sample the distance space's reference from all of it, not the first chunk
-    ref_rng = np.random.default_rng(rng.integers(2**63 - 1))
-    reference = take(X_pool, np.sort(ref_rng.permutation(n_rows(X_pool))[:REFERENCE_SAMPLE]))
+    reference = None
+    spec = registry.STRATEGIES.get(strategy)
+    if spec is not None and spec.reference:
+        # the whole pool is at hand: sample density's reference from all of it, not from the first chunk
+        ref_rng = np.random.default_rng(rng.integers(2**63 - 1))
+        reference = take(X_pool, np.sort(ref_rng.permutation(n_rows(X_pool))[:REFERENCE_SAMPLE]))
     ranked = score_chunks(
         model,
         chunked(X_pool, chunk_size),

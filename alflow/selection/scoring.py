@@ -143,8 +143,9 @@ def score_chunks(
     Memory holds one chunk plus the bounded candidate set. Same chunks in the same order and the
     same `rng` state give the same batch; for per-row strategies, whatever the chunk size.
     Batch-level strategies report a rank score (1 for the first pick, falling by 1/k). Distances
-    (density, diversity picks) are measured in one space per selection (`Context.space`), fit on
-    `reference` (pool rows: a sample of the whole pool) or else on a sample of the first chunk.
+    are measured in a `Space` (`Context.space`): for density, standardised by `reference` (pool
+    rows: a sample of the whole pool) or else a sample of the first chunk, with the labeled items;
+    for a batch pick, by its candidates and the labeled items.
     The batch holds k distinct ids whenever the chunks do. Raises ValueError if fewer than k
     items arrive or the strategy is unknown; ModelError if the strategy cannot work with the model.
     """
@@ -170,19 +171,21 @@ def score_chunks(
         if len(ids) == 0:
             continue
         seen += len(ids)
-        if space is None and (spec.pick is not None or spec.reference):
+        if spec.reference and space is None:
             sample = reference if reference is not None else take(X, _sample_rows(len(ids), pick_rng))
             space = ctx.space(sample)
-            reference_Z = space(sample) if spec.reference else None
+            reference_Z = space(sample)
         chunk = Chunk(X, None, ctx, reference_Z, score_rng, space)
         candidates = _chunk_candidates(spec, chunk, np.asarray(ids), m=m, tie_rng=tie_rng)
         best = candidates if best is None else best.merge(candidates, m)
     if best is None or seen < k:
         raise ValueError(f"batch_size={k} must be <= the number of unlabeled pool items {seen}")
     if spec.pick is not None:
-        assert space is not None
-        Z_labeled = space(ctx.X_labeled) if ctx.has_labels else None
-        picked = _distinct(np.asarray(spec.pick(space(best.X), Z_labeled, best.scores, k, pick_rng)), k, len(best.ids))
+        # the candidates are a bounded sample of the pool: their spread, with the labels', sets the scale
+        pick_space = ctx.space(best.X)
+        Z_labeled = pick_space(ctx.X_labeled) if ctx.has_labels else None
+        chosen = spec.pick(pick_space(best.X), Z_labeled, best.scores, k, pick_rng)
+        picked = _distinct(np.asarray(chosen), k, len(best.ids))
         scores = 1.0 - np.arange(k) / k
     else:
         picked, scores = np.arange(k), best.scores[:k]
