@@ -37,8 +37,10 @@ import alflow
 
 RESULTS = Path(__file__).parent / "results"
 HARD = ",".join(
-    ["digits", "synth_10c", "synth_10c_minority", "synth_2c_minority"]
-    + ["heldout_20c", "heldout_highdim", "heldout_noisy", "heldout_3c_imbalanced"]
+    (
+        *("digits", "synth_10c", "synth_10c_minority", "synth_2c_minority"),
+        *("heldout_20c", "heldout_highdim", "heldout_noisy", "heldout_3c_imbalanced"),
+    )
 )
 """The sets where the strategies of the protocol differ most (the others are near their ceiling)."""
 
