@@ -245,3 +245,5 @@ def test_round_view_gathers_history_labeled_set_batch_and_confusion(campaign):
     correct = np.trace(view.confusion.to_numpy()) / len(holdout)
     assert correct == pytest.approx(evaluation.metrics["accuracy"])
     assert view.vendor == {} and view.reference == {}
+    used = round_run.strategy_used(decision)
+    assert used["strategy_used"] == decision.batch.strategy and used["strategy_reason"] == decision.batch.reason
