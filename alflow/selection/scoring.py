@@ -149,8 +149,8 @@ def score_chunks(
     The batch holds k distinct ids whenever the chunks do. Raises ValueError if fewer than k
     items arrive or the strategy is unknown; ModelError if the strategy cannot work with the model.
     """
-    score_rng, tie_rng, pick_rng = spawn(rng, 3)
-    choice = _choose(model, strategy, X_labeled=X_labeled, y_labeled=y_labeled, k=k, rng=pick_rng)
+    rngs = spawn(rng, 3)  # scores, tie-breaks, picks
+    choice = _choose(model, strategy, X_labeled=X_labeled, y_labeled=y_labeled, k=k, rng=rngs[2])
     spec = choice.strategy
     ctx = make_context(
         model,
@@ -160,9 +160,34 @@ def score_chunks(
         class_balance=class_balance,
         committee=committee,
         committee_size=committee_size,
-        rng=pick_rng,
+        rng=rngs[2],
     )
-    m = spec.candidates(k, oversample)
+    best, seen = _stream(spec, ctx, chunks, m=spec.candidates(k, oversample), reference=reference, rngs=rngs)
+    if best is None or seen < k:
+        raise ValueError(f"batch_size={k} must be <= the number of unlabeled pool items {seen}")
+    if spec.pick is not None:
+        # the candidates are a bounded sample of the pool: their spread, with the labels', sets the scale
+        space = ctx.space(best.X)
+        Z_labeled = space(ctx.X_labeled) if ctx.has_labels else None
+        picked = _distinct(np.asarray(spec.pick(space(best.X), Z_labeled, best.scores, k, rngs[2])), k, len(best.ids))
+        scores = 1.0 - np.arange(k) / k
+    else:
+        picked, scores = np.arange(k), best.scores[:k]
+    batch = pd.DataFrame({"id": best.ids[picked], "score": scores, "predicted": _predicted(ctx, take(best.X, picked))})
+    return Ranked(batch, spec.name, choice.reason)
+
+
+def _stream(
+    spec: Strategy,
+    ctx: Context,
+    chunks: Iterable[tuple[np.ndarray, Any]],
+    *,
+    m: int,
+    reference: Any,
+    rngs: list[np.random.Generator],
+) -> tuple[_Candidates | None, int]:
+    """The best `m` rows of the whole stream by the prefilter, and how many rows went by."""
+    score_rng, tie_rng, pick_rng = rngs
     best: _Candidates | None = None
     space: Space | None = None
     reference_Z = None
@@ -178,19 +203,7 @@ def score_chunks(
         chunk = Chunk(X, None, ctx, reference_Z, score_rng, space)
         candidates = _chunk_candidates(spec, chunk, np.asarray(ids), m=m, tie_rng=tie_rng)
         best = candidates if best is None else best.merge(candidates, m)
-    if best is None or seen < k:
-        raise ValueError(f"batch_size={k} must be <= the number of unlabeled pool items {seen}")
-    if spec.pick is not None:
-        # the candidates are a bounded sample of the pool: their spread, with the labels', sets the scale
-        pick_space = ctx.space(best.X)
-        Z_labeled = pick_space(ctx.X_labeled) if ctx.has_labels else None
-        chosen = spec.pick(pick_space(best.X), Z_labeled, best.scores, k, pick_rng)
-        picked = _distinct(np.asarray(chosen), k, len(best.ids))
-        scores = 1.0 - np.arange(k) / k
-    else:
-        picked, scores = np.arange(k), best.scores[:k]
-    batch = pd.DataFrame({"id": best.ids[picked], "score": scores, "predicted": _predicted(ctx, take(best.X, picked))})
-    return Ranked(batch, spec.name, choice.reason)
+    return best, seen
 
 
 def _sample_rows(n: int, rng: np.random.Generator) -> np.ndarray:
