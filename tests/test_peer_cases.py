@@ -215,7 +215,7 @@ def test_a_model_that_takes_nan_can_select_from_rows_with_nan(strategy):
     X, y = make_classification(n_samples=80, n_features=4, random_state=1)
     X[3, 1] = np.nan  # one NaN row, in the pool; and one in the labeled set
     X[60, 2] = np.nan
-    model = HistGradientBoostingClassifier(max_iter=20).fit(X[40:], y[40:])
+    model = HistGradientBoostingClassifier(max_iter=5).fit(X[40:], y[40:])
     if strategy == "egl":
         pytest.skip("egl needs a log-loss linear model, which takes no NaN")
     chosen = alflow.select(model, X[:40], 5, strategy=strategy, X_labeled=X[40:], y_labeled=y[40:], random_state=0)
