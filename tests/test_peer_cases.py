@@ -103,6 +103,22 @@ def test_batch_size_errors_name_the_argument(fitted, batch_size, error, message)
         alflow.select_batch(model, X_pool, batch_size)
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "error", "message"),
+    [
+        ("oversample", 0, ValueError, "oversample=0 must be at least 1"),
+        ("oversample", 2.5, TypeError, r"oversample=2.5 must be an integer \(got float\)"),
+        ("chunk_size", 0, ValueError, "chunk_size=0 must be at least 1"),
+        ("committee_size", "5", TypeError, "committee_size='5' must be an integer"),
+    ],
+    ids=["oversample-zero", "oversample-float", "chunk-zero", "committee-string"],
+)
+def test_options_errors_name_the_option(fitted, option, value, error, message):
+    model, X_pool, *_ = fitted
+    with pytest.raises(error, match=message):
+        alflow.select_batch(model, X_pool, 3, **{option: value})
+
+
 def test_batch_size_takes_numpy_integers(fitted):
     model, X_pool, *_ = fitted
     assert len(alflow.select_batch(model, X_pool, np.int64(3))) == 3

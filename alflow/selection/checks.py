@@ -28,6 +28,15 @@ def batch_size(k: Any, n: int) -> int:
     return size
 
 
+def positive(value: Any, name: str) -> int:
+    """`value` as an int if it is a whole number >= 1; TypeError or ValueError naming `name` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}={value!r} must be an integer (got {type(value).__name__})")
+    if int(value) < 1:
+        raise ValueError(f"{name}={value} must be at least 1")
+    return int(value)
+
+
 def generator(random_state: Any) -> np.random.Generator:
     """A numpy Generator from `random_state`: None, an int, a sequence of ints, a Generator or a RandomState.
 

@@ -60,8 +60,9 @@ def select(
     diverse). `random_state`: None, an int, a sequence of ints, a numpy Generator or RandomState;
     the same value gives the same batch. Sparse matrices of any format are taken (as CSR).
 
-    Raises TypeError for a batch_size that is not an integer or a random_state numpy cannot seed
-    from, ValueError for a batch_size outside 1..len(X_pool) or an unknown strategy, ModelError
+    Raises TypeError for a batch_size (oversample, chunk_size, committee_size) that is not an
+    integer or a random_state numpy cannot seed from, ValueError for a batch_size outside
+    1..len(X_pool), an option below 1 or an unknown strategy, ModelError
     when the strategy cannot work with the model (a regressor, no predict_proba, egl without a
     log-loss linear model, an unfitted model with two or more labeled classes).
     """
@@ -69,6 +70,8 @@ def select(
     X_labeled = None if X_labeled is None else checks.rows(X_labeled, "X_labeled")
     k = checks.batch_size(batch_size, n_rows(X_pool))
     registry.check_name(strategy)
+    oversample, chunk_size = checks.positive(oversample, "oversample"), checks.positive(chunk_size, "chunk_size")
+    committee_size = checks.positive(committee_size, "committee_size")
     rng = checks.generator(random_state)
     reference = None
     spec = registry.STRATEGIES.get(strategy)

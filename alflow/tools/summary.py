@@ -49,7 +49,7 @@ def labels_to_reach(curve: list[tuple[int, float]], target: float) -> int | None
 
 
 def _saved(reached: int | None, random_reached: int | None, last: int) -> tuple[int | None, str]:
-    """Labels saved against random at one target, and '>' when random never got there (a lower bound)."""
+    """Labels saved against random at one target, and '>' when random never got there (then more were saved)."""
     if reached is None:
         return None, ""
     if random_reached is None:
@@ -144,7 +144,7 @@ def table_markdown(sim: Simulation) -> str:
         cells = [r["strategy"], f"{r['aulc']:.4f}", f"{r['final']:.4f}", *(show(r[f"labels_to_{t}"]) for t in targets)]
         lines.append("| " + " | ".join([*cells, *saved]) + " |")
     used = [f"{r['strategy']} used {r['used']}" for r in sim.table if r.get("used")]
-    notes = ["", "'>N': random did not reach the target within the budget, so at least N labels saved."]
+    notes = ["", "'>N': random did not reach the target within the budget: more than N labels saved."]
     return "\n".join(lines + ([""] + [f"- {u}" for u in used] if used else []) + notes) + "\n"
 
 
