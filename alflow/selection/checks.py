@@ -57,8 +57,12 @@ def generator(random_state: Any) -> np.random.Generator:
 
 
 def spawn(rng: np.random.Generator, n: int) -> list[np.random.Generator]:
-    """`n` independent generators drawn from `rng` (works whatever bit generator backs it)."""
-    return [np.random.default_rng(int(seed)) for seed in rng.integers(0, 2**63 - 1, size=n)]
+    """`n` independent child generators of `rng` (numpy's `spawn`; drawn seeds for a bit generator
+    that cannot spawn, e.g. one built around a legacy seed)."""
+    try:
+        return list(rng.spawn(n))
+    except (TypeError, ValueError):
+        return [np.random.default_rng(int(seed)) for seed in rng.integers(0, 2**63 - 1, size=n)]
 
 
 def rows(X: Any, name: str = "X_pool") -> Any:
