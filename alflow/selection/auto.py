@@ -20,18 +20,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from alflow.selection.registry import STRATEGIES, Choice
 
 LABELS_PER_CLASS = 3
 """`auto` covers the data until the labeled set holds this many labels per class the model knows."""
 
 
-def choose(
-    model: Any, X_labeled: Any, y_labeled: Any, *, k: int, unusable: str | None, rng: np.random.Generator
-) -> Choice:
-    """The strategy `auto` runs this time, and why (one sentence)."""
+def choose(model: Any, y_labeled: Any, *, unusable: str | None) -> Choice:
+    """The strategy `auto` runs this time, and why (one sentence); `unusable` says why no model can serve."""
     if unusable is not None:
         return Choice(STRATEGIES["typiclust"], f"auto: {unusable}, so typical items of uncovered clusters")
     n_classes = len(model.classes_)

@@ -150,7 +150,7 @@ def score_chunks(
     items arrive or the strategy is unknown; ModelError if the strategy cannot work with the model.
     """
     rngs = spawn(rng, 3)  # scores, tie-breaks, picks
-    choice = _choose(model, strategy, X_labeled=X_labeled, y_labeled=y_labeled, k=k, rng=rngs[2])
+    choice = _choose(model, strategy, y_labeled=y_labeled)
     spec = choice.strategy
     ctx = make_context(
         model,
@@ -210,7 +210,7 @@ def _sample_rows(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.permutation(n)[:REFERENCE_SAMPLE])
 
 
-def _choose(model: Any, name: str, *, X_labeled: Any, y_labeled: Any, k: int, rng: np.random.Generator) -> Choice:
+def _choose(model: Any, name: str, *, y_labeled: Any) -> Choice:
     """The strategy that runs for `name` (auto decides from the data), after checking the model can serve it."""
     registry.check_name(name)
     n_classes = None if y_labeled is None else int(np.unique(np.asarray(y_labeled)).size)
@@ -218,7 +218,7 @@ def _choose(model: Any, name: str, *, X_labeled: Any, y_labeled: Any, k: int, rn
     unusable = cold_reason(model, y_labeled)
     if name == registry.AUTO:
         checks.check_model(model, strategy=name, reads_model=False, fitted=fitted, n_classes=n_classes)
-        return auto.choose(model, X_labeled, y_labeled, k=k, unusable=unusable, rng=rng)
+        return auto.choose(model, y_labeled, unusable=unusable)
     spec = registry.STRATEGIES[name]
     checks.check_model(model, strategy=name, reads_model=spec.needs_model, fitted=fitted, n_classes=n_classes)
     return registry.resolve(name, cold=unusable)
