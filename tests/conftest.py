@@ -150,9 +150,10 @@ def mlflow_server(tmp_path_factory, mlflow_template) -> str:
 
 @pytest.fixture(scope="session")
 def dashboard_campaign(tmp_path_factory, mlflow_server, prefect_server):
-    """Three rounds of a small campaign tracked on the `mlflow_server`; round 3 runs in a new process.
+    """Four rounds of a small campaign tracked on the `mlflow_server`; round 4 runs in a new process
+    (four rounds: the first with a forecast).
 
-    Yields (config, reports of rounds 1-2, the round-3 `alflow status --json` row). A random-sampling
+    Yields (config, reports of rounds 1-3, the round-4 `alflow status --json` row). A random-sampling
     curve file stands in for a simulation's output.
     """
     import json
@@ -178,12 +179,12 @@ def dashboard_campaign(tmp_path_factory, mlflow_server, prefect_server):
     config = load_campaign(path)
     vendor = vendor_for(config, folder / "data" / "answers.csv")
     reports = []
-    for _ in range(2):
+    for _ in range(3):
         report = active_learning_round(str(path))
         assert report.status == "exported", report.message()
         vendor.deliver(report.round)
         reports.append(report)
-    # Round 3 in a new process against the same servers: it must attach to the same parent run.
+    # Round 4 in a new process against the same servers: it must attach to the same parent run.
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
     cli = [str(Path(sys.executable).with_name("alflow"))]
     done = subprocess.run([*cli, "round", str(path)], env=env, capture_output=True, text=True, timeout=300)

@@ -150,3 +150,32 @@ def test_simulate_reports_progress_per_strategy_and_seed(labeled_campaign):
         for seed in (0, 1):
             assert [c[2:] for c in calls if c[:2] == (strategy, seed)] == [(0, 3), (1, 3), (2, 3), (3, 3)]
     assert sim.objective == "aulc"
+
+
+@pytest.mark.slow
+def test_simulate_replays_a_text_campaign(tmp_path):
+    """The TF-IDF preset on the generated tickets: every strategy replays on texts to the budget."""
+    from alflow.config import load_campaign
+    from alflow.tools.simulate import simulate
+
+    path = write_demo_data(tmp_path, bucket=None, max_labels=60, batch_size=10, dataset="text")
+    pool = pd.read_csv(tmp_path / "data" / "pool.csv", dtype=str).head(600)
+    answers = pd.read_csv(tmp_path / "data" / "answers.csv", dtype=str).rename(columns={"label": "truth"})
+    pool.merge(answers, on="id").to_csv(tmp_path / "data" / "pool.csv", index=False)
+    seed = pd.read_csv(tmp_path / "data" / "seed.csv", dtype=str)
+    seed[seed["id"].isin(pool["id"])].to_csv(tmp_path / "data" / "seed.csv", index=False)
+    result = simulate(load_campaign(path), answers="truth", strategies=["auto", "margin", "typiclust"], seeds=1)
+    assert set(result.curves) == {"auto", "margin", "typiclust", "random"}
+    for curve in result.curves.values():
+        assert curve[-1][0] == 60 and 0.25 < curve[-1][1] <= 1.0
+
+
+def test_simulate_json_is_the_table_and_the_recommendation(labeled_campaign, tmp_path):
+    args = ["simulate", str(labeled_campaign), "--answers", "truth", "--strategies", "margin", "--seeds", "1", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["recommended"] in {"margin", "random"} and payload["metric"] == "accuracy"
+    assert {row["strategy"] for row in payload["table"]} == {"margin", "random"}
+    assert payload["files"]["curves"] == str(tmp_path / "simulation" / "curves.json")
+    assert payload["mlflow_run_id"]

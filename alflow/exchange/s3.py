@@ -56,6 +56,7 @@ def _b64_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
+_BLOCK = 8 * 1024 * 1024
 SHA_META = "alflow-sha256"  # x-amz-meta-alflow-sha256: ours to compare, whatever the store keeps
 
 
@@ -121,13 +122,26 @@ class S3Store:
         return extra
 
     def write_once(self, key: str, data: bytes) -> None:
-        full, checksum = self._key(key), _b64_sha256(data)
+        self._put_once(key, data, _b64_sha256(data))
+
+    def write_once_from(self, key: str, source: IO[bytes]) -> None:
+        """`write_once` streamed from a seekable binary file (read twice: its checksum, then the put)."""
+        digest = hashlib.sha256()
+        while block := source.read(_BLOCK):
+            digest.update(block)
+        source.seek(0)
+        self._put_once(key, source, base64.b64encode(digest.digest()).decode())
+
+    def _put_once(self, key: str, body: bytes | IO[bytes], checksum: str) -> None:
+        full = self._key(key)
         for attempt in range(6):
+            if not isinstance(body, bytes):
+                body.seek(0)
             try:
                 self._client.put_object(
                     Bucket=self.bucket,
                     Key=full,
-                    Body=data,
+                    Body=body,
                     IfNoneMatch="*",
                     ChecksumSHA256=checksum,
                     Metadata={SHA_META: checksum},
@@ -167,6 +181,9 @@ class S3Store:
             return False
         return True
 
+    def size(self, key: str) -> int:
+        return int(self._head(key)["ContentLength"])
+
     def modified(self, key: str) -> str:
         """When the object was written (the store's clock), ISO 8601 UTC."""
         return self._head(key)["LastModified"].isoformat(timespec="seconds")
@@ -193,8 +210,17 @@ class S3Store:
         mixing versions.
         """
         extra = {"IfMatch": f'"{version}"'} if version else {}
-        body = self._client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)["Body"]
-        shutil.copyfileobj(body, target, length=8 * 1024 * 1024)
+        try:
+            body = self._client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)["Body"]
+        except ClientError as error:
+            if _error_code(error) in _EXISTS:  # 412: rewritten since `version`
+                raise FileNotFoundError(
+                    f"{self.uri}/{key} was rewritten since version {version}; read it again"
+                ) from None
+            if _error_code(error) in _MISSING:
+                raise FileNotFoundError(f"{self.uri}/{key}") from None
+            raise
+        shutil.copyfileobj(body, target, length=_BLOCK)
 
 
 def ensure_bucket(uri: str) -> bool:

@@ -5,8 +5,23 @@ from __future__ import annotations
 import pandas as pd
 
 from alflow.config import CampaignConfig
-from alflow.learning import data, validation
+from alflow.learning import content, data, validation
 from alflow.round.context import Inputs
+
+
+def _check_content(config: CampaignConfig) -> int | None:
+    """The pool's texts, vectors and references, a chunk at a time (alflow.learning.content); with
+    an embedder, its vectors computed now if this version of the pool has none cached. Returns the
+    vector length (None without a vector column)."""
+    pool = config.pool
+    columns = content.content_columns(pool)
+    if not columns:
+        return None
+    chunks = data.pool_chunks(pool, columns)
+    dimensions = content.check_items(chunks, pool, base=content.base_of(pool.uri), source=pool.uri)
+    if pool.embedder:
+        data.pool_embeddings(pool)
+    return dimensions
 
 
 def validate_inputs(config: CampaignConfig) -> Inputs:
@@ -17,7 +32,9 @@ def validate_inputs(config: CampaignConfig) -> Inputs:
     features = data.feature_columns(pool, header)
     parts = list(data.pool_ids(pool)) if pool.id_column in header else []
     ids = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype=str)
-    validation.check_pool(header, ids, id_column=pool.id_column, features=features, source=pool.uri)
+    required = list(dict.fromkeys([*features, *content.content_columns(pool)]))
+    validation.check_pool(header, ids, id_column=pool.id_column, features=required, source=pool.uri)
+    dimensions = _check_content(config)
 
     seed_cfg = config.seed_labels
     seed = data.read_table(seed_cfg.uri, text_columns=[pool.id_column, seed_cfg.label_column])
@@ -37,5 +54,9 @@ def validate_inputs(config: CampaignConfig) -> Inputs:
         validation.check_holdout(
             holdout, features=features, label_column=label, classes=config.classes, source=config.holdout.uri
         )
+        if pool.reads != "table":  # the holdout holds what the model reads: texts, or vectors like the pool's
+            text = None if pool.vector_column else pool.text_column
+            reads = pool.model_copy(update={"text_column": text, "reference_column": None})
+            content.check_chunk(holdout, reads, dimensions=dimensions, base="", source=config.holdout.uri)
     seed_labels = dict(zip(seed[pool.id_column], seed[seed_cfg.label_column], strict=True))
-    return Inputs(header, features, int(ids.size), seed_labels, holdout)
+    return Inputs(header, features, int(ids.size), seed_labels, holdout, dimensions)

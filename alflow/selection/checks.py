@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from alflow.errors import ModelError
+from alflow.selection.arrays import as_rows
 
 RandomState = int | Sequence[int] | np.random.Generator | np.random.RandomState | None
 
@@ -66,7 +67,8 @@ def spawn(rng: np.random.Generator, n: int) -> list[np.random.Generator]:
 
 
 def rows(X: Any, name: str = "X_pool") -> Any:
-    """X in a form whose rows can be taken by position: sparse matrices become CSR.
+    """X in a form whose rows can be taken by position: sparse matrices become CSR, a list or
+    tuple an array (texts a 1-D object array, see `alflow.selection.arrays.as_rows`).
 
     Raises TypeError naming `name` for a scalar or a string.
     """
@@ -74,7 +76,7 @@ def rows(X: Any, name: str = "X_pool") -> Any:
         raise TypeError(f"{name}={X!r:.40} must be rows of items (an array, DataFrame, sparse matrix or list)")
     if hasattr(X, "tocsr") and not hasattr(X, "iloc"):
         return X.tocsr()  # COO, DIA and friends cannot be indexed by row
-    return X
+    return as_rows(X)
 
 
 def model_kind(model: Any) -> str:

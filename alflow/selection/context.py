@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from alflow.selection.arrays import is_text, stack
 from alflow.selection.checks import has_proba, model_kind
 from alflow.selection.measures import split_pipeline
 
@@ -39,36 +40,93 @@ class Context:
 
 @dataclass(frozen=True)
 class Space:
-    """Where distances are measured: a fitted pipeline's transformed features (already scaled by
-    it), or else the raw features standardised by a pool sample and the labeled items. Missing
-    values sit at the mean (0 after standardising), so a NaN feature neither attracts nor repels."""
+    """Where distances are measured, fit once per selection (`fit_space`).
+
+    A fitted pipeline's transformed features (already scaled by its steps); texts without one
+    (cold start) through the pipeline's own unfitted text steps, or TF-IDF (`vectoriser`); else
+    the raw features standardised by a pool sample and the labeled items. Missing values sit at
+    the mean (0 after standardising), so a NaN feature neither attracts nor repels. Sparse rows
+    (TF-IDF) stay sparse: cosine similarity needs no scale, and a chunk is never densified.
+    """
 
     model: Any
     fitted: bool
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
+    vectoriser: Any = None
 
-    def __call__(self, X: Any) -> np.ndarray:
+    def __call__(self, X: Any) -> Any:
+        if self.vectoriser is not None:
+            return self.vectoriser.transform(np.asarray(X, dtype=object))
         Z = embed(self.model, X, fitted=self.fitted)
+        if hasattr(Z, "tocsr"):
+            return Z
         if self.mean is not None and self.std is not None:
             Z = (Z - self.mean) / self.std
         return np.nan_to_num(Z, nan=0.0, posinf=0.0, neginf=0.0)
 
+    def dense(self, X: Any, X_labeled: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(candidates, labeled items or None) as dense rows for a batch pick, in one space.
+
+        Sparse features are projected together by truncated SVD to at most SPACE_DIMENSIONS and
+        normalised, so only the bounded candidate set is ever dense.
+        """
+        Zs = [self(X)] if X_labeled is None else [self(X), self(X_labeled)]
+        if hasattr(Zs[0], "tocsr"):
+            Zs = _projected(Zs)
+        return Zs[0], (Zs[1] if len(Zs) > 1 else None)
+
+
+SPACE_DIMENSIONS = 100
+"""Sparse features (TF-IDF) are projected to at most this many dimensions (LSA) before a batch pick."""
+
 
 def fit_space(model: Any, sample: Any, X_labeled: Any = None, *, fitted: bool) -> Space:
-    """The distance space of one selection: standardisation statistics from `sample` and `X_labeled`."""
-    if getattr(model, "steps", None) and fitted:
+    """The distance space of one selection, fit on `sample` (pool rows) and `X_labeled`."""
+    _, head = split_pipeline(model)
+    if head is not None and fitted:
         return Space(model, fitted)
-    parts = [embed(model, sample, fitted=fitted)]
-    if X_labeled is not None:
-        parts.append(embed(model, X_labeled, fitted=fitted))
-    Z = np.concatenate(parts)
+    parts = [sample] if X_labeled is None else [sample, X_labeled]
+    if is_text(sample):
+        return Space(model, fitted, vectoriser=_vectoriser(head, parts))
+    Zs = [embed(model, part, fitted=fitted) for part in parts]
+    if hasattr(Zs[0], "tocsr"):
+        return Space(model, fitted)
+    Z = np.concatenate(Zs)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: mean 0, scale 1
         mean, std = np.nanmean(Z, axis=0), np.nanstd(Z, axis=0)
     mean = np.nan_to_num(mean, nan=0.0)
     std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
     return Space(model, fitted, mean, std)
+
+
+def _vectoriser(head: Any, parts: list[Any]) -> Any:
+    """A text vectoriser fit on `parts` together: the pipeline's own text steps, or TF-IDF (no labels needed)."""
+    from sklearn.base import clone
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = stack([np.asarray(p, dtype=object) for p in parts])
+    try:
+        if head is not None:
+            return clone(head).fit(texts)
+    except (TypeError, ValueError):  # a head that needs labels to fit (feature selection)
+        pass
+    return TfidfVectorizer(sublinear_tf=True).fit(texts)
+
+
+def _projected(Zs: list[Any]) -> list[np.ndarray]:
+    """Sparse rows in a shared low-dimensional dense space (truncated SVD), rows of unit length."""
+    import scipy.sparse as sp
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.preprocessing import normalize
+
+    basis = sp.vstack(Zs).tocsr()
+    dimensions = min(SPACE_DIMENSIONS, basis.shape[1] - 1, basis.shape[0] - 1)
+    if dimensions < 2:
+        return [normalize(Z).toarray() for Z in Zs]
+    svd = TruncatedSVD(n_components=dimensions, random_state=0).fit(basis)
+    return [normalize(svd.transform(Z)) for Z in Zs]
 
 
 @dataclass(frozen=True)
@@ -83,7 +141,7 @@ class Chunk:
     X: Any
     proba: np.ndarray | None
     context: Context
-    reference: np.ndarray | None
+    reference: Any
     rng: np.random.Generator
     space: Space | None = None
 
@@ -118,8 +176,11 @@ def cold_reason(model: Any, y_labeled: Any) -> str | None:
     return None
 
 
-def embed(model: Any, X: Any, *, fitted: bool) -> np.ndarray:
-    """The fitted pipeline's transformed features (everything before its last step), else X as floats."""
+def embed(model: Any, X: Any, *, fitted: bool) -> Any:
+    """The fitted pipeline's transformed features (everything before its last step), else X as floats.
+
+    Per row, so a chunk at a time: a sparse result (TF-IDF) stays sparse, never a dense chunk.
+    """
     _, head = split_pipeline(model)
     Z = head.transform(X) if head is not None and fitted else X
-    return Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z, dtype=float)
+    return Z if hasattr(Z, "tocsr") else np.asarray(Z, dtype=float)

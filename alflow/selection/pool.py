@@ -51,8 +51,10 @@ def select(
 ) -> Selection:
     """The `batch_size` items of `X_pool` to label next, with their scores and the strategy that chose them.
 
-    `model` is a fitted scikit-learn classifier (or an unfitted one at cold start, when `y_labeled`
-    holds fewer than two classes: then the batch is chosen by typicality). Strategies that score
+    `X_pool` is whatever the model reads: a feature array or frame, a sparse matrix, embedding
+    vectors, or texts (a series, list or array of strings, for a text pipeline). `model` is a
+    fitted scikit-learn classifier (or an unfitted one at cold start, when `y_labeled` holds fewer
+    than two classes: then the batch is chosen by typicality; texts then go through TF-IDF). Strategies that score
     probabilities need `predict_proba`; kcenter, kmeans, typiclust and random read only the
     features and never call it. `X_labeled`/`y_labeled` are what the model was fit on: `auto`
     decides from them, committee strategies refit on them, diversity avoids them, `class_balance`

@@ -167,9 +167,8 @@ def score_chunks(
         raise ValueError(f"batch_size={k} must be <= the number of unlabeled pool items {seen}")
     if spec.pick is not None:
         # the candidates are a bounded sample of the pool: their spread, with the labels', sets the scale
-        space = ctx.space(best.X)
-        Z_labeled = space(ctx.X_labeled) if ctx.has_labels else None
-        picked = _distinct(np.asarray(spec.pick(space(best.X), Z_labeled, best.scores, k, rngs[2])), k, len(best.ids))
+        Z, Z_labeled = ctx.space(best.X).dense(best.X, ctx.X_labeled if ctx.has_labels else None)
+        picked = _distinct(np.asarray(spec.pick(Z, Z_labeled, best.scores, k, rngs[2])), k, len(best.ids))
         scores = 1.0 - np.arange(k) / k
     else:
         picked, scores = np.arange(k), best.scores[:k]

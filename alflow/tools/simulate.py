@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from alflow.config import CampaignConfig
 from alflow.errors import ConfigError
 from alflow.learning import data, models
 from alflow.selection import registry
+from alflow.selection.arrays import take
 from alflow.selection.pool import select
 from alflow.tools import summary
 from alflow.tools.summary import Simulation
@@ -32,9 +34,9 @@ from alflow.tools.summary import Simulation
 class Problem:
     """The replayed campaign: a pool with its answers, a test set, the seed labels."""
 
-    X_pool: pd.DataFrame | pd.Series = field(repr=False)
+    X_pool: Any = field(repr=False)  # what the model reads: a feature frame, a text series or vectors
     y_pool: np.ndarray = field(repr=False)
-    X_test: pd.DataFrame | pd.Series = field(repr=False)
+    X_test: Any = field(repr=False)
     y_test: np.ndarray = field(repr=False)
     seed_rows: np.ndarray = field(repr=False)
 
@@ -113,7 +115,7 @@ def learning_curve(
     while True:
         rows = np.flatnonzero(labeled)
         model = models.train(
-            models.build_model(config.model, seed=seed), problem.X_pool.iloc[rows], problem.y_pool[rows]
+            models.build_model(config.model, seed=seed), take(problem.X_pool, rows), problem.y_pool[rows]
         )
         score = models.holdout_metrics(model, problem.X_test, problem.y_test)[metric]
         curve.append((int(labeled.sum()), float(score)))
@@ -123,10 +125,10 @@ def learning_curve(
         unlabeled = np.flatnonzero(~labeled)
         chosen = select(
             model,
-            problem.X_pool.iloc[unlabeled],
+            take(problem.X_pool, unlabeled),
             k,
             strategy=strategy,
-            X_labeled=problem.X_pool.iloc[rows],
+            X_labeled=take(problem.X_pool, rows),
             y_labeled=problem.y_pool[rows],
             random_state=[seed, round_],
             oversample=config.strategy.oversample,
