@@ -234,3 +234,27 @@ def test_every_python_block_of_the_migration_page_runs():
     assert len(code) >= 2
     for block in code:
         exec(compile(block, str(DOCS), "exec"), {})
+
+
+def test_a_learner_takes_lists_of_texts_and_starts_cold_on_them():
+    """A text pipeline learns from plain lists of strings: cold start by TF-IDF typicality, then auto."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    from alflow.tools.corpus import support_tickets
+
+    frame = support_tickets(200, seed=2)
+    texts, labels = frame["text"].tolist(), frame["label"].to_numpy()
+    learner = alflow.ActiveLearner(make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=1000)), random_state=0)
+    pool = list(range(len(texts)))
+    strategies = []
+    for _ in range(4):
+        chosen = learner.query([texts[i] for i in pool], 8)
+        picked = [pool[i] for i in chosen.indices]
+        assert len(set(picked)) == 8
+        learner.teach([texts[i] for i in picked], labels[picked])
+        pool = [i for i in pool if i not in set(picked)]
+        strategies.append(chosen.strategy)
+    assert strategies[0] == "typiclust"  # nothing labeled yet: typical texts by TF-IDF
+    assert learner.y_labeled is not None and len(set(learner.y_labeled)) >= 3  # spread over the classes
+    assert learner.fitted and len(learner.X_labeled) == 32
