@@ -1,16 +1,25 @@
-"""alflow: active-learning campaigns. `alflow.select_batch` is the notebook entry point.
+"""alflow: active-learning campaigns. From a notebook: `alflow.select_batch`, `alflow.select`, `alflow.ActiveLearner`.
 
-Kept light on import: no Prefect, no MLflow; `select_batch` loads scikit-learn on first use.
+Kept light on import: no Prefect, no MLflow; the selection API loads scikit-learn on first use.
 """
 
 from __future__ import annotations
 
-__all__ = ["select_batch"]
+from importlib import import_module
+from typing import Any
+
+_API = {
+    "select_batch": "alflow.selection.pool",
+    "select": "alflow.selection.pool",
+    "Selection": "alflow.selection.pool",
+    "ActiveLearner": "alflow.selection.learner",
+    "Committee": "alflow.selection.learner",
+    "make_strategy": "alflow.selection.learner",
+}
+__all__ = sorted(_API)
 
 
-def __getattr__(name: str):
-    if name == "select_batch":
-        from alflow.selection.pool import select_batch
-
-        return select_batch
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(import_module(_API[name]), name)
     raise AttributeError(f"module 'alflow' has no attribute {name!r}")

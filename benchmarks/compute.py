@@ -207,7 +207,7 @@ def _stream_select(strategy, model, path, X_labeled, y_labeled, limit=None):
         rng=np.random.default_rng(0),
         X_labeled=X_labeled,
         y_labeled=y_labeled,
-    )
+    ).batch
     return batch["id"].to_numpy()
 
 

@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -149,6 +150,9 @@ def split(dataset: str, seed: int):
     return scaler.transform(X_pool), scaler.transform(X_test), y_pool, y_test
 
 
+USED: list[str] = []  # the strategy alflow ran for each batch of the current curve (auto decides each round)
+
+
 def query(strategy: str, model, X, y, labeled: np.ndarray, k: int, seed: int, round_: int) -> np.ndarray:
     """Indices into X (the whole pool) of the next batch; `labeled` is a boolean mask."""
     unlabeled = np.flatnonzero(~labeled)
@@ -159,7 +163,7 @@ def query(strategy: str, model, X, y, labeled: np.ndarray, k: int, seed: int, ro
     if not strategy.startswith(("modal_", "skal_")):
         import alflow
 
-        picked = alflow.select_batch(
+        chosen = alflow.select(
             model,
             X[unlabeled],
             k,
@@ -168,7 +172,8 @@ def query(strategy: str, model, X, y, labeled: np.ndarray, k: int, seed: int, ro
             y_labeled=y[labeled],
             random_state=[seed, round_],
         )
-        return unlabeled[picked]
+        USED.append(chosen.strategy)
+        return unlabeled[chosen.indices]
     if strategy.startswith("modal_"):
         from modAL import uncertainty
 
@@ -225,6 +230,7 @@ def _run(dataset: str, model_name: str, strategy: str, seed: int) -> dict:
     labeled = np.zeros(len(y), dtype=bool)
     labeled[np.random.default_rng(seed).choice(len(y), START, replace=False)] = True
     curve, seconds = [], []
+    USED.clear()
     round_ = 0
     while True:
         model = clone(make_model(model_name, seed))
@@ -251,6 +257,8 @@ def _run(dataset: str, model_name: str, strategy: str, seed: int) -> dict:
         "seed": seed,
         "curve": curve,
         "seconds": seconds,
+        "used": list(USED),
+        "n_test": len(y_test),
     }
 
 
@@ -277,13 +285,16 @@ def summarise(runs: list[dict], full: dict) -> dict:
         model, dataset, strategy = key
         aulc = [float(np.mean(r["curve"])) for r in rs]
         reach = [_labels_to(r["curve"], 0.98 * full[(dataset, model, r["seed"])]) for r in rs]
+        used = Counter(s for r in rs for s in r.get("used", []))
         out.setdefault(model, {}).setdefault(dataset, {})[strategy] = {
             "aulc_mean": float(np.mean(aulc)),
             "aulc_std": float(np.std(aulc)),
             "aulc_by_seed": aulc,
             "seeds": [r["seed"] for r in rs],
+            "n_test": rs[0].get("n_test"),
             "labels_to_98": [x for x in reach],
             "seconds_per_round": float(np.mean([np.mean(r["seconds"]) for r in rs])),
+            "used": dict(used) if set(used) - {strategy} else {},
             "failed_seeds": [
                 r["seed"] for r in runs if "error" in r and (r["model"], r["dataset"], r["strategy"]) == key
             ],
@@ -291,7 +302,56 @@ def summarise(runs: list[dict], full: dict) -> dict:
     return out
 
 
-def markdown(summary: dict, *, seeds: int, command: str) -> str:
+def _by_seed(row: dict) -> dict[int, float]:
+    return dict(zip(row["seeds"], row["aulc_by_seed"], strict=True))
+
+
+def _difference(a: dict, b: dict) -> np.ndarray:
+    """Per-seed AULC of a minus b, on the seeds where both ran (a peer may have raised on some)."""
+    a_, b_ = _by_seed(a), _by_seed(b)
+    return np.array([a_[s] - b_[s] for s in sorted(a_) if s in b_])
+
+
+def _mean_sd(d: np.ndarray) -> str:
+    return f"{d.mean():+.4f} ± {d.std(ddof=1) if d.size > 1 else 0.0:.4f}"
+
+
+def verdict(rows: dict, dataset: str) -> tuple[str, dict] | None:
+    """One line of the auto table: against margin, the best peer and the best alflow strategy in
+    hindsight (per-seed differences, mean ± std), and the seeds below random beyond the test set's noise."""
+    if "auto" not in rows:
+        return None
+    auto = rows["auto"]
+    peers = {s: r for s, r in rows.items() if s in PEERS or s == "random"}
+    mine = {s: r for s, r in rows.items() if s in ALFLOW and s != "auto"}
+    best_peer = max(peers, key=lambda s: peers[s]["aulc_mean"]) if peers else None
+    best_mine = max(mine, key=lambda s: mine[s]["aulc_mean"]) if mine else None
+    cells = [dataset, f"{auto['aulc_mean']:.4f}", f"{rows.get('margin', {}).get('aulc_mean', float('nan')):.4f}"]
+    facts: dict = {"auto": auto["aulc_mean"]}
+    for best, pool in ((best_peer, peers), (best_mine, mine)):
+        if best is None:
+            cells += ["-", "-"]
+            continue
+        d = _difference(auto, pool[best])
+        cells += [f"{best} {pool[best]['aulc_mean']:.4f}", _mean_sd(d)]
+        facts[("peer" if pool is peers else "mine")] = float(d.mean())
+    below = "-"
+    if "random" in rows and auto.get("n_test"):
+        d = _difference(auto, rows["random"])
+        # the noise of one seed: the standard error of an accuracy measured on that seed's test set
+        noise = np.array([np.sqrt(a * (1 - a) / auto["n_test"]) for a in auto["aulc_by_seed"][: d.size]])
+        worst = int(np.argmin(d - (-noise)))
+        beyond = int((d < -noise).sum())
+        below = (
+            f"{int((d < 0).sum())}/{d.size}, {beyond} beyond noise (worst {d[worst]:+.4f}, noise {noise[worst]:.4f})"
+        )
+        facts["beyond_noise"] = beyond
+    used = auto.get("used") or {}
+    share = ", ".join(f"{s} {n / sum(used.values()):.0%}" for s, n in sorted(used.items(), key=lambda kv: -kv[1]))
+    return "| " + " | ".join([*cells, below, share or "-"]) + " |", facts
+
+
+def markdown(summary: dict, *, seeds: int, command: str, load: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
     lines = [
         "# Label efficiency (BENCHMARK.md protocol)",
         "",
@@ -302,46 +362,64 @@ def markdown(summary: dict, *, seeds: int, command: str) -> str:
         "(possible with a 5 % minority), the model predicts that class, alflow's strategies start cold (typicality) "
         "and the peers, which need a fitted model, pick at random until a second class is labeled. "
         "skal_pal selects with scikit-activeml's Parzen window classifier "
-        "(ProbabilisticAL needs frequency estimates); the scored model is the protocol's.",
+        "(ProbabilisticAL needs frequency estimates); the scored model is the protocol's. "
+        f"Load average (1, 5, 15 min) {', '.join(f'{x:.2f}' for x in load[0])} at the start, "
+        f"{', '.join(f'{x:.2f}' for x in load[1])} at the end (a shared 2-core machine).",
         "",
     ]
     for model, datasets in summary.items():
         lines += [f"## Model: {model}", ""]
-        verdict = ["| dataset | auto | margin | best peer | auto − best peer | seed noise (std of the difference) |"]
-        verdict.append("|---|---|---|---|---|---|")
+        head = (
+            "| dataset | auto | margin | best peer | auto − best peer (per seed) | best alflow in hindsight "
+            "| auto − best alflow (per seed) | seeds auto < random | auto ran |"
+        )
+        table, facts = [head, "|---|---|---|---|---|---|---|---|---|"], []
         for dataset, rows in datasets.items():
-            lines += [f"### {dataset}", "", "| strategy | AULC | to 98 % | s / round |", "|---|---|---|---|"]
-            for strategy, row in sorted(rows.items(), key=lambda kv: -kv[1]["aulc_mean"]):
-                reached = [x for x in row["labels_to_98"] if x is not None]
-                to98 = ">300" if not reached else f"{np.mean(reached):.0f}"
-                if reached and len(reached) < len(row["labels_to_98"]):
-                    to98 += f" ({len(reached)}/{len(row['labels_to_98'])})"
-                if row["failed_seeds"]:
-                    strategy = f"{strategy} (raised on seeds {row['failed_seeds']})"
-                lines.append(
-                    f"| {strategy} | {row['aulc_mean']:.4f} ± {row['aulc_std']:.4f} | {to98} | "
-                    f"{row['seconds_per_round']:.3f} |"
-                )
-            lines.append("")
-            peers = {s: r for s, r in rows.items() if s in PEERS or s == "random"}
-            if "auto" in rows and peers:
-                best = max(peers, key=lambda s: peers[s]["aulc_mean"])
-                # per-seed differences, on the seeds where both ran (a peer may have raised on some)
-                auto_by_seed = dict(zip(rows["auto"]["seeds"], rows["auto"]["aulc_by_seed"], strict=True))
-                peer_by_seed = dict(zip(peers[best]["seeds"], peers[best]["aulc_by_seed"], strict=True))
-                diff = np.array([auto_by_seed[s] - peer_by_seed[s] for s in sorted(auto_by_seed) if s in peer_by_seed])
-                margin_ = rows.get("margin", {}).get("aulc_mean", float("nan"))
-                noise = diff.std(ddof=1) if diff.size > 1 else 0.0
-                verdict.append(
-                    f"| {dataset} | {rows['auto']['aulc_mean']:.4f} | {margin_:.4f} | {best} "
-                    f"{peers[best]['aulc_mean']:.4f} | {diff.mean():+.4f} | {noise:.4f} |"
-                )
-        lines += ["### auto against the best peer (per dataset)", "", *verdict, ""]
-        autos = [rows["auto"]["aulc_mean"] for rows in datasets.values() if "auto" in rows]
-        margins = [rows["margin"]["aulc_mean"] for rows in datasets.values() if "margin" in rows]
-        if autos and margins and len(autos) == len(margins):
-            lines += [f"Mean AULC over datasets: auto {np.mean(autos):.4f}, margin {np.mean(margins):.4f}.", ""]
+            lines += _dataset_table(dataset, rows)
+            line = verdict(rows, dataset)
+            if line is not None:
+                table.append(line[0])
+                facts.append((dataset, line[1]))
+        lines += ["### auto against the best peer and the best alflow strategy in hindsight", "", *table, ""]
+        lines += _totals(datasets, facts)
     return "\n".join(lines)
+
+
+def _dataset_table(dataset: str, rows: dict) -> list[str]:
+    lines = [f"### {dataset}", "", "| strategy | AULC | to 98 % | s / round |", "|---|---|---|---|"]
+    for strategy, row in sorted(rows.items(), key=lambda kv: -kv[1]["aulc_mean"]):
+        reached = [x for x in row["labels_to_98"] if x is not None]
+        to98 = ">300" if not reached else f"{np.mean(reached):.0f}"
+        if reached and len(reached) < len(row["labels_to_98"]):
+            to98 += f" ({len(reached)}/{len(row['labels_to_98'])})"
+        name = f"{strategy} (raised on seeds {row['failed_seeds']})" if row["failed_seeds"] else strategy
+        lines.append(
+            f"| {name} | {row['aulc_mean']:.4f} ± {row['aulc_std']:.4f} | {to98} | {row['seconds_per_round']:.3f} |"
+        )
+    return [*lines, ""]
+
+
+def _totals(datasets: dict, facts: list[tuple[str, dict]]) -> list[str]:
+    autos = [rows["auto"]["aulc_mean"] for rows in datasets.values() if "auto" in rows and "margin" in rows]
+    margins = [rows["margin"]["aulc_mean"] for rows in datasets.values() if "auto" in rows and "margin" in rows]
+    out = []
+    if autos:
+        out.append(
+            f"Mean AULC over {len(autos)} datasets: auto {np.mean(autos):.4f}, margin {np.mean(margins):.4f} "
+            f"(auto − margin {np.mean(autos) - np.mean(margins):+.4f})."
+        )
+    for key, label in (("peer", "best peer"), ("mine", "best alflow strategy in hindsight")):
+        gaps = [(f[key], d) for d, f in facts if key in f]
+        if gaps:
+            worst = min(gaps)
+            within = sum(g >= -0.003 for g, _ in gaps)
+            out.append(
+                f"Against the {label}: worst {worst[0]:+.4f} ({worst[1]}); "
+                f"within 0.003 or ahead on {within} of {len(gaps)} datasets."
+            )
+    beyond = sum(f.get("beyond_noise", 0) for _, f in facts)
+    out.append(f"Seeds where auto is below random by more than the test set's noise: {beyond}.")
+    return [*out, ""]
 
 
 def main() -> None:
@@ -351,18 +429,20 @@ def main() -> None:
     parser.add_argument("--suite", choices=sorted(SUITES), default="tuned", help="default dataset list")
     parser.add_argument("--datasets", default=None, help="comma-separated; default: the --suite's datasets")
     parser.add_argument("--strategies", default=",".join(["random", *ALFLOW, *PEERS]))
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (the machine is shared: 1 or 2)")
     parser.add_argument("--out", default="label_efficiency")
     args = parser.parse_args()
     args.datasets = args.datasets or ",".join(SUITES[args.suite])
     models, datasets, strategies = (a.split(",") for a in (args.models, args.datasets, args.strategies))
     jobs = [(d, m, s, seed) for m in models for d in datasets for seed in range(args.seeds) for s in strategies]
     started = time.perf_counter()
+    load_start = os.getloadavg()
     with ProcessPoolExecutor(args.jobs) as pool:
         runs = list(pool.map(run, *zip(*jobs, strict=True), chunksize=1))
         full_keys = [(d, m, seed) for m in models for d in datasets for seed in range(args.seeds)]
         full = dict(zip(full_keys, pool.map(full_score, *zip(*full_keys, strict=True)), strict=True))
     summary = summarise(runs, full)
+    load = (load_start, os.getloadavg())
     command = "python benchmarks/label_efficiency.py " + " ".join(
         f"--{k} {v}" for k, v in vars(args).items() if k not in ("jobs", "out", "suite")
     )
@@ -370,12 +450,13 @@ def main() -> None:
     payload = {
         "command": command,
         "wall_seconds": time.perf_counter() - started,
+        "load_average": {"start": load[0], "end": load[1]},
         "summary": summary,
         "full_data_accuracy": {"|".join(map(str, k)): v for k, v in full.items()},
         "runs": runs,
     }
     (RESULTS / f"{args.out}.json").write_text(json.dumps(payload, indent=1))
-    (RESULTS / f"{args.out}.md").write_text(markdown(summary, seeds=args.seeds, command=command))
+    (RESULTS / f"{args.out}.md").write_text(markdown(summary, seeds=args.seeds, command=command, load=load))
     print((RESULTS / f"{args.out}.md").read_text())
 
 

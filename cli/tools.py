@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from alflow.config import load_campaign
 from alflow.exchange.formats import FORMATS
-from cli.console import beside_python, emit_json, errors_as_exit_codes, out, quiet_libraries
+from cli.console import beside_python, emit_json, err, errors_as_exit_codes, out, quiet_libraries
 from cli.rounds import run_round
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 DEFAULT_DEMO_DIR = Path("alflow-demo")
 
@@ -81,6 +86,9 @@ def simulate(
         "auto,margin,entropy,combined,typiclust"
     ),
     seeds: Annotated[int, typer.Option(min=1, help="replays per strategy (seed, seed+1, ...)")] = 3,
+    optimise: Annotated[
+        str, typer.Option(help="what the recommendation optimises: aulc (area under the curve), labels, final")
+    ] = "aulc",
     output: Annotated[
         Path | None, typer.Option("--out", help="output folder (default: simulation/ beside CONFIG)")
     ] = None,
@@ -89,14 +97,19 @@ def simulate(
     """Replay the campaign on labeled data for each strategy and random; recommend a strategy."""
     from alflow.reporting import tracking
     from alflow.tools import simulate as simulation
+    from alflow.tools import summary
 
     quiet_libraries()
     with errors_as_exit_codes():
         campaign = load_campaign(config)
         names = [s.strip() for s in strategies.split(",") if s.strip()]
-        result = simulation.simulate(campaign, answers=answers, strategies=names, seeds=seeds)
+        summary.check_objective(optimise)
+        with replay_progress() as progress:
+            result = simulation.simulate(
+                campaign, answers=answers, strategies=names, seeds=seeds, objective=optimise, progress=progress
+            )
         folder = output or config.resolve().parent / "simulation"
-        paths = simulation.write_outputs(result, folder)
+        paths = summary.write_outputs(result, folder)
         run_id = tracking.log_simulation(
             campaign.tracking.uri,
             experiment=campaign.experiment,
@@ -105,6 +118,7 @@ def simulate(
                 "metric": result.metric,
                 "strategies": ",".join(names),
                 "seeds": seeds,
+                "optimise": optimise,
                 "batch_size": campaign.strategy.batch_size,
                 "max_labels": campaign.budget.max_labels,
                 "model": campaign.model.preset or campaign.model.estimator,
@@ -121,12 +135,39 @@ def simulate(
                 "metric": result.metric,
                 "full_score": result.full_score,
                 "recommended": result.recommended,
+                "optimised": result.objective,
                 "reason": result.reason,
+                "targets_reached": list(result.targets),
                 "table": result.table,
                 "files": {name: str(path) for name, path in paths.items()},
                 "mlflow_run_id": run_id,
             }
         )
         return
-    out.print(simulation.table_markdown(result), highlight=False, soft_wrap=True)
+    out.print(summary.table_markdown(result), highlight=False, soft_wrap=True)
     out.print(f"curves: {paths['curves']}  plot: {paths['plot']}  MLflow run: {run_id}", highlight=False)
+
+
+@contextmanager
+def replay_progress() -> Iterator[Callable[..., None]]:
+    """One progress bar per strategy and seed, on stderr (the table on stdout stays clean), drawn
+    only where `alflow.progress` draws (a terminal, unless ALFLOW_PROGRESS=0). The bars stay when
+    done: each replay's time is worth reading beside the table."""
+    from alflow import progress
+
+    if not progress.enabled():
+        yield lambda strategy, seed, done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as bars:
+        tasks: dict[tuple[str, int], TaskID] = {}
+
+        def update(strategy: str, seed: int, done: int, total: int) -> None:
+            key = (strategy, seed)
+            if key not in tasks:
+                tasks[key] = bars.add_task(f"{strategy}, seed {seed}", total=total)
+            bars.update(tasks[key], completed=done)
+
+        yield update

@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 
 from alflow.ledger.campaign import campaign_state
 from alflow.reporting.views import reference_curves
+from alflow.selection.registry import STRATEGIES
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +65,9 @@ def test_campaign_run_params_and_curves_by_round_and_by_labels(seen):
     assert params["model"] == "logistic_regression" and params["max_labels"] == "60"
     assert params["stop_metric"] == "accuracy" and params["stop_target"] == "0.99"
     assert params["stop_patience"] == "4" and params["cost_per_label"] == "0.08 USD"
+    for run in rounds:  # which strategy chose each batch, and why (auto decides each round)
+        assert run.data.params["strategy_used"] in STRATEGIES
+        assert run.data.params["strategy_reason"].startswith(f"{config.strategy.name}")
 
     run_id = parent.info.run_id
     # every figure once, step = round, under its section's name; no `_vs_labels` twins

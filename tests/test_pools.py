@@ -312,14 +312,14 @@ def test_parts_scored_in_any_order_merge_into_the_batch_of_one_pass(strategy):
     model = LogisticRegression(max_iter=500).fit(X[:60], y[:60])
     options = {"strategy": strategy, "k": 8, "X_labeled": X[:60], "y_labeled": y[:60]}
     chunks = [(np.arange(s, min(s + 100, 1500)), X[s : s + 100]) for s in range(0, 1500, 100)]
-    expected = score_chunks(model, chunks, rng=np.random.default_rng(5), **options)
+    expected = score_chunks(model, chunks, rng=np.random.default_rng(5), **options).batch
 
     scorer = make_scorer(model, rng=np.random.default_rng(5), **options)
     scorer.sample_reference(X[:100])  # the first chunk, as one pass takes it
     bounds = [0, 130, 131, 700, 1222, 1500]  # parts unlike the chunks above
     parts = [scorer.candidates(np.arange(a, b), X[a:b], np.arange(a, b)) for a, b in itertools.pairwise(bounds)]
     best = merge_all(reversed(parts), scorer.m)
-    assert scorer.pick(best, 8, seen=1500).items["id"].tolist() == expected["id"].tolist()
+    assert scorer.pick(best, 8, seen=1500).batch["id"].tolist() == expected["id"].tolist()
 
 
 def test_a_pool_of_many_files_reads_whole_for_simulation(campaign, tmp_path):

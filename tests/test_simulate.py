@@ -10,7 +10,9 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from alflow.tools.demo import write_demo_data
-from alflow.tools.simulate import labels_to_reach, mean_curve, summarise
+from alflow.tools.simulate import mean_curve
+from alflow.tools.simulation_plot import groups
+from alflow.tools.summary import labels_to_reach, summarise, table_markdown
 from cli import app
 
 from helpers import snapshot
@@ -81,10 +83,73 @@ def test_table_figures_by_hand():
     assert rows["margin"]["labels_to_98"] == 30 and rows["random"]["labels_to_98"] is None
     assert rows["margin"]["labels_to_95"] == 30
     assert sim.recommended == "margin"
-    assert "0.8000 vs random 0.7000" in sim.reason
+    assert (
+        "optimises the area under the learning curve" in sim.reason and "0.8000 against random's 0.7000" in sim.reason
+    )
     assert labels_to_reach(curves["random"], 0.7) == 20
     assert mean_curve([[(10, 0.2), (20, 0.4)], [(10, 0.4), (20, 0.6)]]) == [(10, pytest.approx(0.3)), (20, 0.5)]
     assert np.isclose(rows["random"]["final"], 0.9)
+
+
+def test_the_recommendation_says_what_it_optimised_and_flags_a_strategy_that_ends_higher():
+    curves = {
+        "random": [(10, 0.5), (20, 0.6), (30, 0.7), (40, 0.8)],
+        "fast": [(10, 0.5), (20, 0.95), (30, 0.96), (40, 0.96)],  # best area, flat at the end
+        "late": [(10, 0.5), (20, 0.7), (30, 0.9), (40, 0.99)],  # ends higher
+    }
+    by_area = summarise("accuracy", curves, 1.0)
+    assert by_area.recommended == "fast"
+    assert "Note: late ends higher (0.9900 against 0.9600" in by_area.reason
+    by_end = summarise("accuracy", curves, 1.0, objective="final")
+    assert by_end.recommended == "late" and "optimises the accuracy at the end of the budget" in by_end.reason
+    assert "ends higher" not in by_end.reason
+    by_labels = summarise("accuracy", curves, 1.0, objective="labels")
+    assert by_labels.recommended == "late"  # the only one to reach 98 % of 1.0
+    assert "optimises the labels needed to reach 98 %" in by_labels.reason
+
+
+def test_labels_saved_are_reported_at_every_target_the_budget_reaches():
+    curves = {"random": [(10, 0.5), (20, 0.96), (30, 0.97)], "margin": [(10, 0.5), (20, 0.985), (30, 0.99)]}
+    sim = summarise("accuracy", curves, 1.0)
+    assert sim.targets == (95, 98, 99)
+    margin_row = next(r for r in sim.table if r["strategy"] == "margin")
+    assert margin_row["saved_vs_random_95"] == 0 and margin_row["saved_note_95"] == ""
+    # random never reaches 98 % within 30 labels: margin saves more than 30 - 20
+    assert margin_row["saved_vs_random_98"] == 10 and margin_row["saved_note_98"] == ">"
+    assert margin_row["saved_vs_random_99"] == 0 and margin_row["saved_note_99"] == ">"
+    table = table_markdown(sim)
+    assert "| saved vs random (95 %) | saved vs random (98 %) | saved vs random (99 %) |" in table
+    assert "| margin | 0.8250 | 0.9900 | 20 | 20 | 30 | 0 | >10 | >0 |" in table
+
+
+def test_targets_no_strategy_reaches_are_left_out():
+    curves = {"random": [(10, 0.5), (20, 0.6)], "margin": [(10, 0.5), (20, 0.955)]}
+    assert summarise("accuracy", curves, 1.0).targets == (95,)
+
+
+def test_the_plot_draws_identical_curves_once_and_names_them_together():
+    same = [(10, 0.5), (20, 0.8)]
+    drawn = groups({"auto": same, "combined": list(same), "random": [(10, 0.5), (20, 0.6)]})
+    assert list(drawn) == ["auto = combined", "random"]
+
+
+def test_simulate_reports_progress_per_strategy_and_seed(labeled_campaign):
+    from alflow.config import load_campaign
+    from alflow.tools.simulate import simulate
+
+    calls = []
+    sim = simulate(
+        load_campaign(labeled_campaign),
+        answers="truth",
+        strategies=["margin"],
+        seeds=2,
+        progress=lambda strategy, seed, done, total: calls.append((strategy, seed, done, total)),
+    )
+    # budget 50, 20 seed labels, batches of 10: 3 rounds a replay, reported from 0 to 3
+    for strategy in ("margin", "random"):
+        for seed in (0, 1):
+            assert [c[2:] for c in calls if c[:2] == (strategy, seed)] == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert sim.objective == "aulc"
 
 
 @pytest.mark.slow

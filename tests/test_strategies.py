@@ -83,8 +83,8 @@ def _chunks(X, size):
 @pytest.mark.parametrize("strategy", [*sorted(UNCERTAINTY), "random"])
 def test_chunked_scoring_equals_whole_pool(fitted, strategy):
     model, X = fitted
-    whole = score_chunks(model, _chunks(X, len(X)), strategy=strategy, k=25, rng=np.random.default_rng(7))
-    chunked = score_chunks(model, _chunks(X, 37), strategy=strategy, k=25, rng=np.random.default_rng(7))
+    whole = score_chunks(model, _chunks(X, len(X)), strategy=strategy, k=25, rng=np.random.default_rng(7)).batch
+    chunked = score_chunks(model, _chunks(X, 37), strategy=strategy, k=25, rng=np.random.default_rng(7)).batch
     assert whole["id"].tolist() == chunked["id"].tolist()
     assert np.allclose(whole["score"], chunked["score"])
     assert whole["score"].is_monotonic_decreasing
@@ -92,7 +92,7 @@ def test_chunked_scoring_equals_whole_pool(fitted, strategy):
 
 def test_uncertainty_batch_is_the_top_of_the_scores(fitted):
     model, X = fitted
-    batch = score_chunks(model, _chunks(X, 100), strategy="margin", k=10, rng=np.random.default_rng(0))
+    batch = score_chunks(model, _chunks(X, 100), strategy="margin", k=10, rng=np.random.default_rng(0)).batch
     expected = np.sort(margin(model.predict_proba(X)))[::-1][:10]
     assert np.allclose(batch["score"], expected)
     assert set(batch["predicted"]) <= set(model.classes_)

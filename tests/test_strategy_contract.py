@@ -70,7 +70,7 @@ def test_scores_come_best_first(problem, strategy):
         X_labeled=X_labeled,
         y_labeled=y_labeled,
         reference=X_pool[:100] if strategy == "density" else None,
-    )
+    ).batch
     assert batch["score"].is_monotonic_decreasing
     assert set(batch["predicted"]) <= set(model.classes_)
 
@@ -115,19 +115,46 @@ def test_cold_start_with_one_labeled_class_does_not_fail():
 
 
 @pytest.mark.parametrize(
-    ("name", "cold", "n_labeled", "n_classes", "expected"),
+    ("name", "cold", "expected"),
     [
-        ("margin", True, None, None, "typiclust"),
-        ("kcenter", True, None, None, "kcenter"),
-        ("auto", False, 10, 10, "typiclust"),
-        ("auto", False, 30, 10, "combined"),
-        ("auto", False, None, 3, "combined"),
-        ("entropy", False, 5, 10, "entropy"),
+        ("margin", "LogisticRegression is not fitted", "typiclust"),
+        ("kcenter", "LogisticRegression is not fitted", "kcenter"),
+        ("entropy", None, "entropy"),
     ],
-    ids=["cold-margin", "cold-kcenter", "auto-few-labels", "auto-enough-labels", "auto-no-labels-given", "explicit"],
+    ids=["cold-margin", "cold-kcenter", "explicit"],
 )
-def test_resolve_strategy(name, cold, n_labeled, n_classes, expected):
-    assert resolve(name, cold=cold, n_labeled=n_labeled, n_classes=n_classes).name == expected
+def test_resolve_strategy(name, cold, expected):
+    choice = resolve(name, cold=cold)
+    assert choice.strategy.name == expected
+    assert (cold if expected != name else "as asked") in choice.reason
+
+
+def _blobs(n_labeled, *, seed=0):
+    X, y = make_blobs(n_samples=600, centers=4, cluster_std=1.0, random_state=seed)
+    model = LogisticRegression(max_iter=500).fit(X[:n_labeled], y[:n_labeled])
+    return model, X[n_labeled:], X[:n_labeled], y[:n_labeled]
+
+
+@pytest.mark.parametrize(
+    ("n_labeled", "expected", "reason"),
+    [
+        (8, "typiclust", "auto: 8 labels for 4 classes, fewer than 3 a class"),
+        (12, "combined", "auto: 12 labels for 4 classes, at least 3 a class"),
+    ],
+    ids=["warm-up", "uncertainty"],
+)
+def test_auto_says_which_strategy_it_ran_and_why(n_labeled, expected, reason):
+    model, X_pool, X_labeled, y_labeled = _blobs(n_labeled)
+    chosen = alflow.select(model, X_pool, 10, X_labeled=X_labeled, y_labeled=y_labeled, random_state=0)
+    assert chosen.strategy == expected and chosen.reason.startswith(reason)
+
+
+def test_auto_without_a_usable_model_covers_the_data_and_says_why():
+    X, _ = make_blobs(n_samples=200, centers=3, random_state=0)
+    chosen = alflow.select(LogisticRegression(), X, 5, random_state=0)
+    assert chosen.strategy == "typiclust" and chosen.reason == (
+        "auto: LogisticRegression is not fitted, so typical items of uncovered clusters"
+    )
 
 
 @pytest.mark.parametrize("name", STRATEGY_NAMES)

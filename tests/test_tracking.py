@@ -20,7 +20,7 @@ from alflow.ledger.budget import Budget
 from alflow.ledger.campaign import campaign_state
 from alflow.ledger.records import BatchRecord, IngestRecord, RoundRecord, Tracking
 from alflow.ledger.state import CampaignState
-from alflow.reporting import dashboard, describe, plots, tracking, views
+from alflow.reporting import dashboard, describe, plots, round_run, tracking, views
 from alflow.reporting.outlook import outlook
 from alflow.round.autolabel import AutoLabels
 from alflow.round.context import Inputs, RoundContext
@@ -282,6 +282,8 @@ def test_round_view_gathers_history_labeled_set_batch_and_confusion(campaign):
     correct = np.trace(view.confusion.to_numpy()) / len(holdout)
     assert correct == pytest.approx(evaluation.metrics["accuracy"])
     assert view.vendor == {} and view.reference == {}
+    used = round_run.strategy_used(decision)
+    assert used["strategy_used"] == decision.batch.strategy and used["strategy_reason"] == decision.batch.reason
 
 
 # --- what MLflow's UI is told ---------------------------------------------------------------------

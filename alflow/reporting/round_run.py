@@ -62,6 +62,14 @@ def progress(ctx: RoundContext, decision: Decision) -> dict[str, float]:
     return figures
 
 
+def strategy_used(decision: Decision) -> dict[str, str]:
+    """Which strategy chose the round's pool batch and why (`auto` decides each round), as MLflow params."""
+    batch = decision.batch
+    if batch is None or batch.strategy is None:
+        return {}
+    return {"strategy_used": batch.strategy, "strategy_reason": (batch.reason or "")[:500]}
+
+
 def round_figures(
     config: CampaignConfig, view: RoundView, trained: Trained, forecast: Forecast | None = None
 ) -> dict[str, Figure]:
@@ -161,7 +169,7 @@ def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracki
             packages=logged.packages,
             metrics=metrics,
             progress={**progress(ctx, decision), **view.vendor, **_forecast(seen)},
-            params={**params, "metric_source": decision.evaluation.source},
+            params={**params, "metric_source": decision.evaluation.source, **strategy_used(decision)},
             registered_model=config.campaign,
             model_tags={
                 "alflow.round": str(decision.round),

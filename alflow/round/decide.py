@@ -22,13 +22,16 @@ class Batch:
 
     `items` has columns id, score, predicted, origin ("pool", "synthetic" or "stream:<file>"), then
     the features of items that are not pool rows. A stream round's batch carries where it left the
-    stream (`stream`), even when it asks for nothing. `rows` are the pool rows of its pool items
-    (the id and model columns) as scoring read them, so exporting them reads the pool no more.
+    stream (`stream`), even when it asks for nothing. A pool batch says which strategy chose it and
+    why (`auto` decides each round); its `rows` are the pool rows of its pool items (the id and
+    model columns) as scoring read them, so exporting them reads the pool no more.
     """
 
     items: pd.DataFrame = field(repr=False)
     stream: StreamRecord | None = None
     rows: pd.DataFrame | None = field(default=None, repr=False)
+    strategy: str | None = None
+    reason: str | None = None
 
     @property
     def size(self) -> int:

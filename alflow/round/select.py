@@ -88,7 +88,8 @@ def pool_batch(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection[
 
 
 def pool_selection(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection[str] = ()) -> Batch:
-    """The batch of k items, best first, with the pool rows of its pool items (as scoring read them).
+    """The batch of k items, best first, with the pool rows of its pool items (as scoring read them)
+    and the strategy that chose them and why.
 
     `strategy.synthetic` of them are synthesized on the decision boundary (once the model is
     fitted); the rest are the pool items the strategy ranks highest among those not labeled, asked
@@ -100,9 +101,10 @@ def pool_selection(ctx: RoundContext, trained: Trained, *, k: int, skip: Collect
     job = scoring_job(ctx, trained, k=k - len(synthetic), skip=skip, rng=rng)
     scored = score_pool(ctx, job)
     chosen = job.scorer.pick(scored.candidates, k - len(synthetic), seen=scored.rows)
-    items = chosen.items.assign(origin="pool")
-    rows = _read_rows(chosen.X, chosen.items["id"].to_numpy(), id_column)
-    return Batch(pd.concat([synthetic, items], ignore_index=True) if len(synthetic) else items, rows=rows)
+    items = chosen.batch.assign(origin="pool")
+    rows = _read_rows(chosen.X, chosen.batch["id"].to_numpy(), id_column)
+    items = pd.concat([synthetic, items], ignore_index=True) if len(synthetic) else items
+    return Batch(items, rows=rows, strategy=chosen.strategy, reason=chosen.reason)
 
 
 def _read_rows(X: Any, ids: np.ndarray, id_column: str) -> pd.DataFrame | None:

@@ -9,6 +9,9 @@ validation reads) must stay light.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -19,26 +22,25 @@ def k_center_greedy(
 ) -> np.ndarray:
     """Core-set: repeatedly take the candidate farthest from everything chosen or labeled.
 
-    O(k * n * d) time, O(n) memory beyond Z. Without labeled items the first pick is random.
+    O(k * n * d) time, O(n) memory beyond Z. Without labeled items the first pick is random. Once
+    every candidate left is at distance zero (duplicate rows, or rows equal to labeled ones), the
+    rest of the batch is drawn at random among them: k distinct indices always.
     """
     from sklearn.metrics import pairwise_distances
 
     n = Z.shape[0]
+    nearest = np.full(n, np.inf)
     if Z_labeled is not None and len(Z_labeled):
-        nearest = np.full(n, np.inf)
         for start in range(0, len(Z_labeled), 2048):  # bounded memory for a large labeled set
             block = pairwise_distances(Z, Z_labeled[start : start + 2048])
             nearest = np.minimum(nearest, block.min(axis=1))
-        first = int(nearest.argmax())
-    else:
-        first = int(rng.integers(n))
-        nearest = np.full(n, np.inf)
-    chosen = [first]
-    nearest = np.minimum(nearest, pairwise_distances(Z, Z[first : first + 1]).ravel())
+    tiebreak = np.asarray(rng.random(n))  # among equally far candidates (all zero, say), a random one
+    chosen: list[int] = []
     while len(chosen) < k:
-        pick = int(nearest.argmax())
+        pick = int(np.lexsort((-tiebreak, -nearest))[0])
         chosen.append(pick)
         nearest = np.minimum(nearest, pairwise_distances(Z, Z[pick : pick + 1]).ravel())
+        nearest[chosen] = -np.inf  # never chosen twice
     return np.array(chosen)
 
 
@@ -55,7 +57,8 @@ def kmeans_representatives(
 
     seed = int(rng.integers(2**31 - 1))
     km = KMeans(n_clusters=k, n_init=1, max_iter=100, random_state=seed)
-    labels = km.fit_predict(Z, sample_weight=weights)
+    with _duplicates_expected():
+        labels = km.fit_predict(Z, sample_weight=weights)
     distance = np.linalg.norm(Z - km.cluster_centers_[labels], axis=1)
     key = weights if weights is not None else -distance
     sizes = np.bincount(labels, minlength=k)
@@ -91,7 +94,8 @@ def typical_representatives(
     Z_all = Z if not n_labeled else np.concatenate([Z, Z_labeled])
     n_clusters = int(min(n_labeled + k, max_clusters, n))
     seed = int(rng.integers(2**31 - 1))
-    labels = KMeans(n_clusters=n_clusters, n_init=1, max_iter=100, random_state=seed).fit_predict(Z_all)
+    with _duplicates_expected():
+        labels = KMeans(n_clusters=n_clusters, n_init=1, max_iter=100, random_state=seed).fit_predict(Z_all)
     covered = np.bincount(labels[n:], minlength=n_clusters).astype(float)
     sizes = np.bincount(labels, minlength=n_clusters).astype(float)
     typicality = _typicality(Z_all, labels, n_clusters, neighbours)
@@ -131,13 +135,23 @@ def _typicality(Z: np.ndarray, labels: np.ndarray, n_clusters: int, neighbours: 
 def density(Z: Any, Z_reference: Any) -> np.ndarray:
     """Mean cosine similarity of each row of Z to a reference sample, mapped to [0, 1].
 
-    Z and the reference may be sparse (TF-IDF): the similarity is one product with the mean of the
-    reference's unit rows, so nothing is densified but that mean (one row).
+    Z and the reference must be in the same space (`alflow.selection.context.Space`: standardised,
+    missing values at the mean), so a feature's unit does not decide who is typical. Both may be
+    sparse (TF-IDF): the similarity is one product with the mean of the reference's unit rows, so
+    nothing is densified but that mean (one row).
     """
     from sklearn.preprocessing import normalize
 
     centre = np.asarray(normalize(Z_reference).mean(axis=0)).ravel()
     return (1.0 + np.asarray(normalize(Z) @ centre).ravel()) / 2.0
+
+
+@contextmanager
+def _duplicates_expected() -> Iterator[None]:
+    """Fewer distinct points than clusters (duplicate rows) is handled by `_fill`: no warning for it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Number of distinct clusters")
+        yield
 
 
 def _fill(chosen: np.ndarray, k: int, key: np.ndarray) -> np.ndarray:

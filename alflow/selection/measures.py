@@ -101,9 +101,11 @@ def check_gradient_model(model: Any) -> None:
 def expected_gradient_length(model: Any, X: Any, proba: np.ndarray) -> np.ndarray:
     """E_y~p ||grad_W log-loss(x, y)||: how much labeling x is expected to move the weights.
 
-    For a log-loss linear model the gradient for label y is (p - e_y) ⊗ [x, 1], so its norm is
-    ||p - e_y|| * ||[x, 1]|| (binary models: |p_1 - y| * ||[x, 1]||). Validation by
-    `check_gradient_model` is assumed.
+    Exact for each model it accepts. Multinomial (LogisticRegression): the gradient for label y is
+    (p - e_y) ⊗ [x, 1], so its norm is ||p - e_y|| * ||[x, 1]||. One-vs-rest (a multiclass
+    SGDClassifier fits one binary log-loss model per class): it is (s - e_y) ⊗ [x, 1], s the
+    per-class sigmoids of decision_function before predict_proba normalises them. Binary models:
+    |p_1 - y| * ||[x, 1]||. Validation by `check_gradient_model` is assumed.
     """
     final, head = split_pipeline(model)
     Z = head.transform(X) if head is not None else X
@@ -112,9 +114,15 @@ def expected_gradient_length(model: Any, X: Any, proba: np.ndarray) -> np.ndarra
     if final.coef_.shape[0] == 1:  # binary: one weight vector, gradient (p_1 - y) x
         p1 = proba[:, -1]
         return 2.0 * p1 * (1.0 - p1) * x_norm
-    # ||p - e_y||^2 = ||p||^2 - 2 p_y + 1, for every y at once
-    squared = (proba**2).sum(axis=1, keepdims=True) - 2.0 * proba + 1.0
+    # the per-class outputs the loss differentiates: softmax (= proba) or one-vs-rest sigmoids
+    outputs = proba if type(final).__name__ != "SGDClassifier" else _sigmoid(final.decision_function(Z))
+    # ||s - e_y||^2 = ||s||^2 - 2 s_y + 1, for every y at once
+    squared = (outputs**2).sum(axis=1, keepdims=True) - 2.0 * outputs + 1.0
     return (proba * np.sqrt(np.clip(squared, 0.0, None))).sum(axis=1) * x_norm
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # = 1 / (1 + exp(-z)), without overflow
 
 
 # --- class balance --------------------------------------------------------------------------------

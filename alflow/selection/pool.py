@@ -1,16 +1,108 @@
-"""Pool-based selection over an in-memory pool: `alflow.select_batch`, the notebook API."""
+"""Pool-based selection over an in-memory pool: `alflow.select` and `alflow.select_batch`, the notebook API."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from alflow.selection import registry
-from alflow.selection.arrays import as_rows, chunked, n_rows, take
-from alflow.selection.context import embed, is_fitted
+from alflow.selection import checks, registry
+from alflow.selection.arrays import chunked, n_rows, take
+from alflow.selection.checks import RandomState
 from alflow.selection.scoring import REFERENCE_SAMPLE, score_chunks
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A batch chosen from a pool: what to label, how it scored, and which strategy chose it and why.
+
+    `indices` are distinct row positions into the pool, best first; `scores` one per index,
+    higher = label first (per-row strategies give the measure itself, batch strategies a rank
+    score falling from 1 by 1/k); `predicted` the model's label for each item (None at cold start);
+    `strategy` what ran (for `auto`, or at cold start, not the name that was asked for) and
+    `reason` why, in a sentence.
+    """
+
+    indices: np.ndarray
+    scores: np.ndarray = field(repr=False)
+    predicted: np.ndarray = field(repr=False)
+    strategy: str
+    reason: str
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def select(
+    model: Any,
+    X_pool: Any,
+    batch_size: int,
+    *,
+    strategy: str = "auto",
+    X_labeled: Any = None,
+    y_labeled: Any = None,
+    random_state: RandomState = None,
+    oversample: int = 10,
+    class_balance: bool = False,
+    committee: list[Any] | None = None,
+    committee_size: int = 5,
+    chunk_size: int = 50_000,
+) -> Selection:
+    """The `batch_size` items of `X_pool` to label next, with their scores and the strategy that chose them.
+
+    `X_pool` is whatever the model reads: a feature array or frame, a sparse matrix, embedding
+    vectors, or texts (a series, list or array of strings, for a text pipeline). `model` is a
+    fitted scikit-learn classifier (or an unfitted one at cold start, when `y_labeled` holds fewer
+    than two classes: then the batch is chosen by typicality; texts then go through TF-IDF). Strategies that score
+    probabilities need `predict_proba`; kcenter, kmeans, typiclust and random read only the
+    features and never call it. `X_labeled`/`y_labeled` are what the model was fit on: `auto`
+    decides from them, committee strategies refit on them, diversity avoids them, `class_balance`
+    counts them. `oversample` is the candidate factor m of `combined` (top k*m by margin, then k
+    diverse). `random_state`: None, an int, a sequence of ints, a numpy Generator or RandomState;
+    the same value gives the same batch. Sparse matrices of any format are taken (as CSR).
+
+    Raises TypeError for a batch_size (oversample, chunk_size, committee_size) that is not an
+    integer or a random_state numpy cannot seed from, ValueError for a batch_size outside
+    1..len(X_pool), an option below 1 or an unknown strategy, ModelError
+    when the strategy cannot work with the model (a regressor, no predict_proba, egl without a
+    log-loss linear model, an unfitted model with two or more labeled classes).
+    """
+    X_pool = checks.rows(X_pool, "X_pool")
+    X_labeled = None if X_labeled is None else checks.rows(X_labeled, "X_labeled")
+    k = checks.batch_size(batch_size, n_rows(X_pool))
+    registry.check_name(strategy)
+    oversample, chunk_size = checks.positive(oversample, "oversample"), checks.positive(chunk_size, "chunk_size")
+    committee_size = checks.positive(committee_size, "committee_size")
+    rng = checks.generator(random_state)
+    reference = None
+    spec = registry.STRATEGIES.get(strategy)
+    if spec is not None and spec.reference:
+        # the whole pool is at hand: sample density's reference from all of it, not from the first chunk
+        ref_rng = np.random.default_rng(rng.integers(2**63 - 1))
+        reference = take(X_pool, np.sort(ref_rng.permutation(n_rows(X_pool))[:REFERENCE_SAMPLE]))
+    ranked = score_chunks(
+        model,
+        chunked(X_pool, chunk_size),
+        strategy=strategy,
+        k=k,
+        rng=rng,
+        X_labeled=X_labeled,
+        y_labeled=y_labeled,
+        oversample=oversample,
+        class_balance=class_balance,
+        committee=committee,
+        committee_size=committee_size,
+        reference=reference,
+    )
+    batch = ranked.batch
+    return Selection(
+        batch["id"].to_numpy(dtype=int),
+        batch["score"].to_numpy(dtype=float),
+        batch["predicted"].to_numpy(),
+        ranked.strategy,
+        ranked.reason,
+    )
 
 
 def select_batch(
@@ -21,7 +113,7 @@ def select_batch(
     strategy: str = "auto",
     X_labeled: Any = None,
     y_labeled: Any = None,
-    random_state: int | Sequence[int] | np.random.Generator | None = None,
+    random_state: RandomState = None,
     oversample: int = 10,
     class_balance: bool = False,
     committee: list[Any] | None = None,
@@ -30,41 +122,20 @@ def select_batch(
 ) -> np.ndarray:
     """Row indices into `X_pool` of the `batch_size` items to label next, best first.
 
-    `X_pool` is whatever the model reads: a feature array or frame, a sparse matrix, embedding
-    vectors, or texts (a series, list or array of strings, for a text pipeline). `model` is a
-    fitted scikit-learn classifier with `predict_proba` (or an unfitted one at cold start, when
-    `y_labeled` holds fewer than two classes: then the batch is chosen by typicality).
-    `X_labeled`/`y_labeled` are what the model was fit on: committee strategies refit on them,
-    diversity avoids them, `auto` and `class_balance` count them. `oversample` is the candidate
-    factor m of `combined` (top k*m by margin, then k diverse). Same `random_state`, same batch.
-    Raises ValueError when batch_size is not in 1..len(X_pool) or the strategy is unknown;
-    ModelError when the strategy cannot work with the model (egl without a log-loss linear model).
+    `select(...).indices`, for loops that need only the indices; the arguments, and what is
+    raised, are `select`'s. `select` also returns the scores and which strategy ran and why.
     """
-    X_pool, X_labeled = as_rows(X_pool), as_rows(X_labeled)
-    n = n_rows(X_pool)
-    if not 0 < batch_size <= n:
-        raise ValueError(f"batch_size={batch_size} must be between 1 and the pool size {n}; lower it")
-    registry.check_name(strategy)
-    rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
-    reference = None
-    spec = registry.STRATEGIES.get(strategy)
-    if spec is not None and spec.reference and is_fitted(model):
-        # the whole pool is at hand: sample the reference from all of it, not from the first chunk
-        ref_rng = np.random.default_rng(rng.integers(2**63 - 1))
-        rows = np.sort(ref_rng.permutation(n)[:REFERENCE_SAMPLE])
-        reference = embed(model, take(X_pool, rows), fitted=True)
-    batch = score_chunks(
+    return select(
         model,
-        chunked(X_pool, chunk_size),
+        X_pool,
+        batch_size,
         strategy=strategy,
-        k=batch_size,
-        rng=rng,
         X_labeled=X_labeled,
         y_labeled=y_labeled,
+        random_state=random_state,
         oversample=oversample,
         class_balance=class_balance,
         committee=committee,
         committee_size=committee_size,
-        reference=reference,
-    )
-    return batch["id"].to_numpy(dtype=int)
+        chunk_size=chunk_size,
+    ).indices

@@ -6,8 +6,8 @@ a batch-level *pick* then chooses k of them (None: the top k by prefilter score)
 strategy is one entry in `STRATEGIES` plus its tests: the contract suite
 (tests/test_strategy_contract.py) and the campaign file's allowed names both come from here.
 
-`auto` is not a strategy but a rule over them (`resolve`): TypiClust until the labeled set holds
-`LABELS_PER_CLASS_FOR_UNCERTAINTY` labels per class, then `combined`.
+`auto` is not a strategy but a rule over them, decided from the data each round
+(`alflow.selection.auto`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ Pick = Callable[[np.ndarray, "np.ndarray | None", np.ndarray, int, np.random.Gen
 """(candidates embedded Z, labeled items embedded or None, prefilter scores, k, rng) -> k indices into Z."""
 
 AUTO = "auto"
-LABELS_PER_CLASS_FOR_UNCERTAINTY = 3
-"""`auto` uses typicality until the labeled set holds this many items per class, then margin + diversity."""
 DIVERSITY_SAMPLE = 2000
 """Diversity-only strategies pick from a uniform random sample of the pool of at least this size."""
 
@@ -44,7 +42,7 @@ class Strategy:
     prefilter: Prefilter
     pick: Pick | None = None
     candidates: Callable[[int, int], int] = lambda k, oversample: k
-    needs_model: bool = True  # at cold start (nothing fitted) the batch is chosen by TypiClust instead
+    needs_model: bool = True  # scores predict_proba; at cold start (nothing fitted) TypiClust chooses instead
     committee: bool = False  # fits a committee on the labeled set first
     reference: bool = False  # compares each item with a sample of the pool (density)
     check_model: Callable[[Any], None] | None = None  # raises ModelError before the pool is read
@@ -80,8 +78,8 @@ def _egl(chunk: Chunk) -> np.ndarray:
 
 
 def _density_weighted_margin(chunk: Chunk) -> np.ndarray:
-    assert chunk.proba is not None and chunk.reference is not None
-    return measures.margin(chunk.proba) * diversity.density(chunk.context.embed(chunk.X), chunk.reference)
+    assert chunk.proba is not None and chunk.reference is not None and chunk.space is not None
+    return measures.margin(chunk.proba) * diversity.density(chunk.space(chunk.X), chunk.reference)
 
 
 # --- picks and candidate counts ------------------------------------------------------------------
@@ -170,16 +168,22 @@ def check_name(name: str) -> str:
     return name
 
 
-def resolve(name: str, *, cold: bool, n_labeled: int | None, n_classes: int | None) -> Strategy:
-    """The strategy that runs for `name`: cold start and `auto` are decided here.
+@dataclass(frozen=True)
+class Choice:
+    """The strategy that runs for a requested name, and why (what `select` and the round report)."""
 
-    Raises ValueError for an unknown name.
+    strategy: Strategy
+    reason: str
+
+
+def resolve(name: str, *, cold: str | None) -> Choice:
+    """The strategy that runs for an explicit `name`; `cold` says why no model can be used, or is None.
+
+    At cold start every strategy that needs a model becomes TypiClust. `auto` is decided by
+    `alflow.selection.auto.choose`, from the data. Raises ValueError for an unknown name.
     """
     check_name(name)
-    if name == AUTO:
-        few = n_labeled is not None and n_classes and n_labeled < LABELS_PER_CLASS_FOR_UNCERTAINTY * n_classes
-        name = "typiclust" if cold or few else "combined"
     strategy = STRATEGIES[name]
-    if cold and strategy.needs_model:
-        return STRATEGIES["typiclust"]
-    return strategy
+    if cold is not None and strategy.needs_model:
+        return Choice(STRATEGIES["typiclust"], f"{name} needs a model, but {cold}: typical items of uncovered clusters")
+    return Choice(strategy, f"{name}, as asked")

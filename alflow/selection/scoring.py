@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alflow.selection import measures, registry
+from alflow.selection import auto, checks, measures, registry
 from alflow.selection.arrays import n_rows, stack, take
+from alflow.selection.checks import spawn
 from alflow.selection.committee import fit_committee
-from alflow.selection.context import Chunk, Context, draws_at, is_cold, pick_space
-from alflow.selection.registry import Strategy
+from alflow.selection.context import Chunk, Context, Space, cold_reason, draws_at, is_cold
+from alflow.selection.registry import Choice, Strategy
 
 REFERENCE_SAMPLE = 1000
 """Information density compares each item to a random sample of the pool of this size."""
@@ -41,6 +42,7 @@ def select_top_k(scores: np.ndarray, k: int, *, rng: np.random.Generator | None 
 
 
 def _top_k(scores: np.ndarray, tiebreak: np.ndarray, k: int) -> np.ndarray:
+    scores = np.where(np.isnan(scores), -np.inf, scores)  # a NaN score (a row the model cannot read) goes last
     if k < scores.shape[0]:
         # argpartition keeps the cost O(n); only the k survivors (plus ties at the cut) are sorted.
         cut = np.partition(scores, -k)[-k]
@@ -77,28 +79,19 @@ def make_context(
                 f"strategy {strategy.name!r} needs X_labeled and y_labeled to fit its committee; pass them"
             )
         members = fit_committee(model, X_labeled, y, members=committee, size=committee_size, rng=rng)
-    if strategy.check_model is not None:
+    if strategy.check_model is not None and fitted:
         strategy.check_model(model)
     return Context(model, fitted, classes, X_labeled, y, weights, members)
 
 
-def _standardise(Z: np.ndarray, Z_labeled: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    # Scale by candidates and labels together: either alone is a small or biased sample.
-    basis = Z if Z_labeled is None else np.concatenate([Z, Z_labeled])
-    mean, std = basis.mean(axis=0), basis.std(axis=0)
-    std[std == 0] = 1.0
-    return (Z - mean) / std, None if Z_labeled is None else (Z_labeled - mean) / std
-
-
-def _pick(strategy: Strategy, ctx: Context, X_candidates: Any, scores: np.ndarray, k: int, rng) -> np.ndarray:
-    """The batch-level pick, in the space distances are measured in (`context.pick_space`:
-    standardised raw features unless the model's own steps already scale them)."""
-    assert strategy.pick is not None
-    has_labels = ctx.X_labeled is not None and ctx.y_labeled is not None and len(ctx.y_labeled) > 0
-    Z, Z_labeled, scaled = pick_space(ctx.model, X_candidates, ctx.X_labeled if has_labels else None, fitted=ctx.fitted)
-    if not scaled:
-        Z, Z_labeled = _standardise(Z, Z_labeled)
-    return strategy.pick(Z, Z_labeled, scores, k, rng)
+def _distinct(picked: np.ndarray, k: int, n: int) -> np.ndarray:
+    """The first k distinct indices of `picked`, topped up in candidate order (best prefilter first)."""
+    _, first = np.unique(picked, return_index=True)
+    unique = picked[np.sort(first)]
+    if unique.size >= k:
+        return unique[:k]
+    rest = np.setdiff1d(np.arange(n), unique, assume_unique=True)
+    return np.concatenate([unique, rest[: k - unique.size]])
 
 
 @dataclass
@@ -109,7 +102,6 @@ class Candidates:
     X: Any
     scores: np.ndarray
     tiebreak: np.ndarray
-    predicted: np.ndarray
 
     def merge(self, other: Candidates, m: int) -> Candidates:
         """The best `m` of both. Any order of merging gives the same rows (ties fall by tiebreak)."""
@@ -118,8 +110,7 @@ class Candidates:
         tiebreak = np.concatenate([self.tiebreak, other.tiebreak])
         keep = _top_k(scores, tiebreak, min(m, scores.shape[0]))
         X = take(stack([self.X, other.X]), keep)
-        predicted = np.concatenate([self.predicted, other.predicted])[keep]
-        return Candidates(ids[keep], X, scores[keep], tiebreak[keep], predicted)
+        return Candidates(ids[keep], X, scores[keep], tiebreak[keep])
 
 
 def merge_all(parts: Iterable[Candidates | None], m: int) -> Candidates | None:
@@ -131,62 +122,81 @@ def merge_all(parts: Iterable[Candidates | None], m: int) -> Candidates | None:
     return best
 
 
-@dataclass
-class Selection:
-    """The batch (columns id, score, predicted; best first) and its rows' model inputs."""
+@dataclass(frozen=True)
+class Ranked:
+    """A chosen batch, best first, with the strategy that chose it and why.
 
-    items: pd.DataFrame
-    X: Any
+    `batch` has columns id, score, predicted (the model's label for the item; None at cold start
+    or for a model that is not a classifier); `X` holds the batch rows' model inputs.
+    """
+
+    batch: pd.DataFrame
+    strategy: str
+    reason: str
+    X: Any = field(default=None, repr=False)
 
 
 @dataclass
 class Scorer:
-    """A selection resolved before the pool is read: the strategy, what it knows of the model and the
-    labeled set, how many candidates to keep, and random draws keyed by pool position. Any split of
-    the pool into parts, scored in any process, keeps the same candidates as one pass over it."""
+    """A selection resolved before the pool is read: the strategy (and why it runs), what it knows of
+    the model and the labeled set, how many candidates to keep, and random draws keyed by pool
+    position. Any split of the pool into parts, scored in any process, keeps the same candidates as
+    one pass over it, once `sample_reference` has seen the pool's first chunk."""
 
     spec: Strategy
+    reason: str
     context: Context
     m: int
     score_rng: np.random.Generator = field(repr=False)
     tie_rng: np.random.Generator = field(repr=False)
     pick_rng: np.random.Generator = field(repr=False)
-    reference: Any = field(default=None, repr=False)  # model features of a pool sample; may be sparse
+    reference: Any = field(default=None, repr=False)  # pool rows density compares with (a sample)
+    space: Space | None = field(default=None, repr=False)
+    reference_Z: Any = field(default=None, repr=False)  # `reference` in `space`; may be sparse
 
     def sample_reference(self, X: Any) -> None:
-        """Draw the pool sample that density compares with, from `X` (the pool's first chunk), once
-        the model is fitted (at cold start density has no model's features to compare in)."""
-        if self.spec.reference and self.reference is None and self.context.fitted:
-            rows = np.sort(self.pick_rng.permutation(n_rows(X))[:REFERENCE_SAMPLE])
-            self.reference = self.context.embed(take(X, rows))
+        """Fit density's distance space on its reference rows (`reference`, else a sample of `X`, the
+        pool's first chunk), once the model is fitted; a no-op for every other strategy."""
+        if not self.spec.reference or self.space is not None or not self.context.fitted:
+            return
+        sample = self.reference if self.reference is not None else take(X, _sample_rows(n_rows(X), self.pick_rng))
+        self.space = self.context.space(sample)
+        self.reference_Z = self.space(sample)
 
     def candidates(self, ids: np.ndarray, X: Any, positions: np.ndarray) -> Candidates:
-        """The best `m` rows of one chunk by the prefilter (weighted by class balance), with their
-        predictions. `positions` are the rows' places in the pool, increasing (they key the draws)."""
+        """The best `m` rows of one chunk by the prefilter (weighted by class balance). `positions`
+        are the rows' places in the pool, increasing (they key the draws).
+
+        predict_proba is called only when the prefilter scores it or class balance weighs by it.
+        """
         ctx = self.context
-        proba = ctx.model.predict_proba(X) if ctx.fitted else None
-        scores = self.spec.prefilter(Chunk(X, proba, ctx, self.reference, self.score_rng, positions))
+        proba = None
+        if ctx.fitted and (self.spec.needs_model or ctx.class_weights is not None):
+            proba = ctx.model.predict_proba(X)
+        chunk = Chunk(X, proba, ctx, self.reference_Z, self.score_rng, positions, self.space)
+        scores = self.spec.prefilter(chunk)
         if ctx.class_weights is not None and proba is not None:
             scores = scores * ctx.class_weights[proba.argmax(axis=1)]
         tiebreak = draws_at(self.tie_rng, positions)
         top = _top_k(scores, tiebreak, min(self.m, len(ids)))
-        if ctx.classes is not None and proba is not None:
-            predicted = ctx.classes[proba[top].argmax(axis=1)]
-        else:
-            predicted = np.full(top.size, None, dtype=object)
-        return Candidates(np.asarray(ids)[top], take(X, top), scores[top], tiebreak[top], predicted)
+        return Candidates(np.asarray(ids)[top], take(X, top), scores[top], tiebreak[top])
 
-    def pick(self, best: Candidates | None, k: int, *, seen: int) -> Selection:
-        """The batch of `k` from the candidates of `seen` pool rows. ValueError if fewer than k."""
+    def pick(self, best: Candidates | None, k: int, *, seen: int) -> Ranked:
+        """The batch of `k` distinct items from the candidates of `seen` pool rows. ValueError if
+        fewer than k arrived."""
         if best is None or seen < k:
             raise ValueError(f"batch_size={k} must be <= the number of unlabeled pool items {seen}")
+        ctx = self.context
         if self.spec.pick is not None:
-            picked = _pick(self.spec, self.context, best.X, best.scores, k, self.pick_rng)
-            scores = 1.0 - np.arange(k) / k
+            # the candidates are a bounded sample of the pool: their spread, with the labels', sets the scale
+            Z, Z_labeled = ctx.space(best.X).dense(best.X, ctx.X_labeled if ctx.has_labels else None)
+            picks = np.asarray(self.spec.pick(Z, Z_labeled, best.scores, k, self.pick_rng))
+            picked, scores = _distinct(picks, k, len(best.ids)), 1.0 - np.arange(k) / k
         else:
             picked, scores = np.arange(k), best.scores[:k]
-        items = pd.DataFrame({"id": best.ids[picked], "score": scores, "predicted": best.predicted[picked]})
-        return Selection(items, take(best.X, picked))
+        X = take(best.X, picked)
+        batch = pd.DataFrame({"id": best.ids[picked], "score": scores, "predicted": _predicted(ctx, X)})
+        return Ranked(batch, self.spec.name, self.reason, X)
 
 
 def make_scorer(
@@ -201,18 +211,13 @@ def make_scorer(
     class_balance: bool = False,
     committee: list[Any] | None = None,
     committee_size: int = 5,
-    reference: np.ndarray | None = None,
+    reference: Any = None,
 ) -> Scorer:
-    """Resolve the strategy (`auto`, cold start) and fit what it needs; raises ValueError or
-    ModelError before the pool is read. See `score_chunks` for the arguments."""
-    score_rng, tie_rng, pick_rng = rng.spawn(3)
-    cold = is_cold(model, y_labeled)
-    spec = registry.resolve(
-        strategy,
-        cold=cold,
-        n_labeled=None if y_labeled is None else len(y_labeled),
-        n_classes=None if cold else len(model.classes_),
-    )
+    """Choose the strategy (`auto`, cold start), check the model can serve it and fit what it needs;
+    raises ValueError or ModelError before the pool is read. See `score_chunks` for the arguments."""
+    score_rng, tie_rng, pick_rng = spawn(rng, 3)
+    choice = _choose(model, strategy, y_labeled=y_labeled)
+    spec = choice.strategy
     ctx = make_context(
         model,
         spec,
@@ -223,7 +228,8 @@ def make_scorer(
         committee_size=committee_size,
         rng=pick_rng,
     )
-    return Scorer(spec, ctx, spec.candidates(k, oversample), score_rng, tie_rng, pick_rng, reference)
+    m = spec.candidates(k, oversample)
+    return Scorer(spec, choice.reason, ctx, m, score_rng, tie_rng, pick_rng, reference)
 
 
 def score_chunks(
@@ -239,15 +245,18 @@ def score_chunks(
     class_balance: bool = False,
     committee: list[Any] | None = None,
     committee_size: int = 5,
-    reference: np.ndarray | None = None,
-) -> pd.DataFrame:
-    """The `k` best items of a pool streamed as `(ids, X)` chunks, best first.
+    reference: Any = None,
+) -> Ranked:
+    """The `k` best items of a pool streamed as `(ids, X)` chunks, best first, and the strategy that ran.
 
-    Returns columns id, score, predicted (None at cold start). Memory holds one chunk plus the
-    bounded candidate set. Same chunks in the same order and the same `rng` state give the same
-    batch; for per-row strategies, whatever the chunk size. Batch-level strategies report a rank
-    score (1 for the first pick, falling by 1/k). Raises ValueError if fewer than k items arrive
-    or the strategy is unknown.
+    Memory holds one chunk plus the bounded candidate set. Same chunks in the same order and the
+    same `rng` state give the same batch; for per-row strategies, whatever the chunk size.
+    Batch-level strategies report a rank score (1 for the first pick, falling by 1/k). Distances
+    are measured in a `Space` (`Context.space`): for density, standardised by `reference` (pool
+    rows: a sample of the whole pool) or else a sample of the first chunk, with the labeled items;
+    for a batch pick, by its candidates and the labeled items.
+    The batch holds k distinct ids whenever the chunks do. Raises ValueError if fewer than k
+    items arrive or the strategy is unknown; ModelError if the strategy cannot work with the model.
     """
     scorer = make_scorer(
         model,
@@ -271,4 +280,29 @@ def score_chunks(
         chunk = scorer.candidates(np.asarray(ids), X, np.arange(seen, seen + len(ids)))
         seen += len(ids)
         best = chunk if best is None else best.merge(chunk, scorer.m)
-    return scorer.pick(best, k, seen=seen).items
+    return scorer.pick(best, k, seen=seen)
+
+
+def _sample_rows(n: int, rng: np.random.Generator) -> np.ndarray:
+    return np.sort(rng.permutation(n)[:REFERENCE_SAMPLE])
+
+
+def _choose(model: Any, name: str, *, y_labeled: Any) -> Choice:
+    """The strategy that runs for `name` (auto decides from the data), after checking the model can serve it."""
+    registry.check_name(name)
+    n_classes = None if y_labeled is None else int(np.unique(np.asarray(y_labeled)).size)
+    fitted = not is_cold(model, y_labeled)
+    unusable = cold_reason(model, y_labeled)
+    if name == registry.AUTO:
+        checks.check_model(model, strategy=name, reads_model=False, fitted=fitted, n_classes=n_classes)
+        return auto.choose(model, y_labeled, unusable=unusable)
+    spec = registry.STRATEGIES[name]
+    checks.check_model(model, strategy=name, reads_model=spec.needs_model, fitted=fitted, n_classes=n_classes)
+    return registry.resolve(name, cold=unusable)
+
+
+def _predicted(ctx: Context, X: Any) -> np.ndarray:
+    """The model's label for each picked item (None at cold start or for a model that is not a classifier)."""
+    if ctx.fitted:
+        return np.asarray(ctx.model.predict(X), dtype=object)
+    return np.full(n_rows(X), None, dtype=object)

@@ -9,10 +9,11 @@ The output tells a team how many labels each strategy saves over random on its o
 
 from __future__ import annotations
 
-import json
 import math
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,9 +25,9 @@ from alflow.errors import ConfigError
 from alflow.learning import data, models
 from alflow.selection import registry
 from alflow.selection.arrays import take
-from alflow.selection.pool import select_batch
-
-TARGETS = (0.95, 0.98, 0.99)
+from alflow.selection.pool import select
+from alflow.tools import summary
+from alflow.tools.summary import Simulation
 
 
 @dataclass(frozen=True)
@@ -77,13 +78,40 @@ def load_problem(config: CampaignConfig, *, answers: str, seed: int) -> Problem:
     )
 
 
-def learning_curve(config: CampaignConfig, problem: Problem, *, strategy: str, seed: int) -> list[tuple[int, float]]:
-    """(labels used, test metric) after each round of one replayed campaign."""
+@dataclass(frozen=True)
+class Replay:
+    """One replayed campaign: (labels used, test metric) after each round, and the strategy each batch used."""
+
+    curve: list[tuple[int, float]]
+    used: list[str]
+
+
+Progress = Callable[..., None]
+"""progress(strategy, seed, rounds_done, total=rounds_in_all): called before and after every round of every replay."""
+
+
+def rounds_in(config: CampaignConfig, problem: Problem) -> int:
+    """How many batches one replay asks for: the budget left after the seed labels, in batches."""
+    budget = min(config.budget.max_labels, len(problem.y_pool))
+    return math.ceil(max(budget - len(problem.seed_rows), 0) / config.strategy.batch_size)
+
+
+def learning_curve(
+    config: CampaignConfig,
+    problem: Problem,
+    *,
+    strategy: str,
+    seed: int,
+    on_round: Callable[[int], None] | None = None,
+) -> Replay:
+    """The replayed campaign for one strategy and seed; `on_round(rounds done)` after each batch."""
     metric = config.stopping.metric
     labeled = np.zeros(len(problem.y_pool), dtype=bool)
     labeled[problem.seed_rows] = True
     budget = min(config.budget.max_labels, labeled.size)
-    curve, round_ = [], 0
+    curve: list[tuple[int, float]] = []
+    used: list[str] = []
+    round_ = 0
     while True:
         rows = np.flatnonzero(labeled)
         model = models.train(
@@ -93,9 +121,9 @@ def learning_curve(config: CampaignConfig, problem: Problem, *, strategy: str, s
         curve.append((int(labeled.sum()), float(score)))
         k = min(config.strategy.batch_size, budget - int(labeled.sum()))
         if k <= 0:
-            return curve
+            return Replay(curve, used)
         unlabeled = np.flatnonzero(~labeled)
-        picked = select_batch(
+        chosen = select(
             model,
             take(problem.X_pool, unlabeled),
             k,
@@ -107,8 +135,11 @@ def learning_curve(config: CampaignConfig, problem: Problem, *, strategy: str, s
             class_balance=config.strategy.class_balance,
             committee_size=config.strategy.committee_size,
         )
-        labeled[unlabeled[picked]] = True  # the oracle answers at once
+        labeled[unlabeled[chosen.indices]] = True  # the oracle answers at once
+        used.append(chosen.strategy)
         round_ += 1
+        if on_round is not None:
+            on_round(round_)
 
 
 def full_data_score(config: CampaignConfig, problem: Problem, *, seed: int) -> float:
@@ -117,116 +148,42 @@ def full_data_score(config: CampaignConfig, problem: Problem, *, seed: int) -> f
     return float(models.holdout_metrics(model, problem.X_test, problem.y_test)[config.stopping.metric])
 
 
-def labels_to_reach(curve: list[tuple[int, float]], target: float) -> int | None:
-    """Labels used at the first point of the curve at or above `target`, or None."""
-    return next((n for n, score in curve if score >= target), None)
-
-
 def mean_curve(curves: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
     """Mean metric per point over seeds (curves of one strategy share their label counts)."""
     length = min(len(c) for c in curves)
     return [(curves[0][i][0], float(np.mean([c[i][1] for c in curves]))) for i in range(length)]
 
 
-@dataclass(frozen=True)
-class Simulation:
-    """Curves and the table of a simulation, with the recommended strategy and why."""
+def simulate(
+    config: CampaignConfig,
+    *,
+    answers: str,
+    strategies: list[str],
+    seeds: int,
+    objective: str = "aulc",
+    progress: Progress | None = None,
+) -> Simulation:
+    """Replay the campaign for each strategy and random over `seeds` seeds (config.seed, +1, ...).
 
-    metric: str
-    full_score: float
-    curves: dict[str, list[tuple[int, float]]]  # strategy -> mean curve
-    table: list[dict]
-    recommended: str
-    reason: str
-
-
-def summarise(metric: str, curves: dict[str, list], full_score: float) -> Simulation:
-    """AULC, labels to 95/98/99 % of the full-data score, labels saved against random, a recommendation."""
-    rows = []
-    random_98 = labels_to_reach(curves["random"], 0.98 * full_score) if "random" in curves else None
-    for name, curve in curves.items():
-        row: dict = {"strategy": name, "aulc": float(np.mean([s for _, s in curve])), "final": curve[-1][1]}
-        for target in TARGETS:
-            row[f"labels_to_{round(target * 100)}"] = labels_to_reach(curve, target * full_score)
-        reached = row["labels_to_98"]
-        row["labels_saved_vs_random_98"] = (
-            None if reached is None or random_98 is None or name == "random" else random_98 - reached
-        )
-        rows.append(row)
-    rows.sort(key=lambda r: -r["aulc"])
-    best = rows[0]
-    random_row = next((r for r in rows if r["strategy"] == "random"), None)
-    reason = f"highest area under the learning curve ({best['aulc']:.4f}"
-    reason += f" vs random {random_row['aulc']:.4f})" if random_row and best is not random_row else ")"
-    if best["labels_to_98"] is not None:
-        reason += f"; reaches 98 % of the full-data {metric} with {best['labels_to_98']} labels"
-        if best["labels_saved_vs_random_98"] is not None:
-            reason += f", {best['labels_saved_vs_random_98']} fewer than random"
-    return Simulation(metric, full_score, curves, rows, best["strategy"], reason)
-
-
-def simulate(config: CampaignConfig, *, answers: str, strategies: list[str], seeds: int) -> Simulation:
-    """Replay the campaign for each strategy and random over `seeds` seeds (config.seed, +1, ...)."""
+    `objective` is what the recommendation optimises (`summary.OBJECTIVES`). Raises ConfigError
+    for an unknown strategy or objective, or an answers column that does not fit the campaign.
+    """
     unknown = [s for s in strategies if s not in registry.NAMES]
     if unknown:
         raise ConfigError(f"--strategies: unknown {unknown}; use names from {', '.join(registry.NAMES)}")
+    summary.check_objective(objective)
     names = list(dict.fromkeys([*strategies, "random"]))
-    runs: dict[str, list] = {name: [] for name in names}
+    runs: dict[str, list[Replay]] = {name: [] for name in names}
     fulls = []
     for seed in range(config.seed, config.seed + seeds):
         problem = load_problem(config, answers=answers, seed=seed)
         fulls.append(full_data_score(config, problem, seed=seed))
+        total = rounds_in(config, problem)
         for name in names:
-            runs[name].append(learning_curve(config, problem, strategy=name, seed=seed))
-    curves = {name: mean_curve(c) for name, c in runs.items()}
-    return summarise(config.stopping.metric, curves, float(np.mean(fulls)))
-
-
-def table_markdown(sim: Simulation) -> str:
-    def show(value) -> str:
-        return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-
-    lines = [
-        f"Full-data {sim.metric}: {sim.full_score:.4f}. Recommended: **{sim.recommended}**: {sim.reason}.",
-        "",
-        "| strategy | AULC | final | to 95 % | to 98 % | to 99 % | saved vs random (98 %) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in sim.table:
-        lines.append(
-            f"| {r['strategy']} | {r['aulc']:.4f} | {r['final']:.4f} | {show(r['labels_to_95'])} | "
-            f"{show(r['labels_to_98'])} | {show(r['labels_to_99'])} | {show(r['labels_saved_vs_random_98'])} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def write_outputs(sim: Simulation, folder: Path) -> dict[str, Path]:
-    """curves.json, curves.png (one line per strategy) and table.md under `folder`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {"curves": folder / "curves.json", "plot": folder / "curves.png", "table": folder / "table.md"}
-    payload = {
-        "metric": sim.metric,
-        "full_score": sim.full_score,
-        "recommended": sim.recommended,
-        "reason": sim.reason,
-        "curves": {k: [{"labels": n, sim.metric: s} for n, s in v] for k, v in sim.curves.items()},
-        "table": sim.table,
-    }
-    paths["curves"].write_text(json.dumps(payload, indent=2))
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, curve in sim.curves.items():
-        ax.plot([n for n, _ in curve], [s for _, s in curve], label=name, linestyle="--" if name == "random" else "-")
-    ax.axhline(sim.full_score, color="grey", linewidth=0.8, label="all labels")
-    ax.set_xlabel("labels")
-    ax.set_ylabel(sim.metric)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(paths["plot"], dpi=100)
-    plt.close(fig)
-    paths["table"].write_text(table_markdown(sim))
-    return paths
+            on_round = None if progress is None else partial(progress, name, seed, total=total)
+            if on_round is not None:
+                on_round(0)
+            runs[name].append(learning_curve(config, problem, strategy=name, seed=seed, on_round=on_round))
+    curves = {name: mean_curve([r.curve for r in replays]) for name, replays in runs.items()}
+    used = {name: Counter(s for r in replays for s in r.used) for name, replays in runs.items()}
+    return summary.summarise(config.stopping.metric, curves, float(np.mean(fulls)), objective=objective, used=used)

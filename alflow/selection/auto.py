@@ -1,0 +1,47 @@
+"""`auto`: the default strategy, decided each time a batch is chosen from the labeled set.
+
+Two regimes are known (Hacohen et al. 2022, "Active learning on a budget"; Hacohen & Weinshall
+2023): while the model has seen too few items of each class, its uncertainty points at
+boundaries it has wrong and covering the data teaches it more (TypiClust); once each class has
+a few labels, the items it is least sure of are worth most, and a batch of them is kept diverse
+(margin, then weighted k-means: Zhdanov 2019). `auto` reads the regime off the labeled set:
+
+    no usable model (cold start, a regressor, no predict_proba)  ->  typiclust
+    fewer than LABELS_PER_CLASS labels per class                 ->  typiclust
+    otherwise                                                    ->  combined (margin + diversity)
+
+The rule and its threshold were fixed from this idea and the public benchmark suites; rules that
+decide from the model's cross-validated skill or from a replay on the labeled set were measured
+against it and did not do better (docs/STRATEGIES.md, "How auto was chosen"). Every decision
+comes with its reason, which `alflow.select` returns and the round logs to MLflow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alflow.selection.registry import STRATEGIES, Choice
+
+LABELS_PER_CLASS = 3
+"""`auto` covers the data until the labeled set holds this many labels per class the model knows."""
+
+
+def choose(model: Any, y_labeled: Any, *, unusable: str | None) -> Choice:
+    """The strategy `auto` runs this time, and why (one sentence); `unusable` says why no model can serve."""
+    if unusable is not None:
+        return Choice(STRATEGIES["typiclust"], f"auto: {unusable}, so typical items of uncovered clusters")
+    n_classes = len(model.classes_)
+    if y_labeled is None:
+        return Choice(STRATEGIES["combined"], "auto: no labeled set given; margin + diversity (combined)")
+    n = len(y_labeled)
+    if n < LABELS_PER_CLASS * n_classes:
+        return Choice(
+            STRATEGIES["typiclust"],
+            f"auto: {n} labels for {n_classes} classes, fewer than {LABELS_PER_CLASS} a class: the model's "
+            "uncertainty is not worth following yet; typical items of uncovered clusters",
+        )
+    return Choice(
+        STRATEGIES["combined"],
+        f"auto: {n} labels for {n_classes} classes, at least {LABELS_PER_CLASS} a class: the items the model "
+        "is least sure of, kept diverse (combined)",
+    )
