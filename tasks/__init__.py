@@ -13,7 +13,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from alflow.errors import AlflowError
+from alflow.errors import AlflowError, ServiceUnavailableError
 from alflow.ledger.records import RoundRecord
 from alflow.reporting import reports, round_run
 from alflow.reporting.reports import RoundReport
@@ -25,6 +25,8 @@ def transient(task: Any, task_run: Any, state: Any) -> bool:
     """Retry only what may succeed next time: I/O and server errors, not alflow's verdicts."""
     try:
         state.result()
+    except ServiceUnavailableError:
+        return True  # a bucket or server that did not answer may answer next time
     except AlflowError:
         return False
     except Exception:  # noqa: BLE001 - anything else (network, S3, MLflow server) may be transient

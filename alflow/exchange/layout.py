@@ -4,6 +4,7 @@
     batches/round-0001/<batch file>  the batch for the vendor, then batch.json, then _READY last
     deliveries/round-0001/...        the vendor's label files, then _DONE last
     quarantine/round-0001/...        rejected files or rows, with a .reason.json beside each
+    ledger/_writable                 the probe `alflow check` writes once, to see the prefix takes writes
 
 This is all the exchange knows of campaigns: a campaign is a key prefix, a round a folder name.
 docs/VENDORS.md is the vendor's view of the same layout.
@@ -42,3 +43,8 @@ def delivery_prefix(campaign: str, round_: int) -> str:
 
 def quarantine_prefix(campaign: str, round_: int) -> str:
     return f"{campaign}/quarantine/{round_dir(round_)}/"
+
+
+def probe_key(campaign: str) -> str:
+    """The one object outside every round folder: written once by a check, never read by the ledger."""
+    return f"{campaign}/ledger/_writable"

@@ -14,10 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alflow.config import PoolConfig
-from alflow.errors import ConfigError
+from alflow.errors import ConfigError, DataValidationError
 from alflow.exchange.bucket import open_store
 
 
@@ -72,28 +73,46 @@ def local_file(uri: str) -> Iterator[Path]:
     yield path
 
 
-def columns_of(path: Path) -> list[str]:
+@contextmanager
+def readable(source: str | Path) -> Iterator[None]:
+    """Turn a file that cannot be read as a table (empty, not CSV, not Parquet) into one line naming it."""
+    try:
+        yield
+    except pd.errors.EmptyDataError:
+        message = f"{source}: the file is empty; it needs a header row, then one row per item"
+        raise DataValidationError(message, reason="unreadable") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowException) as error:
+        kind = "Parquet" if _is_parquet(str(source)) else "CSV"
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataValidationError(f"{source}: cannot be read as {kind} ({first})", reason="unreadable") from None
+
+
+def columns_of(path: Path, *, source: str | None = None) -> list[str]:
     """Column names, read from the header or the Parquet schema only."""
-    if _is_parquet(str(path)):
-        return list(pq.read_schema(path).names)
-    return list(pd.read_csv(path, nrows=0).columns)
+    with readable(source or path):
+        if _is_parquet(str(path)):
+            return list(pq.read_schema(path).names)
+        return list(pd.read_csv(path, nrows=0).columns)
 
 
-def iter_chunks(path: Path, *, columns: list[str], text_columns: list[str], chunk_size: int) -> Iterator[pd.DataFrame]:
+def iter_chunks(
+    path: Path, *, columns: list[str], text_columns: list[str], chunk_size: int, source: str | None = None
+) -> Iterator[pd.DataFrame]:
     """The file's rows, `chunk_size` at a time, with `text_columns` as str."""
-    if _is_parquet(str(path)):
-        # pre_buffer (pyarrow's default) keeps every row group read so far: memory grew with the
-        # pool (+2 GB at 10^7 rows, benchmarks/results/compute.md); without it, one row group at a time.
-        for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=chunk_size, columns=columns):
-            yield _as_text(batch.to_pandas(), text_columns)
-        return
-    dtypes = dict.fromkeys(text_columns, str)
-    yield from pd.read_csv(path, usecols=columns, dtype=dtypes, chunksize=chunk_size)
+    with readable(source or path):
+        if _is_parquet(str(path)):
+            # pre_buffer (pyarrow's default) keeps every row group read so far: memory grew with the
+            # pool (+2 GB at 10^7 rows, benchmarks/results/compute.md); without it, one row group at a time.
+            for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=chunk_size, columns=columns):
+                yield _as_text(batch.to_pandas(), text_columns)
+            return
+        dtypes = dict.fromkeys(text_columns, str)
+        yield from pd.read_csv(path, usecols=columns, dtype=dtypes, chunksize=chunk_size)
 
 
 def read_table(uri: str, *, text_columns: list[str]) -> pd.DataFrame:
     """A whole (small) table: seed labels, a holdout, a delivery."""
-    with local_file(uri) as path:
+    with local_file(uri) as path, readable(uri):
         if _is_parquet(uri):
             return _as_text(pd.read_parquet(path), text_columns)
         return pd.read_csv(path, dtype=dict.fromkeys(text_columns, str))
@@ -124,14 +143,16 @@ def pool_chunks(pool: PoolConfig, features: list[str]) -> Iterator[pd.DataFrame]
     """The pool's id and feature columns, `pool.chunk_size` rows at a time (one streamed pass)."""
     columns = [pool.id_column, *(c for c in features if c != pool.id_column)]
     with local_file(pool.uri) as path:
-        yield from iter_chunks(path, columns=columns, text_columns=text_columns(pool), chunk_size=pool.chunk_size)
+        yield from iter_chunks(
+            path, columns=columns, text_columns=text_columns(pool), chunk_size=pool.chunk_size, source=pool.uri
+        )
 
 
 def pool_ids(pool: PoolConfig) -> Iterator[pd.Series]:
     """The pool's id column, a chunk at a time."""
     with local_file(pool.uri) as path:
         for chunk in iter_chunks(
-            path, columns=[pool.id_column], text_columns=[pool.id_column], chunk_size=pool.chunk_size
+            path, columns=[pool.id_column], text_columns=[pool.id_column], chunk_size=pool.chunk_size, source=pool.uri
         ):
             yield chunk[pool.id_column]
 

@@ -5,19 +5,27 @@ from __future__ import annotations
 import pandas as pd
 
 from alflow.config import CampaignConfig
+from alflow.errors import ConfigError, DataValidationError
 from alflow.learning import data, validation
+from alflow.learning import features as feature_checks
 from alflow.round.context import Inputs
 
 
 def validate_inputs(config: CampaignConfig) -> Inputs:
-    """Check the pool, the seed labels and the holdout; raise DataValidationError on the first problem."""
+    """Check the pool, the seed labels and the holdout; raise DataValidationError on the first problem
+    (ConfigError for a budget smaller than the seed labels)."""
     pool = config.pool
     with data.local_file(pool.uri) as path:
-        header = data.columns_of(path)
+        header = data.columns_of(path, source=pool.uri)
     features = data.feature_columns(pool, header)
     parts = list(data.pool_ids(pool)) if pool.id_column in header else []
     ids = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype=str)
     validation.check_pool(header, ids, id_column=pool.id_column, features=features, source=pool.uri)
+    if ids.empty:
+        raise DataValidationError(f"{pool.uri}: the pool has no items (a header and no rows)")
+    text = pool.text_column is not None
+    chunks = data.pool_chunks(pool, features)
+    feature_checks.check_features(chunks, features, text=text, id_column=pool.id_column, source=pool.uri)
 
     seed_cfg = config.seed_labels
     seed = data.read_table(seed_cfg.uri, text_columns=[pool.id_column, seed_cfg.label_column])
@@ -37,5 +45,11 @@ def validate_inputs(config: CampaignConfig) -> Inputs:
         validation.check_holdout(
             holdout, features=features, label_column=label, classes=config.classes, source=config.holdout.uri
         )
+        feature_checks.check_features([holdout], features, text=text, id_column=None, source=config.holdout.uri)
     seed_labels = dict(zip(seed[pool.id_column], seed[seed_cfg.label_column], strict=True))
+    if config.budget.max_labels < len(seed_labels):
+        raise ConfigError(
+            f"budget.max_labels is {config.budget.max_labels}, fewer than the {len(seed_labels)} seed labels in "
+            f"{seed_cfg.uri}: seed labels count against the budget; raise max_labels above {len(seed_labels)}"
+        )
     return Inputs(header, features, int(ids.size), seed_labels, holdout)
