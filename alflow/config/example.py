@@ -58,6 +58,7 @@ vendor:
   # sse: AES256                  # none | AES256 | aws:kms (with kms_key_id)
   # annotators: 1                # votes per item in a delivery file; majority vote
   # tie_rule: outstanding        # outstanding | class_order
+  # batches_in_flight: 1         # batches the vendor may hold at once (3: a new one goes out while two are open)
 
 tracking:
   uri: sqlite:///mlflow.db       # or http://mlflow-server:5000
