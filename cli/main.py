@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import campaign, check, rounds, status, tools
+from cli import campaign, check, rounds, status, tools, watch
 from cli.console import analytics_off
 
 app = typer.Typer(
@@ -25,3 +25,4 @@ app.command(name="write-off")(rounds.write_off)
 app.command()(status.status)
 app.command()(tools.demo)
 app.command()(tools.simulate)
+app.command()(watch.watch)

@@ -12,8 +12,10 @@ from typing import Any
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
 
 from alflow.errors import AlflowError, ServiceUnavailableError
+from alflow.ledger import notices
 from alflow.ledger.records import RoundRecord
 from alflow.reporting import reports, round_run
 from alflow.reporting.reports import RoundReport
@@ -59,6 +61,16 @@ def report_round(ctx: RoundContext, record: RoundRecord | None = None, batch_uri
     report = reports.round_report(ctx, record, batch_uri)
     print(report.message())
     return report
+
+
+@task(**COMPUTE)
+def ask_for_another_batch(ctx: RoundContext, record: RoundRecord) -> bool:
+    """With room for another batch (vendor.batches_in_flight), emit `alflow.batch.wanted`: the
+    deployment's trigger starts the next round at once, so the vendor always has work."""
+    if not ctx.room_after(len(record.batch_ids)) or record.stop_reason:
+        return False
+    emit_event(notices.WANTED, resource=notices.resource(ctx.config.campaign), payload={"after_round": record.round})
+    return True
 
 
 @task(**COMPUTE)

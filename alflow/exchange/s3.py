@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -259,6 +260,32 @@ class S3Store:
         extra = {"IfMatch": f'"{version}"'} if version else {}
         body = self._client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)["Body"]
         shutil.copyfileobj(body, target, length=8 * 1024 * 1024)
+
+
+def created_objects(queue_url: str, *, wait_seconds: int = 10) -> list[str]:
+    """The objects S3 says were created, from its event notifications on an SQS queue, as s3:// URIs
+    (keys URL-encoded, as S3 sends them); waits up to `wait_seconds` for some. The messages read are
+    deleted: notifications are at-least-once anyway, so readers must be idempotent.
+    """
+    sqs = boto3.client("sqs", config=Config(retries={"mode": "standard"}, connect_timeout=10))
+    try:
+        response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds)
+    except (BotoConnectionError, HTTPClientError) as error:
+        raise ServiceUnavailableError(f"SQS queue {queue_url} did not answer ({error})") from None
+    except ClientError as error:
+        raise ConfigError(f"SQS queue {queue_url}: {_error_code(error)}: check the URL and the permissions") from None
+    uris = []
+    for message in response.get("Messages", []):
+        try:
+            body = json.loads(message["Body"])
+            body = json.loads(body["Message"]) if "Message" in body else body  # delivered through SNS
+        except (ValueError, TypeError):
+            body = {}
+        for record in body.get("Records", []) if isinstance(body, dict) else []:
+            if str(record.get("eventName", "")).startswith("ObjectCreated"):
+                uris.append(f"s3://{record['s3']['bucket']['name']}/{record['s3']['object']['key']}")
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return uris
 
 
 def ensure_bucket(uri: str) -> bool:

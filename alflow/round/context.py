@@ -81,6 +81,12 @@ class RoundContext:
     def has_work(self) -> bool:
         return self.waits is None
 
+    def room_after(self, asked: int) -> bool:
+        """Whether the vendor could take another batch once this round has asked for `asked` labels:
+        fewer batches than the limit would be open, and budget is left."""
+        open_after = len(self.state.outstanding) + (1 if asked else 0)
+        return bool(asked) and open_after < self.config.vendor.batches_in_flight and self.budget.ask(asked).left > 0
+
     @cached_property
     def store(self) -> Store:
         return bucket(self.config)
