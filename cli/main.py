@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import campaign, check, rounds, status, tools, watch
+from cli import campaign, check, rounds, serve, status, tools, watch
 from cli.console import analytics_off
 
 app = typer.Typer(
@@ -26,3 +26,4 @@ app.command()(status.status)
 app.command()(tools.demo)
 app.command()(tools.simulate)
 app.command()(watch.watch)
+app.command()(serve.serve)

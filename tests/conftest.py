@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _HOME = Path(tempfile.mkdtemp(prefix="alflow-tests-"))
@@ -27,7 +29,7 @@ import pytest  # noqa: E402
 from alflow.config import load_campaign  # noqa: E402
 from alflow.tools.demo import write_demo_data  # noqa: E402
 
-SERVERS = {"prefect_server", "s3_endpoint", "mlflow_server", "dashboard_campaign"}
+SERVERS = {"prefect_server", "s3_endpoint", "mlflow_server", "dashboard_campaign", "prefect_api", "team_stack"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -98,6 +100,56 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextmanager
+def running_prefect_server(folder: Path, **settings: str) -> Iterator[dict[str, str]]:
+    """`prefect server start` on a free loopback port, as a team starts it (`settings`: e.g. its
+    database URL); yields the environment that points a client at it."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(folder / "prefect-home"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        **settings,
+    }
+    log = open(folder / "prefect-server.log", "w")
+    server = subprocess.Popen(
+        [Path(sys.executable).parent / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{env['PREFECT_API_URL']}/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError((folder / "prefect-server.log").read_text()[-2000:]) from None
+                time.sleep(0.5)
+        yield env
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture
+def prefect_api(tmp_path):
+    """A real `prefect server` of its own for one test; yields the environment pointing at it."""
+    with running_prefect_server(tmp_path) as env:
+        yield env
 
 
 @pytest.fixture(scope="session")
