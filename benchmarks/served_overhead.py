@@ -145,9 +145,9 @@ def markdown(result: dict, command: str, load: dict[str, str]) -> str:
         "# A round's fixed overhead: bare `alflow round`, a running server, `alflow serve`, plain calls",
         "",
         f"Produced by `{command}` (its docstring says how). Pool {result['pool']:,} items",
-        "(Parquet, 20 features, 10 classes), 1,000 seed labels, 10,000-row holdout, batch 100, local bucket, MLflow on SQLite;",
-        "a simulated vendor delivered every batch before the next round. Seconds per round; warm = median of",
-        "rounds 2+. For `alflow round` the figure is the whole process, as a user waits for it.",
+        "(Parquet, 20 features, 10 classes), 1,000 seed labels, 10,000-row holdout, batch 100, local bucket,",
+        "MLflow on SQLite; a simulated vendor delivered every batch before the next round. Seconds per round;",
+        "warm = median of rounds 2+. For `alflow round` the figure is the whole process, as a user waits for it.",
         "",
         f"Load average (1, 5, 15 min): {load['start']} at the start, {load['end']} at the end "
         "(2 cores shared with other work).",
