@@ -55,6 +55,8 @@ def quiet_libraries() -> None:
     # import, which has not happened yet: the flows are imported lazily. Prefect's loggers stay at
     # INFO so that its own log (the UI, `prefect flow-run logs`) keeps everything; only its console is quiet.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # "View run at ..." per run
+    os.environ.setdefault("MLFLOW_PRINT_MODEL_URLS_ON_CREATION", "false")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
