@@ -12,7 +12,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export GX_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test lint format install clean postgresql
+.PHONY: demo test lint format install embeddings clean postgresql
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+# The optional text embedder (pool.embedder): torch 2.13.0 is the CPU build this machine keeps on disk.
+embeddings: $(STAMP)
+	$(BIN)/python -m pip install --quiet "torch==2.13.0" -e ".[embeddings]"
 
 demo: $(STAMP)
 	$(BIN)/alflow demo

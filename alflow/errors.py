@@ -38,3 +38,11 @@ class RoundConflictError(AlflowError, RuntimeError):
 
 class ModelError(AlflowError, ValueError):
     """The model cannot be built or trained on the labels at hand."""
+
+
+class LinkRefusedError(AlflowError, PermissionError):
+    """A folder store's key is a symbolic link (or passes through one): never followed."""
+
+
+class NotAFileError(LinkRefusedError):
+    """A folder store's key is not a regular file (a FIFO, a socket, a device): never opened."""

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.status import Status
 
+from alflow import progress
 from alflow.errors import AlflowError
+from alflow.values import plain
 
 out = Console(soft_wrap=True)  # lines stay whole in pipes and logs
 err = Console(stderr=True, soft_wrap=True)
+progress.draw_on(err)  # the stages' bars nest under the round's status line (rich >= 14.1)
 
 
 @contextmanager
@@ -119,3 +126,21 @@ def quiet_prefect_console() -> None:
             isinstance(f, QuietConsole) for f in handler.filters
         ):
             handler.addFilter(QuietConsole())
+
+
+def jsonable(value: Any) -> Any:
+    """`value` as plain JSON: dataclasses and mappings recursively, tuples as lists, numpy scalars
+    as Python ones, NaN, NA and infinities as null."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [jsonable(v) for v in value]
+    value = plain(value)
+    return None if isinstance(value, float) and math.isinf(value) else value
+
+
+def emit_json(payload: Any) -> None:
+    """Print `payload` as JSON on stdout: the one output of a command run with `--json`."""
+    typer.echo(json.dumps(jsonable(payload), indent=2))

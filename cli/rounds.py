@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,7 @@ import typer
 from alflow.config import load_campaign
 from alflow.errors import AlflowError
 from alflow.reporting.reports import RoundReport
-from cli.console import errors_as_exit_codes, out, quiet_libraries, quiet_prefect_console, round_progress
+from cli.console import emit_json, errors_as_exit_codes, out, quiet_libraries, quiet_prefect_console, round_progress
 
 VERBOSE = typer.Option("--verbose", "-v", help="show Prefect's and MLflow's logs, with tracebacks")
 
@@ -51,6 +52,7 @@ def round_(
     ] = None,
     target_rate: Annotated[float, typer.Option(help="with --arrivals: the share of arriving items to ask for")] = 0.1,
     verbose: Annotated[bool, VERBOSE] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the round's report as JSON for scripts")] = False,
 ) -> None:
     """Run one round: ingest delivered labels, train, log, then stop or export the next batch."""
     with errors_as_exit_codes():
@@ -58,7 +60,10 @@ def round_(
 
         check_target_rate(target_rate)
         precheck(config)  # a bad file, input or service fails here in one line each, before Prefect starts
-        report = run_round(str(config), arrivals, target_rate, verbose=verbose)
+        report = run_round(str(config), arrivals, target_rate, verbose=verbose and not as_json)
+    if as_json:
+        emit_json({**dataclasses.asdict(report), "message": report.message()})
+        return
     out.print(report.message(), highlight=False)
 
 
@@ -69,6 +74,7 @@ def write_off(
     ids: Annotated[
         str | None, typer.Option(help="comma-separated item ids (default: every item still outstanding)")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the ids written off as JSON")] = False,
 ) -> None:
     """Stop waiting for items the vendor cannot label, so the campaign goes on without them."""
     from alflow.ledger.campaign import write_off as give_up
@@ -79,6 +85,9 @@ def write_off(
         if chosen_ids == []:
             raise AlflowError("--ids is empty: name the items, or leave --ids out to write off every outstanding item")
         chosen = give_up(campaign, round_, chosen_ids, reason=reason)
+    if as_json:
+        emit_json({"campaign": campaign.campaign, "round": round_, "written_off": chosen, "reason": reason})
+        return
     out.print(
         f"{campaign.campaign} round {round_}: wrote off {len(chosen)} items; no longer waited for", highlight=False
     )

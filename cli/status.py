@@ -1,8 +1,8 @@
-"""`alflow status`: the campaign so far, one row per round, for people or scripts (`--json`)."""
+"""`alflow status`: the campaign so far, one row per round, then where it stands (labels, spend,
+forecast), for people or scripts (`--json`)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,10 +14,13 @@ from rich.table import Table
 
 from alflow.config import load_campaign
 from alflow.values import plain
-from cli.console import errors_as_exit_codes, out
+from cli.console import emit_json, errors_as_exit_codes, out
 
 if TYPE_CHECKING:
+    from alflow.config import CampaignConfig
     from alflow.ledger.campaign import OpenBatch
+    from alflow.ledger.state import CampaignState
+    from alflow.reporting.outlook import Outlook
 
 
 def _show(value: object, fmt: str = "{}") -> str:
@@ -38,43 +41,21 @@ def _age(seconds: float | None) -> str:
     return f"{hours // 24} d {hours % 24} h"
 
 
-def _open_lines(batches: list[OpenBatch], limit: int) -> str:
+def _open_line(batches: list[OpenBatch], limit: int) -> str:
     if not batches:
         return "no batch is out with the vendor"
     parts = [f"round {b.round}: {b.outstanding}/{b.items} outstanding, out {_age(b.age_seconds())}" for b in batches]
     return f"open batches ({len(batches)} of at most {limit}): " + "; ".join(parts)
 
 
-def status(
-    config: Annotated[Path, typer.Argument(help="the campaign file")],
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
-) -> None:
-    """The campaign so far: one row per round."""
-    from alflow.ledger.campaign import campaign_state, open_batches
-    from alflow.reporting.reports import status_rows
-
-    with errors_as_exit_codes():
-        campaign = load_campaign(config)
-        rows = status_rows(campaign)
-        batches = open_batches(campaign, campaign_state(campaign))
-    limit = campaign.vendor.batches_in_flight
-    if as_json:
-        payload = {
-            "campaign": campaign.campaign,
-            "max_labels": campaign.budget.max_labels,
-            "rounds": [{k: plain(v) for k, v in row.items()} for row in rows],
-            "batches_in_flight": limit,
-            "open_batches": [{**asdict(b), "age_seconds": b.age_seconds()} for b in batches],
-        }
-        typer.echo(json.dumps(payload, indent=2))
-        return
-    table = Table(
-        title=f"{campaign.campaign}: budget {campaign.budget.max_labels} labels", box=box.SIMPLE_HEAD, pad_edge=False
-    )
-    for column in ("round", "labels", "asked", "delivered", "ingested", "accuracy", "f1", "state"):
+def _table(title: str, rows: list[dict], *, cost: bool) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    columns = ["round", "labels", "asked", "delivered", "ingested", "accuracy", "f1"]
+    columns += ["spend", "total spend"] if cost else []
+    for column in [*columns, "state"]:
         table.add_column(column, justify="left" if column == "state" else "right", no_wrap=True)
     for row in rows:
-        table.add_row(
+        cells = [
             str(row["round"]),
             str(row["labels_used"]),
             str(row["asked"]),
@@ -82,10 +63,66 @@ def status(
             _show(row["ingested"]),
             _show(row["accuracy"], "{:.3f}"),
             _show(row["f1_macro"], "{:.3f}"),
-            row["state"],
+        ]
+        cells += [_show(row["spend"], "{:,.2f}"), _show(row["spend_total"], "{:,.2f}")] if cost else []
+        table.add_row(*cells, row["state"])
+    return table
+
+
+def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batches: list[OpenBatch]) -> list[str]:
+    """Where the campaign stands, under its table: labels, spend, forecast or stop, open batches, MLflow."""
+    from alflow.reporting.dashboard import experiment_url
+    from alflow.reporting.outlook import STOP_REASONS
+
+    lines = [f"labels: {seen.labels_text()}", f"spend: {seen.spend_text() or 'no cost per label set'}"]
+    if seen.stop_reason:
+        lines.append(f"stopped: {STOP_REASONS.get(seen.stop_reason, seen.stop_reason)}")
+    else:
+        lines.append(f"forecast: {seen.forecast_text() or 'after 4 rounds with a score'}")
+    lines.append(_open_line(batches, campaign.vendor.batches_in_flight))
+    if experiment_id := state.rounds[max(state.rounds)].tracking.experiment_id:
+        lines.append(f"MLflow: {experiment_url(campaign.tracking.uri, experiment_id)}")
+    return lines
+
+
+def status(
+    config: Annotated[Path, typer.Argument(help="the campaign file")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
+) -> None:
+    """The campaign so far: one row per round, then its labels, spend, forecast and open batches."""
+    from alflow.ledger.campaign import campaign_state, open_batches
+    from alflow.reporting.reports import campaign_outlook, status_rows
+
+    with errors_as_exit_codes():
+        campaign = load_campaign(config)
+        state = campaign_state(campaign)
+        rows = status_rows(campaign, state)
+        seen = campaign_outlook(campaign, state)
+        batches = open_batches(campaign, state)
+    limit = campaign.vendor.batches_in_flight
+    if as_json:
+        emit_json(
+            {
+                "campaign": campaign.campaign,
+                "max_labels": campaign.budget.max_labels,
+                "cost_per_label": campaign.budget.cost_per_label,
+                "currency": campaign.budget.currency,
+                "rounds": rows,
+                "outlook": seen.plain() if seen else None,
+                "stop_reason": state.stop_reason,
+                "batches_in_flight": limit,
+                "open_batches": [{**asdict(b), "age_seconds": b.age_seconds()} for b in batches],
+            }
         )
+        return
+    if not rows or seen is None:
+        out.print(f"{campaign.campaign}: no rounds yet; run `alflow round {config}`", highlight=False)
+        return
+    cost = campaign.budget.cost_per_label is not None
+    currency = f" ({campaign.budget.currency})" if cost else ""
+    title = f"{campaign.campaign}: budget {campaign.budget.max_labels} labels{currency}"
     # In a pipe Rich assumes 80 columns and would squeeze the table: give it room instead.
-    console = out if out.is_terminal else Console(width=120)
-    console.print(table if rows else f"{campaign.campaign}: no rounds yet; run `alflow round {config}`")
-    if rows:
-        console.print(_open_lines(batches, limit), highlight=False)
+    console = out if out.is_terminal else Console(width=140)
+    console.print(_table(title, rows, cost=cost))
+    for line in _lines(campaign, state, seen, batches):
+        console.print(line, highlight=False)

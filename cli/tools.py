@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from alflow.config import load_campaign
-from cli.console import beside_python, errors_as_exit_codes, out, quiet_libraries
+from cli.console import beside_python, emit_json, errors_as_exit_codes, out, quiet_libraries
 from cli.rounds import run_round
 
 DEFAULT_DEMO_DIR = Path("alflow-demo")
@@ -21,8 +21,14 @@ def demo(
     bucket: Annotated[str | None, typer.Option(help="vendor bucket: a folder or s3://bucket/prefix")] = None,
     max_labels: Annotated[int, typer.Option(help="label budget, seed labels included")] = 200,
     batch_size: Annotated[int, typer.Option(help="labels asked per round")] = 20,
+    data: Annotated[
+        str, typer.Option(help="digits (scikit-learn's, pixels) or text (generated support tickets, TF-IDF)")
+    ] = "digits",
+    vendor_format: Annotated[
+        str, typer.Option("--format", help="the vendor's exchange format: csv, jsonl, ground_truth, label_studio")
+    ] = "csv",
 ) -> None:
-    """A campaign on scikit-learn's digits with a simulated vendor, until a stopping rule fires."""
+    """A campaign on digits or support tickets with a simulated vendor, until a stopping rule fires."""
     from alflow.tools.demo import run_demo
 
     workdir = workdir.resolve()
@@ -32,8 +38,10 @@ def demo(
     def on_round(report) -> None:
         out.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim] {report.message()}", highlight=False)
 
+    what = "support tickets (text, TF-IDF)" if data == "text" else data
     out.print(
-        f"alflow demo in {workdir}: digits, the default strategy (auto), a simulated vendor (starting Prefect...)"
+        f"alflow demo in {workdir}: {what}, the default strategy (auto), a simulated vendor "
+        f"delivering {vendor_format} (starting Prefect...)"
     )
     with errors_as_exit_codes():
         summary = run_demo(
@@ -42,6 +50,8 @@ def demo(
             bucket=bucket,
             max_labels=max_labels,
             batch_size=batch_size,
+            dataset=data,
+            fmt=vendor_format,
             on_round=on_round,
         )
     status = shlex.join([beside_python("alflow"), "status", str(workdir / "campaign.yaml")])
@@ -50,12 +60,17 @@ def demo(
         f"\n[bold]Done in {time.monotonic() - started:.0f}s:[/bold] {summary.rounds} rounds, "
         f"{summary.labels_used} labels, holdout accuracy {summary.accuracy:.3f} "
         f"(random sampling with the same labels: {summary.random_accuracy:.3f}); "
-        f"stopped: {summary.stop_reason}",
+        + (f"{summary.spend_text}; " if summary.spend_text else "")
+        + f"stopped: {summary.stop_reason}",
         highlight=False,
     )
     out.print(f"Vendor bucket: {summary.bucket}  (layout and AWS CLI commands: docs/VENDORS.md)", highlight=False)
     out.print(f"The campaign, round by round: [bold]{status}[/bold]", highlight=False)
     out.print(f"Open the dashboards: [bold]{open_ui}[/bold]", highlight=False)
+    if summary.dashboard_url:
+        out.print(
+            f"  then the campaign, as stakeholders see it: {summary.dashboard_url}", highlight=False, soft_wrap=True
+        )
 
 
 def simulate(
@@ -68,6 +83,7 @@ def simulate(
     output: Annotated[
         Path | None, typer.Option("--out", help="output folder (default: simulation/ beside CONFIG)")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the table and recommendation as JSON")] = False,
 ) -> None:
     """Replay the campaign on labeled data for each strategy and random; recommend a strategy."""
     from alflow.reporting import tracking
@@ -97,5 +113,19 @@ def simulate(
             recommended=result.recommended,
             artifacts=str(folder),
         )
+    if as_json:
+        emit_json(
+            {
+                "campaign": campaign.campaign,
+                "metric": result.metric,
+                "full_score": result.full_score,
+                "recommended": result.recommended,
+                "reason": result.reason,
+                "table": result.table,
+                "files": {name: str(path) for name, path in paths.items()},
+                "mlflow_run_id": run_id,
+            }
+        )
+        return
     out.print(simulation.table_markdown(result), highlight=False, soft_wrap=True)
     out.print(f"curves: {paths['curves']}  plot: {paths['plot']}  MLflow run: {run_id}", highlight=False)

@@ -72,7 +72,7 @@ class DeliveryWatcher:
         if not self.queue or not self.swept:
             self.swept = True
             return self.sweep()
-        from alflow.exchange.s3 import created_objects
+        from alflow.exchange.sqs import created_objects
 
         uris = created_objects(self.queue, wait_seconds=max(1, min(20, int(wait))))
         names = {c.campaign for uri in uris for c, store in self.campaigns if marker_round(uri, store, c.campaign)}

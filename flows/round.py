@@ -8,7 +8,9 @@ import tasks
 from alflow.reporting.reports import RoundReport
 
 
-@flow(name="active-learning-round", log_prints=True)
+@flow(
+    name="active-learning-round", log_prints=True, on_failure=[tasks.release_claims], on_crashed=[tasks.release_claims]
+)
 def active_learning_round(config_path: str, arrivals: str | None = None, target_rate: float = 0.1) -> RoundReport:
     """Ingest delivered labels, train, evaluate, log to MLflow, then stop or export the next batch.
 

@@ -17,7 +17,7 @@ from prefect.events import emit_event
 from alflow.errors import AlflowError, ServiceUnavailableError
 from alflow.ledger import notices
 from alflow.ledger.records import RoundRecord
-from alflow.reporting import reports, round_run
+from alflow.reporting import describe, reports, round_run
 from alflow.reporting.reports import RoundReport
 from alflow.round import autolabel, commit, decide, export, opening, select, train
 from alflow.round.context import RoundContext
@@ -43,6 +43,12 @@ IO: dict[str, Any] = {
     "retry_condition_fn": transient,
 }
 COMPUTE: dict[str, Any] = {"cache_policy": NO_CACHE}
+
+
+def release_claims(flow: Any, flow_run: Any, state: Any) -> None:
+    """The round flow's failure hook: a round that failed after its claim stops renewing it."""
+    opening.release_claims(flow_run.parameters.get("config_path"))
+
 
 open_round = task(**IO)(opening.open_round)
 claim_round = task(**IO)(opening.claim_round)
@@ -77,4 +83,5 @@ def ask_for_another_batch(ctx: RoundContext, record: RoundRecord) -> bool:
 def publish_round_summary(ctx: RoundContext, record: RoundRecord) -> str:
     """The round's Prefect markdown artifact (key `<campaign>-round-NNNN`), linking to its MLflow run."""
     key = f"{ctx.config.campaign}-round-{record.round:04d}"
-    return str(create_markdown_artifact(key=key, markdown=round_run.round_markdown(ctx.config, record)))
+    markdown = describe.round_markdown(ctx.config, record, reports.context_outlook(ctx, record))
+    return str(create_markdown_artifact(key=key, markdown=markdown))

@@ -239,10 +239,11 @@ def team_stack(tmp_path_factory, postgres, s3_endpoint) -> Iterator[dict]:
 
 
 def run_dashboard_campaign(folder: Path, tracking_uri: str, *, bucket: str | None = None, env: dict | None = None):
-    """Three rounds of a small campaign tracked at `tracking_uri`; round 3 runs in a new process.
+    """Four rounds of a small campaign tracked at `tracking_uri` (four: the first with a forecast);
+    round 4 runs in a new process.
 
-    Rounds 1-2 run in this process against the Prefect API of `env` (default: the session's).
-    Returns (config, reports of rounds 1-2, the round-3 `alflow status --json` row). A
+    Rounds 1-3 run in this process against the Prefect API of `env` (default: the session's).
+    Returns (config, reports of rounds 1-3, the round-4 `alflow status --json` row). A
     random-sampling curve file stands in for a simulation's output.
     """
     import json
@@ -269,12 +270,12 @@ def run_dashboard_campaign(folder: Path, tracking_uri: str, *, bucket: str | Non
     vendor = vendor_for(config, folder / "data" / "answers.csv")
     reports = []
     with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
-        for _ in range(2):
+        for _ in range(3):
             report = active_learning_round(str(path))
             assert report.status == "exported", report.message()
             vendor.deliver(report.round)
             reports.append(report)
-    # Round 3 in a new process against the same servers: it must attach to the same parent run.
+    # Round 4 in a new process against the same servers: it must attach to the same parent run.
     cli = [str(Path(sys.executable).with_name("alflow"))]
     done = subprocess.run([*cli, "round", str(path)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import yaml
 
 from alflow.config import CampaignConfig
 from alflow.exchange import layout
@@ -46,3 +48,56 @@ def library_round(campaign: str | Path | CampaignConfig):
     tracked = round_run.log_round(ctx, trained, decision)
     record = commit.commit_round(ctx, decision, tracked)
     return reports.round_report(ctx, record, export.export_batch(ctx, record))
+
+
+# --- an image campaign: scikit-learn's digits as PNG files, their pixels standing in for the
+# embeddings a team's own foundation model would make (a Parquet list<float> column) -------------
+
+IMAGE_CLASSES = ("0", "1", "2", "3")
+
+
+def image_items(folder: Path, *, per_class: int = 60) -> pd.DataFrame:
+    """Writes images/<id>.png under `folder`; returns id, image (path relative to `folder`),
+    embedding (64 floats) and label."""
+    import matplotlib.pyplot as plt
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    keep = np.concatenate([np.flatnonzero(digits.target == int(c))[:per_class] for c in IMAGE_CLASSES])
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in keep:
+        item = f"scan-{i:04d}"
+        plt.imsave(folder / "images" / f"{item}.png", digits.images[i], cmap="gray")
+        rows.append({"id": item, "image": f"images/{item}.png", "embedding": (digits.data[i] / 16).tolist()})
+    frame = pd.DataFrame(rows)
+    frame["label"] = digits.target[keep].astype(str)
+    return frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
+
+
+def write_image_campaign(
+    folder: Path, items: pd.DataFrame, *, pool_uri: str, bucket: str, fmt: str, holdout: int = 60
+) -> Path:
+    """pool.parquet (id, image, embedding), seed labels (two per class), a holdout (embeddings and
+    labels) and answers under `folder`; the campaign file reads the pool from `pool_uri`."""
+    data = folder / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    test, pool = items.iloc[:holdout], items.iloc[holdout:]
+    pool[["id", "image", "embedding"]].to_parquet(data / "pool.parquet", index=False)
+    test[["embedding", "label"]].to_parquet(data / "holdout.parquet", index=False)
+    pool.groupby("label").head(2)[["id", "label"]].to_csv(data / "seed.csv", index=False)
+    pool[["id", "label"]].to_csv(data / "answers.csv", index=False)
+    campaign = {
+        "campaign": "scans",
+        "pool": {"uri": pool_uri, "id_column": "id", "vector_column": "embedding", "reference_column": "image"},
+        "seed_labels": {"uri": "data/seed.csv"},
+        "holdout": {"uri": "data/holdout.parquet"},
+        "classes": list(IMAGE_CLASSES),
+        "strategy": {"batch_size": 10},
+        "budget": {"max_labels": 60},
+        "vendor": {"bucket": bucket, "format": fmt},
+        "tracking": {"uri": "sqlite:///mlflow.db"},
+    }
+    path = folder / "campaign.yaml"
+    path.write_text(yaml.safe_dump(campaign, sort_keys=False))
+    return path

@@ -44,17 +44,29 @@ def test_round_then_status_json_agree(campaign_file, campaign):
     first = alflow("round", campaign_file)
     assert first.exit_code == 0, first.output
     assert "digits-demo round 1: 20/60 labels" in first.output
-    assert "exported 10 items to" in first.output
+    assert "; spent 0.80 of 3.20 USD; exported 10 items to" in first.output  # seed labels are free
     vendor.deliver(1)
-    second = alflow("round", campaign_file)
+    second = alflow("round", campaign_file, "--json")
     assert second.exit_code == 0, second.output
+    report = json.loads(second.stdout)  # stdout holds the JSON alone
+    assert (report["status"], report["round"], report["labels_used"], report["batch_size"]) == ("exported", 2, 30, 10)
+    assert report["spend"] == pytest.approx(1.6) and report["spend_allowed"] == pytest.approx(3.2)
+    assert report["currency"] == "USD" and report["forecast"] is None  # too few rounds to fit a curve
+    assert report["labels_ingested"] == 10 and report["message"].startswith("digits-demo round 2: 30/60 labels")
     waiting = alflow("round", campaign_file)
     assert waiting.exit_code == 0, waiting.output
     assert "waiting for 10 labels from round 2" in waiting.output
 
     status = alflow("status", campaign_file, "--json")
     assert status.exit_code == 0, status.output
-    rows = json.loads(status.stdout)["rounds"]
+    payload = json.loads(status.stdout)
+    rows = payload["rounds"]
+    assert [(r["spend"], r["spend_total"]) for r in rows] == [(pytest.approx(0.8), pytest.approx(0.8))] * 1 + [
+        (pytest.approx(0.8), pytest.approx(1.6))
+    ]
+    outlook = payload["outlook"]
+    assert (outlook["labels_used"], outlook["labels_asked"], outlook["labels_left"]) == (30, 20, 20)
+    assert outlook["spend"] == pytest.approx(1.6) and outlook["currency"] == "USD"
     assert [(r["round"], r["labels_used"], r["asked"], r["delivered"], r["ingested"], r["state"]) for r in rows] == [
         (1, 20, 10, 10, 10, "ingested"),
         (2, 30, 10, None, None, "waiting for vendor"),
@@ -64,14 +76,35 @@ def test_round_then_status_json_agree(campaign_file, campaign):
     for row in rows:
         run = client.get_run(row["mlflow_run_id"])
         assert run.data.tags["alflow.round"] == str(row["round"])
-        assert run.data.metrics["accuracy"] == row["accuracy"]
-        assert run.data.metrics["labels_used"] == row["labels_used"]
+        assert run.data.metrics["model/accuracy"] == row["accuracy"]
+        assert run.data.metrics["budget/labels_used"] == row["labels_used"]
         version = client.get_model_version(campaign.campaign, row["model_version"])
         assert version.run_id == row["mlflow_run_id"]
 
     table = alflow("status", campaign_file)
     assert table.exit_code == 0, table.output
     assert "waiting for vendor" in table.output
+    assert "total spend" in table.output and "spend: spent 1.60 of 3.20 USD" in table.output
+    assert "forecast: after 4 rounds with a score" in table.output
+    assert "MLflow: http://127.0.0.1:5000/#/experiments/" in table.output
+
+
+def test_status_without_a_cost_per_label_counts_labels_only(campaign_file, campaign):
+    raw = yaml.safe_load(campaign_file.read_text())
+    del raw["budget"]["cost_per_label"]
+    campaign_file.write_text(yaml.safe_dump(raw))
+    empty = alflow("status", campaign_file, "--json")
+    assert empty.exit_code == 0, empty.output
+    assert json.loads(empty.stdout) == {
+        "campaign": campaign.campaign,
+        "max_labels": 60,
+        "cost_per_label": None,
+        "currency": "USD",
+        "rounds": [],
+        "outlook": None,
+        "stop_reason": None,
+    }
+    assert "no rounds yet" in alflow("status", campaign_file).output
 
 
 def _runs(campaign):
@@ -216,8 +249,14 @@ def test_items_the_vendor_cannot_label_are_written_off_and_the_campaign_goes_on(
     assert refused.exit_code == 1 and "not waiting for" in refused.output
     empty = alflow("write-off", campaign_file, "--round", "1", "--ids", "", "--reason", "blurred")
     assert empty.exit_code == 1 and "--ids is empty" in empty.output
-    done = alflow("write-off", campaign_file, "--round", "1", "--reason", "image unreadable")
-    assert done.exit_code == 0 and "wrote off 2 items" in done.output
+    done = alflow("write-off", campaign_file, "--round", "1", "--reason", "image unreadable", "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout) == {
+        "campaign": campaign.campaign,
+        "round": 1,
+        "written_off": batch[8:],
+        "reason": "image unreadable",
+    }
     state = campaign_state(campaign)
     assert state.missing(1) == [] and state.written_off[1] == frozenset(batch[8:])
 

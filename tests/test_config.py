@@ -46,7 +46,17 @@ BAD = [
     (lambda r: r.pop("pool"), "pool: Field required"),
     (lambda r: r.update(campaign="Has Spaces"), "campaign: String should match pattern"),
     (lambda r: r.update(classes=["a", "a"]), "classes: classes must be distinct"),
-    (lambda r: r.update(colour="blue"), "colour: Extra inputs are not permitted"),
+    (lambda r: r.update(colour="blue"), "colour: unknown key 'colour'; the keys here are campaign, pool,"),
+    (
+        lambda r: r["strategy"].update(batchsize=5),
+        "strategy.batchsize: unknown key 'batchsize'; did you mean 'batch_size'?",
+    ),
+    (lambda r: r.update(stoping={}), "stoping: unknown key 'stoping'; did you mean 'stopping'?"),
+    (
+        lambda r: r["budget"].update({"cost-per-label": 1}),
+        "budget.cost-per-label: unknown key 'cost-per-label'; did you mean 'cost_per_label'?",
+    ),
+    (lambda r: r["tracking"].update(URI="x"), "tracking.URI: unknown key 'URI'; did you mean 'uri'?"),
     (lambda r: r["model"].update(estimator="sklearn.svm.SVC"), "model: set exactly one of preset or estimator"),
     (lambda r: r["pool"].update(text_column="t", feature_columns=["a"]), "set feature_columns or text_column"),
     (lambda r: r["model"].update(preset="tfidf_logistic_regression"), "reads text: set pool.text_column"),

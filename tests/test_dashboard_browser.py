@@ -1,16 +1,20 @@
-"""Headless Chromium opens the MLflow UI on the three-round campaign a stakeholder would look at.
+"""Headless Chromium opens the MLflow UI as a stakeholder would, on the links alflow hands out.
 
-Debian's chromium, driven by Playwright (`make test` installs both; no browser is downloaded).
-Leaves test-artifacts/mlflow-dashboard.png (the campaign run's learning curves) and
-test-artifacts/mlflow-runs.png (the experiment's runs with the round runs expanded).
+Debian's chromium, driven by Playwright (`make test` installs both; no browser is downloaded), with
+a fresh profile: no view chosen before. Leaves in test-artifacts/: mlflow-runs.png (the runs table
+the experiment link lands on, round runs expanded), mlflow-campaign-run.png (the campaign run's
+description), mlflow-dashboard.png (its charts, by section) and mlflow-charts.png (the chart view,
+curves against labels used).
 """
 
-import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+
+from alflow.reporting import dashboard
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -35,14 +39,10 @@ pytestmark = [
 @pytest.fixture
 def page(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
-    # The UI's own settings, set before its scripts run: the model-training view, and the
-    # assistant panel closed (it would cover the charts).
-    settings = {
-        "mlflow.workflowType_v1": json.dumps("machine_learning"),
-        "mlflow.assistant.panelOpen_v1": "false",
-        "mlflow.assistant.fab.autoOpenedOnFirstLoad_v1": "true",
-    }
-    script = "".join(f"window.localStorage.setItem({json.dumps(k)}, {json.dumps(v)});" for k, v in settings.items())
+    # Only the assistant panel is closed (MLflow opens it once per browser on a local server, over
+    # the charts); which view opens is left to the links, as for a stakeholder's browser.
+    settings = {"mlflow.assistant.panelOpen_v1": "false", "mlflow.assistant.fab.autoOpenedOnFirstLoad_v1": "true"}
+    script = "".join(f"window.localStorage.setItem({k!r}, {v!r});" for k, v in settings.items())
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),  # a fresh profile every time
@@ -58,31 +58,58 @@ def page(tmp_path):
             context.close()
 
 
-def test_mlflow_ui_shows_the_round_runs_and_the_learning_curve(page, dashboard_campaign):
-    config, _, _ = dashboard_campaign
+def test_the_links_land_on_the_training_runs_the_description_and_grouped_charts(page, dashboard_campaign):
+    config, _, last = dashboard_campaign
     client = MlflowClient(config.tracking.uri)
     experiment = client.get_experiment_by_name(config.experiment)
     (parent,) = client.search_runs([experiment.experiment_id], "tags.`alflow.kind` = 'campaign'")
     ARTIFACTS.mkdir(exist_ok=True)
-    base = f"{config.tracking.uri}/#/experiments/{experiment.experiment_id}"
+    seconds = 60_000
 
-    page.goto(f"{base}/runs?workflowType=machine_learning")
-    page.get_by_text(config.campaign, exact=True).last.wait_for(state="visible", timeout=60_000)
+    # The experiment link (`alflow status`, the Prefect summary, the demo) lands on the runs table,
+    # with the metric, labels and spend as columns, without a click.
+    page.goto(dashboard.experiment_url(config.tracking.uri, experiment.experiment_id))
+    page.get_by_text(config.campaign, exact=True).last.wait_for(state="visible", timeout=seconds)
+    assert re.search(r"/experiments/\d+/runs\?", page.url), page.url
+    for column in ("model/accuracy", "budget/labels_used", "budget/spend"):
+        page.get_by_text(column, exact=True).first.wait_for(state="visible", timeout=seconds)
+    assert not page.get_by_text("Detect Issues").is_visible()  # not the GenAI overview
     parent_row = page.locator("[role=row]", has=page.get_by_text(config.campaign, exact=True)).last
     parent_row.locator('[col-id="attributes.`Run Name`"] button').first.click()  # expand the nested runs
-    for name in ("round-0001", "round-0002", "round-0003"):
-        page.get_by_text(name, exact=True).first.wait_for(state="visible", timeout=60_000)
+    for name in ("round-0001", "round-0002", "round-0003", "round-0004"):
+        page.get_by_text(name, exact=True).first.wait_for(state="visible", timeout=seconds)
     page.screenshot(path=str(ARTIFACTS / "mlflow-runs.png"))
 
-    page.goto(f"{base}/runs/{parent.info.run_id}/model-metrics")
-    search = page.get_by_placeholder("Search metric charts")
-    search.wait_for(timeout=60_000)
-    search.fill("accuracy")
-    chart = page.get_by_text("accuracy_vs_labels", exact=True).first
-    chart.wait_for(state="visible", timeout=60_000)
-    # The chart is drawn once its axis shows the labels-used steps (20, 30, 40).
-    page.get_by_text(f"{config.campaign} (accuracy_vs_labels)").first.wait_for(timeout=60_000)
+    # The campaign run's link: its description answers the four questions, the forecast included.
+    page.goto(dashboard.run_url(config.tracking.uri, experiment.experiment_id, parent.info.run_id))
+    page.get_by_text("How good", exact=True).first.wait_for(timeout=seconds)
+    show_more = page.get_by_text("Show more", exact=True)
+    if show_more.count():
+        show_more.first.click()
+    page.get_by_text(re.compile("expected at the 60-label budget")).first.wait_for(state="visible", timeout=seconds)
+    page.get_by_text(re.compile(r"spent 3\.20 of 3\.20 USD")).first.wait_for(state="visible", timeout=seconds)
+    page.screenshot(path=str(ARTIFACTS / "mlflow-campaign-run.png"))
+
+    # Its charts come in sections named by the metric groups.
+    page.goto(
+        dashboard.run_url(config.tracking.uri, experiment.experiment_id, parent.info.run_id).replace(
+            "?", "/model-metrics?"
+        )
+    )
+    for section in ("model", "budget", "forecast"):
+        page.get_by_text(section, exact=True).first.wait_for(state="visible", timeout=seconds)  # its header
+    page.get_by_placeholder("Search metric charts").fill("model/")  # charts below the fold are drawn lazily
+    page.get_by_text(f"{config.campaign} (model/accuracy)").first.wait_for(timeout=seconds)  # the chart is drawn
     page.wait_for_timeout(1000)
     shot = ARTIFACTS / "mlflow-dashboard.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
+
+    # The chart view draws every curve against labels used, and its axis says so.
+    page.goto(dashboard.experiment_url(config.tracking.uri, experiment.experiment_id, charts=True))
+    axis = page.locator("text.xtitle").filter(has_text=re.compile("^budget/labels_used$"))  # plotly's x-axis title
+    axis.first.wait_for(state="visible", timeout=seconds)
+    page.get_by_text("model", exact=True).first.wait_for(state="visible", timeout=seconds)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "mlflow-charts.png"))
+    assert last["round"] == 4

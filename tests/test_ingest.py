@@ -95,7 +95,7 @@ CLASSES = ("cat", "dog", "eel")
     ids=["all-good", "foreign-id", "unknown-class", "no-label", "no-id", "tie-stays-outstanding", "same-twice"],
 )
 def test_judge_accepts_the_valid_rows_and_names_each_other_row(rows, labels, reasons):
-    verdict = judge(votes(rows), classes=CLASSES, batch=set(BATCH), accepted={}, source="f.csv")
+    verdict = judge(votes(rows), classes=CLASSES, batch=set(BATCH), accepted={})
     assert verdict.labels == labels
     assert [(r.id, r.reason) for r in verdict.rejected] == reasons
 
@@ -107,7 +107,7 @@ def test_majority_vote_with_annotators_and_agreement():
         ("c", "eel", "ann1"), ("c", "cat", "ann2"),
         ("d", "eel", "ann1"), ("d", "eel", "ann1"),
     ]  # fmt: skip
-    verdict = judge(votes(rows), classes=CLASSES, batch=set(BATCH), accepted={}, annotators=2, source="f")
+    verdict = judge(votes(rows), classes=CLASSES, batch=set(BATCH), accepted={}, annotators=2)
     assert verdict.labels == {"a": "cat", "b": "dog"}
     assert sorted((r.id, r.reason) for r in verdict.rejected) == [
         ("c", "tie"), ("c", "tie"), ("d", "duplicate_vote"), ("d", "too_few_votes"),
@@ -118,7 +118,7 @@ def test_majority_vote_with_annotators_and_agreement():
 
 def test_tie_rule_class_order_takes_the_class_listed_first():
     rows = [("c", "eel", "ann1"), ("c", "cat", "ann2")]
-    verdict = judge(votes(rows), classes=CLASSES, batch=set(BATCH), accepted={}, tie_rule="class_order", source="f")
+    verdict = judge(votes(rows), classes=CLASSES, batch=set(BATCH), accepted={}, tie_rule="class_order")
     assert verdict.labels == {"c": "cat"} and verdict.rejected == []
 
 
@@ -129,7 +129,7 @@ def test_dawid_skene_breaks_a_three_way_split_by_annotator_reliability():
         "e": "dog eel dog", "f": "eel eel cat", "g": "cat dog eel",
     }  # fmt: skip
     rows = [(i, label, f"ann{n + 1}") for i, labels in table.items() for n, label in enumerate(labels.split())]
-    common = {"classes": CLASSES, "batch": set(table), "accepted": {}, "source": "f"}
+    common = {"classes": CLASSES, "batch": set(table), "accepted": {}}
     majority = judge(votes(rows), **common)
     assert "g" not in majority.labels and {r.reason for r in majority.rejected} == {"tie"}
     verdict = judge(votes(rows), aggregation="dawid_skene", **common)
@@ -142,7 +142,6 @@ def test_late_duplicate_is_skipped_and_a_conflicting_relabel_refused():
         classes=CLASSES,
         batch=set(BATCH),
         accepted={"a": "cat", "b": "dog"},
-        source="f",
     )
     assert verdict.labels == {"c": "dog"}
     assert verdict.duplicates == ["a"]
@@ -223,12 +222,15 @@ BAD_FILES = [
     ("labels.csv", b"\xff\xfe\x00garbage", "unreadable", "not a readable CSV"),
     ("labels.csv", b"ident,class\ndigit-0001,3\n", "missing_column", "required column 'id' is missing"),
     ("labels.txt", b"id,label\r\ndigit-0001,3\r\n", "not_a_label_file", "files end in .csv"),
-    ("labels.csv", b"", "unreadable", "not a readable CSV"),
+    ("labels.csv", b"", "empty", "holds no header and no labels"),
+    ("labels.csv", b"id,label\n", "empty", "holds no label rows"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("name", "data", "code", "message"), BAD_FILES, ids=["binary", "wrong-columns", "wrong-suffix", "empty"]
+    ("name", "data", "code", "message"),
+    BAD_FILES,
+    ids=["binary", "wrong-columns", "wrong-suffix", "empty", "header-only"],
 )
 def test_a_bad_file_is_quarantined_whole_with_its_reason(campaign_on, name, data, code, message):
     campaign = campaign_on
@@ -281,7 +283,14 @@ def test_ingest_summary_counts_what_one_run_did():
     row = RejectedRow(row=1, id="y", label="z", annotator=None, reason="label_not_in_class_set")
     recs = [
         IngestRecord(
-            **base, count=2, rejected=[row], status="partial", duplicates=["x"], quarantine="q1", agreement=1.0
+            **base,
+            count=2,
+            rejected=[row],
+            refused_rows=1,
+            status="partial",
+            duplicates=["x"],
+            quarantine="q1",
+            agreement=1.0,
         ),
         IngestRecord(**base, count=0, status="rejected", quarantine="q2"),
     ]
@@ -291,6 +300,8 @@ def test_ingest_summary_counts_what_one_run_did():
         "duplicates": 1,
         "quarantined": ("q1", "q2"),
         "agreement": 1.0,
+        "machine_labels": 0,
+        "unread": (),
     }
 
 
@@ -305,7 +316,10 @@ def test_ground_truth_output_manifest_ingests_with_its_metadata(campaign):
 
     state = ingest_campaign(campaign)
 
-    assert state.ingested == {1: {"t-1": "cat", "t-2": "dog", "t-3": "eel"}}
+    # t-2 is the service's own auto-label (human-annotated: no): kept apart, not waited for
+    assert state.ingested == {1: {"t-1": "cat", "t-3": "eel"}}
+    assert state.machine_labeled == {1: {"t-2": "dog"}} and state.outstanding == []
+    assert state.human_labels_asked == 2 and state.labels_asked == 3
     [record] = records(campaign)  # the rest of the job folder is not a delivery
     assert record.label_metadata["t-1"] == {
         "confidence": 0.93,

@@ -10,6 +10,8 @@ from alflow.errors import DataValidationError
 from alflow.exchange.local import LocalStore
 from alflow.ledger.budget import Budget
 from alflow.ledger.records import (
+    FIELD_CAP,
+    INGEST_SCHEMA_VERSION,
     SCHEMA_VERSION,
     AutoLabelFile,
     AutoLabelSummary,
@@ -20,9 +22,11 @@ from alflow.ledger.records import (
     Outside,
     RejectedRow,
     RoundRecord,
+    StrayRecord,
     StreamRecord,
     Tracking,
     WriteOff,
+    capped,
 )
 from alflow.ledger.state import read_record
 
@@ -56,12 +60,18 @@ INGEST = IngestRecord(
     labels={"x": "a"},
     count=1,
     rejected=[RejectedRow(row=2, id="y", label="c", annotator=None, reason="label_not_in_class_set")],
+    refused_rows=1,
+    reasons={"label_not_in_class_set": 1},
+    items=["x"],
     ingested_at="2026-01-01T01:00:00+00:00",
+    version="17f-2a",
+    machine_labels={"w": "b"},
 )
 RECORDS = [
     ROUND,
     INGEST,
     Claim(host="h", pid=1, run="u", round=1, claimed_at="t0", expires_at="t1"),
+    StrayRecord(file="c/deliveries/round-0099/x.csv", reason="unknown_round", message="m", seen_in=2, seen_at="t"),
     WriteOff(round=1, ids=["y"], reason="unreadable image", written_at="t"),
     AutoLabelFile(labels={"z": "a"}, confidence={"z": 0.99}),
     BatchMetadata(
@@ -83,7 +93,24 @@ RECORDS = [
 def test_every_record_reads_back_from_its_json_as_it_was(record):
     again = type(record).from_json(record.to_json())
     assert again.model_dump_json() == record.model_dump_json()  # NaN compares unequal: compare the JSON
-    assert again.schema_version == SCHEMA_VERSION
+    assert again.schema_version == (INGEST_SCHEMA_VERSION if isinstance(record, IngestRecord) else SCHEMA_VERSION)
+
+
+def test_an_ingest_record_of_version_1_reads_with_its_counts_derived():
+    raw = json.loads(INGEST.to_json())
+    for added in ("schema_version", "refused_rows", "reasons", "items", "version", "machine_labels"):
+        del raw[added]  # as alflow 0.1.0 wrote it: every refused row, no counts
+    raw["rejected"].append({**raw["rejected"][0], "row": 3, "id": "v"})
+    raw["duplicates"] = ["u"]
+    old = IngestRecord.from_json(json.dumps(raw))
+    assert old.schema_version == 1 and old.refused_rows == 2 and old.refused == 2
+    assert old.reasons == {"label_not_in_class_set": 2} and old.items == ["u", "x"] and old.machine_labels == {}
+
+
+def test_capped_keeps_a_vendor_value_short_and_valid():
+    assert capped("x" * 300) == "x" * FIELD_CAP + "... (+44 characters)"
+    assert capped("ok\udcff") == "ok\\udcff"  # a lone surrogate becomes its escape
+    assert capped(3) == 3
 
 
 def test_a_nan_metric_stays_nan_through_json():

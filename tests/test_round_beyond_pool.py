@@ -57,8 +57,8 @@ def test_auto_labels_are_kept_apart_from_human_labels_and_the_budget(campaign_fi
     # apart from human labels, never asked of the vendor, not counted in labels used or the budget
     assert not set(auto) & (set(state.human_labels()) | set(state.asked_ids))
     assert first.labels_used == 20 and len(state.batch_ids(1)) == 10
-    assert _round_metric(campaign, 1, "labels_remaining") == 60 - 20 - 10
-    assert _round_metric(campaign, 1, "auto_labeled") == first.auto_labeled
+    assert _round_metric(campaign, 1, "budget/labels_remaining") == 60 - 20 - 10
+    assert _round_metric(campaign, 1, "autolabel/labeled") == first.auto_labeled
     # the threshold promises 80 % (a lower bound on held-out accuracy); the answer key checks the pool
     correct = sum(answers[i] == label for i, label in auto.items())
     assert correct / len(auto) >= 0.8
@@ -70,7 +70,7 @@ def test_auto_labels_are_kept_apart_from_human_labels_and_the_budget(campaign_fi
     again = json.loads(open_store(campaign.vendor.bucket).read(state.rounds[2].auto_labels.key))["labels"]
     assert not set(again) & set(auto), "an item is auto-labeled once"
     assert not set(state.batch_ids(2)) & set(auto)
-    assert _round_metric(campaign, 2, "auto_labeled") == len(auto) + len(again)
+    assert _round_metric(campaign, 2, "autolabel/labeled") == len(auto) + len(again)
     assert [row["auto_labeled"] for row in status_rows(campaign)] == [len(auto), len(again)]
 
 
@@ -135,7 +135,7 @@ def test_stream_rounds_screen_each_arrival_once_and_ingest_its_labels(campaign_f
     assert 0 < asked <= 180 == 200 - 20  # within the budget the seed labels left
     assert first.batch_size == asked == len(record.batch_ids)
     assert record.batch.outside is None, "arrivals that are pool items stay pool items"
-    assert _round_metric(campaign, 1, "labels_asked") == asked
+    assert _round_metric(campaign, 1, "budget/labels_asked") == asked
 
     # nothing new arrived and the vendor has not delivered: the round waits and changes nothing
     before = snapshot(tmp_path / "bucket")
@@ -231,4 +231,4 @@ def test_without_a_holdout_the_metric_and_the_auto_label_threshold_are_cross_val
     assert auto.count > 0 and auto.threshold is not None, "150 labels of digits license a 0.9 threshold"
     labeled = campaign_state(campaign).auto_labeled()
     assert sum(answers[i] == label for i, label in labeled.items()) / len(labeled) >= 0.9
-    assert _round_metric(campaign, 1, "auto_labeled") == auto.count
+    assert _round_metric(campaign, 1, "autolabel/labeled") == auto.count

@@ -54,10 +54,10 @@ def test_three_rounds_train_log_and_export(campaign_file, campaign):
     assert len(parent) == 1
     children = client.search_runs([experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent[0].info.run_id}'")
     assert sorted(int(r.data.tags["alflow.round"]) for r in children) == [1, 2, 3]
-    history = client.get_metric_history(parent[0].info.run_id, "labels_used")
+    history = client.get_metric_history(parent[0].info.run_id, "budget/labels_used")
     assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == [(1, 20), (2, 30), (3, 40)]
-    curve = client.get_metric_history(parent[0].info.run_id, "accuracy_vs_labels")
-    assert sorted(m.step for m in curve) == [20, 30, 40]
+    curve = client.get_metric_history(parent[0].info.run_id, "model/accuracy")
+    assert sorted(m.step for m in curve) == [1, 2, 3]
     assert [m.value for m in sorted(curve, key=lambda m: m.step)] == [r.metrics["accuracy"] for r in reports]
     assert experiment.artifact_location == (campaign_file.parent / "mlartifacts" / campaign.experiment).as_uri()
     versions = client.search_model_versions(f"name = '{campaign.campaign}'")

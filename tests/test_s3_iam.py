@@ -1,8 +1,11 @@
-"""The IAM policies in infra/iam/ against the bucket layout alflow uses (alflow/exchange/layout.py).
+"""The IAM and bucket policies in infra/iam/ against the bucket layout alflow uses (alflow/exchange/layout.py).
 
-A small evaluator of the policy subset we write (Allow statements, Action/Resource globs,
-StringLike on s3:prefix): the vendor reads batches and writes deliveries, nothing else; the
-pipeline reads and writes its campaign, deletes nothing, and touches no other campaign.
+A small evaluator of the policy subset we write (Allow and Deny statements, Action/Resource globs,
+StringLike / StringEquals / StringNotEquals / Null conditions): the vendor reads batches and
+writes deliveries, nothing else; the pipeline reads and writes its campaign and reads its inputs
+outside it, deletes nothing, and touches no other campaign; KMS is usable only for this campaign's
+objects (the encryption context); the bucket policy refuses a ledger, batch or quarantine write
+that is not write-once (`If-None-Match`), and any delete; versioning stays on.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from alflow.ledger.writes import ingest_key
 
 IAM = Path(__file__).resolve().parents[1] / "infra" / "iam"
 BUCKET, PREFIX, CAMPAIGN = "acme-labels", "team", "churn"
-SUBSTITUTIONS = {"BUCKET": BUCKET, "PREFIX": PREFIX, "CAMPAIGN": CAMPAIGN}
+SUBSTITUTIONS = {"INPUT_BUCKET": "acme-data", "INPUT_PREFIX": "pools", "BUCKET_ADMIN_ROLE": "bucket-admin"}
+SUBSTITUTIONS |= {"BUCKET": BUCKET, "PREFIX": PREFIX, "CAMPAIGN": CAMPAIGN, "REGION": "eu-west-1", "ACCOUNT": "123"}
+KMS_KEY = "arn:aws:kms:eu-west-1:123:key/KMS_KEY_ID"
 
 
 def policy(name: str) -> dict:
     text = (IAM / name).read_text()
-    for token, value in SUBSTITUTIONS.items():
+    for token, value in SUBSTITUTIONS.items():  # longest first: INPUT_BUCKET before BUCKET
         text = text.replace(token, value)
     return json.loads(text)
 
@@ -32,23 +37,47 @@ def _list(value) -> list[str]:
     return value if isinstance(value, list) else [value]
 
 
+def _conditions_hold(condition: dict, context: dict[str, str]) -> bool:
+    for operator, tests in condition.items():
+        for key, wanted in tests.items():
+            value = context.get(key)
+            if operator == "Null":
+                if (value is None) != (wanted == "true"):
+                    return False
+            elif value is None:
+                if operator != "StringNotEquals":
+                    return False
+            elif operator == "StringLike" and not any(fnmatch.fnmatchcase(value, w) for w in _list(wanted)):
+                return False
+            elif operator == "StringEquals" and value not in _list(wanted):
+                return False
+            elif operator == "StringNotEquals" and value in _list(wanted):
+                return False
+    return True
+
+
+def _matches(statement: dict, action: str, resource: str, context: dict[str, str]) -> bool:
+    if not any(fnmatch.fnmatchcase(action, a) for a in _list(statement["Action"])):
+        return False
+    if not any(fnmatch.fnmatchcase(resource, r) for r in _list(statement["Resource"])):
+        return False
+    return _conditions_hold(statement.get("Condition", {}), context)
+
+
+def effect(doc: dict, action: str, resource: str, **context: str) -> str:
+    """ "Deny" (an explicit deny), "Allow", or "none" (no statement applies: denied by default)."""
+    matching = [s["Effect"] for s in doc["Statement"] if _matches(s, action, resource, context)]
+    return "Deny" if "Deny" in matching else ("Allow" if matching else "none")
+
+
+def s3(key: str | None = None, bucket: str = BUCKET) -> str:
+    return f"arn:aws:s3:::{bucket}" + (f"/{PREFIX}/{key}" if key is not None else "")
+
+
 def allowed(doc: dict, action: str, key: str | None = None, *, list_prefix: str | None = None) -> bool:
     """Whether `doc` allows `action` on the object `key` (or ListBucket with `list_prefix`)."""
-    resource = f"arn:aws:s3:::{BUCKET}" + (f"/{PREFIX}/{key}" if key is not None else "")
-    for statement in doc["Statement"]:
-        assert statement["Effect"] == "Allow", "the evaluator only knows Allow statements"
-        if not any(fnmatch.fnmatchcase(action, a) for a in _list(statement["Action"])):
-            continue
-        if not any(fnmatch.fnmatchcase(resource, r) for r in _list(statement["Resource"])):
-            continue
-        condition = statement.get("Condition", {}).get("StringLike", {})
-        if "s3:prefix" in condition:
-            if list_prefix is None:
-                continue
-            if not any(fnmatch.fnmatchcase(f"{PREFIX}/{list_prefix}", p) for p in _list(condition["s3:prefix"])):
-                continue
-        return True
-    return False
+    context = {"s3:prefix": f"{PREFIX}/{list_prefix}"} if list_prefix is not None else {}
+    return effect(doc, action, s3(key), **context) == "Allow"
 
 
 R = 3
@@ -121,7 +150,60 @@ def test_the_pipeline_stays_inside_its_campaign_prefix():
     assert not allowed(doc, "s3:ListBucket", list_prefix="other/")
 
 
-@pytest.mark.parametrize("name", ["vendor-policy.json", "pipeline-policy.json"])
+def test_the_pipeline_reads_its_inputs_outside_the_campaign_and_writes_nothing_there():
+    doc = policy("pipeline-policy.json")
+    pool = "arn:aws:s3:::acme-data/pools/churn/pool.parquet"
+    assert effect(doc, "s3:GetObject", pool) == "Allow"
+    assert effect(doc, "s3:PutObject", pool) == "none"
+    assert effect(doc, "s3:GetObject", "arn:aws:s3:::acme-data/secrets/x") == "none"
+    assert effect(doc, "s3:ListBucket", "arn:aws:s3:::acme-data", **{"s3:prefix": "pools/arrivals/"}) == "Allow"
+    assert effect(doc, "s3:ListBucket", "arn:aws:s3:::acme-data", **{"s3:prefix": "other/"}) == "none"
+
+
+@pytest.mark.parametrize(
+    ("name", "object_key", "expected"),
+    [
+        ("pipeline-policy.json", layout.ledger_key(CAMPAIGN, R, "round.json"), "Allow"),
+        ("pipeline-policy.json", layout.batch_prefix("other", R) + "items.csv", "none"),
+        ("vendor-policy.json", layout.batch_prefix(CAMPAIGN, R) + "items.csv", "Allow"),
+        ("vendor-policy.json", layout.delivery_prefix(CAMPAIGN, R) + "labels.csv", "Allow"),
+        ("vendor-policy.json", layout.ledger_key(CAMPAIGN, R, "round.json"), "none"),
+    ],
+)
+def test_kms_is_granted_only_for_the_campaigns_objects_by_encryption_context(name, object_key, expected):
+    context = {"kms:ViaService": "s3.eu-west-1.amazonaws.com", "kms:EncryptionContext:aws:s3:arn": s3(object_key)}
+    assert effect(policy(name), "kms:Decrypt", KMS_KEY, **context) == expected
+    direct = {"kms:EncryptionContext:aws:s3:arn": s3(object_key)}  # not through S3
+    assert effect(policy(name), "kms:Decrypt", KMS_KEY, **direct) == "none"
+
+
+@pytest.mark.parametrize("key", [ROUND, CLAIM, INGEST, QUARANTINE, BATCH, BATCH_MARKER])
+def test_the_bucket_refuses_an_alflow_write_that_is_not_write_once(key):
+    doc = policy("bucket-policy.json")
+    assert effect(doc, "s3:PutObject", s3(key)) == "Deny"  # no If-None-Match: could overwrite
+    assert effect(doc, "s3:PutObject", s3(key), **{"s3:if-none-match": "*"}) == "none"
+
+
+def test_the_bucket_takes_a_vendors_upload_as_the_aws_cli_sends_it():
+    doc = policy("bucket-policy.json")
+    for key in (DELIVERY, DELIVERY_MARKER, GT_DELIVERY):  # `aws s3 cp` and `sync` send no If-None-Match
+        assert effect(doc, "s3:PutObject", s3(key)) == "none"
+
+
+@pytest.mark.parametrize("key", CAMPAIGN_KEYS)
+def test_the_bucket_refuses_every_delete_and_keeps_versioning_on(key):
+    doc = policy("bucket-policy.json")
+    assert effect(doc, "s3:DeleteObject", s3(key)) == "Deny"
+    assert effect(doc, "s3:DeleteObjectVersion", s3(key)) == "Deny"
+    assert effect(doc, "s3:PutBucketVersioning", s3(), **{"aws:PrincipalArn": "arn:aws:iam::123:role/x"}) == "Deny"
+    admin = {"aws:PrincipalArn": "arn:aws:iam::123:role/bucket-admin"}
+    assert effect(doc, "s3:PutBucketVersioning", s3(), **admin) == "none"
+    assert json.loads((IAM / "bucket-versioning.json").read_text()) == {"Status": "Enabled"}
+    lock = json.loads((IAM / "object-lock.json").read_text())
+    assert lock["ObjectLockEnabled"] == "Enabled" and lock["Rule"]["DefaultRetention"]["Mode"] == "GOVERNANCE"
+
+
+@pytest.mark.parametrize("name", ["vendor-policy.json", "pipeline-policy.json", "bucket-policy.json"])
 def test_policies_have_no_wildcard_actions_or_buckets(name):
     for statement in policy(name)["Statement"]:
         assert all("*" not in a for a in _list(statement["Action"])), statement

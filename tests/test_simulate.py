@@ -85,3 +85,32 @@ def test_table_figures_by_hand():
     assert labels_to_reach(curves["random"], 0.7) == 20
     assert mean_curve([[(10, 0.2), (20, 0.4)], [(10, 0.4), (20, 0.6)]]) == [(10, pytest.approx(0.3)), (20, 0.5)]
     assert np.isclose(rows["random"]["final"], 0.9)
+
+
+@pytest.mark.slow
+def test_simulate_replays_a_text_campaign(tmp_path):
+    """The TF-IDF preset on the generated tickets: every strategy replays on texts to the budget."""
+    from alflow.config import load_campaign
+    from alflow.tools.simulate import simulate
+
+    path = write_demo_data(tmp_path, bucket=None, max_labels=60, batch_size=10, dataset="text")
+    pool = pd.read_csv(tmp_path / "data" / "pool.csv", dtype=str).head(600)
+    answers = pd.read_csv(tmp_path / "data" / "answers.csv", dtype=str).rename(columns={"label": "truth"})
+    pool.merge(answers, on="id").to_csv(tmp_path / "data" / "pool.csv", index=False)
+    seed = pd.read_csv(tmp_path / "data" / "seed.csv", dtype=str)
+    seed[seed["id"].isin(pool["id"])].to_csv(tmp_path / "data" / "seed.csv", index=False)
+    result = simulate(load_campaign(path), answers="truth", strategies=["auto", "margin", "typiclust"], seeds=1)
+    assert set(result.curves) == {"auto", "margin", "typiclust", "random"}
+    for curve in result.curves.values():
+        assert curve[-1][0] == 60 and 0.25 < curve[-1][1] <= 1.0
+
+
+def test_simulate_json_is_the_table_and_the_recommendation(labeled_campaign, tmp_path):
+    args = ["simulate", str(labeled_campaign), "--answers", "truth", "--strategies", "margin", "--seeds", "1", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["recommended"] in {"margin", "random"} and payload["metric"] == "accuracy"
+    assert {row["strategy"] for row in payload["table"]} == {"margin", "random"}
+    assert payload["files"]["curves"] == str(tmp_path / "simulation" / "curves.json")
+    assert payload["mlflow_run_id"]

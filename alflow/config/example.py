@@ -11,6 +11,9 @@ pool:                            # the unlabeled items (CSV or Parquet; a path o
   id_column: id
   # feature_columns: [f0, f1]    # numeric features; omit to use every column but the id
   # text_column: text            # or one text column, with the tfidf_logistic_regression preset
+  # vector_column: embedding     # or your own embeddings (Parquet list<float>): the model's features
+  # reference_column: image_uri  # s3:// or local URI of each image/scan/document: the vendor's source-ref
+  # embedder: all-MiniLM-L6-v2   # or embed text_column offline (make embeddings), with logistic_regression
   chunk_size: 50000              # rows scored at a time: memory does not grow with the pool
 
 seed_labels:                     # labels you already have: the id column and a label column
@@ -54,11 +57,15 @@ stopping:                        # the budget always stops the campaign; these m
 
 vendor:
   bucket: bucket                 # a folder, or s3://bucket/prefix (credentials: the AWS chain, never here)
-  format: csv                    # csv | jsonl | ground_truth | label_studio (docs/VENDORS.md)
+  format: csv                    # csv | jsonl | ground_truth | label_studio | labelbox | doccano (docs/VENDORS.md)
   # sse: AES256                  # none | AES256 | aws:kms (with kms_key_id)
   # annotators: 1                # votes per item in a delivery file; majority vote
   # tie_rule: outstanding        # outstanding | class_order
   # batches_in_flight: 1         # batches the vendor may hold at once (3: a new one goes out while two are open)
+  # max_delivery_bytes: 536870912   # a larger delivery file is refused unread (too_large)
+  # max_delivery_rows: 5000000   # a delivery file with more rows is refused (too_many_rows)
+  # label_attribute: label       # ground_truth, chained jobs: whose labels count (default: the last job's)
+  # machine_labels: keep_apart   # the vendor tool's auto-labels: keep_apart | train (never charged)
 
 tracking:
   uri: sqlite:///mlflow.db       # or http://mlflow-server:5000

@@ -6,11 +6,14 @@ file's own folder, so a campaign folder can be moved or checked in as a whole.
 
 from __future__ import annotations
 
+import difflib
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from alflow.config.campaign import CampaignConfig
 from alflow.errors import ConfigError
@@ -44,11 +47,45 @@ def _with_resolved_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     return raw
 
 
+def _section(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The schema model that holds the last key of `loc` (CampaignConfig at the top level)."""
+    model: type[BaseModel] = CampaignConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        annotation = field.annotation
+        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+            annotation = next((a for a in typing.get_args(annotation) if a is not type(None)), None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def unknown_key(loc: tuple[Any, ...]) -> str:
+    """'unknown key ...; did you mean ...?' for a key the schema does not have, or the keys it has."""
+    name, model = str(loc[-1]), _section(loc)
+    if model is None:
+        return f"unknown key {name!r}"
+    keys = list(model.model_fields)
+    close = difflib.get_close_matches(name, keys, n=1, cutoff=0.75) or [
+        k for k in keys if k.replace("_", "") == name.replace("_", "").replace("-", "").lower()
+    ]
+    if close:
+        return f"unknown key {name!r}; did you mean {close[0]!r}?"
+    return f"unknown key {name!r}; the keys here are {', '.join(keys)}"
+
+
 def describe_errors(error: ValidationError, source: str) -> str:
-    """One line per bad field: `source: field.path: message (got value)`."""
+    """One line per bad field: `source: field.path: message (got value)`; an unknown key gets the
+    key it was probably meant to be."""
     lines = []
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"{source}: {where}: {unknown_key(tuple(item['loc']))}")
+            continue
         got = item.get("input")
         shown = "" if isinstance(got, dict) or item["type"] == "missing" else f" (got {got!r})"
         message = item["msg"].removeprefix("Value error, ")

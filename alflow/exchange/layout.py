@@ -1,6 +1,7 @@
 """The bucket layout: where each kind of object lives under `<bucket>/<campaign>/`.
 
     ledger/round-0001/...            alflow's records (alflow.ledger says what each one is)
+    ledger/strays/...                files found where nothing reads them, reported once each
     batches/round-0001/<batch file>  the batch for the vendor, then batch.json, then _READY last
     deliveries/round-0001/...        the vendor's label files, then _DONE last
     quarantine/round-0001/...        rejected files or rows, with a .reason.json beside each
@@ -12,6 +13,7 @@ docs/VENDORS.md is the vendor's view of the same layout.
 
 from __future__ import annotations
 
+FOLDERS = ("batches", "deliveries", "ledger", "quarantine")  # a campaign's top-level folders
 READY = "_READY"  # written last into a batch folder: the vendor may take the batch
 DONE = "_DONE"  # written last into a delivery folder by the vendor: alflow may ingest it
 BATCH_METADATA = "batch.json"
@@ -48,3 +50,13 @@ def quarantine_prefix(campaign: str, round_: int) -> str:
 def probe_key(campaign: str) -> str:
     """The one object outside every round folder: written once by a check, never read by the ledger."""
     return f"{campaign}/ledger/_writable"
+
+
+def stray_key(campaign: str, digest: str) -> str:
+    """The record of a file left where nothing reads it (keyed by a digest of its key)."""
+    return f"{campaign}/ledger/strays/stray-{digest[:32]}.json"
+
+
+def is_round_dir(part: str) -> bool:
+    """Whether a key part is a round folder as alflow names them (round-0001, not round-1)."""
+    return round_of(part) is not None and part == round_dir(int(part[6:]))

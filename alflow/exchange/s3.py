@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -70,6 +69,9 @@ def _error_code(error: ClientError) -> str:
 
 def _b64_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+_BLOCK = 8 * 1024 * 1024
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -182,13 +184,27 @@ class S3Store:
 
     @_answering
     def write_once(self, key: str, data: bytes) -> None:
-        full, checksum = self._key(key), _b64_sha256(data)
+        self._put_once(key, data, _b64_sha256(data))
+
+    @_answering
+    def write_once_from(self, key: str, source: IO[bytes]) -> None:
+        """`write_once` streamed from a seekable binary file (read twice: its checksum, then the put)."""
+        digest = hashlib.sha256()
+        while block := source.read(_BLOCK):
+            digest.update(block)
+        source.seek(0)
+        self._put_once(key, source, base64.b64encode(digest.digest()).decode())
+
+    def _put_once(self, key: str, body: bytes | IO[bytes], checksum: str) -> None:
+        full = self._key(key)
         for attempt in range(6):
+            if not isinstance(body, bytes):
+                body.seek(0)
             try:
                 self._client.put_object(
                     Bucket=self.bucket,
                     Key=full,
-                    Body=data,
+                    Body=body,
                     IfNoneMatch="*",
                     ChecksumSHA256=checksum,
                     Metadata={SHA_META: checksum},
@@ -230,6 +246,9 @@ class S3Store:
             return False
         return True
 
+    def size(self, key: str) -> int:
+        return int(self._head(key)["ContentLength"])
+
     def modified(self, key: str) -> str:
         """When the object was written (the store's clock), ISO 8601 UTC."""
         return self._head(key)["LastModified"].isoformat(timespec="seconds")
@@ -258,34 +277,17 @@ class S3Store:
         mixing versions.
         """
         extra = {"IfMatch": f'"{version}"'} if version else {}
-        body = self._client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)["Body"]
-        shutil.copyfileobj(body, target, length=8 * 1024 * 1024)
-
-
-def created_objects(queue_url: str, *, wait_seconds: int = 10) -> list[str]:
-    """The objects S3 says were created, from its event notifications on an SQS queue, as s3:// URIs
-    (keys URL-encoded, as S3 sends them); waits up to `wait_seconds` for some. The messages read are
-    deleted: notifications are at-least-once anyway, so readers must be idempotent.
-    """
-    sqs = boto3.client("sqs", config=Config(retries={"mode": "standard"}, connect_timeout=10))
-    try:
-        response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds)
-    except (BotoConnectionError, HTTPClientError) as error:
-        raise ServiceUnavailableError(f"SQS queue {queue_url} did not answer ({error})") from None
-    except ClientError as error:
-        raise ConfigError(f"SQS queue {queue_url}: {_error_code(error)}: check the URL and the permissions") from None
-    uris = []
-    for message in response.get("Messages", []):
         try:
-            body = json.loads(message["Body"])
-            body = json.loads(body["Message"]) if "Message" in body else body  # delivered through SNS
-        except (ValueError, TypeError):
-            body = {}
-        for record in body.get("Records", []) if isinstance(body, dict) else []:
-            if str(record.get("eventName", "")).startswith("ObjectCreated"):
-                uris.append(f"s3://{record['s3']['bucket']['name']}/{record['s3']['object']['key']}")
-        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return uris
+            body = self._client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)["Body"]
+        except ClientError as error:
+            if _error_code(error) in _EXISTS:  # 412: rewritten since `version`
+                raise FileNotFoundError(
+                    f"{self.uri}/{key} was rewritten since version {version}; read it again"
+                ) from None
+            if _error_code(error) in _MISSING:
+                raise FileNotFoundError(f"{self.uri}/{key}") from None
+            raise
+        shutil.copyfileobj(body, target, length=_BLOCK)
 
 
 def ensure_bucket(uri: str) -> bool:

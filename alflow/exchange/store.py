@@ -1,7 +1,8 @@
 """The store contract: write-once object storage, a few primitives; everything else is free functions.
 
 Keys are relative, slash-separated paths (`digits/batches/round-0001/items.csv`). A key is never
-trusted as a path: `..`, absolute keys and empty parts are refused before any I/O. Two stores
+trusted as a path: `..`, absolute keys and empty parts are refused before any I/O, and a folder
+store never follows a link (`LinkRefusedError`). Two stores
 implement it, a local folder (alflow.exchange.local) and S3 (alflow.exchange.s3); one contract
 suite (tests/test_store.py) runs against both.
 """
@@ -24,7 +25,16 @@ class Store(Protocol):
         """Create the object; raises AlreadyExistsError if the key exists (nothing is changed)."""
         ...
 
+    def write_once_from(self, key: str, source: IO[bytes]) -> None:
+        """`write_once` of a file's contents, streamed from an open binary file (large quarantine
+        copies never sit in memory)."""
+        ...
+
     def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int:
+        """The object's size in bytes. FileNotFoundError if absent."""
+        ...
 
     def list(self, prefix: str) -> list[str]:
         """Keys under `prefix` (a folder-like prefix ending in '/'), sorted."""

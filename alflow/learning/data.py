@@ -12,7 +12,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,6 +22,7 @@ import pyarrow.parquet as pq
 from alflow.config import PoolConfig
 from alflow.errors import ConfigError, DataValidationError
 from alflow.exchange.bucket import open_store
+from alflow.learning import content, embeddings
 
 
 def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -119,7 +122,9 @@ def read_table(uri: str, *, text_columns: list[str]) -> pd.DataFrame:
 
 
 def feature_columns(pool: PoolConfig, header: list[str]) -> list[str]:
-    """The columns the model reads, in the pool's order."""
+    """The columns the model reads, in the pool's order (an embedder's input is its text column)."""
+    if pool.vector_column:
+        return [pool.vector_column]
     if pool.text_column:
         return [pool.text_column]
     if pool.feature_columns:
@@ -127,25 +132,85 @@ def feature_columns(pool: PoolConfig, header: list[str]) -> list[str]:
     return [c for c in header if c != pool.id_column]
 
 
+def shown_columns(pool: PoolConfig, features: list[str]) -> list[str]:
+    """The columns the vendor gets beside the id: the text and the reference when the pool has them
+    (never a vector), else the features."""
+    shown = [c for c in (pool.text_column, pool.reference_column) if c]
+    return shown or features
+
+
 def text_columns(pool: PoolConfig) -> list[str]:
-    """The columns read as text wherever items are read: the id, and the text of text models."""
-    return [pool.id_column] + ([pool.text_column] if pool.text_column else [])
+    """The columns read as text wherever items are read: the id, the text and the reference."""
+    return [pool.id_column] + [c for c in (pool.text_column, pool.reference_column) if c]
 
 
-def model_input(frame: pd.DataFrame, pool: PoolConfig, columns: list[str]) -> pd.DataFrame | pd.Series:
-    """What `fit`/`predict_proba` take: a text Series for text models, else the feature frame."""
+def model_input(frame: pd.DataFrame, pool: PoolConfig, columns: list[str]) -> Any:
+    """What `fit`/`predict_proba` take: an (n, d) matrix of vectors (a vector column, or the
+    embedder's: cached for pool rows, computed for others), a text Series, or the feature frame."""
+    if pool.embedder:
+        return _embedded(frame, pool)
+    if pool.vector_column:
+        return content.vectors(frame[pool.vector_column])
     if pool.text_column:
         return frame[pool.text_column]
     return frame[columns]
 
 
+def _embedded(frame: pd.DataFrame, pool: PoolConfig) -> np.ndarray:
+    """The embedder's vectors of `frame`'s texts: pool rows from the cache, other items (a holdout,
+    arrivals, items outside the pool) embedded now."""
+    assert pool.embedder is not None and pool.text_column is not None
+    rows = frame[embeddings.ROW] if embeddings.ROW in frame else pd.Series(np.nan, index=frame.index)
+    known = rows.notna().to_numpy()
+    vectors = np.empty((len(frame), embeddings.dimensions(pool.embedder)), dtype=np.float32)
+    if known.any():
+        vectors[known] = pool_embeddings(pool)[rows[known].to_numpy(dtype=int)]
+    if not known.all():
+        vectors[~known] = embeddings.embed(frame[pool.text_column][~known].tolist(), pool.embedder)
+    return vectors
+
+
+def model_example(frame: pd.DataFrame, pool: PoolConfig, columns: list[str]) -> Any:
+    """A few items as the logged model reads them: texts (also for an embedder's model, which
+    embeds them itself), vectors, or feature rows. MLflow's input example and signature."""
+    head = frame.head(5)
+    if pool.text_column and not pool.vector_column:
+        return head[pool.text_column].astype(str).tolist()
+    return model_input(head.drop(columns=embeddings.ROW, errors="ignore"), pool, columns)
+
+
+def pool_embeddings(pool: PoolConfig) -> np.ndarray:
+    """The embedder's vectors of every pool row, in the pool's order (a read-only memory map),
+    computed once per version of the pool file and cached beside the pool cache."""
+    assert pool.embedder is not None and pool.text_column is not None
+    column, name = pool.text_column, pool.embedder
+    with local_file(pool.uri) as path:
+        texts = (c[column] for c in iter_chunks(path, columns=[column], text_columns=[column], chunk_size=2_048))
+        return embeddings.cached(
+            _cache_root() / "embeddings", source=f"{pool.uri}|{_file_version(path)}|{column}", name=name, texts=texts
+        )
+
+
+def _file_version(path: Path) -> str:
+    """The pool file as of now: a downloaded copy is named by its object version; a local file by size and mtime."""
+    stat = path.stat()
+    return f"{path.name}-{stat.st_size}-{stat.st_mtime_ns}"
+
+
 def pool_chunks(pool: PoolConfig, features: list[str]) -> Iterator[pd.DataFrame]:
-    """The pool's id and feature columns, `pool.chunk_size` rows at a time (one streamed pass)."""
+    """The pool's id and feature columns, `pool.chunk_size` rows at a time (one streamed pass);
+    with an embedder, each row's position in the pool too (`embeddings.ROW`), to find its vector."""
     columns = [pool.id_column, *(c for c in features if c != pool.id_column)]
     with local_file(pool.uri) as path:
-        yield from iter_chunks(
+        start = 0
+        chunks = iter_chunks(
             path, columns=columns, text_columns=text_columns(pool), chunk_size=pool.chunk_size, source=pool.uri
         )
+        for chunk in chunks:
+            if pool.embedder:
+                chunk = chunk.assign(**{embeddings.ROW: np.arange(start, start + len(chunk))})
+            start += len(chunk)
+            yield chunk
 
 
 def pool_ids(pool: PoolConfig) -> Iterator[pd.Series]:

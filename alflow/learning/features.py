@@ -1,8 +1,8 @@
-"""The features a model reads, checked before a round does any work: numbers (or texts), none missing.
+"""The numeric features a model reads, checked before a round does any work: numbers, none missing.
 
 scikit-learn refuses NaN, infinity and strings deep inside `fit` or `predict_proba`, after a round
 has validated, trained and logged; these checks find the first bad value in one streamed pass and
-name its row and id instead.
+name its row and id instead. (Texts, vectors and references are checked by alflow.learning.content.)
 """
 
 from __future__ import annotations
@@ -41,35 +41,25 @@ def _numeric_problem(column: pd.Series) -> tuple[int, str] | None:
 
 
 def first_problem(
-    frame: pd.DataFrame, features: list[str], *, text: bool, id_column: str | None = None, offset: int = 0
+    frame: pd.DataFrame, features: list[str], *, id_column: str | None = None, offset: int = 0
 ) -> str | None:
     """The first bad feature value of `frame`, as a phrase naming the column, row and id; None if all are fine.
 
-    Rows are numbered from 1 after the header, `offset` rows into the file. With `text`, the
-    features are texts and only a missing one is a problem.
+    Rows are numbered from 1 after the header, `offset` rows into the file.
     """
     for name in features:
-        column = frame[name]
-        if text:
-            empty = column.isna().to_numpy()
-            if empty.any():
-                where = _where(frame, int(np.flatnonzero(empty)[0]), offset, id_column)
-                return f"text column {name!r} is empty in {where}; give every item a text"
-            continue
-        problem = _numeric_problem(column)
+        problem = _numeric_problem(frame[name])
         if problem:
             position, what = problem
             return f"feature column {name!r} {what} in {_where(frame, position, offset, id_column)}; {FIX}"
     return None
 
 
-def check_features(
-    frames: Iterable[pd.DataFrame], features: list[str], *, text: bool, id_column: str | None, source: str
-) -> None:
+def check_features(frames: Iterable[pd.DataFrame], features: list[str], *, id_column: str | None, source: str) -> None:
     """Raise DataValidationError (rule_failed) at the first bad feature value of the frames, read in order."""
     offset = 0
     for frame in frames:
-        problem = first_problem(frame, features, text=text, id_column=id_column, offset=offset)
+        problem = first_problem(frame, features, id_column=id_column, offset=offset)
         if problem:
             raise DataValidationError(f"{source}: {problem}")
         offset += len(frame)

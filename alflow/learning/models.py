@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,10 +15,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from alflow.config import ModelConfig
+from alflow.config import ModelConfig, PoolConfig
 from alflow.errors import ConfigError, ModelError
+from alflow.learning import embeddings
 from alflow.selection.arrays import take
 from alflow.selection.measures import split_pipeline
 
@@ -32,6 +34,31 @@ def _preset(name: str, params: dict[str, Any], seed: int) -> ClassifierMixin:
         TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1),
         LogisticRegression(**{"max_iter": 2000, **params}),
     )
+
+
+@dataclass(frozen=True)
+class Servable:
+    """A trained model as it is logged: reading raw items (texts stay texts), an input example,
+    the skops types its added steps need trusted, and the packages it needs beyond scikit-learn."""
+
+    model: Any
+    example: Any
+    trusted_types: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+
+
+def servable(model: Any, example: Any, pool: PoolConfig) -> Servable:
+    """`model` for MLflow. A text model gets a first step that turns whatever MLflow hands it (a
+    list, array or series of strings, or a one-column frame) into the 1-D texts scikit-learn's
+    vectorisers read; a model trained on alflow's embeddings gets the embedder in front, so the
+    registered model predicts on raw strings either way."""
+    if pool.embedder:
+        embedder = embeddings.TextEmbedder(pool.embedder)
+        types = (f"{embeddings.TextEmbedder.__module__}.TextEmbedder",)
+        return Servable(make_pipeline(embedder, model), example, types, ("sentence-transformers", "torch"))
+    if pool.reads == "text":
+        return Servable(make_pipeline(FunctionTransformer(np.ravel), model), example, ("numpy.ravel",))
+    return Servable(model, example)
 
 
 def _import(path: str) -> Any:

@@ -10,7 +10,7 @@ from alflow.errors import ConfigError
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
 from alflow.exchange.store import Store
-from alflow.ledger.ingest import ingest_deliveries
+from alflow.ledger.ingest import ingest_deliveries, report_strays
 from alflow.ledger.records import WriteOff, now
 from alflow.ledger.state import CampaignState, load_state
 from alflow.ledger.writes import write_attachment
@@ -30,11 +30,14 @@ def ingest_campaign(config: CampaignConfig) -> CampaignState:
     """Ingest what the campaign's completed deliveries hold (alflow.ledger.ingest); the state afterwards.
 
     Bad rows and files are quarantined with their reasons and reported (`ingested_now`), never
-    raised: the valid part of a delivery is accepted and the rest stays outstanding.
+    raised: the valid part of a delivery is accepted and the rest stays outstanding. Files the
+    vendor left where nothing reads them are recorded once and reported (`strays_now`).
     """
     store = bucket(config)
-    written = ingest_deliveries(store, config, load_state(store, config.campaign))
-    return replace(load_state(store, config.campaign), ingested_now=tuple(written))
+    before = load_state(store, config.campaign)
+    written = ingest_deliveries(store, config, before)
+    strays = report_strays(store, config, before)
+    return replace(load_state(store, config.campaign), ingested_now=tuple(written), strays_now=tuple(strays))
 
 
 def write_off(config: CampaignConfig, round_: int, ids: list[str] | None, *, reason: str) -> list[str]:

@@ -3,42 +3,50 @@
 One delivery *file* is the unit of exactly-once: its ingest record is keyed by the SHA-256 of its
 bytes and written once, after its quarantine (if any). So a file seen twice, a duplicate event
 or a retry after a crash finds the record and changes nothing; a crash before the record just
-redoes the same work. The rules for a delivery seen twice, a late duplicate and a conflicting
-relabel are in docs/VENDORS.md; in short, an item's first accepted label wins and is counted once.
+redoes the same work. The record also keeps the store's version tag of the file, so a later
+round passes over a file it knows without reading it again. The rules for a delivery seen twice,
+a late duplicate and a conflicting relabel are in docs/VENDORS.md; in short, an item's first
+accepted label wins and is counted once.
 
-File reasons (a whole file refused): unsafe_key, not_a_label_file, unreadable, missing_column.
-Row reasons are alflow.ledger.votes'.
+Bounded: a file is copied once into a local temporary file while it is hashed (never held in
+memory), then streamed through its format's reader in chunks (alflow.ledger.votes.Judge); the
+refused rows stream into the quarantine copy. A file over `vendor.max_delivery_bytes` is refused
+without being read, one over `vendor.max_delivery_rows` as soon as the reader gets there.
+
+Total: whatever the bytes, a file yields labels or a quarantine with a reason, never an exception
+out of the ingest. File reasons (a whole file refused): unsafe_key, link, not_a_file, too_large,
+too_many_rows, empty, not_a_label_file, unreadable, missing_column, wrong_tag_names, and
+reader_failed (a reader's bug, caught so that one file cannot stop the campaign). Row reasons
+are alflow.ledger.votes'.
 """
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from typing import Any
+import tempfile
+from typing import IO, Any
 
 import numpy as np
+import pandas as pd
 
 from alflow.config import CampaignConfig
 from alflow.errors import DataValidationError
 from alflow.exchange import formats, layout
-from alflow.exchange.store import Store, check_key
+from alflow.exchange.formats.base import ReadOptions
+from alflow.exchange.store import Store
 from alflow.ledger.crash import crash_point
-from alflow.ledger.records import IngestRecord, RejectedRow, now, sha256
+from alflow.ledger.fetch import NOT_COPIED, Refusal, fetch, probe
+from alflow.ledger.records import IngestRecord, StrayRecord, now, sha256
 from alflow.ledger.state import CampaignState, accepted_labels
-from alflow.ledger.votes import Verdict, judge
-from alflow.ledger.writes import delivery_keys, record_ingest, write_quarantine
+from alflow.ledger.votes import Judge, Verdict
+from alflow.ledger.writes import delivery_keys, record_ingest, record_stray, write_quarantine
 
-Refusal = tuple[str, str]  # (reason code, message)
+FILE_REASONS = ("unreadable", "missing_column", "wrong_tag_names", "empty", "too_large")
 
 
 def _quarantine_name(key: str, digest: str) -> str:
     # The vendor's file name is never used as a path: only its last part, made safe, after our digest.
     base = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in key.rsplit("/", 1)[-1])[:80]
     return f"{digest[:12]}-{base or 'file'}"
-
-
-def _rows_bytes(rejected: list[RejectedRow]) -> bytes:
-    return ("\n".join(json.dumps(r.model_dump()) for r in rejected) + "\n").encode()
 
 
 def _delivered_at(store: Store, marker: str, key: str | None) -> str:
@@ -53,40 +61,56 @@ def _delivered_at(store: Store, marker: str, key: str | None) -> str:
     return max(times) if times else now()
 
 
-def _read(store: Store, fmt: formats.Format, key: str) -> tuple[bytes | None, Refusal | None]:
-    """The file's bytes, or why it is refused before it is read as labels."""
-    try:
-        check_key(key)
-    except ValueError as error:
-        return None, ("unsafe_key", str(error))
-    data = store.read(key)
-    if not fmt.is_delivery_file(key):
-        return data, (
-            "not_a_label_file",
-            f"{key}: the campaign's format is {fmt.name}: files end in {fmt.delivery_suffix}",
-        )
-    return data, None
+def _sink(rows: IO[bytes]):
+    def write(chunk: pd.DataFrame) -> None:
+        text = chunk.to_json(orient="records", lines=True)
+        rows.write((text if text.endswith("\n") else text + "\n").encode())
+
+    return write
 
 
 def _verdict(
-    config: CampaignConfig, batch: set[str], data: bytes, source: str, accepted: dict[str, str]
+    config: CampaignConfig, batch: set[str], stream: IO[bytes], source: str, accepted: dict[str, str], rows: IO[bytes]
 ) -> Verdict | Refusal:
-    """What a readable label file yields, or why the whole file is refused."""
+    """What a label file yields, or why the whole file is refused; never raises."""
     vendor = config.vendor
+    fmt = formats.get(vendor.format)
+    judge = Judge(
+        classes=config.classes,
+        batch=batch,
+        accepted=accepted,
+        annotators=vendor.annotators,
+        aggregation=vendor.aggregation,
+        tie_rule=vendor.tie_rule,
+        sink=_sink(rows),
+    )
     try:
-        votes = formats.get(vendor.format).read_delivery(data, source=source, classes=config.classes)
-        return judge(
-            votes,
-            classes=config.classes,
-            batch=batch,
-            accepted=accepted,
-            annotators=vendor.annotators,
-            aggregation=vendor.aggregation,
-            tie_rule=vendor.tie_rule,
-            source=source,
-        )
+        for chunk in fmt.read_delivery(
+            stream, source=source, options=ReadOptions(config.classes, vendor.label_attribute)
+        ):
+            judge.add(chunk)
+            if judge.rows > vendor.max_delivery_rows:
+                limit = vendor.max_delivery_rows
+                return (
+                    "too_many_rows",
+                    f"{source}: more than {limit} rows (vendor.max_delivery_rows); split it into several files",
+                )
+        if judge.rows == 0:
+            return "empty", f"{source}: holds no label rows; deliver the labels, or leave the file out"
+        return judge.verdict()
     except DataValidationError as error:
-        return ("missing_column" if error.reason == "missing_column" else "unreadable", str(error))
+        return (error.reason if error.reason in FILE_REASONS else "unreadable"), capped_message(str(error))
+    except Exception as error:  # noqa: BLE001 - whatever a vendor's bytes do, one file must not stop the campaign
+        return "reader_failed", capped_message(
+            f"{source}: the {fmt.name} reader failed on this file ({type(error).__name__}: {error}); "
+            "it is quarantined and the round goes on: please report it to the alflow maintainers"
+        )
+
+
+def capped_message(message: str, limit: int = 1_000) -> str:
+    """A message as a record keeps it: at most `limit` characters (it may quote a vendor's bytes)."""
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    return message if len(message) <= limit else f"{message[:limit]}... (+{len(message) - limit} characters)"
 
 
 def _quarantine(
@@ -95,7 +119,8 @@ def _quarantine(
     round_: int,
     key: str,
     digest: str,
-    data: bytes | None,
+    copy: IO[bytes] | None,
+    rows: IO[bytes],
     outcome: Verdict | Refusal,
 ) -> str | None:
     """Copy what is refused to the quarantine with its reasons; returns where, or None."""
@@ -103,35 +128,55 @@ def _quarantine(
     if not isinstance(outcome, Verdict):
         code, message = outcome
         reason: dict[str, Any] = {"file": key, "sha256": digest, "reason": code, "message": message}
-        return write_quarantine(store, config.campaign, round_, name, data or b"", reason)
-    if not outcome.rejected:
+        if code in NOT_COPIED or copy is None:
+            reason["copied"] = False  # the file stays where the vendor put it; nothing behind it was read
+            copy = None
+        else:
+            copy.seek(0)
+        return write_quarantine(store, config.campaign, round_, name, copy, reason)
+    if not outcome.refused_rows:
         return None
-    rows = [r.model_dump() for r in outcome.rejected]
-    reasons = dict(Counter(r.reason for r in outcome.rejected))
-    reason = {"file": key, "sha256": digest, "reasons": reasons, "rows": rows}
-    return write_quarantine(
-        store, config.campaign, round_, name + ".rejected.jsonl", _rows_bytes(outcome.rejected), reason
-    )
+    rows.seek(0)
+    rows_name = name + ".rejected.jsonl"
+    reason = {
+        "file": key,
+        "sha256": digest,
+        "reasons": outcome.reasons,
+        "refused_rows": outcome.refused_rows,
+        "rows": [r.model_dump() for r in outcome.rejected],
+        "all_rows": f"{rows_name} (one JSON object per line, in the order they were refused)",
+    }
+    return write_quarantine(store, config.campaign, round_, rows_name, rows, reason)
 
 
 def _record(base: dict[str, Any], outcome: Verdict | Refusal, quarantine: str | None) -> IngestRecord:
     if not isinstance(outcome, Verdict):
         code, message = outcome
         return IngestRecord(**base, status="rejected", reason=code, message=message, quarantine=quarantine)
-    status = "accepted" if not outcome.rejected else ("partial" if outcome.labels else "rejected")
+    taken = outcome.labels or outcome.machine_labels
+    status = "accepted" if not outcome.refused_rows else ("partial" if taken else "rejected")
     return IngestRecord(
         **base,
         status=status,
         labels=outcome.labels,
         count=len(outcome.labels),
         rejected=outcome.rejected,
+        refused_rows=outcome.refused_rows,
+        reasons=outcome.reasons,
         duplicates=outcome.duplicates,
         agreement=outcome.agreement,
         annotators=outcome.annotators,
         votes=outcome.votes,
         label_metadata=outcome.metadata,
+        machine_labels=outcome.machine_labels,
+        items=outcome.items,
         quarantine=quarantine,
     )
+
+
+def _known(state: CampaignState, round_: int, key: str, version: str | None) -> bool:
+    """Whether this very version of the file has a record already (no need to read it again)."""
+    return version is not None and any(r.file == key and r.version == version for r in state.ingests.get(round_, []))
 
 
 def ingest_file(
@@ -139,15 +184,33 @@ def ingest_file(
 ) -> IngestRecord | None:
     """Ingest one delivery file; returns the record written, or None if this content was already in."""
     campaign, vendor = config.campaign, config.vendor
-    data, refusal = _read(store, formats.get(vendor.format), key)
-    digest = sha256(data if data is not None else key.encode())
-    if any(r.sha256 == digest for r in state.ingests.get(round_, [])):
-        return None  # the same bytes were ingested before (seen twice, or a retried event)
-    crash_point("ingest:after_read")
-    source = f"{store.uri}/{key}"
-    batch = set(state.batch_ids(round_))
-    outcome = refusal or _verdict(config, batch, data or b"", source, accepted)
-    quarantine = _quarantine(store, config, round_, key, digest, data, outcome)
+    fmt = formats.get(vendor.format)
+    try:
+        version, refusal = probe(store, key, vendor.max_delivery_bytes)
+    except FileNotFoundError:
+        return None  # gone since it was listed
+    if _known(state, round_, key, version):
+        return None
+    with tempfile.TemporaryFile() as copy, tempfile.TemporaryFile() as rows:
+        if refusal is None:
+            try:
+                digest, refusal = fetch(store, key, version, copy, vendor.max_delivery_bytes)
+            except FileNotFoundError:
+                return None  # gone or rewritten since it was listed: the next round reads what is there
+        else:  # refused unread: known by its key (and version, for one too large)
+            digest = sha256(key.encode() if version is None else f"{key}\n{version}".encode())
+        if any(r.sha256 == digest for r in state.ingests.get(round_, [])):
+            return None  # the same bytes were ingested before (seen twice, or a retried event)
+        crash_point("ingest:after_read")
+        source = f"{store.uri}/{key}"
+        if refusal is None and not fmt.is_delivery_file(key):
+            refusal = (
+                "not_a_label_file",
+                f"{key}: the campaign's format is {fmt.name}: files end in {fmt.delivery_suffix}",
+            )
+        batch = set(state.batch_ids(round_))
+        outcome = refusal or _verdict(config, batch, copy, source, accepted, rows)
+        quarantine = _quarantine(store, config, round_, key, digest, copy, rows, outcome)
     crash_point("ingest:after_quarantine")
     marker = layout.delivery_prefix(campaign, round_) + layout.DONE
     base = {
@@ -159,7 +222,8 @@ def ingest_file(
         "tie_rule": vendor.tie_rule,
         "annotators_required": vendor.annotators,
         "sha256": digest,
-        "delivered_at": _delivered_at(store, marker, key if data is not None else None),
+        "version": version,
+        "delivered_at": _delivered_at(store, marker, key if refusal is None or refusal[0] not in NOT_COPIED else None),
         "ingested_at": now(),
     }
     record = _record(base, outcome, quarantine)
@@ -192,13 +256,29 @@ def ingest_deliveries(store: Store, config: CampaignConfig, state: CampaignState
     return written
 
 
-def summary(records: list[IngestRecord]) -> dict[str, Any]:
-    """Totals over ingest records, for the round report and MLflow."""
+def report_strays(store: Store, config: CampaignConfig, state: CampaignState) -> list[StrayRecord]:
+    """Record, once each, the vendor's files that nothing reads (alflow.ledger.strays); returns the new ones."""
+    written = []
+    for key, reason, message in state.unread:
+        if key in state.reported:
+            continue
+        record = StrayRecord(
+            file=key, reason=reason, message=capped_message(message), seen_in=state.next_round, seen_at=now()
+        )
+        if record_stray(store, config.campaign, record):
+            written.append(record)
+    return written
+
+
+def summary(records: list[IngestRecord], strays: tuple[StrayRecord, ...] | list[StrayRecord] = ()) -> dict[str, Any]:
+    """Totals over ingest records (and the stray files found), for the round report and MLflow."""
     agreements = [r.agreement for r in records if r.agreement is not None]
     return {
         "labels_ingested": sum(r.count for r in records),
+        "machine_labels": sum(len(r.machine_labels) for r in records),
         "rows_rejected": sum(r.refused for r in records),
         "duplicates": sum(len(r.duplicates) for r in records),
         "quarantined": tuple(r.quarantine for r in records if r.quarantine),
         "agreement": float(np.mean(agreements)) if agreements else None,
+        "unread": tuple(s.message for s in strays),
     }

@@ -10,12 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
+INGEST_SCHEMA_VERSION = 2  # 2: counts of refused rows and reasons, a sample of rows, machine labels
+FIELD_CAP = 256  # characters of a vendor's value (an id, label, annotator, date) a record keeps
+
+
+def capped(value: Any) -> Any:
+    """A vendor's text as a record keeps it: valid Unicode, at most FIELD_CAP characters and a note of
+    how many more there were. Anything but text is returned as it is."""
+    if not isinstance(value, str):
+        return value
+    value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(value) <= FIELD_CAP:
+        return value
+    return f"{value[:FIELD_CAP]}... (+{len(value) - FIELD_CAP} characters)"
 
 
 def now() -> str:
@@ -40,7 +54,10 @@ class Record(BaseModel):
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Self:
-        return cls.model_validate(json.loads(data))
+        value = json.loads(data)
+        if isinstance(value, dict) and "schema_version" in cls.model_fields:
+            value.setdefault("schema_version", 1)  # written before the field existed (alflow 0.1.0)
+        return cls.model_validate(value)
 
 
 class Versioned(Record):
@@ -128,7 +145,7 @@ class RoundRecord(Versioned):
 
 
 class RejectedRow(Record):
-    """A delivery row that was refused, with its machine-readable reason."""
+    """A delivery row that was refused, with its machine-readable reason (values capped: `capped`)."""
 
     row: int
     id: str | None
@@ -136,11 +153,21 @@ class RejectedRow(Record):
     annotator: str | None
     reason: str
     accepted_label: str | None = None  # for conflicting_relabel: the label that stands
+    detail: str | None = None  # what the reader found, for rows it could not read
 
 
 class IngestRecord(Versioned):
-    """`ledger/round-NNNN/ingest-<sha>.json`: what one delivery file's bytes yielded, once."""
+    """`ledger/round-NNNN/ingest-<sha>.json`: what one delivery file's bytes yielded, once.
 
+    `rejected` holds the first rows refused (all of them in the quarantine), `refused_rows` how
+    many, `reasons` how many per reason; `version` is the store's version tag of the file read, so
+    a later round knows the file without reading it again. `machine_labels` are the vendor's own
+    auto-labels (Ground Truth's `human-annotated: "no"`), never part of `labels`. `items` are the
+    batch items the file had a valid vote for. Version 1 records (alflow 0.1.0) read with these
+    derived from what they hold.
+    """
+
+    schema_version: int = INGEST_SCHEMA_VERSION
     round: int
     ingested_in: int
     file: str
@@ -163,15 +190,47 @@ class IngestRecord(Versioned):
     label_metadata: dict[str, dict[str, Any]] = Field(default_factory=dict)
     quarantine: str | None = None
     ingested_at: str = ""
+    version: str | None = None
+    refused_rows: int = 0
+    reasons: dict[str, int] = Field(default_factory=dict)
+    machine_labels: dict[str, str] = Field(default_factory=dict)
+    items: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_version_1(cls, data: Any) -> Any:
+        """A version 1 record kept every refused row and no counts: derive the counts from them."""
+        if isinstance(data, dict) and data.get("schema_version", INGEST_SCHEMA_VERSION) < 2:
+            rows = [r if isinstance(r, dict) else r.model_dump() for r in data.get("rejected", [])]
+            data = {
+                **data,
+                "refused_rows": len(rows),
+                "reasons": dict(Counter(r.get("reason") for r in rows)),
+                "items": sorted({*data.get("labels", {}), *data.get("duplicates", [])}),
+            }
+        return data
 
     @property
     def refused(self) -> int:
         """Rows refused, or 1 for a file refused whole."""
-        return len(self.rejected) + (1 if self.status == "rejected" and not self.rejected else 0)
+        return self.refused_rows + (1 if self.status == "rejected" and not self.refused_rows else 0)
+
+
+class StrayRecord(Versioned):
+    """`ledger/strays/stray-<sha>.json`: a file the vendor left where alflow does not read it (a
+    delivery to a round that does not exist or asked for nothing, a folder of another name),
+    reported once (keyed by the file's key)."""
+
+    file: str
+    reason: str  # unknown_round | round_without_batch | unexpected_prefix
+    message: str
+    seen_in: int
+    seen_at: str
 
 
 class Claim(Versioned):
-    """`ledger/round-NNNN/claim-NNNN.json`: which run holds the round, until when."""
+    """`ledger/round-NNNN/claim-NNNN.json`: which run holds the round, until when, and how often it
+    renews the claim (`heartbeat_s`; None for claims of alflow 0.1.0, which had no heartbeat)."""
 
     host: str
     pid: int
@@ -179,6 +238,7 @@ class Claim(Versioned):
     round: int
     claimed_at: str
     expires_at: str
+    heartbeat_s: float | None = None
 
 
 class WriteOff(Versioned):

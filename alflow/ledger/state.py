@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from alflow.errors import DataValidationError
 from alflow.exchange import layout
 from alflow.exchange.store import Store
-from alflow.ledger.records import AutoLabelFile, IngestRecord, Record, RoundRecord, WriteOff
+from alflow.ledger import strays
+from alflow.ledger.records import AutoLabelFile, IngestRecord, Record, RoundRecord, StrayRecord, WriteOff
 
 R = TypeVar("R", bound=Record)
 
@@ -33,9 +34,12 @@ class CampaignState:
     ingests: dict[int, list[IngestRecord]] = field(default_factory=dict)
     auto_labels: dict[int, dict[str, str]] = field(default_factory=dict)  # round -> labels the model gave
     written_off: dict[int, frozenset[str]] = field(default_factory=dict)  # round -> items not waited for
-    # The ingest records the call that returned this state wrote: for reporting only, so not
-    # part of what the state *is* (two states with the same records are equal).
+    unread: tuple[tuple[str, str, str], ...] = ()  # (key, reason, message): vendor files nothing reads
+    reported: frozenset[str] = frozenset()  # keys of those with a stray record already
+    # The records the call that returned this state wrote: for reporting only, so not part of
+    # what the state *is* (two states with the same records are equal).
     ingested_now: tuple[IngestRecord, ...] = field(default=(), compare=False)
+    strays_now: tuple[StrayRecord, ...] = field(default=(), compare=False)
 
     @property
     def next_round(self) -> int:
@@ -59,10 +63,25 @@ class CampaignState:
         """Round -> the labels accepted for its batch (first accepted label per item wins)."""
         return {r: accepted_labels(records) for r, records in sorted(self.ingests.items()) if records}
 
+    @cached_property
+    def machine_labeled(self) -> dict[int, dict[str, str]]:
+        """Round -> the vendor's own auto-labels for its batch (Ground Truth's `human-annotated: no`),
+        for items without a human label; first one wins. Never part of `ingested`."""
+        out: dict[int, dict[str, str]] = {}
+        for round_, records in sorted(self.ingests.items()):
+            human = self.ingested.get(round_, {})
+            for record in sorted(records, key=lambda r: (r.ingested_at, r.sha256)):
+                for id_, label in record.machine_labels.items():
+                    if id_ not in human:
+                        out.setdefault(round_, {}).setdefault(id_, label)
+        return out
+
     def missing(self, round_: int) -> list[str]:
-        """Ids of a round's batch without an accepted label yet, and not written off."""
+        """Ids of a round's batch without an accepted label yet (human, or the vendor's machine
+        label), and not written off."""
         labels, given_up = self.ingested.get(round_, {}), self.written_off.get(round_, frozenset())
-        return [i for i in self.batch_ids(round_) if i not in labels and i not in given_up]
+        machine = self.machine_labeled.get(round_, {})
+        return [i for i in self.batch_ids(round_) if i not in labels and i not in given_up and i not in machine]
 
     @property
     def outstanding(self) -> list[int]:
@@ -82,6 +101,11 @@ class CampaignState:
     @property
     def labels_asked(self) -> int:
         return len(self.asked_ids)
+
+    @property
+    def human_labels_asked(self) -> int:
+        """Labels asked less the items the vendor labeled by machine: what the label budget is charged."""
+        return self.labels_asked - sum(len(labels) for labels in self.machine_labeled.values())
 
     @cached_property
     def outside_ids(self) -> set[str]:
@@ -103,6 +127,10 @@ class CampaignState:
         for round_labels in self.ingested.values():
             labels.update(round_labels)
         return labels
+
+    def vendor_machine_labels(self) -> dict[str, str]:
+        """Every auto-label the vendor's tool gave (not a person), id -> label; never in human_labels."""
+        return {i: label for r in sorted(self.machine_labeled) for i, label in self.machine_labeled[r].items()}
 
 
 def accepted_labels(records: list[IngestRecord]) -> dict[str, str]:
@@ -133,7 +161,13 @@ def load_state(store: Store, campaign: str) -> CampaignState:
     ingests: dict[int, list[IngestRecord]] = {}
     exported, delivered = set(), set()
     written_off: dict[int, set[str]] = {}
+    vendor_keys, reported = [], set()
     for key in store.list(f"{campaign}/"):
+        if key.startswith(f"{campaign}/ledger/strays/"):
+            reported.add(read_record(store, key, StrayRecord).file)
+            continue
+        if not key.startswith((f"{campaign}/ledger/", f"{campaign}/batches/", f"{campaign}/quarantine/")):
+            vendor_keys.append(key)
         round_ = layout.round_of(key)
         if round_ is None:
             continue
@@ -152,4 +186,15 @@ def load_state(store: Store, campaign: str) -> CampaignState:
     named = {r: rec.auto_labels.key for r, rec in rounds.items() if rec.auto_labels and rec.auto_labels.key}
     auto = {r: read_record(store, key, AutoLabelFile).labels for r, key in named.items()}
     given_up = {r: frozenset(ids) for r, ids in written_off.items()}
-    return CampaignState(campaign, rounds, frozenset(exported), frozenset(delivered), ingests, auto, given_up)
+    unread = strays.find(vendor_keys, campaign, {r: bool(rec.batch_ids) for r, rec in rounds.items()})
+    return CampaignState(
+        campaign,
+        rounds,
+        frozenset(exported),
+        frozenset(delivered),
+        ingests,
+        auto,
+        given_up,
+        unread=tuple(unread),
+        reported=frozenset(reported),
+    )

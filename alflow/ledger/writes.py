@@ -6,11 +6,13 @@ new one, and re-running a step finds its object already there and changes nothin
 
 from __future__ import annotations
 
+from typing import IO
+
 from alflow.errors import AlreadyExistsError, RoundConflictError
 from alflow.exchange import layout
 from alflow.exchange.store import Store
 from alflow.ledger.crash import crash_point
-from alflow.ledger.records import BatchMetadata, IngestRecord, RoundRecord, json_bytes, now, sha256
+from alflow.ledger.records import BatchMetadata, IngestRecord, RoundRecord, StrayRecord, json_bytes, now, sha256
 
 
 def _write_if_absent(store: Store, key: str, data: bytes) -> None:
@@ -67,19 +69,48 @@ def record_ingest(store: Store, campaign: str, record: IngestRecord) -> bool:
     return True
 
 
-def write_quarantine(store: Store, campaign: str, round_: int, name: str, data: bytes, reason: dict) -> str:
-    """Keep rejected rows (or a whole file) with their reasons beside them; safe to re-run."""
+def write_quarantine(
+    store: Store, campaign: str, round_: int, name: str, data: bytes | IO[bytes] | None, reason: dict
+) -> str:
+    """Keep rejected rows (or a whole file, streamed from an open file) with their reasons beside
+    them; with `data` None only the reasons (a file too large to copy, or never read). Safe to re-run."""
     key = layout.quarantine_prefix(campaign, round_) + name
-    _write_if_absent(store, key, data)
+    try:
+        if isinstance(data, bytes):
+            store.write_once(key, data)
+        elif data is not None:
+            store.write_once_from(key, data)
+    except AlreadyExistsError:
+        pass
     _write_if_absent(store, key + ".reason.json", json_bytes(reason))
     return key
 
 
-def write_batch(store: Store, campaign: str, round_: int, name: str, items: bytes, metadata: BatchMetadata) -> str:
-    """Write a batch's items file, its metadata and its marker (last). Safe to re-run after a crash."""
+def record_stray(store: Store, campaign: str, record: StrayRecord) -> bool:
+    """Record a file left where nothing reads it, once per key. False if it was recorded before."""
+    try:
+        store.write_once(layout.stray_key(campaign, sha256(record.file.encode())), record.to_json())
+    except AlreadyExistsError:
+        return False
+    return True
+
+
+def write_batch(
+    store: Store,
+    campaign: str,
+    round_: int,
+    name: str,
+    items: bytes,
+    metadata: BatchMetadata,
+    extras: dict[str, bytes] | None = None,
+) -> str:
+    """Write a batch's items file, the files the vendor's tool needs beside it (`extras`), its
+    metadata and its marker (last). Safe to re-run after a crash."""
     prefix = layout.batch_prefix(campaign, round_)
     digest = sha256(items)
     _write_if_absent(store, prefix + name, items)
+    for extra, data in (extras or {}).items():
+        _write_if_absent(store, prefix + extra, data)
     crash_point("export:after:items")
     described = metadata.model_copy(update={"sha256": digest, "items": name})
     _write_if_absent(store, prefix + layout.BATCH_METADATA, described.to_json())

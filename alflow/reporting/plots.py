@@ -7,12 +7,13 @@ builds a `matplotlib.figure.Figure` on the Agg canvas and returns it; the caller
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 SIZE = (6.0, 4.0)
 DPI = 90
@@ -34,38 +35,72 @@ def learning_curve(
     metric: str,
     reference: Mapping[str, tuple[Sequence[int], Sequence[float]]] | None = None,
     target: float | None = None,
+    band: tuple[Sequence[int], Sequence[float], Sequence[float], Sequence[float]] | None = None,
 ) -> Figure:
-    """`metric` against labels used, one point per round; `reference` adds named curves (e.g. random)."""
+    """`metric` against labels used, one point per round; `reference` adds named curves (e.g. random),
+    `band` the forecast (labels, expected, low, high) up to the end of the budget."""
     figure, ax = _figure()
     ax.plot(labels, values, marker="o", label="this campaign")
     for name, (x, y) in (reference or {}).items():
         ax.plot(x, y, linestyle="--", marker=".", label=f"{name} (simulation)")
+    if band is not None:
+        x, expected, low, high = band
+        ax.plot(x, expected, color="C0", linestyle=":", label="forecast")
+        ax.fill_between(x, low, high, color="C0", alpha=0.15, linewidth=0, label="forecast interval")
     if target is not None:
         ax.axhline(target, color="grey", linewidth=0.8, linestyle=":", label=f"target {target:g}")
     ax.set_xlabel("labels used")
     ax.set_ylabel(metric)
-    ax.set_title(f"Learning curve: {metric}")
+    ax.set_title(f"Learning curve: {metric} by labels used")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=8)
     return figure
 
 
+def _integer_rounds(ax: Axes, *, first: str) -> None:
+    """Whole-number round ticks on the x-axis, round 0 named `first`."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: first if v == 0 else f"{v:g}"))
+
+
 def budget_burndown(
-    rounds: Sequence[int], remaining: Sequence[float], *, budget: float, unit: str = "labels"
+    rounds: Sequence[int],
+    labels_left: Sequence[int],
+    *,
+    max_labels: int,
+    seed_labels: int,
+    cost_per_label: float | None = None,
+    currency: str = "USD",
 ) -> Figure:
-    """What is left of the budget after each round (`unit`: labels or a currency)."""
+    """Labels the budget still allows after each round, starting from what the (free) seed labels
+    left; with a cost per label, a second axis says the same in money."""
     figure, ax = _figure()
-    ax.step(rounds, remaining, where="post", marker="o", label=f"{unit} remaining")
-    ax.axhline(budget, color="grey", linewidth=0.8, linestyle=":", label=f"budget {budget:g}")
-    ax.set_ylim(0, budget * 1.05 if budget > 0 else 1)
+    figure.subplots_adjust(right=0.86)
+    start = max(0, max_labels - seed_labels)
+    x, y = [0, *rounds], [start, *labels_left]
+    ax.step(x, y, where="post", marker="o", label="labels left")
+    ax.axhspan(start, max_labels, color="grey", alpha=0.15, linewidth=0, label=f"{seed_labels} seed labels (free)")
+    ax.axhline(max_labels, color="grey", linewidth=0.8, linestyle=":", label=f"budget {max_labels} labels")
+    ax.set_ylim(0, max(max_labels, 1) * 1.08)
     ax.set_xlabel("round")
-    ax.set_ylabel(f"{unit} remaining")
-    ax.set_title("Budget burn-down")
-    locator = ax.xaxis.get_major_locator()
-    if isinstance(locator, MaxNLocator):  # rounds are whole numbers
-        locator.set_params(integer=True)
+    ax.set_ylabel("labels left in the budget")
+    _integer_rounds(ax, first="seed")
+    title = f"Budget: {y[-1]} of {max_labels} labels left"
+    if cost_per_label:
+        cost = cost_per_label
+
+        def to_money(labels: Any) -> Any:
+            return np.asarray(labels) * cost
+
+        def to_labels(amount: Any) -> Any:
+            return np.asarray(amount) / cost
+
+        money = ax.secondary_yaxis("right", functions=(to_money, to_labels))
+        money.set_ylabel(f"{currency} left to spend")
+        title += f" ({y[-1] * cost:,.2f} of {start * cost:,.2f} {currency})"
+    ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left")
+    ax.legend(loc="lower left", fontsize=8)
     return figure
 
 
@@ -84,16 +119,21 @@ def class_balance(counts: Mapping[str, int]) -> Figure:
 def confusion_matrix(matrix: np.ndarray, classes: Sequence[str]) -> Figure:
     """Counts with true classes as rows and predicted classes as columns."""
     matrix = np.asarray(matrix)
-    side = max(4.0, 0.45 * len(classes) + 2.0)
-    figure, ax = _figure((side + 1.0, side))
+    names = [str(c) if len(str(c)) <= 18 else str(c)[:17] + "…" for c in classes]
+    widest = max((len(n) for n in names), default=1)
+    side = max(4.0, 0.45 * len(names) + 2.0)
+    width = side + 1.0 + 0.06 * widest
+    figure, ax = _figure((width, side + 0.06 * widest))
+    # room (in inches) for the class names and the axis label, whatever the names' length
+    figure.subplots_adjust(left=(0.55 + 0.075 * widest) / width, bottom=(0.5 + 0.06 * widest) / (side + 0.06 * widest))
     image = ax.imshow(matrix, cmap="Blues")
-    figure.colorbar(image, ax=ax, shrink=0.8)
+    figure.colorbar(image, ax=ax, shrink=0.8, label="holdout items")
     ticks = np.arange(len(classes))
-    ax.set_xticks(ticks, classes)
-    ax.set_yticks(ticks, classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title("Confusion matrix (holdout)")
+    ax.set_xticks(ticks, names, rotation=45 if widest > 3 else 0, ha="right" if widest > 3 else "center")
+    ax.set_yticks(ticks, names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"Confusion matrix (holdout, {int(matrix.sum())} items)")
     threshold = matrix.max() / 2 if matrix.size else 0
     for (row, column), count in np.ndenumerate(matrix):
         if count:

@@ -6,10 +6,12 @@ import math
 from dataclasses import dataclass, field
 
 from alflow.config import CampaignConfig
+from alflow.ledger.budget import Budget
 from alflow.ledger.campaign import campaign_state
 from alflow.ledger.ingest import summary
 from alflow.ledger.records import RoundRecord
 from alflow.ledger.state import CampaignState
+from alflow.reporting.outlook import Outlook, outlook
 from alflow.round.context import RoundContext
 
 
@@ -37,19 +39,33 @@ class RoundReport:
     duplicates: int = 0  # late duplicates skipped (already accepted with the same label)
     quarantined: tuple[str, ...] = ()  # store keys of the quarantined copies; reasons beside them
     agreement: float | None = None  # mean annotator agreement over the files ingested by this run
+    machine_labels: int = 0  # the vendor's own auto-labels taken by this run (kept apart from human labels)
+    unread: tuple[str, ...] = ()  # vendor files found where nothing reads them (recorded once each)
     auto_labeled: int = 0  # items the model labeled itself this round (auto_label), not in labels_used
     auto_threshold: float | None = None
+    spend: float | None = None  # labels asked so far x cost per label (None without a cost per label)
+    spend_allowed: float | None = None  # what the whole budget allows the vendor to be paid
+    currency: str | None = None
+    forecast: dict[str, float | bool | None] | None = None  # alflow.reporting.forecast figures, by name
+    spend_text: str | None = None
+    forecast_text: str | None = None
 
     def ingest_message(self) -> str:
         """What this run took from the vendor, or '' when it took nothing."""
-        if not (self.labels_ingested or self.rows_rejected or self.duplicates):
-            return ""
+        unread = ""
+        if self.unread:
+            more = f" and {len(self.unread) - 1} more" if len(self.unread) > 1 else ""
+            unread = f"; {len(self.unread)} delivery files not read: {self.unread[0]}{more} (ledger/strays/)"
+        if not (self.labels_ingested or self.rows_rejected or self.duplicates or self.machine_labels):
+            return unread
         parts = [f"ingested {self.labels_ingested} labels"]
+        if self.machine_labels:
+            parts.append(f"{self.machine_labels} vendor auto-labels (not human labels)")
         if self.duplicates:
             parts.append(f"skipped {self.duplicates} duplicates")
         if self.rows_rejected:
             parts.append(f"rejected {self.rows_rejected} rows/files (reasons beside {', '.join(self.quarantined)})")
-        return "; " + ", ".join(parts)
+        return "; " + ", ".join(parts) + unread
 
     def message(self) -> str:
         auto = ""
@@ -85,6 +101,7 @@ class RoundReport:
             f"{self.campaign} round {self.round}: {self.labels_used}/{self.max_labels} labels, "
             f"{scores or 'no metric yet'} ({self.metric_source})"
         )
+        head += "".join(f"; {text}" for text in (self.spend_text, self.forecast_text) if text)
         if self.status == "stopped":
             return f"{head}; stopped: {self.stop_reason}{still_open}"
         if not self.batch_size:  # a stream round that found no item uncertain enough
@@ -95,7 +112,7 @@ class RoundReport:
 
 def _ingest_fields(state: CampaignState) -> dict:
     # What this run took from the vendor: a re-run that ingests nothing new reports nothing.
-    return summary(list(state.ingested_now))
+    return summary(list(state.ingested_now), state.strays_now)
 
 
 def _open_fields(ctx: RoundContext) -> dict:
@@ -118,6 +135,39 @@ def idle_report(ctx: RoundContext) -> RoundReport:
     return RoundReport(config.campaign, "no_arrivals", **fields)
 
 
+def record_outlook(config: CampaignConfig, rounds: list[RoundRecord], *, seed_labels: int) -> Outlook:
+    """Where the campaign stood after the last of `rounds` (in order), from the ledger alone."""
+    metric, asked = config.stopping.metric, set()
+    for record in rounds:
+        asked.update(record.batch_ids)
+    last = rounds[-1]
+    return outlook(
+        config,
+        [(r.labels_used, r.metrics.get(metric, math.nan)) for r in rounds],
+        round_=last.round,
+        budget=Budget.of(config.budget, seed_labels=seed_labels, asked=len(asked)),
+        stop_reason=last.stop_reason,
+    )
+
+
+def context_outlook(ctx: RoundContext, record: RoundRecord) -> Outlook:
+    """The outlook after the round `record` committed (the state is the one the round opened on)."""
+    rounds = [r for n, r in sorted(ctx.state.rounds.items()) if n < record.round]
+    return record_outlook(ctx.config, [*rounds, record], seed_labels=len(ctx.inputs.seed_labels))
+
+
+def _outlook_fields(seen: Outlook) -> dict:
+    plain = seen.plain()
+    return {
+        "spend": plain["spend"],
+        "spend_allowed": plain["spend_allowed"],
+        "currency": plain["currency"],
+        "forecast": plain["forecast"],
+        "spend_text": seen.spend_text(),
+        "forecast_text": seen.forecast_text(),
+    }
+
+
 def round_report(ctx: RoundContext, record: RoundRecord | None = None, batch_uri: str | None = None) -> RoundReport:
     """What the round did: its committed `record` and where its batch went, or why it did nothing."""
     if record is None:
@@ -138,6 +188,7 @@ def round_report(ctx: RoundContext, record: RoundRecord | None = None, batch_uri
         auto_labeled=auto.count if auto else 0,
         auto_threshold=auto.threshold if auto else None,
         **_open_fields(ctx),
+        **_outlook_fields(context_outlook(ctx, record)),
         **_ingest_fields(ctx.state),
     )
 
@@ -158,13 +209,17 @@ def _state_of(state: CampaignState, round_: int, record: RoundRecord, written_of
     return "export interrupted"
 
 
-def status_rows(config: CampaignConfig) -> list[dict]:
-    """One row per round: labels used, asked, delivered, ingested, metrics and state."""
-    state = campaign_state(config)
-    rows = []
+def status_rows(config: CampaignConfig, state: CampaignState | None = None) -> list[dict]:
+    """One row per round: labels used, asked, delivered, ingested, metrics, spend and state.
+
+    `spend` is what the round's batch cost and `spend_total` what the campaign has spent by then
+    (labels asked x cost per label; None without one)."""
+    state = state or campaign_state(config)
+    cost, rows, asked = config.budget.cost_per_label, [], set()
     for round_, record in sorted(state.rounds.items()):
         records = state.ingests.get(round_, [])
         labels = state.ingested.get(round_, {})
+        asked.update(record.batch_ids)
         # items written off and not delivered after all
         written_off = len([i for i in state.written_off.get(round_, ()) if i not in labels])
         rows.append(
@@ -172,10 +227,13 @@ def status_rows(config: CampaignConfig) -> list[dict]:
                 "round": round_,
                 "labels_used": record.labels_used,
                 "asked": len(record.batch_ids),
-                "delivered": sum(r.votes for r in records) if round_ in state.delivered else None,
+                # items of the batch that got a vote (a person's or the vendor tool's), not votes
+                "delivered": len({i for r in records for i in r.items}) if round_ in state.delivered else None,
                 "ingested": len(labels) if round_ in state.ingested else None,
                 **{k: record.metrics.get(k) for k in ("accuracy", "f1_macro")},
                 "metric_source": record.metric_source,
+                "spend": None if cost is None else len(record.batch_ids) * cost,
+                "spend_total": None if cost is None else len(asked) * cost,
                 "state": _state_of(state, round_, record, written_off),
                 "mlflow_run_id": record.tracking.run_id,
                 "model_version": record.tracking.model_version,
@@ -184,3 +242,10 @@ def status_rows(config: CampaignConfig) -> list[dict]:
             }
         )
     return rows
+
+
+def campaign_outlook(config: CampaignConfig, state: CampaignState) -> Outlook | None:
+    """Where the campaign stands after its last round (None before the first). Seed labels are
+    what the first round trained on: no vendor label can have arrived before it."""
+    rounds = [r for _, r in sorted(state.rounds.items())]
+    return record_outlook(config, rounds, seed_labels=rounds[0].labels_used) if rounds else None

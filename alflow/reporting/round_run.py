@@ -16,10 +16,12 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from alflow.config import CampaignConfig
-from alflow.learning import validation
-from alflow.ledger.budget import Budget
-from alflow.ledger.records import RoundRecord, Tracking
-from alflow.reporting import plots, tracking
+from alflow.learning import models, validation
+from alflow.ledger.records import Tracking
+from alflow.reporting import dashboard, describe, plots, tracking
+from alflow.reporting.dashboard import metric_names
+from alflow.reporting.forecast import Forecast
+from alflow.reporting.outlook import Outlook, outlook
 from alflow.reporting.views import RoundView, round_view
 from alflow.round.context import RoundContext
 from alflow.round.decide import Decision
@@ -46,7 +48,8 @@ def campaign_params(config: CampaignConfig) -> dict[str, Any]:
 
 
 def progress(ctx: RoundContext, decision: Decision) -> dict[str, float]:
-    """The round's budget and label figures, by MLflow metric name (docs/DASHBOARDS.md)."""
+    """The round's budget and label figures, by alflow's names (alflow.reporting.dashboard maps
+    them to MLflow's grouped names, docs/DASHBOARDS.md)."""
     figures: dict[str, float] = {"labels_used": decision.labels_used, **decision.spent.figures()}
     figures["batch_size"] = decision.asked
     auto = decision.auto_labels
@@ -59,7 +62,9 @@ def progress(ctx: RoundContext, decision: Decision) -> dict[str, float]:
     return figures
 
 
-def round_figures(config: CampaignConfig, view: RoundView, trained: Trained) -> dict[str, Figure]:
+def round_figures(
+    config: CampaignConfig, view: RoundView, trained: Trained, forecast: Forecast | None = None
+) -> dict[str, Figure]:
     """The round run's plots, by artifact name (see alflow.reporting.plots)."""
     history, metric = view.history, config.stopping.metric
     figures = {
@@ -69,18 +74,18 @@ def round_figures(config: CampaignConfig, view: RoundView, trained: Trained) -> 
             metric=metric,
             reference=view.reference,
             target=config.stopping.target,
+            band=forecast.band if forecast is not None and len(forecast.band[0]) > 1 else None,
         ),
         "plots/class_balance.png": plots.class_balance(trained.class_counts),
+        "plots/budget_burndown.png": plots.budget_burndown(
+            history["round"].tolist(),
+            history["labels_remaining"].tolist(),
+            max_labels=config.budget.max_labels,
+            seed_labels=int((view.labeled["origin"] == "seed").sum()),
+            cost_per_label=config.budget.cost_per_label,
+            currency=config.budget.currency,
+        ),
     }
-    # The burn-down starts at round 0 with everything the seed labels left of the budget.
-    start = Budget.of(config.budget, seed_labels=int((view.labeled["origin"] == "seed").sum()))
-    rounds = [0, *history["round"].tolist()]
-    spend = start.cost(start.vendor_labels)
-    if "spend_remaining" in history and spend is not None:
-        remaining, budget, unit = history["spend_remaining"].tolist(), spend, config.budget.currency
-    else:
-        remaining, budget, unit = history["labels_remaining"].tolist(), float(start.vendor_labels), "labels"
-    figures["plots/budget_burndown.png"] = plots.budget_burndown(rounds, [budget, *remaining], budget=budget, unit=unit)
     if view.confusion is not None:
         figures["plots/confusion_matrix.png"] = plots.confusion_matrix(
             view.confusion.to_numpy(), list(view.confusion.columns)
@@ -88,7 +93,9 @@ def round_figures(config: CampaignConfig, view: RoundView, trained: Trained) -> 
     return figures
 
 
-def write_round_artifacts(config: CampaignConfig, view: RoundView, trained: Trained, folder: Path) -> tuple[str, ...]:
+def write_round_artifacts(
+    config: CampaignConfig, view: RoundView, trained: Trained, folder: Path, forecast: Forecast | None = None
+) -> tuple[str, ...]:
     """Write the round run's artifacts under `folder`; returns the paths that are tables.
 
     tables/query_batch.json, tables/labeled_set.json, tables/auto_labels.json (MLflow tables),
@@ -104,7 +111,7 @@ def write_round_artifacts(config: CampaignConfig, view: RoundView, trained: Trai
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         frame.to_json(folder / name, orient="split", index=False)
     (folder / "plots").mkdir()
-    for name, figure in round_figures(config, view, trained).items():
+    for name, figure in round_figures(config, view, trained, forecast).items():
         figure.savefig(folder / name)
     docs = folder / "validation" / "data_docs"
     docs.mkdir(parents=True)
@@ -115,6 +122,24 @@ def write_round_artifacts(config: CampaignConfig, view: RoundView, trained: Trai
     return tuple(sorted(tables))
 
 
+def round_outlook(ctx: RoundContext, view: RoundView, decision: Decision) -> Outlook:
+    """Where the campaign stands after this round, from the round view's history."""
+    metric = ctx.config.stopping.metric
+    column = view.history[metric] if metric in view.history else [math.nan] * len(view.history)
+    history = list(zip(view.history["labels_used"].astype(int), column, strict=True))
+    return outlook(ctx.config, history, round_=decision.round, budget=decision.spent, stop_reason=decision.stop_reason)
+
+
+def descriptions(ctx: RoundContext, decision: Decision, seen: Outlook) -> tracking.Descriptions:
+    config, source = ctx.config, decision.evaluation.source
+    return tracking.Descriptions(
+        experiment=describe.experiment_description(config, seen.budget.seed_labels),
+        campaign=describe.campaign_description(config, seen, batch=decision.asked, source=source),
+        round=describe.round_description(config, seen, batch=decision.asked, source=source),
+        model=describe.model_description(config, seen, source=source),
+    )
+
+
 def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracking:
     """Log a decided round to MLflow: curves, model, tables, plots, validation (alflow.reporting.tracking)."""
     config = ctx.config
@@ -123,50 +148,42 @@ def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracki
         config.tracking.uri, experiment=config.experiment, campaign=config.campaign, params=params
     )
     view = round_view(ctx, trained, decision)
+    seen = round_outlook(ctx, view, decision)
+    metrics = decision.evaluation.metrics
     with tempfile.TemporaryDirectory(prefix="alflow-round-") as staging:
+        tables = write_round_artifacts(config, view, trained, Path(staging), seen.forecast)
+        logged = models.servable(trained.model, trained.example, config.pool)
         entry = tracking.RoundLog(
             round=decision.round,
-            model=trained.model if trained.fitted else None,
-            X_example=trained.X.head(5),
-            metrics=decision.evaluation.metrics,
-            progress={**progress(ctx, decision), **view.vendor},
+            model=logged.model if trained.fitted else None,
+            X_example=logged.example,
+            trusted_types=logged.trusted_types,
+            packages=logged.packages,
+            metrics=metrics,
+            progress={**progress(ctx, decision), **view.vendor, **_forecast(seen)},
             params={**params, "metric_source": decision.evaluation.source},
             registered_model=config.campaign,
             model_tags={
                 "alflow.round": str(decision.round),
                 "labels_used": str(decision.labels_used),
                 "strategy": config.strategy.name,
+                **{k: f"{v:.4f}" for k, v in metric_names(metrics).items() if not math.isnan(v)},
             },
             promote=decision.promote,
             stop_reason=decision.stop_reason,
             artifacts=staging,
-            tables=write_round_artifacts(config, view, trained, Path(staging)),
+            tables=tables,
             dataset=(
                 view.labeled,
                 f"{config.vendor.bucket}/{config.campaign}/ledger",
                 f"labeled-set-round-{decision.round:04d}",
             ),
+            descriptions=descriptions(ctx, decision, seen),
+            view=dashboard.view_state(config.stopping.metric, cost=config.budget.cost_per_label is not None),
+            images={"Learning curve and forecast": "plots/learning_curve.png", "Budget": "plots/budget_burndown.png"},
         )
         return tracking.log_round(config.tracking.uri, parent_run_id=parent, entry=entry)
 
 
-def round_markdown(config: CampaignConfig, record: RoundRecord) -> str:
-    """A Prefect artifact's text: the round's result, its model version and a link to its MLflow run."""
-    tracked = record.tracking
-    scores = ", ".join(f"{k} **{v:.3f}**" for k, v in record.metrics.items() if not math.isnan(v))
-    lines = [
-        f"# {config.campaign}: round {record.round}",
-        "",
-        f"- labels used: **{record.labels_used}** of {config.budget.max_labels}",
-        f"- holdout metrics: {scores or 'none yet'} ({record.metric_source})",
-        f"- strategy: {record.strategy}; next batch: {len(record.batch_ids)} items",
-        f"- model: `models:/{config.campaign}/{tracked.model_version or '?'}` "
-        f"(aliases: `models:/{config.campaign}@champion`, `@challenger`)",
-    ]
-    if record.stop_reason:
-        lines.append(f"- campaign stopped: **{record.stop_reason}**")
-    if tracked.run_url:
-        lines.append(f"- MLflow run: [{tracked.run_id}]({tracked.run_url})")
-        if not config.tracking.uri.startswith(("http://", "https://")):
-            lines.append(f"  (open it with `mlflow ui --backend-store-uri {config.tracking.uri}`)")
-    return "\n".join(lines) + "\n"
+def _forecast(seen: Outlook) -> dict[str, float]:
+    return seen.forecast.figures() if seen.forecast is not None and not seen.stop_reason else {}

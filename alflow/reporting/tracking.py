@@ -15,10 +15,11 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
 from alflow.ledger.records import Tracking
+from alflow.reporting import dashboard
+from alflow.reporting.dashboard import DESCRIPTION_TAG, KIND, KIND_TAG, NAMES_TAG, NAMES_VERSION, VIEW_TAG
 
 CAMPAIGN, ROUND = "campaign", "round"
 
@@ -34,22 +35,10 @@ def _client(uri: str) -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-# Tells the MLflow UI this is model training (runs, charts), not a GenAI app (traces, judges).
-KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
-
-
-def artifact_location(uri: str, experiment: str) -> str | None:
-    """Where a new experiment keeps its artifacts: beside a SQLite file, so one campaign folder holds
-    everything (MLflow's default is ./mlruns in whatever folder the round ran from); a server decides."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts" / experiment).as_uri()
-
-
 def _experiment_id(client: Any, name: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
-        location = artifact_location(client.tracking_uri, name)
+        location = dashboard.artifact_location(client.tracking_uri, name)
         return client.create_experiment(name, artifact_location=location, tags={KIND_TAG: KIND})
     if KIND_TAG not in experiment.tags:
         client.set_experiment_tag(experiment.experiment_id, KIND_TAG, KIND)
@@ -70,29 +59,23 @@ def campaign_run(uri: str, *, experiment: str, campaign: str, params: dict[str, 
     experiment_id = _experiment_id(client, experiment)
     tags = {"alflow.kind": CAMPAIGN, "alflow.campaign": campaign}
     run_id = _find_run(client, experiment_id, tags)
-    if run_id is None:
-        run = client.create_run(experiment_id, run_name=campaign, tags=tags)
+    if run_id is None:  # a new campaign logs the grouped names from the start: nothing to migrate
+        run = client.create_run(experiment_id, run_name=campaign, tags={**tags, NAMES_TAG: NAMES_VERSION})
         run_id = run.info.run_id
         for key, value in params.items():
             client.log_param(run_id, key, value)
     return run_id
 
 
-def _requirements() -> list[str]:
+def _requirements(extra: tuple[str, ...] = ()) -> list[str]:
     # Given explicitly: letting MLflow infer them runs a subprocess and costs seconds per round.
     pins = []
-    for package in ("scikit-learn", "numpy", "scipy", "pandas", "cloudpickle"):
+    for package in ("scikit-learn", "numpy", "scipy", "pandas", "cloudpickle", *extra):
         try:
-            pins.append(f"{package}=={version(package)}")
+            pins.append(f"{package}=={version(package).split('+')[0]}")  # no local label (torch's +cpu)
         except PackageNotFoundError:
             continue
     return pins
-
-
-def run_url(uri: str, experiment_id: str, run_id: str) -> str:
-    """Where the run opens in the MLflow UI: the server's own URL, or a local `mlflow ui`'s."""
-    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
-    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def _round_run(client: Any, parent_run_id: str, round_: int) -> tuple[str, str, bool]:
@@ -111,16 +94,28 @@ def _round_run(client: Any, parent_run_id: str, round_: int) -> tuple[str, str, 
     return experiment_id, client.create_run(experiment_id, run_name=f"round-{round_:04d}", tags=tags).info.run_id, True
 
 
-def _curves(values: dict[str, float], *, round_: int, labels_used: int) -> list[Any]:
-    """Each dashboard figure twice: `name` with step = round, `name_vs_labels` with step = labels used."""
+def migrate_names(client: Any, parent_run_id: str) -> None:
+    """Copy a campaign's metrics logged under alflow 0.1.0's names (`accuracy`, `labels_used`, ...)
+    to the grouped names (`model/accuracy`, `budget/labels_used`, ...), on the campaign run and
+    its round runs, once: the tag `alflow.metric_names` marks a campaign run as done. The old
+    names stay (MLflow cannot delete a metric); the `_vs_labels` twins are not copied."""
     from mlflow.entities import Metric
 
-    now = int(time.time() * 1000)
-    metrics = []
-    for key, value in values.items():
-        metrics.append(Metric(key, float(value), now, round_))
-        metrics.append(Metric(f"{key}_vs_labels", float(value), now, labels_used))
-    return metrics
+    parent = client.get_run(parent_run_id)
+    if parent.data.tags.get(NAMES_TAG) == NAMES_VERSION:
+        return
+    runs = [parent, *client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}'")]
+    for run in runs:
+        copies = []
+        for key in run.data.metrics:
+            name = dashboard.metric_name(key)
+            if name is not None and name != key:
+                copies += [
+                    Metric(name, m.value, m.timestamp, m.step) for m in client.get_metric_history(run.info.run_id, key)
+                ]
+        for start in range(0, len(copies), 1000):  # MLflow takes at most 1000 metrics per batch
+            client.log_batch(run.info.run_id, metrics=copies[start : start + 1000])
+    client.set_tag(parent_run_id, NAMES_TAG, NAMES_VERSION)
 
 
 def _register(client: Any, name: str, info: Any, run_id: str, tags: dict[str, str]) -> str:
@@ -130,7 +125,11 @@ def _register(client: Any, name: str, info: Any, run_id: str, tags: dict[str, st
     try:
         client.get_registered_model(name)
     except MlflowException:
-        client.create_registered_model(name, tags={"alflow.kind": CAMPAIGN})
+        description = (
+            f"The models of campaign {name}, one version per round. `@champion`: the best round so far "
+            "by the stopping metric; `@challenger`: the latest round."
+        )
+        client.create_registered_model(name, tags={"alflow.kind": CAMPAIGN}, description=description)
     existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
     if existing:
         return str(min(int(v.version) for v in existing))
@@ -139,13 +138,29 @@ def _register(client: Any, name: str, info: Any, run_id: str, tags: dict[str, st
 
 
 @dataclass(frozen=True)
+class Descriptions:
+    """Markdown descriptions (alflow.reporting.describe): of the experiment, the campaign run, the
+    round run and the round's model version."""
+
+    experiment: str
+    campaign: str
+    round: str
+    model: str
+
+
+@dataclass(frozen=True)
 class RoundLog:
     """What one round logs. `metrics` are the model's scores (NaN ones are skipped); `progress` the
-    budget and vendor figures: both go to the round run (step = round) and, as curves, to the
-    parent (see `_curves`). `artifacts` is a local folder uploaded as the round run's artifacts in
-    one call, `tables` the paths in it that are MLflow tables (JSON, pandas "split" orient);
-    `dataset` is (frame, source, name), logged as the run's training input. `model` is None at cold
-    start: nothing is logged or registered. `promote` moves the `champion` alias."""
+    budget, vendor and forecast figures: both go to the round run and, once per round, to the
+    parent as curve points, step = round, under MLflow's grouped names (alflow.reporting.dashboard).
+    `artifacts` is a local folder uploaded as the round run's artifacts in one call, `tables` the
+    paths in it that are MLflow tables (JSON, pandas "split" orient), `images` the plots in it
+    shown in the descriptions, by caption; `dataset` is (frame, source, name),
+    logged as the run's training input. `model` is None at cold start: nothing is logged or
+    registered. `promote` moves the `champion` alias. `view` is the runs table's shared view
+    (alflow.reporting.dashboard.view_state). `trusted_types` are the model's steps that skops must
+    be told to load (alflow's text adapters), `packages` what it needs besides scikit-learn (the
+    embedder's)."""
 
     round: int
     model: Any
@@ -160,6 +175,11 @@ class RoundLog:
     artifacts: str | None = None
     tables: tuple[str, ...] = ()
     dataset: tuple[Any, str, str] | None = None
+    trusted_types: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+    descriptions: Descriptions | None = None
+    view: str | None = None
+    images: dict[str, str] = field(default_factory=dict)
 
 
 def _log_inputs_and_model(run_id: str, entry: RoundLog) -> Any:
@@ -184,7 +204,8 @@ def _log_inputs_and_model(run_id: str, entry: RoundLog) -> Any:
             name="model",
             signature=infer_signature(entry.X_example, entry.model.predict(entry.X_example)),
             input_example=entry.X_example,
-            pip_requirements=_requirements(),
+            pip_requirements=_requirements(entry.packages),
+            skops_trusted_types=list(entry.trusted_types) or None,
         )
 
 
@@ -192,9 +213,15 @@ def _log_figures(client: Any, run_id: str, parent_run_id: str, entry: RoundLog, 
     """The round run's metrics, tags and artifacts; the parent's curve points, once per round."""
     from mlflow.entities import Metric
 
-    figures = {**{k: v for k, v in entry.metrics.items() if not math.isnan(v)}, **entry.progress}
+    figures = dashboard.metric_names(
+        {**{k: v for k, v in entry.metrics.items() if not math.isnan(v)}, **entry.progress}
+    )
     now = int(time.time() * 1000)
-    client.log_batch(run_id, metrics=[Metric(k, float(v), now, entry.round) for k, v in figures.items()])
+    # A retried round reuses its run: only figures it has not logged yet, so no metric gets a second point.
+    logged = set() if new else set(client.get_run(run_id).data.metrics)
+    fresh = [Metric(k, float(v), now, entry.round) for k, v in figures.items() if k not in logged]
+    if fresh:
+        client.log_batch(run_id, metrics=fresh)
     if entry.stop_reason:
         client.set_tag(run_id, "stop_reason", entry.stop_reason)
     if entry.artifacts:
@@ -202,9 +229,25 @@ def _log_figures(client: Any, run_id: str, parent_run_id: str, entry: RoundLog, 
     if entry.tables:
         tables = json.dumps([{"path": t, "type": "table"} for t in entry.tables])
         client.set_tag(run_id, "mlflow.loggedArtifacts", tables)
-    if new or all(m.step != entry.round for m in client.get_metric_history(parent_run_id, "labels_used")):
-        curves = _curves(figures, round_=entry.round, labels_used=int(entry.progress["labels_used"]))
-        client.log_batch(parent_run_id, metrics=curves)
+    if new or all(m.step != entry.round for m in client.get_metric_history(parent_run_id, "budget/labels_used")):
+        client.log_batch(parent_run_id, metrics=[Metric(k, float(v), now, entry.round) for k, v in figures.items()])
+
+
+def _describe(client: Any, experiment_id: str, run_id: str, parent_run_id: str, entry: RoundLog) -> None:
+    """Descriptions on the experiment, the campaign run and the round run, the round's plots shown
+    in the last two (MLflow renders markdown images; `get-artifact` serves the round run's files),
+    and the runs table's shared view."""
+    if entry.view is not None:
+        client.set_experiment_tag(experiment_id, VIEW_TAG, entry.view)
+    texts = entry.descriptions
+    if texts is None:
+        return
+    pictures = "".join(
+        f"\n\n![{caption}](get-artifact?path={path}&run_uuid={run_id})" for caption, path in entry.images.items()
+    )
+    client.set_experiment_tag(experiment_id, DESCRIPTION_TAG, texts.experiment)
+    client.set_tag(parent_run_id, DESCRIPTION_TAG, texts.campaign + pictures)
+    client.set_tag(run_id, DESCRIPTION_TAG, texts.round + pictures)
 
 
 def log_round(uri: str, *, parent_run_id: str, entry: RoundLog) -> Tracking:
@@ -213,12 +256,16 @@ def log_round(uri: str, *, parent_run_id: str, entry: RoundLog) -> Tracking:
     Re-running a round reuses its run, its model version and its curve points.
     """
     client = _client(uri)
+    migrate_names(client, parent_run_id)
     experiment_id, run_id, new = _round_run(client, parent_run_id, entry.round)
     info = _log_inputs_and_model(run_id, entry)
     _log_figures(client, run_id, parent_run_id, entry, new=new)
+    _describe(client, experiment_id, run_id, parent_run_id, entry)
     model_version = None
     if info is not None:
         model_version = _register(client, entry.registered_model, info, run_id, entry.model_tags)
+        if entry.descriptions is not None:
+            client.update_model_version(entry.registered_model, model_version, description=entry.descriptions.model)
         client.set_registered_model_alias(entry.registered_model, "challenger", model_version)
         if entry.promote:
             client.set_registered_model_alias(entry.registered_model, "champion", model_version)
@@ -230,7 +277,7 @@ def log_round(uri: str, *, parent_run_id: str, entry: RoundLog) -> Tracking:
         parent_run_id=parent_run_id,
         experiment_id=experiment_id,
         model_version=model_version,
-        run_url=run_url(uri, experiment_id, run_id),
+        run_url=dashboard.run_url(uri, experiment_id, run_id),
     )
 
 

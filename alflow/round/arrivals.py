@@ -14,7 +14,7 @@ import pandas as pd
 
 from alflow.errors import ConfigError, DataValidationError
 from alflow.exchange.bucket import open_store
-from alflow.learning import data, validation
+from alflow.learning import content, data, validation
 from alflow.ledger.records import StreamRecord
 from alflow.round.context import RoundContext
 from alflow.round.decide import Batch, Decision
@@ -32,10 +32,14 @@ def check_target_rate(target_rate: float) -> float:
 
 
 def _check_arrival(ctx: RoundContext, frame: pd.DataFrame, source: str) -> None:
-    id_column = ctx.config.pool.id_column
+    pool, id_column = ctx.config.pool, ctx.config.pool.id_column
     ids = frame[id_column] if id_column in frame else pd.Series(dtype=str)
-    validation.check_pool(list(frame.columns), ids, id_column=id_column, features=ctx.inputs.features, source=source)
-    if not ctx.config.pool.text_column:
+    required = list(dict.fromkeys([*ctx.inputs.features, *content.content_columns(pool)]))
+    validation.check_pool(list(frame.columns), ids, id_column=id_column, features=required, source=source)
+    if content.content_columns(pool):  # texts, vectors (of the pool's length) and references, as in the pool
+        dimensions, base = ctx.inputs.dimensions, content.base_of(source)
+        content.check_chunk(frame, pool, dimensions=dimensions, base=base, source=source)
+    if pool.reads == "table":
         values = frame[[c for c in ctx.inputs.features if c != id_column]].apply(pd.to_numeric, errors="coerce")
         bad = values.columns[values.isna().any()].tolist()
         if bad:

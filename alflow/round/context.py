@@ -30,6 +30,7 @@ class Inputs:
     pool_size: int
     seed_labels: dict[str, str]
     holdout: pd.DataFrame | None = field(default=None, repr=False)
+    dimensions: int | None = None  # the length of the pool's vectors (None without a vector column)
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,10 @@ class RoundContext:
 
     @cached_property
     def labeled(self) -> dict[str, str]:
-        """Seed labels plus every ingested vendor label (a vendor label wins on the same id)."""
-        return {**self.inputs.seed_labels, **self.state.human_labels()}
+        """Seed labels plus every ingested vendor label (a vendor label wins on the same id), and the
+        vendor tool's own auto-labels when the campaign trains on them (`vendor.machine_labels`)."""
+        machine = self.state.vendor_machine_labels() if self.config.vendor.machine_labels == "train" else {}
+        return {**self.inputs.seed_labels, **machine, **self.state.human_labels()}
 
     @cached_property
     def taken(self) -> set[str]:
@@ -109,7 +112,8 @@ class RoundContext:
     @cached_property
     def budget(self) -> Budget:
         """The label budget before this round asks for anything."""
-        return Budget.of(self.config.budget, seed_labels=len(self.inputs.seed_labels), asked=self.state.labels_asked)
+        asked = self.state.human_labels_asked  # the vendor's machine labels are not charged as human labels
+        return Budget.of(self.config.budget, seed_labels=len(self.inputs.seed_labels), asked=asked)
 
     def class_counts(self, labels: dict[str, str]) -> dict[str, int]:
         """Labels per class of the class set (zero for a class not labeled yet)."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from alflow.exchange import formats, layout
-from alflow.exchange.formats.base import ID
+from alflow.exchange.formats.base import ID, SOURCE_REF
+from alflow.learning import content, data, embeddings
 from alflow.ledger.crash import crash_point
 from alflow.ledger.records import BatchMetadata, RoundRecord, now
 from alflow.ledger.writes import write_batch
@@ -16,9 +17,18 @@ from alflow.selection import synthesis
 
 
 def batch_items(ctx: RoundContext, record: RoundRecord) -> pd.DataFrame:
-    """The batch as the vendor sees it: id, score, predicted, then each item's features (or text)."""
+    """The batch as the vendor sees it: id, score, predicted, then what the annotator needs of each
+    item: its text and its reference (as `source-ref`, made absolute) when the pool has them, else
+    its features. Never a vector."""
     assert record.batch is not None
-    rows = item_rows(ctx, record.batch.ids, [record]).rename(columns={ctx.config.pool.id_column: ID})
+    pool = ctx.config.pool
+    shown = data.shown_columns(pool, ctx.inputs.features)
+    rows = item_rows(ctx, record.batch.ids, [record], shown).rename(columns={pool.id_column: ID})
+    rows = rows.drop(columns=embeddings.ROW, errors="ignore")
+    if pool.reference_column:
+        base = content.base_of(pool.uri)
+        references = [content.resolve(str(r), base) for r in rows.pop(pool.reference_column)]
+        rows[SOURCE_REF] = references
     head = pd.DataFrame({"score": record.batch.scores, "predicted": record.batch.predicted})
     return pd.concat([head, rows], axis=1)[[ID, "score", "predicted", *[c for c in rows.columns if c != ID]]]
 
@@ -29,7 +39,10 @@ def export_batch(ctx: RoundContext, record: RoundRecord) -> str | None:
         return None
     crash_point("export:before")
     config, fmt = ctx.config, formats.get(ctx.config.vendor.format)
-    payload = fmt.write_batch(batch_items(ctx, record), model_version=record.model, text_column=config.pool.text_column)
+    text_column = config.pool.text_column
+    payload = fmt.write_batch(
+        batch_items(ctx, record), model_version=model_version(ctx, record), text_column=text_column
+    )
     metadata = BatchMetadata(
         campaign=config.campaign,
         round=record.round,
@@ -43,7 +56,15 @@ def export_batch(ctx: RoundContext, record: RoundRecord) -> str | None:
         strategy=record.strategy,
         created_at=now(),
     )
-    return write_batch(ctx.store, config.campaign, record.round, fmt.batch_file, payload, metadata)
+    extras = fmt.batch_extras(config.classes, text_column=text_column, reference=bool(config.pool.reference_column))
+    return write_batch(ctx.store, config.campaign, record.round, fmt.batch_file, payload, metadata, extras)
+
+
+def model_version(ctx: RoundContext, record: RoundRecord) -> str:
+    """The model that chose the batch, as the vendor's tool shows it: `<registered model>/<version>`
+    (the round's registered MLflow model version), or `<campaign>/round-N-cold-start` before one."""
+    version = record.tracking.model_version
+    return f"{ctx.config.campaign}/{version}" if version else f"{ctx.config.campaign}/round-{record.round}-cold-start"
 
 
 def finish_exports(ctx: RoundContext) -> list[str]:

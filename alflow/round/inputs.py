@@ -6,9 +6,24 @@ import pandas as pd
 
 from alflow.config import CampaignConfig
 from alflow.errors import ConfigError, DataValidationError
-from alflow.learning import data, validation
+from alflow.learning import content, data, validation
 from alflow.learning import features as feature_checks
 from alflow.round.context import Inputs
+
+
+def _check_content(config: CampaignConfig) -> int | None:
+    """The pool's texts, vectors and references, a chunk at a time (alflow.learning.content); with
+    an embedder, its vectors computed now if this version of the pool has none cached. Returns the
+    vector length (None without a vector column)."""
+    pool = config.pool
+    columns = content.content_columns(pool)
+    if not columns:
+        return None
+    chunks = data.pool_chunks(pool, columns)
+    dimensions = content.check_items(chunks, pool, base=content.base_of(pool.uri), source=pool.uri)
+    if pool.embedder:
+        data.pool_embeddings(pool)
+    return dimensions
 
 
 def validate_inputs(config: CampaignConfig) -> Inputs:
@@ -20,12 +35,14 @@ def validate_inputs(config: CampaignConfig) -> Inputs:
     features = data.feature_columns(pool, header)
     parts = list(data.pool_ids(pool)) if pool.id_column in header else []
     ids = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype=str)
-    validation.check_pool(header, ids, id_column=pool.id_column, features=features, source=pool.uri)
+    required = list(dict.fromkeys([*features, *content.content_columns(pool)]))
+    validation.check_pool(header, ids, id_column=pool.id_column, features=required, source=pool.uri)
     if ids.empty:
         raise DataValidationError(f"{pool.uri}: the pool has no items (a header and no rows)")
-    text = pool.text_column is not None
-    chunks = data.pool_chunks(pool, features)
-    feature_checks.check_features(chunks, features, text=text, id_column=pool.id_column, source=pool.uri)
+    if pool.reads == "table":
+        chunks = data.pool_chunks(pool, features)
+        feature_checks.check_features(chunks, features, id_column=pool.id_column, source=pool.uri)
+    dimensions = _check_content(config)
 
     seed_cfg = config.seed_labels
     seed = data.read_table(seed_cfg.uri, text_columns=[pool.id_column, seed_cfg.label_column])
@@ -45,11 +62,16 @@ def validate_inputs(config: CampaignConfig) -> Inputs:
         validation.check_holdout(
             holdout, features=features, label_column=label, classes=config.classes, source=config.holdout.uri
         )
-        feature_checks.check_features([holdout], features, text=text, id_column=None, source=config.holdout.uri)
+        if pool.reads == "table":
+            feature_checks.check_features([holdout], features, id_column=None, source=config.holdout.uri)
+        else:  # the holdout holds what the model reads: texts, or vectors like the pool's
+            text = None if pool.vector_column else pool.text_column
+            reads = pool.model_copy(update={"text_column": text, "reference_column": None})
+            content.check_chunk(holdout, reads, dimensions=dimensions, base="", source=config.holdout.uri)
     seed_labels = dict(zip(seed[pool.id_column], seed[seed_cfg.label_column], strict=True))
     if config.budget.max_labels < len(seed_labels):
         raise ConfigError(
             f"budget.max_labels is {config.budget.max_labels}, fewer than the {len(seed_labels)} seed labels in "
             f"{seed_cfg.uri}: seed labels count against the budget; raise max_labels above {len(seed_labels)}"
         )
-    return Inputs(header, features, int(ids.size), seed_labels, holdout)
+    return Inputs(header, features, int(ids.size), seed_labels, holdout, dimensions)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from alflow import progress
 from alflow.config import CampaignConfig, load_campaign
 from alflow.ledger import claims
 from alflow.ledger.campaign import ingest_campaign
@@ -28,7 +29,11 @@ def open_round(
     """
     check_target_rate(target_rate)
     config = campaign if isinstance(campaign, CampaignConfig) else load_campaign(campaign)
-    ctx = RoundContext(config, validate_inputs(config), ingest_campaign(config))
+    with progress.activity("validating the pool and labels (Great Expectations)"):
+        inputs = validate_inputs(config)
+    with progress.activity("ingesting the vendor's deliveries"):
+        state = ingest_campaign(config)
+    ctx = RoundContext(config, inputs, state)
     resumed = tuple(finish_exports(ctx))
     if arrivals is not None:
         ctx = replace(ctx, arrivals=Arrivals(arrivals, tuple(pending_arrivals(ctx, arrivals)), target_rate))
@@ -40,3 +45,13 @@ def claim_round(ctx: RoundContext) -> int:
     claims.claim_round(ctx.store, ctx.config.campaign, ctx.round)
     crash_point("round:after_claim")
     return ctx.round
+
+
+def release_claims(campaign: str | Path | CampaignConfig | None) -> int:
+    """Stop this process's claim heartbeats for the campaign (a round that failed after its claim:
+    its claim then goes stale, and a retry on any host takes over). Never raises."""
+    try:
+        config = campaign if isinstance(campaign, CampaignConfig) else load_campaign(str(campaign))
+    except Exception:  # noqa: BLE001 - a campaign that cannot be read claimed nothing: stop them all
+        return claims.stop_heartbeats()
+    return claims.stop_heartbeats(config.campaign)

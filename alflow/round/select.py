@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alflow import progress
 from alflow.config import ModelConfig
 from alflow.learning import data, models
 from alflow.round.arrivals import screen_arrivals
@@ -54,7 +55,8 @@ def pool_batch(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection[
     excluded = ctx.taken | set(skip)
 
     def candidates() -> Iterator[tuple[np.ndarray, Any]]:
-        for chunk in data.pool_chunks(ctx.config.pool, ctx.inputs.features):
+        chunks = data.pool_chunks(ctx.config.pool, ctx.inputs.features)
+        for chunk in progress.rows(chunks, total=ctx.inputs.pool_size, description="scoring the pool"):
             chunk = chunk[~chunk[id_column].isin(excluded)]
             yield chunk[id_column].to_numpy(), ctx.model_input(chunk)
 

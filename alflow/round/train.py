@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from alflow.learning import models
+from alflow.learning import data, models
 from alflow.round.context import RoundContext
 from alflow.round.pool import item_rows
 
@@ -36,6 +36,7 @@ class Trained:
     class_counts: dict[str, int] = field(default_factory=dict)
     evaluation: Evaluation = COLD
     fitted: bool = True
+    example: Any = field(default=None, repr=False)  # a few labeled items as the logged model reads them
 
     @property
     def name(self) -> str:
@@ -52,14 +53,15 @@ def train_model(ctx: RoundContext) -> Trained:
     """Fit the campaign's model on the labeled items and evaluate it; at cold start return it unfitted."""
     labels = ctx.labeled
     ids = sorted(labels)
-    X = ctx.model_input(item_rows(ctx, ids, list(ctx.state.rounds.values())))
+    rows = item_rows(ctx, ids, list(ctx.state.rounds.values()))
+    X, example = ctx.model_input(rows), data.model_example(rows, ctx.config.pool, ctx.inputs.features)
     y = np.array([labels[i] for i in ids])
     estimator = models.build_model(ctx.config.model, seed=ctx.config.seed)
     counts = ctx.class_counts(labels)
     if np.unique(y).size < 2:
-        return Trained(estimator, X, y, counts, COLD, fitted=False)
+        return Trained(estimator, X, y, counts, COLD, fitted=False, example=example)
     model = models.train(estimator, X, y)
-    return Trained(model, X, y, counts, evaluate(ctx, model, X, y))
+    return Trained(model, X, y, counts, evaluate(ctx, model, X, y), example=example)
 
 
 def evaluate(ctx: RoundContext, model: Any, X: Any, y: np.ndarray) -> Evaluation:

@@ -9,6 +9,22 @@ import numpy as np
 import pandas as pd
 
 
+def as_rows(X: Any) -> Any:
+    """X with rows that `take` and `stack` can index: a list or tuple becomes an array (texts a 1-D
+    object array, numbers a float array); frames, series, arrays and sparse matrices stay as they are."""
+    if not isinstance(X, list | tuple):
+        return X
+    rows = np.asarray(X)
+    return rows.astype(object) if rows.dtype.kind in "USO" else rows
+
+
+def is_text(X: Any) -> bool:
+    """Whether X holds one string per row (a text series or a 1-D array of strings)."""
+    if hasattr(X, "tocsr") or getattr(X, "ndim", 1) != 1 or not n_rows(X):
+        return False
+    return isinstance(X.iloc[0] if hasattr(X, "iloc") else X[0], str)
+
+
 def n_rows(X: Any) -> int:
     """Rows of a frame, array, sparse matrix or list."""
     return X.shape[0] if hasattr(X, "shape") else len(X)

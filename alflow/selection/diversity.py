@@ -9,6 +9,8 @@ validation reads) must stay light.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -126,11 +128,16 @@ def _typicality(Z: np.ndarray, labels: np.ndarray, n_clusters: int, neighbours: 
     return typicality
 
 
-def density(Z: np.ndarray, Z_reference: np.ndarray) -> np.ndarray:
-    """Mean cosine similarity of each row of Z to a reference sample, mapped to [0, 1]."""
-    Zn = Z / (np.linalg.norm(Z, axis=1, keepdims=True) + 1e-12)
-    Rn = Z_reference / (np.linalg.norm(Z_reference, axis=1, keepdims=True) + 1e-12)
-    return (1.0 + (Zn @ Rn.mean(axis=0))) / 2.0
+def density(Z: Any, Z_reference: Any) -> np.ndarray:
+    """Mean cosine similarity of each row of Z to a reference sample, mapped to [0, 1].
+
+    Z and the reference may be sparse (TF-IDF): the similarity is one product with the mean of the
+    reference's unit rows, so nothing is densified but that mean (one row).
+    """
+    from sklearn.preprocessing import normalize
+
+    centre = np.asarray(normalize(Z_reference).mean(axis=0)).ravel()
+    return (1.0 + np.asarray(normalize(Z) @ centre).ravel()) / 2.0
 
 
 def _fill(chosen: np.ndarray, k: int, key: np.ndarray) -> np.ndarray:

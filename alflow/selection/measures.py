@@ -107,8 +107,8 @@ def expected_gradient_length(model: Any, X: Any, proba: np.ndarray) -> np.ndarra
     """
     final, head = split_pipeline(model)
     Z = head.transform(X) if head is not None else X
-    Z = Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z, dtype=float)
-    x_norm = np.sqrt((Z**2).sum(axis=1) + (1.0 if getattr(final, "fit_intercept", True) else 0.0))
+    squares = Z.multiply(Z).sum(axis=1).A1 if hasattr(Z, "tocsr") else (np.asarray(Z, dtype=float) ** 2).sum(axis=1)
+    x_norm = np.sqrt(squares + (1.0 if getattr(final, "fit_intercept", True) else 0.0))  # sparse rows stay sparse
     if final.coef_.shape[0] == 1:  # binary: one weight vector, gradient (p_1 - y) x
         p1 = proba[:, -1]
         return 2.0 * p1 * (1.0 - p1) * x_norm

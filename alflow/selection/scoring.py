@@ -19,7 +19,7 @@ import pandas as pd
 from alflow.selection import measures, registry
 from alflow.selection.arrays import stack, take
 from alflow.selection.committee import fit_committee
-from alflow.selection.context import Chunk, Context, is_cold
+from alflow.selection.context import Chunk, Context, is_cold, pick_space
 from alflow.selection.registry import Strategy
 
 REFERENCE_SAMPLE = 1000
@@ -91,13 +91,12 @@ def _standardise(Z: np.ndarray, Z_labeled: np.ndarray | None) -> tuple[np.ndarra
 
 
 def _pick(strategy: Strategy, ctx: Context, X_candidates: Any, scores: np.ndarray, k: int, rng) -> np.ndarray:
-    """The batch-level pick, in the space distances are measured in (standardised raw features
-    unless the model is a fitted pipeline, whose transformed features are already scaled)."""
+    """The batch-level pick, in the space distances are measured in (`context.pick_space`:
+    standardised raw features unless the model's own steps already scale them)."""
     assert strategy.pick is not None
-    Z = ctx.embed(X_candidates)
     has_labels = ctx.X_labeled is not None and ctx.y_labeled is not None and len(ctx.y_labeled) > 0
-    Z_labeled = ctx.embed(ctx.X_labeled) if has_labels else None
-    if not (getattr(ctx.model, "steps", None) and ctx.fitted):
+    Z, Z_labeled, scaled = pick_space(ctx.model, X_candidates, ctx.X_labeled if has_labels else None, fitted=ctx.fitted)
+    if not scaled:
         Z, Z_labeled = _standardise(Z, Z_labeled)
     return strategy.pick(Z, Z_labeled, scores, k, rng)
 
@@ -168,7 +167,7 @@ def score_chunks(
         if len(ids) == 0:
             continue
         seen += len(ids)
-        if spec.reference and reference is None:
+        if spec.reference and reference is None and ctx.fitted:
             reference = ctx.embed(take(X, np.sort(pick_rng.permutation(len(ids))[:REFERENCE_SAMPLE])))
         chunk = _chunk_candidates(spec, ctx, np.asarray(ids), X, m=m, reference=reference, rngs=(score_rng, tie_rng))
         best = chunk if best is None else best.merge(chunk, m)

@@ -1,4 +1,5 @@
-"""`alflow demo`: a whole campaign on scikit-learn's digits, with a simulated vendor.
+"""`alflow demo`: a whole campaign on scikit-learn's digits or on generated support tickets (text),
+with a simulated vendor.
 
 The vendor knows the answers and delivers each exported batch into the bucket the way a real
 one would (label file first, completion marker last). Everything lives under one work folder.
@@ -23,44 +24,94 @@ from alflow.errors import AlflowError
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ID, LABEL
 from alflow.exchange.store import Store
-from alflow.learning import models
+from alflow.learning import data, models
 from alflow.ledger import campaign as ledger
+from alflow.reporting import dashboard
 from alflow.reporting.reports import RoundReport
+from alflow.tools.corpus import CLASSES, support_tickets
 
-CAMPAIGN = "digits-demo"
 SEED_LABELS = 20
+DATASETS = ("digits", "text")
+"""What `alflow demo --data` runs on: scikit-learn's digits (pixels), or generated support tickets (text)."""
 
 
-def write_demo_data(workdir: Path, *, bucket: str | None, max_labels: int, batch_size: int, seed: int = 0) -> Path:
-    """Pool, seed labels, holdout, answer key and campaign file under `workdir`; returns the file."""
+@dataclass(frozen=True)
+class _Dataset:
+    campaign: str
+    items: pd.DataFrame  # id, then the features (or the text)
+    labels: np.ndarray
+    classes: list[str]
+    pool: dict  # the campaign file's pool section (its uri is added)
+    model: dict
+    target: float
+
+
+def _dataset(name: str, seed: int) -> _Dataset:
+    if name not in DATASETS:
+        raise AlflowError(f"--data {name!r}: use one of {', '.join(DATASETS)}")
+    if name == "text":
+        tickets = support_tickets(2600, seed=seed)
+        pool = {"id_column": "id", "text_column": "text"}
+        model = {"preset": "tfidf_logistic_regression"}
+        items, labels = tickets[["id", "text"]], tickets["label"].to_numpy()
+        return _Dataset("tickets-demo", items, labels, list(CLASSES), pool, model, 0.95)
     digits = load_digits()
     X = pd.DataFrame(digits.data, columns=[f"px{i}" for i in range(digits.data.shape[1])])
     X.insert(0, "id", [f"digit-{i:04d}" for i in range(len(X))])
-    y = digits.target.astype(str)
+    model = {"preset": "logistic_regression"}
+    classes = [str(c) for c in range(10)]
+    return _Dataset("digits-demo", X, digits.target.astype(str), classes, {"id_column": "id"}, model, 0.99)
+
+
+CAMPAIGN = "digits-demo"
+
+
+def campaign_name(dataset: str) -> str:
+    """The demo campaign's name for `dataset`."""
+    return "tickets-demo" if dataset == "text" else CAMPAIGN
+
+
+def write_demo_data(
+    workdir: Path,
+    *,
+    bucket: str | None,
+    max_labels: int,
+    batch_size: int,
+    seed: int = 0,
+    dataset: str = "digits",
+    fmt: str = "csv",
+) -> Path:
+    """Pool, seed labels, holdout, answer key and campaign file under `workdir`; returns the file.
+
+    `dataset` is digits (scikit-learn's, pixels as features) or text (generated support tickets,
+    alflow.tools.corpus, with the TF-IDF preset); `fmt` the vendor's exchange format.
+    """
+    spec = _dataset(dataset, seed)
+    X, y = spec.items, spec.labels
     pool, holdout, y_pool, y_holdout = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
     rng = np.random.default_rng(seed)
     seed_rows = rng.choice(len(pool), SEED_LABELS, replace=False)
 
-    data = workdir / "data"
-    data.mkdir(parents=True)
-    pool.to_csv(data / "pool.csv", index=False)
+    folder = workdir / "data"
+    folder.mkdir(parents=True)
+    pool.to_csv(folder / "pool.csv", index=False)
     pd.DataFrame({"id": pool["id"].to_numpy()[seed_rows], "label": y_pool[seed_rows]}).to_csv(
-        data / "seed.csv", index=False
+        folder / "seed.csv", index=False
     )
-    holdout.drop(columns="id").assign(label=y_holdout).to_csv(data / "holdout.csv", index=False)
-    pd.DataFrame({"id": pool["id"], "label": y_pool}).to_csv(data / "answers.csv", index=False)
+    holdout.drop(columns="id").assign(label=y_holdout).to_csv(folder / "holdout.csv", index=False)
+    pd.DataFrame({"id": pool["id"], "label": y_pool}).to_csv(folder / "answers.csv", index=False)
 
     campaign = {
-        "campaign": CAMPAIGN,
-        "pool": {"uri": "data/pool.csv", "id_column": "id"},
+        "campaign": spec.campaign,
+        "pool": {"uri": "data/pool.csv", **spec.pool},
         "seed_labels": {"uri": "data/seed.csv", "label_column": "label"},
         "holdout": {"uri": "data/holdout.csv", "label_column": "label"},
-        "classes": [str(c) for c in range(10)],
-        "model": {"preset": "logistic_regression"},
+        "classes": spec.classes,
+        "model": spec.model,
         "strategy": {"name": "auto", "batch_size": batch_size},  # the default, as a new campaign gets
         "budget": {"max_labels": max_labels, "cost_per_label": 0.08, "currency": "USD"},
-        "stopping": {"metric": "accuracy", "target": 0.99, "patience": 4},
-        "vendor": {"bucket": bucket or "bucket", "format": "csv"},
+        "stopping": {"metric": "accuracy", "target": spec.target, "patience": 4},
+        "vendor": {"bucket": bucket or "bucket", "format": fmt},
         "tracking": {"uri": "sqlite:///mlflow.db"},
         "seed": seed,
     }
@@ -91,7 +142,7 @@ class SimulatedVendor:
         return len(votes)
 
 
-def fresh_s3_prefix(uri: str) -> str:
+def fresh_s3_prefix(uri: str, campaign: str = "digits-demo") -> str:
     """An S3 bucket URI whose demo campaign is empty: `uri` itself, else a new `run-<time>` under it.
 
     Nothing is ever deleted from a campaign bucket, so a second demo cannot wipe the first one.
@@ -100,7 +151,7 @@ def fresh_s3_prefix(uri: str) -> str:
     from alflow.exchange.s3 import ensure_bucket
 
     ensure_bucket(uri)
-    if not open_store(uri).list(f"{CAMPAIGN}/"):
+    if not open_store(uri).list(f"{campaign}/"):
         return uri
     return f"{uri.rstrip('/')}/run-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
 
@@ -114,6 +165,8 @@ class DemoSummary:
     stop_reason: str | None
     tracking_uri: str
     bucket: str
+    dashboard_url: str | None = None  # the campaign's runs table in the MLflow UI
+    spend_text: str | None = None
 
 
 def random_sampling_accuracy(
@@ -122,10 +175,12 @@ def random_sampling_accuracy(
     """Holdout accuracy of the same model trained on the seed labels plus random picks, same total."""
     if config.holdout is None:
         raise AlflowError("the random-sampling baseline is measured on the holdout: the campaign has none")
-    label = config.holdout.label_column
-    pool = pd.read_csv(config.pool.uri, dtype={config.pool.id_column: str}).set_index(config.pool.id_column)
+    label, pool_cfg = config.holdout.label_column, config.pool
+    pool = data.read_table(pool_cfg.uri, text_columns=data.text_columns(pool_cfg)).set_index(pool_cfg.id_column)
+    features = data.feature_columns(pool_cfg, [pool_cfg.id_column, *pool.columns])
     seed = pd.read_csv(config.seed_labels.uri, dtype=str)
-    holdout = pd.read_csv(config.holdout.uri, dtype={label: str})
+    holdout = data.read_table(config.holdout.uri, text_columns=[label, *data.text_columns(pool_cfg)[1:]])
+    X_holdout = data.model_input(holdout, pool_cfg, features)
     truth = answers.set_index("id")["label"]
     others = truth.index.difference(pd.Index(seed["id"]))
     scores = []
@@ -133,10 +188,8 @@ def random_sampling_accuracy(
         rng = np.random.default_rng(1000 + s)
         picked = rng.choice(others, labels_used - len(seed), replace=False)
         ids = list(seed["id"]) + list(picked)
-        model = models.train(
-            models.build_model(config.model, seed=config.seed), pool.loc[ids], truth.loc[ids].to_numpy()
-        )
-        X_holdout = holdout.drop(columns=label)
+        X = data.model_input(pool.loc[ids], pool_cfg, features)
+        model = models.train(models.build_model(config.model, seed=config.seed), X, truth.loc[ids].to_numpy())
         scores.append(models.holdout_metrics(model, X_holdout, holdout[label].to_numpy())["accuracy"])
     return float(np.mean(scores))
 
@@ -148,15 +201,21 @@ def run_demo(
     bucket: str | None = None,
     max_labels: int = 200,
     batch_size: int = 20,
+    dataset: str = "digits",
+    fmt: str = "csv",
     on_round: Callable[[RoundReport], None] = lambda report: None,
 ) -> DemoSummary:
-    """Run rounds until a stopping rule fires; the vendor delivers after every export."""
+    """Run rounds until a stopping rule fires; the vendor delivers after every export, in `fmt`.
+
+    `dataset` is digits or text (see `write_demo_data`)."""
     if workdir.exists():
         shutil.rmtree(workdir)  # the demo starts clean every time
     workdir.mkdir(parents=True)
     if bucket and bucket.startswith("s3://"):
-        bucket = fresh_s3_prefix(bucket)
-    config_path = write_demo_data(workdir, bucket=bucket, max_labels=max_labels, batch_size=batch_size)
+        bucket = fresh_s3_prefix(bucket, campaign_name(dataset))
+    config_path = write_demo_data(
+        workdir, bucket=bucket, max_labels=max_labels, batch_size=batch_size, dataset=dataset, fmt=fmt
+    )
     config = load_campaign(config_path)
     store = ledger.bucket(config)
     if store.list(f"{config.campaign}/"):
@@ -179,6 +238,7 @@ def run_demo(
     if final is None or final.labels_used is None:
         raise AlflowError(f"the demo campaign ran no round: {report.message()}")
     state = ledger.campaign_state(config)
+    experiment_id = state.rounds[max(state.rounds)].tracking.experiment_id
     return DemoSummary(
         rounds=len(state.rounds),
         labels_used=final.labels_used,
@@ -187,4 +247,6 @@ def run_demo(
         stop_reason=state.stop_reason,
         tracking_uri=config.tracking.uri,
         bucket=config.vendor.bucket,
+        dashboard_url=dashboard.experiment_url(config.tracking.uri, experiment_id) if experiment_id else None,
+        spend_text=final.spend_text,
     )

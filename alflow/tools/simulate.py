@@ -13,6 +13,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from alflow.config import CampaignConfig
 from alflow.errors import ConfigError
 from alflow.learning import data, models
 from alflow.selection import registry
+from alflow.selection.arrays import take
 from alflow.selection.pool import select_batch
 
 TARGETS = (0.95, 0.98, 0.99)
@@ -31,9 +33,9 @@ TARGETS = (0.95, 0.98, 0.99)
 class Problem:
     """The replayed campaign: a pool with its answers, a test set, the seed labels."""
 
-    X_pool: pd.DataFrame | pd.Series = field(repr=False)
+    X_pool: Any = field(repr=False)  # what the model reads: a feature frame, a text series or vectors
     y_pool: np.ndarray = field(repr=False)
-    X_test: pd.DataFrame | pd.Series = field(repr=False)
+    X_test: Any = field(repr=False)
     y_test: np.ndarray = field(repr=False)
     seed_rows: np.ndarray = field(repr=False)
 
@@ -85,7 +87,7 @@ def learning_curve(config: CampaignConfig, problem: Problem, *, strategy: str, s
     while True:
         rows = np.flatnonzero(labeled)
         model = models.train(
-            models.build_model(config.model, seed=seed), problem.X_pool.iloc[rows], problem.y_pool[rows]
+            models.build_model(config.model, seed=seed), take(problem.X_pool, rows), problem.y_pool[rows]
         )
         score = models.holdout_metrics(model, problem.X_test, problem.y_test)[metric]
         curve.append((int(labeled.sum()), float(score)))
@@ -95,10 +97,10 @@ def learning_curve(config: CampaignConfig, problem: Problem, *, strategy: str, s
         unlabeled = np.flatnonzero(~labeled)
         picked = select_batch(
             model,
-            problem.X_pool.iloc[unlabeled],
+            take(problem.X_pool, unlabeled),
             k,
             strategy=strategy,
-            X_labeled=problem.X_pool.iloc[rows],
+            X_labeled=take(problem.X_pool, rows),
             y_labeled=problem.y_pool[rows],
             random_state=[seed, round_],
             oversample=config.strategy.oversample,

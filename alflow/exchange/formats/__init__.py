@@ -3,7 +3,9 @@
     csv           items.csv out; label files *.csv in (id,label[,annotator])
     jsonl         items.jsonl out; label files *.jsonl in
     ground_truth  SageMaker Ground Truth input manifest out; output manifest in
-    label_studio  Label Studio import tasks out; its JSON export in
+    label_studio  Label Studio import tasks (and label_config.xml) out; its JSON export in
+    labelbox      Labelbox data rows out; its export v2 NDJSON in
+    doccano       a doccano text-classification dataset out; its JSONL export in
 
 Adding a format is one module with a `FORMAT` spec (alflow.exchange.formats.base.Format), one
 entry below, and its tests: the contract suite (tests/test_vendors.py) iterates `FORMATS`, and
@@ -12,10 +14,13 @@ the campaign file's `vendor.format` accepts exactly these names. docs/VENDORS.md
 
 from __future__ import annotations
 
-from alflow.exchange.formats import csv, ground_truth, jsonl, label_studio
+from alflow.exchange.formats import csv, doccano, ground_truth, jsonl, label_studio, labelbox
 from alflow.exchange.formats.base import Format
 
-FORMATS: dict[str, Format] = {f.name: f for f in (csv.FORMAT, jsonl.FORMAT, ground_truth.FORMAT, label_studio.FORMAT)}
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (csv.FORMAT, jsonl.FORMAT, ground_truth.FORMAT, label_studio.FORMAT, labelbox.FORMAT, doccano.FORMAT)
+}
 
 
 def get(name: str) -> Format:

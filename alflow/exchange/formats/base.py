@@ -2,30 +2,39 @@
 
 Out (alflow → vendor): the batch items, one row per item, best first, with the model's
 prediction and the active-learning score (higher = label first).
-In (vendor → alflow): a delivery file, read into *votes*: one row per (item, annotator) with the
-columns `id`, `label`, `annotator` (empty when the format has none) and whatever label metadata the
-format carries (`confidence`, `human_annotated`, `job_name`, `created_at`).
-
-Readers raise DataValidationError (reason `unreadable`) naming the file when it cannot be read
-at all; a readable file with bad rows is the validator's business (alflow.ledger.ingest).
+In (vendor → alflow): a delivery file, read as a stream into chunks of *votes*: one row per
+(item, annotator) with the columns of alflow.exchange.formats.reading (`row`, `id`, `label`,
+`annotator`, the label metadata the format carries, and a `problem` for a row that could not be
+read). Readers are total: any bytes give votes and bad rows, or a DataValidationError naming the
+file when it cannot be read as a whole; never another exception.
 """
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import pandas as pd
 
-from alflow.errors import DataValidationError
+from alflow.exchange.formats.reading import ANNOTATOR, COLUMNS, ID, LABEL, META_COLUMNS, VOTE_COLUMNS
 from alflow.values import plain
 
-ID, LABEL, ANNOTATOR = "id", "label", "annotator"  # the columns of every delivery, once read
-VOTE_COLUMNS = [ID, LABEL, ANNOTATOR]
-META_COLUMNS = ["confidence", "human_annotated", "job_name", "created_at"]
+__all__ = ["ANNOTATOR", "ID", "LABEL", "META_COLUMNS", "VOTE_COLUMNS", "Format", "ReadOptions"]
+
 LABEL_ATTRIBUTE = "label"  # Ground Truth's label attribute name and Label Studio's from_name
+SOURCE_REF = "source-ref"  # a batch item's reference (an image, a scan, a document), as Ground Truth names it
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What a reader needs to know of the campaign: its class set and, for Ground Truth output of
+    chained jobs, which job's label attribute holds the label (None: the last one on each line)."""
+
+    classes: tuple[str, ...]
+    label_attribute: str | None = None
 
 
 class BatchWriter(Protocol):
@@ -33,7 +42,7 @@ class BatchWriter(Protocol):
 
 
 class DeliveryReader(Protocol):
-    def __call__(self, data: bytes, *, source: str, classes: tuple[str, ...]) -> pd.DataFrame: ...
+    def __call__(self, stream: IO[bytes], *, source: str, options: ReadOptions) -> Iterator[pd.DataFrame]: ...
 
 
 class DeliveryWriter(Protocol):
@@ -42,12 +51,17 @@ class DeliveryWriter(Protocol):
     ) -> tuple[str, bytes]: ...
 
 
+def no_extras(classes: tuple[str, ...], *, text_column: str | None, reference: bool = False) -> dict[str, bytes]:
+    return {}
+
+
 @dataclass(frozen=True)
 class Format:
     """One exchange format, both ways.
 
     `write_batch` makes the batch file (`batch_file`) from the items; `batch_ids` reads the ids back
-    from it, as a vendor's tool would; `read_delivery` turns a label file into votes;
+    from it, as a vendor's tool would; `batch_extras` are other files the vendor's tool needs beside
+    it (Label Studio's labeling config); `read_delivery` streams a label file as chunks of votes;
     `write_delivery` is the vendor's side (what their tool writes: the demo and tests deliver
     with it), returning the file's name relative to the delivery folder. Label files end in
     `delivery_suffix`; with `only_label_files`, other files under a delivery are passed over
@@ -62,39 +76,16 @@ class Format:
     read_delivery: DeliveryReader
     write_delivery: DeliveryWriter
     only_label_files: bool = False
+    batch_extras: Callable[..., dict[str, bytes]] = no_extras
 
     def is_delivery_file(self, key: str) -> bool:
         """Whether `key` is a label file of this format (markers and others are not)."""
         return key.lower().endswith(self.delivery_suffix)
 
-
-def votes_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Votes in the shared columns, as objects (text stays text)."""
-    return pd.DataFrame(rows, columns=[*VOTE_COLUMNS, *META_COLUMNS], dtype=object)
-
-
-def json_lines(data: bytes, *, source: str, what: str) -> list[dict[str, Any]]:
-    """The objects of a JSON Lines file, blank lines skipped; DataValidationError for anything else."""
-    try:
-        text = data.decode()
-    except UnicodeDecodeError:
-        raise DataValidationError(
-            f"{source}: not UTF-8 text; a {what} file is UTF-8 JSON Lines", reason="unreadable"
-        ) from None
-    objects = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataValidationError(
-                f"{source}: line {number} is not JSON ({error.msg})", reason="unreadable"
-            ) from None
-        if not isinstance(value, dict):
-            raise DataValidationError(f"{source}: line {number} is not a JSON object", reason="unreadable")
-        objects.append(value)
-    return objects
+    def votes(self, data: bytes, *, source: str = "delivery", classes: tuple[str, ...] = ()) -> pd.DataFrame:
+        """A whole delivery's votes in one frame (for small files: tests, the demo, notebooks)."""
+        chunks = list(self.read_delivery(io.BytesIO(data), source=source, options=ReadOptions(classes)))
+        return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=COLUMNS, dtype=object)
 
 
 def jsonl_bytes(objects: Iterable[dict[str, Any]]) -> bytes:

@@ -1,47 +1,72 @@
 """SageMaker Ground Truth: an input manifest out; the job's output manifest in.
 
-Out: one JSON line per item, `source` (inline text) or `source-ref` (an object in the bucket),
-every other field passed through (`id` among them). In: `<job>/manifests/output/output.manifest`,
-one consolidated label per line under a label attribute `X` with its `X-metadata` object.
+Out: one JSON line per item: `source-ref` (an object in a bucket), else `source` (the item's text,
+or its features as inline JSON text), then `id`, `score`, `predicted`; each feature written once.
+Ground Truth's documented limits are checked on the way out: a line of at most 100,000
+characters, no attribute over 20,000, no attribute name starting with `$`.
+
+In: `<job>/manifests/output/output.manifest`, one consolidated label per line under a label
+attribute `X` with its `X-metadata` object. A chained job (a verification or adjustment job on
+top of a labeling job) adds its own attribute to each line: the label is read from the
+attribute the campaign names (`vendor.label_attribute`), else from the last one on the line
+(each job in a chain appends its attribute after those of the jobs before it). `source` and
+`source-ref` (and their `-metadata`) are the item, never a label. `human-annotated: "no"` marks
+the service's own auto-labels: they are read as such and kept apart by the ingest.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import IO, Any
 
 import pandas as pd
 
 from alflow.errors import DataValidationError
-from alflow.exchange.formats.base import (
-    ANNOTATOR,
-    ID,
-    LABEL,
-    LABEL_ATTRIBUTE,
-    Format,
-    json_lines,
-    jsonl_bytes,
-    plain_row,
-    votes_frame,
-)
-from alflow.values import text
+from alflow.exchange.formats import reading
+from alflow.exchange.formats.base import LABEL_ATTRIBUTE, Format, ReadOptions, jsonl_bytes, plain_row
+from alflow.exchange.formats.reading import ID, LABEL, bad_row, vote
 
 OUTPUT_MANIFEST = "manifests/output/output.manifest"
+MAX_LINE_CHARS, MAX_ATTRIBUTE_CHARS = 100_000, 20_000  # per JSON object, per attribute value
+_INPUT_KEYS = ("source", "source-ref")
+_METADATA = "-metadata"
+
+
+def _line(fields: dict[str, Any], text_column: str | None) -> dict[str, Any]:
+    """One input manifest line: the item's source first, every other field once."""
+    if "source-ref" in fields:
+        return {"source-ref": fields.pop("source-ref"), **fields}
+    if text_column and text_column in fields:
+        return {"source": fields.pop(text_column), **fields}
+    kept = {k: fields.pop(k) for k in (ID, "score", "predicted") if k in fields}
+    return {"source": json.dumps(fields, sort_keys=True), **kept}
+
+
+def _check_limits(line: dict[str, Any]) -> None:
+    item = line.get(ID)
+    for key, value in line.items():
+        if key.startswith("$"):
+            raise DataValidationError(f"item {item}: Ground Truth refuses attribute names starting with '$' ({key!r})")
+        size = len(value if isinstance(value, str) else json.dumps(value))
+        if size > MAX_ATTRIBUTE_CHARS:
+            raise DataValidationError(
+                f"item {item}: its {key!r} is {size} characters and Ground Truth takes at most "
+                f"{MAX_ATTRIBUTE_CHARS} per attribute; shorten it, or give the items a source-ref column "
+                "(an s3:// object per item)"
+            )
+    if (size := len(json.dumps(line))) > MAX_LINE_CHARS:
+        raise DataValidationError(
+            f"item {item}: its manifest line is {size} characters and Ground Truth takes at most "
+            f"{MAX_LINE_CHARS}; drop columns from the pool or give the items a source-ref column"
+        )
 
 
 def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | None) -> bytes:
-    """An input manifest: items with a `source-ref` column keep it; with a text column the text goes
-    inline as `source`; otherwise the item's features go inline as JSON text."""
-    lines = []
-    for _, row in items.iterrows():
-        fields = plain_row(row)
-        if "source-ref" in fields:
-            head = {"source-ref": fields.pop("source-ref")}
-        elif text_column and text_column in fields:
-            head = {"source": fields.pop(text_column)}
-        else:
-            features = {k: v for k, v in fields.items() if k not in (ID, "score", "predicted")}
-            head = {"source": json.dumps(features, sort_keys=True)}
-        lines.append({**head, **fields})
+    """An input manifest; DataValidationError naming the item for a line over Ground Truth's limits."""
+    lines = [_line(plain_row(row), text_column) for _, row in items.iterrows()]
+    for line in lines:
+        _check_limits(line)
     return jsonl_bytes(lines)
 
 
@@ -49,41 +74,72 @@ def batch_ids(data: bytes) -> list[str]:
     return [str(json.loads(line)[ID]) for line in data.decode().splitlines() if line.strip()]
 
 
-def _label_attribute(line: dict, *, source: str, number: int) -> str:
-    attributes = [
-        k.removesuffix("-metadata") for k in line if k.endswith("-metadata") and k[: -len("-metadata")] in line
+def label_attributes(line: dict[str, Any]) -> list[str]:
+    """The label attributes of an output manifest line, in line order: keys X with an X-metadata object."""
+    return [
+        key[: -len(_METADATA)]
+        for key, value in line.items()
+        if key.endswith(_METADATA)
+        and isinstance(value, dict)
+        and key[: -len(_METADATA)] in line
+        and key[: -len(_METADATA)] not in _INPUT_KEYS
     ]
-    if len(attributes) != 1:
-        raise DataValidationError(
-            f"{source}: line {number} has {len(attributes)} label attributes (keys X with an X-metadata "
-            "object); a Ground Truth output manifest line has exactly one",
-            reason="unreadable",
-        )
-    return attributes[0]
 
 
-def read_delivery(data: bytes, *, source: str, classes: tuple[str, ...]) -> pd.DataFrame:
-    """One consolidated label per line, metadata kept: the label is the metadata's `class-name`,
-    else the class index looked up in `classes`."""
-    rows = []
-    for number, line in enumerate(json_lines(data, source=source, what="Ground Truth manifest"), start=1):
-        attr = _label_attribute(line, source=source, number=number)
-        meta = line[f"{attr}-metadata"] if isinstance(line[f"{attr}-metadata"], dict) else {}
-        label = meta.get("class-name")
-        if label is None and isinstance(line[attr], int) and 0 <= line[attr] < len(classes):
-            label = classes[line[attr]]
-        rows.append(
-            {
-                ID: text(line.get(ID)),
-                LABEL: text(label),
-                ANNOTATOR: None,
-                "confidence": meta.get("confidence"),
-                "human_annotated": meta.get("human-annotated"),
-                "job_name": meta.get("job-name"),
-                "created_at": meta.get("creation-date"),
-            }
-        )
-    return votes_frame(rows)
+def _label(value: Any, meta: dict[str, Any], classes: tuple[str, ...]) -> tuple[Any, str | None, str | None]:
+    """(label, problem, detail): the metadata's class-name, else the class index looked up in `classes`."""
+    name = meta.get("class-name")
+    if name is not None:
+        return name, None, None
+    if isinstance(value, list):  # multi-label output: a list of class indices
+        if len(value) != 1:
+            return None, reading.MULTIPLE_LABELS, f"{len(value)} class indices for a single-choice item"
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None, reading.BAD_VALUE, f"the class index is {json.dumps(value)[:40]}, not an integer"
+    if not 0 <= value < len(classes):
+        return None, reading.BAD_VALUE, f"class index {value} is outside the class set ({len(classes)} classes)"
+    return classes[value], None, None
+
+
+def _vote(number: int, line: dict[str, Any], options: ReadOptions) -> dict[str, Any]:
+    attributes = label_attributes(line)
+    wanted = options.label_attribute
+    if wanted is not None and wanted not in attributes:
+        found = ", ".join(attributes) or "none"
+        why = f"line {number} has no label attribute {wanted!r} (it has: {found})"
+        return bad_row(number, reading.MALFORMED, why, line.get(ID))
+    if not attributes:
+        why = f"line {number} has no label attribute (a key X with an X-metadata object)"
+        return bad_row(number, reading.MALFORMED, why, line.get(ID))
+    attribute = wanted or attributes[-1]
+    meta = line[attribute + _METADATA]
+    label, problem, detail = _label(line[attribute], meta, options.classes)
+    return vote(
+        number,
+        line.get(ID),
+        label,
+        None,
+        problem=problem,
+        detail=detail,
+        confidence=meta.get("confidence"),
+        human_annotated=meta.get("human-annotated"),
+        job_name=meta.get("job-name"),
+        created_at=meta.get("creation-date"),
+    )
+
+
+def _votes(stream: IO[bytes], options: ReadOptions) -> Iterator[dict[str, Any]]:
+    for number, line, bad in reading.json_objects(stream):
+        if bad is not None:
+            yield bad
+        elif line is not None:
+            yield _vote(number, line, options)
+
+
+def read_delivery(stream: IO[bytes], *, source: str, options: ReadOptions) -> Iterator[pd.DataFrame]:
+    """One consolidated label per line, metadata kept (confidence, human-annotated, job, date)."""
+    return reading.frames(_votes(stream, options))
 
 
 def write_delivery(

@@ -1,12 +1,19 @@
-"""JSON Lines both ways: `items.jsonl` out; label files `*.jsonl` in, objects {"id", "label"[, "annotator"]}."""
+"""JSON Lines both ways: `items.jsonl` out; label files `*.jsonl` in, objects {"id", "label"[, "annotator"]}.
+
+In: one object per line; a line that is not one (not UTF-8, not JSON, another value) is one bad row.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import IO, Any
 
 import pandas as pd
 
-from alflow.exchange.formats.base import ID, VOTE_COLUMNS, Format, json_lines, jsonl_bytes, plain_row
+from alflow.exchange.formats import reading
+from alflow.exchange.formats.base import ID, VOTE_COLUMNS, Format, ReadOptions, jsonl_bytes, plain_row
+from alflow.exchange.formats.reading import ANNOTATOR, LABEL, META_COLUMNS, vote
 from alflow.values import plain
 
 
@@ -18,9 +25,19 @@ def batch_ids(data: bytes) -> list[str]:
     return [str(json.loads(line)[ID]) for line in data.decode().splitlines() if line.strip()]
 
 
-def read_delivery(data: bytes, *, source: str, classes: tuple[str, ...]) -> pd.DataFrame:
-    """One object per vote (its columns are validated later)."""
-    return pd.DataFrame(json_lines(data, source=source, what="JSON Lines"), dtype=object)
+def _votes(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
+    for number, line, bad in reading.json_objects(stream):
+        if bad is not None:
+            yield bad
+        elif line is not None:
+            yield vote(
+                number, line.get(ID), line.get(LABEL), line.get(ANNOTATOR), **{m: line.get(m) for m in META_COLUMNS}
+            )
+
+
+def read_delivery(stream: IO[bytes], *, source: str, options: ReadOptions) -> Iterator[pd.DataFrame]:
+    """One object per vote, in chunks."""
+    return reading.frames(_votes(stream))
 
 
 def write_delivery(

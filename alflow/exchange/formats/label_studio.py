@@ -1,34 +1,77 @@
-"""Label Studio: import tasks out, with the model's prediction and score as pre-annotation; its JSON
-export in (annotations with `completed_by`; cancelled ones skipped)."""
+"""Label Studio: import tasks out, with the model's prediction as pre-annotation, and the labeling
+config beside them (`label_config.xml`, imported as is); its JSON export in.
+
+Out: one task per item. `data.id` is the item, `data.image` its reference (a `source-ref`: an image,
+scan or document), `data.text` its text, else `data.features`, its features, shown as a table; the
+prediction's `result` is the model's guess as a `choices` value
+under the tag names of `label_config.xml` (`label` for the choices, `item` for the object), its
+`score` the item's place in the batch scaled to [0, 1) with 0 for the item to label first (Label
+Studio's active-learning ordering serves the lowest score first), and its `model_version` the
+round's registered model version. `data.alflow_rank` (1 = label first) is there to sort by too.
+
+In: the project's JSON export, streamed task by task: every annotation not cancelled is one vote;
+`completed_by` is the annotator. A task, annotation or result of an unexpected shape is one bad
+row. Choices under other tag names than `label`/`item` are `wrong_tag_names`, and a file in which
+no vote uses alflow's tag names (a project with another labeling config) is refused whole.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
+from xml.sax.saxutils import quoteattr
 
 import pandas as pd
 
 from alflow.errors import DataValidationError
-from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, LABEL_ATTRIBUTE, Format, votes_frame
-from alflow.values import plain, text
+from alflow.exchange.formats import reading
+from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, LABEL_ATTRIBUTE, SOURCE_REF, Format, ReadOptions
+from alflow.exchange.formats.reading import bad_row, vote
+from alflow.values import plain
 
-TO_NAME = "item"  # the object tag the choices annotate: a project's labeling config must name it so
+TO_NAME = "item"  # the object tag the choices annotate (label_config.xml names it so)
+LABEL_CONFIG = "label_config.xml"
 
 
 def _choices(label: str) -> list[dict[str, Any]]:
     return [{"from_name": LABEL_ATTRIBUTE, "to_name": TO_NAME, "type": "choices", "value": {"choices": [label]}}]
 
 
+def label_config(classes: tuple[str, ...], *, text_column: str | None, reference: bool = False) -> dict[str, bytes]:
+    """The labeling config the tasks are written for: paste it into the project's settings as is.
+
+    The object tag `item` is the image (with the text, if any, shown beside it as `context`), else
+    the text, else the features as a table; the single choice `label` annotates it."""
+    if reference:
+        context = '\n  <Text name="context" value="$text"/>' if text_column else ""
+        shown = '<Image name="item" value="$image"/>' + context
+    else:
+        shown = '<Text name="item" value="$text"/>' if text_column else '<Table name="item" value="$features"/>'
+    choices = "\n".join(f"    <Choice value={quoteattr(c)}/>" for c in classes)
+    xml = (
+        f'<View>\n  {shown}\n  <Choices name="{LABEL_ATTRIBUTE}" toName="{TO_NAME}" choice="single" '
+        f'showInline="true">\n{choices}\n  </Choices>\n</View>\n'
+    )
+    return {LABEL_CONFIG: xml.encode()}
+
+
 def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | None) -> bytes:
-    """Import tasks: the item as `data` (its text as `data.text`), the prediction pre-annotated."""
+    """Import tasks, best first: the item as `data`, the prediction pre-annotated (see the module)."""
     tasks = []
-    for _, row in items.iterrows():
-        data = {k: plain(v) for k, v in row.items() if k not in ("score", "predicted")}
-        if text_column and text_column in data:
-            data["text"] = data.pop(text_column)
+    for rank, (_, row) in enumerate(items.iterrows()):
+        fields = {str(k): plain(v) for k, v in row.items() if k not in ("score", "predicted")}
+        data: dict[str, Any] = {ID: fields.pop(ID)}
+        if SOURCE_REF in fields:
+            data["image"] = fields.pop(SOURCE_REF)
+        if text_column and text_column in fields:
+            data["text"] = fields.pop(text_column)
+        shown = text_column or "image" in data
+        data.update({"features": fields} if fields and not shown else fields)
+        data["alflow_rank"] = rank + 1
         prediction = {
             "model_version": model_version,
-            "score": plain(row["score"]),
+            "score": round(rank / len(items), 6),
             "result": _choices(str(row["predicted"])),
         }
         tasks.append({"data": data, "predictions": [prediction]})
@@ -39,44 +82,81 @@ def batch_ids(data: bytes) -> list[str]:
     return [str(task["data"][ID]) for task in json.loads(data)]
 
 
-def _vote(task: dict[str, Any], annotation: dict[str, Any]) -> dict[str, Any]:
-    choices = [
-        choice
-        for result in annotation.get("result") or []
-        if result.get("type") == "choices"
-        for choice in (result.get("value") or {}).get("choices") or []
-    ]
-    who = annotation.get("completed_by")
+def _annotator(who: Any) -> Any:
     if isinstance(who, dict):
-        who = who.get("email") or who.get("id")
-    return {
-        ID: text(task["data"].get(ID)),
-        # Several choices for a single-choice item is a bad row; keep them visible.
-        LABEL: text("|".join(map(str, choices))) if choices else None,
-        ANNOTATOR: text(who),
-        "confidence": None,
-        "human_annotated": "yes",
-        "job_name": None,
-        "created_at": annotation.get("created_at"),
-    }
+        return who.get("email") or who.get("id")
+    return who
 
 
-def read_delivery(data: bytes, *, source: str, classes: tuple[str, ...]) -> pd.DataFrame:
-    """A JSON export: one vote per annotation that was not cancelled."""
-    try:
-        tasks = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DataValidationError(f"{source}: not a Label Studio JSON export ({error})", reason="unreadable") from None
-    if not isinstance(tasks, list):
+def _vote(number: int, task: int, item: Any, annotation: Any) -> dict[str, Any]:
+    """One annotation as a vote, or a bad row naming what is wrong with its shape."""
+    where = f"task {task}, annotation {number}"
+    if not isinstance(annotation, dict) or not isinstance(annotation.get("result", []), list):
+        return bad_row(number, reading.MALFORMED, f"{where} is not an object with a `result` list", item)
+    choices, others = [], []
+    for result in annotation.get("result") or []:
+        if not isinstance(result, dict) or not isinstance(result.get("value", {}), dict):
+            return bad_row(number, reading.MALFORMED, f"{where}: a result is not an object with a `value` object", item)
+        if result.get("type") != "choices":
+            continue
+        picked = result["value"].get("choices")
+        if not isinstance(picked, list):
+            return bad_row(number, reading.MALFORMED, f"{where}: `value.choices` is not a list", item)
+        if (result.get("from_name"), result.get("to_name")) == (LABEL_ATTRIBUTE, TO_NAME):
+            choices += picked
+        else:
+            others.append(f"{str(result.get('from_name'))[:40]!r} -> {str(result.get('to_name'))[:40]!r}")
+    problem, detail = None, None
+    if others and not choices:
+        problem = reading.WRONG_TAG_NAMES
+        detail = f"{where}: choices {others[0]}; {LABEL_CONFIG} names them 'label' -> 'item'"
+    elif len(choices) > 1:
+        problem, detail = reading.MULTIPLE_LABELS, f"{where}: {len(choices)} choices for a single-choice item"
+    label = choices[0] if len(choices) == 1 else None
+    who = _annotator(annotation.get("completed_by"))
+    return vote(
+        number,
+        item,
+        label,
+        who,
+        problem=problem,
+        detail=detail,
+        human_annotated="yes",
+        created_at=annotation.get("created_at"),
+    )
+
+
+def _task_votes(task: Any, index: int, first: int) -> list[dict[str, Any]]:
+    """The votes of one task (numbered from `first`), or one bad row for a task of the wrong shape."""
+    data = task.get("data") if isinstance(task, dict) else None
+    annotations = task.get("annotations") if isinstance(task, dict) else None
+    if not isinstance(data, dict) or not isinstance(annotations, list | None):
+        detail = f"task {index} is not an object with `data` and an `annotations` list"
+        return [bad_row(first, reading.MALFORMED, detail, data.get(ID) if isinstance(data, dict) else None)]
+    kept = [a for a in annotations or [] if not (isinstance(a, dict) and a.get("was_cancelled") is True)]
+    return [_vote(first + n, index, data.get(ID), a) for n, a in enumerate(kept)]
+
+
+def _votes(stream: IO[bytes], source: str) -> Iterator[dict[str, Any]]:
+    number, matched, foreign = 1, 0, 0
+    for index, task in enumerate(reading.json_list(stream, source=source, what="a Label Studio JSON export"), start=1):
+        for one in _task_votes(task, index, number):
+            number += 1
+            matched += one[reading.PROBLEM] != reading.WRONG_TAG_NAMES
+            foreign += one[reading.PROBLEM] == reading.WRONG_TAG_NAMES
+            yield one
+    if foreign and not matched:
         raise DataValidationError(
-            f"{source}: a Label Studio JSON export is a list of tasks, got {type(tasks).__name__}", reason="unreadable"
+            f"{source}: no annotation uses the tag names alflow exported ({LABEL_ATTRIBUTE!r} for the choices, "
+            f"{TO_NAME!r} for the item): the project's labeling config is not {LABEL_CONFIG}. Import "
+            f"{LABEL_CONFIG} from the batch folder into the project's settings as is, then export again",
+            reason="wrong_tag_names",
         )
-    rows = []
-    for number, task in enumerate(tasks, start=1):
-        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-            raise DataValidationError(f"{source}: task {number} has no `data` object", reason="unreadable")
-        rows += [_vote(task, a) for a in task.get("annotations") or [] if not a.get("was_cancelled")]
-    return votes_frame(rows)
+
+
+def read_delivery(stream: IO[bytes], *, source: str, options: ReadOptions) -> Iterator[pd.DataFrame]:
+    """A JSON export, in chunks of votes: one per annotation that was not cancelled."""
+    return reading.frames(_votes(stream, source))
 
 
 def write_delivery(
@@ -98,4 +178,13 @@ def write_delivery(
     return "export.json", (json.dumps(list(tasks.values()), indent=1) + "\n").encode()
 
 
-FORMAT = Format("label_studio", "tasks.json", ".json", write_batch, batch_ids, read_delivery, write_delivery)
+FORMAT = Format(
+    "label_studio",
+    "tasks.json",
+    ".json",
+    write_batch,
+    batch_ids,
+    read_delivery,
+    write_delivery,
+    batch_extras=label_config,
+)

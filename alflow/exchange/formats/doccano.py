@@ -1,0 +1,88 @@
+"""doccano both ways: a text-classification dataset to import out; the project's JSONL export in.
+
+Out: `items.jsonl`, one example per line as doccano imports it: `text` (the item's text, or its
+features as inline JSON text) and the item's id, score and the model's guess as extra keys, which
+doccano keeps as the example's metadata (`alflow_id`, `alflow_score`, `alflow_predicted`). In: the
+export, one example per line, `label` a list of category names (older versions: `labels`), the
+item's id back in `alflow_id`. An example nobody labeled yet (an empty list) is no vote; several
+categories for a single-choice item are `multiple_labels`. doccano writes one file per annotator
+(`<user>.jsonl`) unless the project shares annotations (`all.jsonl`): the file's name is then the
+annotator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import IO, Any
+
+import pandas as pd
+
+from alflow.exchange.formats import reading
+from alflow.exchange.formats.base import ID, LABEL, Format, ReadOptions, jsonl_bytes, plain_row
+from alflow.exchange.formats.reading import bad_row, vote
+
+ITEM_KEY = "alflow_id"  # doccano's own `id` is its example number: the item's id travels beside it
+SHARED = "all"  # the export of a project whose annotations are shared: no one annotator
+
+
+def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | None) -> bytes:
+    lines = []
+    for _, row in items.iterrows():
+        fields = plain_row(row)
+        if text_column and text_column in fields:
+            text = fields[text_column]
+        else:
+            text = json.dumps({k: v for k, v in fields.items() if k not in (ID, "score", "predicted")}, sort_keys=True)
+        lines.append(
+            {"text": text, ITEM_KEY: str(fields[ID]), "alflow_score": fields.get("score"),
+             "alflow_predicted": fields.get("predicted"), "alflow_model": model_version}
+        )  # fmt: skip
+    return jsonl_bytes(lines)
+
+
+def batch_ids(data: bytes) -> list[str]:
+    return [str(json.loads(line)[ITEM_KEY]) for line in data.decode().splitlines() if line.strip()]
+
+
+def _annotator(source: str) -> str | None:
+    stem = source.rsplit("/", 1)[-1].removesuffix(".jsonl")
+    return None if stem in (SHARED, "") else stem
+
+
+def _votes(stream: IO[bytes], source: str) -> Iterator[dict[str, Any]]:
+    who = _annotator(source)
+    for number, line, bad in reading.json_objects(stream):
+        if bad is not None:
+            yield bad
+        elif line is not None:
+            labels = line.get("label", line.get("labels"))
+            item = line.get(ITEM_KEY)
+            if labels in (None, []):
+                continue  # not labeled yet: no vote
+            if not isinstance(labels, list):
+                yield bad_row(number, reading.MALFORMED, f"line {number}: `label` is not a list of categories", item)
+            elif len(labels) > 1:
+                why = f"line {number}: {len(labels)} categories for a single-choice item"
+                yield bad_row(number, reading.MULTIPLE_LABELS, why, item)
+            else:
+                yield vote(number, item, labels[0], who, human_annotated="yes")
+
+
+def read_delivery(stream: IO[bytes], *, source: str, options: ReadOptions) -> Iterator[pd.DataFrame]:
+    """A JSONL export, in chunks of votes: one per labeled example."""
+    return reading.frames(_votes(stream, source))
+
+
+def write_delivery(
+    votes: pd.DataFrame, *, classes: tuple[str, ...], job_name: str, created_at: str
+) -> tuple[str, bytes]:
+    """An export as doccano writes it for a project that shares annotations: one vote per line."""
+    lines = [
+        {"id": n, "text": "", ITEM_KEY: str(row[ID]), "label": [str(row[LABEL])]}
+        for n, (_, row) in enumerate(votes.iterrows(), start=1)
+    ]
+    return f"{SHARED}.jsonl", jsonl_bytes(lines)
+
+
+FORMAT = Format("doccano", "items.jsonl", ".jsonl", write_batch, batch_ids, read_delivery, write_delivery)

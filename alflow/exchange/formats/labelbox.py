@@ -1,0 +1,138 @@
+"""Labelbox both ways: data rows to import out; the project's export (NDJSON, export v2) in.
+
+Out: `data_rows.json`, a JSON list of data rows as Labelbox's `create_data_rows` takes them: the
+item's text (or its features as inline JSON text) as `row_data`, its id as `global_key`, and an
+attachment telling the labeler the model's guess. In: one data row per line, its labels under
+`projects.<project id>.labels[]`; each label is one vote, read from its radio (or single-answer
+checklist) classification, the annotator from `label_details.created_by`. With several
+classification questions in a label, the one named `label` is read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import IO, Any
+
+import pandas as pd
+
+from alflow.exchange.formats import reading
+from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, LABEL_ATTRIBUTE, Format, ReadOptions, plain_row
+from alflow.exchange.formats.reading import bad_row, vote
+
+
+def _row_data(fields: dict[str, Any], text_column: str | None) -> Any:
+    if text_column and text_column in fields:
+        return fields[text_column]
+    return json.dumps({k: v for k, v in fields.items() if k not in (ID, "score", "predicted")}, sort_keys=True)
+
+
+def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | None) -> bytes:
+    """Data rows, best first: `row_data` the item, `global_key` its id, the model's guess attached."""
+    rows = []
+    for rank, (_, row) in enumerate(items.iterrows(), start=1):
+        fields = plain_row(row)
+        guess = f"model {model_version} guesses {fields.get('predicted')}; item {rank} of {len(items)} to label"
+        rows.append(
+            {
+                "row_data": _row_data(fields, text_column),
+                "global_key": str(fields[ID]),
+                "media_type": "TEXT",
+                "attachments": [{"type": "RAW_TEXT", "value": guess}],
+            }
+        )
+    return (json.dumps(rows, indent=1) + "\n").encode()
+
+
+def batch_ids(data: bytes) -> list[str]:
+    return [str(row["global_key"]) for row in json.loads(data)]
+
+
+def _answer(classification: dict[str, Any]) -> tuple[Any, str | None]:
+    """(the answer's value, problem) of one classification."""
+    radio = classification.get("radio_answer")
+    if isinstance(radio, dict):
+        return radio.get("value", radio.get("name")), None
+    checklist = classification.get("checklist_answers")
+    if isinstance(checklist, list):
+        if len(checklist) != 1 or not isinstance(checklist[0], dict):
+            return None, reading.MULTIPLE_LABELS if len(checklist) > 1 else None
+        return checklist[0].get("value", checklist[0].get("name")), None
+    return None, None
+
+
+def _vote(number: int, item: Any, label: Any) -> dict[str, Any]:
+    if not isinstance(label, dict) or not isinstance(label.get("annotations", {}), dict):
+        return bad_row(number, reading.MALFORMED, f"vote {number}: a label is not an object with `annotations`", item)
+    found = label.get("annotations", {}).get("classifications") or []
+    if not isinstance(found, list) or not all(isinstance(c, dict) for c in found):
+        return bad_row(number, reading.MALFORMED, f"vote {number}: `classifications` is not a list of objects", item)
+    named = [c for c in found if LABEL_ATTRIBUTE in (c.get("name"), c.get("value"))]
+    if len(found) > 1 and len(named) != 1:
+        why = f"vote {number}: {len(found)} classification questions and none is named {LABEL_ATTRIBUTE!r}"
+        return bad_row(number, reading.MALFORMED, why, item)
+    answer, problem = _answer((named or found)[0]) if found else (None, None)
+    details: dict[str, Any] = label["label_details"] if isinstance(label.get("label_details"), dict) else {}
+    detail = f"vote {number}: several answers for a single-choice item" if problem else None
+    return vote(number, item, answer, details.get("created_by"), problem=problem, detail=detail,
+                created_at=details.get("created_at"), human_annotated="yes")  # fmt: skip
+
+
+def _votes(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
+    number = 0
+    for line_number, line, bad in reading.json_objects(stream):
+        if bad is not None or line is None:
+            number += 1
+            yield bad if bad is not None else bad_row(number, reading.MALFORMED, "empty")
+            continue
+        row = line.get("data_row")
+        projects = line.get("projects")
+        if not isinstance(row, dict) or not isinstance(projects, dict | None):
+            number += 1
+            yield bad_row(number, reading.MALFORMED, f"line {line_number} has no `data_row` object and `projects`")
+            continue
+        item = row.get("global_key", row.get("external_id"))
+        for project in (projects or {}).values():
+            labels = project.get("labels") if isinstance(project, dict) else None
+            if not isinstance(labels, list | None):
+                number += 1
+                yield bad_row(
+                    number, reading.MALFORMED, f"line {line_number}: a project's `labels` is not a list", item
+                )
+                continue
+            for label in labels or []:
+                number += 1
+                yield _vote(number, item, label)
+
+
+def read_delivery(stream: IO[bytes], *, source: str, options: ReadOptions) -> Iterator[pd.DataFrame]:
+    """An export v2 NDJSON file, in chunks of votes: one per label of every project."""
+    return reading.frames(_votes(stream))
+
+
+def write_delivery(
+    votes: pd.DataFrame, *, classes: tuple[str, ...], job_name: str, created_at: str
+) -> tuple[str, bytes]:
+    """An export as Labelbox writes it: one line per data row, one label per vote."""
+    rows: dict[str, dict[str, Any]] = {}
+    for number, (_, vote_row) in enumerate(votes.iterrows(), start=1):
+        key = str(vote_row[ID])
+        line = rows.setdefault(key, {"data_row": {"id": f"dr-{len(rows) + 1:04d}", "global_key": key},
+                                     "projects": {"p-alflow": {"name": job_name, "labels": []}}})  # fmt: skip
+        answer = {"name": str(vote_row[LABEL]), "value": str(vote_row[LABEL])}
+        who = str(vote_row[ANNOTATOR]) if ANNOTATOR in votes.columns else "labeler@vendor.example"
+        line["projects"]["p-alflow"]["labels"].append(
+            {
+                "id": f"lb-{number:04d}",
+                "label_details": {"created_at": created_at, "created_by": who},
+                "annotations": {
+                    "objects": [],
+                    "classifications": [{"name": LABEL_ATTRIBUTE, "value": LABEL_ATTRIBUTE, "radio_answer": answer}],
+                    "relationships": [],
+                },
+            }
+        )
+    return "export.ndjson", "".join(json.dumps(line) + "\n" for line in rows.values()).encode()
+
+
+FORMAT = Format("labelbox", "data_rows.json", ".ndjson", write_batch, batch_ids, read_delivery, write_delivery)

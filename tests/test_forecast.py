@@ -1,0 +1,124 @@
+"""The forecast on synthetic learning curves whose limit and crossing are known, and the outlook
+that every surface shows."""
+
+import math
+
+import numpy as np
+import pytest
+
+from alflow.ledger.budget import Budget
+from alflow.reporting.forecast import MIN_POINTS, Curve, fit_learning_curve, forecast_campaign
+from alflow.reporting.outlook import outlook
+
+LABELS = np.arange(20, 201, 20)
+
+
+def truth(n, limit=0.95, scale=3.0, rate=0.8):
+    return limit - scale * np.asarray(n, dtype=float) ** -rate
+
+
+@pytest.mark.parametrize(
+    ("limit", "scale", "rate"),
+    [(0.95, 3.0, 0.8), (0.8, 1.0, 0.4), (1.0, 5.0, 1.2)],
+    ids=["digits-like", "slow", "fast"],
+)
+def test_an_exact_power_law_is_recovered(limit, scale, rate):
+    fit = fit_learning_curve(LABELS, truth(LABELS, limit, scale, rate))
+    assert fit.curve.limit == pytest.approx(limit, abs=0.01)
+    assert fit.curve.at(1000) == pytest.approx(truth(1000, limit, scale, rate), abs=0.005)
+
+
+def test_too_few_rounds_give_no_forecast():
+    assert fit_learning_curve(LABELS[: MIN_POINTS - 1], truth(LABELS[: MIN_POINTS - 1])) is None
+    # NaN scores (cold-start rounds) do not count
+    values = [math.nan, *truth(LABELS[1:MIN_POINTS])]
+    assert fit_learning_curve(LABELS[:MIN_POINTS], values) is None
+    assert fit_learning_curve(LABELS[: MIN_POINTS + 1], [math.nan, *truth(LABELS[1 : MIN_POINTS + 1])]) is not None
+
+
+def test_the_limit_never_passes_one_and_a_flat_curve_does_not_rise():
+    steep = fit_learning_curve(LABELS, np.minimum(truth(LABELS, 1.3, 10.0, 0.5), 0.999))
+    assert steep.curve.limit <= 1.0 and all(c.limit <= 1.0 for c in steep.refits)
+    flat = fit_learning_curve(LABELS, [0.9, 0.91, 0.89, 0.9, 0.9, 0.91, 0.89, 0.9, 0.9, 0.9])
+    assert flat.curve.at(10_000) == pytest.approx(0.9, abs=0.02)
+    falling = fit_learning_curve(LABELS, np.linspace(0.9, 0.8, LABELS.size))
+    assert falling.curve.scale == 0.0  # more labels never forecast a worse model
+
+
+def test_labels_to_a_target_are_where_the_curve_crosses_it():
+    curve = Curve(0.95, 3.0, 0.8)
+    n = curve.labels_to(0.9)
+    assert curve.at(n) == pytest.approx(0.9)
+    assert math.isinf(curve.labels_to(0.96))  # above the limit: beyond reach
+
+
+def test_noisy_curves_the_interval_holds_about_as_often_as_it_says():
+    """80 % intervals of the metric at 300 labels, from the first 6 rounds of noisy curves."""
+    held = []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        noisy = truth(LABELS) + rng.normal(0, 0.01, LABELS.size)
+        forecast = forecast_campaign(LABELS[:6], noisy[:6], metric="accuracy", max_labels=300, batch_size=20, seed=seed)
+        final = truth(300) + rng.normal(0, 0.01)
+        held.append(forecast.at_budget.low <= final <= forecast.at_budget.high)
+    assert 0.6 <= np.mean(held) <= 0.97
+
+
+def test_forecast_counts_labels_rounds_and_money_from_what_is_already_bought():
+    values = truth(LABELS[:6])
+    forecast = forecast_campaign(
+        LABELS[:6],
+        values,
+        metric="accuracy",
+        max_labels=200,
+        batch_size=20,
+        target=0.9,
+        cost_per_label=0.5,
+        committed=140,
+    )
+    crossing = Curve(0.95, 3.0, 0.8).labels_to(0.9)  # 60 ** 1.25, about 167 labels
+    assert forecast.to_target.value == pytest.approx(crossing, rel=0.05)
+    assert forecast.more_labels.value == pytest.approx(forecast.to_target.value - 140)
+    assert forecast.more_rounds.value == math.ceil(forecast.more_labels.value / 20)
+    assert forecast.more_spend.value == pytest.approx(forecast.more_labels.value * 0.5)
+    assert forecast.target_within_budget is True  # 167 <= 200
+    assert forecast.at_budget.low <= forecast.at_budget.value <= forecast.at_budget.high
+    assert forecast.at_budget.value == pytest.approx(truth(200), abs=0.005)
+    figures = forecast.figures()
+    assert figures["forecast/labels_to_target"] == forecast.to_target.value
+    assert all(name.startswith("forecast/") and math.isfinite(v) for name, v in figures.items())
+
+
+def test_an_unreachable_target_says_so_and_logs_no_infinite_figure():
+    forecast = forecast_campaign(LABELS, truth(LABELS), metric="accuracy", max_labels=300, batch_size=20, target=0.99)
+    assert math.isinf(forecast.to_target.value)
+    assert "forecast/labels_to_target" not in forecast.figures()
+
+
+def test_the_same_rounds_give_the_same_forecast():
+    noisy = truth(LABELS) + np.random.default_rng(0).normal(0, 0.01, LABELS.size)
+    first, second = (
+        forecast_campaign(LABELS, noisy, metric="accuracy", max_labels=300, batch_size=20, target=0.94)
+        for _ in range(2)
+    )
+    assert first == second
+
+
+@pytest.mark.parametrize("cost", [None, 0.08], ids=["no-cost", "cost"])
+def test_outlook_words_with_and_without_a_cost_per_label(campaign, cost):
+    config = campaign.model_copy(update={"budget": campaign.budget.model_copy(update={"cost_per_label": cost})})
+    history = [(n, float(truth(n))) for n in (20, 30, 40, 50)]  # the fixture's budget: 60 labels, 20 seed
+    budget = Budget.of(config.budget, seed_labels=20, asked=30)
+    seen = outlook(config, history, round_=4, budget=budget)
+    assert seen.labels_text() == "50/60 labels (20 seed, 30 asked, 10 left)"
+    if cost is None:
+        assert seen.spend is None and seen.spend_text() is None and seen.plain()["currency"] is None
+    else:
+        assert seen.spend == pytest.approx(2.4) and seen.allowed == pytest.approx(3.2)
+        assert seen.spend_text() == "spent 2.40 of 3.20 USD"  # the seed labels are free
+        assert seen.plain()["currency"] == "USD"
+    assert seen.forecast is not None
+    assert seen.forecast_text().startswith("accuracy ")
+    assert "expected at the 60-label budget (80% interval" in seen.forecast_text()
+    stopped = outlook(config, history, round_=4, budget=budget, stop_reason="budget_spent")
+    assert stopped.forecast_text() is None  # a stopped campaign forecasts nothing
