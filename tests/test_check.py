@@ -93,7 +93,7 @@ def tracking_db_not_sqlite(folder: Path, raw: dict) -> None:
 
 FAULTS: list[tuple[str, Mutation, str, str]] = [
     # id, mutation, the check that finds it, a fragment of its line
-    ("unknown-key", setting("pool", "uri_typo", "x"), "campaign", "pool.uri_typo: Extra inputs are not permitted"),
+    ("unknown-key", setting("pool", "uri_typo", "x"), "campaign", "pool.uri_typo: unknown key 'uri_typo'"),
     ("unknown-strategy", setting("strategy", "name", "smartest"), "campaign", "unknown strategy 'smartest'"),
     ("gs-bucket", setting("vendor", "bucket", "gs://team/labels"), "campaign", "gs:// is not supported"),
     ("gs-pool", setting("pool", "uri", "gs://team/pool.csv"), "campaign", "gs:// is not supported"),
