@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.console import out
+from cli.console import emit_json, out
 
 
 def prefect_api_url() -> str | None:
@@ -28,11 +28,11 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for CI")] = False,
 ) -> None:
     """Check a campaign: its file, pool, labels, model, bucket and tracking server. Exit 1 on any problem."""
-    from alflow.tools.check import check_campaign, report_json
+    from alflow.tools.check import check_campaign, report_payload
 
     findings = check_campaign(config, work_pool=work_pool, api_url=prefect_api_url() if work_pool else None)
     if as_json:
-        typer.echo(report_json(config, findings))
+        emit_json(report_payload(config, findings))
     else:
         for finding in findings:
             mark = "[green]ok[/green]   " if finding.ok else "[red]error[/red]"

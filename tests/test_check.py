@@ -220,6 +220,23 @@ def test_a_good_campaign_passes_every_check_and_json_says_so(campaign_file):
     assert [c["check"] for c in report["checks"]] == ["campaign", "inputs", "model", "bucket", "tracking"]
 
 
+def test_checking_a_folder_bucket_writes_nothing_there(campaign_file, campaign):
+    bucket = Path(campaign.vendor.bucket)
+    assert not bucket.exists()
+    assert runner.invoke(app, ["check", str(campaign_file)]).exit_code == 0
+    assert not bucket.exists()  # a folder's writability is asked of the file system
+
+    bucket.mkdir(parents=True)
+    bucket.chmod(0o500)
+    try:
+        checked = runner.invoke(app, ["check", str(campaign_file)])
+        if os.getuid() != 0:  # root writes anywhere: the file system says yes
+            assert checked.exit_code == 1 and "is not writable by this user" in checked.output
+        assert list(bucket.iterdir()) == []
+    finally:
+        bucket.chmod(0o700)
+
+
 def test_several_problems_are_one_line_each_and_json_lists_them(tmp_path):
     path = write_demo_data(tmp_path, bucket=None, max_labels=60, batch_size=10)
     raw = yaml.safe_load(path.read_text())

@@ -5,7 +5,7 @@
     batches/round-0001/<batch file>  the batch for the vendor, then batch.json, then _READY last
     deliveries/round-0001/...        the vendor's label files, then _DONE last
     quarantine/round-0001/...        rejected files or rows, with a .reason.json beside each
-    ledger/_writable                 the probe `alflow check` writes once, to see the prefix takes writes
+    ledger/_writable                 the probe `alflow check` writes once on S3, to see the prefix takes writes
 
 This is all the exchange knows of campaigns: a campaign is a key prefix, a round a folder name.
 docs/VENDORS.md is the vendor's view of the same layout.

@@ -9,7 +9,6 @@ no MLflow import.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sqlite3
@@ -25,6 +24,7 @@ from alflow.config import CampaignConfig, load_campaign
 from alflow.errors import AlflowError, AlreadyExistsError, ConfigError, ServiceUnavailableError
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
+from alflow.exchange.local import LocalStore
 from alflow.learning.models import check_model, model_name
 from alflow.round.inputs import validate_inputs
 
@@ -56,16 +56,30 @@ def check_inputs(config: CampaignConfig) -> str:
     )
 
 
+def _folder_writable(prefix: Path) -> None:
+    """A folder bucket: the campaign's prefix, or the nearest folder above it that exists, may be
+    written (asked of the file system, so that a check creates nothing)."""
+    existing = next(p for p in (prefix, *prefix.parents) if p.exists())
+    if not existing.is_dir():
+        raise OSError(f"{existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OSError(f"{existing} is not writable by this user")
+
+
 def check_bucket(config: CampaignConfig) -> str:
-    """The bucket answers and the campaign's prefix takes a write (a fixed probe object, written once)."""
+    """The bucket answers and the campaign's prefix takes a write: on S3 a fixed probe object, written
+    once (the only way to ask S3); a folder is asked of the file system and nothing is written."""
     vendor = config.vendor
     store = open_store(vendor.bucket, sse=vendor.sse, kms_key_id=vendor.kms_key_id, max_attempts=2)
     try:
+        if isinstance(store, LocalStore):
+            _folder_writable(store.root / config.campaign)
         rounds = {layout.round_of(k) for k in store.list(f"{config.campaign}/ledger/")} - {None}
-        try:
-            store.write_once(layout.probe_key(config.campaign), PROBE)
-        except AlreadyExistsError:
-            pass  # an earlier check's probe: the write was authorised, only the key was taken
+        if not isinstance(store, LocalStore):
+            try:
+                store.write_once(layout.probe_key(config.campaign), PROBE)
+            except AlreadyExistsError:
+                pass  # an earlier check's probe: the write was authorised, only the key was taken
     except OSError as error:  # a local folder that cannot be written
         raise ConfigError(f"{vendor.bucket}: cannot write the campaign's prefix ({error.strerror or error})") from None
     return f"{store.uri}/{config.campaign}/ writable; {len(rounds)} round(s) so far"
@@ -176,7 +190,7 @@ def check_campaign(path: str | Path, *, work_pool: str | None = None, api_url: s
     return [head, *check_config(config, work_pool=work_pool, api_url=api_url)]
 
 
-def report_json(path: str | Path, findings: list[Finding]) -> str:
-    """The findings as JSON for CI: {"campaign": path, "ok": bool, "checks": [...]}."""
+def report_payload(path: str | Path, findings: list[Finding]) -> dict:
+    """The findings for CI's JSON: {"campaign": path, "ok": bool, "checks": [...]}."""
     ok = all(f.ok for f in findings)
-    return json.dumps({"campaign": str(path), "ok": ok, "checks": [f.to_dict() for f in findings]}, indent=2)
+    return {"campaign": str(path), "ok": ok, "checks": [f.to_dict() for f in findings]}
