@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The browser test drives Debian's chromium through Playwright; no browser build is ever downloaded.
 CHROMIUM := /usr/bin/chromium
+# The team-stack tests start Debian's PostgreSQL on loopback (initdb + pg_ctl in a throwaway folder).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export GX_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test lint format install embeddings clean
+.PHONY: demo test lint format install embeddings clean postgresql
 
 install: $(STAMP)
 
@@ -28,12 +29,17 @@ embeddings: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/alflow demo
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) postgresql
 	$(BIN)/python -m pytest
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+# The server binaries live under /usr/lib/postgresql/<version>/bin: install them when none is there.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -28,6 +28,10 @@ class AlreadyExistsError(AlflowError, FileExistsError):
     """A write-once key is already taken."""
 
 
+class ServiceUnavailableError(AlflowError, ConnectionError):
+    """A service (the bucket's endpoint, a tracking or Prefect server) did not answer; trying again later may work."""
+
+
 class RoundConflictError(AlflowError, RuntimeError):
     """Another run recorded the same round first."""
 

@@ -16,6 +16,15 @@ from typing import Any, TypeVar
 
 T = TypeVar("T", bound=Sized)
 
+_console: Any = None  # where bars are drawn; None: a stderr console of their own
+
+
+def draw_on(console: Any) -> None:
+    """Draw bars on `console` (a rich Console on stderr), so that they nest under its own live
+    display (the CLI's round status line) instead of fighting it for the terminal's lines."""
+    global _console
+    _console = console
+
 
 def enabled() -> bool:
     """Whether bars are drawn: stderr is a terminal and ALFLOW_PROGRESS is not 0."""
@@ -46,7 +55,7 @@ def bar(description: str, *, total: float | None = None, unit: str = "") -> Iter
     if total is not None:
         columns += [BarColumn(), MofNCompleteColumn(), TextColumn(unit), TimeRemainingColumn()]
     columns.append(TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with Progress(*columns, console=_console or Console(stderr=True), transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda amount: progress.advance(task, amount)
 

@@ -24,5 +24,8 @@ def init(
         target = path or Path(f"{name}.yaml")
         if target.exists():
             raise AlflowError(f"{target} already exists; pass --path to write elsewhere")
-        target.write_text(example_campaign(name))
+        try:
+            target.write_text(example_campaign(name))
+        except OSError as error:
+            raise AlflowError(f"cannot write {target}: {error.strerror}") from None
     out.print(f"wrote {target}: edit the pool, labels and bucket, then run `alflow round {target}`")

@@ -15,12 +15,15 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.status import Status
 
+from alflow import progress
 from alflow.errors import AlflowError
 from alflow.values import plain
 
 out = Console(soft_wrap=True)  # lines stay whole in pipes and logs
 err = Console(stderr=True, soft_wrap=True)
+progress.draw_on(err)  # the stages' bars nest under the round's status line (rich >= 14.1)
 
 
 @contextmanager
@@ -40,13 +43,89 @@ def beside_python(command: str) -> str:
     return str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
 
 
+def analytics_off() -> None:
+    """No usage reports from Prefect, GX or MLflow (offline, each would log an error per attempt).
+
+    Read by each library at import, which has not happened yet when a command starts: the CLI
+    imports them inside the commands that use them. A value the user set is kept.
+    """
+    for name, value in (
+        ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
+        ("GX_ANALYTICS_ENABLED", "false"),
+        ("MLFLOW_DISABLE_TELEMETRY", "true"),
+    ):
+        os.environ.setdefault(name, value)
+
+
 def quiet_libraries() -> None:
-    # The demo prints one line per round; Prefect's and MLflow's INFO chatter would bury them.
-    # Both read these at import, which has not happened yet: the flows are imported lazily.
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # A round says one line; Prefect's and MLflow's INFO chatter would bury it. Both read these at
+    # import, which has not happened yet: the flows are imported lazily. Prefect's loggers stay at
+    # INFO so that its own log (the UI, `prefect flow-run logs`) keeps everything; only its console is quiet.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # "View run at ..." per run
+    os.environ.setdefault("MLFLOW_PRINT_MODEL_URLS_ON_CREATION", "false")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+
+
+class QuietConsole(logging.Filter):
+    """Prefect's console without its INFO chatter and without the tracebacks of a failed run.
+
+    A failed run's error comes back to the command, which says it once (`errors_as_exit_codes`);
+    Prefect's own log keeps the traceback. Warnings and retries still show, one line each.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith(RUN_LOGGERS):
+            if record.levelno >= logging.ERROR:
+                return False
+            return record.levelno >= logging.WARNING or str(record.msg).startswith("Task run failed with exception")
+        return record.levelno >= logging.WARNING
+
+
+class _StageProgress(logging.Handler):
+    """Turns Prefect's records into the status line: the temporary server, then each finished stage."""
+
+    def __init__(self, status: Status) -> None:
+        super().__init__(logging.INFO)
+        self.status, self.done = status, list[str]()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = str(record.msg)
+        if message.startswith("Starting temporary server"):
+            self.status.update("starting Prefect's temporary server (a running server at PREFECT_API_URL skips this)")
+        elif message.startswith("Beginning flow run"):
+            self.status.update("round: opening (ingest, validate)")
+        elif message.startswith("Finished in state") and (task := getattr(record, "task_run_name", None)):
+            self.done.append(str(task).rsplit("-", 1)[0])
+            self.status.update("round: " + " → ".join(self.done))
+
+
+@contextmanager
+def round_progress() -> Iterator[None]:
+    """On a terminal, one transient status line naming the round's stages as they finish; else nothing."""
+    if not err.is_terminal:
+        yield
+        return
+    with err.status("starting the round") as status:
+        handler = _StageProgress(status)
+        logger = logging.getLogger("prefect")
+        logger.addHandler(handler)
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
+
+
+def quiet_prefect_console() -> None:
+    """Filter Prefect's console handlers (set up when Prefect is imported) through QuietConsole."""
+    for handler in logging.getLogger().handlers:
+        if type(handler).__name__ == "PrefectConsoleHandler" and not any(
+            isinstance(f, QuietConsole) for f in handler.filters
+        ):
+            handler.addFilter(QuietConsole())
 
 
 def jsonable(value: Any) -> Any:

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import typer
 
-from cli import campaign, rounds, status, tools
+from cli import campaign, check, rounds, serve, status, tools, watch
+from cli.console import analytics_off
 
 app = typer.Typer(
     help="Active-learning campaigns: Prefect rounds, MLflow tracking, vendor buckets.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.callback()(analytics_off)
 app.command()(campaign.init)
+app.command()(check.check)
 app.command(name="round")(rounds.round_)
 app.command(name="write-off")(rounds.write_off)
 app.command()(status.status)
 app.command()(tools.demo)
 app.command()(tools.simulate)
+app.command()(watch.watch)
+app.command()(serve.serve)

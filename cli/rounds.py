@@ -11,14 +11,37 @@ import typer
 from alflow.config import load_campaign
 from alflow.errors import AlflowError
 from alflow.reporting.reports import RoundReport
-from cli.console import emit_json, errors_as_exit_codes, out, quiet_libraries
+from cli.console import emit_json, errors_as_exit_codes, out, quiet_libraries, quiet_prefect_console, round_progress
+
+VERBOSE = typer.Option("--verbose", "-v", help="show Prefect's and MLflow's logs, with tracebacks")
 
 
-def run_round(config_path: str, arrivals: str | None = None, target_rate: float = 0.1) -> RoundReport:
-    """One round as a Prefect flow run (Prefect is imported here, only when a round runs)."""
+def run_round(
+    config_path: str, arrivals: str | None = None, target_rate: float = 0.1, *, verbose: bool = False
+) -> RoundReport:
+    """One round as a Prefect flow run (Prefect is imported here, only when a round runs).
+
+    Quiet unless `verbose`: Prefect's console shows warnings and retries only, and an error raised
+    inside the flow comes back here to be said once; Prefect's own log keeps everything.
+    """
+    if not verbose:
+        quiet_libraries()
     from flows.round import active_learning_round
 
-    return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
+    if verbose:
+        return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
+    quiet_prefect_console()
+    with round_progress():
+        return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
+
+
+def precheck(config: Path) -> None:
+    """What `alflow check` checks, bar the work pool, before Prefect starts: every problem, one line each."""
+    from alflow.tools.check import check_campaign
+
+    problems = [f for f in check_campaign(config) if not f.ok]
+    if problems:
+        raise AlflowError("\n".join(f"{f.check}: {f.message}" for f in problems))
 
 
 def round_(
@@ -28,17 +51,16 @@ def round_(
         typer.Option(help="stream-based: screen the new CSV files in this folder or s3:// prefix instead of the pool"),
     ] = None,
     target_rate: Annotated[float, typer.Option(help="with --arrivals: the share of arriving items to ask for")] = 0.1,
+    verbose: Annotated[bool, VERBOSE] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the round's report as JSON for scripts")] = False,
 ) -> None:
     """Run one round: ingest delivered labels, train, log, then stop or export the next batch."""
     with errors_as_exit_codes():
         from alflow.round.arrivals import check_target_rate
 
-        load_campaign(config)  # a bad file or option fails here in one line, before Prefect starts
         check_target_rate(target_rate)
-        if as_json:
-            quiet_libraries()  # stdout holds the JSON alone
-        report = run_round(str(config), arrivals, target_rate)
+        precheck(config)  # a bad file, input or service fails here in one line each, before Prefect starts
+        report = run_round(str(config), arrivals, target_rate, verbose=verbose and not as_json)
     if as_json:
         emit_json({**dataclasses.asdict(report), "message": report.message()})
         return

@@ -3,8 +3,9 @@ forecast), for people or scripts (`--json`)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -15,9 +16,36 @@ from alflow.config import load_campaign
 from alflow.values import plain
 from cli.console import emit_json, errors_as_exit_codes, out
 
+if TYPE_CHECKING:
+    from alflow.config import CampaignConfig
+    from alflow.ledger.campaign import OpenBatch
+    from alflow.ledger.state import CampaignState
+    from alflow.reporting.outlook import Outlook
+
 
 def _show(value: object, fmt: str = "{}") -> str:
     return "-" if plain(value) is None else fmt.format(value)
+
+
+def _age(seconds: float | None) -> str:
+    """A batch's age for people: '45 s', '12 min', '2 h 05 min', '3 d 4 h'; '-' before its export is finished."""
+    if seconds is None:
+        return "-"
+    minutes, hours = int(seconds // 60), int(seconds // 3600)
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    if hours < 1:
+        return f"{minutes} min"
+    if hours < 24:
+        return f"{hours} h {minutes % 60:02d} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def _open_line(batches: list[OpenBatch], limit: int) -> str:
+    if not batches:
+        return "no batch is out with the vendor"
+    parts = [f"round {b.round}: {b.outstanding}/{b.items} outstanding, out {_age(b.age_seconds())}" for b in batches]
+    return f"open batches ({len(batches)} of at most {limit}): " + "; ".join(parts)
 
 
 def _table(title: str, rows: list[dict], *, cost: bool) -> Table:
@@ -41,14 +69,28 @@ def _table(title: str, rows: list[dict], *, cost: bool) -> Table:
     return table
 
 
+def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batches: list[OpenBatch]) -> list[str]:
+    """Where the campaign stands, under its table: labels, spend, forecast or stop, open batches, MLflow."""
+    from alflow.reporting.dashboard import experiment_url
+    from alflow.reporting.outlook import STOP_REASONS
+
+    lines = [f"labels: {seen.labels_text()}", f"spend: {seen.spend_text() or 'no cost per label set'}"]
+    if seen.stop_reason:
+        lines.append(f"stopped: {STOP_REASONS.get(seen.stop_reason, seen.stop_reason)}")
+    else:
+        lines.append(f"forecast: {seen.forecast_text() or 'after 4 rounds with a score'}")
+    lines.append(_open_line(batches, campaign.vendor.batches_in_flight))
+    if experiment_id := state.rounds[max(state.rounds)].tracking.experiment_id:
+        lines.append(f"MLflow: {experiment_url(campaign.tracking.uri, experiment_id)}")
+    return lines
+
+
 def status(
     config: Annotated[Path, typer.Argument(help="the campaign file")],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
-    """The campaign so far: one row per round, then its labels, spend and forecast."""
-    from alflow.ledger.campaign import campaign_state
-    from alflow.reporting.dashboard import experiment_url
-    from alflow.reporting.outlook import STOP_REASONS
+    """The campaign so far: one row per round, then its labels, spend, forecast and open batches."""
+    from alflow.ledger.campaign import campaign_state, open_batches
     from alflow.reporting.reports import campaign_outlook, status_rows
 
     with errors_as_exit_codes():
@@ -56,6 +98,8 @@ def status(
         state = campaign_state(campaign)
         rows = status_rows(campaign, state)
         seen = campaign_outlook(campaign, state)
+        batches = open_batches(campaign, state)
+    limit = campaign.vendor.batches_in_flight
     if as_json:
         emit_json(
             {
@@ -66,6 +110,8 @@ def status(
                 "rounds": rows,
                 "outlook": seen.plain() if seen else None,
                 "stop_reason": state.stop_reason,
+                "batches_in_flight": limit,
+                "open_batches": [{**asdict(b), "age_seconds": b.age_seconds()} for b in batches],
             }
         )
         return
@@ -78,12 +124,5 @@ def status(
     # In a pipe Rich assumes 80 columns and would squeeze the table: give it room instead.
     console = out if out.is_terminal else Console(width=140)
     console.print(_table(title, rows, cost=cost))
-    lines = [f"labels: {seen.labels_text()}", f"spend: {seen.spend_text() or 'no cost per label set'}"]
-    if seen.stop_reason:
-        lines.append(f"stopped: {STOP_REASONS.get(seen.stop_reason, seen.stop_reason)}")
-    else:
-        lines.append(f"forecast: {seen.forecast_text() or 'after 4 rounds with a score'}")
-    if experiment_id := state.rounds[max(state.rounds)].tracking.experiment_id:
-        lines.append(f"MLflow: {experiment_url(campaign.tracking.uri, experiment_id)}")
-    for line in lines:
+    for line in _lines(campaign, state, seen, batches):
         console.print(line, highlight=False)

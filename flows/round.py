@@ -19,11 +19,12 @@ def active_learning_round(config_path: str, arrivals: str | None = None, target_
     file not screened before, item by item, asking for a label when the item is uncertain enough
     that the share asked tracks `target_rate`, within the budget.
 
-    Never waits for the vendor: if the outstanding batch is not delivered yet, it says so and
-    exports nothing.
+    Never waits for the vendor: while as many batches are out as `vendor.batches_in_flight`
+    allows, it says so and exports nothing. With room left for another batch, it asks for the next
+    round (an `alflow.batch.wanted` event, which the deployment's trigger answers).
     """
     ctx = tasks.open_round(config_path, arrivals=arrivals, target_rate=target_rate)
-    if not ctx.has_work:  # stopped, waiting for the vendor, or no new arrivals
+    if not ctx.has_work:  # stopped, the vendor's hands full, or no new arrivals
         return tasks.report_round(ctx)
     tasks.claim_round(ctx)
     trained = tasks.train_model(ctx)
@@ -35,4 +36,5 @@ def active_learning_round(config_path: str, arrivals: str | None = None, target_
     location = tasks.export_batch(ctx, record, decision.batch)
     # The round is committed and exported by now: a summary that fails to publish is logged, not fatal.
     tasks.publish_round_summary(ctx, record, return_state=True)
+    tasks.ask_for_another_batch(ctx, record, return_state=True)
     return tasks.report_round(ctx, record, location)

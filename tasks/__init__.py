@@ -12,8 +12,10 @@ from typing import Any
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
 
-from alflow.errors import AlflowError
+from alflow.errors import AlflowError, ServiceUnavailableError
+from alflow.ledger import notices
 from alflow.ledger.records import RoundRecord
 from alflow.reporting import describe, reports, round_run
 from alflow.reporting.reports import RoundReport
@@ -25,6 +27,8 @@ def transient(task: Any, task_run: Any, state: Any) -> bool:
     """Retry only what may succeed next time: I/O and server errors, not alflow's verdicts."""
     try:
         state.result()
+    except ServiceUnavailableError:
+        return True  # a bucket or server that did not answer may answer next time
     except AlflowError:
         return False
     except Exception:  # noqa: BLE001 - anything else (network, S3, MLflow server) may be transient
@@ -63,6 +67,16 @@ def report_round(ctx: RoundContext, record: RoundRecord | None = None, batch_uri
     report = reports.round_report(ctx, record, batch_uri)
     print(report.message())
     return report
+
+
+@task(**COMPUTE)
+def ask_for_another_batch(ctx: RoundContext, record: RoundRecord) -> bool:
+    """With room for another batch (vendor.batches_in_flight), emit `alflow.batch.wanted`: the
+    deployment's trigger starts the next round at once, so the vendor always has work."""
+    if not ctx.room_after(len(record.batch_ids)) or record.stop_reason:
+        return False
+    emit_event(notices.WANTED, resource=notices.resource(ctx.config.campaign), payload={"after_round": record.round})
+    return True
 
 
 @task(**COMPUTE)

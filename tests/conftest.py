@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _HOME = Path(tempfile.mkdtemp(prefix="alflow-tests-"))
@@ -27,7 +29,15 @@ import pytest  # noqa: E402
 from alflow.config import load_campaign  # noqa: E402
 from alflow.tools.demo import write_demo_data  # noqa: E402
 
-SERVERS = {"prefect_server", "s3_endpoint", "mlflow_server", "dashboard_campaign", "dask_cluster"}
+SERVERS = {
+    "prefect_server",
+    "s3_endpoint",
+    "mlflow_server",
+    "dashboard_campaign",
+    "dask_cluster",
+    "prefect_api",
+    "team_stack",
+}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -110,34 +120,81 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory, mlflow_template) -> str:
-    """A real `mlflow server` on a free loopback port (SQLite copied from the template, artifacts
-    served by the server from a temp folder); yields its URL."""
+@contextmanager
+def running_prefect_server(folder: Path, **settings: str) -> Iterator[dict[str, str]]:
+    """`prefect server start` on a free loopback port, as a team starts it (`settings`: e.g. its
+    database URL); yields the environment that points a client at it."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(folder / "prefect-home"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        **settings,
+    }
+    log = open(folder / "prefect-server.log", "w")
+    server = subprocess.Popen(
+        [Path(sys.executable).parent / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{env['PREFECT_API_URL']}/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError((folder / "prefect-server.log").read_text()[-2000:]) from None
+                time.sleep(0.5)
+        yield env
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture
+def prefect_api(tmp_path):
+    """A real `prefect server` of its own for one test; yields the environment pointing at it."""
+    with running_prefect_server(tmp_path) as env:
+        yield env
+
+
+@contextmanager
+def running_mlflow_server(folder: Path, backend: str, artifacts: str, **env: str) -> Iterator[str]:
+    """`mlflow server` on a free loopback port over the `backend` store, serving the artifacts it keeps
+    at `artifacts` (a folder or s3://); yields its URL."""
     import signal
     import subprocess
     import sys
     import time
     import urllib.request
 
-    folder = tmp_path_factory.mktemp("mlflow-server")
-    shutil.copy(mlflow_template, folder / "mlflow.db")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log = (folder / "server.log").open("wb")
+    log = (folder / "mlflow-server.log").open("wb")
     server = subprocess.Popen(
         [
             *(sys.executable, "-m", "mlflow", "server"),
             *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
-            *("--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}"),
-            *("--artifacts-destination", str(folder / "artifacts"), "--serve-artifacts"),
+            *("--backend-store-uri", backend, "--artifacts-destination", artifacts, "--serve-artifacts"),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no GenAI job runner process
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **env},  # no GenAI job runner process
         start_new_session=True,  # its own process group: the server's uvicorn child stops with it
     )
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180
     while True:
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
@@ -147,58 +204,156 @@ def mlflow_server(tmp_path_factory, mlflow_template) -> str:
             pass
         if server.poll() is not None or time.monotonic() > deadline:
             os.killpg(server.pid, signal.SIGKILL)
-            raise RuntimeError(f"mlflow server did not start: {(folder / 'server.log').read_text()[-2000:]}")
+            raise RuntimeError(f"mlflow server did not start: {(folder / 'mlflow-server.log').read_text()[-2000:]}")
         time.sleep(0.5)
-    yield url
-    os.killpg(server.pid, signal.SIGTERM)
     try:
-        server.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-    log.close()
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
 
 
 @pytest.fixture(scope="session")
-def dashboard_campaign(tmp_path_factory, mlflow_server, prefect_server):
-    """Four rounds of a small campaign tracked on the `mlflow_server`; round 4 runs in a new process
-    (four rounds: the first with a forecast).
+def mlflow_server(tmp_path_factory, mlflow_template) -> Iterator[str]:
+    """A real `mlflow server` on a free loopback port (SQLite copied from the template, artifacts
+    served by the server from a temp folder); yields its URL."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    shutil.copy(mlflow_template, folder / "mlflow.db")
+    with running_mlflow_server(folder, f"sqlite:///{folder / 'mlflow.db'}", str(folder / "artifacts")) as url:
+        yield url
 
-    Yields (config, reports of rounds 1-3, the round-4 `alflow status --json` row). A random-sampling
-    curve file stands in for a simulation's output.
+
+@pytest.fixture(scope="session")
+def team_stack(tmp_path_factory, postgres, s3_endpoint) -> Iterator[dict]:
+    """The team set-up of docs/TEAM.md on loopback: PostgreSQL behind `prefect server` and `mlflow
+    server`, MLflow's artifacts and the vendor exchange on S3 (moto's server standing in).
+
+    Yields a dict: `prefect_env` (the environment that points a client at the Prefect server),
+    `mlflow` (the tracking URL), `exchange` (the bucket URI campaigns use), `artifacts`, `postgres`.
+    """
+    import boto3
+
+    folder = tmp_path_factory.mktemp("team")
+    for bucket in ("team-artifacts", "team-exchange"):
+        boto3.client("s3").create_bucket(Bucket=bucket)
+    prefect_db = create_database(postgres, "prefect").replace("postgresql://", "postgresql+asyncpg://")
+    mlflow_db = create_database(postgres, "mlflow").replace("postgresql://", "postgresql+psycopg2://")
+    artifacts = "s3://team-artifacts/mlflow"
+    with (
+        running_mlflow_server(folder, mlflow_db, artifacts, MLFLOW_S3_ENDPOINT_URL=s3_endpoint) as mlflow_url,
+        running_prefect_server(folder, PREFECT_API_DATABASE_CONNECTION_URL=prefect_db) as env,
+    ):
+        yield {
+            "prefect_env": env,
+            "mlflow": mlflow_url,
+            "exchange": "s3://team-exchange/campaigns",
+            "artifacts": artifacts,
+            "postgres": postgres,
+        }
+
+
+def run_dashboard_campaign(folder: Path, tracking_uri: str, *, bucket: str | None = None, env: dict | None = None):
+    """Four rounds of a small campaign tracked at `tracking_uri` (four: the first with a forecast);
+    round 4 runs in a new process.
+
+    Rounds 1-3 run in this process against the Prefect API of `env` (default: the session's).
+    Returns (config, reports of rounds 1-3, the round-4 `alflow status --json` row). A
+    random-sampling curve file stands in for a simulation's output.
     """
     import json
     import subprocess
     import sys
 
     import yaml
-    from prefect.settings import PREFECT_API_URL
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.round import active_learning_round
 
     from helpers import vendor_for
 
-    folder = tmp_path_factory.mktemp("dashboard")
-    path = write_demo_data(folder, bucket=None, max_labels=60, batch_size=10)
+    env = env or {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    path = write_demo_data(folder, bucket=bucket, max_labels=60, batch_size=10)
     (folder / "random_curve.json").write_text(
         json.dumps({"labels": [20, 30, 40, 50, 60], "curves": {"random": [0.45, 0.55, 0.62, 0.68, 0.72]}})
     )
     raw = yaml.safe_load(path.read_text())
     raw["campaign"] = "dashboard-demo"
-    raw["tracking"] = {"uri": mlflow_server, "reference_curve": "random_curve.json"}
+    raw["tracking"] = {"uri": tracking_uri, "reference_curve": "random_curve.json"}
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     config = load_campaign(path)
     vendor = vendor_for(config, folder / "data" / "answers.csv")
     reports = []
-    for _ in range(3):
-        report = active_learning_round(str(path))
-        assert report.status == "exported", report.message()
-        vendor.deliver(report.round)
-        reports.append(report)
+    with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
+        for _ in range(3):
+            report = active_learning_round(str(path))
+            assert report.status == "exported", report.message()
+            vendor.deliver(report.round)
+            reports.append(report)
     # Round 4 in a new process against the same servers: it must attach to the same parent run.
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
     cli = [str(Path(sys.executable).with_name("alflow"))]
     done = subprocess.run([*cli, "round", str(path)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     status = subprocess.run([*cli, "status", str(path), "--json"], env=env, capture_output=True, text=True)
     assert status.returncode == 0, status.stderr
     return config, reports, json.loads(status.stdout)["rounds"][-1]
+
+
+@pytest.fixture(scope="session")
+def dashboard_campaign(tmp_path_factory, mlflow_server, prefect_server):
+    """run_dashboard_campaign on the session's `mlflow_server` (SQLite) and temporary Prefect server."""
+    return run_dashboard_campaign(tmp_path_factory.mktemp("dashboard"), mlflow_server)
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """Debian's PostgreSQL in a throwaway cluster on a free loopback port, password-protected, as a
+    team would run it (initdb + pg_ctl, as the postgres user when the tests run as root); yields the
+    URL of its superuser `alflow` without a database: `postgresql://alflow:PASSWORD@127.0.0.1:PORT`."""
+    import subprocess
+
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed: `make test` installs Debian's postgresql")
+    folder = Path(tempfile.mkdtemp(prefix="alflow-postgres-"))  # not under pytest's 0700 folders
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+    password = "alflow-test-password"
+    (folder / "password").write_text(password)
+    if as_postgres:
+        shutil.chown(folder, "postgres")
+        shutil.chown(folder / "password", "postgres")
+    port = _free_port()
+
+    def run(*args: str) -> None:
+        done = subprocess.run([*as_postgres, *args], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    data = str(folder / "data")
+    run(str(bin_dir / "initdb"), "-D", data, "-U", "alflow", "--auth=scram-sha-256", f"--pwfile={folder / 'password'}")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={folder}"
+    run(str(bin_dir / "pg_ctl"), "-D", data, "-l", str(folder / "server.log"), "-o", options, "-w", "start")
+    try:
+        yield f"postgresql://alflow:{password}@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"], timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def create_database(server: str, name: str) -> str:
+    """A new database on the PostgreSQL `server` (a URL without a database); its URL."""
+    import psycopg2
+
+    connection = psycopg2.connect(f"{server}/postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    return f"{server}/{name}"

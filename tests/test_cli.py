@@ -103,6 +103,8 @@ def test_status_without_a_cost_per_label_counts_labels_only(campaign_file, campa
         "rounds": [],
         "outlook": None,
         "stop_reason": None,
+        "batches_in_flight": 1,
+        "open_batches": [],
     }
     assert "no rounds yet" in alflow("status", campaign_file).output
 

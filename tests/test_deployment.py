@@ -1,26 +1,27 @@
-"""infra/prefect.yaml deployed to a real `prefect server`, run by a process worker."""
+"""infra/prefect.yaml deployed to a real `prefect server`, run by a process worker: on its schedule,
+and on a delivery that a vendor uploads with the AWS CLI, announced by `alflow watch`."""
 
 import json
 import os
-import socket
+import shutil
+import signal
 import subprocess
 import sys
 import time
-import urllib.request
+import uuid
+from datetime import datetime
 from pathlib import Path
 
+import boto3
+import pandas as pd
 import pytest
 
+from alflow.config import load_campaign
+from alflow.ledger.campaign import campaign_state
 from alflow.tools.demo import write_demo_data
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _prefect(env, *args, timeout=180):
@@ -31,53 +32,26 @@ def _prefect(env, *args, timeout=180):
     return result.stdout
 
 
-@pytest.fixture
-def prefect_api(tmp_path):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect-home"),
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "INFO",
-    }
-    log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen(
-        [BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{env['PREFECT_API_URL']}/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError((tmp_path / "server.log").read_text()[-2000:]) from None
-                time.sleep(0.5)
-        yield env
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+def deploy(prefect_api: dict, campaign: Path) -> dict:
+    """infra/prefect.yaml deployed for `campaign` as the README and docs/TEAM.md say; the env used."""
+    name = load_campaign(campaign).campaign
+    env = {**prefect_api, "ALFLOW_REPO": str(REPO), "ALFLOW_CAMPAIGN": str(campaign), "ALFLOW_CAMPAIGN_NAME": name}
+    _prefect(env, "work-pool", "create", "alflow-process", "--type", "process")
+    _prefect(env, "deploy", "--prefect-file", "infra/prefect.yaml", "--all")
+    return env
 
 
 @pytest.mark.slow
 def test_scheduled_deployment_runs_a_round_on_a_process_worker(prefect_api, tmp_path, mlflow_template):
     campaign = write_demo_data(tmp_path / "campaign", bucket=None, max_labels=40, batch_size=10)
     (tmp_path / "campaign" / "mlflow.db").write_bytes(mlflow_template.read_bytes())
-    env = {**prefect_api, "ALFLOW_REPO": str(REPO), "ALFLOW_CAMPAIGN": str(campaign)}
-
-    _prefect(env, "work-pool", "create", "alflow-process", "--type", "process")
-    _prefect(env, "deploy", "--prefect-file", "infra/prefect.yaml", "--all")
-    described = _prefect(env, "deployment", "inspect", "active-learning-round/hourly-round")
+    env = deploy(prefect_api, campaign)
+    described = _prefect(env, "deployment", "inspect", "active-learning-round/digits-demo")
     assert "'cron': '0 * * * *'" in described
-    assert "'limit': 1" in described
-    _prefect(env, "deployment", "run", "active-learning-round/hourly-round")
+    assert "'limit': 1" in described and "'collision_strategy': 'ENQUEUE'" in described
+    assert "'prefect.resource.id': 'alflow.campaign.digits-demo'" in described
+    assert "'alflow.delivery.completed'" in described and "'alflow.batch.wanted'" in described
+    _prefect(env, "deployment", "run", "active-learning-round/digits-demo")
     _prefect(env, "worker", "start", "--pool", "alflow-process", "--run-once", timeout=300)
 
     batch = tmp_path / "campaign" / "bucket" / "digits-demo" / "batches" / "round-0001"
@@ -85,3 +59,97 @@ def test_scheduled_deployment_runs_a_round_on_a_process_worker(prefect_api, tmp_
     assert (batch / "_READY").exists()
     completed = json.loads(_prefect(env, "flow-run", "ls", "--state-type", "COMPLETED", "--output", "json"))
     assert [run["deployment_id"] is not None for run in completed] == [True]
+
+
+AWS = shutil.which("aws", path=str(BIN)) or shutil.which("aws")
+
+
+def _aws(*args: str, endpoint: str, cwd: Path) -> None:
+    done = subprocess.run([AWS, *args, "--endpoint-url", endpoint], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def _deployment_runs(env: dict) -> list[dict]:
+    """The deployment's runs but those its schedule made (the hourly safety net, not under test here)."""
+    runs = json.loads(_prefect(env, "flow-run", "ls", "--output", "json", "--limit", "50"))
+    return [r for r in runs if r["deployment_id"] is not None and not r["auto_scheduled"]]
+
+
+def _wait_for(condition, *, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(1)
+    return found
+
+
+def _finished(env: dict, count: int) -> list[dict] | None:
+    """The deployment's runs once there are `count` of them, all completed."""
+    runs = _deployment_runs(env)
+    return runs if len(runs) == count and all(r["state_type"] == "COMPLETED" for r in runs) else None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(AWS is None, reason="the AWS CLI (`aws`) is not installed: `pip install awscli` (dev extra)")
+def test_a_delivery_uploaded_with_the_aws_cli_starts_a_round_on_its_own(
+    s3_endpoint, prefect_api, tmp_path, mlflow_template
+):
+    bucket_name = f"team-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3").create_bucket(Bucket=bucket_name)
+    folder = tmp_path / "campaign"
+    campaign_file = write_demo_data(folder, bucket=f"s3://{bucket_name}/team", max_labels=60, batch_size=10)
+    (folder / "mlflow.db").write_bytes(mlflow_template.read_bytes())
+    campaign = load_campaign(campaign_file)
+    env = {**deploy(prefect_api, campaign_file), "AWS_ENDPOINT_URL_S3": s3_endpoint}
+    alflow = str(BIN / "alflow")
+    first = subprocess.run([alflow, "round", str(campaign_file)], env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0 and "exported 10 items" in first.stdout, first.stdout + first.stderr
+
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("worker", "watcher")}
+    worker = subprocess.Popen(
+        [BIN / "prefect", "worker", "start", "--pool", "alflow-process"],
+        env=env, stdout=logs["worker"], stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    watcher = subprocess.Popen(
+        [alflow, "watch", str(campaign_file), "--interval", "2"],
+        env=env, stdout=logs["watcher"], stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        # The vendor, by hand: download the batch, label it, upload the labels, then the marker, last.
+        vendor, prefix = tmp_path / "vendor", f"s3://{bucket_name}/team/digits-demo"
+        vendor.mkdir()
+        _aws("s3", "cp", f"{prefix}/batches/round-0001/items.csv", "items.csv", endpoint=s3_endpoint, cwd=vendor)
+        answers = pd.read_csv(folder / "data" / "answers.csv", dtype=str).set_index("id")["label"]
+        ids = pd.read_csv(vendor / "items.csv", dtype={"id": str})["id"].tolist()
+        pd.DataFrame({"id": ids, "label": answers.loc[ids].to_numpy()}).to_csv(vendor / "labels.csv", index=False)
+        (vendor / "_DONE").write_bytes(b"")
+        delivery = f"{prefix}/deliveries/round-0001"
+        _aws("s3", "cp", "labels.csv", f"{delivery}/labels.csv", endpoint=s3_endpoint, cwd=vendor)
+        _aws("s3", "cp", "_DONE", f"{delivery}/_DONE", endpoint=s3_endpoint, cwd=vendor)
+        delivered = datetime.now().astimezone()
+
+        # No cron fires in this test and nobody starts a run: the watcher's event does.
+        [run] = _wait_for(lambda: _deployment_runs(env), timeout=120, what="a flow run on the delivery")
+        started = datetime.fromisoformat(run["expected_start_time"])
+        assert (started - delivered).total_seconds() < 60, "the round started more than a minute after _DONE"
+        _wait_for(lambda: 2 in campaign_state(campaign).rounds, timeout=300, what="round 2 in the ledger")
+        assert campaign_state(campaign).rounds[2].labels_used == 30  # it trained on the delivered labels
+
+        # A replayed upload is announced no second time; a duplicate event runs a flow that finds nothing new.
+        _aws("s3", "cp", "labels.csv", f"{delivery}/labels.csv", endpoint=s3_endpoint, cwd=vendor)
+        _aws("s3", "cp", "_DONE", f"{delivery}/_DONE", endpoint=s3_endpoint, cwd=vendor)
+        resource = json.dumps({"prefect.resource.id": "alflow.campaign.digits-demo"})
+        _prefect(env, "event", "emit", "alflow.delivery.completed", "--resource", resource)
+        runs = _wait_for(lambda: _finished(env, 2), timeout=300, what="the duplicate event's run to complete")
+        time.sleep(6)  # three more looks of the watcher at the replayed marker
+        assert len(_deployment_runs(env)) == len(runs) == 2
+        state = campaign_state(campaign)
+        assert sorted(state.rounds) == [1, 2] and state.labels_asked == 20  # no second round, nothing asked twice
+        watched = (tmp_path / "watcher.log").read_text()
+        assert watched.count("round 1 delivered") == 1, watched
+    finally:
+        for process in (watcher, worker):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+        for log in logs.values():
+            log.close()

@@ -293,5 +293,27 @@ def test_rerunning_an_export_or_an_ingest_changes_nothing(campaign_file, campaig
     assert snapshot(campaign_file.parent / "bucket") == before
 
 
+def test_a_watcher_killed_between_the_event_and_its_notice_announces_again_then_never(campaign_file, campaign):
+    [point] = killing_at("watch:after_emit")
+    commit_round_one(campaign)
+    open_round(campaign)  # finishes round 1's export
+    deliver(campaign, 1, "id,label\n")
+    watch = [ALFLOW, "watch", str(campaign_file), "--once"]
+    killed = subprocess.run(watch, env=child_env(ALFLOW_CRASH_AT=point), capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    notice = layout.ledger_key(campaign.campaign, 1, "notice.json")
+    assert not bucket(campaign).exists(notice)  # the event went out; its notice was never written
+
+    again = subprocess.run(watch, env=child_env(), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == [f"digits-demo: round 1 delivered ({bucket(campaign).uri}/"
+                                         "digits-demo/deliveries/round-0001/_DONE); announced"]  # fmt: skip
+    record = json.loads(bucket(campaign).read(notice))
+    assert record["round"] == 1 and record["event"] == "alflow.delivery.completed"
+
+    after = subprocess.run(watch, env=child_env(), capture_output=True, text=True, timeout=300)
+    assert after.returncode == 0 and after.stdout == "", after.stdout + after.stderr  # a restart re-announces nothing
+
+
 def test_every_crash_point_is_killed_by_a_test():
     assert KILLED == set(CRASH_POINTS)

@@ -122,7 +122,7 @@ def test_each_round_run_has_batch_dataset_plots_and_validation(seen, tmp_path):
 
         (dataset_input,) = run.inputs.dataset_inputs
         assert dataset_input.dataset.name == f"labeled-set-round-{round_:04d}"
-        assert dataset_input.dataset.source_type == "local"
+        assert dataset_input.dataset.source_type == ("s3" if config.vendor.bucket.startswith("s3://") else "local")
         assert config.campaign in dataset_input.dataset.source
         assert json.loads(dataset_input.dataset.profile)["num_rows"] == int(run.data.metrics["budget/labels_used"])
         assert {t.key: t.value for t in dataset_input.tags}["mlflow.data.context"] == "training"

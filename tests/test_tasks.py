@@ -5,19 +5,24 @@ import pytest
 from prefect import flow, task
 
 import tasks
-from alflow.errors import DataValidationError
+from alflow.errors import DataValidationError, ServiceUnavailableError
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 FAST = {**tasks.IO, "retry_delay_seconds": 0}  # the same policy without the waits
 
 
-def test_a_transient_error_is_retried_and_an_alflow_error_is_not():
+@pytest.mark.parametrize(
+    "outage",
+    [ConnectionError("503 Slow Down"), ServiceUnavailableError("s3://b/c: the S3 endpoint did not answer")],
+    ids=["network", "alflow-service-unavailable"],
+)
+def test_a_transient_error_is_retried_and_an_alflow_error_is_not(outage):
     calls = {"flaky": 0, "verdict": 0}
 
     def flaky() -> str:
         calls["flaky"] += 1
         if calls["flaky"] < 3:
-            raise ConnectionError("503 Slow Down")
+            raise outage
         return "read"
 
     def verdict() -> None:

@@ -20,6 +20,33 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# What MLflow's tracking stores accept (sqlite: a local file; the others: a server or a database).
+TRACKING_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
+
+
+def _local_or_s3(value: str) -> str:
+    """A local path or s3://bucket/...: the two kinds of place alflow reads and writes."""
+    scheme, sep, rest = value.partition("://")
+    if sep and scheme != "s3":
+        raise ValueError(
+            f"{scheme}:// is not supported: use a local path or s3://bucket/...; for another object store, "
+            "point AWS_ENDPOINT_URL_S3 at its S3-compatible endpoint and use s3://"
+        )
+    if sep and not rest.split("/")[0]:
+        raise ValueError("name the bucket, as in s3://bucket/prefix")
+    return value
+
+
+def _tracking_uri(value: str) -> str:
+    scheme = value.split(":", 1)[0].split("+", 1)[0] if ":" in value else ""
+    if scheme not in TRACKING_SCHEMES:
+        raise ValueError(
+            "not an MLflow tracking URI: use sqlite:///mlflow.db for a local file or "
+            "http://host:5000 for a tracking server"
+        )
+    return value
+
+
 EMBEDDERS = ("all-MiniLM-L6-v2",)
 """Offline text embedders `pool.embedder` may name (alflow[embeddings]: the model ships in a package)."""
 
@@ -57,6 +84,8 @@ class PoolConfig(_Model):
     )
     chunk_size: Annotated[int, Field(gt=0)] = 50_000
 
+    _uri = field_validator("uri")(_local_or_s3)
+
     @field_validator("embedder")
     @classmethod
     def _known_embedder(cls, value: str | None) -> str | None:
@@ -85,6 +114,8 @@ class PoolConfig(_Model):
 class LabelsConfig(_Model):
     uri: str = Field(description="CSV or Parquet file with the id column and a label column")
     label_column: str = "label"
+
+    _uri = field_validator("uri")(_local_or_s3)
 
 
 class ModelConfig(_Model):
@@ -177,6 +208,10 @@ class VendorConfig(_Model):
         default="outstanding",
         description="a tied vote leaves the item outstanding, or takes the tied class listed first in classes",
     )
+    batches_in_flight: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=1,
+        description="batches the vendor may hold at once: a round exports a new one while fewer are open",
+    )
 
     max_delivery_bytes: Annotated[int, Field(gt=0)] = Field(
         default=512 * 1024 * 1024,
@@ -196,6 +231,7 @@ class VendorConfig(_Model):
         "or also trained on; never charged as human labels",
     )
 
+    _bucket = field_validator("bucket")(_local_or_s3)
     _format_name = field_validator("format")(_one_of(tuple(FORMATS), "format"))
 
     @model_validator(mode="after")
@@ -235,6 +271,8 @@ class TrackingConfig(_Model):
         default=None,
         description="a simulation's learning curves (JSON); its random-sampling curve is drawn beside the campaign's",
     )
+
+    _uri = field_validator("uri")(_tracking_uri)
 
 
 class CampaignConfig(_Model):

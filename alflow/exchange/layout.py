@@ -6,6 +6,7 @@
     deliveries/round-0001/...        the vendor's label files, then _DONE last
     quarantine/round-0001/...        rejected files or rows, with a .reason.json beside each
     checks/inputs-<digest>.json      inputs that passed validation, by their files' versions
+    ledger/_writable                 the probe `alflow check` writes once on S3, to see the prefix takes writes
 
 This is all the exchange knows of campaigns: a campaign is a key prefix, a round a folder name.
 docs/VENDORS.md is the vendor's view of the same layout.
@@ -50,6 +51,11 @@ def quarantine_prefix(campaign: str, round_: int) -> str:
 def check_key(campaign: str, digest: str) -> str:
     """The record of inputs (pool, seed labels, holdout) that passed validation, named by their versions."""
     return f"{campaign}/checks/inputs-{digest}.json"
+
+
+def probe_key(campaign: str) -> str:
+    """The one object outside every round folder: written once by a check, never read by the ledger."""
+    return f"{campaign}/ledger/_writable"
 
 
 def stray_key(campaign: str, digest: str) -> str:

@@ -13,28 +13,42 @@ Exactly-once on S3:
   ours, the object is ours and the write succeeded (it is not reported as a conflict).
 - throttling (503 SlowDown, 429), 5xx and dropped connections are retried by botocore's
   standard mode with exponential backoff and jitter (`max_attempts` tries in all, the first included).
+
+What is still wrong after the retries reaches the caller as one line: an endpoint that does not
+answer (or keeps failing) as ServiceUnavailableError, missing credentials, a missing bucket or a
+refused access as ConfigError.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import shutil
 import time
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 from urllib.parse import urlparse
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from alflow.errors import AlreadyExistsError, ConfigError
+from alflow.errors import AlreadyExistsError, ConfigError, ServiceUnavailableError
 from alflow.exchange.store import check_key
 
 SSE = ("none", "AES256", "aws:kms")
 _EXISTS = ("PreconditionFailed", "412")
 _CONFLICT = ("ConditionalRequestConflict", "409")
 _MISSING = ("NoSuchKey", "404", "NotFound")
+_DENIED = ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "ExpiredToken")
+_UNAVAILABLE = ("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "500", "502", "503", "504")
 
 
 def client_config(*, max_attempts: int = 8) -> Config:
@@ -42,6 +56,7 @@ def client_config(*, max_attempts: int = 8) -> Config:
     # default checksum headers. We send our own SHA-256 on every put instead.
     return Config(
         retries={"mode": "standard", "total_max_attempts": max_attempts},
+        connect_timeout=10,  # botocore's 60 s, times every attempt, is minutes before an unreachable endpoint fails
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         signature_version="s3v4",
@@ -57,6 +72,51 @@ def _b64_sha256(data: bytes) -> str:
 
 
 _BLOCK = 8 * 1024 * 1024
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_line(error: Exception, store: S3Store) -> Exception | None:
+    """What an error left after botocore's retries means, as an alflow error; None to let it through."""
+    if isinstance(error, BotoConnectionError | HTTPClientError):
+        return ServiceUnavailableError(
+            f"{store.uri}: the S3 endpoint did not answer ({error}); check the network and AWS_ENDPOINT_URL_S3 "
+            "or the region, then run again: nothing was half-written"
+        )
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return ConfigError(
+            f"{store.uri}: no AWS credentials: provide them the AWS way (environment, profile or instance role)"
+        )
+    code = _error_code(error) if isinstance(error, ClientError) else ""
+    if code == "NoSuchBucket":
+        return ConfigError(f"{store.uri}: bucket {store.bucket!r} does not exist: create it, or fix the URI")
+    if code in _DENIED:
+        return ConfigError(
+            f"{store.uri}: access denied ({code}): the credentials in use may not read and write this prefix "
+            "(see infra/iam/pipeline-policy.json)"
+        )
+    if code in _UNAVAILABLE:
+        return ServiceUnavailableError(f"{store.uri}: S3 still answered {code} after retries; try again later")
+    return None
+
+
+def _answering(method: F) -> F:
+    """Let a store method's S3 errors out as one-line alflow errors (see `_one_line`)."""
+
+    @functools.wraps(method)
+    def wrapper(self: S3Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (ClientError, BotoConnectionError, HTTPClientError, NoCredentialsError, PartialCredentialsError) as err:
+            translated = _one_line(err, self)
+            if translated is None:
+                raise
+            raise translated from None
+
+    return wrapper  # type: ignore[return-value]
+
+
 SHA_META = "alflow-sha256"  # x-amz-meta-alflow-sha256: ours to compare, whatever the store keeps
 
 
@@ -105,6 +165,7 @@ class S3Store:
         check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    @_answering
     def read(self, key: str) -> bytes:
         try:
             return self._client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
@@ -121,9 +182,11 @@ class S3Store:
             extra["SSEKMSKeyId"] = self.kms_key_id
         return extra
 
+    @_answering
     def write_once(self, key: str, data: bytes) -> None:
         self._put_once(key, data, _b64_sha256(data))
 
+    @_answering
     def write_once_from(self, key: str, source: IO[bytes]) -> None:
         """`write_once` streamed from a seekable binary file (read twice: its checksum, then the put)."""
         digest = hashlib.sha256()
@@ -160,11 +223,13 @@ class S3Store:
                 raise
         raise AlreadyExistsError(f"{self.uri}/{key}: concurrent writers kept conflicting; it is taken")
 
+    @_answering
     def checksum(self, key: str) -> str | None:
         """The base64 SHA-256 alflow wrote with the object (S3's own, else our metadata), or None."""
         head = self._client.head_object(Bucket=self.bucket, Key=self._key(key), ChecksumMode="ENABLED")
         return head.get("ChecksumSHA256") or head.get("Metadata", {}).get(SHA_META)
 
+    @_answering
     def _head(self, key: str) -> dict[str, Any]:
         """The object's metadata; FileNotFoundError when it is absent."""
         try:
@@ -188,6 +253,7 @@ class S3Store:
         """When the object was written (the store's clock), ISO 8601 UTC."""
         return self._head(key)["LastModified"].isoformat(timespec="seconds")
 
+    @_answering
     def list(self, prefix: str) -> list[str]:
         if prefix.strip("/"):
             full = self._key(prefix.rstrip("/")) + "/"
@@ -203,6 +269,7 @@ class S3Store:
         """The object's ETag: it changes whenever the object is rewritten."""
         return str(self._head(key)["ETag"]).strip('"')
 
+    @_answering
     def download(self, key: str, target: IO[bytes], *, version: str | None = None) -> None:
         """Stream an object to an open binary file (large pools never sit in memory).
 

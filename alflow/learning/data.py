@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from alflow.config import PoolConfig
 from alflow.learning import content, embeddings, pools
-from alflow.learning.files import _cache_root
+from alflow.learning.files import _cache_root, readable
 from alflow.learning.files import local_file as local_file  # readers of curves and label files take it from here
 
 
@@ -49,7 +49,7 @@ def read_table(uri: str, *, text_columns: list[str]) -> pd.DataFrame:
     if uri.endswith("/") or (not uri.startswith("s3://") and Path(uri).is_dir()):
         files = pools.open_pool(uri).files
         return pd.concat([read_table(f.uri, text_columns=text_columns) for f in files], ignore_index=True)
-    with local_file(uri) as path:
+    with local_file(uri) as path, readable(uri):
         if _is_parquet(uri):
             return _as_text(pd.read_parquet(path), text_columns)
         return pd.read_csv(path, dtype=dict.fromkeys(text_columns, str))

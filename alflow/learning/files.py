@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alflow.errors import ConfigError
+import pandas as pd
+import pyarrow as pa
+
+from alflow.errors import ConfigError, DataValidationError
 from alflow.exchange.bucket import open_store
 from alflow.exchange.local import LocalStore
 
@@ -61,6 +64,21 @@ def local_file(uri: str, *, version: str | None = None) -> Iterator[Path]:
     if version is not None and LocalStore(path.parent).version(path.name) != version:
         raise ConfigError(f"{uri} changed while the round read it; run the round again once it is written")
     yield path
+
+
+@contextmanager
+def readable(source: str | Path) -> Iterator[None]:
+    """Turn a file that cannot be read as a table (empty, not CSV, not Parquet) into one line naming it."""
+    try:
+        yield
+    except pd.errors.EmptyDataError:
+        message = f"{source}: the file is empty; it needs a header row, then one row per item"
+        raise DataValidationError(message, reason="unreadable") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowException) as error:
+        kind = "Parquet" if str(source).lower().endswith((".parquet", ".pq")) else "CSV"
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = f"{source}: not a readable {kind} file ({first}); replace or remove it"
+        raise DataValidationError(message, reason="unreadable") from None
 
 
 def file_version(uri: str) -> str:

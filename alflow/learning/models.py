@@ -72,7 +72,10 @@ def _import(path: str) -> Any:
 def build_model(config: ModelConfig, *, seed: int) -> ClassifierMixin:
     """An unfitted classifier with `predict_proba`; `random_state` defaults to the campaign seed."""
     if config.preset:
-        return _preset(config.preset, config.params, seed)
+        try:
+            return _preset(config.preset, config.params, seed)
+        except TypeError as error:
+            raise ConfigError(f"model.params: the {config.preset} preset rejected them: {error}") from None
     assert config.estimator is not None  # ModelConfig holds exactly one of the two
     cls = _import(config.estimator)
     params = dict(config.params)
@@ -84,6 +87,19 @@ def build_model(config: ModelConfig, *, seed: int) -> ClassifierMixin:
         raise ConfigError(f"model.params: {config.estimator} rejected them: {error}") from None
     if not hasattr(model, "predict_proba"):
         raise ConfigError(f"model.estimator: {config.estimator} has no predict_proba; pick a probabilistic classifier")
+    return model
+
+
+def check_model(config: ModelConfig, *, seed: int) -> ClassifierMixin:
+    """`build_model`, with its parameters checked as `fit` will check them; raises ConfigError."""
+    model = build_model(config, seed=seed)
+    for _, step in getattr(model, "steps", [(None, model)]):
+        validate = getattr(step, "_validate_params", None)  # scikit-learn's parameter constraints, run by fit
+        if validate is not None:
+            try:
+                validate()
+            except (ValueError, TypeError) as error:
+                raise ConfigError(f"model.params: {error}") from None
     return model
 
 

@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from alflow.errors import ConfigError, DataValidationError
+from alflow.errors import ConfigError
 from alflow.exchange.bucket import open_store
-from alflow.learning.files import local_file
+from alflow.learning.files import local_file, readable
 
 PARQUET = (".parquet", ".pq")
 SUFFIXES = (*PARQUET, ".csv")
@@ -127,14 +127,8 @@ def header_of(source: PoolSource) -> list[str]:
 def file_columns(file: PoolFile) -> list[str]:
     """A file's columns, from its Parquet footer or CSV header; DataValidationError if it has neither."""
     parquet = file.uri.lower().endswith(PARQUET)
-    with local_file(file.uri, version=file.version) as path:
-        try:
-            return list(pq.read_schema(path).names) if parquet else list(pd.read_csv(path, nrows=0).columns)
-        except (pa.ArrowException, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-            kind = "Parquet" if parquet else "CSV"
-            raise DataValidationError(
-                f"{file.uri}: not a readable {kind} file ({error}); replace or remove it", reason="unreadable"
-            ) from None
+    with local_file(file.uri, version=file.version) as path, readable(file.uri):
+        return list(pq.read_schema(path).names) if parquet else list(pd.read_csv(path, nrows=0).columns)
 
 
 def parts(source: PoolSource) -> list[Part]:
@@ -174,7 +168,7 @@ def read_part(
 ) -> Iterator[pa.RecordBatch]:
     """The part's rows, `chunk_size` at a time, with only `columns` (ids as Arrow strings; in a CSV
     file the `text` columns are read as written, `"0042"` staying `"0042"`)."""
-    with local_file(part.file.uri, version=part.file.version) as path:
+    with local_file(part.file.uri, version=part.file.version) as path, readable(part.file.uri):
         if part.row_group is not None:
             # pre_buffer (pyarrow's default) keeps every row group read so far; without it and without a
             # read buffer, a whole row group at a time; with both, a chunk's pages at a time.

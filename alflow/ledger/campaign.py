@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from alflow.config import CampaignConfig
 from alflow.errors import ConfigError
+from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
 from alflow.exchange.store import Store
 from alflow.ledger.ingest import ingest_deliveries, report_strays
@@ -60,3 +62,29 @@ def write_off(config: CampaignConfig, round_: int, ids: list[str] | None, *, rea
         record = WriteOff(round=round_, ids=chosen, reason=reason, written_at=now())
         write_attachment(bucket(config), config.campaign, round_, "writeoff", ".json", record.to_json())
     return chosen
+
+
+@dataclass(frozen=True)
+class OpenBatch:
+    """A batch the vendor still holds: `outstanding` of its `items` have no label yet (nor a write-off)."""
+
+    round: int
+    items: int
+    outstanding: int
+    exported_at: str | None  # when its _READY marker was written; None while its export is unfinished
+
+    def age_seconds(self, now: datetime | None = None) -> float | None:
+        if self.exported_at is None:
+            return None
+        return ((now or datetime.now(UTC)) - datetime.fromisoformat(self.exported_at)).total_seconds()
+
+
+def open_batches(config: CampaignConfig, state: CampaignState) -> list[OpenBatch]:
+    """Every batch still out with the vendor, oldest first (one look at each batch's marker)."""
+    store = bucket(config)
+    batches = []
+    for round_ in state.outstanding:
+        marker = layout.batch_prefix(config.campaign, round_) + layout.READY
+        exported = store.modified(marker) if round_ in state.exported else None
+        batches.append(OpenBatch(round_, len(state.batch_ids(round_)), len(state.missing(round_)), exported))
+    return batches

@@ -29,6 +29,7 @@ CRASH_POINTS = (
     "export:after:items",  # the batch file is written
     "export:after:metadata",  # batch.json is written, not _READY
     "export:after:marker",  # _READY is written: the vendor may take the batch
+    "watch:after_emit",  # a delivery's event is sent, its notice not written
 )
 
 

@@ -257,6 +257,16 @@ class AutoLabelFile(Versioned):
     confidence: dict[str, float] = Field(default_factory=dict)
 
 
+class DeliveryNotice(Versioned):
+    """`ledger/round-NNNN/notice.json`: the delivery's completion was announced (an event sent), once."""
+
+    round: int
+    marker: str  # the _DONE marker's URI
+    event: str
+    event_id: str
+    announced_at: str
+
+
 class BatchMetadata(Versioned):
     """`batches/round-NNNN/batch.json`: what the vendor needs to know about the batch beside it."""
 

@@ -29,7 +29,9 @@ class RoundReport:
     batch_size: int = 0
     batch_uri: str | None = None
     stop_reason: str | None = None
-    waiting_for: dict[int, int] = field(default_factory=dict)  # round -> labels outstanding
+    waiting_for: dict[int, int] = field(default_factory=dict)  # open batches before this round: round -> labels
+    batches_in_flight: int = 1  # the campaign's limit (vendor.batches_in_flight)
+    waiting_reason: str | None = None  # status waiting: in_flight (at the limit) or last_batches (nothing left to ask)
     resumed_exports: list[str] = field(default_factory=list)  # interrupted exports finished now
     mlflow_run_id: str | None = None
     labels_ingested: int = 0  # vendor labels accepted by this run
@@ -71,17 +73,29 @@ class RoundReport:
             auto = f"; auto-labeled {self.auto_labeled} items (confidence >= {self.auto_threshold:.3f})"
         return self._message() + auto + self.ingest_message()
 
+    def open_batches(self) -> str:
+        """The batches the vendor holds, as '10 labels from round 3, 4 labels from round 4'."""
+        return ", ".join(f"{n} labels from round {r}" for r, n in sorted(self.waiting_for.items()))
+
+    def _waiting(self) -> str:
+        if self.resumed_exports:
+            where = ", ".join(self.resumed_exports)
+            return f"{self.campaign}: finished an interrupted export to {where}; waiting for {self.open_batches()}"
+        why = ""
+        if self.waiting_reason == "last_batches":
+            why = " before the last round (nothing is left to ask)"
+        elif self.batches_in_flight > 1:
+            why = f" ({len(self.waiting_for)} batches in flight, vendor.batches_in_flight)"
+        return f"{self.campaign}: waiting for {self.open_batches()}{why}; nothing exported"
+
     def _message(self) -> str:
+        still_open = f"; still open: {self.open_batches()} (ingested as delivered)" if self.waiting_for else ""
         if self.status == "already_stopped":
-            return f"{self.campaign}: campaign stopped ({self.stop_reason}); nothing to do"
+            return f"{self.campaign}: campaign stopped ({self.stop_reason}){still_open}; nothing to do"
         if self.status == "no_arrivals":
             return f"{self.campaign}: no new files have arrived; nothing to screen"
         if self.status == "waiting":
-            parts = ", ".join(f"{n} labels from round {r}" for r, n in sorted(self.waiting_for.items()))
-            if self.resumed_exports:
-                where = ", ".join(self.resumed_exports)
-                return f"{self.campaign}: finished an interrupted export to {where}; waiting for {parts}"
-            return f"{self.campaign}: waiting for {parts}; nothing exported"
+            return self._waiting()
         scores = ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items() if not math.isnan(v))
         head = (
             f"{self.campaign} round {self.round}: {self.labels_used}/{self.max_labels} labels, "
@@ -89,10 +103,11 @@ class RoundReport:
         )
         head += "".join(f"; {text}" for text in (self.spend_text, self.forecast_text) if text)
         if self.status == "stopped":
-            return f"{head}; stopped: {self.stop_reason}"
+            return f"{head}; stopped: {self.stop_reason}{still_open}"
         if not self.batch_size:  # a stream round that found no item uncertain enough
             return f"{head}; asked for no labels this round"
-        return f"{head}; exported {self.batch_size} items to {self.batch_uri}"
+        open_now = f" ({len(self.waiting_for) + 1} batches open)" if self.waiting_for else ""
+        return f"{head}; exported {self.batch_size} items to {self.batch_uri}{open_now}"
 
 
 def _ingest_fields(state: CampaignState) -> dict:
@@ -100,18 +115,24 @@ def _ingest_fields(state: CampaignState) -> dict:
     return summary(list(state.ingested_now), state.strays_now)
 
 
+def _open_fields(ctx: RoundContext) -> dict:
+    state = ctx.state
+    waiting = {r: len(state.missing(r)) for r in state.outstanding}
+    return {"waiting_for": waiting, "batches_in_flight": ctx.config.vendor.batches_in_flight}
+
+
 def idle_report(ctx: RoundContext) -> RoundReport:
-    """The report of a round with nothing to do: stopped, waiting for the vendor, or a stream
-    round with no new file (`ctx.has_work` is False)."""
+    """The report of a round with nothing to do (`ctx.waits`): stopped, waiting for the vendor, or a
+    stream round with no new file."""
     config, state = ctx.config, ctx.state
-    if state.stop_reason:
-        return RoundReport(config.campaign, "already_stopped", stop_reason=state.stop_reason)
-    if state.outstanding:
-        waiting = {r: len(state.missing(r)) for r in state.outstanding}
+    fields = {**_open_fields(ctx), **_ingest_fields(state)}
+    if ctx.waits == "stopped":
+        return RoundReport(config.campaign, "already_stopped", stop_reason=state.stop_reason, **fields)
+    if ctx.waits in ("in_flight", "last_batches"):
         return RoundReport(
-            config.campaign, "waiting", waiting_for=waiting, resumed_exports=list(ctx.resumed), **_ingest_fields(state)
+            config.campaign, "waiting", waiting_reason=ctx.waits, resumed_exports=list(ctx.resumed), **fields
         )
-    return RoundReport(config.campaign, "no_arrivals", **_ingest_fields(state))
+    return RoundReport(config.campaign, "no_arrivals", **fields)
 
 
 def record_outlook(config: CampaignConfig, rounds: list[RoundRecord], *, seed_labels: int) -> Outlook:
@@ -166,6 +187,7 @@ def round_report(ctx: RoundContext, record: RoundRecord | None = None, batch_uri
         mlflow_run_id=record.tracking.run_id,
         auto_labeled=auto.count if auto else 0,
         auto_threshold=auto.threshold if auto else None,
+        **_open_fields(ctx),
         **_outlook_fields(context_outlook(ctx, record)),
         **_ingest_fields(ctx.state),
     )

@@ -61,10 +61,34 @@ class RoundContext:
         return self.state.next_round
 
     @property
+    def waits(self) -> str | None:
+        """Why the round has nothing to do, or None when it has work.
+
+        `stopped`: a stopping rule fired. `in_flight`: the vendor holds as many batches as
+        `vendor.batches_in_flight` allows. `last_batches`: batches are open and nothing is left
+        to ask (budget or pool), so the last round waits to train on their labels. `no_arrivals`:
+        a stream round with no new file.
+        """
+        state, open_batches = self.state, len(self.state.outstanding)
+        if state.stop_reason:
+            return "stopped"
+        if open_batches >= self.config.vendor.batches_in_flight:
+            return "in_flight"
+        if open_batches and (self.budget.left == 0 or (self.arrivals is None and self.pool_left == 0)):
+            return "last_batches"
+        if self.arrivals is not None and not self.arrivals.names:
+            return "no_arrivals"
+        return None
+
+    @property
     def has_work(self) -> bool:
-        """False when the campaign has stopped, waits for the vendor, or a stream round has no new file."""
-        waiting = self.state.stop_reason or self.state.outstanding
-        return not waiting and (self.arrivals is None or bool(self.arrivals.names))
+        return self.waits is None
+
+    def room_after(self, asked: int) -> bool:
+        """Whether the vendor could take another batch once this round has asked for `asked` labels:
+        fewer batches than the limit would be open, and budget is left."""
+        open_after = len(self.state.outstanding) + (1 if asked else 0)
+        return bool(asked) and open_after < self.config.vendor.batches_in_flight and self.budget.ask(asked).left > 0
 
     @cached_property
     def store(self) -> Store:
@@ -86,6 +110,11 @@ class RoundContext:
     def taken(self) -> set[str]:
         """Items no strategy may pick: labeled, already asked, or already labeled by the model."""
         return set(self.labeled) | set(self.state.asked_ids) | set(self.state.auto_labeled())
+
+    @property
+    def pool_left(self) -> int:
+        """Pool items not labeled, asked or auto-labeled yet (items outside the pool do not count)."""
+        return self.inputs.pool_size - len(self.taken - self.state.outside_ids)
 
     @cached_property
     def budget(self) -> Budget:

@@ -93,8 +93,8 @@ def stop_reason(
 
 
 def unlabeled_left(ctx: RoundContext, auto: AutoLabels) -> int:
-    """Pool items not labeled, asked or auto-labeled yet (items outside the pool do not count)."""
-    return ctx.inputs.pool_size - len((ctx.taken | set(auto.labels)) - ctx.state.outside_ids)
+    """Pool items not labeled, asked or auto-labeled yet, this round's auto-labels included."""
+    return ctx.pool_left - len(set(auto.labels) - ctx.taken)
 
 
 def _improves(state: CampaignState, metric: str, current: float) -> bool:

@@ -12,14 +12,16 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 
 import pandas as pd
 
 from alflow.config import CampaignConfig
-from alflow.errors import AlreadyExistsError
+from alflow.errors import AlflowError, AlreadyExistsError, ConfigError, DataValidationError
 from alflow.exchange import layout
 from alflow.exchange.store import Store
 from alflow.learning import content, data, files, ids, pools, validation
+from alflow.learning import features as feature_checks
 from alflow.ledger.campaign import bucket
 from alflow.ledger.records import InputsCheck, now
 from alflow.round.context import Inputs
@@ -42,11 +44,11 @@ def _digest(config: CampaignConfig, source: pools.PoolSource) -> str:
 
 
 def _recorded(store: Store, key: str) -> InputsCheck | None:
+    """The record of an earlier check of these inputs, or None: missing, of another schema (the write
+    then finds it taken), or unreadable because the bucket is (the bucket's own check says why)."""
     try:
         return InputsCheck.from_json(store.read(key))
-    except FileNotFoundError:
-        return None
-    except ValueError:  # not a record of this schema: validate again (the write then finds it taken)
+    except (OSError, ValueError, AlflowError):
         return None
 
 
@@ -60,6 +62,14 @@ def _id_chunks(config: CampaignConfig, source: pools.PoolSource) -> ids.Chunks:
             yield offset, batch.column(0)
 
     return read
+
+
+def _feature_frames(config: CampaignConfig, source: pools.PoolSource, features: list[str]) -> Iterator[pd.DataFrame]:
+    """The pool's id and feature columns, a chunk at a time, for the numeric checks."""
+    pool = config.pool
+    columns = list(dict.fromkeys([pool.id_column, *features]))
+    for _, batch in pools.read_pool(source, columns=columns, id_column=pool.id_column, chunk_size=pool.chunk_size):
+        yield batch.to_pandas()
 
 
 def _check_content(config: CampaignConfig, source: pools.PoolSource) -> int | None:
@@ -87,14 +97,19 @@ def _check(
     seed labels against it; its rows and the length of its vectors (None without a vector column)."""
     pool = config.pool
     header = pools.header_of(source)
-    features = list(dict.fromkeys([*features, *content.content_columns(pool)]))
+    required = list(dict.fromkeys([*features, *content.content_columns(pool)]))
     for file in source.files[1:]:  # every file's footer is read here, before any pass
         validation.check_pool(
-            pools.file_columns(file), ids.IdScan(0), id_column=pool.id_column, features=features, source=file.uri
+            pools.file_columns(file), ids.IdScan(0), id_column=pool.id_column, features=required, source=file.uri
         )
     wanted: list[str] = seed[pool.id_column].dropna().tolist() if pool.id_column in seed else []
     scan = ids.scan_ids(_id_chunks(config, source), wanted=wanted) if pool.id_column in header else ids.IdScan(0)
-    validation.check_pool(header, scan, id_column=pool.id_column, features=features, source=pool.uri)
+    validation.check_pool(header, scan, id_column=pool.id_column, features=required, source=pool.uri)
+    if scan.rows == 0:
+        raise DataValidationError(f"{pool.uri}: the pool has no items (a header and no rows)")
+    if pool.reads == "table":
+        frames = _feature_frames(config, source, features)
+        feature_checks.check_features(frames, features, id_column=pool.id_column, source=pool.uri)
     validation.check_labels(
         seed,
         id_column=pool.id_column,
@@ -118,19 +133,22 @@ def _read_holdout(
         validation.check_holdout(
             holdout, features=features, label_column=label, classes=config.classes, source=config.holdout.uri
         )
-        if config.pool.reads != "table":  # the holdout holds what the model reads: texts, or vectors like the pool's
-            pool = config.pool
+        pool = config.pool
+        if pool.reads == "table":
+            feature_checks.check_features([holdout], features, id_column=None, source=config.holdout.uri)
+        else:  # the holdout holds what the model reads: texts, or vectors like the pool's
             text = None if pool.vector_column else pool.text_column
             reads = pool.model_copy(update={"text_column": text, "reference_column": None})
             content.check_chunk(holdout, reads, dimensions=dimensions, base="", source=config.holdout.uri)
     return holdout
 
 
-def validate_inputs(config: CampaignConfig) -> Inputs:
-    """Check the pool, the seed labels and the holdout, or find them checked already at these versions.
+def validate_inputs(config: CampaignConfig, *, record: bool = True) -> Inputs:
+    """Check the pool, the seed labels and the holdout, or find them checked already at these versions;
+    inputs that pass are recorded in the bucket unless `record` is False (`alflow check` writes nothing).
 
     Raises DataValidationError on the first problem (nothing is recorded then), ConfigError for a
-    missing file.
+    missing file or a budget smaller than the seed labels.
     """
     pool, started = config.pool, time.perf_counter()
     source = pools.open_pool(pool.uri)
@@ -144,8 +162,8 @@ def validate_inputs(config: CampaignConfig) -> Inputs:
     holdout = _read_holdout(config, features, check=recorded is None, dimensions=dimensions)
     if pool.embedder:  # computed now if this version of the pool has none cached here
         data.pool_embeddings(pool, source)
-    if recorded is None:
-        record = InputsCheck(
+    if recorded is None and record:
+        check = InputsCheck(
             digest=key.rsplit("-", 1)[-1].removesuffix(".json"),
             pool=pool.uri,
             pool_version=source.version,
@@ -157,8 +175,13 @@ def validate_inputs(config: CampaignConfig) -> Inputs:
             seconds=round(time.perf_counter() - started, 3),
         )
         try:
-            store.write_once(key, record.to_json())
+            store.write_once(key, check.to_json())
         except AlreadyExistsError:
             pass  # another round checked the same inputs meanwhile
     seed_labels = dict(zip(seed[pool.id_column], seed[seed_cfg.label_column], strict=True))
+    if config.budget.max_labels < len(seed_labels):
+        raise ConfigError(
+            f"budget.max_labels is {config.budget.max_labels}, fewer than the {len(seed_labels)} seed labels in "
+            f"{seed_cfg.uri}: seed labels count against the budget; raise max_labels above {len(seed_labels)}"
+        )
     return Inputs(header, features, rows, seed_labels, holdout, dimensions, source=source)

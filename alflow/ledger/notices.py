@@ -1,0 +1,108 @@
+"""Delivery notices: a completed delivery announced once, so that a round can start on it.
+
+A watcher (`alflow watch`, `alflow serve`) lists the campaign's completion markers cheaply, sends
+one event per new `_DONE` and then writes the round's notice record, once. A restart finds the
+notices and re-announces nothing; a watcher killed between the event and the notice sends the
+same event again (same id), which starts no second round: the ledger has nothing new to give it.
+A delivery a round has already ingested (the cron got there first) is not announced.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from alflow.errors import AlreadyExistsError
+from alflow.exchange import layout
+from alflow.exchange.store import Store
+from alflow.ledger.crash import crash_point
+from alflow.ledger.records import DeliveryNotice, now
+
+EVENT = "alflow.delivery.completed"
+WANTED = "alflow.batch.wanted"  # a round exported a batch and the vendor has room for another (batches_in_flight)
+NOTICE = "notice.json"
+
+
+def resource_id(campaign: str) -> str:
+    """The Prefect resource a campaign's events are about (what a deployment trigger matches)."""
+    return f"alflow.campaign.{campaign}"
+
+
+def resource(campaign: str) -> dict[str, str]:
+    return {"prefect.resource.id": resource_id(campaign), "prefect.resource.name": campaign}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A completed delivery to announce: the campaign, the round, and its marker's URI."""
+
+    campaign: str
+    round: int
+    marker: str
+
+    @property
+    def event_id(self) -> str:
+        """The same for every announcement of this marker: a re-sent event can be told for a repeat."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, self.marker))
+
+    def event(self) -> dict:
+        """The event, as JSON for Prefect's events API (`POST /events`)."""
+        return {
+            "id": self.event_id,
+            "occurred": now(),
+            "event": EVENT,
+            "resource": resource(self.campaign),
+            "payload": {"campaign": self.campaign, "round": self.round, "marker": self.marker},
+        }
+
+
+def _rounds(keys: list[str], suffix: str) -> set[int]:
+    return {r for key in keys if key.endswith(suffix) and (r := layout.round_of(key)) is not None}
+
+
+def unannounced(store: Store, campaign: str) -> list[Delivery]:
+    """Completed deliveries neither announced nor ingested yet, oldest round first (two listings)."""
+    done = _rounds(store.list(f"{campaign}/deliveries/"), "/" + layout.DONE)
+    ledger = store.list(f"{campaign}/ledger/")
+    handled = _rounds(ledger, "/" + NOTICE) | {r for k in ledger if "/ingest-" in k and (r := layout.round_of(k))}
+    marker = f"{store.uri}/{{}}{layout.DONE}"
+    return [Delivery(campaign, r, marker.format(layout.delivery_prefix(campaign, r))) for r in sorted(done - handled)]
+
+
+def record_notice(store: Store, delivery: Delivery) -> bool:
+    """Write the delivery's notice once; False if another watcher wrote it first."""
+    notice = DeliveryNotice(
+        round=delivery.round, marker=delivery.marker, event=EVENT, event_id=delivery.event_id, announced_at=now()
+    )
+    try:
+        store.write_once(layout.ledger_key(delivery.campaign, delivery.round, NOTICE), notice.to_json())
+    except AlreadyExistsError:
+        return False
+    return True
+
+
+def announce_new(store: Store, campaign: str, emit: Callable[[dict], None]) -> list[Delivery]:
+    """Send one event (`emit`, which raises if it was not delivered) per new completed delivery, then
+    record its notice; returns the deliveries announced now."""
+    announced = []
+    for delivery in unannounced(store, campaign):
+        emit(delivery.event())
+        crash_point("watch:after_emit")
+        if record_notice(store, delivery):
+            announced.append(delivery)
+    return announced
+
+
+def marker_round(uri: str, store: Store, campaign: str) -> int | None:
+    """The round whose completion marker the object at `uri` is (`s3://bucket/key`, the key as an S3
+    event notification gives it, URL-encoded), or None for any other object or campaign."""
+    uri = unquote_plus(uri)
+    if not uri.startswith(store.uri + "/"):
+        return None
+    key = uri[len(store.uri) + 1 :]
+    round_ = layout.round_of(key)
+    if round_ is None or key != layout.delivery_prefix(campaign, round_) + layout.DONE:
+        return None
+    return round_

@@ -1,0 +1,143 @@
+"""`alflow watch`: one Prefect event per completed delivery, so that a round starts within a minute.
+
+The watcher lists each campaign's completion markers every few seconds (two listings a campaign),
+or, with `--queue`, waits on an SQS queue that receives the bucket's S3 event notifications and
+lists only the campaigns an event is about. Each new `_DONE` becomes one `alflow.delivery.completed`
+event (resource `alflow.campaign.<name>`, the round in the payload) and then a notice in the ledger
+(alflow.ledger.notices): a restart re-announces nothing. The deployment's trigger
+(infra/prefect.yaml) runs the round; the hourly schedule stays as the safety net.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from alflow.config import CampaignConfig, load_campaign
+from alflow.errors import AlflowError, ConfigError, ServiceUnavailableError
+from alflow.exchange.store import Store
+from alflow.ledger.campaign import bucket
+from alflow.ledger.notices import Delivery, announce_new, marker_round
+from cli.console import err, errors_as_exit_codes, out
+
+
+def prefect_api() -> str:
+    """The Prefect server events go to; ConfigError without one (a temporary server would forget them)."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        raise ConfigError("no Prefect server to announce deliveries to: set PREFECT_API_URL (docs/TEAM.md)")
+    return str(url)
+
+
+def post_event(event: dict) -> None:
+    """Send one event to the Prefect API and return once the server has taken it (`POST /events`)."""
+    import httpx
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.request("POST", "/events", json=[event])
+    except httpx.HTTPError as error:
+        raise ServiceUnavailableError(f"the Prefect API did not take the event ({error})") from None
+
+
+class DeliveryWatcher:
+    """Announces the new deliveries of some campaigns, by listing their markers or from an SQS queue."""
+
+    def __init__(
+        self, configs: list[CampaignConfig], *, emit: Callable[[dict], None] = post_event, queue: str | None = None
+    ) -> None:
+        self.campaigns: list[tuple[CampaignConfig, Store]] = [(c, bucket(c)) for c in configs]
+        self.emit, self.queue = emit, queue
+        self.swept = False
+
+    def sweep(self, names: set[str] | None = None) -> list[Delivery]:
+        """List the markers of the campaigns named (all by default) and announce what is new."""
+        return [
+            delivery
+            for config, store in self.campaigns
+            if names is None or config.campaign in names
+            for delivery in announce_new(store, config.campaign, self.emit)
+        ]
+
+    def poll(self, wait: float) -> list[Delivery]:
+        """One look: a sweep, or (with a queue, after a first sweep) up to `wait` seconds on the queue."""
+        if not self.queue or not self.swept:
+            self.swept = True
+            return self.sweep()
+        from alflow.exchange.sqs import created_objects
+
+        uris = created_objects(self.queue, wait_seconds=max(1, min(20, int(wait))))
+        names = {c.campaign for uri in uris for c, store in self.campaigns if marker_round(uri, store, c.campaign)}
+        return self.sweep(names) if names else []
+
+    def run(
+        self,
+        *,
+        interval: float,
+        on_delivery: Callable[[Delivery], None],
+        on_problem: Callable[[AlflowError], None],
+        stop: threading.Event,
+        once: bool = False,
+    ) -> None:
+        """Poll until `stop` is set (or once): a service that does not answer is reported and tried again."""
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                for delivery in self.poll(interval):
+                    on_delivery(delivery)
+            except ServiceUnavailableError as error:
+                if once:
+                    raise
+                on_problem(error)
+            if once:
+                return
+            if not self.queue:
+                stop.wait(max(0.0, interval - (time.monotonic() - started)))
+
+
+def say_delivered(delivery: Delivery) -> None:
+    out.print(f"{delivery.campaign}: round {delivery.round} delivered ({delivery.marker}); announced", highlight=False)
+
+
+def say_problem(error: AlflowError) -> None:
+    err.print(f"[yellow]warning:[/yellow] {error}; trying again", highlight=False)
+
+
+def watch(
+    configs: Annotated[list[Path], typer.Argument(help="the campaign files to watch")],
+    interval: Annotated[float, typer.Option(min=1, help="seconds between two looks at the buckets")] = 10.0,
+    queue: Annotated[
+        str | None,
+        typer.Option(help="an SQS queue URL receiving the bucket's S3 event notifications, instead of listing"),
+    ] = None,
+    once: Annotated[bool, typer.Option(help="look once and exit (for cron or CI)")] = False,
+) -> None:
+    """Announce each completed delivery to Prefect as an event, once, so that its round starts at once."""
+    from cli.console import quiet_libraries
+
+    quiet_libraries()
+    with errors_as_exit_codes():
+        campaigns = [load_campaign(path) for path in configs]
+        api = prefect_api()
+        watcher = DeliveryWatcher(campaigns, queue=queue)
+        how = f"SQS queue {queue}" if queue else f"every {interval:g} s"
+        if not once:
+            out.print(f"watching {len(campaigns)} campaign(s) ({how}) for deliveries; events to {api}", highlight=False)
+        try:
+            watcher.run(
+                interval=interval,
+                on_delivery=say_delivered,
+                on_problem=say_problem,
+                stop=threading.Event(),
+                once=once,
+            )
+        except KeyboardInterrupt:
+            out.print("stopped watching")

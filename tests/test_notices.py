@@ -1,0 +1,134 @@
+"""Delivery notices (alflow.ledger.notices) and the watcher's looks (cli.watch), without Prefect:
+one event per completed delivery, once, whoever restarts; S3 event notifications through SQS."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from alflow.exchange import layout
+from alflow.exchange.local import LocalStore
+from alflow.ledger.notices import EVENT, announce_new, marker_round, unannounced
+from alflow.ledger.records import BatchRecord, RoundRecord
+from alflow.ledger.writes import record_round
+from cli.watch import DeliveryWatcher
+
+from helpers import deliver
+
+
+def _round(store, campaign: str, round_: int) -> None:
+    record = RoundRecord(
+        round=round_, labels_used=20, metrics={"accuracy": 0.5}, metric_source="holdout", strategy="margin",
+        model="LogisticRegression", stop_reason=None, batch=BatchRecord(ids=["a"], scores=[1.0], predicted=["1"]),
+    )  # fmt: skip
+    record_round(store, campaign, record)
+
+
+def _done(store, campaign: str, round_: int, name: str = "labels.csv") -> None:
+    prefix = layout.delivery_prefix(campaign, round_)
+    store.write_once(prefix + name, b"id,label\na,1\n")
+    store.write_once(prefix + layout.DONE, b"")
+
+
+def test_each_completed_delivery_is_announced_once_in_round_order(tmp_path):
+    store, sent = LocalStore(tmp_path), []
+    for r in (1, 2, 3):
+        _round(store, "c", r)
+    _done(store, "c", 3)
+    _done(store, "c", 1)
+    store.write_once(layout.delivery_prefix("c", 2) + "labels.csv", b"id,label\n")  # no marker yet: not complete
+
+    announced = announce_new(store, "c", sent.append)
+
+    assert [d.round for d in announced] == [1, 3]
+    assert [(e["event"], e["resource"]["prefect.resource.id"], e["payload"]["round"]) for e in sent] == [
+        (EVENT, "alflow.campaign.c", 1),
+        (EVENT, "alflow.campaign.c", 3),
+    ]
+    assert sent[0]["id"] == str(uuid.uuid5(uuid.NAMESPACE_URL, f"{store.uri}/c/deliveries/round-0001/_DONE"))
+    assert announce_new(store, "c", sent.append) == [] and len(sent) == 2  # a restart re-announces nothing
+    _done(store, "c", 2, name="more.csv")
+    assert [d.round for d in announce_new(store, "c", sent.append)] == [2]
+
+
+def test_an_event_that_was_not_delivered_leaves_no_notice(tmp_path):
+    store = LocalStore(tmp_path)
+    _round(store, "c", 1)
+    _done(store, "c", 1)
+
+    def down(event: dict) -> None:
+        raise ConnectionError("the Prefect API did not answer")
+
+    with pytest.raises(ConnectionError):
+        announce_new(store, "c", down)
+    assert [d.round for d in unannounced(store, "c")] == [1]  # the next look tries again
+
+
+def test_a_delivery_already_ingested_is_not_announced(campaign):
+    from alflow.ledger.campaign import bucket, ingest_campaign
+
+    store = bucket(campaign)
+    _round(store, campaign.campaign, 1)
+    deliver(campaign, 1, "id,label\na,1\n")
+    ingest_campaign(campaign)  # the hourly round got there first
+    assert unannounced(store, campaign.campaign) == []
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("s3://b/team/c/deliveries/round-0007/_DONE", 7),
+        ("s3://b/team%2Fc%2Fdeliveries%2Fround-0007%2F_DONE", 7),  # as moto encodes keys
+        ("s3://b/team/c/deliveries/round-0007/labels.csv", None),
+        ("s3://b/team/c/batches/round-0007/_READY", None),
+        ("s3://b/team/other/deliveries/round-0007/_DONE", None),
+        ("s3://b/teamx/c/deliveries/round-0007/_DONE", None),
+        ("s3://other/team/c/deliveries/round-0007/_DONE", None),
+    ],
+    ids=["marker", "encoded", "label-file", "batch-marker", "other-campaign", "other-prefix", "other-bucket"],
+)
+def test_an_s3_notification_names_a_completion_marker_of_the_campaign(uri, expected):
+    class Store:
+        uri = "s3://b/team"
+
+    assert marker_round(uri, Store(), "c") == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_the_watcher_reads_s3_event_notifications_from_sqs(s3_endpoint, campaign_file, monkeypatch):
+    """moto's server delivers S3 notifications to SQS, as S3 does; the watcher lists only on a marker's event."""
+    import yaml
+
+    from alflow.config import load_campaign
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", s3_endpoint)
+    name = f"notify-{uuid.uuid4().hex[:10]}"
+    s3, sqs = boto3.client("s3"), boto3.client("sqs", endpoint_url=s3_endpoint)
+    s3.create_bucket(Bucket=name)
+    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    # infra/team/bucket-notification.json as docs/TEAM.md has a team apply it: the markers only
+    notification = json.loads((Path(__file__).parents[1] / "infra" / "team" / "bucket-notification.json").read_text())
+    notification["QueueConfigurations"][0]["QueueArn"] = arn
+    s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration=notification)
+    raw = yaml.safe_load(campaign_file.read_text())
+    raw["vendor"]["bucket"] = f"s3://{name}/team"
+    campaign_file.write_text(yaml.safe_dump(raw))
+    campaign = load_campaign(campaign_file)
+    sent: list[dict] = []
+    watcher = DeliveryWatcher([campaign], emit=sent.append, queue=queue)
+    from alflow.ledger.campaign import bucket
+
+    store = bucket(campaign)
+    _round(store, campaign.campaign, 1)
+    assert watcher.poll(1) == []  # the first look is a sweep: nothing delivered yet
+    _done(store, campaign.campaign, 1)
+    looks = [watcher.poll(2) for _ in range(2)]  # S3's test event and the marker's (any order)
+
+    assert [d.round for look in looks for d in look] == [1]
+    assert [json.dumps(e["payload"]["round"]) for e in sent] == ["1"]
+    assert watcher.poll(1) == []

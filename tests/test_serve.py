@@ -1,0 +1,91 @@
+"""`alflow serve` against a real `prefect server`: two campaigns in one long-lived process, a round on
+each delivery (the watcher in its thread), the next batch asked at once while the vendor has room
+(vendor.batches_in_flight), and paused deployments once it stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from alflow.config import load_campaign
+from alflow.ledger.campaign import campaign_state
+from alflow.tools.demo import write_demo_data
+
+from helpers import vendor_for
+
+BIN = Path(sys.executable).parent
+
+
+def _campaign(folder: Path, name: str, mlflow_template: Path, *, in_flight: int) -> Path:
+    path = write_demo_data(folder, bucket=None, max_labels=60, batch_size=10)
+    (folder / "mlflow.db").write_bytes(mlflow_template.read_bytes())
+    raw = yaml.safe_load(path.read_text())
+    raw["campaign"], raw["vendor"]["batches_in_flight"] = name, in_flight
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _wait(condition, *, timeout: float, what: str, log: Path):
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}:\n{log.read_text()[-3000:]}"
+        time.sleep(1)
+    return found
+
+
+@pytest.mark.slow
+def test_one_process_serves_two_campaigns_on_delivery_and_fills_the_vendors_room(
+    prefect_api, tmp_path, mlflow_template
+):
+    solo = _campaign(tmp_path / "solo", "solo", mlflow_template, in_flight=1)
+    pair = _campaign(tmp_path / "pair", "pair", mlflow_template, in_flight=2)
+    log = tmp_path / "serve.log"
+    served = subprocess.Popen(
+        [BIN / "alflow", "serve", str(solo), str(pair), "--poll", "1", "--watch-interval", "1", "--cron", ""],
+        env=prefect_api,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait(lambda: "serving solo, pair" in log.read_text(), timeout=180, what="alflow serve to start", log=log)
+        for name in ("solo", "pair"):
+            started = subprocess.run(
+                [BIN / "prefect", "deployment", "run", f"active-learning-round/{name}"],
+                env=prefect_api, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert started.returncode == 0, started.stderr
+
+        # pair: round 1 leaves room for a second batch, so round 2 follows on its own; then it waits.
+        pair_config, solo_config = load_campaign(pair), load_campaign(solo)
+        _wait(lambda: sorted(campaign_state(pair_config).rounds) == [1, 2], timeout=300, what="pair round 2", log=log)
+        _wait(lambda: 1 in campaign_state(solo_config).rounds, timeout=300, what="solo round 1", log=log)
+        # solo: the vendor delivers round 1; the watcher announces it; this process runs round 2.
+        vendor_for(solo_config, solo.parent / "data" / "answers.csv").deliver(1)
+        _wait(lambda: 2 in campaign_state(solo_config).rounds, timeout=300, what="solo round 2", log=log)
+        assert campaign_state(solo_config).rounds[2].labels_used == 30
+    finally:
+        served.send_signal(signal.SIGTERM)  # finishes the round in hand, pauses the deployments
+        assert served.wait(timeout=300) == 0, log.read_text()
+
+    lines = log.read_text().splitlines()
+    assert [line.split(":")[0].split(" round")[0] for line in lines if " round " in line and "labels," in line] in (
+        [["solo", "pair", "pair", "solo"][i] for i in order] for order in ([0, 1, 2, 3], [1, 0, 2, 3], [1, 2, 0, 3])
+    ), lines
+    assert "solo: round 1 delivered" in log.read_text()
+    assert lines[-1] == "stopped serving solo, pair; their deployments are paused until served again"
+    assert sorted(campaign_state(pair_config).rounds) == [1, 2]  # two batches in flight: it waits for the vendor
+    for name in ("solo", "pair"):
+        described = subprocess.run(
+            [BIN / "prefect", "deployment", "inspect", f"active-learning-round/{name}"],
+            env={**prefect_api, **{k: v for k, v in os.environ.items() if k.startswith("AWS_")}},
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert "'paused': True" in described.stdout, described.stdout + described.stderr
