@@ -264,6 +264,17 @@ def test_labelbox_data_rows_carry_the_item_and_the_models_guess():
     assert rows[0]["attachments"][0]["value"] == "model pets/3 guesses cat; item 1 of 3 to label"
 
 
+def test_labelbox_data_rows_of_references_are_the_image_or_pdf_with_the_text_beside_it():
+    batch = items().assign(**{"source-ref": ["s3://team/scans/1.png", "s3://team/scans/2.PDF", "s3://team/3.jpg"]})
+    rows = json.loads(get("labelbox").write_batch(batch, model_version="pets/3", text_column="text"))
+    assert [r["row_data"] for r in rows] == ["s3://team/scans/1.png", "s3://team/scans/2.PDF", "s3://team/3.jpg"]
+    assert [r["media_type"] for r in rows] == ["IMAGE", "PDF", "IMAGE"]
+    assert rows[0]["attachments"][0] == {"type": "RAW_TEXT", "value": "the cat sat on the mat"}  # the text beside
+    assert rows[0]["attachments"][1]["value"].startswith("model pets/3 guesses cat")
+    images = json.loads(get("labelbox").write_batch(batch.drop(columns="text"), model_version="p/1", text_column=None))
+    assert [len(r["attachments"]) for r in images] == [1, 1, 1]  # the guess only: no features shown as text
+
+
 @pytest.mark.parametrize(
     ("label", "problem"),
     [

@@ -1,8 +1,10 @@
 """Labelbox both ways: data rows to import out; the project's export (NDJSON, export v2) in.
 
 Out: `data_rows.json`, a JSON list of data rows as Labelbox's `create_data_rows` takes them: the
-item's text (or its features as inline JSON text) as `row_data`, its id as `global_key`, and an
-attachment telling the labeler the model's guess. In: one data row per line, its labels under
+item's reference (an image or PDF URI, read through the bucket's Labelbox integration), else its
+text, else its features as inline JSON text, as `row_data` with the matching `media_type`; its id
+as `global_key`; and attachments telling the labeler the model's guess (and, beside a reference,
+the item's text). In: one data row per line, its labels under
 `projects.<project id>.labels[]`; each label is one vote, read from its radio (or single-answer
 checklist) classification, the annotator from `label_details.created_by`. With several
 classification questions in a label, the one named `label` is read.
@@ -17,14 +19,30 @@ from typing import IO, Any
 import pandas as pd
 
 from alflow.exchange.formats import reading
-from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, LABEL_ATTRIBUTE, Format, ReadOptions, plain_row
+from alflow.exchange.formats.base import (
+    ANNOTATOR,
+    ID,
+    LABEL,
+    LABEL_ATTRIBUTE,
+    SOURCE_REF,
+    Format,
+    ReadOptions,
+    plain_row,
+)
 from alflow.exchange.formats.reading import bad_row, vote
 
 
-def _row_data(fields: dict[str, Any], text_column: str | None) -> Any:
-    if text_column and text_column in fields:
-        return fields[text_column]
-    return json.dumps({k: v for k, v in fields.items() if k not in (ID, "score", "predicted")}, sort_keys=True)
+def _row_data(fields: dict[str, Any], text_column: str | None) -> tuple[Any, str, list[dict[str, str]]]:
+    """(row_data, media_type, extra attachments) of one item."""
+    text = fields.get(text_column) if text_column else None
+    if SOURCE_REF in fields:
+        reference = str(fields[SOURCE_REF])
+        media = "PDF" if reference.lower().endswith(".pdf") else "IMAGE"
+        return reference, media, [] if text is None else [{"type": "RAW_TEXT", "value": str(text)}]
+    if text is not None:
+        return text, "TEXT", []
+    shown = {k: v for k, v in fields.items() if k not in (ID, "score", "predicted")}
+    return json.dumps(shown, sort_keys=True), "TEXT", []
 
 
 def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | None) -> bytes:
@@ -33,12 +51,13 @@ def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | N
     for rank, (_, row) in enumerate(items.iterrows(), start=1):
         fields = plain_row(row)
         guess = f"model {model_version} guesses {fields.get('predicted')}; item {rank} of {len(items)} to label"
+        row_data, media, shown = _row_data(fields, text_column)
         rows.append(
             {
-                "row_data": _row_data(fields, text_column),
+                "row_data": row_data,
                 "global_key": str(fields[ID]),
-                "media_type": "TEXT",
-                "attachments": [{"type": "RAW_TEXT", "value": guess}],
+                "media_type": media,
+                "attachments": [*shown, {"type": "RAW_TEXT", "value": guess}],
             }
         )
     return (json.dumps(rows, indent=1) + "\n").encode()
