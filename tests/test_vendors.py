@@ -265,9 +265,13 @@ def test_labelbox_data_rows_carry_the_item_and_the_models_guess():
 
 
 def test_labelbox_data_rows_of_references_are_the_image_or_pdf_with_the_text_beside_it():
-    batch = items().assign(**{"source-ref": ["s3://team/scans/1.png", "s3://team/scans/2.PDF", "s3://team/3.jpg"]})
+    batch = items().assign(**{"source-ref": ["s3://team/scans/1.png", "s3://team/scans/a b.PDF", "/data/3.jpg"]})
     rows = json.loads(get("labelbox").write_batch(batch, model_version="pets/3", text_column="text"))
-    assert [r["row_data"] for r in rows] == ["s3://team/scans/1.png", "s3://team/scans/2.PDF", "s3://team/3.jpg"]
+    assert [r["row_data"] for r in rows] == [  # Labelbox refuses s3:// assets: their https URL
+        "https://team.s3.amazonaws.com/scans/1.png",
+        "https://team.s3.amazonaws.com/scans/a%20b.PDF",
+        "/data/3.jpg",
+    ]
     assert [r["media_type"] for r in rows] == ["IMAGE", "PDF", "IMAGE"]
     assert rows[0]["attachments"][0] == {"type": "RAW_TEXT", "value": "the cat sat on the mat"}  # the text beside
     assert rows[0]["attachments"][1]["value"].startswith("model pets/3 guesses cat")

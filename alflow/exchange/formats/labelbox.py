@@ -1,7 +1,8 @@
 """Labelbox both ways: data rows to import out; the project's export (NDJSON, export v2) in.
 
 Out: `data_rows.json`, a JSON list of data rows as Labelbox's `create_data_rows` takes them: the
-item's reference (an image or PDF URI, read through the bucket's Labelbox integration), else its
+item's reference (an image or PDF; an s3:// URI as its https URL, read through the dataset's IAM
+delegated access), else its
 text, else its features as inline JSON text, as `row_data` with the matching `media_type`; its id
 as `global_key`; and attachments telling the labeler the model's guess (and, beside a reference,
 the item's text). In: one data row per line, its labels under
@@ -13,6 +14,7 @@ classification questions in a label, the one named `label` is read.
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -32,11 +34,20 @@ from alflow.exchange.formats.base import (
 from alflow.exchange.formats.reading import bad_row, vote
 
 
+def _https(reference: str) -> str:
+    """An s3:// URI as the object's https URL, which Labelbox requires of S3 assets (the SDK refuses
+    `s3://`); anything else as written."""
+    if not reference.startswith("s3://"):
+        return reference
+    bucket, _, key = reference.removeprefix("s3://").partition("/")
+    return f"https://{bucket}.s3.amazonaws.com/{quote(key, safe='/')}"
+
+
 def _row_data(fields: dict[str, Any], text_column: str | None) -> tuple[Any, str, list[dict[str, str]]]:
     """(row_data, media_type, extra attachments) of one item."""
     text = fields.get(text_column) if text_column else None
     if SOURCE_REF in fields:
-        reference = str(fields[SOURCE_REF])
+        reference = _https(str(fields[SOURCE_REF]))
         media = "PDF" if reference.lower().endswith(".pdf") else "IMAGE"
         return reference, media, [] if text is None else [{"type": "RAW_TEXT", "value": str(text)}]
     if text is not None:
