@@ -14,9 +14,9 @@ classification questions in a label, the one named `label` is read.
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 from collections.abc import Iterator
 from typing import IO, Any
+from urllib.parse import quote
 
 import pandas as pd
 
