@@ -84,6 +84,7 @@ def test_pool_embeddings_are_computed_once_per_version_of_the_pool(tmp_path, mon
     assert np.allclose(first[:3], real(texts[:3], "all-MiniLM-L6-v2"), atol=1e-6)  # in the pool's order
     pd.read_csv(pool_file, dtype=str).head(30).to_csv(pool_file, index=False)  # a new version of the pool
     assert np.array(data.pool_embeddings(pool)).shape == (30, 384) and sum(calls) == 70
+    assert len(list((tmp_path / "cache" / "embeddings").rglob("*.f32"))) == 1  # the earlier version's are gone
 
 
 def load_campaign_with(path, raw):

@@ -132,7 +132,7 @@ def pool_embeddings(pool: PoolConfig, source: pools.PoolSource | None = None) ->
     batches = pools.read_pool(source, columns=[column], id_column=pool.id_column, chunk_size=2_048, text=[column])
     texts = (batch.column(0).to_pylist() for _, batch in batches)
     return embeddings.cached(
-        _cache_root() / "embeddings", source=f"{pool.uri}|{source.version}|{column}", name=name, texts=texts
+        _cache_root() / "embeddings", source=f"{pool.uri}|{column}", version=source.version, name=name, texts=texts
     )
 
 

