@@ -29,8 +29,9 @@ embeddings: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/alflow demo
 
+# Two workers: most of the suite waits on servers and subprocesses, so two cores run it in about 9 minutes.
 test: $(STAMP) $(CHROMIUM) postgresql
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
