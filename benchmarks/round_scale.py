@@ -297,7 +297,7 @@ def markdown(results: list[dict], command: str, loads: tuple[str, str]) -> str:
         "RSS sampled every 20 ms (stages); the floor (fit on the seed labels + one streamed predict_proba pass + "
         "top-k) in its own process in the same run.",
         "",
-        f"Shared 2-core machine, other engineers' work running: load average {loads[0]} at the start, "
+        f"2-core machine: load average {loads[0]} at the start, "
         f"{loads[1]} at the end (1, 5, 15 min); each round's load at its start is in the JSON.",
         "",
         "| pool rows | floor s (of which pass) | floor peak MB | round 1 s | round 1 peak MB | round 2 (warm) s "
