@@ -144,21 +144,6 @@ def check(frame: pd.DataFrame, rules: list[Rule], *, source: str) -> None:
         raise _error(failed[first], rules[first], frame, source)
 
 
-def failing_rows(frame: pd.DataFrame, rules: list[Rule], *, source: str) -> dict[int, list[int]]:
-    """Rule index -> positions of the rows that break it, for row rules (not_null, in_set, unique).
-
-    For accepting the valid part of a file. Raises DataValidationError when a rule is not about
-    rows (a missing column) or could not run: then no row can be trusted.
-    """
-    frame = frame.reset_index(drop=True)
-    rows: dict[int, list[int]] = {}
-    for index, result in sorted(_failed(frame, rules).items()):
-        if result.exception_info.get("raised_exception") or rules[index].kind == "column_exists":
-            raise _error(result, rules[index], frame, source)
-        rows[index] = [int(i) for i in result.result.get("unexpected_index_list") or []]
-    return rows
-
-
 def _columns_rules(columns: Iterable[str]) -> list[Rule]:
     return [Rule("column_exists", c) for c in columns]
 
