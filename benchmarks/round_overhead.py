@@ -152,23 +152,6 @@ def install_timers() -> None:
     _timed(round_run, "write_round_artifacts", "render", stage=False)
 
 
-def library_round(config_path: str):
-    """The flow's recipe (flows/round.py) as plain calls, without Prefect."""
-    from alflow.reporting import reports, round_run
-    from alflow.round import autolabel, commit, decide, export, opening, select, train
-
-    ctx = opening.open_round(config_path)
-    if not ctx.has_work:
-        return reports.round_report(ctx)
-    opening.claim_round(ctx)
-    trained = train.train_model(ctx)
-    auto = autolabel.auto_label(ctx, trained)
-    decision = select.select_batch(ctx, trained, decide.decide(ctx, trained, auto))
-    tracked = round_run.log_round(ctx, trained, decision)
-    record = commit.commit_round(ctx, decision, tracked)
-    return reports.round_report(ctx, record, export.export_batch(ctx, record, decision.batch))
-
-
 def run_mode(mode: str, folder: str, n_rounds: int) -> dict:
     """Runs in its own process: n_rounds rounds, the vendor delivering in between."""
     import pandas as pd
@@ -199,7 +182,7 @@ def run_mode(mode: str, folder: str, n_rounds: int) -> dict:
         result["server_start"] = time.perf_counter() - started
         run_round = active_learning_round
     else:
-        run_round = library_round
+        from alflow.tools.plain import plain_round as run_round
     for _ in range(n_rounds):
         SECONDS.clear()
         started = time.perf_counter()

@@ -63,10 +63,10 @@ def vendor(folder: Path):
 def library(folder: Path, rounds: int) -> list[float]:
     code = (
         f"import json, sys, time; sys.path.insert(0, {str(Path(__file__).parent)!r}); import os; "
-        f"os.chdir({str(folder)!r}); import round_overhead, served_overhead; "
+        f"os.chdir({str(folder)!r}); import served_overhead; from alflow.tools.plain import plain_round; "
         f"v = served_overhead.vendor(__import__('pathlib').Path('.')); walls = []\n"
         f"for _ in range({rounds}):\n"
-        "    t = time.perf_counter(); r = round_overhead.library_round('campaign.yaml')\n"
+        "    t = time.perf_counter(); r = plain_round('campaign.yaml')\n"
         "    walls.append(time.perf_counter() - t); assert r.status == 'exported', r.message(); v.deliver(r.round)\n"
         "print(json.dumps(walls))"
     )

@@ -77,8 +77,9 @@ def simulate(folder: Path, *, in_flight: int, turnaround: float, pickup: float, 
     """One campaign to its budget; times in seconds of simulated time."""
     from alflow.config import load_campaign
     from alflow.ledger.campaign import campaign_state
+    from alflow.tools.plain import plain_round
 
-    from helpers import library_round, vendor_for
+    from helpers import vendor_for
 
     config = load_campaign(campaign(folder, in_flight))
     answers = vendor_for(config, folder / "data" / "answers.csv")
@@ -109,7 +110,7 @@ def simulate(folder: Path, *, in_flight: int, turnaround: float, pickup: float, 
         if stopped:
             continue
         started = time.perf_counter()
-        report = library_round(config)
+        report = plain_round(config)
         seconds.append(time.perf_counter() - started)
         done = now + seconds[-1]
         if report.status == "stopped":

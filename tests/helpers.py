@@ -51,23 +51,6 @@ class SlowModel:
         return getattr(self.model, name)
 
 
-def library_round(campaign: str | Path | CampaignConfig):
-    """The flow's recipe (flows/round.py) as plain library calls, without Prefect; its report."""
-    from alflow.reporting import reports, round_run
-    from alflow.round import autolabel, commit, decide, export, opening, select, train
-
-    ctx = opening.open_round(campaign)
-    if not ctx.has_work:
-        return reports.round_report(ctx)
-    opening.claim_round(ctx)
-    trained = train.train_model(ctx)
-    auto = autolabel.auto_label(ctx, trained)
-    decision = select.select_batch(ctx, trained, decide.decide(ctx, trained, auto))
-    tracked = round_run.log_round(ctx, trained, decision)
-    record = commit.commit_round(ctx, decision, tracked)
-    return reports.round_report(ctx, record, export.export_batch(ctx, record, decision.batch))
-
-
 # --- an image campaign: scikit-learn's digits as PNG files, their pixels standing in for the
 # embeddings a team's own foundation model would make (a Parquet list<float> column) -------------
 

@@ -2,7 +2,7 @@
 ones are out, so the vendor always has work. No item is asked twice, the budget counts every label
 asked across open batches, deliveries of any open batch are ingested in any order, each once.
 
-Rounds run as plain library calls (tests/helpers.library_round: the flow's recipe without Prefect);
+Rounds run as plain library calls (alflow.tools.plain.plain_round: the flow's recipe without Prefect);
 tests that run several are marked slow.
 """
 
@@ -24,9 +24,10 @@ from alflow.ledger.campaign import bucket, campaign_state, open_batches
 from alflow.ledger.records import BatchRecord, RoundRecord
 from alflow.ledger.state import CampaignState
 from alflow.round.context import Inputs, RoundContext
+from alflow.tools.plain import plain_round
 from cli import app
 
-from helpers import library_round, vendor_for
+from helpers import vendor_for
 
 WAITS = [
     # batches_in_flight, batch sizes of the open rounds, max_labels, pool size, stopped, expected verdict
@@ -90,7 +91,7 @@ def three_open(campaign_file):
     in_flight(campaign_file, 3, max_labels=80)
     campaign = load_campaign(campaign_file)
     answers = vendor_for(campaign, campaign_file.parent / "data" / "answers.csv").answers
-    reports = [library_round(campaign) for _ in range(3)]
+    reports = [plain_round(campaign) for _ in range(3)]
     assert [(r.status, r.round, r.batch_size) for r in reports] == [("exported", n, 10) for n in (1, 2, 3)]
     return campaign, answers
 
@@ -103,7 +104,7 @@ def test_a_round_exports_while_batches_are_open_until_the_limit(three_open):
 
     assert len(asked) == len(set(asked)) == 30  # no item asked twice
     assert state.outstanding == [1, 2, 3]
-    full = library_round(campaign)
+    full = plain_round(campaign)
     assert full.status == "waiting" and full.waiting_reason == "in_flight"
     assert full.message() == (
         "digits-demo: waiting for 10 labels from round 1, 10 labels from round 2, 10 labels from round 3 "
@@ -121,20 +122,20 @@ def test_out_of_order_partial_and_bad_deliveries_are_ingested_once_and_the_budge
     bad = {i: answers[i] for i in batch[2]} | {batch[2][0]: "not-a-digit"}
     deliver_rows(campaign, 2, bad, name="one-bad-row.csv")
 
-    fourth = library_round(campaign)
+    fourth = plain_round(campaign)
 
     assert fourth.status == "exported" and fourth.round == 4
     assert fourth.labels_ingested == 10 + 5 + 9 and fourth.rows_rejected == 1
     assert fourth.waiting_for == {1: 5, 2: 1} and "(3 batches open)" in fourth.message()
     state = campaign_state(campaign)
     assert state.outstanding == [1, 2, 4]
-    assert library_round(campaign).waiting_reason == "in_flight"
+    assert plain_round(campaign).waiting_reason == "in_flight"
 
     # The rest arrives late, out of order: round 4's batch, then what rounds 1 and 2 still miss.
     deliver_rows(campaign, 4, {i: answers[i] for i in state.batch_ids(4)}, name="all.csv")
     deliver_rows(campaign, 2, {batch[2][0]: answers[batch[2][0]]}, name="fix.csv", done=False)
     deliver_rows(campaign, 1, {i: answers[i] for i in batch[1]}, name="all-again.csv", done=False)
-    reports = [library_round(campaign) for _ in range(3)]
+    reports = [plain_round(campaign) for _ in range(3)]
 
     assert [(r.status, r.round) for r in reports] == [("exported", 5), ("exported", 6), ("waiting", None)]
     assert reports[0].labels_ingested == 10 + 1 + 5 and reports[0].duplicates == 5
@@ -144,7 +145,7 @@ def test_out_of_order_partial_and_bad_deliveries_are_ingested_once_and_the_budge
     state = campaign_state(campaign)
     for round_ in (5, 6):
         deliver_rows(campaign, round_, {i: answers[i] for i in state.batch_ids(round_)}, name="all.csv")
-    last = library_round(campaign)
+    last = plain_round(campaign)
 
     assert last.status == "stopped" and last.stop_reason == "budget_spent"
     assert last.labels_used == 80 and not last.waiting_for  # trained on every label bought
@@ -163,12 +164,12 @@ def test_a_stop_leaves_open_batches_to_be_delivered_and_says_so(three_open, camp
     campaign_file.write_text(yaml.safe_dump(raw))
     campaign = load_campaign(campaign_file)
 
-    stopped = library_round(campaign)
+    stopped = plain_round(campaign)
 
     assert stopped.status == "stopped" and stopped.stop_reason == "target_reached"
     assert "still open: 10 labels from round 2, 10 labels from round 3 (ingested as delivered)" in stopped.message()
     deliver_rows(campaign, 3, {i: answers[i] for i in campaign_state(campaign).batch_ids(3)}, name="all.csv")
-    after = library_round(campaign)
+    after = plain_round(campaign)
     assert after.message() == (
         "digits-demo: campaign stopped (target_reached); still open: 10 labels from round 2 (ingested as "
         "delivered); nothing to do; ingested 10 labels"
@@ -180,7 +181,7 @@ def test_a_stop_leaves_open_batches_to_be_delivered_and_says_so(three_open, camp
 def test_status_shows_each_open_batch_and_its_age(three_open, campaign_file):
     campaign, answers = three_open
     deliver_rows(campaign, 2, {i: answers[i] for i in campaign_state(campaign).batch_ids(2)[:4]}, name="part.csv")
-    assert library_round(campaign).labels_ingested == 4  # round 2's part; three batches are still open
+    assert plain_round(campaign).labels_ingested == 4  # round 2's part; three batches are still open
 
     batches = open_batches(campaign, campaign_state(campaign))
     assert [(b.round, b.items, b.outstanding) for b in batches] == [(1, 10, 10), (2, 10, 6), (3, 10, 10)]
@@ -197,8 +198,8 @@ def test_status_shows_each_open_batch_and_its_age(three_open, campaign_file):
 
 def test_one_batch_in_flight_stays_the_default(campaign_file, campaign):
     assert campaign.vendor.batches_in_flight == 1
-    assert library_round(campaign).status == "exported"
-    waiting = library_round(campaign)
+    assert plain_round(campaign).status == "exported"
+    waiting = plain_round(campaign)
     assert waiting.message() == "digits-demo: waiting for 10 labels from round 1; nothing exported"
 
 
@@ -223,7 +224,7 @@ def test_an_ingest_of_several_open_batches_killed_midway_resumes_and_counts_once
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert sorted(campaign_state(campaign).ingests) == [1]  # killed after the first batch's record
 
-    resumed = library_round(campaign)
+    resumed = plain_round(campaign)
 
     assert resumed.status == "exported" and resumed.labels_ingested == 20  # the other two batches, once each
     state = campaign_state(campaign)
