@@ -33,6 +33,39 @@ def deliver(campaign: CampaignConfig, round_: int, text: str, *, name: str = "la
     store.write_once(prefix + layout.DONE, b"")
 
 
+def ask(campaign: CampaignConfig, ids: list[str], round_: int = 1) -> None:
+    """Commit a round whose batch asks for `ids` (what a real round writes before its export)."""
+    from alflow.ledger.campaign import bucket
+    from alflow.ledger.records import BatchRecord, RoundRecord
+    from alflow.ledger.writes import record_round
+
+    record = RoundRecord(
+        round=round_,
+        labels_used=20,
+        metrics={},
+        metric_source="holdout",
+        strategy="margin",
+        model="LogisticRegression",
+        stop_reason=None,
+        batch=BatchRecord(ids=ids, scores=[1.0] * len(ids), predicted=["0"] * len(ids)),
+    )
+    record_round(bucket(campaign), campaign.campaign, record)
+
+
+def deliver_files(
+    campaign: CampaignConfig, files: dict[str, bytes | str], round_: int = 1, *, done: bool = True
+) -> None:
+    """Deliver `files` (name -> content) for a round, then its `_DONE` marker unless `done` is False."""
+    from alflow.ledger.campaign import bucket
+
+    store = bucket(campaign)
+    prefix = layout.delivery_prefix(campaign.campaign, round_)
+    for name, data in files.items():
+        store.write_once(prefix + name, data.encode() if isinstance(data, str) else data)
+    if done and not store.exists(prefix + layout.DONE):
+        store.write_once(prefix + layout.DONE, b"")
+
+
 class SlowModel:
     """A fitted classifier whose predict_proba takes `delay` seconds longer: to catch scoring mid-way."""
 

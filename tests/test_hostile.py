@@ -24,11 +24,12 @@ from alflow.exchange import formats, layout
 from alflow.exchange.formats import reading
 from alflow.ledger import ingest
 from alflow.ledger.campaign import bucket, campaign_state, ingest_campaign
-from alflow.ledger.records import BatchRecord, RoundRecord
 from alflow.ledger.votes import Verdict
-from alflow.ledger.writes import record_round
 from alflow.reporting.reports import idle_report
 from alflow.round.context import Inputs, RoundContext
+
+from helpers import ask
+from helpers import deliver_files as deliver
 
 CLASSES = ("cat", "dog", "eel")
 BATCH = {"t-1", "t-2", "t-3"}
@@ -181,28 +182,6 @@ def with_format(campaign: CampaignConfig, fmt: str, **vendor) -> CampaignConfig:
 
 def _choice(label: str) -> list[dict]:
     return [{"from_name": "label", "to_name": "item", "type": "choices", "value": {"choices": [label]}}]
-
-
-def ask(campaign: CampaignConfig, ids: list[str], round_: int = 1) -> None:
-    record = RoundRecord(
-        round=round_,
-        labels_used=20,
-        metrics={},
-        metric_source="holdout",
-        strategy="margin",
-        model="LogisticRegression",
-        stop_reason=None,
-        batch=BatchRecord(ids=ids, scores=[1.0] * len(ids), predicted=["cat"] * len(ids)),
-    )
-    record_round(bucket(campaign), campaign.campaign, record)
-
-
-def deliver(campaign: CampaignConfig, files: dict[str, bytes], round_: int = 1) -> None:
-    store, prefix = bucket(campaign), layout.delivery_prefix(campaign.campaign, round_)
-    for name, data in files.items():
-        store.write_once(prefix + name, data)
-    if not store.exists(prefix + layout.DONE):
-        store.write_once(prefix + layout.DONE, b"")
 
 
 def root(campaign: CampaignConfig):

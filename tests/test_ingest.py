@@ -18,37 +18,15 @@ from alflow.config import CampaignConfig
 from alflow.exchange import layout
 from alflow.ledger.campaign import bucket, campaign_state, ingest_campaign
 from alflow.ledger.ingest import summary
-from alflow.ledger.records import BatchRecord, IngestRecord, RejectedRow, RoundRecord
+from alflow.ledger.records import IngestRecord, RejectedRow
 from alflow.ledger.votes import judge
-from alflow.ledger.writes import record_round
 from alflow.reporting.reports import idle_report
 from alflow.round.context import Inputs, RoundContext
 
+from helpers import ask
+from helpers import deliver_files as deliver
+
 BATCH = ["a", "b", "c", "d"]
-
-
-def ask(campaign: CampaignConfig, ids: list[str], round_: int = 1) -> None:
-    """Commit a round whose batch asks for `ids` (what a real round writes before its export)."""
-    record = RoundRecord(
-        round=round_,
-        labels_used=20,
-        metrics={},
-        metric_source="holdout",
-        strategy="margin",
-        model="LogisticRegression",
-        stop_reason=None,
-        batch=BatchRecord(ids=ids, scores=[1.0] * len(ids), predicted=["0"] * len(ids)),
-    )
-    record_round(bucket(campaign), campaign.campaign, record)
-
-
-def deliver(campaign: CampaignConfig, files: dict[str, bytes | str], round_: int = 1, *, done: bool = True) -> None:
-    store = bucket(campaign)
-    prefix = layout.delivery_prefix(campaign.campaign, round_)
-    for name, data in files.items():
-        store.write_once(prefix + name, data.encode() if isinstance(data, str) else data)
-    if done and not store.exists(prefix + layout.DONE):
-        store.write_once(prefix + layout.DONE, b"")
 
 
 def with_vendor(campaign: CampaignConfig, **changes) -> CampaignConfig:
