@@ -138,8 +138,8 @@ def _blobs(n_labeled, *, seed=0):
 @pytest.mark.parametrize(
     ("n_labeled", "expected", "reason"),
     [
-        (8, "typiclust", "auto: 8 labels for 4 classes, fewer than 3 a class"),
-        (12, "combined", "auto: 12 labels for 4 classes, at least 3 a class"),
+        (16, "typiclust", "auto: 16 labels for 4 classes, fewer than 5 a class"),
+        (20, "combined", "auto: 20 labels for 4 classes, at least 5 a class"),
     ],
     ids=["warm-up", "uncertainty"],
 )
