@@ -20,7 +20,8 @@ means: a rule is chosen on the first and checked on the second.
           is the model's uncertainty; k-means++ seeding in that space (the longest first, then by
           squared distance), so a batch is uncertain when the model knows something and diverse
           when it knows nothing. For LogisticRegression only (the embedding is its last layer's).
-  margin  plain margin sampling, the strongest single peer of the protocol
+  margin  plain margin sampling, the strongest single peer of the protocol (any strategy's name runs
+          that strategy throughout)
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from sklearn.metrics import cohen_kappa_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 import alflow
+from alflow.selection.registry import NAMES
 
 RESULTS = Path(__file__).parent / "results"
 HARD = ",".join(
@@ -104,7 +106,7 @@ def _badge(model, X, k, rng) -> np.ndarray:
 
 
 def strategy_for(rule: str, model, X, y, labeled, rs) -> str:
-    if rule in ("auto", "margin"):
+    if rule in NAMES:  # auto, or one strategy throughout
         return rule
     if np.unique(y[labeled]).size < 2:
         return "typiclust"
@@ -115,7 +117,9 @@ def strategy_for(rule: str, model, X, y, labeled, rs) -> str:
         return "badge"
     if rule == "skill":
         return "typiclust" if _skill(model, X[labeled], y[labeled]) < 0.5 else "combined"
-    return _replay(model, X[labeled], y[labeled], np.random.default_rng(rs))
+    if rule == "replay":
+        return _replay(model, X[labeled], y[labeled], np.random.default_rng(rs))
+    raise ValueError(f"unknown rule {rule!r}: use a strategy name, untilN, badge, skill or replay")
 
 
 def run(dataset: str, rule: str, seed: int, model_name: str = "lr") -> dict:
