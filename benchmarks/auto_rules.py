@@ -1,11 +1,11 @@
-"""Candidate rules for `auto`, measured under BENCHMARK.md's protocol before one was fixed (LR, no peers).
+"""Candidate rules for `auto`, measured under BENCHMARK.md's protocol before one was fixed (LR or RF, no peers).
 
     python benchmarks/auto_rules.py [--seeds 3] [--datasets a,b] [--rules auto,until3,margin] [--jobs 1] [--out NAME]
 
 Each rule picks, each round, which alflow strategy chooses the batch; the loop, split, start and
 model are label_efficiency.py's. Writes benchmarks/results/auto_rules.{json,md} (or NAME.{json,md}).
-Datasets of label_efficiency.py's tuned (public) suite and of its held-out suite get separate
-means: a rule is chosen on the first and checked on the second.
+The datasets of label_efficiency.py's suites (tuned, held-out, checking) get separate means: a
+rule is chosen on the tuned (public) suite and checked on the others.
 
   auto    the library's rule: TypiClust below 5 labels per class, then combined
   untilN  the same rule with N labels per class instead of 5 (until3 was auto's rule before)
