@@ -1,4 +1,5 @@
-"""alflow: active-learning campaigns. From a notebook: `alflow.select_batch`, `alflow.select`, `alflow.ActiveLearner`.
+"""alflow: active-learning campaigns. From a notebook: `alflow.select_batch`, `alflow.select`, `alflow.ActiveLearner`,
+`alflow.make_strategy`.
 
 Kept light on import: no Prefect, no MLflow; the selection API loads scikit-learn on first use.
 """
@@ -9,11 +10,12 @@ from importlib import import_module
 from typing import Any
 
 _API = {
-    "select_batch": "alflow.selection.pool",
-    "select": "alflow.selection.pool",
-    "Selection": "alflow.selection.pool",
+    "select_batch": "alflow.selection.notebook",
+    "select": "alflow.selection.notebook",
+    "Selection": "alflow.selection.notebook",
+    "SelectionOptions": "alflow.selection.options",
+    "Strategy": "alflow.selection.registry",
     "ActiveLearner": "alflow.selection.learner",
-    "Committee": "alflow.selection.learner",
     "make_strategy": "alflow.selection.learner",
 }
 __all__ = sorted(_API)

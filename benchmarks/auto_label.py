@@ -4,7 +4,7 @@
 
 BENCHMARK.md's split (stratified 70 % pool / 30 % held out, scaler fit on the pool, 20 random
 start labels, LogisticRegression), then `auto` selection in batches of 10. At 50, 100 and 200
-labels the threshold is calibrated on the held-out 30 % (`alflow.selection.autolabel.confidence_threshold`,
+labels the threshold is calibrated on the held-out 30 % (`alflow.selection.confidence.confidence_threshold`,
 min 30 items) for each target accuracy, once by the Wilson lower bound (z = 1.645, what the round
 uses) and once by the observed share (z = 0); the unlabeled pool items above it are auto-labeled
 and checked against the truth. Writes benchmarks/results/auto_label.{json,md}.
@@ -21,7 +21,7 @@ from label_efficiency import START, split
 from sklearn.linear_model import LogisticRegression
 
 import alflow
-from alflow.selection.autolabel import auto_labels, confidence_threshold
+from alflow.selection.confidence import auto_labels, confidence_threshold
 
 RESULTS = Path(__file__).parent / "results"
 CHECKPOINTS, TARGETS, Z = (50, 100, 200), (0.95, 0.98, 0.99), {"wilson": 1.645, "observed": 0.0}

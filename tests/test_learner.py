@@ -1,4 +1,4 @@
-"""alflow.ActiveLearner and alflow.Committee: modAL's loop on current scikit-learn, and custom strategies.
+"""alflow.ActiveLearner: modAL's loop on current scikit-learn, query by committee, and custom strategies.
 
 Cases ported from modAL's tests/core_tests.py (TestActiveLearner: add_training_data, teach, fit,
 query, sparse matrices, NaN; TestCommittee; TestUtils.test_make_query_strategy) and its
@@ -153,11 +153,19 @@ def test_a_strategy_made_of_margin_and_top_k_is_the_built_in_margin(iris):
     X, y = iris
     model = LogisticRegression(max_iter=500).fit(X[::10], y[::10])
     custom = alflow.make_strategy(margin, top_k)
-    chosen = custom(model, X, 6, X_labeled=X[::10], y_labeled=y[::10], rng=np.random.default_rng(0))
+    assert isinstance(custom, alflow.Strategy)
+    chosen = alflow.select(model, X, 6, strategy=custom, X_labeled=X[::10], y_labeled=y[::10], random_state=0)
     built_in = alflow.select(model, X, 6, strategy="margin", random_state=0)
     assert chosen.indices.tolist() == built_in.indices.tolist()
     assert np.allclose(chosen.scores, margin(model.predict_proba(X))[chosen.indices])
     assert chosen.strategy == "margin"
+
+
+def test_a_made_strategy_starts_cold_as_the_built_in_ones_do(iris):
+    X, _ = iris
+    learner = alflow.ActiveLearner(LogisticRegression(), strategy=alflow.make_strategy(margin), random_state=0)
+    chosen = learner.query(X, 5)
+    assert chosen.strategy == "typiclust" and chosen.reason.startswith("margin needs a model")
 
 
 def test_a_combined_measure_drives_a_learner(iris):
@@ -186,44 +194,45 @@ def test_weighted_random_draws_distinct_items_and_never_a_zero_weight():
         assert sorted(picked.tolist()) == [1, 2, 4]
 
 
-# --- the committee (modAL's Committee and examples/query_by_committee.py) ------------------------------
+# --- query by committee (modAL's Committee and examples/query_by_committee.py): a strategy like the others ---
 
 
-def test_modals_query_by_committee_example_runs_as_a_committee(iris):
+def test_modals_query_by_committee_example_runs_as_a_qbc_strategy(iris):
     X, y = iris
     start = np.random.default_rng(0).choice(len(X), 10, replace=False)
-    committee = alflow.Committee(
-        [RandomForestClassifier(n_estimators=10, random_state=s) for s in range(2)],
+    learner = alflow.ActiveLearner(
+        RandomForestClassifier(n_estimators=10, random_state=0),
         X[start],
         y[start],
-        bootstrap=True,
+        strategy="qbc_vote_entropy",
+        committee_size=2,
         random_state=0,
     )
     pool = np.setdiff1d(np.arange(len(X)), start)
     for _ in range(10):
-        chosen = committee.query(X[pool])
-        committee.teach(X[pool[chosen.indices]], y[pool[chosen.indices]])
+        chosen = learner.query(X[pool])
+        learner.teach(X[pool[chosen.indices]], y[pool[chosen.indices]])
         pool = np.delete(pool, chosen.indices)
-    assert len(committee.labeled.y) == 20
-    assert committee.predict_proba(X).shape == (150, 3) and np.allclose(committee.predict_proba(X).sum(axis=1), 1)
-    assert committee.score(X, y) > 0.8
+    assert len(learner.y_labeled) == 20
+    assert {c.strategy for c in learner.history} <= {"qbc_vote_entropy", "typiclust"}
+    assert learner.score(X, y) > 0.8
 
 
 @pytest.mark.parametrize("strategy", ["qbc_vote_entropy", "qbc_kl"])
 def test_a_committee_asks_where_its_members_disagree(iris, strategy):
     X, y = iris
     members = [LogisticRegression(max_iter=500), KNeighborsClassifier(3), RandomForestClassifier(10, random_state=0)]
-    committee = alflow.Committee(members, X[::15], y[::15], strategy=strategy, random_state=0)
-    chosen = committee.query(X, 5)
-    assert chosen.strategy == strategy and "3 members" in chosen.reason
+    learner = alflow.ActiveLearner(
+        LogisticRegression(max_iter=500), X[::15], y[::15], strategy=strategy, committee=members, random_state=0
+    )
+    chosen = learner.query(X, 5)
+    assert chosen.strategy == strategy
     assert (chosen.scores[:-1] >= chosen.scores[1:]).all() and chosen.scores[0] > 0
 
 
-def test_a_committee_needs_two_members_and_a_known_measure():
-    with pytest.raises(ValueError, match="a committee needs at least 2 estimators; got 1"):
-        alflow.Committee([LogisticRegression()])
-    with pytest.raises(ValueError, match="strategy 'margin' is not a committee measure"):
-        alflow.Committee([LogisticRegression(), LogisticRegression()], strategy="margin")
+def test_a_learners_options_are_checked_when_it_is_made():
+    with pytest.raises(ValueError, match="committee_size=0 must be at least 1"):
+        alflow.ActiveLearner(LogisticRegression(), strategy="qbc_kl", committee_size=0)
 
 
 # --- the migration page -------------------------------------------------------------------------------------

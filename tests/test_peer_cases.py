@@ -19,8 +19,9 @@ import alflow
 from alflow.errors import ModelError
 from alflow.selection import diversity, measures
 from alflow.selection.arrays import chunked
+from alflow.selection.options import SelectionOptions
 from alflow.selection.registry import NAMES, STRATEGIES
-from alflow.selection.scoring import score_chunks
+from alflow.selection.scorer import score_chunks
 
 DIVERSITY = [s.name for s in STRATEGIES.values() if not s.needs_model]
 READS_MODEL = [s.name for s in STRATEGIES.values() if s.needs_model]
@@ -73,7 +74,7 @@ def test_a_streamed_round_batch_never_holds_an_id_twice():
     ids = np.array([f"item-{i}" for i in range(len(X))])
     labeled = LogisticRegression().fit(X[[0, 30]], [0, 1])
     chunks = [(ids[i : i + 7], X[i : i + 7]) for i in range(0, len(X), 7)]
-    batch = score_chunks(labeled, chunks, strategy="kcenter", k=10, rng=np.random.default_rng(0)).batch
+    batch = score_chunks(labeled, chunks, SelectionOptions("kcenter"), k=10, rng=np.random.default_rng(0)).batch
     assert batch["id"].is_unique and len(batch) == 10
 
 
@@ -263,15 +264,19 @@ def test_density_does_not_depend_on_a_features_unit():
     X = np.random.default_rng(0).normal(size=(300, 4)) * [1.0, 2.0, 0.5, 1.0] + [0.0, 1.0, 0.0, 3.0]
     in_km = X.copy()
     in_km[:, 0] *= 1000.0  # the same feature in metres instead of kilometres
-    first = score_chunks(_Uniform(), chunked(X, 50), strategy="density", k=300, rng=np.random.default_rng(0)).batch
-    second = score_chunks(_Uniform(), chunked(in_km, 50), strategy="density", k=300, rng=np.random.default_rng(0))
+    first = score_chunks(
+        _Uniform(), chunked(X, 50), SelectionOptions("density"), k=300, rng=np.random.default_rng(0)
+    ).batch
+    second = score_chunks(
+        _Uniform(), chunked(in_km, 50), SelectionOptions("density"), k=300, rng=np.random.default_rng(0)
+    )
     by_id = second.batch.set_index("id")["score"]
     assert np.allclose(first["score"].to_numpy(), by_id.loc[first["id"]].to_numpy())
 
 
 def test_the_distance_space_standardises_every_feature():
     """Density and the batch picks measure distances in a Space: each feature standardised."""
-    from alflow.selection.context import fit_space
+    from alflow.selection.knowledge import fit_space
 
     X = np.random.default_rng(0).normal(size=(50, 3)) * [1.0, 100.0, 0.01]
     space = fit_space(_Uniform(), X, None, fitted=True)

@@ -294,7 +294,7 @@ def test_pandas_says_a_rule_holds_exactly_when_great_expectations_does(values, k
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(0, 10_000), min_size=1, max_size=40, unique=True), st.integers(0, 2**32))
 def test_draws_at_positions_are_the_draws_of_one_pass(positions, seed):
-    from alflow.selection.context import draws_at
+    from alflow.selection.knowledge import draws_at
 
     positions = np.sort(np.array(positions))
     whole = np.random.default_rng(seed).random(10_001)
@@ -306,15 +306,17 @@ def test_parts_scored_in_any_order_merge_into_the_batch_of_one_pass(strategy):
     from sklearn.datasets import make_classification
     from sklearn.linear_model import LogisticRegression
 
-    from alflow.selection.scoring import make_scorer, merge_all, score_chunks
+    from alflow.selection.options import SelectionOptions
+    from alflow.selection.scorer import make_scorer, merge_all, score_chunks
 
     X, y = make_classification(1500, n_features=6, n_informative=4, n_classes=3, random_state=1)
     model = LogisticRegression(max_iter=500).fit(X[:60], y[:60])
-    options = {"strategy": strategy, "k": 8, "X_labeled": X[:60], "y_labeled": y[:60]}
+    options = SelectionOptions(strategy)
+    labeled = {"k": 8, "X_labeled": X[:60], "y_labeled": y[:60]}
     chunks = [(np.arange(s, min(s + 100, 1500)), X[s : s + 100]) for s in range(0, 1500, 100)]
-    expected = score_chunks(model, chunks, rng=np.random.default_rng(5), **options).batch
+    expected = score_chunks(model, chunks, options, rng=np.random.default_rng(5), **labeled).batch
 
-    scorer = make_scorer(model, rng=np.random.default_rng(5), **options)
+    scorer = make_scorer(model, options, rng=np.random.default_rng(5), **labeled)
     scorer.sample_reference(X[:100])  # the first chunk, as one pass takes it
     bounds = [0, 130, 131, 700, 1222, 1500]  # parts unlike the chunks above
     parts = [scorer.candidates(np.arange(a, b), X[a:b], np.arange(a, b)) for a, b in itertools.pairwise(bounds)]

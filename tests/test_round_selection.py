@@ -48,16 +48,16 @@ def test_round_committee_from_import_paths(campaign_file):
 
 
 def test_round_committee_has_the_configured_size(campaign_file, monkeypatch):
-    from alflow.selection import scoring
+    from alflow.selection import scorer
 
     sizes = []
-    real_fit = scoring.fit_committee
+    real_fit = scorer.fit_committee
 
     def recorded(*args, size, **kwargs):
         sizes.append(size)
         return real_fit(*args, size=size, **kwargs)
 
-    monkeypatch.setattr(scoring, "fit_committee", recorded)
+    monkeypatch.setattr(scorer, "fit_committee", recorded)
     campaign = _edit(campaign_file, strategy={"name": "qbc_vote_entropy", "committee_size": 3})
     ctx, trained = _trained(campaign)
     pool_batch(ctx, trained, k=5)

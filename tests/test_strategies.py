@@ -6,8 +6,11 @@ from hypothesis.extra.numpy import arrays
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
-from alflow.selection.measures import UNCERTAINTY, entropy, least_confident, margin
-from alflow.selection.scoring import score_chunks, select_top_k
+from alflow.selection.measures import entropy, least_confident, margin
+from alflow.selection.options import SelectionOptions
+from alflow.selection.scorer import score_chunks, select_top_k
+
+UNCERTAINTY = {"least_confident": least_confident, "margin": margin, "entropy": entropy}
 
 WORKED = [
     # proba row, least_confident, margin, entropy (nats), all by hand
@@ -83,8 +86,10 @@ def _chunks(X, size):
 @pytest.mark.parametrize("strategy", [*sorted(UNCERTAINTY), "random"])
 def test_chunked_scoring_equals_whole_pool(fitted, strategy):
     model, X = fitted
-    whole = score_chunks(model, _chunks(X, len(X)), strategy=strategy, k=25, rng=np.random.default_rng(7)).batch
-    chunked = score_chunks(model, _chunks(X, 37), strategy=strategy, k=25, rng=np.random.default_rng(7)).batch
+    whole = score_chunks(
+        model, _chunks(X, len(X)), SelectionOptions(strategy), k=25, rng=np.random.default_rng(7)
+    ).batch
+    chunked = score_chunks(model, _chunks(X, 37), SelectionOptions(strategy), k=25, rng=np.random.default_rng(7)).batch
     assert whole["id"].tolist() == chunked["id"].tolist()
     assert np.allclose(whole["score"], chunked["score"])
     assert whole["score"].is_monotonic_decreasing
@@ -92,7 +97,7 @@ def test_chunked_scoring_equals_whole_pool(fitted, strategy):
 
 def test_uncertainty_batch_is_the_top_of_the_scores(fitted):
     model, X = fitted
-    batch = score_chunks(model, _chunks(X, 100), strategy="margin", k=10, rng=np.random.default_rng(0)).batch
+    batch = score_chunks(model, _chunks(X, 100), SelectionOptions("margin"), k=10, rng=np.random.default_rng(0)).batch
     expected = np.sort(margin(model.predict_proba(X)))[::-1][:10]
     assert np.allclose(batch["score"], expected)
     assert set(batch["predicted"]) <= set(model.classes_)

@@ -5,7 +5,7 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.linear_model import LogisticRegression
 
-from alflow.selection.autolabel import auto_labels, confidence_threshold
+from alflow.selection.confidence import auto_labels, confidence_threshold
 from alflow.selection.measures import margin
 from alflow.selection.stream import decide, select_stream, start_stream
 from alflow.selection.synthesis import synthesize, synthetic_batch

@@ -1,7 +1,8 @@
 """The campaign file's schema: frozen pydantic models, one per section.
 
 The names a section may take come from the registries they name: `strategy.name` from
-alflow.selection.registry, `vendor.format` from alflow.exchange.formats.
+alflow.selection.registry (or the import path of a strategy made with alflow.make_strategy),
+`vendor.format` from alflow.exchange.formats.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alflow.exchange.formats import FORMATS
-from alflow.selection.registry import NAMES as STRATEGY_NAMES
+from alflow.selection import registry
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -151,7 +152,12 @@ def _one_of(names: tuple[str, ...], what: str):
 
 
 class StrategyConfig(_Model):
-    name: str = Field(default="auto", json_schema_extra={"enum": list(STRATEGY_NAMES)})
+    name: str = Field(
+        default="auto",
+        description="one of " + ", ".join(registry.NAMES) + "; or the import path package.module:attribute "
+        "of a strategy made with alflow.make_strategy (imported when the campaign is loaded)",
+        json_schema_extra={"examples": list(registry.NAMES)},
+    )
     batch_size: Annotated[int, Field(gt=0)] = 20
     oversample: Annotated[int, Field(gt=0)] = Field(
         default=10, description="candidate factor m: combined keeps the top batch_size * m by margin"
@@ -166,7 +172,13 @@ class StrategyConfig(_Model):
         description="of each batch, this many items are synthesized on the decision boundary (numeric features only)",
     )
 
-    _strategy_name = field_validator("name")(_one_of(STRATEGY_NAMES, "strategy"))
+    @field_validator("name")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        """A registry name, or an import path that leads to a Strategy (imported here, so a bad one fails at load)."""
+        if ":" not in value:
+            return _one_of(registry.NAMES, "strategy")(value)
+        return registry.check_name(value)
 
     @model_validator(mode="after")
     def _synthetic_fits_the_batch(self) -> StrategyConfig:

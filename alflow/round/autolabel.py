@@ -12,12 +12,12 @@ from alflow.learning import models, pools
 from alflow.round.context import RoundContext
 from alflow.round.pool import arrow_ids, as_frame, pool_batches
 from alflow.round.train import Trained
-from alflow.selection import autolabel
+from alflow.selection.confidence import auto_labels, confidence_threshold
 
 
 @dataclass(frozen=True)
 class AutoLabels:
-    """The items the model labels itself this round (alflow.selection.autolabel).
+    """The items the model labels itself this round (alflow.selection.confidence).
 
     `calibration` says where the threshold was measured (holdout or cross_validation) on how many
     items; `threshold` is None when no confidence met the target there, and then nothing is labeled.
@@ -49,7 +49,7 @@ def _confident(ctx: RoundContext, trained: Trained, threshold: float) -> tuple[n
         if kept.num_rows:
             chunk = as_frame(ctx, kept, offset + np.flatnonzero(keep.to_numpy(zero_copy_only=False)))
             ids = chunk[ctx.config.pool.id_column].to_numpy()
-            found.append(autolabel.auto_labels(trained.model, ctx.model_input(chunk), ids, threshold=threshold))
+            found.append(auto_labels(trained.model, ctx.model_input(chunk), ids, threshold=threshold))
     if not found:
         return np.array([]), np.array([]), np.array([])
     ids, labels, confidence = (np.concatenate(parts) for parts in zip(*found, strict=True))
@@ -67,7 +67,7 @@ def auto_label(ctx: RoundContext, trained: Trained) -> AutoLabels:
     if options is None or held_out is None:
         return AutoLabels()
     proba, truth, classes, source = held_out
-    threshold = autolabel.confidence_threshold(
+    threshold = confidence_threshold(
         proba, truth, classes, target_accuracy=options.target_accuracy, min_items=options.min_calibration_items
     )
     if threshold is None:

@@ -2,7 +2,7 @@
 
 A `ScoringJob` is everything scoring needs besides the rows, in plain values (it is sent to Dask
 workers as it is): the pool's settings, the model's columns, the ids no strategy may pick, and the
-resolved selection (alflow.selection.scoring.Scorer). `score_batches` keeps the best candidates of
+resolved selection (alflow.selection.scorer.Scorer). `score_batches` keeps the best candidates of
 the rows it is given; candidates of several parts merge into what one pass would keep, because the
 scorer's draws are keyed by pool position and its merge is order-free.
 """
@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from alflow.config import PoolConfig
 from alflow.learning import data, pools
-from alflow.selection.scoring import Candidates, Scorer
+from alflow.selection.scorer import Candidates, Scorer
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from alflow.round.scoring import Scored, ScoringJob, pickable_inputs, score_batc
 from alflow.round.train import Trained
 from alflow.selection import synthesis
 from alflow.selection.measures import margin
-from alflow.selection.scoring import make_scorer
+from alflow.selection.options import SelectionOptions
+from alflow.selection.scorer import make_scorer
 
 
 def select_batch(ctx: RoundContext, trained: Trained, decision: Decision) -> Decision:
@@ -40,28 +41,27 @@ def select_batch(ctx: RoundContext, trained: Trained, decision: Decision) -> Dec
     )
 
 
-def _committee(ctx: RoundContext) -> list[Any] | None:
-    paths = ctx.config.strategy.committee
-    if not paths:
-        return None
-    return [models.build_model(ModelConfig(estimator=path), seed=ctx.config.seed) for path in paths]
+def selection_options(ctx: RoundContext) -> SelectionOptions:
+    """The campaign's `strategy` section as the selection's options, with its committee built."""
+    section = ctx.config.strategy
+    committee = None
+    if section.committee:
+        committee = [
+            models.build_model(ModelConfig(estimator=path), seed=ctx.config.seed) for path in section.committee
+        ]
+    return SelectionOptions(
+        section.name,
+        section.oversample,
+        section.class_balance,
+        committee,
+        section.committee_size,
+        ctx.config.pool.chunk_size,
+    )
 
 
 def scoring_job(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection[str], rng) -> ScoringJob:
     """The round's selection resolved (strategy, committee, reference sample) before the pool is scored."""
-    options = ctx.config.strategy
-    scorer = make_scorer(
-        trained.model,
-        strategy=options.name,
-        k=k,
-        rng=rng,
-        X_labeled=trained.X,
-        y_labeled=trained.y,
-        oversample=options.oversample,
-        class_balance=options.class_balance,
-        committee=_committee(ctx),
-        committee_size=options.committee_size,
-    )
+    scorer = make_scorer(trained.model, selection_options(ctx), k=k, rng=rng, X_labeled=trained.X, y_labeled=trained.y)
     job = ScoringJob(ctx.config.pool, list(ctx.inputs.features), arrow_ids(ctx.taken | set(skip)), scorer)
     first = next(pickable_inputs(job, pool_batches(ctx)), None) if scorer.spec.reference else None
     if first is not None:  # density compares with a sample of the first pickable rows

@@ -2,7 +2,7 @@
 
 Every function takes an embedding `Z` of shape (n, d) (the candidates, already bounded by the
 caller to a few thousand rows) and returns `k` distinct row indices into it, best first.
-Input validation is assumed done by `alflow.selection.scoring`. scikit-learn is imported inside
+Input validation is assumed done by `alflow.selection.scorer`. scikit-learn is imported inside
 the functions that use it: it costs a second, and the strategy registry (which a campaign file's
 validation reads) must stay light.
 """
@@ -135,7 +135,7 @@ def _typicality(Z: np.ndarray, labels: np.ndarray, n_clusters: int, neighbours: 
 def density(Z: Any, Z_reference: Any) -> np.ndarray:
     """Mean cosine similarity of each row of Z to a reference sample, mapped to [0, 1].
 
-    Z and the reference must be in the same space (`alflow.selection.context.Space`: standardised,
+    Z and the reference must be in the same space (`alflow.selection.knowledge.Space`: standardised,
     missing values at the mean), so a feature's unit does not decide who is typical. Both may be
     sparse (TF-IDF): the similarity is one product with the mean of the reference's unit rows, so
     nothing is densified but that mean (one row).

@@ -4,37 +4,25 @@
     chosen = learner.query(X_pool, 10)     # Selection: indices, scores, strategy used and why
     learner.teach(X_pool[chosen.indices], answers)                         # add the labels, refit
 
-`Committee` is the same loop over several estimators, queried by their disagreement;
-`make_strategy(measure, selector)` makes a custom strategy from a per-row measure of
-predict_proba and a selector, as modAL's `make_query_strategy` does. The estimator is refit in
-place on every label so far; nothing here reads files or logs anywhere.
+Query by committee is a strategy like the others (`strategy="qbc_vote_entropy"` or `"qbc_kl"`,
+with `committee=[estimators]` or bootstrap refits). `make_strategy(measure, selector)` makes a
+custom strategy from a per-row measure of predict_proba and a selector, as modAL's
+`make_query_strategy` does: a registry spec that runs wherever a strategy's name does. The
+estimator is refit in place on every label so far; nothing here reads files or logs anywhere.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from alflow.selection import checks, measures
-from alflow.selection.arrays import n_rows, stack, take
-from alflow.selection.committee import bootstrap_rows, committee_proba
-from alflow.selection.context import cold_reason
-from alflow.selection.pool import Selection, select
-from alflow.selection.scoring import select_top_k
-
-Selector = Callable[..., np.ndarray]
-"""(scores, k, *, rng) -> k distinct indices into scores, best first."""
-
-
-class Strategy(Protocol):
-    """A custom strategy: the batch of `k` items of `X_pool` to label next, as a Selection."""
-
-    def __call__(
-        self, model: Any, X_pool: Any, k: int, *, X_labeled: Any, y_labeled: Any, rng: np.random.Generator
-    ) -> Selection: ...
+from alflow.selection import checks, measures, registry
+from alflow.selection.arrays import n_rows, stack
+from alflow.selection.notebook import Selection, select_with
+from alflow.selection.options import SelectionOptions
+from alflow.selection.registry import Selector, Strategy
+from alflow.selection.scorer import select_top_k
 
 
 def top_k(scores: np.ndarray, k: int, *, rng: np.random.Generator) -> np.ndarray:
@@ -57,29 +45,23 @@ def make_strategy(measure: measures.Measure, selector: Selector = top_k, *, name
 
     `measure` takes the (n, n_classes) probability matrix, like alflow.selection.measures.margin,
     and returns n scores; combine measures in a plain function (`lambda p: margin(p) + entropy(p)`).
-    At cold start (no fitted model) the batch is chosen by typicality, as for the built-in strategies.
+    The result is a registry spec: pass it as `strategy=` to `select` or `ActiveLearner`, or name
+    it by import path (`package.module:attribute`) in a campaign file or `alflow simulate
+    --strategies`. With `top_k` it keeps a bounded candidate set as the built-in strategies do;
+    another selector draws from the scores of the whole pool. At cold start (no fitted model) the
+    batch is chosen by typicality, as for the built-in strategies.
     """
     label = str(name or getattr(measure, "__name__", "custom"))
-
-    def strategy(
-        model: Any, X_pool: Any, k: int, *, X_labeled: Any, y_labeled: Any, rng: np.random.Generator
-    ) -> Selection:
-        unusable = cold_reason(model, y_labeled)
-        if unusable is not None:
-            return _typical(model, X_pool, k, rng=rng, reason=f"{label} needs a model, but {unusable}")
-        scores = np.asarray(measure(model.predict_proba(X_pool)), dtype=float)
-        picked = np.asarray(selector(scores, k, rng=rng))
-        reason = f"{label}: {getattr(selector, '__name__', 'selector')} of the measure"
-        return Selection(picked, scores[picked], np.asarray(model.predict(take(X_pool, picked))), label, reason)
-
-    strategy.__name__ = label
-    return strategy
-
-
-def _typical(model: Any, X_pool: Any, k: int, *, rng: np.random.Generator, reason: str) -> Selection:
-    """A cold start's batch: typical items of uncovered clusters, saying why."""
-    chosen = select(model, X_pool, k, strategy="typiclust", random_state=rng)
-    return replace(chosen, reason=f"{reason}: typical items of uncovered clusters")
+    how = getattr(selector, "__name__", "selector")
+    if selector is top_k:
+        return Strategy(label, f"{label}: top_k of the measure", registry.measure_prefilter(measure))
+    return Strategy(
+        label,
+        f"{label}: {how} of the measure",
+        registry.measure_prefilter(measure),
+        candidates=registry.every_row,
+        selector=selector,
+    )
 
 
 class _Labeled:
@@ -109,10 +91,11 @@ class ActiveLearner:
     """An estimator, the labels it has been taught, and the strategy that asks for the next ones.
 
     `strategy` is a name of alflow.selection.registry (default `auto`, decided from the data each
-    query) or a callable from `make_strategy`. `random_state` seeds every query in turn: the same
-    value gives the same sequence of batches. `options` go to `alflow.select` (oversample,
-    class_balance, committee, committee_size). The estimator is fit in place when the labels hold
-    two classes or more; before that, queries choose typical items (a cold start).
+    query), an import path or a spec from `make_strategy`. `random_state` seeds every query in
+    turn: the same value gives the same sequence of batches. `options` are the rest of
+    `SelectionOptions` (oversample, class_balance, committee, committee_size, chunk_size), checked
+    here. The estimator is fit in place when the labels hold two classes or more; before that,
+    queries choose typical items (a cold start).
     """
 
     def __init__(
@@ -126,12 +109,15 @@ class ActiveLearner:
         **options: Any,
     ) -> None:
         self.estimator = estimator
-        self.strategy = strategy
-        self.options = options
+        self.options = SelectionOptions(strategy, **options)
         self.labeled = _Labeled(X_labeled, y_labeled)
         self.history: list[Selection] = []
         self._rng = checks.generator(random_state)
         self._refit()
+
+    @property
+    def strategy(self) -> str | Strategy:
+        return self.options.strategy
 
     @property
     def X_labeled(self) -> Any:
@@ -151,21 +137,9 @@ class ActiveLearner:
         X_pool = checks.rows(X_pool, "X_pool")
         k = checks.batch_size(k, n_rows(X_pool))
         rng = checks.spawn(self._rng, 1)[0]
-        if callable(self.strategy):
-            chosen = self.strategy(
-                self.estimator, X_pool, k, X_labeled=self.X_labeled, y_labeled=self.y_labeled, rng=rng
-            )
-        else:
-            chosen = select(
-                self.estimator,
-                X_pool,
-                k,
-                strategy=self.strategy,
-                X_labeled=self.X_labeled,
-                y_labeled=self.y_labeled,
-                random_state=rng,
-                **self.options,
-            )
+        chosen = select_with(
+            self.estimator, X_pool, k, self.options, X_labeled=self.X_labeled, y_labeled=self.y_labeled, rng=rng
+        )
         self.history.append(chosen)
         return chosen
 
@@ -198,88 +172,3 @@ class ActiveLearner:
             from sklearn.base import clone
 
             self.estimator = clone(self.estimator)
-
-
-class Committee:
-    """Query by committee: several estimators taught the same labels, asked where they disagree most.
-
-    `strategy` is "qbc_vote_entropy" (entropy of the members' votes), "qbc_kl" (mean KL divergence
-    to their consensus) or a measure of the stacked member probabilities, shape (members, n,
-    classes), returning n scores. `bootstrap=True` fits each member on its own bootstrap sample of
-    the labels (bagging), so identical estimators still disagree. predict_proba is the members'
-    mean; before two classes are labeled, queries choose typical items.
-    """
-
-    MEASURES: dict[str, Callable[[np.ndarray], np.ndarray]] = measures.COMMITTEE
-
-    def __init__(
-        self,
-        estimators: Sequence[Any],
-        X_labeled: Any = None,
-        y_labeled: Any = None,
-        *,
-        strategy: str | Callable[[np.ndarray], np.ndarray] = "qbc_vote_entropy",
-        bootstrap: bool = False,
-        random_state: checks.RandomState = None,
-    ) -> None:
-        if len(estimators) < 2:
-            raise ValueError(f"a committee needs at least 2 estimators; got {len(estimators)}")
-        if isinstance(strategy, str) and strategy not in self.MEASURES:
-            raise ValueError(f"strategy {strategy!r} is not a committee measure; use one of {', '.join(self.MEASURES)}")
-        self.members = list(estimators)
-        self.strategy = strategy
-        self.bootstrap = bootstrap
-        self.labeled = _Labeled(X_labeled, y_labeled)
-        self.history: list[Selection] = []
-        self._rng = checks.generator(random_state)
-        self._refit()
-
-    @property
-    def fitted(self) -> bool:
-        return self.labeled.classes >= 2
-
-    @property
-    def classes_(self) -> np.ndarray:
-        return np.unique(np.concatenate([m.classes_ for m in self.members]))
-
-    def query(self, X_pool: Any, k: int = 1) -> Selection:
-        """The `k` items of `X_pool` the members disagree on most, best first."""
-        X_pool = checks.rows(X_pool, "X_pool")
-        k = checks.batch_size(k, n_rows(X_pool))
-        rng = checks.spawn(self._rng, 1)[0]
-        if not self.fitted:
-            chosen = _typical(self.members[0], X_pool, k, rng=rng, reason="the committee is not fitted yet")
-        else:
-            measure = self.MEASURES[self.strategy] if isinstance(self.strategy, str) else self.strategy
-            name = self.strategy if isinstance(self.strategy, str) else getattr(measure, "__name__", "committee")
-            scores = np.asarray(measure(committee_proba(self.members, X_pool, self.classes_)), dtype=float)
-            picked = select_top_k(scores, k, rng=rng)
-            reason = f"{name}: disagreement of {len(self.members)} members"
-            chosen = Selection(picked, scores[picked], self.predict(take(X_pool, picked)), str(name), reason)
-        self.history.append(chosen)
-        return chosen
-
-    def teach(self, X: Any, y: Any) -> Committee:
-        """Add labeled rows to what every member knows and refit them all."""
-        self.labeled.add(X, y)
-        self._refit()
-        return self
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """The members' mean probabilities, columns in `classes_` order."""
-        return committee_proba(self.members, X, self.classes_).mean(axis=0)
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-    def score(self, X: Any, y: Any) -> float:
-        return float((self.predict(X) == np.asarray(y)).mean())
-
-    def _refit(self) -> None:
-        if not self.fitted:
-            return
-        X, y = self.labeled.X, self.labeled.y
-        assert y is not None
-        for member in self.members:
-            rows = bootstrap_rows(y, rng=self._rng) if self.bootstrap else np.arange(len(y))
-            member.fit(take(X, rows), y[rows])

@@ -38,13 +38,6 @@ def entropy(proba: np.ndarray) -> np.ndarray:
     return -logs.sum(axis=1)
 
 
-UNCERTAINTY: dict[str, Measure] = {
-    "least_confident": least_confident,
-    "margin": margin,
-    "entropy": entropy,
-}
-
-
 # --- query by committee ---------------------------------------------------------------------------
 
 
@@ -64,12 +57,6 @@ def kl_to_consensus(member_proba: np.ndarray) -> np.ndarray:
     consensus = member_proba.mean(axis=0)
     ratio = np.divide(member_proba, consensus, out=np.ones_like(member_proba), where=member_proba > 0)
     return (member_proba * np.log(ratio)).sum(axis=2).mean(axis=0)
-
-
-COMMITTEE: dict[str, Measure] = {
-    "qbc_vote_entropy": vote_entropy,
-    "qbc_kl": kl_to_consensus,
-}
 
 
 # --- expected model change ------------------------------------------------------------------------

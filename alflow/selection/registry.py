@@ -1,10 +1,12 @@
 """Every query strategy alflow knows, one spec each.
 
-A strategy is two stages (alflow.selection.scoring runs them): a per-row *prefilter* score,
+A strategy is two stages (alflow.selection.scorer runs them): a per-row *prefilter* score,
 computed chunk by chunk while the pool streams, keeps the best `candidates(k, oversample)` rows;
-a batch-level *pick* then chooses k of them (None: the top k by prefilter score). Adding a
-strategy is one entry in `STRATEGIES` plus its tests: the contract suite
-(tests/test_strategy_contract.py) and the campaign file's allowed names both come from here.
+a batch-level *pick* then chooses k of them from their features, or a *selector* from their
+scores alone (neither: the top k by prefilter score). Adding a strategy is one entry in
+`STRATEGIES` plus its tests: the contract suite (tests/test_strategy_contract.py) and the
+campaign file's allowed names both come from here. A strategy made elsewhere
+(`alflow.make_strategy`) is the same spec, named by its import path (`package.module:attribute`).
 
 `auto` is not a strategy but a rule over them, decided from the data each round
 (`alflow.selection.auto`).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,11 +25,13 @@ from alflow.selection import diversity, measures
 from alflow.selection.committee import committee_proba
 
 if TYPE_CHECKING:
-    from alflow.selection.context import Chunk
+    from alflow.selection.knowledge import Chunk
 
 Prefilter = Callable[["Chunk"], np.ndarray]
 Pick = Callable[[np.ndarray, "np.ndarray | None", np.ndarray, int, np.random.Generator], np.ndarray]
 """(candidates embedded Z, labeled items embedded or None, prefilter scores, k, rng) -> k indices into Z."""
+Selector = Callable[..., np.ndarray]
+"""(scores, k, *, rng) -> k distinct indices into scores, best first."""
 
 AUTO = "auto"
 DIVERSITY_SAMPLE = 2000
@@ -46,6 +51,7 @@ class Strategy:
     committee: bool = False  # fits a committee on the labeled set first
     reference: bool = False  # compares each item with a sample of the pool (density)
     check_model: Callable[[Any], None] | None = None  # raises ModelError before the pool is read
+    selector: Selector | None = None  # picks k of the candidates from their prefilter scores alone
 
 
 # --- prefilters ----------------------------------------------------------------------------------
@@ -55,7 +61,9 @@ def _uniform(chunk: Chunk) -> np.ndarray:
     return chunk.uniform()  # diversity picks from a uniform sample of the pool
 
 
-def _measure(measure: measures.Measure) -> Prefilter:
+def measure_prefilter(measure: measures.Measure) -> Prefilter:
+    """The prefilter that scores a chunk by `measure(predict_proba)` (a strategy that needs a model)."""
+
     def prefilter(chunk: Chunk) -> np.ndarray:
         assert chunk.proba is not None  # needs_model: never called without a fitted model
         return measure(chunk.proba)
@@ -105,6 +113,14 @@ def _oversampled(k: int, oversample: int) -> int:
     return k * oversample
 
 
+def every_row(k: int, oversample: int) -> int:
+    """Keep every row as a candidate (a selector that draws from the whole pool)."""
+    return _EVERY
+
+
+_EVERY = 2**62
+
+
 def _diverse_sample(k: int, oversample: int) -> int:
     return max(k * oversample, DIVERSITY_SAMPLE)
 
@@ -116,9 +132,9 @@ def _diversity(name: str, summary: str, pick: Pick) -> Strategy:
 STRATEGIES: dict[str, Strategy] = {
     s.name: s
     for s in (
-        Strategy("margin", "smallest gap between the two most likely classes", _measure(measures.margin)),
-        Strategy("least_confident", "lowest top-class probability", _measure(measures.least_confident)),
-        Strategy("entropy", "highest entropy of the predicted distribution", _measure(measures.entropy)),
+        Strategy("margin", "smallest gap between the two most likely classes", measure_prefilter(measures.margin)),
+        Strategy("least_confident", "lowest top-class probability", measure_prefilter(measures.least_confident)),
+        Strategy("entropy", "highest entropy of the predicted distribution", measure_prefilter(measures.entropy)),
         Strategy("random", "uniform random sample (the baseline)", _uniform, needs_model=False),
         Strategy(
             "qbc_vote_entropy",
@@ -147,7 +163,7 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy(
             "combined",
             "margin prefilter, then weighted k-means for a diverse batch",
-            _measure(measures.margin),
+            measure_prefilter(measures.margin),
             _weighted_kmeans,
             _oversampled,
         ),
@@ -158,13 +174,44 @@ STRATEGIES: dict[str, Strategy] = {
 }
 
 NAMES: tuple[str, ...] = (AUTO, *STRATEGIES)
-"""What a campaign file's `strategy.name` and `alflow.select_batch(strategy=...)` accept."""
+"""The names a campaign file's `strategy.name` and `alflow.select(strategy=...)` accept, besides an import path."""
+
+
+def lookup(strategy: str | Strategy) -> Strategy | None:
+    """The spec for a name, an import path (`package.module:attribute`) or a spec; None for `auto`.
+
+    Raises ValueError, in one line, for an unknown name or a path that does not lead to a Strategy.
+    """
+    if isinstance(strategy, Strategy):
+        return strategy
+    if strategy == AUTO:
+        return None
+    if strategy in STRATEGIES:
+        return STRATEGIES[strategy]
+    if ":" not in str(strategy):
+        raise ValueError(
+            f"strategy {strategy!r} is unknown; use one of {', '.join(NAMES)}, "
+            "or the import path package.module:attribute of a strategy made with alflow.make_strategy"
+        )
+    return _imported(strategy)
+
+
+def _imported(path: str) -> Strategy:
+    module, _, attribute = path.partition(":")
+    try:
+        found = getattr(import_module(module), attribute)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ValueError(f"strategy {path!r} cannot be imported: {error}; check package.module:attribute") from None
+    if not isinstance(found, Strategy):
+        raise ValueError(
+            f"strategy {path!r} is a {type(found).__name__}, not a Strategy; make it with alflow.make_strategy"
+        )
+    return found
 
 
 def check_name(name: str) -> str:
-    """`name` if it is a strategy (or `auto`), else ValueError naming the ones there are."""
-    if name not in NAMES:
-        raise ValueError(f"strategy {name!r} is unknown; use one of {', '.join(NAMES)}")
+    """`name` if it is a strategy, `auto` or the import path of a strategy, else ValueError saying what is."""
+    lookup(name)
     return name
 
 
@@ -176,14 +223,17 @@ class Choice:
     reason: str
 
 
-def resolve(name: str, *, cold: str | None) -> Choice:
-    """The strategy that runs for an explicit `name`; `cold` says why no model can be used, or is None.
+def resolve(strategy: str | Strategy, *, cold: str | None) -> Choice:
+    """The strategy that runs for an explicit strategy (not `auto`); `cold` says why no model can be used, or is None.
 
     At cold start every strategy that needs a model becomes TypiClust. `auto` is decided by
-    `alflow.selection.auto.choose`, from the data. Raises ValueError for an unknown name.
+    `alflow.selection.auto.choose`, from the data. Raises ValueError for an unknown strategy.
     """
-    check_name(name)
-    strategy = STRATEGIES[name]
-    if cold is not None and strategy.needs_model:
-        return Choice(STRATEGIES["typiclust"], f"{name} needs a model, but {cold}: typical items of uncovered clusters")
-    return Choice(strategy, f"{name}, as asked")
+    spec = lookup(strategy)
+    if spec is None:
+        raise ValueError("strategy 'auto' is decided by alflow.selection.auto.choose, not resolved")
+    if cold is not None and spec.needs_model:
+        return Choice(
+            STRATEGIES["typiclust"], f"{spec.name} needs a model, but {cold}: typical items of uncovered clusters"
+        )
+    return Choice(spec, f"{spec.name}, as asked")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from alflow.selection.measures import UNCERTAINTY
+from alflow.selection.measures import Measure, margin
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def decide(
 
 
 def select_stream(
-    model: Any, X: Any, state: StreamState, *, target_rate: float, strategy: str = "margin", step: float = 0.02
+    model: Any, X: Any, state: StreamState, *, target_rate: float, measure: Measure = margin, step: float = 0.02
 ) -> tuple[np.ndarray, StreamState]:
-    """`decide` on the uncertainty of `model` for the items of X, in order."""
-    return decide(UNCERTAINTY[strategy](model.predict_proba(X)), state, target_rate=target_rate, step=step)
+    """`decide` on `measure` (an uncertainty of predict_proba, e.g. margin) of `model` for the items of X, in order."""
+    return decide(measure(model.predict_proba(X)), state, target_rate=target_rate, step=step)

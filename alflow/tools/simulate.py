@@ -25,7 +25,9 @@ from alflow.errors import ConfigError
 from alflow.learning import data, models
 from alflow.selection import registry
 from alflow.selection.arrays import take
-from alflow.selection.pool import select
+from alflow.selection.notebook import select_with
+from alflow.selection.options import SelectionOptions
+from alflow.selection.registry import Strategy
 from alflow.tools import summary
 from alflow.tools.summary import Simulation
 
@@ -100,11 +102,15 @@ def learning_curve(
     config: CampaignConfig,
     problem: Problem,
     *,
-    strategy: str,
+    strategy: str | Strategy,
     seed: int,
     on_round: Callable[[int], None] | None = None,
 ) -> Replay:
     """The replayed campaign for one strategy and seed; `on_round(rounds done)` after each batch."""
+    section = config.strategy
+    options = SelectionOptions(
+        strategy, section.oversample, section.class_balance, committee_size=section.committee_size
+    )
     metric = config.stopping.metric
     labeled = np.zeros(len(problem.y_pool), dtype=bool)
     labeled[problem.seed_rows] = True
@@ -123,17 +129,14 @@ def learning_curve(
         if k <= 0:
             return Replay(curve, used)
         unlabeled = np.flatnonzero(~labeled)
-        chosen = select(
+        chosen = select_with(
             model,
             take(problem.X_pool, unlabeled),
             k,
-            strategy=strategy,
+            options,
             X_labeled=take(problem.X_pool, rows),
             y_labeled=problem.y_pool[rows],
-            random_state=[seed, round_],
-            oversample=config.strategy.oversample,
-            class_balance=config.strategy.class_balance,
-            committee_size=config.strategy.committee_size,
+            rng=[seed, round_],
         )
         labeled[unlabeled[chosen.indices]] = True  # the oracle answers at once
         used.append(chosen.strategy)
@@ -158,21 +161,27 @@ def simulate(
     config: CampaignConfig,
     *,
     answers: str,
-    strategies: list[str],
+    strategies: list[str | Strategy],
     seeds: int,
     objective: str = "aulc",
     progress: Progress | None = None,
 ) -> Simulation:
     """Replay the campaign for each strategy and random over `seeds` seeds (config.seed, +1, ...).
 
+    A strategy is a name, the import path of a strategy (`package.module:attribute`) or a
+    Strategy spec (`alflow.make_strategy`); the table names a spec by its `name`.
     `objective` is what the recommendation optimises (`summary.OBJECTIVES`). Raises ConfigError
     for an unknown strategy or objective, or an answers column that does not fit the campaign.
     """
-    unknown = [s for s in strategies if s not in registry.NAMES]
+    unknown = [s for s in strategies if isinstance(s, str) and ":" not in s and s not in registry.NAMES]
     if unknown:
-        raise ConfigError(f"--strategies: unknown {unknown}; use names from {', '.join(registry.NAMES)}")
+        raise ConfigError(
+            f"--strategies: unknown {unknown}; use names from {', '.join(registry.NAMES)}, "
+            "or the import path package.module:attribute of a strategy made with alflow.make_strategy"
+        )
+    specs = {_label(s): s for s in [*strategies, "random"]}
     summary.check_objective(objective)
-    names = list(dict.fromkeys([*strategies, "random"]))
+    names = list(specs)
     runs: dict[str, list[Replay]] = {name: [] for name in names}
     fulls = []
     for seed in range(config.seed, config.seed + seeds):
@@ -183,7 +192,18 @@ def simulate(
             on_round = None if progress is None else partial(progress, name, seed, total=total)
             if on_round is not None:
                 on_round(0)
-            runs[name].append(learning_curve(config, problem, strategy=name, seed=seed, on_round=on_round))
+            runs[name].append(learning_curve(config, problem, strategy=specs[name], seed=seed, on_round=on_round))
     curves = {name: mean_curve([r.curve for r in replays]) for name, replays in runs.items()}
     used = {name: Counter(s for r in replays for s in r.used) for name, replays in runs.items()}
     return summary.summarise(config.stopping.metric, curves, float(np.mean(fulls)), objective=objective, used=used)
+
+
+def _label(strategy: str | Strategy) -> str:
+    """The strategy's name in the table; ConfigError for an import path that does not lead to a strategy."""
+    if isinstance(strategy, Strategy):
+        return strategy.name
+    try:
+        registry.check_name(strategy)
+    except ValueError as error:
+        raise ConfigError(f"--strategies: {error}") from None
+    return strategy

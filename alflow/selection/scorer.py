@@ -4,7 +4,8 @@ Every strategy is two stages (alflow.selection.registry). A per-row *prefilter* 
 chunk by chunk and only the best `m` rows are kept (memory O(chunk + m), whatever the pool size).
 A batch-level *pick* then chooses `k` of those `m` candidates: plain top-k for per-row strategies
 (m = k), or diversity/typicality for batch strategies. `score_chunks` runs both over a pool
-streamed as chunks; `alflow.selection.pool.select_batch` is the same over an in-memory pool.
+streamed as chunks; `alflow.selection.notebook.select` is the same over an in-memory pool. How it
+runs (strategy, oversample, class balance, committee) is one `SelectionOptions` value.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from alflow.selection import auto, checks, measures, registry
 from alflow.selection.arrays import n_rows, stack, take
 from alflow.selection.checks import spawn
 from alflow.selection.committee import fit_committee
-from alflow.selection.context import Chunk, Context, Space, cold_reason, draws_at, is_cold
+from alflow.selection.knowledge import Chunk, Context, Space, cold_reason, draws_at, is_cold
+from alflow.selection.options import SelectionOptions
 from alflow.selection.registry import Choice, Strategy
 
 REFERENCE_SAMPLE = 1000
@@ -56,12 +58,10 @@ def _top_k(scores: np.ndarray, tiebreak: np.ndarray, k: int) -> np.ndarray:
 def make_context(
     model: Any,
     strategy: Strategy,
+    options: SelectionOptions,
     *,
     X_labeled: Any = None,
     y_labeled: Any = None,
-    class_balance: bool = False,
-    committee: list[Any] | None = None,
-    committee_size: int = 5,
     rng: np.random.Generator,
 ) -> Context:
     """Everything the strategy needs before the pool is read: raises ModelError/ValueError early."""
@@ -69,7 +69,7 @@ def make_context(
     y = None if y_labeled is None else np.asarray(y_labeled)
     classes = np.asarray(model.classes_) if fitted else None
     weights = None
-    if class_balance and classes is not None and y is not None:
+    if options.class_balance and classes is not None and y is not None:
         counts = dict(zip(*np.unique(y, return_counts=True), strict=True))
         weights = measures.class_balance_weights(list(classes), counts)
     members = None
@@ -78,7 +78,7 @@ def make_context(
             raise ValueError(
                 f"strategy {strategy.name!r} needs X_labeled and y_labeled to fit its committee; pass them"
             )
-        members = fit_committee(model, X_labeled, y, members=committee, size=committee_size, rng=rng)
+        members = fit_committee(model, X_labeled, y, members=options.committee, size=options.committee_size, rng=rng)
     if strategy.check_model is not None and fitted:
         strategy.check_model(model)
     return Context(model, fitted, classes, X_labeled, y, weights, members)
@@ -192,59 +192,58 @@ class Scorer:
             Z, Z_labeled = ctx.space(best.X).dense(best.X, ctx.X_labeled if ctx.has_labels else None)
             picks = np.asarray(self.spec.pick(Z, Z_labeled, best.scores, k, self.pick_rng))
             picked, scores = _distinct(picks, k, len(best.ids)), 1.0 - np.arange(k) / k
+        elif self.spec.selector is not None:
+            picked = _distinct(np.asarray(self.spec.selector(best.scores, k, rng=self.pick_rng)), k, len(best.ids))
+            scores = best.scores[picked]
         else:
             picked, scores = np.arange(k), best.scores[:k]
         X = take(best.X, picked)
         batch = pd.DataFrame({"id": best.ids[picked], "score": scores, "predicted": _predicted(ctx, X)})
         return Ranked(batch, self.spec.name, self.reason, X)
 
+    def rank(self, chunks: Iterable[tuple[np.ndarray, Any]], k: int) -> Ranked:
+        """The batch of `k` items of a pool streamed as `(ids, X)` chunks (see `score_chunks`)."""
+        best: Candidates | None = None
+        seen = 0
+        for ids, X in chunks:
+            if len(ids) == 0:
+                continue
+            self.sample_reference(X)
+            chunk = self.candidates(np.asarray(ids), X, np.arange(seen, seen + len(ids)))
+            seen += len(ids)
+            best = chunk if best is None else best.merge(chunk, self.m)
+        return self.pick(best, k, seen=seen)
+
 
 def make_scorer(
     model: Any,
+    options: SelectionOptions,
     *,
-    strategy: str,
     k: int,
     rng: np.random.Generator,
     X_labeled: Any = None,
     y_labeled: Any = None,
-    oversample: int = 10,
-    class_balance: bool = False,
-    committee: list[Any] | None = None,
-    committee_size: int = 5,
     reference: Any = None,
 ) -> Scorer:
     """Choose the strategy (`auto`, cold start), check the model can serve it and fit what it needs;
     raises ValueError or ModelError before the pool is read. See `score_chunks` for the arguments."""
     score_rng, tie_rng, pick_rng = spawn(rng, 3)
-    choice = _choose(model, strategy, y_labeled=y_labeled)
+    choice = _choose(model, options.strategy, y_labeled=y_labeled)
     spec = choice.strategy
-    ctx = make_context(
-        model,
-        spec,
-        X_labeled=X_labeled,
-        y_labeled=y_labeled,
-        class_balance=class_balance,
-        committee=committee,
-        committee_size=committee_size,
-        rng=pick_rng,
-    )
-    m = spec.candidates(k, oversample)
+    ctx = make_context(model, spec, options, X_labeled=X_labeled, y_labeled=y_labeled, rng=pick_rng)
+    m = spec.candidates(k, options.oversample)
     return Scorer(spec, choice.reason, ctx, m, score_rng, tie_rng, pick_rng, reference)
 
 
 def score_chunks(
     model: Any,
     chunks: Iterable[tuple[np.ndarray, Any]],
+    options: SelectionOptions,
     *,
-    strategy: str,
     k: int,
     rng: np.random.Generator,
     X_labeled: Any = None,
     y_labeled: Any = None,
-    oversample: int = 10,
-    class_balance: bool = False,
-    committee: list[Any] | None = None,
-    committee_size: int = 5,
     reference: Any = None,
 ) -> Ranked:
     """The `k` best items of a pool streamed as `(ids, X)` chunks, best first, and the strategy that ran.
@@ -258,47 +257,25 @@ def score_chunks(
     The batch holds k distinct ids whenever the chunks do. Raises ValueError if fewer than k
     items arrive or the strategy is unknown; ModelError if the strategy cannot work with the model.
     """
-    scorer = make_scorer(
-        model,
-        strategy=strategy,
-        k=k,
-        rng=rng,
-        X_labeled=X_labeled,
-        y_labeled=y_labeled,
-        oversample=oversample,
-        class_balance=class_balance,
-        committee=committee,
-        committee_size=committee_size,
-        reference=reference,
-    )
-    best: Candidates | None = None
-    seen = 0
-    for ids, X in chunks:
-        if len(ids) == 0:
-            continue
-        scorer.sample_reference(X)
-        chunk = scorer.candidates(np.asarray(ids), X, np.arange(seen, seen + len(ids)))
-        seen += len(ids)
-        best = chunk if best is None else best.merge(chunk, scorer.m)
-    return scorer.pick(best, k, seen=seen)
+    scorer = make_scorer(model, options, k=k, rng=rng, X_labeled=X_labeled, y_labeled=y_labeled, reference=reference)
+    return scorer.rank(chunks, k)
 
 
 def _sample_rows(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.permutation(n)[:REFERENCE_SAMPLE])
 
 
-def _choose(model: Any, name: str, *, y_labeled: Any) -> Choice:
-    """The strategy that runs for `name` (auto decides from the data), after checking the model can serve it."""
-    registry.check_name(name)
+def _choose(model: Any, strategy: str | Strategy, *, y_labeled: Any) -> Choice:
+    """The strategy that runs (auto decides from the data), after checking the model can serve it."""
+    spec = registry.lookup(strategy)
     n_classes = None if y_labeled is None else int(np.unique(np.asarray(y_labeled)).size)
     fitted = not is_cold(model, y_labeled)
     unusable = cold_reason(model, y_labeled)
-    if name == registry.AUTO:
-        checks.check_model(model, strategy=name, reads_model=False, fitted=fitted, n_classes=n_classes)
+    if spec is None:
+        checks.check_model(model, strategy=registry.AUTO, reads_model=False, fitted=fitted, n_classes=n_classes)
         return auto.choose(model, y_labeled, unusable=unusable)
-    spec = registry.STRATEGIES[name]
-    checks.check_model(model, strategy=name, reads_model=spec.needs_model, fitted=fitted, n_classes=n_classes)
-    return registry.resolve(name, cold=unusable)
+    checks.check_model(model, strategy=spec.name, reads_model=spec.needs_model, fitted=fitted, n_classes=n_classes)
+    return registry.resolve(spec, cold=unusable)
 
 
 def _predicted(ctx: Context, X: Any) -> np.ndarray:

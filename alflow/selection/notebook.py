@@ -10,7 +10,9 @@ import numpy as np
 from alflow.selection import checks, registry
 from alflow.selection.arrays import chunked, n_rows, take
 from alflow.selection.checks import RandomState
-from alflow.selection.scoring import REFERENCE_SAMPLE, score_chunks
+from alflow.selection.options import SelectionOptions
+from alflow.selection.registry import Strategy
+from alflow.selection.scorer import REFERENCE_SAMPLE, make_scorer
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ def select(
     X_pool: Any,
     batch_size: int,
     *,
-    strategy: str = "auto",
+    strategy: str | Strategy = "auto",
     X_labeled: Any = None,
     y_labeled: Any = None,
     random_state: RandomState = None,
@@ -58,8 +60,8 @@ def select(
     probabilities need `predict_proba`; kcenter, kmeans, typiclust and random read only the
     features and never call it. `X_labeled`/`y_labeled` are what the model was fit on: `auto`
     decides from them, committee strategies refit on them, diversity avoids them, `class_balance`
-    counts them. `oversample` is the candidate factor m of `combined` (top k*m by margin, then k
-    diverse). `random_state`: None, an int, a sequence of ints, a numpy Generator or RandomState;
+    counts them. `strategy` and the options after `random_state` are `SelectionOptions`'.
+    `random_state`: None, an int, a sequence of ints, a numpy Generator or RandomState;
     the same value gives the same batch. Sparse matrices of any format are taken (as CSR).
 
     Raises TypeError for a batch_size (oversample, chunk_size, committee_size) that is not an
@@ -68,33 +70,34 @@ def select(
     when the strategy cannot work with the model (a regressor, no predict_proba, egl without a
     log-loss linear model, an unfitted model with two or more labeled classes).
     """
+    options = SelectionOptions(strategy, oversample, class_balance, committee, committee_size, chunk_size)
+    return select_with(model, X_pool, batch_size, options, X_labeled=X_labeled, y_labeled=y_labeled, rng=random_state)
+
+
+def select_with(
+    model: Any,
+    X_pool: Any,
+    batch_size: int,
+    options: SelectionOptions,
+    *,
+    X_labeled: Any = None,
+    y_labeled: Any = None,
+    rng: RandomState = None,
+) -> Selection:
+    """`select` with its options as one value (what `ActiveLearner` and `alflow simulate` pass)."""
     X_pool = checks.rows(X_pool, "X_pool")
     X_labeled = None if X_labeled is None else checks.rows(X_labeled, "X_labeled")
     k = checks.batch_size(batch_size, n_rows(X_pool))
-    registry.check_name(strategy)
-    oversample, chunk_size = checks.positive(oversample, "oversample"), checks.positive(chunk_size, "chunk_size")
-    committee_size = checks.positive(committee_size, "committee_size")
-    rng = checks.generator(random_state)
-    reference = None
-    spec = registry.STRATEGIES.get(strategy)
+    generator = checks.generator(rng)
+    spec, reference = registry.lookup(options.strategy), None
     if spec is not None and spec.reference:
         # the whole pool is at hand: sample density's reference from all of it, not from the first chunk
-        ref_rng = np.random.default_rng(rng.integers(2**63 - 1))
+        ref_rng = np.random.default_rng(generator.integers(2**63 - 1))
         reference = take(X_pool, np.sort(ref_rng.permutation(n_rows(X_pool))[:REFERENCE_SAMPLE]))
-    ranked = score_chunks(
-        model,
-        chunked(X_pool, chunk_size),
-        strategy=strategy,
-        k=k,
-        rng=rng,
-        X_labeled=X_labeled,
-        y_labeled=y_labeled,
-        oversample=oversample,
-        class_balance=class_balance,
-        committee=committee,
-        committee_size=committee_size,
-        reference=reference,
+    scorer = make_scorer(
+        model, options, k=k, rng=generator, X_labeled=X_labeled, y_labeled=y_labeled, reference=reference
     )
+    ranked = scorer.rank(chunked(X_pool, options.chunk_size), k)
     batch = ranked.batch
     return Selection(
         batch["id"].to_numpy(dtype=int),
@@ -105,37 +108,10 @@ def select(
     )
 
 
-def select_batch(
-    model: Any,
-    X_pool: Any,
-    batch_size: int,
-    *,
-    strategy: str = "auto",
-    X_labeled: Any = None,
-    y_labeled: Any = None,
-    random_state: RandomState = None,
-    oversample: int = 10,
-    class_balance: bool = False,
-    committee: list[Any] | None = None,
-    committee_size: int = 5,
-    chunk_size: int = 50_000,
-) -> np.ndarray:
+def select_batch(model: Any, X_pool: Any, batch_size: int, **options: Any) -> np.ndarray:
     """Row indices into `X_pool` of the `batch_size` items to label next, best first.
 
-    `select(...).indices`, for loops that need only the indices; the arguments, and what is
-    raised, are `select`'s. `select` also returns the scores and which strategy ran and why.
+    `select(...).indices`, for loops that need only the indices; the keyword arguments, and what
+    is raised, are `select`'s. `select` also returns the scores and which strategy ran and why.
     """
-    return select(
-        model,
-        X_pool,
-        batch_size,
-        strategy=strategy,
-        X_labeled=X_labeled,
-        y_labeled=y_labeled,
-        random_state=random_state,
-        oversample=oversample,
-        class_balance=class_balance,
-        committee=committee,
-        committee_size=committee_size,
-        chunk_size=chunk_size,
-    ).indices
+    return select(model, X_pool, batch_size, **options).indices
