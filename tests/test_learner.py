@@ -161,6 +161,25 @@ def test_a_strategy_made_of_margin_and_top_k_is_the_built_in_margin(iris):
     assert chosen.strategy == "margin"
 
 
+@pytest.mark.parametrize("strategy", ["custom_strategy:SQUARED_MARGIN", "spec"])
+def test_a_made_strategy_drives_a_learner_by_spec_or_import_path(iris, strategy):
+    import custom_strategy
+
+    X, y = iris
+    learner = alflow.ActiveLearner(
+        LogisticRegression(max_iter=500),
+        X[::10],
+        y[::10],
+        strategy=custom_strategy.SQUARED_MARGIN if strategy == "spec" else strategy,
+        random_state=0,
+    )
+    chosen = learner.query(X, 6)
+    assert chosen.strategy == "squared_margin" and chosen.reason == "squared_margin, as asked"
+    assert np.allclose(chosen.scores, margin(learner.predict_proba(X))[chosen.indices] ** 2)
+    learner.teach(X[chosen.indices], y[chosen.indices])
+    assert len(learner.y_labeled) == 21
+
+
 def test_a_made_strategy_starts_cold_as_the_built_in_ones_do(iris):
     X, _ = iris
     learner = alflow.ActiveLearner(LogisticRegression(), strategy=alflow.make_strategy(margin), random_state=0)

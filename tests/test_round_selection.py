@@ -1,5 +1,6 @@
 """The round's selection stage with the new strategies: streamed chunks, bounded candidates."""
 
+import numpy as np
 import pytest
 import yaml
 
@@ -7,8 +8,10 @@ from alflow.config import load_campaign
 from alflow.ledger.campaign import campaign_state
 from alflow.round.context import RoundContext
 from alflow.round.inputs import validate_inputs
-from alflow.round.select import pool_batch
+from alflow.round.select import pool_batch, pool_selection
 from alflow.round.train import train_model
+from alflow.selection.measures import margin
+from alflow.tools.plain import plain_round
 
 
 def _edit(campaign_file, *, strategy: dict, pool: dict | None = None):
@@ -62,3 +65,37 @@ def test_round_committee_has_the_configured_size(campaign_file, monkeypatch):
     ctx, trained = _trained(campaign)
     pool_batch(ctx, trained, k=5)
     assert sizes == [3]
+
+
+def test_a_strategy_made_with_make_strategy_runs_a_round_by_its_import_path(campaign_file):
+    from mlflow import MlflowClient
+
+    campaign = _edit(campaign_file, strategy={"name": "custom_strategy:SQUARED_MARGIN"})
+    ctx, trained = _trained(campaign)
+    batch = pool_selection(ctx, trained, k=10)
+    assert batch.strategy == "squared_margin" and batch.reason == "squared_margin, as asked"
+    scores = margin(trained.model.predict_proba(batch.rows[list(trained.X.columns)])) ** 2
+    assert np.allclose(batch.items["score"], scores)
+
+    report = plain_round(campaign)
+    assert (report.status, report.batch_size) == ("exported", 10)
+    client = MlflowClient(tracking_uri=campaign.tracking.uri)
+    experiment = client.get_experiment_by_name(campaign.experiment)
+    (run,) = client.search_runs([experiment.experiment_id], "params.strategy_used = 'squared_margin'")
+    assert run.data.params["strategy_reason"] == "squared_margin, as asked"
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("custom_strategy:NOWHERE", "strategy 'custom_strategy:NOWHERE' cannot be imported"),
+        ("no_such_module:X", "strategy 'no_such_module:X' cannot be imported"),
+        ("custom_strategy:NOT_A_STRATEGY", "is a function, not a Strategy; make it with alflow.make_strategy"),
+    ],
+)
+def test_a_bad_strategy_import_path_is_one_line_when_the_campaign_loads(campaign_file, name, error):
+    from alflow.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=error) as raised:
+        _edit(campaign_file, strategy={"name": name})
+    assert "strategy.name" in str(raised.value)

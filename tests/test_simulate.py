@@ -72,6 +72,35 @@ def test_simulate_rejects_an_unknown_strategy(labeled_campaign, tmp_path):
     assert snapshot(tmp_path) == before
 
 
+def test_simulate_runs_a_strategy_made_with_make_strategy_by_its_import_path(labeled_campaign, tmp_path):
+    arguments = ["--answers", "truth", "--strategies", "custom_strategy:SQUARED_MARGIN", "--seeds", "1"]
+    result = runner.invoke(app, ["simulate", str(labeled_campaign), *arguments])
+    assert result.exit_code == 0, result.output
+    payload = json.loads((tmp_path / "simulation" / "curves.json").read_text())
+    assert set(payload["curves"]) == {"squared_margin", "random"}
+    assert [p["labels"] for p in payload["curves"]["squared_margin"]] == [20, 30, 40, 50]
+
+
+def test_simulate_takes_a_strategy_spec_in_python(labeled_campaign):
+    import alflow
+    from alflow.config import load_campaign
+    from alflow.selection.measures import entropy
+    from alflow.tools.simulate import simulate
+
+    made = alflow.make_strategy(entropy, name="my_entropy")
+    result = simulate(load_campaign(labeled_campaign), answers="truth", strategies=[made], seeds=1)
+    assert set(result.curves) == {"my_entropy", "random"}
+
+
+def test_simulate_rejects_a_bad_import_path_in_one_line(labeled_campaign):
+    result = runner.invoke(
+        app, ["simulate", str(labeled_campaign), "--answers", "truth", "--strategies", "custom_strategy:NOWHERE"]
+    )
+    assert result.exit_code == 1
+    assert "--strategies: strategy 'custom_strategy:NOWHERE' cannot be imported" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_table_figures_by_hand():
     curves = {
         "random": [(10, 0.5), (20, 0.7), (30, 0.9)],

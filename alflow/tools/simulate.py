@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -161,7 +161,7 @@ def simulate(
     config: CampaignConfig,
     *,
     answers: str,
-    strategies: list[str | Strategy],
+    strategies: Sequence[str | Strategy],
     seeds: int,
     objective: str = "aulc",
     progress: Progress | None = None,
@@ -203,7 +203,7 @@ def _label(strategy: str | Strategy) -> str:
     if isinstance(strategy, Strategy):
         return strategy.name
     try:
-        registry.check_name(strategy)
+        spec = registry.lookup(strategy)
     except ValueError as error:
         raise ConfigError(f"--strategies: {error}") from None
-    return strategy
+    return strategy if spec is None or ":" not in strategy else spec.name
