@@ -10,7 +10,7 @@ high-water mark over the loaded model (and pool, in memory), measured before the
 
 `--sizes` pools are held in memory (alflow.select_batch). `--parquet-sizes` pools are read from a
 Parquet file on disk, CHUNK rows at a time, the way a round reads them: alflow.learning.data.iter_chunks
-into alflow.selection.scorer.score_chunks; the floor reads the same file in the same chunks (predict_proba
+into alflow.selection.scorer (`make_scorer(...).rank`); the floor reads the same file in the same chunks (predict_proba
 and an argpartition top-k per chunk, then over the survivors). A Parquet pool is drawn from the
 make_classification model (same parameters) a million rows at a time, so the generator never holds
 the pool either: same distribution, not the same rows as make_classification(n). It is cached under
@@ -198,17 +198,12 @@ def _stream_select(strategy, model, path, X_labeled, y_labeled, limit=None):
         X = pd.read_parquet(path, columns=FEATURES).to_numpy()[LABELED:] if limit is None else X_labeled
         return _select(strategy, model, X, X_labeled, y_labeled)
     from alflow.selection.options import SelectionOptions
-    from alflow.selection.scorer import score_chunks
+    from alflow.selection.scorer import make_scorer
 
-    batch = score_chunks(
-        model,
-        _chunks(path, limit),
-        SelectionOptions(strategy),
-        k=K,
-        rng=np.random.default_rng(0),
-        X_labeled=X_labeled,
-        y_labeled=y_labeled,
-    ).batch
+    scorer = make_scorer(
+        model, SelectionOptions(strategy), k=K, rng=np.random.default_rng(0), X_labeled=X_labeled, y_labeled=y_labeled
+    )
+    batch = scorer.rank(_chunks(path, limit), K).batch
     return batch["id"].to_numpy()
 
 
@@ -339,7 +334,7 @@ def markdown(rows: list[dict], runs: list[dict]) -> str:
         "In memory: seconds and floor are each the best of at least 3 runs (1 if a run takes over 3 s) and at "
         "least 1 s of runs, up to 20. "
         f"Parquet: the pool is streamed from a file on disk in chunks of {CHUNK:,} rows "
-        "(alflow.learning.data.iter_chunks → alflow.selection.scorer.score_chunks, as a round does), and the floor "
+        "(alflow.learning.data.iter_chunks → alflow.selection.scorer.Scorer.rank, as a round does), and the floor "
         "reads the same file in the same chunks; "
         "the file (id, 20 float64 features, y) is drawn from the make_classification model a million rows at a "
         "time (same parameters, not the same rows as make_classification(n)), its first 1,000 rows labeled; "

@@ -21,7 +21,7 @@ from alflow.selection import diversity, measures
 from alflow.selection.arrays import chunked
 from alflow.selection.options import SelectionOptions
 from alflow.selection.registry import NAMES, STRATEGIES
-from alflow.selection.scorer import score_chunks
+from alflow.selection.scorer import make_scorer
 
 DIVERSITY = [s.name for s in STRATEGIES.values() if not s.needs_model]
 READS_MODEL = [s.name for s in STRATEGIES.values() if s.needs_model]
@@ -74,7 +74,7 @@ def test_a_streamed_round_batch_never_holds_an_id_twice():
     ids = np.array([f"item-{i}" for i in range(len(X))])
     labeled = LogisticRegression().fit(X[[0, 30]], [0, 1])
     chunks = [(ids[i : i + 7], X[i : i + 7]) for i in range(0, len(X), 7)]
-    batch = score_chunks(labeled, chunks, SelectionOptions("kcenter"), k=10, rng=np.random.default_rng(0)).batch
+    batch = make_scorer(labeled, SelectionOptions("kcenter"), k=10, rng=np.random.default_rng(0)).rank(chunks, 10).batch
     assert batch["id"].is_unique and len(batch) == 10
 
 
@@ -264,12 +264,9 @@ def test_density_does_not_depend_on_a_features_unit():
     X = np.random.default_rng(0).normal(size=(300, 4)) * [1.0, 2.0, 0.5, 1.0] + [0.0, 1.0, 0.0, 3.0]
     in_km = X.copy()
     in_km[:, 0] *= 1000.0  # the same feature in metres instead of kilometres
-    first = score_chunks(
-        _Uniform(), chunked(X, 50), SelectionOptions("density"), k=300, rng=np.random.default_rng(0)
-    ).batch
-    second = score_chunks(
-        _Uniform(), chunked(in_km, 50), SelectionOptions("density"), k=300, rng=np.random.default_rng(0)
-    )
+    options = SelectionOptions("density")
+    first = make_scorer(_Uniform(), options, k=300, rng=np.random.default_rng(0)).rank(chunked(X, 50), 300).batch
+    second = make_scorer(_Uniform(), options, k=300, rng=np.random.default_rng(0)).rank(chunked(in_km, 50), 300)
     by_id = second.batch.set_index("id")["score"]
     assert np.allclose(first["score"].to_numpy(), by_id.loc[first["id"]].to_numpy())
 

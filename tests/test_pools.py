@@ -307,14 +307,14 @@ def test_parts_scored_in_any_order_merge_into_the_batch_of_one_pass(strategy):
     from sklearn.linear_model import LogisticRegression
 
     from alflow.selection.options import SelectionOptions
-    from alflow.selection.scorer import make_scorer, merge_all, score_chunks
+    from alflow.selection.scorer import make_scorer, merge_all
 
     X, y = make_classification(1500, n_features=6, n_informative=4, n_classes=3, random_state=1)
     model = LogisticRegression(max_iter=500).fit(X[:60], y[:60])
     options = SelectionOptions(strategy)
     labeled = {"k": 8, "X_labeled": X[:60], "y_labeled": y[:60]}
     chunks = [(np.arange(s, min(s + 100, 1500)), X[s : s + 100]) for s in range(0, 1500, 100)]
-    expected = score_chunks(model, chunks, options, rng=np.random.default_rng(5), **labeled).batch
+    expected = make_scorer(model, options, rng=np.random.default_rng(5), **labeled).rank(chunks, 8).batch
 
     scorer = make_scorer(model, options, rng=np.random.default_rng(5), **labeled)
     scorer.sample_reference(X[:100])  # the first chunk, as one pass takes it

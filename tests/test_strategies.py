@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 
 from alflow.selection.measures import entropy, least_confident, margin
 from alflow.selection.options import SelectionOptions
-from alflow.selection.scorer import score_chunks, select_top_k
+from alflow.selection.scorer import make_scorer, select_top_k
 
 UNCERTAINTY = {"least_confident": least_confident, "margin": margin, "entropy": entropy}
 
@@ -86,10 +86,9 @@ def _chunks(X, size):
 @pytest.mark.parametrize("strategy", [*sorted(UNCERTAINTY), "random"])
 def test_chunked_scoring_equals_whole_pool(fitted, strategy):
     model, X = fitted
-    whole = score_chunks(
-        model, _chunks(X, len(X)), SelectionOptions(strategy), k=25, rng=np.random.default_rng(7)
-    ).batch
-    chunked = score_chunks(model, _chunks(X, 37), SelectionOptions(strategy), k=25, rng=np.random.default_rng(7)).batch
+    options = SelectionOptions(strategy)
+    whole = make_scorer(model, options, k=25, rng=np.random.default_rng(7)).rank(_chunks(X, len(X)), 25).batch
+    chunked = make_scorer(model, options, k=25, rng=np.random.default_rng(7)).rank(_chunks(X, 37), 25).batch
     assert whole["id"].tolist() == chunked["id"].tolist()
     assert np.allclose(whole["score"], chunked["score"])
     assert whole["score"].is_monotonic_decreasing
@@ -97,7 +96,8 @@ def test_chunked_scoring_equals_whole_pool(fitted, strategy):
 
 def test_uncertainty_batch_is_the_top_of_the_scores(fitted):
     model, X = fitted
-    batch = score_chunks(model, _chunks(X, 100), SelectionOptions("margin"), k=10, rng=np.random.default_rng(0)).batch
+    scorer = make_scorer(model, SelectionOptions("margin"), k=10, rng=np.random.default_rng(0))
+    batch = scorer.rank(_chunks(X, 100), 10).batch
     expected = np.sort(margin(model.predict_proba(X)))[::-1][:10]
     assert np.allclose(batch["score"], expected)
     assert set(batch["predicted"]) <= set(model.classes_)

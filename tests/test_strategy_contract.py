@@ -19,7 +19,7 @@ from alflow.selection.arrays import chunked
 from alflow.selection.options import SelectionOptions
 from alflow.selection.registry import NAMES as STRATEGY_NAMES
 from alflow.selection.registry import STRATEGIES, resolve
-from alflow.selection.scorer import score_chunks
+from alflow.selection.scorer import make_scorer
 
 PER_ROW = [s.name for s in STRATEGIES.values() if s.pick is None]
 
@@ -62,16 +62,16 @@ def test_batch_larger_than_pool_is_a_clear_error(problem, strategy):
 @pytest.mark.parametrize("strategy", STRATEGY_NAMES)
 def test_scores_come_best_first(problem, strategy):
     model, X_pool, X_labeled, y_labeled = problem
-    batch = score_chunks(
+    scorer = make_scorer(
         model,
-        chunked(X_pool, 50),
         SelectionOptions(strategy),
         k=10,
         rng=np.random.default_rng(0),
         X_labeled=X_labeled,
         y_labeled=y_labeled,
         reference=X_pool[:100] if strategy == "density" else None,
-    ).batch
+    )
+    batch = scorer.rank(chunked(X_pool, 50), 10).batch
     assert batch["score"].is_monotonic_decreasing
     assert set(batch["predicted"]) <= set(model.classes_)
 

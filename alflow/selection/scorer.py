@@ -3,7 +3,7 @@
 Every strategy is two stages (alflow.selection.registry). A per-row *prefilter* score is computed
 chunk by chunk and only the best `m` rows are kept (memory O(chunk + m), whatever the pool size).
 A batch-level *pick* then chooses `k` of those `m` candidates: plain top-k for per-row strategies
-(m = k), or diversity/typicality for batch strategies. `score_chunks` runs both over a pool
+(m = k), or diversity/typicality for batch strategies. `make_scorer(...).rank` runs both over a pool
 streamed as chunks; `alflow.selection.notebook.select` is the same over an in-memory pool. How it
 runs (strategy, oversample, class balance, committee) is one `SelectionOptions` value.
 """
@@ -202,7 +202,17 @@ class Scorer:
         return Ranked(batch, self.spec.name, self.reason, X)
 
     def rank(self, chunks: Iterable[tuple[np.ndarray, Any]], k: int) -> Ranked:
-        """The batch of `k` items of a pool streamed as `(ids, X)` chunks (see `score_chunks`)."""
+        """The `k` best items of a pool streamed as `(ids, X)` chunks, best first, and the strategy that ran.
+
+        The one-process loop over `candidates` and `pick` (the round scores parts instead: alflow.round.scoring).
+        Memory holds one chunk plus the bounded candidate set. Same chunks in the same order and the
+        same `rng` state give the same batch; for per-row strategies, whatever the chunk size.
+        Batch-level strategies report a rank score (1 for the first pick, falling by 1/k). Distances
+        are measured in a `Space` (`Context.space`): for density, standardised by `reference` (pool
+        rows: a sample of the whole pool) or else a sample of the first chunk, with the labeled items;
+        for a batch pick, by its candidates and the labeled items. The batch holds k distinct ids
+        whenever the chunks do. Raises ValueError if fewer than k items arrive.
+        """
         best: Candidates | None = None
         seen = 0
         for ids, X in chunks:
@@ -226,39 +236,14 @@ def make_scorer(
     reference: Any = None,
 ) -> Scorer:
     """Choose the strategy (`auto`, cold start), check the model can serve it and fit what it needs;
-    raises ValueError or ModelError before the pool is read. See `score_chunks` for the arguments."""
+    raises ValueError (an unknown strategy) or ModelError (one the model cannot serve) before the pool
+    is read. `reference`: pool rows density compares with (else a sample of the first chunk)."""
     score_rng, tie_rng, pick_rng = spawn(rng, 3)
     choice = _choose(model, options.strategy, y_labeled=y_labeled)
     spec = choice.strategy
     ctx = make_context(model, spec, options, X_labeled=X_labeled, y_labeled=y_labeled, rng=pick_rng)
     m = spec.candidates(k, options.oversample)
     return Scorer(spec, choice.reason, ctx, m, score_rng, tie_rng, pick_rng, reference)
-
-
-def score_chunks(
-    model: Any,
-    chunks: Iterable[tuple[np.ndarray, Any]],
-    options: SelectionOptions,
-    *,
-    k: int,
-    rng: np.random.Generator,
-    X_labeled: Any = None,
-    y_labeled: Any = None,
-    reference: Any = None,
-) -> Ranked:
-    """The `k` best items of a pool streamed as `(ids, X)` chunks, best first, and the strategy that ran.
-
-    Memory holds one chunk plus the bounded candidate set. Same chunks in the same order and the
-    same `rng` state give the same batch; for per-row strategies, whatever the chunk size.
-    Batch-level strategies report a rank score (1 for the first pick, falling by 1/k). Distances
-    are measured in a `Space` (`Context.space`): for density, standardised by `reference` (pool
-    rows: a sample of the whole pool) or else a sample of the first chunk, with the labeled items;
-    for a batch pick, by its candidates and the labeled items.
-    The batch holds k distinct ids whenever the chunks do. Raises ValueError if fewer than k
-    items arrive or the strategy is unknown; ModelError if the strategy cannot work with the model.
-    """
-    scorer = make_scorer(model, options, k=k, rng=rng, X_labeled=X_labeled, y_labeled=y_labeled, reference=reference)
-    return scorer.rank(chunks, k)
 
 
 def _sample_rows(n: int, rng: np.random.Generator) -> np.ndarray:
