@@ -82,9 +82,9 @@ def demo(
 def simulate(
     config: Annotated[Path, typer.Argument(help="the campaign file; its pool must hold the true labels")],
     answers: Annotated[str, typer.Option(help="the pool column with the true labels (the oracle)")],
-    strategies: Annotated[str, typer.Option(help="comma-separated strategies; random is always added")] = (
-        "auto,margin,entropy,combined,typiclust"
-    ),
+    strategies: Annotated[
+        str, typer.Option(help="comma-separated strategies or package.module:attribute paths; random is always added")
+    ] = ("auto,margin,entropy,combined,typiclust"),
     seeds: Annotated[int, typer.Option(min=1, help="replays per strategy (seed, seed+1, ...)")] = 3,
     optimise: Annotated[
         str, typer.Option(help="what the recommendation optimises: aulc (area under the curve), labels, final")

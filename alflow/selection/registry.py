@@ -113,12 +113,12 @@ def _oversampled(k: int, oversample: int) -> int:
     return k * oversample
 
 
+_EVERY = 2**62
+
+
 def every_row(k: int, oversample: int) -> int:
     """Keep every row as a candidate (a selector that draws from the whole pool)."""
     return _EVERY
-
-
-_EVERY = 2**62
 
 
 def _diverse_sample(k: int, oversample: int) -> int:
