@@ -56,7 +56,7 @@ def _peak_mb() -> float:
 def child(folder: str, fmt: str) -> None:
     """In a fresh process: ingest the prepared delivery, print the figures as JSON."""
     from alflow.config import CampaignConfig
-    from alflow.ledger.campaign import bucket, ingest_campaign, load_state
+    from alflow.ledger.ledger import bucket, ingest_campaign, load_state
 
     config = CampaignConfig.model_validate(json.loads(Path(folder, "config.json").read_text()))
     load_state(bucket(config), config.campaign)  # imports and a first listing, outside the timing
@@ -76,7 +76,7 @@ def child(folder: str, fmt: str) -> None:
 def prepare(folder: Path, fmt: str, rows: int) -> int:
     from alflow.config import CampaignConfig
     from alflow.exchange import layout
-    from alflow.ledger.campaign import bucket
+    from alflow.ledger.ledger import bucket
     from alflow.ledger.records import BatchRecord, RoundRecord
     from alflow.ledger.writes import record_round
 

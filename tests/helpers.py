@@ -35,7 +35,7 @@ def deliver(campaign: CampaignConfig, round_: int, text: str, *, name: str = "la
 
 def ask(campaign: CampaignConfig, ids: list[str], round_: int = 1) -> None:
     """Commit a round whose batch asks for `ids` (what a real round writes before its export)."""
-    from alflow.ledger.campaign import bucket
+    from alflow.ledger.ledger import bucket
     from alflow.ledger.records import BatchRecord, RoundRecord
     from alflow.ledger.writes import record_round
 
@@ -56,7 +56,7 @@ def deliver_files(
     campaign: CampaignConfig, files: dict[str, bytes | str], round_: int = 1, *, done: bool = True
 ) -> None:
     """Deliver `files` (name -> content) for a round, then its `_DONE` marker unless `done` is False."""
-    from alflow.ledger.campaign import bucket
+    from alflow.ledger.ledger import bucket
 
     store = bucket(campaign)
     prefix = layout.delivery_prefix(campaign.campaign, round_)

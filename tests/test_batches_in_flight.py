@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from alflow.config import load_campaign
 from alflow.exchange import layout
-from alflow.ledger.campaign import bucket, campaign_state, open_batches
+from alflow.ledger.ledger import bucket, campaign_state, open_batches
 from alflow.ledger.records import BatchRecord, RoundRecord
 from alflow.ledger.state import CampaignState
 from alflow.round.context import Inputs, RoundContext
@@ -211,7 +211,7 @@ def test_an_ingest_of_several_open_batches_killed_midway_resumes_and_counts_once
         deliver_rows(campaign, round_, {i: answers[i] for i in batches[round_]}, name="labels.csv")
     code = (
         "from alflow.config import load_campaign\n"
-        "from alflow.ledger.campaign import ingest_campaign\n"
+        "from alflow.ledger.ledger import ingest_campaign\n"
         f"ingest_campaign(load_campaign({str(campaign_file)!r}))\n"
     )
     done = subprocess.run(

@@ -33,8 +33,8 @@ from alflow.errors import RoundConflictError
 from alflow.exchange import layout
 from alflow.exchange.local import LocalStore
 from alflow.ledger import claims
-from alflow.ledger.campaign import bucket, campaign_state, ingest_campaign
 from alflow.ledger.crash import CRASH_POINTS, PAUSE_ENV, RELEASE_ENV
+from alflow.ledger.ledger import bucket, campaign_state, ingest_campaign
 from alflow.ledger.records import BatchRecord, RoundRecord, now, sha256
 from alflow.ledger.writes import record_round
 from alflow.round.export import export_batch, finish_exports
@@ -76,7 +76,7 @@ def run_stage_killed_at(campaign_file: Path, point: str, code: str) -> None:
     """Run one library stage (`code`, with `c` the campaign) in a subprocess killed at `point`."""
     script = (
         "from alflow.config import load_campaign\n"
-        "from alflow.ledger.campaign import ingest_campaign\n"
+        "from alflow.ledger.ledger import ingest_campaign\n"
         "from alflow.round import export, opening\n"
         "from alflow.round.context import RoundContext\n"
         "from alflow.round.inputs import validate_inputs\n"

@@ -1,4 +1,4 @@
-"""Delivery notices (alflow.ledger.notices) and the watcher's looks (cli.watch), without Prefect:
+"""Delivery notices (alflow.intake.notices) and the watcher's looks (cli.watch), without Prefect:
 one event per completed delivery, once, whoever restarts; S3 event notifications through SQS."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from alflow.exchange import layout
 from alflow.exchange.local import LocalStore
-from alflow.ledger.notices import EVENT, announce_new, marker_round, unannounced
+from alflow.intake.notices import EVENT, announce_new, marker_round, unannounced
 from alflow.ledger.records import BatchRecord, RoundRecord
 from alflow.ledger.writes import record_round
 from cli.watch import DeliveryWatcher
@@ -69,7 +69,7 @@ def test_an_event_that_was_not_delivered_leaves_no_notice(tmp_path):
 
 
 def test_a_delivery_already_ingested_is_not_announced(campaign):
-    from alflow.ledger.campaign import bucket, ingest_campaign
+    from alflow.ledger.ledger import bucket, ingest_campaign
 
     store = bucket(campaign)
     _round(store, campaign.campaign, 1)
@@ -121,7 +121,7 @@ def test_the_watcher_reads_s3_event_notifications_from_sqs(s3_endpoint, campaign
     campaign = load_campaign(campaign_file)
     sent: list[dict] = []
     watcher = DeliveryWatcher([campaign], emit=sent.append, queue=queue)
-    from alflow.ledger.campaign import bucket
+    from alflow.ledger.ledger import bucket
 
     store = bucket(campaign)
     _round(store, campaign.campaign, 1)
