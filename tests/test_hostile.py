@@ -23,8 +23,9 @@ from alflow.config import CampaignConfig
 from alflow.exchange import formats, layout
 from alflow.exchange.formats import reading
 from alflow.intake import ingest
+from alflow.intake.ingest import ingest_campaign
 from alflow.intake.votes import Verdict
-from alflow.ledger.ledger import bucket, campaign_state, ingest_campaign
+from alflow.ledger.ledger import bucket, campaign_state
 from alflow.reporting.reports import idle_report
 from alflow.round.context import Inputs, RoundContext
 

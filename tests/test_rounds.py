@@ -8,7 +8,8 @@ import pytest
 from alflow.errors import DataValidationError, RoundConflictError
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
-from alflow.ledger.ledger import campaign_state, ingest_campaign
+from alflow.intake.ingest import ingest_campaign
+from alflow.ledger.ledger import campaign_state
 from alflow.ledger.records import BatchRecord, RoundRecord, Tracking
 from alflow.ledger.state import CampaignState
 from alflow.round.autolabel import AutoLabels
