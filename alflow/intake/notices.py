@@ -16,12 +16,11 @@ from urllib.parse import unquote_plus
 
 from alflow.exchange import layout
 from alflow.ledger.crash import crash_point
-from alflow.ledger.ledger import Ledger
+from alflow.ledger.ledger import NOTICE, Ledger
 from alflow.ledger.records import DeliveryNotice, now
 
 EVENT = "alflow.delivery.completed"
 WANTED = "alflow.batch.wanted"  # a round exported a batch and the vendor has room for another (batches_in_flight)
-NOTICE = "notice.json"
 
 
 def resource_id(campaign: str) -> str:
@@ -76,7 +75,7 @@ def record_notice(ledger: Ledger, delivery: Delivery) -> bool:
     notice = DeliveryNotice(
         round=delivery.round, marker=delivery.marker, event=EVENT, event_id=delivery.event_id, announced_at=now()
     )
-    return ledger.record_notice(notice, NOTICE)
+    return ledger.record_notice(notice)
 
 
 def announce_new(ledger: Ledger, emit: Callable[[dict], None]) -> list[Delivery]:

@@ -29,6 +29,8 @@ from alflow.ledger.records import (
 )
 from alflow.ledger.state import CampaignState, load_state
 
+NOTICE = "notice.json"  # a round's DeliveryNotice, beside its records
+
 
 def bucket(config: CampaignConfig) -> Store:
     """The campaign's vendor bucket: where its batches, deliveries and ledger live."""
@@ -156,10 +158,10 @@ class Ledger:
             return False
         return True
 
-    def record_notice(self, notice: DeliveryNotice, name: str) -> bool:
-        """Write a round's delivery notice (`name`) once; False if another watcher wrote it first."""
+    def record_notice(self, notice: DeliveryNotice) -> bool:
+        """Write a round's delivery notice once; False if another watcher wrote it first."""
         try:
-            self.store.write_once(self.key(notice.round, name), notice.to_json())
+            self.store.write_once(self.key(notice.round, NOTICE), notice.to_json())
         except AlreadyExistsError:
             return False
         return True
