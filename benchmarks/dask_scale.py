@@ -44,7 +44,7 @@ def measure(n: int, workers: int) -> dict:
 
     from alflow.config import ClusterConfig, load_campaign
     from alflow.learning.pools import parts
-    from alflow.ledger.campaign import campaign_state
+    from alflow.ledger.ledger import campaign_state
     from alflow.round.cluster import score_on_cluster
     from alflow.round.context import RoundContext
     from alflow.round.inputs import validate_inputs

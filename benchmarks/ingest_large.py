@@ -56,17 +56,18 @@ def _peak_mb() -> float:
 def child(folder: str, fmt: str) -> None:
     """In a fresh process: ingest the prepared delivery, print the figures as JSON."""
     from alflow.config import CampaignConfig
-    from alflow.ledger.campaign import bucket, ingest_campaign, load_state
+    from alflow.intake.ingest import ingest_campaign
+    from alflow.ledger.ledger import Ledger
 
     config = CampaignConfig.model_validate(json.loads(Path(folder, "config.json").read_text()))
-    load_state(bucket(config), config.campaign)  # imports and a first listing, outside the timing
+    Ledger.of(config).state()  # imports and a first listing, outside the timing
     before = _peak_mb()
     start = time.perf_counter()
     state = ingest_campaign(config)
     wall = time.perf_counter() - start
     peak = _peak_mb()
     [record] = state.ingests[1]
-    quarantined = bucket(config).read(record.quarantine).count(b"\n") if record.quarantine else 0
+    quarantined = Ledger.of(config).store.read(record.quarantine).count(b"\n") if record.quarantine else 0
     figures = {"wall_s": wall, "rss_before_mb": before, "rss_peak_mb": peak}
     figures |= {"labels": state.ingested[1], "refused_rows": record.refused_rows, "quarantined_rows": quarantined}
     figures |= {"record_bytes": len(record.to_json()), "votes": record.votes}
@@ -76,9 +77,8 @@ def child(folder: str, fmt: str) -> None:
 def prepare(folder: Path, fmt: str, rows: int) -> int:
     from alflow.config import CampaignConfig
     from alflow.exchange import layout
-    from alflow.ledger.campaign import bucket
+    from alflow.ledger.ledger import Ledger, bucket
     from alflow.ledger.records import BatchRecord, RoundRecord
-    from alflow.ledger.writes import record_round
 
     raw = {
         "campaign": "large",
@@ -94,8 +94,9 @@ def prepare(folder: Path, fmt: str, rows: int) -> int:
     store = bucket(config)
     ids = ["item-1", "item-2", "item-3"]
     batch = BatchRecord(ids=ids, scores=[1.0] * 3, predicted=["cat"] * 3)
-    record_round(store, "large", RoundRecord(round=1, labels_used=10, metrics={}, metric_source="holdout",
-                                             strategy="margin", model="m", stop_reason=None, batch=batch))  # fmt: skip
+    record = RoundRecord(round=1, labels_used=10, metrics={}, metric_source="holdout",
+                         strategy="margin", model="m", stop_reason=None, batch=batch)  # fmt: skip
+    Ledger(store, "large").record_round(record)
     name, data = delivery(fmt, rows)
     prefix = layout.delivery_prefix("large", 1)
     store.write_once(prefix + name, data)

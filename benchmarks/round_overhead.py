@@ -161,7 +161,7 @@ def run_mode(mode: str, folder: str, n_rounds: int) -> dict:
     config_path = str(Path(folder) / "campaign.yaml")
     install_timers()
     from alflow.config import load_campaign
-    from alflow.ledger.campaign import bucket
+    from alflow.ledger.ledger import bucket
     from alflow.tools.demo import SimulatedVendor
 
     config = load_campaign(config_path)

@@ -52,7 +52,7 @@ def vendor(folder: Path):
     import pandas as pd
 
     from alflow.config import load_campaign
-    from alflow.ledger.campaign import bucket
+    from alflow.ledger.ledger import bucket
     from alflow.tools.demo import SimulatedVendor
 
     config = load_campaign(folder / "campaign.yaml")

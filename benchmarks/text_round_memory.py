@@ -36,7 +36,7 @@ SEED_PER_CLASS, HOLDOUT, BATCH, CHUNK = 50, 2000, 100, 50_000
 ROUND = """
 import json, resource, sys, time
 from alflow.config import load_campaign
-from alflow.ledger.campaign import ingest_campaign
+from alflow.intake.ingest import ingest_campaign
 from alflow.reporting.round_run import log_round
 from alflow.round import autolabel, commit, decide, export, opening, select, train
 

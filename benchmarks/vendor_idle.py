@@ -76,7 +76,7 @@ class Vendor:
 def simulate(folder: Path, *, in_flight: int, turnaround: float, pickup: float, latency: float) -> dict:
     """One campaign to its budget; times in seconds of simulated time."""
     from alflow.config import load_campaign
-    from alflow.ledger.campaign import campaign_state
+    from alflow.ledger.ledger import campaign_state
     from alflow.tools.plain import plain_round
 
     from helpers import vendor_for

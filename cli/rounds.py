@@ -77,14 +77,14 @@ def write_off(
     as_json: Annotated[bool, typer.Option("--json", help="print the ids written off as JSON")] = False,
 ) -> None:
     """Stop waiting for items the vendor cannot label, so the campaign goes on without them."""
-    from alflow.ledger.campaign import write_off as give_up
+    from alflow.ledger.ledger import Ledger
 
     with errors_as_exit_codes():
         campaign = load_campaign(config)
         chosen_ids = None if ids is None else [i.strip() for i in ids.split(",") if i.strip()]
         if chosen_ids == []:
             raise AlflowError("--ids is empty: name the items, or leave --ids out to write off every outstanding item")
-        chosen = give_up(campaign, round_, chosen_ids, reason=reason)
+        chosen = Ledger.of(campaign).write_off(round_, chosen_ids, reason=reason)
     if as_json:
         emit_json({"campaign": campaign.campaign, "round": round_, "written_off": chosen, "reason": reason})
         return

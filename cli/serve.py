@@ -23,7 +23,7 @@ import typer
 
 from alflow.config import CampaignConfig, load_campaign
 from alflow.errors import AlflowError
-from alflow.ledger.notices import EVENT, WANTED, resource_id
+from alflow.intake.notices import EVENT, WANTED, resource_id
 from alflow.reporting.reports import RoundReport
 from cli.console import err, errors_as_exit_codes, out, quiet_libraries, quiet_prefect_console
 from cli.rounds import VERBOSE

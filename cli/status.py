@@ -18,7 +18,7 @@ from cli.console import emit_json, errors_as_exit_codes, out
 
 if TYPE_CHECKING:
     from alflow.config import CampaignConfig
-    from alflow.ledger.campaign import OpenBatch
+    from alflow.ledger.ledger import OpenBatch
     from alflow.ledger.state import CampaignState
     from alflow.reporting.outlook import Outlook
 
@@ -90,15 +90,16 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
     """The campaign so far: one row per round, then its labels, spend, forecast and open batches."""
-    from alflow.ledger.campaign import campaign_state, open_batches
+    from alflow.ledger.ledger import Ledger
     from alflow.reporting.reports import campaign_outlook, status_rows
 
     with errors_as_exit_codes():
         campaign = load_campaign(config)
-        state = campaign_state(campaign)
+        ledger = Ledger.of(campaign)
+        state = ledger.state()
         rows = status_rows(campaign, state)
         seen = campaign_outlook(campaign, state)
-        batches = open_batches(campaign, state)
+        batches = ledger.open_batches(state)
     limit = campaign.vendor.batches_in_flight
     if as_json:
         emit_json(

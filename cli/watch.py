@@ -4,7 +4,7 @@ The watcher lists each campaign's completion markers every few seconds (two list
 or, with `--queue`, waits on an SQS queue that receives the bucket's S3 event notifications and
 lists only the campaigns an event is about. Each new `_DONE` becomes one `alflow.delivery.completed`
 event (resource `alflow.campaign.<name>`, the round in the payload) and then a notice in the ledger
-(alflow.ledger.notices): a restart re-announces nothing. The deployment's trigger
+(alflow.intake.notices): a restart re-announces nothing. The deployment's trigger
 (infra/prefect.yaml) runs the round; the hourly schedule stays as the safety net.
 """
 
@@ -20,9 +20,8 @@ import typer
 
 from alflow.config import CampaignConfig, load_campaign
 from alflow.errors import AlflowError, ConfigError, ServiceUnavailableError
-from alflow.exchange.store import Store
-from alflow.ledger.campaign import bucket
-from alflow.ledger.notices import Delivery, announce_new, marker_round
+from alflow.intake.notices import Delivery, announce_new, marker_round
+from alflow.ledger.ledger import Ledger
 from cli.console import err, errors_as_exit_codes, out
 
 
@@ -54,7 +53,7 @@ class DeliveryWatcher:
     def __init__(
         self, configs: list[CampaignConfig], *, emit: Callable[[dict], None] = post_event, queue: str | None = None
     ) -> None:
-        self.campaigns: list[tuple[CampaignConfig, Store]] = [(c, bucket(c)) for c in configs]
+        self.ledgers = [Ledger.of(c) for c in configs]
         self.emit, self.queue = emit, queue
         self.swept = False
 
@@ -62,9 +61,9 @@ class DeliveryWatcher:
         """List the markers of the campaigns named (all by default) and announce what is new."""
         return [
             delivery
-            for config, store in self.campaigns
-            if names is None or config.campaign in names
-            for delivery in announce_new(store, config.campaign, self.emit)
+            for ledger in self.ledgers
+            if names is None or ledger.campaign in names
+            for delivery in announce_new(ledger, self.emit)
         ]
 
     def poll(self, wait: float) -> list[Delivery]:
@@ -75,7 +74,7 @@ class DeliveryWatcher:
         from alflow.exchange.sqs import created_objects
 
         uris = created_objects(self.queue, wait_seconds=max(1, min(20, int(wait))))
-        names = {c.campaign for uri in uris for c, store in self.campaigns if marker_round(uri, store, c.campaign)}
+        names = {ledger.campaign for uri in uris for ledger in self.ledgers if marker_round(uri, ledger)}
         return self.sweep(names) if names else []
 
     def run(

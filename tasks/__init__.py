@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
 from alflow.errors import AlflowError, ServiceUnavailableError
-from alflow.ledger import notices
+from alflow.intake import notices
 from alflow.ledger.records import RoundRecord
 from alflow.reporting import describe, reports, round_run
 from alflow.reporting.reports import RoundReport

@@ -35,9 +35,8 @@ def deliver(campaign: CampaignConfig, round_: int, text: str, *, name: str = "la
 
 def ask(campaign: CampaignConfig, ids: list[str], round_: int = 1) -> None:
     """Commit a round whose batch asks for `ids` (what a real round writes before its export)."""
-    from alflow.ledger.campaign import bucket
+    from alflow.ledger.ledger import Ledger
     from alflow.ledger.records import BatchRecord, RoundRecord
-    from alflow.ledger.writes import record_round
 
     record = RoundRecord(
         round=round_,
@@ -49,14 +48,14 @@ def ask(campaign: CampaignConfig, ids: list[str], round_: int = 1) -> None:
         stop_reason=None,
         batch=BatchRecord(ids=ids, scores=[1.0] * len(ids), predicted=["0"] * len(ids)),
     )
-    record_round(bucket(campaign), campaign.campaign, record)
+    Ledger.of(campaign).record_round(record)
 
 
 def deliver_files(
     campaign: CampaignConfig, files: dict[str, bytes | str], round_: int = 1, *, done: bool = True
 ) -> None:
     """Deliver `files` (name -> content) for a round, then its `_DONE` marker unless `done` is False."""
-    from alflow.ledger.campaign import bucket
+    from alflow.ledger.ledger import bucket
 
     store = bucket(campaign)
     prefix = layout.delivery_prefix(campaign.campaign, round_)

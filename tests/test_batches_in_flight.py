@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from alflow.config import load_campaign
 from alflow.exchange import layout
-from alflow.ledger.campaign import bucket, campaign_state, open_batches
+from alflow.ledger.ledger import Ledger, bucket, campaign_state
 from alflow.ledger.records import BatchRecord, RoundRecord
 from alflow.ledger.state import CampaignState
 from alflow.round.context import Inputs, RoundContext
@@ -183,7 +183,7 @@ def test_status_shows_each_open_batch_and_its_age(three_open, campaign_file):
     deliver_rows(campaign, 2, {i: answers[i] for i in campaign_state(campaign).batch_ids(2)[:4]}, name="part.csv")
     assert plain_round(campaign).labels_ingested == 4  # round 2's part; three batches are still open
 
-    batches = open_batches(campaign, campaign_state(campaign))
+    batches = Ledger.of(campaign).open_batches(campaign_state(campaign))
     assert [(b.round, b.items, b.outstanding) for b in batches] == [(1, 10, 10), (2, 10, 6), (3, 10, 10)]
     assert all(0 <= (b.age_seconds() or -1) < 600 for b in batches)
 
@@ -211,7 +211,7 @@ def test_an_ingest_of_several_open_batches_killed_midway_resumes_and_counts_once
         deliver_rows(campaign, round_, {i: answers[i] for i in batches[round_]}, name="labels.csv")
     code = (
         "from alflow.config import load_campaign\n"
-        "from alflow.ledger.campaign import ingest_campaign\n"
+        "from alflow.intake.ingest import ingest_campaign\n"
         f"ingest_campaign(load_campaign({str(campaign_file)!r}))\n"
     )
     done = subprocess.run(

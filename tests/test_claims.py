@@ -12,6 +12,7 @@ import pytest
 from alflow.errors import RoundConflictError
 from alflow.exchange.local import LocalStore
 from alflow.ledger import claims
+from alflow.ledger.ledger import Ledger
 from alflow.ledger.records import Claim
 
 
@@ -40,12 +41,12 @@ def beat(store: LocalStore, round_: int, *, minutes_ago: float, number: int = 1)
 def test_a_holder_on_another_host_whose_heartbeat_stopped_is_taken_over(tmp_path):
     store = LocalStore(tmp_path)
     foreign_claim(store, 1, minutes_ago=5)  # claimed 5 minutes ago, never beat: killed at once
-    assert claims.claim_round(store, "c", 1, heartbeat=timedelta(hours=1)).run != "other"
+    assert claims.claim_round(Ledger(store, "c"), 1, heartbeat=timedelta(hours=1)).run != "other"
 
     foreign_claim(store, 2, minutes_ago=30)
     beat(store, 2, minutes_ago=20)
     beat(store, 2, minutes_ago=2, number=2)  # last beat 2 minutes ago: 3 beats of 30 s missed
-    assert claims.claim_round(store, "c", 2, heartbeat=timedelta(hours=1)).round == 2
+    assert claims.claim_round(Ledger(store, "c"), 2, heartbeat=timedelta(hours=1)).round == 2
 
 
 def test_a_holder_on_another_host_that_keeps_beating_blocks(tmp_path):
@@ -53,19 +54,19 @@ def test_a_holder_on_another_host_that_keeps_beating_blocks(tmp_path):
     foreign_claim(store, 1, minutes_ago=30)
     beat(store, 1, minutes_ago=0.2)
     with pytest.raises(RoundConflictError, match=r"pid 1 on pod-7f9c since .*; its last heartbeat was at"):
-        claims.claim_round(store, "c", 1)
+        claims.claim_round(Ledger(store, "c"), 1)
 
 
 def test_a_claim_without_heartbeat_keeps_the_old_rule(tmp_path):
     store = LocalStore(tmp_path)
     foreign_claim(store, 1, minutes_ago=30, heartbeat_s=None)  # written by alflow 0.1.0
     with pytest.raises(RoundConflictError, match="being run by pid 1 on pod-7f9c"):
-        claims.claim_round(store, "c", 1)
+        claims.claim_round(Ledger(store, "c"), 1)
 
 
 def test_the_heartbeat_renews_the_claim_until_the_round_is_committed(tmp_path):
     store = LocalStore(tmp_path)
-    claims.claim_round(store, "c", 1, heartbeat=timedelta(seconds=0.05))
+    claims.claim_round(Ledger(store, "c"), 1, heartbeat=timedelta(seconds=0.05))
     deadline = time.monotonic() + 20
     while not [k for k in store.list("c/ledger/round-0001/") if "beat-0001-" in k]:
         assert time.monotonic() < deadline, "no heartbeat was written"
@@ -80,7 +81,7 @@ def test_the_heartbeat_renews_the_claim_until_the_round_is_committed(tmp_path):
 def test_a_failed_round_stops_renewing_its_claim(tmp_path):
     claims.stop_heartbeats()  # those of the tests before
     store = LocalStore(tmp_path)
-    claims.claim_round(store, "c", 1, heartbeat=timedelta(seconds=0.3))
+    claims.claim_round(Ledger(store, "c"), 1, heartbeat=timedelta(seconds=0.3))
     assert claims.stop_heartbeats("other") == 0
     assert claims.stop_heartbeats("c") == 1
     time.sleep(0.9)

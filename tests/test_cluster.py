@@ -18,7 +18,7 @@ import pytest
 from alflow.config import ClusterConfig
 from alflow.errors import ConfigError
 from alflow.learning.pools import parts
-from alflow.ledger.campaign import campaign_state
+from alflow.ledger.ledger import campaign_state
 from alflow.round.autolabel import AutoLabels
 from alflow.round.cluster import score_on_cluster
 from alflow.round.context import RoundContext
@@ -114,7 +114,7 @@ def test_without_a_cluster_a_round_never_imports_dask(campaign_file):
     code = (
         "import sys\n"
         "from alflow.config import load_campaign\n"
-        "from alflow.ledger.campaign import campaign_state\n"
+        "from alflow.ledger.ledger import campaign_state\n"
         "from alflow.round.autolabel import AutoLabels\n"
         "from alflow.round.context import RoundContext\n"
         "from alflow.round.decide import decide\n"

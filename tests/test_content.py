@@ -167,7 +167,7 @@ def test_a_vector_pool_of_many_files_picks_one_files_batch_and_exports_its_refer
     import shutil
 
     from alflow.learning import pools
-    from alflow.ledger.campaign import campaign_state
+    from alflow.ledger.ledger import campaign_state
     from alflow.ledger.records import Tracking
     from alflow.round.autolabel import AutoLabels
     from alflow.round.commit import commit_round

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from alflow.config import load_campaign
-from alflow.ledger.campaign import campaign_state
+from alflow.ledger.ledger import campaign_state
 from alflow.tools.demo import write_demo_data
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from alflow.config import load_campaign
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
 from alflow.exchange.formats import label_studio
-from alflow.ledger.campaign import campaign_state
+from alflow.ledger.ledger import campaign_state
 from flows.round import active_learning_round
 
 from helpers import IMAGE_CLASSES, image_items, vendor_for, write_image_campaign

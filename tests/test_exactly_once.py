@@ -32,11 +32,11 @@ from alflow.config import load_campaign
 from alflow.errors import RoundConflictError
 from alflow.exchange import layout
 from alflow.exchange.local import LocalStore
+from alflow.intake.ingest import ingest_campaign
 from alflow.ledger import claims
-from alflow.ledger.campaign import bucket, campaign_state, ingest_campaign
 from alflow.ledger.crash import CRASH_POINTS, PAUSE_ENV, RELEASE_ENV
+from alflow.ledger.ledger import Ledger, bucket, campaign_state
 from alflow.ledger.records import BatchRecord, RoundRecord, now, sha256
-from alflow.ledger.writes import record_round
 from alflow.round.export import export_batch, finish_exports
 from alflow.round.opening import open_round
 from cli import app
@@ -76,7 +76,7 @@ def run_stage_killed_at(campaign_file: Path, point: str, code: str) -> None:
     """Run one library stage (`code`, with `c` the campaign) in a subprocess killed at `point`."""
     script = (
         "from alflow.config import load_campaign\n"
-        "from alflow.ledger.campaign import ingest_campaign\n"
+        "from alflow.intake.ingest import ingest_campaign\n"
         "from alflow.round import export, opening\n"
         "from alflow.round.context import RoundContext\n"
         "from alflow.round.inputs import validate_inputs\n"
@@ -107,7 +107,7 @@ def commit_round_one(campaign) -> RoundRecord:
         stop_reason=None,
         batch=BatchRecord(ids=ids, scores=[1.0] * 10, predicted=["0"] * 10),
     )
-    return record_round(bucket(campaign), campaign.campaign, record)
+    return Ledger.of(campaign).record_round(record)
 
 
 def test_a_run_killed_after_claiming_the_round_does_not_block_the_next(campaign_file, campaign):
@@ -260,19 +260,19 @@ def test_claims_expire_and_dead_holders_do_not_block(tmp_path):
             json.dumps({**held, "claimed_at": "now", "expires_at": stamp}).encode(),
         )
         with pytest.raises(RoundConflictError, match=f"being run by pid {live.pid}"):
-            claims.claim_round(store, "c", 1)
+            claims.claim_round(Ledger(store, "c"), 1)
     finally:
         live.kill()
         live.wait()
-    assert claims.claim_round(store, "c", 1).pid == os.getpid()  # its process is gone: taken over
-    expired = claims.claim_round(store, "c", 2, lease=timedelta(seconds=-1))
+    assert claims.claim_round(Ledger(store, "c"), 1).pid == os.getpid()  # its process is gone: taken over
+    expired = claims.claim_round(Ledger(store, "c"), 2, lease=timedelta(seconds=-1))
     assert expired.expires_at <= now()
     other_host = {"host": "elsewhere", "pid": 1, "run": "y", "round": 3, "claimed_at": "now"}
     store.write_once(
         "c/ledger/round-0003/claim-0001.json",
         json.dumps({**other_host, "expires_at": "2000-01-01T00:00:00+00:00"}).encode(),
     )
-    assert claims.claim_round(store, "c", 3).round == 3  # expired lease on another host: taken over
+    assert claims.claim_round(Ledger(store, "c"), 3).round == 3  # expired lease on another host: taken over
     assert store.list("c/ledger/round-0003/") == [
         "c/ledger/round-0003/claim-0001.json",
         "c/ledger/round-0003/claim-0002.json",

@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 from alflow.config import CampaignConfig
 from alflow.exchange import formats, layout
 from alflow.exchange.formats import reading
-from alflow.ledger import ingest
-from alflow.ledger.campaign import bucket, campaign_state, ingest_campaign
-from alflow.ledger.votes import Verdict
+from alflow.intake import ingest
+from alflow.intake.ingest import ingest_campaign
+from alflow.intake.votes import Verdict
+from alflow.ledger.ledger import bucket, campaign_state
 from alflow.reporting.reports import idle_report
 from alflow.round.context import Inputs, RoundContext
 

@@ -16,10 +16,10 @@ import pytest
 
 from alflow.config import CampaignConfig
 from alflow.exchange import layout
-from alflow.ledger.campaign import bucket, campaign_state, ingest_campaign
-from alflow.ledger.ingest import summary
+from alflow.intake.ingest import ingest_campaign, summary
+from alflow.intake.votes import judge
+from alflow.ledger.ledger import bucket, campaign_state
 from alflow.ledger.records import IngestRecord, RejectedRow
-from alflow.ledger.votes import judge
 from alflow.reporting.reports import idle_report
 from alflow.round.context import Inputs, RoundContext
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from alflow.ledger.campaign import campaign_state
+from alflow.ledger.ledger import campaign_state
 from alflow.reporting.views import reference_curves
 from alflow.selection.registry import STRATEGIES
 

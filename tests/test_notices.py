@@ -1,4 +1,4 @@
-"""Delivery notices (alflow.ledger.notices) and the watcher's looks (cli.watch), without Prefect:
+"""Delivery notices (alflow.intake.notices) and the watcher's looks (cli.watch), without Prefect:
 one event per completed delivery, once, whoever restarts; S3 event notifications through SQS."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 
 from alflow.exchange import layout
 from alflow.exchange.local import LocalStore
-from alflow.ledger.notices import EVENT, announce_new, marker_round, unannounced
+from alflow.intake.notices import EVENT, announce_new, marker_round, unannounced
+from alflow.ledger.ledger import Ledger
 from alflow.ledger.records import BatchRecord, RoundRecord
-from alflow.ledger.writes import record_round
 from cli.watch import DeliveryWatcher
 
 from helpers import deliver
@@ -25,7 +25,7 @@ def _round(store, campaign: str, round_: int) -> None:
         round=round_, labels_used=20, metrics={"accuracy": 0.5}, metric_source="holdout", strategy="margin",
         model="LogisticRegression", stop_reason=None, batch=BatchRecord(ids=["a"], scores=[1.0], predicted=["1"]),
     )  # fmt: skip
-    record_round(store, campaign, record)
+    Ledger(store, campaign).record_round(record)
 
 
 def _done(store, campaign: str, round_: int, name: str = "labels.csv") -> None:
@@ -42,7 +42,7 @@ def test_each_completed_delivery_is_announced_once_in_round_order(tmp_path):
     _done(store, "c", 1)
     store.write_once(layout.delivery_prefix("c", 2) + "labels.csv", b"id,label\n")  # no marker yet: not complete
 
-    announced = announce_new(store, "c", sent.append)
+    announced = announce_new(Ledger(store, "c"), sent.append)
 
     assert [d.round for d in announced] == [1, 3]
     assert [(e["event"], e["resource"]["prefect.resource.id"], e["payload"]["round"]) for e in sent] == [
@@ -50,9 +50,9 @@ def test_each_completed_delivery_is_announced_once_in_round_order(tmp_path):
         (EVENT, "alflow.campaign.c", 3),
     ]
     assert sent[0]["id"] == str(uuid.uuid5(uuid.NAMESPACE_URL, f"{store.uri}/c/deliveries/round-0001/_DONE"))
-    assert announce_new(store, "c", sent.append) == [] and len(sent) == 2  # a restart re-announces nothing
+    assert announce_new(Ledger(store, "c"), sent.append) == [] and len(sent) == 2  # a restart re-announces nothing
     _done(store, "c", 2, name="more.csv")
-    assert [d.round for d in announce_new(store, "c", sent.append)] == [2]
+    assert [d.round for d in announce_new(Ledger(store, "c"), sent.append)] == [2]
 
 
 def test_an_event_that_was_not_delivered_leaves_no_notice(tmp_path):
@@ -64,18 +64,19 @@ def test_an_event_that_was_not_delivered_leaves_no_notice(tmp_path):
         raise ConnectionError("the Prefect API did not answer")
 
     with pytest.raises(ConnectionError):
-        announce_new(store, "c", down)
-    assert [d.round for d in unannounced(store, "c")] == [1]  # the next look tries again
+        announce_new(Ledger(store, "c"), down)
+    assert [d.round for d in unannounced(Ledger(store, "c"))] == [1]  # the next look tries again
 
 
 def test_a_delivery_already_ingested_is_not_announced(campaign):
-    from alflow.ledger.campaign import bucket, ingest_campaign
+    from alflow.intake.ingest import ingest_campaign
+    from alflow.ledger.ledger import bucket
 
     store = bucket(campaign)
     _round(store, campaign.campaign, 1)
     deliver(campaign, 1, "id,label\na,1\n")
     ingest_campaign(campaign)  # the hourly round got there first
-    assert unannounced(store, campaign.campaign) == []
+    assert unannounced(Ledger(store, campaign.campaign)) == []
 
 
 @pytest.mark.parametrize(
@@ -95,7 +96,7 @@ def test_an_s3_notification_names_a_completion_marker_of_the_campaign(uri, expec
     class Store:
         uri = "s3://b/team"
 
-    assert marker_round(uri, Store(), "c") == expected  # type: ignore[arg-type]
+    assert marker_round(uri, Ledger(Store(), "c")) == expected  # type: ignore[arg-type]
 
 
 @pytest.mark.slow
@@ -121,7 +122,7 @@ def test_the_watcher_reads_s3_event_notifications_from_sqs(s3_endpoint, campaign
     campaign = load_campaign(campaign_file)
     sent: list[dict] = []
     watcher = DeliveryWatcher([campaign], emit=sent.append, queue=queue)
-    from alflow.ledger.campaign import bucket
+    from alflow.ledger.ledger import bucket
 
     store = bucket(campaign)
     _round(store, campaign.campaign, 1)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from alflow.errors import ConfigError, DataValidationError
 from alflow.learning import ids, pools, validation
 from alflow.learning.validation import Rule
-from alflow.ledger.campaign import campaign_state
+from alflow.ledger.ledger import campaign_state
 from alflow.round.context import RoundContext
 from alflow.round.inputs import validate_inputs
 from alflow.round.select import pool_batch

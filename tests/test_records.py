@@ -10,8 +10,10 @@ from alflow.errors import DataValidationError
 from alflow.exchange.local import LocalStore
 from alflow.ledger.budget import Budget
 from alflow.ledger.records import (
+    BATCH_SCHEMA_VERSION,
     FIELD_CAP,
     INGEST_SCHEMA_VERSION,
+    ROUND_SCHEMA_VERSION,
     SCHEMA_VERSION,
     AutoLabelFile,
     AutoLabelSummary,
@@ -42,6 +44,8 @@ ROUND = RoundRecord(
     batch=BatchRecord(ids=["x", "y"], scores=[0.9, 0.5], predicted=["a", None], outside=Outside(key="k", ids=["y"])),
     tracking=Tracking(run_id="r", model_version="2"),
     stream=StreamRecord(files=["f.csv"], threshold=0.4, seen=10, asked=2, rate=0.2, target_rate=0.1),
+    strategy_used="stream",
+    strategy_reason="a stream round",
     auto_labels=AutoLabelSummary(
         count=0, threshold=None, calibration="holdout", calibration_items=50, target_accuracy=0.9
     ),
@@ -85,15 +89,28 @@ RECORDS = [
         delivery_files="*.csv, then an empty _DONE marker last",
         strategy="auto",
         created_at="t",
+        strategy_used="margin",
+        strategy_reason="the model is fitted: the smallest margin first",
     ),
 ]
+VERSIONS = {IngestRecord: INGEST_SCHEMA_VERSION, RoundRecord: ROUND_SCHEMA_VERSION, BatchMetadata: BATCH_SCHEMA_VERSION}
 
 
 @pytest.mark.parametrize("record", RECORDS, ids=lambda r: type(r).__name__)
 def test_every_record_reads_back_from_its_json_as_it_was(record):
     again = type(record).from_json(record.to_json())
     assert again.model_dump_json() == record.model_dump_json()  # NaN compares unequal: compare the JSON
-    assert again.schema_version == (INGEST_SCHEMA_VERSION if isinstance(record, IngestRecord) else SCHEMA_VERSION)
+    assert again.schema_version == VERSIONS.get(type(record), SCHEMA_VERSION)
+
+
+@pytest.mark.parametrize("record", [ROUND, RECORDS[-1]], ids=["round.json", "batch.json"])
+def test_a_version_1_round_record_or_batch_json_reads_without_the_strategy_that_ran(record):
+    raw = json.loads(record.to_json())
+    raw["schema_version"] = 1  # as alflow wrote them before the strategy that ran was recorded
+    del raw["strategy_used"], raw["strategy_reason"]
+    old = type(record).from_json(json.dumps(raw))
+    assert old.schema_version == 1 and old.strategy == record.strategy
+    assert old.strategy_used is None and old.strategy_reason is None
 
 
 def test_an_ingest_record_of_version_1_reads_with_its_counts_derived():

@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from alflow.config import load_campaign
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
-from alflow.ledger.campaign import campaign_state
+from alflow.ledger.ledger import campaign_state
 from alflow.reporting.reports import status_rows
 from flows.round import active_learning_round
 

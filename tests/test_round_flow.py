@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
-from alflow.ledger.campaign import campaign_state
+from alflow.ledger.ledger import campaign_state
 from flows.round import active_learning_round
 
 from helpers import snapshot, vendor_for

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from alflow.config import load_campaign
-from alflow.ledger.campaign import campaign_state
+from alflow.ledger.ledger import campaign_state
 from alflow.round.context import RoundContext
 from alflow.round.inputs import validate_inputs
 from alflow.round.select import pool_batch, pool_selection

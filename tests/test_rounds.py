@@ -3,18 +3,28 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from alflow.errors import DataValidationError, RoundConflictError
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
-from alflow.ledger.campaign import campaign_state, ingest_campaign
-from alflow.ledger.records import BatchRecord, RoundRecord, Tracking
+from alflow.intake.ingest import ingest_campaign
+from alflow.ledger.ledger import campaign_state
+from alflow.ledger.records import (
+    BATCH_SCHEMA_VERSION,
+    ROUND_SCHEMA_VERSION,
+    BatchMetadata,
+    BatchRecord,
+    RoundRecord,
+    StreamRecord,
+    Tracking,
+)
 from alflow.ledger.state import CampaignState
 from alflow.round.autolabel import AutoLabels
-from alflow.round.commit import commit_round
+from alflow.round.commit import commit_round, strategy_used
 from alflow.round.context import Inputs, RoundContext
-from alflow.round.decide import decide, stop_reason
+from alflow.round.decide import Batch, decide, stop_reason
 from alflow.round.export import export_batch, finish_exports
 from alflow.round.inputs import validate_inputs
 from alflow.round.select import pool_batch, select_batch
@@ -100,6 +110,27 @@ def test_a_crash_between_commit_and_export_is_finished_by_the_next_round(campaig
     store = open_store(campaign.vendor.bucket)
     items = store.read(layout.batch_prefix(campaign.campaign, 1) + "items.csv").decode().splitlines()
     assert [line.split(",")[0] for line in items[1:]] == record.batch_ids
+
+
+def test_the_round_record_and_batch_json_carry_the_strategy_that_ran_and_why(campaign):
+    ctx, decision = _first_round(campaign)
+    assert campaign.strategy.name == "auto" and decision.batch is not None
+    record = commit_round(ctx, decision, Tracking())
+    assert record.schema_version == ROUND_SCHEMA_VERSION and record.strategy == "auto"
+    assert (record.strategy_used, record.strategy_reason) == (decision.batch.strategy, decision.batch.reason)
+    assert record.strategy_used != "auto" and record.strategy_reason.startswith("auto: ")
+    export_batch(ctx, record, decision.batch)
+    raw = open_store(campaign.vendor.bucket).read(layout.batch_prefix(campaign.campaign, 1) + layout.BATCH_METADATA)
+    metadata = BatchMetadata.from_json(raw)
+    assert metadata.schema_version == BATCH_SCHEMA_VERSION and metadata.strategy == "auto"
+    assert (metadata.strategy_used, metadata.strategy_reason) == (record.strategy_used, record.strategy_reason)
+
+
+def test_a_round_that_selected_nothing_records_no_strategy_used_and_a_stream_round_says_stream():
+    stream = StreamRecord(files=["f.csv"], threshold=0.4, seen=10, asked=0, rate=0.0, target_rate=0.1)
+    assert strategy_used(None) == (None, None)
+    used, reason = strategy_used(Batch(pd.DataFrame(columns=["id", "score", "predicted"]), stream))
+    assert used == "stream" and reason is not None and "stream" in reason
 
 
 def test_a_second_commit_of_the_same_round_is_refused(campaign):

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from alflow.exchange import layout
-from alflow.ledger.writes import ingest_key
 
 IAM = Path(__file__).resolve().parents[1] / "infra" / "iam"
 BUCKET, PREFIX, CAMPAIGN = "acme-labels", "team", "churn"
@@ -88,7 +87,7 @@ DELIVERY_MARKER = layout.delivery_prefix(CAMPAIGN, R) + layout.DONE
 GT_DELIVERY = layout.delivery_prefix(CAMPAIGN, R) + "job/manifests/output/output.manifest"
 ROUND = layout.ledger_key(CAMPAIGN, R, "round.json")
 CLAIM = layout.ledger_key(CAMPAIGN, R, "claim-0001.json")
-INGEST = ingest_key(CAMPAIGN, R, "ab" * 32)
+INGEST = layout.ledger_key(CAMPAIGN, R, f"ingest-{'ab' * 16}.json")
 QUARANTINE = layout.quarantine_prefix(CAMPAIGN, R) + "abc-labels.csv.reason.json"
 OTHER_CAMPAIGN = layout.batch_prefix("other", R) + "items.csv"
 CAMPAIGN_KEYS = [BATCH, BATCH_MARKER, DELIVERY, DELIVERY_MARKER, GT_DELIVERY, ROUND, CLAIM, INGEST, QUARANTINE]

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from alflow.config import load_campaign
-from alflow.ledger.campaign import bucket, campaign_state
+from alflow.ledger.ledger import bucket, campaign_state
 from flows.round import active_learning_round
 
 pytestmark = pytest.mark.usefixtures("prefect_server")

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from alflow.config import load_campaign
-from alflow.ledger.campaign import campaign_state
+from alflow.ledger.ledger import campaign_state
 from alflow.tools.demo import write_demo_data
 
 from helpers import vendor_for

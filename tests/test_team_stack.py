@@ -14,7 +14,7 @@ import pytest
 from conftest import run_dashboard_campaign
 from test_mlflow_server import *  # noqa: F403 - the stakeholder checks, collected again against the team stack
 
-from alflow.ledger.campaign import campaign_state
+from alflow.ledger.ledger import campaign_state
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from alflow.exchange import layout
 from alflow.exchange.local import LocalStore
 from alflow.ledger.budget import Budget
-from alflow.ledger.campaign import campaign_state
+from alflow.ledger.ledger import campaign_state
 from alflow.ledger.records import BatchRecord, IngestRecord, RoundRecord, Tracking
 from alflow.ledger.state import CampaignState
 from alflow.reporting import dashboard, describe, plots, round_run, tracking, views

@@ -12,8 +12,8 @@ import pytest
 from alflow.config import load_campaign
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
-from alflow.ledger.campaign import campaign_state
-from alflow.ledger.records import SCHEMA_VERSION, RoundRecord
+from alflow.ledger.ledger import campaign_state
+from alflow.ledger.records import ROUND_SCHEMA_VERSION, RoundRecord
 from flows.round import active_learning_round
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ledger-0.1.0"
@@ -65,4 +65,6 @@ def test_the_next_round_continues_the_campaign_as_the_previous_release_did(old_c
     # the new round is written in the current schema, beside the old ones
     config = load_campaign(old_campaign)
     raw = open_store(config.vendor.bucket).read(layout.ledger_key(config.campaign, 4, "round.json"))
-    assert RoundRecord.from_json(raw).schema_version == SCHEMA_VERSION
+    new = RoundRecord.from_json(raw)
+    assert new.schema_version == ROUND_SCHEMA_VERSION and new.strategy_used and new.strategy_reason
+    assert all(r.strategy_used is None for r in state.rounds.values() if r.round < 4)  # not recorded by 0.1.0

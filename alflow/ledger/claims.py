@@ -21,8 +21,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from alflow.errors import AlreadyExistsError, RoundConflictError
-from alflow.exchange import layout
 from alflow.exchange.store import Store
+from alflow.ledger.ledger import Ledger
 from alflow.ledger.records import Claim, json_bytes, now
 from alflow.ledger.state import read_record
 
@@ -88,22 +88,22 @@ def stop_heartbeats(campaign: str | None = None) -> int:
 class Heartbeat(threading.Thread):
     """Renews claim `number` of a round every `interval` until the round is committed or the lease ends."""
 
-    def __init__(self, store: Store, campaign: str, round_: int, number: int, interval: timedelta, until: datetime):
-        super().__init__(name=f"alflow-heartbeat-{campaign}-{round_}", daemon=True)
-        self.store, self.campaign, self.round, self.number = store, campaign, round_, number
+    def __init__(self, ledger: Ledger, round_: int, number: int, interval: timedelta, until: datetime):
+        super().__init__(name=f"alflow-heartbeat-{ledger.campaign}-{round_}", daemon=True)
+        self.ledger, self.round, self.number = ledger, round_, number
         self.interval, self.until = interval, until
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        committed = layout.ledger_key(self.campaign, self.round, "round.json")
+        store, committed = self.ledger.store, self.ledger.key(self.round, "round.json")
         beat = 0
         while not self.stopped.wait(self.interval.total_seconds()):
             try:
-                if datetime.now(UTC) >= self.until or self.store.exists(committed):
+                if datetime.now(UTC) >= self.until or store.exists(committed):
                     return
                 beat += 1
-                key = layout.ledger_key(self.campaign, self.round, f"beat-{self.number:04d}-{beat:06d}.json")
-                self.store.write_once(key, json_bytes({"at": now(), "pid": os.getpid()}))
+                key = self.ledger.key(self.round, f"beat-{self.number:04d}-{beat:06d}.json")
+                store.write_once(key, json_bytes({"at": now(), "pid": os.getpid()}))
             except Exception:  # noqa: BLE001 - a beat that cannot be written ends the heartbeat; the claim goes stale
                 return
 
@@ -111,16 +111,15 @@ class Heartbeat(threading.Thread):
         self.stopped.set()
 
 
-def claim_round(
-    store: Store, campaign: str, round_: int, *, lease: timedelta = LEASE, heartbeat: timedelta = HEARTBEAT
-) -> Claim:
+def claim_round(ledger: Ledger, round_: int, *, lease: timedelta = LEASE, heartbeat: timedelta = HEARTBEAT) -> Claim:
     """Claim round `round_` for this process, or raise RoundConflictError if a live run holds it.
 
     The claim's heartbeat starts at once (a daemon thread, see the module). Taking over writes the
     next claim number once, so two runs taking over at the same time: one wins.
     """
-    keys = store.list(layout.ledger_key(campaign, round_, ""))
-    prefix = layout.ledger_key(campaign, round_, "claim-")
+    store, campaign = ledger.store, ledger.campaign
+    keys = store.list(ledger.key(round_, ""))
+    prefix = ledger.key(round_, "claim-")
     claims = [k for k in keys if k.startswith(prefix)]
     if claims:
         last = read_record(store, claims[-1], Claim)
@@ -144,13 +143,13 @@ def claim_round(
     )
     number = len(claims) + 1
     try:
-        store.write_once(layout.ledger_key(campaign, round_, f"claim-{number:04d}.json"), claim.to_json())
+        store.write_once(ledger.key(round_, f"claim-{number:04d}.json"), claim.to_json())
     except AlreadyExistsError:
         raise RoundConflictError(
             f"round {round_} of campaign {campaign!r} was claimed by another run at the same moment; "
             "this run stops here: run `alflow status` to see it"
         ) from None
-    beat = Heartbeat(store, campaign, round_, number, heartbeat, started + lease)
+    beat = Heartbeat(ledger, round_, number, heartbeat, started + lease)
     previous = _RUNNING.pop((store.uri, campaign, round_), None)
     if previous is not None:
         previous.stop()

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 INGEST_SCHEMA_VERSION = 2  # 2: counts of refused rows and reasons, a sample of rows, machine labels
+ROUND_SCHEMA_VERSION = 2  # 2: the strategy that chose the batch and why (strategy_used, strategy_reason)
+BATCH_SCHEMA_VERSION = 2  # 2: the same in batch.json
 FIELD_CAP = 256  # characters of a vendor's value (an id, label, annotator, date) a record keeps
 
 
@@ -116,8 +118,15 @@ class Tracking(Record):
 
 
 class RoundRecord(Versioned):
-    """`ledger/round-NNNN/round.json`: a round's decision, committed once."""
+    """`ledger/round-NNNN/round.json`: a round's decision, committed once.
 
+    `strategy` is the campaign's configured name (`auto`, `margin`, ...; `stream` for a stream
+    round); `strategy_used` the strategy that chose the batch and `strategy_reason` why (`auto`
+    picks one each round). A stream round records `stream` and its screening; a round that
+    selected nothing (it stopped, or had no room) records None for both, as do version 1 records.
+    """
+
+    schema_version: int = ROUND_SCHEMA_VERSION
     round: int
     labels_used: int
     class_counts: dict[str, int] = Field(default_factory=dict)
@@ -127,6 +136,8 @@ class RoundRecord(Versioned):
     model: str
     stop_reason: str | None
     batch: BatchRecord | None
+    strategy_used: str | None = None
+    strategy_reason: str | None = None
     tracking: Tracking = Field(default_factory=Tracking)
     stream: StreamRecord | None = None
     auto_labels: AutoLabelSummary | None = None
@@ -268,8 +279,12 @@ class DeliveryNotice(Versioned):
 
 
 class BatchMetadata(Versioned):
-    """`batches/round-NNNN/batch.json`: what the vendor needs to know about the batch beside it."""
+    """`batches/round-NNNN/batch.json`: what the vendor needs to know about the batch beside it.
 
+    `strategy` is the configured name, `strategy_used` and `strategy_reason` as in the round record
+    (None in version 1 files)."""
+
+    schema_version: int = BATCH_SCHEMA_VERSION
     campaign: str
     round: int
     count: int
@@ -283,6 +298,8 @@ class BatchMetadata(Versioned):
     created_at: str
     sha256: str | None = None
     items: str | None = None
+    strategy_used: str | None = None
+    strategy_reason: str | None = None
 
 
 class InputsCheck(Versioned):

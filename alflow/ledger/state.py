@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from alflow.errors import DataValidationError
 from alflow.exchange import layout
 from alflow.exchange.store import Store
-from alflow.ledger import strays
 from alflow.ledger.records import AutoLabelFile, IngestRecord, Record, RoundRecord, StrayRecord, WriteOff
 
 R = TypeVar("R", bound=Record)
@@ -34,8 +33,8 @@ class CampaignState:
     ingests: dict[int, list[IngestRecord]] = field(default_factory=dict)
     auto_labels: dict[int, dict[str, str]] = field(default_factory=dict)  # round -> labels the model gave
     written_off: dict[int, frozenset[str]] = field(default_factory=dict)  # round -> items not waited for
-    unread: tuple[tuple[str, str, str], ...] = ()  # (key, reason, message): vendor files nothing reads
-    reported: frozenset[str] = frozenset()  # keys of those with a stray record already
+    vendor_keys: tuple[str, ...] = ()  # keys outside alflow's own folders: what the vendor put there
+    reported: frozenset[str] = frozenset()  # keys of vendor files nothing reads with a stray record already
     # The records the call that returned this state wrote: for reporting only, so not part of
     # what the state *is* (two states with the same records are equal).
     ingested_now: tuple[IngestRecord, ...] = field(default=(), compare=False)
@@ -186,7 +185,6 @@ def load_state(store: Store, campaign: str) -> CampaignState:
     named = {r: rec.auto_labels.key for r, rec in rounds.items() if rec.auto_labels and rec.auto_labels.key}
     auto = {r: read_record(store, key, AutoLabelFile).labels for r, key in named.items()}
     given_up = {r: frozenset(ids) for r, ids in written_off.items()}
-    unread = strays.find(vendor_keys, campaign, {r: bool(rec.batch_ids) for r, rec in rounds.items()})
     return CampaignState(
         campaign,
         rounds,
@@ -195,6 +193,6 @@ def load_state(store: Store, campaign: str) -> CampaignState:
         ingests,
         auto,
         given_up,
-        unread=tuple(unread),
+        vendor_keys=tuple(vendor_keys),
         reported=frozenset(reported),
     )

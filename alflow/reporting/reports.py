@@ -6,9 +6,9 @@ import math
 from dataclasses import dataclass, field
 
 from alflow.config import CampaignConfig
+from alflow.intake.ingest import summary
 from alflow.ledger.budget import Budget
-from alflow.ledger.campaign import campaign_state
-from alflow.ledger.ingest import summary
+from alflow.ledger.ledger import campaign_state
 from alflow.ledger.records import RoundRecord
 from alflow.ledger.state import CampaignState
 from alflow.reporting.outlook import Outlook, outlook

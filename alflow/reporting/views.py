@@ -99,7 +99,7 @@ def vendor_figures(ctx: RoundContext, *, since: str | None) -> dict[str, float]:
             continue
         try:
             key = layout.batch_prefix(ctx.config.campaign, round_) + layout.BATCH_METADATA
-            created = json.loads(ctx.store.read(key)).get("created_at")
+            created = json.loads(ctx.ledger.store.read(key)).get("created_at")
         except FileNotFoundError:
             created = None
         for record in records:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from alflow.exchange.formats.base import ID
 from alflow.ledger.crash import crash_point
 from alflow.ledger.records import AutoLabelFile, AutoLabelSummary, BatchRecord, Outside, RoundRecord, Tracking
-from alflow.ledger.writes import record_round, write_attachment
 from alflow.round.context import RoundContext
 from alflow.round.decide import Batch, Decision
+
+STREAM_REASON = "a stream round: each arriving item screened against the stream's adaptive threshold (see `stream`)"
 
 
 def _batch_record(ctx: RoundContext, batch: Batch) -> BatchRecord:
@@ -18,7 +19,7 @@ def _batch_record(ctx: RoundContext, batch: Batch) -> BatchRecord:
     if len(outside):
         rows = outside.drop(columns=["score", "predicted", "origin"]).dropna(axis=1, how="all")
         payload = rows.rename(columns={ID: ctx.config.pool.id_column}).to_csv(index=False).encode()
-        key = write_attachment(ctx.store, ctx.config.campaign, ctx.round, "items", ".csv", payload)
+        key = ctx.ledger.write_attachment(ctx.round, "items", ".csv", payload)
         kept = Outside(key=key, ids=outside["id"].tolist())
     return BatchRecord(
         ids=items["id"].tolist(),
@@ -36,7 +37,7 @@ def _auto_label_summary(ctx: RoundContext, decision: Decision) -> AutoLabelSumma
     key = None
     if auto.labels:
         payload = AutoLabelFile(labels=auto.labels, confidence=auto.confidence).to_json()
-        key = write_attachment(ctx.store, ctx.config.campaign, ctx.round, "autolabels", ".json", payload)
+        key = ctx.ledger.write_attachment(ctx.round, "autolabels", ".json", payload)
     return AutoLabelSummary(
         count=len(auto.labels),
         threshold=auto.threshold,
@@ -45,6 +46,16 @@ def _auto_label_summary(ctx: RoundContext, decision: Decision) -> AutoLabelSumma
         target_accuracy=options.target_accuracy,
         key=key,
     )
+
+
+def strategy_used(batch: Batch | None) -> tuple[str | None, str | None]:
+    """(the strategy that chose the batch, why): the selection's own words for a pool batch (`auto`
+    names the strategy it picked); `stream` for a stream round; (None, None) when nothing was selected."""
+    if batch is None:
+        return None, None
+    if batch.stream is not None:
+        return batch.strategy or "stream", batch.reason or STREAM_REASON
+    return batch.strategy, batch.reason
 
 
 def commit_round(ctx: RoundContext, decision: Decision, tracking: Tracking) -> RoundRecord:
@@ -56,6 +67,7 @@ def commit_round(ctx: RoundContext, decision: Decision, tracking: Tracking) -> R
     crash_point("commit:before")
     batch = decision.batch
     stream = batch.stream if batch else None
+    used, reason = strategy_used(batch)
     record = RoundRecord(
         round=decision.round,
         labels_used=decision.labels_used,
@@ -63,6 +75,8 @@ def commit_round(ctx: RoundContext, decision: Decision, tracking: Tracking) -> R
         metrics=decision.evaluation.metrics,
         metric_source=decision.evaluation.source,
         strategy="stream" if stream else ctx.config.strategy.name,
+        strategy_used=used,
+        strategy_reason=reason,
         model=decision.model,
         stop_reason=decision.stop_reason,
         batch=_batch_record(ctx, batch) if batch and batch.size else None,
@@ -70,4 +84,4 @@ def commit_round(ctx: RoundContext, decision: Decision, tracking: Tracking) -> R
         stream=stream,
         auto_labels=_auto_label_summary(ctx, decision),
     )
-    return record_round(ctx.store, ctx.config.campaign, record)
+    return ctx.ledger.record_round(record)

@@ -14,11 +14,10 @@ import numpy as np
 import pandas as pd
 
 from alflow.config import CampaignConfig
-from alflow.exchange.store import Store
 from alflow.learning import data
 from alflow.learning.pools import PoolSource, open_pool
 from alflow.ledger.budget import Budget
-from alflow.ledger.campaign import bucket
+from alflow.ledger.ledger import Ledger
 from alflow.ledger.state import CampaignState
 
 
@@ -91,8 +90,9 @@ class RoundContext:
         return bool(asked) and open_after < self.config.vendor.batches_in_flight and self.budget.ask(asked).left > 0
 
     @cached_property
-    def store(self) -> Store:
-        return bucket(self.config)
+    def ledger(self) -> Ledger:
+        """The campaign's ledger, where the round's records and batch are written."""
+        return Ledger.of(self.config)
 
     @cached_property
     def pool(self) -> PoolSource:

@@ -9,8 +9,8 @@ from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ID, SOURCE_REF
 from alflow.learning import content, data, embeddings, pools
 from alflow.ledger.crash import crash_point
+from alflow.ledger.ledger import BatchFiles
 from alflow.ledger.records import BatchMetadata, RoundRecord, now
-from alflow.ledger.writes import write_batch
 from alflow.round.context import RoundContext
 from alflow.round.decide import Batch
 from alflow.round.pool import item_rows
@@ -61,10 +61,12 @@ def export_batch(ctx: RoundContext, record: RoundRecord, batch: Batch | None = N
         deliver_to=layout.delivery_prefix(config.campaign, record.round),
         delivery_files=f"*{fmt.delivery_suffix}, then an empty {layout.DONE} marker last",
         strategy=record.strategy,
+        strategy_used=record.strategy_used,
+        strategy_reason=record.strategy_reason,
         created_at=now(),
     )
     extras = fmt.batch_extras(config.classes, text_column=text_column, reference=bool(config.pool.reference_column))
-    return write_batch(ctx.store, config.campaign, record.round, fmt.batch_file, payload, metadata, extras)
+    return ctx.ledger.write_batch(record.round, BatchFiles(fmt.batch_file, payload, metadata, extras))
 
 
 def model_version(ctx: RoundContext, record: RoundRecord) -> str:

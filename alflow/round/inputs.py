@@ -22,7 +22,7 @@ from alflow.exchange import layout
 from alflow.exchange.store import Store
 from alflow.learning import content, data, files, ids, pools, validation
 from alflow.learning import features as feature_checks
-from alflow.ledger.campaign import bucket
+from alflow.ledger.ledger import bucket
 from alflow.ledger.records import InputsCheck, now
 from alflow.round.context import Inputs
 

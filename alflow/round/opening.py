@@ -8,8 +8,8 @@ from pathlib import Path
 
 from alflow import progress
 from alflow.config import CampaignConfig, load_campaign
+from alflow.intake.ingest import ingest_campaign
 from alflow.ledger import claims
-from alflow.ledger.campaign import ingest_campaign
 from alflow.ledger.crash import crash_point
 from alflow.round.arrivals import check_target_rate, pending_arrivals
 from alflow.round.context import Arrivals, RoundContext
@@ -42,7 +42,7 @@ def open_round(
 
 def claim_round(ctx: RoundContext) -> int:
     """Claim the round for this run; RoundConflictError if a live run holds it."""
-    claims.claim_round(ctx.store, ctx.config.campaign, ctx.round)
+    claims.claim_round(ctx.ledger, ctx.round)
     crash_point("round:after_claim")
     return ctx.round
 

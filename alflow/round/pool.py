@@ -64,7 +64,7 @@ def _outside_rows(ctx: RoundContext, wanted: set[str], records: list[RoundRecord
     for record in records:
         outside = record.batch.outside if record.batch else None
         if outside and wanted & set(outside.ids):
-            frame = data.read_items(ctx.config.pool, ctx.store.read(outside.key))
+            frame = data.read_items(ctx.config.pool, ctx.ledger.store.read(outside.key))
             found.append(frame[frame[id_column].isin(wanted)])
     return found
 

@@ -25,7 +25,7 @@ from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ID, LABEL
 from alflow.exchange.store import Store
 from alflow.learning import data, models
-from alflow.ledger import campaign as ledger
+from alflow.ledger import ledger
 from alflow.reporting import dashboard
 from alflow.reporting.reports import RoundReport
 from alflow.tools.corpus import CLASSES, support_tickets

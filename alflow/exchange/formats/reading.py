@@ -7,7 +7,7 @@ code and a `detail`), so one bad byte costs one row, never the file; only what c
 at all (a JSON document broken in the middle, a CSV header without the columns) raises
 DataValidationError for the whole file.
 
-Row problems a reader reports (beside the checks of alflow.ledger.votes):
+Row problems a reader reports (beside the checks of alflow.intake.votes):
 undecodable (bytes that are not UTF-8 text), too_long (a line or element over its limit),
 malformed (not the format's shape), bad_value (an id, label or annotator that is not text or a
 number), multiple_labels (several labels for a single-choice item), wrong_tag_names (Label

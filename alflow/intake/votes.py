@@ -30,7 +30,7 @@ import pandas as pd
 from alflow.exchange.formats import reading
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, META_COLUMNS
 from alflow.exchange.formats.reading import DETAIL, PROBLEM, ROW
-from alflow.ledger.aggregation import dawid_skene, majority
+from alflow.intake.aggregation import dawid_skene, majority
 from alflow.ledger.records import FIELD_CAP, RejectedRow, capped
 from alflow.values import plain
 

@@ -14,15 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from alflow.errors import AlreadyExistsError
 from alflow.exchange import layout
-from alflow.exchange.store import Store
 from alflow.ledger.crash import crash_point
+from alflow.ledger.ledger import NOTICE, Ledger
 from alflow.ledger.records import DeliveryNotice, now
 
 EVENT = "alflow.delivery.completed"
 WANTED = "alflow.batch.wanted"  # a round exported a batch and the vendor has room for another (batches_in_flight)
-NOTICE = "notice.json"
 
 
 def resource_id(campaign: str) -> str:
@@ -62,47 +60,44 @@ def _rounds(keys: list[str], suffix: str) -> set[int]:
     return {r for key in keys if key.endswith(suffix) and (r := layout.round_of(key)) is not None}
 
 
-def unannounced(store: Store, campaign: str) -> list[Delivery]:
+def unannounced(ledger: Ledger) -> list[Delivery]:
     """Completed deliveries neither announced nor ingested yet, oldest round first (two listings)."""
+    store, campaign = ledger.store, ledger.campaign
     done = _rounds(store.list(f"{campaign}/deliveries/"), "/" + layout.DONE)
-    ledger = store.list(f"{campaign}/ledger/")
-    handled = _rounds(ledger, "/" + NOTICE) | {r for k in ledger if "/ingest-" in k and (r := layout.round_of(k))}
+    records = store.list(f"{campaign}/ledger/")
+    handled = _rounds(records, "/" + NOTICE) | {r for k in records if "/ingest-" in k and (r := layout.round_of(k))}
     marker = f"{store.uri}/{{}}{layout.DONE}"
     return [Delivery(campaign, r, marker.format(layout.delivery_prefix(campaign, r))) for r in sorted(done - handled)]
 
 
-def record_notice(store: Store, delivery: Delivery) -> bool:
+def record_notice(ledger: Ledger, delivery: Delivery) -> bool:
     """Write the delivery's notice once; False if another watcher wrote it first."""
     notice = DeliveryNotice(
         round=delivery.round, marker=delivery.marker, event=EVENT, event_id=delivery.event_id, announced_at=now()
     )
-    try:
-        store.write_once(layout.ledger_key(delivery.campaign, delivery.round, NOTICE), notice.to_json())
-    except AlreadyExistsError:
-        return False
-    return True
+    return ledger.record_notice(notice)
 
 
-def announce_new(store: Store, campaign: str, emit: Callable[[dict], None]) -> list[Delivery]:
+def announce_new(ledger: Ledger, emit: Callable[[dict], None]) -> list[Delivery]:
     """Send one event (`emit`, which raises if it was not delivered) per new completed delivery, then
     record its notice; returns the deliveries announced now."""
     announced = []
-    for delivery in unannounced(store, campaign):
+    for delivery in unannounced(ledger):
         emit(delivery.event())
         crash_point("watch:after_emit")
-        if record_notice(store, delivery):
+        if record_notice(ledger, delivery):
             announced.append(delivery)
     return announced
 
 
-def marker_round(uri: str, store: Store, campaign: str) -> int | None:
+def marker_round(uri: str, ledger: Ledger) -> int | None:
     """The round whose completion marker the object at `uri` is (`s3://bucket/key`, the key as an S3
     event notification gives it, URL-encoded), or None for any other object or campaign."""
-    uri = unquote_plus(uri)
-    if not uri.startswith(store.uri + "/"):
+    uri, root = unquote_plus(uri), ledger.store.uri
+    if not uri.startswith(root + "/"):
         return None
-    key = uri[len(store.uri) + 1 :]
+    key = uri[len(root) + 1 :]
     round_ = layout.round_of(key)
-    if round_ is None or key != layout.delivery_prefix(campaign, round_) + layout.DONE:
+    if round_ is None or key != layout.delivery_prefix(ledger.campaign, round_) + layout.DONE:
         return None
     return round_

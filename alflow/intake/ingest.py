@@ -1,0 +1,311 @@
+"""Vendor deliveries in: read, judge, accept the valid part, quarantine the rest, exactly once.
+
+One delivery *file* is the unit of exactly-once: its ingest record is keyed by the SHA-256 of its
+bytes and written once, after its quarantine (if any). So a file seen twice, a duplicate event
+or a retry after a crash finds the record and changes nothing; a crash before the record just
+redoes the same work. The record also keeps the store's version tag of the file, so a later
+round passes over a file it knows without reading it again. The rules for a delivery seen twice,
+a late duplicate and a conflicting relabel are in docs/VENDORS.md; in short, an item's first
+accepted label wins and is counted once.
+
+Bounded: a file is copied once into a local temporary file while it is hashed (never held in
+memory), then streamed through its format's reader in chunks (alflow.intake.votes.Judge); the
+refused rows stream into the quarantine copy. A file over `vendor.max_delivery_bytes` is refused
+without being read, one over `vendor.max_delivery_rows` as soon as the reader gets there.
+
+Total: whatever the bytes, a file yields labels or a quarantine with a reason, never an exception
+out of the ingest. File reasons (a whole file refused): unsafe_key, link, not_a_file, too_large,
+too_many_rows, empty, not_a_label_file, unreadable, missing_column, wrong_tag_names, and
+reader_failed (a reader's bug, caught so that one file cannot stop the campaign). Row reasons
+are alflow.intake.votes'.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from alflow.config import CampaignConfig
+from alflow.errors import DataValidationError
+from alflow.exchange import formats, layout
+from alflow.exchange.formats.base import ReadOptions
+from alflow.exchange.store import Store
+from alflow.intake import strays
+from alflow.intake.fetch import NOT_COPIED, Refusal, fetch, probe
+from alflow.intake.votes import Judge, Verdict
+from alflow.ledger.crash import crash_point
+from alflow.ledger.ledger import Ledger
+from alflow.ledger.records import IngestRecord, StrayRecord, now, sha256
+from alflow.ledger.state import CampaignState, accepted_labels
+
+FILE_REASONS = ("unreadable", "missing_column", "wrong_tag_names", "empty", "too_large")
+
+
+def _quarantine_name(key: str, digest: str) -> str:
+    # The vendor's file name is never used as a path: only its last part, made safe, after our digest.
+    base = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in key.rsplit("/", 1)[-1])[:80]
+    return f"{digest[:12]}-{base or 'file'}"
+
+
+def _delivered_at(store: Store, marker: str, key: str | None) -> str:
+    """The store's time of the completion marker (or of a file sent after it), else now."""
+    times = []
+    for target in (marker, key):
+        if target:
+            try:
+                times.append(store.modified(target))
+            except (FileNotFoundError, OSError, ValueError):
+                pass
+    return max(times) if times else now()
+
+
+def _sink(rows: IO[bytes]):
+    def write(chunk: pd.DataFrame) -> None:
+        text = chunk.to_json(orient="records", lines=True)
+        rows.write((text if text.endswith("\n") else text + "\n").encode())
+
+    return write
+
+
+def _verdict(
+    config: CampaignConfig, batch: set[str], stream: IO[bytes], source: str, accepted: dict[str, str], rows: IO[bytes]
+) -> Verdict | Refusal:
+    """What a label file yields, or why the whole file is refused; never raises."""
+    vendor = config.vendor
+    fmt = formats.get(vendor.format)
+    judge = Judge(
+        classes=config.classes,
+        batch=batch,
+        accepted=accepted,
+        annotators=vendor.annotators,
+        aggregation=vendor.aggregation,
+        tie_rule=vendor.tie_rule,
+        sink=_sink(rows),
+    )
+    try:
+        for chunk in fmt.read_delivery(
+            stream, source=source, options=ReadOptions(config.classes, vendor.label_attribute)
+        ):
+            judge.add(chunk)
+            if judge.rows > vendor.max_delivery_rows:
+                limit = vendor.max_delivery_rows
+                return (
+                    "too_many_rows",
+                    f"{source}: more than {limit} rows (vendor.max_delivery_rows); split it into several files",
+                )
+        if judge.rows == 0:
+            return "empty", f"{source}: holds no label rows; deliver the labels, or leave the file out"
+        return judge.verdict()
+    except DataValidationError as error:
+        return (error.reason if error.reason in FILE_REASONS else "unreadable"), capped_message(str(error))
+    except Exception as error:  # noqa: BLE001 - whatever a vendor's bytes do, one file must not stop the campaign
+        return "reader_failed", capped_message(
+            f"{source}: the {fmt.name} reader failed on this file ({type(error).__name__}: {error}); "
+            "it is quarantined and the round goes on: please report it to the alflow maintainers"
+        )
+
+
+def capped_message(message: str, limit: int = 1_000) -> str:
+    """A message as a record keeps it: at most `limit` characters (it may quote a vendor's bytes)."""
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    return message if len(message) <= limit else f"{message[:limit]}... (+{len(message) - limit} characters)"
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A delivery file as read: its round, key and digest, its local copy (None when refused unread)
+    and the refused rows streamed out of it."""
+
+    round: int
+    key: str
+    digest: str
+    copy: IO[bytes] | None
+    rows: IO[bytes]
+
+
+def _record(base: dict[str, Any], outcome: Verdict | Refusal, quarantine: str | None) -> IngestRecord:
+    if not isinstance(outcome, Verdict):
+        code, message = outcome
+        return IngestRecord(**base, status="rejected", reason=code, message=message, quarantine=quarantine)
+    taken = outcome.labels or outcome.machine_labels
+    status = "accepted" if not outcome.refused_rows else ("partial" if taken else "rejected")
+    return IngestRecord(
+        **base,
+        status=status,
+        labels=outcome.labels,
+        count=len(outcome.labels),
+        rejected=outcome.rejected,
+        refused_rows=outcome.refused_rows,
+        reasons=outcome.reasons,
+        duplicates=outcome.duplicates,
+        agreement=outcome.agreement,
+        annotators=outcome.annotators,
+        votes=outcome.votes,
+        label_metadata=outcome.metadata,
+        machine_labels=outcome.machine_labels,
+        items=outcome.items,
+        quarantine=quarantine,
+    )
+
+
+@dataclass(frozen=True)
+class Intake:
+    """A campaign's deliveries taken in: its ledger, its config, and the state read before."""
+
+    ledger: Ledger
+    config: CampaignConfig
+    state: CampaignState
+
+    def _known(self, round_: int, key: str, version: str | None) -> bool:
+        """Whether this very version of the file has a record already (no need to read it again)."""
+        records = self.state.ingests.get(round_, [])
+        return version is not None and any(r.file == key and r.version == version for r in records)
+
+    def _quarantine(self, read: _Read, outcome: Verdict | Refusal) -> str | None:
+        """Copy what is refused to the quarantine with its reasons; returns where, or None."""
+        name, copy = _quarantine_name(read.key, read.digest), read.copy
+        if not isinstance(outcome, Verdict):
+            code, message = outcome
+            reason: dict[str, Any] = {"file": read.key, "sha256": read.digest, "reason": code, "message": message}
+            if code in NOT_COPIED or copy is None:
+                reason["copied"] = False  # the file stays where the vendor put it; nothing behind it was read
+                copy = None
+            else:
+                copy.seek(0)
+            return self.ledger.write_quarantine(read.round, name, copy, reason)
+        if not outcome.refused_rows:
+            return None
+        read.rows.seek(0)
+        rows_name = name + ".rejected.jsonl"
+        reason = {
+            "file": read.key,
+            "sha256": read.digest,
+            "reasons": outcome.reasons,
+            "refused_rows": outcome.refused_rows,
+            "rows": [r.model_dump() for r in outcome.rejected],
+            "all_rows": f"{rows_name} (one JSON object per line, in the order they were refused)",
+        }
+        return self.ledger.write_quarantine(read.round, rows_name, read.rows, reason)
+
+    def _base(self, read: _Read, version: str | None, refusal: Refusal | None) -> dict[str, Any]:
+        """The fields of a file's ingest record that do not depend on what it yielded."""
+        vendor, store = self.config.vendor, self.ledger.store
+        marker = layout.delivery_prefix(self.ledger.campaign, read.round) + layout.DONE
+        sent = read.key if refusal is None or refusal[0] not in NOT_COPIED else None
+        return {
+            "round": read.round,
+            "ingested_in": self.state.next_round,
+            "file": read.key,
+            "format": vendor.format,
+            "aggregation": vendor.aggregation,
+            "tie_rule": vendor.tie_rule,
+            "annotators_required": vendor.annotators,
+            "sha256": read.digest,
+            "version": version,
+            "delivered_at": _delivered_at(store, marker, sent),
+            "ingested_at": now(),
+        }
+
+    def ingest_file(self, round_: int, key: str, accepted: dict[str, str]) -> IngestRecord | None:
+        """Ingest one delivery file; returns the record written, or None if this content was already in."""
+        store, vendor = self.ledger.store, self.config.vendor
+        fmt = formats.get(vendor.format)
+        try:
+            version, refusal = probe(store, key, vendor.max_delivery_bytes)
+        except FileNotFoundError:
+            return None  # gone since it was listed
+        if self._known(round_, key, version):
+            return None
+        with tempfile.TemporaryFile() as copy, tempfile.TemporaryFile() as rows:
+            if refusal is None:
+                try:
+                    digest, refusal = fetch(store, key, version, copy, vendor.max_delivery_bytes)
+                except FileNotFoundError:
+                    return None  # gone or rewritten since it was listed: the next round reads what is there
+            else:  # refused unread: known by its key (and version, for one too large)
+                digest = sha256(key.encode() if version is None else f"{key}\n{version}".encode())
+            if any(r.sha256 == digest for r in self.state.ingests.get(round_, [])):
+                return None  # the same bytes were ingested before (seen twice, or a retried event)
+            crash_point("ingest:after_read")
+            if refusal is None and not fmt.is_delivery_file(key):
+                refusal = (
+                    "not_a_label_file",
+                    f"{key}: the campaign's format is {fmt.name}: files end in {fmt.delivery_suffix}",
+                )
+            batch = set(self.state.batch_ids(round_))
+            outcome = refusal or _verdict(self.config, batch, copy, f"{store.uri}/{key}", accepted, rows)
+            read = _Read(round_, key, digest, copy, rows)
+            quarantine = self._quarantine(read, outcome)
+        crash_point("ingest:after_quarantine")
+        record = _record(self._base(read, version, refusal), outcome, quarantine)
+        written = self.ledger.record_ingest(record)
+        crash_point("ingest:after_record")
+        return record if written else None
+
+    def deliveries(self) -> list[IngestRecord]:
+        """Ingest every completed delivery's files not ingested yet; returns the records written.
+
+        A round's files are read once its completion marker exists; a file sent after the marker
+        (a correction) is read by the next run. Nothing is ever deleted: rejected input stays in the
+        delivery folder and is copied, with reasons, to the quarantine.
+        """
+        fmt, state = formats.get(self.config.vendor.format), self.state
+        written = []
+        for round_ in sorted(state.rounds):
+            if round_ not in state.delivered or not state.batch_ids(round_):
+                continue
+            accepted = accepted_labels(state.ingests.get(round_, []))
+            for key in self.ledger.delivery_keys(round_):
+                if fmt.only_label_files and not fmt.is_delivery_file(key):
+                    continue  # e.g. a Ground Truth job folder holds much besides its output manifest
+                record = self.ingest_file(round_, key, accepted)
+                if record is not None:
+                    written.append(record)
+                    for id_, label in record.labels.items():
+                        accepted.setdefault(id_, label)
+        return written
+
+    def strays(self) -> list[StrayRecord]:
+        """Record, once each, the vendor's files that nothing reads (alflow.intake.strays); returns the new ones."""
+        state, written = self.state, []
+        rounds = {r: bool(record.batch_ids) for r, record in state.rounds.items()}
+        for key, reason, message in strays.find(state.vendor_keys, self.ledger.campaign, rounds):
+            if key in state.reported:
+                continue
+            record = StrayRecord(
+                file=key, reason=reason, message=capped_message(message), seen_in=state.next_round, seen_at=now()
+            )
+            if self.ledger.record_stray(record):
+                written.append(record)
+        return written
+
+
+def ingest_campaign(config: CampaignConfig) -> CampaignState:
+    """Ingest what the campaign's completed deliveries hold; the state afterwards.
+
+    Bad rows and files are quarantined with their reasons and reported (`ingested_now`), never
+    raised: the valid part of a delivery is accepted and the rest stays outstanding. Files the
+    vendor left where nothing reads them are recorded once and reported (`strays_now`).
+    """
+    ledger = Ledger.of(config)
+    intake = Intake(ledger, config, ledger.state())
+    written, found = intake.deliveries(), intake.strays()
+    return replace(ledger.state(), ingested_now=tuple(written), strays_now=tuple(found))
+
+
+def summary(records: list[IngestRecord], strays: tuple[StrayRecord, ...] | list[StrayRecord] = ()) -> dict[str, Any]:
+    """Totals over ingest records (and the stray files found), for the round report and MLflow."""
+    agreements = [r.agreement for r in records if r.agreement is not None]
+    return {
+        "labels_ingested": sum(r.count for r in records),
+        "machine_labels": sum(len(r.machine_labels) for r in records),
+        "rows_rejected": sum(r.refused for r in records),
+        "duplicates": sum(len(r.duplicates) for r in records),
+        "quarantined": tuple(r.quarantine for r in records if r.quarantine),
+        "agreement": float(np.mean(agreements)) if agreements else None,
+        "unread": tuple(s.message for s in strays),
+    }
