@@ -102,7 +102,7 @@ STAGES = Stages(
     log_round=log_round,
     commit_round=commit_round,
     export_batch=export_batch,
-    report_round=report_round,
     publish_round_summary=partial(publish_round_summary, return_state=True),
     ask_for_another_batch=partial(ask_for_another_batch, return_state=True),
+    report_round=report_round,
 )

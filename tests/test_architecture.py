@@ -88,7 +88,9 @@ def test_the_checks_find_what_they_look_for(tmp_path):
     (tmp_path / "b" / "__init__.py").write_text("")
     # Decorators do not count: 2 decorator lines + a 60-line function pass, a 61-line method does not.
     (tmp_path / "a" / "same.py").write_text(f"@d\n@e\ndef fits():\n{body}")
-    (tmp_path / "b" / "same.py").write_text(f"class C:\n    def long(self):\n{body.replace('    ', '        ')}        y = 2\n")
+    (tmp_path / "b" / "same.py").write_text(
+        f"class C:\n    def long(self):\n{body.replace('    ', '        ')}        y = 2\n"
+    )
     assert long_functions(tmp_path) == {"b/same.py:long": MAX_LINES + 1}
     assert shared_names(tmp_path) == {"same": ["a", "b"]}
     (tmp_path / "a" / "other.py").write_text("")

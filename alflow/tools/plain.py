@@ -31,9 +31,9 @@ PLAIN = Stages(
     log_round=round_run.log_round,
     commit_round=commit.commit_round,
     export_batch=export.export_batch,
-    report_round=reports.round_report,
     publish_round_summary=_nothing,  # a Prefect artifact
     ask_for_another_batch=_nothing,  # a Prefect event, for a deployment's trigger
+    report_round=reports.round_report,
 )
 
 

@@ -21,8 +21,9 @@ from alflow.round.train import Trained
 class Stages:
     """One callable per stage of a round, in the order the recipe calls them.
 
-    The last two run after the round is committed and exported: a namespace makes their failure
-    harmless (the flow's tasks return their state instead of raising) or leaves them out (no-ops).
+    The summary and the event come after the round is committed and exported: a namespace makes
+    their failure harmless (the flow's tasks return their state instead of raising) or leaves them
+    out (no-ops). `report_round` also reports a round that had nothing to do.
     """
 
     open_round: Callable[..., RoundContext]
@@ -34,9 +35,9 @@ class Stages:
     log_round: Callable[[RoundContext, Trained, Decision], Tracking]
     commit_round: Callable[[RoundContext, Decision, Tracking], RoundRecord]
     export_batch: Callable[[RoundContext, RoundRecord, Batch | None], str | None]
-    report_round: Callable[..., RoundReport]
     publish_round_summary: Callable[[RoundContext, RoundRecord], Any]
     ask_for_another_batch: Callable[[RoundContext, RoundRecord], Any]
+    report_round: Callable[..., RoundReport]
 
 
 def round_recipe(
