@@ -4,9 +4,9 @@ import hashlib
 import io
 import json
 
+import mlflow
 import pandas as pd
 import pytest
-import mlflow
 from mlflow import MlflowClient
 
 from alflow.exchange import layout
@@ -164,4 +164,4 @@ def test_a_round_leaves_the_process_wide_tracking_uri_alone(campaign_file, campa
         mlflow.set_tracking_uri(before)
     assert report.status == "exported" and not (tmp_path / "elsewhere.db").exists()
     client = MlflowClient(campaign.tracking.uri)
-    assert client.get_model_version_by_alias(campaign.campaign, "challenger").version == "1"
+    assert str(client.get_model_version_by_alias(campaign.campaign, "challenger").version) == "1"

@@ -4,11 +4,11 @@ No Prefect here: the round flow's MLflow side against a real server is tests/tes
 """
 
 import json
+import math
 import os
+import shutil
 import subprocess
 import sys
-import math
-import shutil
 
 import numpy as np
 import pandas as pd

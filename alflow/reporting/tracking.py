@@ -1,10 +1,11 @@
 """MLflow: the one module that imports it.
 
 One experiment per campaign, one parent run (tag alflow.kind=campaign) and one nested run per
-round (alflow.kind=round, alflow.round=N). Runs are found by tag and opened by id
-(`start_run(run_id=...)`), never taken from whatever run is active in the thread (MLflow's active
-run is thread-local), so a round in a new process or on another worker attaches to the same
-parent, and a re-run of a round reuses its run instead of making a stray one.
+round (alflow.kind=round, alflow.round=N). Runs are found by tag and written by id through a client
+named with the campaign's tracking (and registry) URI, never through MLflow's fluent API: no
+process-wide tracking URI is set and no run is taken from whatever is active in the thread, so a
+round in a new process or on another worker attaches to the same parent, a re-run of a round
+reuses its run instead of making a stray one, and a notebook's own MLflow settings stay as they were.
 """
 
 from __future__ import annotations
