@@ -12,7 +12,7 @@ from prefect import Task, flow, task
 import tasks
 from alflow.errors import DataValidationError, ServiceUnavailableError
 from alflow.reporting import reports
-from alflow.tools.plain import PLAIN
+from alflow.tools.plain import plain_stages
 from alflow.tools.recipe import Stages, round_recipe
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -94,9 +94,9 @@ def _task(stage):
 
 
 def test_the_flow_and_the_plain_round_run_the_same_library_stages():
-    names = [f.name for f in fields(Stages)]
-    for name in names:
-        declared, plain = _task(getattr(tasks.STAGES, name)), getattr(PLAIN, name)
+    plain_round = plain_stages()
+    for name in [f.name for f in fields(Stages)]:
+        declared, plain = _task(getattr(tasks.STAGES, name)), getattr(plain_round, name)
         assert isinstance(declared, Task), name
         if name == "report_round":  # the task prints the report's line into the flow's logs
             assert plain is reports.round_report
