@@ -6,6 +6,7 @@ from prefect import flow
 
 import tasks
 from alflow.reporting.reports import RoundReport
+from alflow.tools.recipe import round_recipe
 
 
 @flow(
@@ -22,19 +23,8 @@ def active_learning_round(config_path: str, arrivals: str | None = None, target_
     Never waits for the vendor: while as many batches are out as `vendor.batches_in_flight`
     allows, it says so and exports nothing. With room left for another batch, it asks for the next
     round (an `alflow.batch.wanted` event, which the deployment's trigger answers).
+
+    The recipe is `alflow.tools.recipe.round_recipe` over the tasks (`tasks.STAGES`): the plain
+    round (alflow.tools.plain) runs the same recipe over the library's functions.
     """
-    ctx = tasks.open_round(config_path, arrivals=arrivals, target_rate=target_rate)
-    if not ctx.has_work:  # stopped, the vendor's hands full, or no new arrivals
-        return tasks.report_round(ctx)
-    tasks.claim_round(ctx)
-    trained = tasks.train_model(ctx)
-    auto = tasks.auto_label(ctx, trained)
-    decision = tasks.decide_round(ctx, trained, auto)
-    decision = tasks.select_batch(ctx, trained, decision)
-    tracked = tasks.log_round(ctx, trained, decision)
-    record = tasks.commit_round(ctx, decision, tracked)
-    location = tasks.export_batch(ctx, record, decision.batch)
-    # The round is committed and exported by now: a summary that fails to publish is logged, not fatal.
-    tasks.publish_round_summary(ctx, record, return_state=True)
-    tasks.ask_for_another_batch(ctx, record, return_state=True)
-    return tasks.report_round(ctx, record, location)
+    return round_recipe(tasks.STAGES, config_path, arrivals=arrivals, target_rate=target_rate)

@@ -1,4 +1,5 @@
-"""Prefect tasks: declarations over the library's round stages (alflow.round), one stage each.
+"""Prefect tasks: declarations over the library's round stages (alflow.round), one stage each, and
+`STAGES`, the namespace the round's recipe (alflow.tools.recipe) runs in the flow.
 
 Idempotency lives in the campaign ledger (write-once records), not in Prefect's cache, so every
 task runs with NO_CACHE and no task input is ever hashed. Retries are declared on I/O tasks only,
@@ -7,6 +8,7 @@ and never for alflow's own errors: a bad delivery does not get better by trying 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from prefect import task
@@ -21,6 +23,7 @@ from alflow.reporting import describe, reports, round_run
 from alflow.reporting.reports import RoundReport
 from alflow.round import autolabel, commit, decide, export, opening, select, train
 from alflow.round.context import RoundContext
+from alflow.tools.recipe import Stages
 
 
 def transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -85,3 +88,21 @@ def publish_round_summary(ctx: RoundContext, record: RoundRecord) -> str:
     key = f"{ctx.config.campaign}-round-{record.round:04d}"
     markdown = describe.round_markdown(ctx.config, record, reports.context_outlook(ctx, record))
     return str(create_markdown_artifact(key=key, markdown=markdown))
+
+
+# The round's stages as tasks, for the recipe (alflow.tools.recipe). The summary and the event come
+# after the commit and the export: their tasks return their state, so their failure does not fail the round.
+STAGES = Stages(
+    open_round=open_round,
+    claim_round=claim_round,
+    train_model=train_model,
+    auto_label=auto_label,
+    decide_round=decide_round,
+    select_batch=select_batch,
+    log_round=log_round,
+    commit_round=commit_round,
+    export_batch=export_batch,
+    publish_round_summary=partial(publish_round_summary, return_state=True),
+    ask_for_another_batch=partial(ask_for_another_batch, return_state=True),
+    report_round=report_round,
+)

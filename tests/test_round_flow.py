@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 
+import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -148,3 +149,19 @@ def test_a_summary_that_fails_to_publish_does_not_fail_a_committed_round(campaig
     report = active_learning_round(str(campaign_file))
     assert report.status == "exported" and report.batch_size == 10
     assert sorted(campaign_state(campaign).exported) == [1]
+
+
+def test_a_round_leaves_the_process_wide_tracking_uri_alone(campaign_file, campaign, tmp_path):
+    # The library names its store on its clients: whatever URI the process (a notebook) set stays,
+    # and nothing of the campaign lands there.
+    before = mlflow.get_tracking_uri()
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    mlflow.set_tracking_uri(elsewhere)
+    try:
+        report = active_learning_round(str(campaign_file))
+        assert mlflow.get_tracking_uri() == elsewhere
+    finally:
+        mlflow.set_tracking_uri(before)
+    assert report.status == "exported" and not (tmp_path / "elsewhere.db").exists()
+    client = MlflowClient(campaign.tracking.uri)
+    assert str(client.get_model_version_by_alias(campaign.campaign, "challenger").version) == "1"

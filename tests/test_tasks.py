@@ -1,11 +1,19 @@
 """The tasks' retry policy, under a real (temporary) Prefect server: a transient error is retried,
-an AlflowError (a verdict on the data) is not."""
+an AlflowError (a verdict on the data) is not. And the one round recipe: the flow's stages are the
+plain round's."""
+
+from dataclasses import fields
+from functools import partial
+from types import SimpleNamespace
 
 import pytest
-from prefect import flow, task
+from prefect import Task, flow, task
 
 import tasks
 from alflow.errors import DataValidationError, ServiceUnavailableError
+from alflow.reporting import reports
+from alflow.tools.plain import plain_stages
+from alflow.tools.recipe import Stages, round_recipe
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 FAST = {**tasks.IO, "retry_delay_seconds": 0}  # the same policy without the waits
@@ -74,3 +82,46 @@ def test_io_tasks_retry_transient_errors_only(declared):
 @pytest.mark.parametrize("declared", COMPUTE_TASKS, ids=lambda t: t.name)
 def test_compute_tasks_do_not_retry(declared):
     assert declared.retries == 0
+
+
+# --- one recipe: the flow and the plain round ---------------------------------------------------
+
+LEFT_OUT_OF_THE_PLAIN_ROUND = {"publish_round_summary", "ask_for_another_batch"}  # Prefect's artifact and event
+
+
+def _task(stage):
+    return stage.func if isinstance(stage, partial) else stage
+
+
+def test_the_flow_and_the_plain_round_run_the_same_library_stages():
+    plain_round = plain_stages()
+    for name in [f.name for f in fields(Stages)]:
+        declared, plain = _task(getattr(tasks.STAGES, name)), getattr(plain_round, name)
+        assert isinstance(declared, Task), name
+        if name == "report_round":  # the task prints the report's line into the flow's logs
+            assert plain is reports.round_report
+        elif name in LEFT_OUT_OF_THE_PLAIN_ROUND:
+            assert plain is not declared.fn
+        else:
+            assert declared.fn is plain, f"{name}: the flow runs {declared.fn}, the plain round {plain}"
+
+
+@pytest.mark.parametrize("best_effort", sorted(LEFT_OUT_OF_THE_PLAIN_ROUND))
+def test_the_flow_runs_the_stages_after_the_export_for_their_state(best_effort):
+    stage = getattr(tasks.STAGES, best_effort)
+    assert isinstance(stage, partial) and stage.keywords == {"return_state": True}
+
+
+def test_the_recipe_calls_every_stage_once_in_order():
+    calls = []
+
+    def stage(name):
+        def call(*args, **kwargs):
+            calls.append(name)
+            return SimpleNamespace(has_work=True, batch=None)
+
+        return call
+
+    recording = Stages(**{f.name: stage(f.name) for f in fields(Stages)})
+    round_recipe(recording, "campaign.yaml")
+    assert calls == [f.name for f in fields(Stages)]

@@ -5,7 +5,10 @@ No Prefect here: the round flow's MLflow side against a real server is tests/tes
 
 import json
 import math
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -370,3 +373,31 @@ def test_descriptions_answer_the_four_questions(campaign):
     assert f"**{campaign.campaign}**" in experiment and "**Goal**: accuracy 0.99 on the holdout" in experiment
     assert "round 4 of" in describe.round_description(campaign, seen, batch=10, source="holdout").lower()
     assert "**0.740**" in describe.model_description(campaign, seen, source="holdout")
+
+
+def test_drawing_the_plots_chooses_no_matplotlib_backend(tmp_path):
+    # In a fresh process: importing the plot modules and drawing leave matplotlib's backend as the
+    # process had it (unresolved) and never load pyplot, whose figures are global state.
+    code = """
+import sys
+from pathlib import Path
+import matplotlib
+backend = lambda: dict.__getitem__(matplotlib.rcParams, "backend")
+before = backend()
+from alflow.reporting import plots
+from alflow.tools import simulation_plot
+imported = backend()
+curves = {"random": [(10, 0.5), (20, 0.6)], "margin": [(10, 0.55), (20, 0.7)]}
+simulation_plot.plot_curves(
+    curves, Path(sys.argv[1]), metric="accuracy", full_score=0.8, recommended="margin", targets=(90,)
+)
+plots.learning_curve([20, 30], [0.5, 0.6], metric="accuracy").savefig(Path(sys.argv[1]).with_suffix(".2.png"))
+print(before == imported == backend(), "matplotlib.pyplot" in sys.modules)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "curves.png")], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]
+    assert (tmp_path / "curves.png").stat().st_size > 0

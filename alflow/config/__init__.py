@@ -1,4 +1,5 @@
-"""The campaign file: its schema (campaign), how it is read (loading), and the example `alflow init` writes."""
+"""The campaign file: its frozen schema, how it is read and its errors worded, and the example `alflow init`
+writes. docs/ARCHITECTURE.md names each module."""
 
 from alflow.config.campaign import (
     NAME_PATTERN,

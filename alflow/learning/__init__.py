@@ -1,6 +1,2 @@
-"""Learning from the labels: the data the model reads, the checks it must pass, the model itself.
-
-data        chunked reading of pools and label files, local or s3://; ids and labels as text
-validation  Great Expectations rules, the one-line errors they raise, Data Docs
-models      build, train and evaluate the campaign's scikit-learn classifier
-"""
+"""Learning from the labels: the pool and label files the model reads, the checks they must pass, and
+the model itself. docs/ARCHITECTURE.md names each module."""

@@ -1,8 +1,3 @@
-"""What people see: the round's report and `alflow status`, and what MLflow shows stakeholders.
-
-reports    RoundReport (the round's line, for people and scripts) and `alflow status` rows
-views      the numbers behind a round run's tables and figures
-plots      matplotlib figures (Agg, no pyplot)
-round_run  what a round logs, and the round's log stage
-tracking   the only module that imports MLflow
-"""
+"""What people see: the round's report and `alflow status`, where the campaign is heading (worded the
+same on every surface), and what MLflow shows stakeholders (one module imports MLflow, enforced by
+`make lint`). docs/ARCHITECTURE.md names each module."""

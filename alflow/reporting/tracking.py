@@ -1,20 +1,23 @@
 """MLflow: the one module that imports it.
 
 One experiment per campaign, one parent run (tag alflow.kind=campaign) and one nested run per
-round (alflow.kind=round, alflow.round=N). Runs are found by tag and opened by id
-(`start_run(run_id=...)`), never taken from whatever run is active in the thread (MLflow's active
-run is thread-local), so a round in a new process or on another worker attaches to the same
-parent, and a re-run of a round reuses its run instead of making a stray one.
+round (alflow.kind=round, alflow.round=N). Runs are found by tag and written by id through a client
+named with the campaign's tracking (and registry) URI, never through MLflow's fluent API: no
+process-wide tracking URI is set and no run is taken from whatever is active in the thread, so a
+round in a new process or on another worker attaches to the same parent, a re-run of a round
+reuses its run instead of making a stray one, and a notebook's own MLflow settings stay as they were.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from alflow.ledger.records import Tracking
@@ -25,13 +28,10 @@ CAMPAIGN, ROUND = "campaign", "round"
 
 
 def _client(uri: str) -> Any:
-    import mlflow
     from mlflow import MlflowClient
 
-    # mlflow.sklearn.log_model only logs to the fluent API's store: point it at this campaign's.
-    mlflow.set_tracking_uri(uri)
-    # The registry is named too: a registry URI set elsewhere in the process (or in the
-    # environment) must not send this campaign's model versions to another store.
+    # Both URIs named on the client, none set process-wide: a tracking or registry URI set
+    # elsewhere in the process (or in the environment) neither moves nor is moved by a campaign.
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -133,7 +133,9 @@ def _register(client: Any, name: str, info: Any, run_id: str, tags: dict[str, st
     existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
     if existing:
         return str(min(int(v.version) for v in existing))
-    version = client.create_model_version(name, info.model_uri, run_id=run_id, tags=tags, model_id=info.model_id)
+    # The logged model's own location, not its `models:/` URI: MLflow's SQL registry resolves that
+    # URI through the process-wide tracking URI, which alflow never sets.
+    version = client.create_model_version(name, info.artifact_path, run_id=run_id, tags=tags, model_id=info.model_id)
     return str(version.version)
 
 
@@ -182,31 +184,71 @@ class RoundLog:
     images: dict[str, str] = field(default_factory=dict)
 
 
-def _log_inputs_and_model(run_id: str, entry: RoundLog) -> Any:
-    """Params, the training dataset and the model, through the fluent API (which log_model and
-    log_input need); returns the logged model's info, or None at cold start."""
-    import mlflow
+def _log_inputs(client: Any, run_id: str, entry: RoundLog) -> None:
+    """The run's params and its training dataset (what `mlflow.log_params` and `log_input` do,
+    through this campaign's client)."""
     from mlflow.data.pandas_dataset import from_pandas
-    from mlflow.models import infer_signature
+    from mlflow.entities import DatasetInput, InputTag, Param
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-    with mlflow.start_run(run_id=run_id, log_system_metrics=False):
-        mlflow.log_params(entry.params)
-        if entry.dataset is not None:
-            frame, source, name = entry.dataset
-            with warnings.catch_warnings():  # MLflow registers two equal sources for local paths and says so
-                warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
-                labeled = from_pandas(frame, source=source, targets="label", name=name)
-            mlflow.log_input(labeled, "training")
-        if entry.model is None:  # cold start: nothing fitted, nothing to register
-            return None
-        return mlflow.sklearn.log_model(
-            entry.model,
-            name="model",
-            signature=infer_signature(entry.X_example, entry.model.predict(entry.X_example)),
-            input_example=entry.X_example,
-            pip_requirements=_requirements(entry.packages),
-            skops_trusted_types=list(entry.trusted_types) or None,
+    client.log_batch(run_id, params=[Param(key, str(value)) for key, value in entry.params.items()])
+    if entry.dataset is None:
+        return
+    frame, source, name = entry.dataset
+    with warnings.catch_warnings():  # MLflow registers two equal sources for local paths and says so
+        warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+        labeled = from_pandas(frame, source=source, targets="label", name=name)
+    context = [InputTag(key=MLFLOW_DATASET_CONTEXT, value="training")]
+    client.log_inputs(run_id, datasets=[DatasetInput(dataset=labeled._to_mlflow_entity(), tags=context)])
+
+
+def _log_model(client: Any, experiment_id: str, run_id: str, entry: RoundLog) -> Any:
+    """The model as a logged model of the run, with signature and input example: what
+    `mlflow.sklearn.log_model` does, through this campaign's client; returns its info."""
+    import mlflow.sklearn
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+    from mlflow.models import Model, infer_signature
+    from mlflow.tracking.context.registry import resolve_tags
+
+    params = {key: str(value) for key, value in client.get_run(run_id).data.params.items()}
+    logged = client.create_logged_model(
+        experiment_id, name="model", source_run_id=run_id, tags=resolve_tags(), params=params
+    )
+    try:
+        client.log_outputs(run_id, models=[LoggedModelOutput(logged.model_id, step=0)])
+        model = Model(
+            artifact_path=logged.artifact_location, model_uuid=logged.model_id, run_id=run_id, model_id=logged.model_id
         )
+        with tempfile.TemporaryDirectory() as folder:
+            local = str(Path(folder, "model"))
+            mlflow.sklearn.save_model(
+                entry.model,
+                local,
+                mlflow_model=model,
+                signature=infer_signature(entry.X_example, entry.model.predict(entry.X_example)),
+                input_example=entry.X_example,
+                pip_requirements=_requirements(entry.packages),
+                skops_trusted_types=list(entry.trusted_types) or None,
+            )
+            client.log_model_artifacts(logged.model_id, local)
+    except Exception:
+        client.finalize_logged_model(logged.model_id, LoggedModelStatus.FAILED)
+        raise
+    return model.get_model_info(client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY))
+
+
+def _log_inputs_and_model(client: Any, experiment_id: str, run_id: str, entry: RoundLog) -> Any:
+    """Params, the training dataset and the model (None at cold start: nothing fitted, nothing to
+    register); the run is RUNNING meanwhile and FINISHED after, as a fluent `start_run` would leave it."""
+    client.update_run(run_id, status="RUNNING")
+    try:
+        _log_inputs(client, run_id, entry)
+        info = None if entry.model is None else _log_model(client, experiment_id, run_id, entry)
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
+    return info
 
 
 def _log_figures(client: Any, run_id: str, parent_run_id: str, entry: RoundLog, *, new: bool) -> None:
@@ -258,7 +300,7 @@ def log_round(uri: str, *, parent_run_id: str, entry: RoundLog) -> Tracking:
     client = _client(uri)
     migrate_names(client, parent_run_id)
     experiment_id, run_id, new = _round_run(client, parent_run_id, entry.round)
-    info = _log_inputs_and_model(run_id, entry)
+    info = _log_inputs_and_model(client, experiment_id, run_id, entry)
     _log_figures(client, run_id, parent_run_id, entry, new=new)
     _describe(client, experiment_id, run_id, parent_run_id, entry)
     model_version = None

@@ -1,1 +1,2 @@
-"""Tools over whole campaigns: `alflow simulate` (strategies replayed with an answer key) and `alflow demo`."""
+"""Operations over whole campaigns, and the round's recipe: what the CLI's commands and the benchmarks
+call. docs/ARCHITECTURE.md names each module."""

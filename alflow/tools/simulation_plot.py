@@ -32,15 +32,17 @@ def plot_curves(
     targets: tuple[int, ...],
 ) -> None:
     """Write the two panels to `path` (PNG); `targets` are the percentages of `full_score` to mark."""
-    import matplotlib
+    # A Figure on the Agg canvas, no pyplot: no backend chosen and no global figure registry touched.
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), sharex=True)
+    fig = Figure(figsize=(12, 4.8))
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2, sharex=True)
     random_curve = dict(curves.get("random", []))
     styles = cycle([(ls, mk) for mk in MARKERS for ls in STYLES])
-    colours = cycle(plt.get_cmap("tab10")(range(10)))
+    colours = cycle(colormaps["tab10"](range(10)))
     for name, curve in groups(curves).items():
         labels, scores = [n for n, _ in curve], [s for _, s in curve]
         is_random = "random" in name.split(" = ")
@@ -61,4 +63,3 @@ def plot_curves(
     fig.legend(loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -1,11 +1,4 @@
-"""The exchange formats, one module each, and their registry.
-
-    csv           items.csv out; label files *.csv in (id,label[,annotator])
-    jsonl         items.jsonl out; label files *.jsonl in
-    ground_truth  SageMaker Ground Truth input manifest out; output manifest in
-    label_studio  Label Studio import tasks (and label_config.xml) out; its JSON export in
-    labelbox      Labelbox data rows out; its export v2 NDJSON in
-    doccano       a doccano text-classification dataset out; its JSONL export in
+"""The exchange formats, one module each, and their registry (`FORMATS`, below).
 
 Adding a format is one module with a `FORMAT` spec (alflow.exchange.formats.base.Format), one
 entry below, and its tests: the contract suite (tests/test_vendors.py) iterates `FORMATS`, and
