@@ -9,7 +9,7 @@ same process as the strategy. Each (n, strategy) runs in a fresh process so that
 high-water mark over the loaded model (and pool, in memory), measured before the floor runs.
 
 `--sizes` pools are held in memory (alflow.select_batch). `--parquet-sizes` pools are read from a
-Parquet file on disk, CHUNK rows at a time, the way a round reads them: alflow.learning.data.iter_chunks
+Parquet file on disk, CHUNK rows at a time, the way a round reads them: alflow.data.frames.iter_chunks
 into alflow.selection.scorer (`make_scorer(...).rank`); the floor reads the same file in the same chunks (predict_proba
 and an argpartition top-k per chunk, then over the survivors). A Parquet pool is drawn from the
 make_classification model (same parameters) a million rows at a time, so the generator never holds
@@ -167,7 +167,7 @@ def _chunks(path: str, limit: int | None = None):
     """(ids, features) of the unlabeled rows, CHUNK at a time, read the way a round reads its pool."""
     import itertools
 
-    from alflow.learning.data import iter_chunks
+    from alflow.data.frames import iter_chunks
 
     frames = iter_chunks(Path(path), columns=["id", *FEATURES], text_columns=[], chunk_size=CHUNK)
     for frame in itertools.islice(frames, limit):
@@ -334,15 +334,15 @@ def markdown(rows: list[dict], runs: list[dict]) -> str:
         "In memory: seconds and floor are each the best of at least 3 runs (1 if a run takes over 3 s) and at "
         "least 1 s of runs, up to 20. "
         f"Parquet: the pool is streamed from a file on disk in chunks of {CHUNK:,} rows "
-        "(alflow.learning.data.iter_chunks → alflow.selection.scorer.Scorer.rank, as a round does), and the floor "
+        "(alflow.data.frames.iter_chunks → alflow.selection.scorer.Scorer.rank, as a round does), and the floor "
         "reads the same file in the same chunks; "
         "the file (id, 20 float64 features, y) is drawn from the make_classification model a million rows at a "
         "time (same parameters, not the same rows as make_classification(n)), its first 1,000 rows labeled; "
         "selection and floor runs alternate; seconds are the best of up to 2 runs (1 if a run takes over 30 s), "
         "the floor the best of 2. "
-        "alflow.learning.data.iter_chunks streams the file with pre_buffer off, one row group at a time "
+        "alflow.data.frames.iter_chunks streams the file with pre_buffer off, one row group at a time "
         "(pq.ParquetFile(path, pre_buffer=False)); with pyarrow's default pre_buffer, as an earlier version of "
-        "alflow.learning.data read it (before commit 28f5d0a), the peak grew by about 2 GB from 10^6 to 10^7 rows. "
+        "alflow.data.frames read it (before commit 28f5d0a), the peak grew by about 2 GB from 10^6 to 10^7 rows. "
         "peak RSS includes the pool when "
         "it is in memory; extra MB = growth of the peak during selection, measured before the floor runs. "
         "load = 1-minute load average when the row started.",

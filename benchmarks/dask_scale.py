@@ -43,7 +43,7 @@ def measure(n: int, workers: int) -> dict:
     from distributed import Client, LocalCluster
 
     from alflow.config import ClusterConfig, load_campaign
-    from alflow.learning.pools import parts
+    from alflow.data.pools import parts
     from alflow.ledger.ledger import campaign_state
     from alflow.round.cluster import score_on_cluster
     from alflow.round.context import RoundContext

@@ -16,9 +16,9 @@ It runs twice, each in a fresh process on its own copy of the campaign:
 In both, the same library functions are wrapped by timers (a stage's seconds exclude the stages
 timed inside it), so the Prefect run reports its own per-stage seconds too, and orchestration =
 flow wall time - the stages inside it. GX seconds are the time spent in
-alflow.learning.validation's GX calls (checks and Data Docs); the log stage is split into
+alflow.data.validation's GX calls (checks and Data Docs); the log stage is split into
 rendering (plots, tables, Data Docs) and MLflow calls. Between rounds a simulated vendor delivers
-the exported batch with the answers (alflow.tools.demo.SimulatedVendor). Writes
+the exported batch with the answers (alflow.operations.demo.SimulatedVendor). Writes
 benchmarks/results/round_overhead.{json,md}.
 """
 
@@ -119,7 +119,7 @@ def _timed(owner, name: str, key: str, *, stage: bool) -> None:
 
 def install_timers() -> None:
     import tasks
-    from alflow.learning import validation
+    from alflow.data import validation
     from alflow.reporting import round_run
     from alflow.round import autolabel, commit, decide, export, opening, select, train
 
@@ -162,7 +162,7 @@ def run_mode(mode: str, folder: str, n_rounds: int) -> dict:
     install_timers()
     from alflow.config import load_campaign
     from alflow.ledger.ledger import bucket
-    from alflow.tools.demo import SimulatedVendor
+    from alflow.operations.demo import SimulatedVendor
 
     config = load_campaign(config_path)
     answers = pd.read_csv(Path(folder) / "data" / "answers.csv", dtype=str)
@@ -182,7 +182,7 @@ def run_mode(mode: str, folder: str, n_rounds: int) -> dict:
         result["server_start"] = time.perf_counter() - started
         run_round = active_learning_round
     else:
-        from alflow.tools.plain import plain_round as run_round
+        from alflow.operations.plain import plain_round as run_round
     for _ in range(n_rounds):
         SECONDS.clear()
         started = time.perf_counter()

@@ -53,7 +53,7 @@ def vendor(folder: Path):
 
     from alflow.config import load_campaign
     from alflow.ledger.ledger import bucket
-    from alflow.tools.demo import SimulatedVendor
+    from alflow.operations.demo import SimulatedVendor
 
     config = load_campaign(folder / "campaign.yaml")
     answers = pd.read_csv(folder / "data" / "answers.csv", dtype=str)
@@ -63,7 +63,7 @@ def vendor(folder: Path):
 def library(folder: Path, rounds: int) -> list[float]:
     code = (
         f"import json, sys, time; sys.path.insert(0, {str(Path(__file__).parent)!r}); import os; "
-        f"os.chdir({str(folder)!r}); import served_overhead; from alflow.tools.plain import plain_round; "
+        f"os.chdir({str(folder)!r}); import served_overhead; from alflow.operations.plain import plain_round; "
         f"v = served_overhead.vendor(__import__('pathlib').Path('.')); walls = []\n"
         f"for _ in range({rounds}):\n"
         "    t = time.perf_counter(); r = plain_round('campaign.yaml')\n"

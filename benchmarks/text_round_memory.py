@@ -2,7 +2,7 @@
 
     python benchmarks/text_round_memory.py [--sizes 10000,100000,1000000]
 
-For each size, a Parquet pool of generated support tickets (alflow.tools.corpus, text only), 200
+For each size, a Parquet pool of generated support tickets (alflow.operations.corpus, text only), 200
 seed labels (50 per class), a 2,000-ticket holdout, the TF-IDF preset, strategy `auto` (past cold
 start: margin prefilter + weighted k-means), batch 100, a local bucket, MLflow on SQLite. One round
 runs in a fresh process as plain library calls (the stages the flow runs, without Prefect), and
@@ -61,7 +61,7 @@ FLOOR = """
 import json, resource, sys, time
 import numpy as np, pandas as pd, pyarrow.parquet as pq
 from alflow.config import ModelConfig
-from alflow.learning import models
+from alflow.model import estimators
 seed = pd.read_csv(sys.argv[2], dtype=str)
 texts = pq.read_table(sys.argv[1], columns=["id", "text"], filters=[("id", "in", list(seed["id"]))]).to_pandas()
 texts = texts.set_index("id").loc[seed["id"], "text"]
@@ -82,7 +82,7 @@ def write_campaign(folder: Path, n: int) -> tuple[Path, Path]:
     import pyarrow.parquet as pq
     import yaml
 
-    from alflow.tools.corpus import support_tickets
+    from alflow.operations.corpus import support_tickets
 
     tickets = support_tickets(n + HOLDOUT, seed=0)
     pool, holdout = tickets.iloc[:n], tickets.iloc[n:]

@@ -42,7 +42,7 @@ HOUR = 3600.0
 def campaign(folder: Path, in_flight: int) -> Path:
     import yaml
 
-    from alflow.tools.demo import write_demo_data
+    from alflow.operations.demo import write_demo_data
 
     path = write_demo_data(folder, bucket=None, max_labels=220, batch_size=20)
     raw = yaml.safe_load(path.read_text())
@@ -77,7 +77,7 @@ def simulate(folder: Path, *, in_flight: int, turnaround: float, pickup: float, 
     """One campaign to its budget; times in seconds of simulated time."""
     from alflow.config import load_campaign
     from alflow.ledger.ledger import campaign_state
-    from alflow.tools.plain import plain_round
+    from alflow.operations.plain import plain_round
 
     from helpers import vendor_for
 

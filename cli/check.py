@@ -28,7 +28,7 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for CI")] = False,
 ) -> None:
     """Check a campaign: its file, pool, labels, model, bucket and tracking server. Exit 1 on any problem."""
-    from alflow.tools.check import check_campaign, report_payload
+    from alflow.operations.preflight import check_campaign, report_payload
 
     findings = check_campaign(config, work_pool=work_pool, api_url=prefect_api_url() if work_pool else None)
     if as_json:

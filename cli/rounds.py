@@ -37,7 +37,7 @@ def run_round(
 
 def precheck(config: Path) -> None:
     """What `alflow check` checks, bar the work pool, before Prefect starts: every problem, one line each."""
-    from alflow.tools.check import check_campaign
+    from alflow.operations.preflight import check_campaign
 
     problems = [f for f in check_campaign(config) if not f.ok]
     if problems:

@@ -35,7 +35,7 @@ def demo(
     ] = "csv",
 ) -> None:
     """A campaign on digits or support tickets with a simulated vendor, until a stopping rule fires."""
-    from alflow.tools.demo import run_demo
+    from alflow.operations.demo import run_demo
 
     workdir = workdir.resolve()
     quiet_libraries()
@@ -95,9 +95,9 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="print the table and recommendation as JSON")] = False,
 ) -> None:
     """Replay the campaign on labeled data for each strategy and random; recommend a strategy."""
+    from alflow.operations import simulate as simulation
+    from alflow.operations import summary
     from alflow.reporting import tracking
-    from alflow.tools import simulate as simulation
-    from alflow.tools import summary
 
     quiet_libraries()
     with errors_as_exit_codes():

@@ -5,8 +5,8 @@ from __future__ import annotations
 from prefect import flow
 
 import tasks
+from alflow.operations.recipe import round_recipe
 from alflow.reporting.reports import RoundReport
-from alflow.tools.recipe import round_recipe
 
 
 @flow(
@@ -24,7 +24,7 @@ def active_learning_round(config_path: str, arrivals: str | None = None, target_
     allows, it says so and exports nothing. With room left for another batch, it asks for the next
     round (an `alflow.batch.wanted` event, which the deployment's trigger answers).
 
-    The recipe is `alflow.tools.recipe.round_recipe` over the tasks (`tasks.STAGES`): the plain
-    round (alflow.tools.plain) runs the same recipe over the library's functions.
+    The recipe is `alflow.operations.recipe.round_recipe` over the tasks (`tasks.STAGES`): the plain
+    round (alflow.operations.plain) runs the same recipe over the library's functions.
     """
     return round_recipe(tasks.STAGES, config_path, arrivals=arrivals, target_rate=target_rate)

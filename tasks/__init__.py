@@ -1,5 +1,5 @@
 """Prefect tasks: declarations over the library's round stages (alflow.round), one stage each, and
-`STAGES`, the namespace the round's recipe (alflow.tools.recipe) runs in the flow.
+`STAGES`, the namespace the round's recipe (alflow.operations.recipe) runs in the flow.
 
 Idempotency lives in the campaign ledger (write-once records), not in Prefect's cache, so every
 task runs with NO_CACHE and no task input is ever hashed. Retries are declared on I/O tasks only,
@@ -19,11 +19,11 @@ from prefect.events import emit_event
 from alflow.errors import AlflowError, ServiceUnavailableError
 from alflow.intake import notices
 from alflow.ledger.records import RoundRecord
+from alflow.operations.recipe import Stages
 from alflow.reporting import describe, reports, round_run
 from alflow.reporting.reports import RoundReport
 from alflow.round import autolabel, commit, decide, export, opening, select, train
 from alflow.round.context import RoundContext
-from alflow.tools.recipe import Stages
 
 
 def transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -90,7 +90,7 @@ def publish_round_summary(ctx: RoundContext, record: RoundRecord) -> str:
     return str(create_markdown_artifact(key=key, markdown=markdown))
 
 
-# The round's stages as tasks, for the recipe (alflow.tools.recipe). The summary and the event come
+# The round's stages as tasks, for the recipe (alflow.operations.recipe). The summary and the event come
 # after the commit and the export: their tasks return their state, so their failure does not fail the round.
 STAGES = Stages(
     open_round=open_round,

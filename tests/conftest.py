@@ -27,7 +27,7 @@ os.environ.pop("AWS_PROFILE", None)
 import pytest  # noqa: E402
 
 from alflow.config import load_campaign  # noqa: E402
-from alflow.tools.demo import write_demo_data  # noqa: E402
+from alflow.operations.demo import write_demo_data  # noqa: E402
 
 SERVERS = {
     "prefect_server",

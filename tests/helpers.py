@@ -11,7 +11,7 @@ import yaml
 from alflow.config import CampaignConfig
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
-from alflow.tools.demo import SimulatedVendor
+from alflow.operations.demo import SimulatedVendor
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -8,16 +8,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 LIBRARY = Path(__file__).resolve().parents[1] / "alflow"
 MAX_LINES = 60
-
-# Offenders that the other branches of issue 20 remove (selection/ledger renames, `select` shortened);
-# the lead empties these after merging them, and the tests below become strict.
-PENDING_LONG = {"selection/pool.py:select"}
-PENDING_NAMES = {"autolabel", "campaign", "context", "pool", "scoring"}
-PENDING_DOCSTRINGS = {"selection", "ledger"}
 
 
 def long_functions(root: Path = LIBRARY) -> dict[str, int]:
@@ -43,12 +35,12 @@ def shared_names(root: Path = LIBRARY) -> dict[str, list[str]]:
 
 
 def test_no_function_in_the_library_is_longer_than_60_lines():
-    new = {name: lines for name, lines in long_functions().items() if name not in PENDING_LONG}
+    new = {name: lines for name, lines in long_functions().items()}
     assert not new, f"functions over {MAX_LINES} lines (split them): {new}"
 
 
 def test_no_module_name_is_shared_by_two_packages():
-    new = {name: where for name, where in shared_names().items() if name not in PENDING_NAMES}
+    new = {name: where for name, where in shared_names().items()}
     assert not new, f"module names a reader must disambiguate by their folder (rename one): {new}"
 
 
@@ -66,18 +58,8 @@ def listed_modules(root: Path = LIBRARY) -> dict[str, list[str]]:
 
 
 def test_package_docstrings_do_not_list_their_modules():
-    listed = {name: modules for name, modules in listed_modules().items() if name not in PENDING_DOCSTRINGS}
+    listed = {name: modules for name, modules in listed_modules().items()}
     assert not listed, f"package docstrings that list their modules (docs/ARCHITECTURE.md does): {listed}"
-
-
-@pytest.mark.xfail(reason="pending the selection branch of issue 20 (select shortened)", strict=False)
-def test_no_pending_long_function_is_left():
-    assert not long_functions()
-
-
-@pytest.mark.xfail(reason="pending the selection and ledger renames of issue 20", strict=False)
-def test_no_pending_module_name_clash_is_left():
-    assert not shared_names()
 
 
 def test_the_checks_find_what_they_look_for(tmp_path):

@@ -2,7 +2,7 @@
 ones are out, so the vendor always has work. No item is asked twice, the budget counts every label
 asked across open batches, deliveries of any open batch are ingested in any order, each once.
 
-Rounds run as plain library calls (alflow.tools.plain.plain_round: the flow's recipe without Prefect);
+Rounds run as plain library calls (alflow.operations.plain.plain_round: the flow's recipe without Prefect);
 tests that run several are marked slow.
 """
 
@@ -23,8 +23,8 @@ from alflow.exchange import layout
 from alflow.ledger.ledger import Ledger, bucket, campaign_state
 from alflow.ledger.records import BatchRecord, RoundRecord
 from alflow.ledger.state import CampaignState
+from alflow.operations.plain import plain_round
 from alflow.round.context import Inputs, RoundContext
-from alflow.tools.plain import plain_round
 from cli import app
 
 from helpers import vendor_for

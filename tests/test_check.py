@@ -23,7 +23,7 @@ import yaml
 from typer.testing import CliRunner
 
 import cli.rounds
-from alflow.tools.demo import write_demo_data
+from alflow.operations.demo import write_demo_data
 from cli import app
 
 runner = CliRunner()
@@ -270,7 +270,7 @@ def test_work_pool_is_checked_on_the_prefect_api(campaign_file, monkeypatch):
 def test_check_starts_neither_prefect_nor_mlflow(campaign_file):
     code = (
         "import sys\n"
-        "from alflow.tools.check import check_campaign\n"
+        "from alflow.operations.preflight import check_campaign\n"
         f"assert all(f.ok for f in check_campaign({str(campaign_file)!r}))\n"
         "print(sorted(m for m in ('prefect', 'mlflow') if m in sys.modules))\n"
     )

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from alflow.config import ClusterConfig
+from alflow.data.pools import parts
 from alflow.errors import ConfigError
-from alflow.learning.pools import parts
 from alflow.ledger.ledger import campaign_state
 from alflow.round.autolabel import AutoLabels
 from alflow.round.cluster import score_on_cluster

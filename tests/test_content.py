@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from alflow.config import PoolConfig, load_campaign
+from alflow.data import content, frames
 from alflow.errors import DataValidationError
-from alflow.learning import content, data
+from alflow.operations.demo import write_demo_data
 from alflow.round.inputs import validate_inputs
-from alflow.tools.demo import write_demo_data
 from cli import app
 
 from helpers import image_items, snapshot, write_image_campaign
@@ -107,11 +107,11 @@ def test_vectors_read_parquet_lists_arrays_and_json_text_alike():
 
 def test_the_vendor_sees_text_and_reference_never_the_vector():
     pool = PoolConfig(uri="p.parquet", vector_column="emb", reference_column="img", text_column="caption")
-    features = data.feature_columns(pool, ["id", "emb", "img", "caption"])
+    features = frames.feature_columns(pool, ["id", "emb", "img", "caption"])
     assert features == ["emb"] and pool.reads == "vector"
-    assert data.shown_columns(pool, features) == ["caption", "img"]
+    assert frames.shown_columns(pool, features) == ["caption", "img"]
     table = PoolConfig(uri="p.csv")
-    assert data.shown_columns(table, ["a", "b"]) == ["a", "b"]
+    assert frames.shown_columns(table, ["a", "b"]) == ["a", "b"]
 
 
 @pytest.mark.parametrize(
@@ -158,7 +158,7 @@ def test_an_embedder_campaign_with_a_text_column_is_valid(tmp_path):
     path = tmp_path / "embedded.yaml"
     path.write_text(json.dumps(raw))
     campaign = load_campaign(path)
-    assert campaign.pool.reads == "vector" and data.feature_columns(campaign.pool, ["id", "text"]) == ["text"]
+    assert campaign.pool.reads == "vector" and frames.feature_columns(campaign.pool, ["id", "text"]) == ["text"]
 
 
 def test_a_vector_pool_of_many_files_picks_one_files_batch_and_exports_its_references(images, tmp_path):
@@ -166,7 +166,7 @@ def test_a_vector_pool_of_many_files_picks_one_files_batch_and_exports_its_refer
     its vector length recorded with the check, and each item's reference resolved against the folder."""
     import shutil
 
-    from alflow.learning import pools
+    from alflow.data import pools
     from alflow.ledger.ledger import campaign_state
     from alflow.ledger.records import Tracking
     from alflow.round.autolabel import AutoLabels

@@ -18,7 +18,7 @@ import pytest
 
 from alflow.config import load_campaign
 from alflow.ledger.ledger import campaign_state
-from alflow.tools.demo import write_demo_data
+from alflow.operations.demo import write_demo_data
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

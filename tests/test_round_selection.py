@@ -6,12 +6,12 @@ import yaml
 
 from alflow.config import load_campaign
 from alflow.ledger.ledger import campaign_state
+from alflow.operations.plain import plain_round
 from alflow.round.context import RoundContext
 from alflow.round.inputs import validate_inputs
 from alflow.round.select import pool_batch, pool_selection
 from alflow.round.train import train_model
 from alflow.selection.measures import margin
-from alflow.tools.plain import plain_round
 
 
 def _edit(campaign_file, *, strategy: dict, pool: dict | None = None):

@@ -181,7 +181,7 @@ def test_modified_is_the_store_clock(s3_endpoint, bucket):
 
 def test_the_demo_creates_its_bucket_and_never_reuses_a_campaign_prefix(s3_endpoint):
     from alflow.exchange.s3 import ensure_bucket
-    from alflow.tools.demo import CAMPAIGN, fresh_s3_prefix
+    from alflow.operations.demo import CAMPAIGN, fresh_s3_prefix
 
     uri = f"s3://demo-{uuid.uuid4().hex[:10]}/team"
     assert fresh_s3_prefix(uri) == uri  # created, and empty

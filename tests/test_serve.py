@@ -16,7 +16,7 @@ import yaml
 
 from alflow.config import load_campaign
 from alflow.ledger.ledger import campaign_state
-from alflow.tools.demo import write_demo_data
+from alflow.operations.demo import write_demo_data
 
 from helpers import vendor_for
 

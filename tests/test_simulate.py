@@ -9,10 +9,10 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from alflow.tools.demo import write_demo_data
-from alflow.tools.simulate import mean_curve
-from alflow.tools.simulation_plot import groups
-from alflow.tools.summary import labels_to_reach, summarise, table_markdown
+from alflow.operations.demo import write_demo_data
+from alflow.operations.simulate import mean_curve
+from alflow.operations.simulation_plot import groups
+from alflow.operations.summary import labels_to_reach, summarise, table_markdown
 from cli import app
 
 from helpers import snapshot
@@ -84,8 +84,8 @@ def test_simulate_runs_a_strategy_made_with_make_strategy_by_its_import_path(lab
 def test_simulate_takes_a_strategy_spec_in_python(labeled_campaign):
     import alflow
     from alflow.config import load_campaign
+    from alflow.operations.simulate import simulate
     from alflow.selection.measures import entropy
-    from alflow.tools.simulate import simulate
 
     made = alflow.make_strategy(entropy, name="my_entropy")
     result = simulate(load_campaign(labeled_campaign), answers="truth", strategies=[made], seeds=1)
@@ -164,7 +164,7 @@ def test_the_plot_draws_identical_curves_once_and_names_them_together():
 
 def test_simulate_reports_progress_per_strategy_and_seed(labeled_campaign):
     from alflow.config import load_campaign
-    from alflow.tools.simulate import simulate
+    from alflow.operations.simulate import simulate
 
     calls = []
     sim = simulate(
@@ -185,7 +185,7 @@ def test_simulate_reports_progress_per_strategy_and_seed(labeled_campaign):
 def test_simulate_replays_a_text_campaign(tmp_path):
     """The TF-IDF preset on the generated tickets: every strategy replays on texts to the budget."""
     from alflow.config import load_campaign
-    from alflow.tools.simulate import simulate
+    from alflow.operations.simulate import simulate
 
     path = write_demo_data(tmp_path, bucket=None, max_labels=60, batch_size=10, dataset="text")
     pool = pd.read_csv(tmp_path / "data" / "pool.csv", dtype=str).head(600)

@@ -11,9 +11,9 @@ from prefect import Task, flow, task
 
 import tasks
 from alflow.errors import DataValidationError, ServiceUnavailableError
+from alflow.operations.plain import plain_stages
+from alflow.operations.recipe import Stages, round_recipe
 from alflow.reporting import reports
-from alflow.tools.plain import plain_stages
-from alflow.tools.recipe import Stages, round_recipe
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 FAST = {**tasks.IO, "retry_delay_seconds": 0}  # the same policy without the waits

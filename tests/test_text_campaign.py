@@ -15,7 +15,7 @@ from alflow.config import load_campaign
 from alflow.exchange import formats, layout
 from alflow.exchange.bucket import open_store
 from alflow.ledger.ledger import campaign_state
-from alflow.tools.demo import write_demo_data
+from alflow.operations.demo import write_demo_data
 from flows.round import active_learning_round
 
 from helpers import vendor_for

@@ -12,9 +12,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 import alflow
+from alflow.operations.corpus import support_tickets
 from alflow.selection import diversity, measures
 from alflow.selection.registry import NAMES
-from alflow.tools.corpus import support_tickets
 
 
 @pytest.fixture(scope="module")

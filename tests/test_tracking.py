@@ -385,7 +385,7 @@ import matplotlib
 backend = lambda: dict.__getitem__(matplotlib.rcParams, "backend")
 before = backend()
 from alflow.reporting import plots
-from alflow.tools import simulation_plot
+from alflow.operations import simulation_plot
 imported = backend()
 curves = {"random": [(10, 0.5), (20, 0.6)], "margin": [(10, 0.55), (20, 0.7)]}
 simulation_plot.plot_curves(

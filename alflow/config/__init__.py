@@ -1,7 +1,9 @@
 """The campaign file: its frozen schema, how it is read and its errors worded, and the example `alflow init`
 writes. docs/ARCHITECTURE.md names each module."""
 
-from alflow.config.campaign import (
+from alflow.config.example import example_campaign
+from alflow.config.loading import describe_errors, load_campaign, parse_campaign
+from alflow.config.schema import (
     NAME_PATTERN,
     AutoLabelConfig,
     BudgetConfig,
@@ -15,8 +17,6 @@ from alflow.config.campaign import (
     TrackingConfig,
     VendorConfig,
 )
-from alflow.config.example import example_campaign
-from alflow.config.loading import describe_errors, load_campaign, parse_campaign
 
 __all__ = [
     "NAME_PATTERN",

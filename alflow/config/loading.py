@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from alflow.config.campaign import CampaignConfig
+from alflow.config.schema import CampaignConfig
 from alflow.errors import ConfigError
 
 

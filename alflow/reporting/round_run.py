@@ -16,8 +16,9 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from alflow.config import CampaignConfig
-from alflow.learning import models, validation
+from alflow.data import validation
 from alflow.ledger.records import Tracking
+from alflow.model import estimators
 from alflow.reporting import dashboard, describe, plots, tracking
 from alflow.reporting.dashboard import metric_names
 from alflow.reporting.forecast import Forecast
@@ -160,7 +161,7 @@ def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracki
     metrics = decision.evaluation.metrics
     with tempfile.TemporaryDirectory(prefix="alflow-round-") as staging:
         tables = write_round_artifacts(config, view, trained, Path(staging), seen.forecast)
-        logged = models.servable(trained.model, trained.example, config.pool)
+        logged = estimators.servable(trained.model, trained.example, config.pool)
         entry = tracking.RoundLog(
             round=decision.round,
             model=logged.model if trained.fitted else None,

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alflow.data import frames
 from alflow.errors import ConfigError
 from alflow.exchange import layout
-from alflow.learning import data
 from alflow.ledger.budget import Budget
 from alflow.round.autolabel import AutoLabels
 from alflow.round.context import RoundContext
@@ -144,7 +144,7 @@ def reference_curves(path: str | None, *, metric: str) -> dict[str, tuple[list[i
     if not path:
         return {}
     try:
-        with data.local_file(path) as local:
+        with frames.local_file(path) as local:
             document = json.loads(local.read_text())
     except (ConfigError, OSError, ValueError):
         return {}

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alflow.data import content, frames, validation
 from alflow.errors import ConfigError, DataValidationError
 from alflow.exchange.bucket import open_store
-from alflow.learning import content, data, validation
 from alflow.ledger.records import StreamRecord
 from alflow.round.context import RoundContext
 from alflow.round.decide import Batch, Decision
@@ -62,7 +62,7 @@ def pending_arrivals(ctx: RoundContext, uri: str) -> list[str]:
     for name in names:
         source = f"{uri.rstrip('/')}/{name}"
         try:
-            frame = data.read_items(ctx.config.pool, store.read(name))
+            frame = frames.read_items(ctx.config.pool, store.read(name))
         except (ValueError, UnicodeDecodeError) as error:  # pandas' EmptyDataError and ParserError included
             raise DataValidationError(
                 f"{source} is not a readable CSV file ({error}); fix or remove it", reason="unreadable"
@@ -88,7 +88,7 @@ def screen_arrivals(ctx: RoundContext, trained: Trained, decision: Decision) -> 
     skip = ctx.taken | set(decision.auto_labels.labels)
     store, parts = open_store(arrivals.uri), []
     for name in arrivals.names:
-        frame = data.read_items(ctx.config.pool, store.read(name))
+        frame = frames.read_items(ctx.config.pool, store.read(name))
         frame = frame[~frame[id_column].isin(skip)]
         if frame.empty:  # every item of the file is labeled or asked already
             continue

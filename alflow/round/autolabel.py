@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 
-from alflow.learning import models, pools
+from alflow.data import pools
+from alflow.model import estimators
 from alflow.round.context import RoundContext
 from alflow.round.pool import arrow_ids, as_frame, pool_batches
 from alflow.round.train import Trained
@@ -35,8 +36,8 @@ def _held_out_proba(ctx: RoundContext, trained: Trained) -> tuple[np.ndarray, np
     if ctx.holdout is not None:
         X, truth = ctx.holdout
         return trained.model.predict_proba(X), truth, trained.model.classes_, "holdout"
-    untrained = models.build_model(ctx.config.model, seed=ctx.config.seed)
-    result = models.cross_validated_proba(untrained, trained.X, trained.y, seed=ctx.config.seed)
+    untrained = estimators.build_model(ctx.config.model, seed=ctx.config.seed)
+    result = estimators.cross_validated_proba(untrained, trained.X, trained.y, seed=ctx.config.seed)
     return None if result is None else (*result, "cross_validation")
 
 

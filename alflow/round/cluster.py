@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from alflow.config import ClusterConfig
+from alflow.data import pools
 from alflow.errors import ConfigError
-from alflow.learning import pools
 from alflow.round.scoring import Scored, ScoringJob, merge_scored, score_part
 
 Progress = Callable[[int, int], None]

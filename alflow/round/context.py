@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from alflow.config import CampaignConfig
-from alflow.learning import data
-from alflow.learning.pools import PoolSource, open_pool
+from alflow.data import frames
+from alflow.data.pools import PoolSource, open_pool
 from alflow.ledger.budget import Budget
 from alflow.ledger.ledger import Ledger
 from alflow.ledger.state import CampaignState
@@ -129,7 +129,7 @@ class RoundContext:
 
     def model_input(self, frame: pd.DataFrame) -> Any:
         """What the model reads of `frame`: its text column, or its feature columns."""
-        return data.model_input(frame, self.config.pool, self.inputs.features)
+        return frames.model_input(frame, self.config.pool, self.inputs.features)
 
     @cached_property
     def holdout(self) -> tuple[Any, np.ndarray] | None:

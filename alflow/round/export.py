@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from alflow.data import content, embeddings, frames, pools
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ID, SOURCE_REF
-from alflow.learning import content, data, embeddings, pools
 from alflow.ledger.crash import crash_point
 from alflow.ledger.ledger import BatchFiles
 from alflow.ledger.records import BatchMetadata, RoundRecord, now
@@ -27,7 +27,7 @@ def batch_items(ctx: RoundContext, record: RoundRecord, *, known: pd.DataFrame |
     """
     assert record.batch is not None
     pool = ctx.config.pool
-    shown = data.shown_columns(pool, ctx.inputs.features)
+    shown = frames.shown_columns(pool, ctx.inputs.features)
     rows = item_rows(ctx, record.batch.ids, [record], shown, known=known).rename(columns={pool.id_column: ID})
     rows = rows.drop(columns=embeddings.ROW, errors="ignore")
     if pool.reference_column:

@@ -1,6 +1,6 @@
 """Validating what a round reads before it claims anything: the pool, the seed labels, the holdout.
 
-The pool is checked in one streamed pass over its id column (alflow.learning.ids), never held in
+The pool is checked in one streamed pass over its id column (alflow.data.ids), never held in
 memory. Inputs that pass are recorded in the campaign's bucket (`checks/inputs-<digest>.json`),
 named by the versions of the pool's files, of the seed labels and of the holdout and by the
 settings they were checked against: a later round whose inputs have not changed reads that record
@@ -17,11 +17,11 @@ from collections.abc import Iterator
 import pandas as pd
 
 from alflow.config import CampaignConfig
+from alflow.data import content, files, frames, ids, pools, validation
+from alflow.data import features as feature_checks
 from alflow.errors import AlflowError, AlreadyExistsError, ConfigError, DataValidationError
 from alflow.exchange import layout
 from alflow.exchange.store import Store
-from alflow.learning import content, data, files, ids, pools, validation
-from alflow.learning import features as feature_checks
 from alflow.ledger.ledger import bucket
 from alflow.ledger.records import InputsCheck, now
 from alflow.round.context import Inputs
@@ -73,7 +73,7 @@ def _feature_frames(config: CampaignConfig, source: pools.PoolSource, features: 
 
 
 def _check_content(config: CampaignConfig, source: pools.PoolSource) -> int | None:
-    """The pool's texts, vectors and references, a chunk at a time (alflow.learning.content). Returns
+    """The pool's texts, vectors and references, a chunk at a time (alflow.data.content). Returns
     the vector length (None without a vector column)."""
     pool = config.pool
     columns = content.content_columns(pool)
@@ -84,9 +84,9 @@ def _check_content(config: CampaignConfig, source: pools.PoolSource) -> int | No
         columns=[pool.id_column, *columns],
         id_column=pool.id_column,
         chunk_size=pool.chunk_size,
-        text=data.text_columns(pool),
+        text=frames.text_columns(pool),
     )
-    chunks = (data.as_frame(batch, pool) for _, batch in batches)
+    chunks = (frames.as_frame(batch, pool) for _, batch in batches)
     return content.check_items(chunks, pool, base=pools.reference_base(pool.uri), source=pool.uri)
 
 
@@ -128,7 +128,7 @@ def _read_holdout(
     if config.holdout is None:
         return None
     label = config.holdout.label_column
-    holdout = data.read_table(config.holdout.uri, text_columns=[label])
+    holdout = frames.read_table(config.holdout.uri, text_columns=[label])
     if check:
         validation.check_holdout(
             holdout, features=features, label_column=label, classes=config.classes, source=config.holdout.uri
@@ -155,13 +155,13 @@ def validate_inputs(config: CampaignConfig, *, record: bool = True) -> Inputs:
     store, key = bucket(config), layout.check_key(config.campaign, _digest(config, source))
     recorded = _recorded(store, key)
     header = recorded.header if recorded else pools.header_of(source)
-    features = data.feature_columns(pool, header)
+    features = frames.feature_columns(pool, header)
     seed_cfg = config.seed_labels
-    seed = data.read_table(seed_cfg.uri, text_columns=[pool.id_column, seed_cfg.label_column])
+    seed = frames.read_table(seed_cfg.uri, text_columns=[pool.id_column, seed_cfg.label_column])
     rows, dimensions = (recorded.rows, recorded.dimensions) if recorded else _check(config, source, features, seed)
     holdout = _read_holdout(config, features, check=recorded is None, dimensions=dimensions)
     if pool.embedder:  # computed now if this version of the pool has none cached here
-        data.pool_embeddings(pool, source)
+        frames.pool_embeddings(pool, source)
     if recorded is None and record:
         check = InputsCheck(
             digest=key.rsplit("-", 1)[-1].removesuffix(".json"),

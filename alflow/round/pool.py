@@ -1,6 +1,6 @@
 """Reading the pool in a round: its rows part by part, the rows of given items, which items it holds.
 
-Ids are compared as Arrow strings (alflow.learning.pools.ids_mask) before any row becomes a pandas
+Ids are compared as Arrow strings (alflow.data.pools.ids_mask) before any row becomes a pandas
 row, so only the rows a stage keeps are converted, whatever pandas' string backend.
 """
 
@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from alflow.learning import data, embeddings, pools
+from alflow.data import embeddings, frames, pools
 from alflow.ledger.records import RoundRecord
 from alflow.round.context import RoundContext
 
@@ -28,14 +28,14 @@ def pool_batches(ctx: RoundContext, names: list[str] | None = None) -> Iterator[
     """`(position of the first row, batch)` over the whole pool, `pool.chunk_size` rows at a time."""
     pool = ctx.config.pool
     chosen = names or columns(ctx)
-    text = data.text_columns(pool)
+    text = frames.text_columns(pool)
     return pools.read_pool(ctx.pool, columns=chosen, id_column=pool.id_column, chunk_size=pool.chunk_size, text=text)
 
 
 def as_frame(ctx: RoundContext, batch: pa.RecordBatch | pa.Table, positions: np.ndarray | None = None) -> pd.DataFrame:
     """Rows as the model and the exports take them (ids and text as str; with an embedder, the
     rows' pool `positions` as `embeddings.ROW`, where their cached vectors are)."""
-    return data.as_frame(batch, ctx.config.pool, positions)
+    return frames.as_frame(batch, ctx.config.pool, positions)
 
 
 def arrow_ids(ids: Collection[str]) -> pa.Array:
@@ -64,7 +64,7 @@ def _outside_rows(ctx: RoundContext, wanted: set[str], records: list[RoundRecord
     for record in records:
         outside = record.batch.outside if record.batch else None
         if outside and wanted & set(outside.ids):
-            frame = data.read_items(ctx.config.pool, ctx.ledger.store.read(outside.key))
+            frame = frames.read_items(ctx.config.pool, ctx.ledger.store.read(outside.key))
             found.append(frame[frame[id_column].isin(wanted)])
     return found
 

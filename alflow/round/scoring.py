@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from alflow.config import PoolConfig
-from alflow.learning import data, pools
+from alflow.data import frames, pools
 from alflow.selection.scorer import Candidates, Scorer
 
 
@@ -53,8 +53,8 @@ def model_input(job: ScoringJob, batch: pa.RecordBatch, positions: np.ndarray) -
     """What the model reads of `batch`, whose rows are at `positions` in the pool: its feature, text
     or vector columns, or an embedder's cached vectors (the ids stay Arrow)."""
     names = [c for c in job.columns if c != job.pool.id_column]
-    frame = data.as_frame(batch.select(names), job.pool, positions)
-    return data.model_input(frame, job.pool, job.features)
+    frame = frames.as_frame(batch.select(names), job.pool, positions)
+    return frames.model_input(frame, job.pool, job.features)
 
 
 def pickable_inputs(job: ScoringJob, batches: Iterable[tuple[int, pa.RecordBatch]]) -> Iterator[Any]:
@@ -85,7 +85,7 @@ def part_batches(job: ScoringJob, part: pools.Part) -> Iterator[tuple[int, pa.Re
     """The rows of one part with their pool positions (a Parquet part knows its offset)."""
     offset = part.offset or 0
     pool = job.pool
-    text = data.text_columns(pool)
+    text = frames.text_columns(pool)
     for batch in pools.read_part(
         part, columns=job.columns, id_column=pool.id_column, chunk_size=pool.chunk_size, text=text
     ):

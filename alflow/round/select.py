@@ -16,7 +16,8 @@ import pandas as pd
 
 from alflow import progress
 from alflow.config import ModelConfig
-from alflow.learning import embeddings, models
+from alflow.data import embeddings
+from alflow.model import estimators
 from alflow.round.arrivals import screen_arrivals
 from alflow.round.context import RoundContext
 from alflow.round.decide import Batch, Decision
@@ -47,7 +48,7 @@ def selection_options(ctx: RoundContext) -> SelectionOptions:
     committee = None
     if section.committee:
         committee = [
-            models.build_model(ModelConfig(estimator=path), seed=ctx.config.seed) for path in section.committee
+            estimators.build_model(ModelConfig(estimator=path), seed=ctx.config.seed) for path in section.committee
         ]
     return SelectionOptions(
         section.name,
@@ -72,7 +73,7 @@ def scoring_job(ctx: RoundContext, trained: Trained, *, k: int, skip: Collection
 def score_pool(ctx: RoundContext, job: ScoringJob) -> Scored:
     """The candidates of the whole pool: on the campaign's cluster, or here in one pass."""
     if ctx.config.cluster is not None:
-        from alflow.learning.pools import parts
+        from alflow.data.pools import parts
         from alflow.round.cluster import score_on_cluster
 
         return score_on_cluster(ctx.config.cluster, job, parts(ctx.pool))

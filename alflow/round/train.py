@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from alflow.learning import data, models
+from alflow.data import frames
+from alflow.model import estimators
 from alflow.round.context import RoundContext
 from alflow.round.pool import item_rows
 
@@ -40,7 +41,7 @@ class Trained:
 
     @property
     def name(self) -> str:
-        return models.model_name(self.model)
+        return estimators.model_name(self.model)
 
     def predicted(self, proba: np.ndarray) -> np.ndarray:
         """The predicted class of each row of `proba`, as text ("" at cold start)."""
@@ -54,13 +55,13 @@ def train_model(ctx: RoundContext) -> Trained:
     labels = ctx.labeled
     ids = sorted(labels)
     rows = item_rows(ctx, ids, list(ctx.state.rounds.values()))
-    X, example = ctx.model_input(rows), data.model_example(rows, ctx.config.pool, ctx.inputs.features)
+    X, example = ctx.model_input(rows), frames.model_example(rows, ctx.config.pool, ctx.inputs.features)
     y = np.array([labels[i] for i in ids])
-    estimator = models.build_model(ctx.config.model, seed=ctx.config.seed)
+    estimator = estimators.build_model(ctx.config.model, seed=ctx.config.seed)
     counts = ctx.class_counts(labels)
     if np.unique(y).size < 2:
         return Trained(estimator, X, y, counts, COLD, fitted=False, example=example)
-    model = models.train(estimator, X, y)
+    model = estimators.train(estimator, X, y)
     return Trained(model, X, y, counts, evaluate(ctx, model, X, y), example=example)
 
 
@@ -68,6 +69,6 @@ def evaluate(ctx: RoundContext, model: Any, X: Any, y: np.ndarray) -> Evaluation
     """Holdout accuracy and macro-F1, or a cross-validated estimate on (X, y) without a holdout."""
     if ctx.holdout is not None:
         X_holdout, truth = ctx.holdout
-        return Evaluation(models.holdout_metrics(model, X_holdout, truth), "holdout")
-    untrained = models.build_model(ctx.config.model, seed=ctx.config.seed)
-    return Evaluation(models.cross_validated_metrics(untrained, X, y, seed=ctx.config.seed), "cross_validation")
+        return Evaluation(estimators.holdout_metrics(model, X_holdout, truth), "holdout")
+    untrained = estimators.build_model(ctx.config.model, seed=ctx.config.seed)
+    return Evaluation(estimators.cross_validated_metrics(untrained, X, y, seed=ctx.config.seed), "cross_validation")

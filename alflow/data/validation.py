@@ -17,8 +17,8 @@ from typing import Any, NamedTuple
 import pandas as pd
 import pyarrow as pa
 
+from alflow.data.ids import IdScan, scan_ids
 from alflow.errors import DataValidationError
-from alflow.learning.ids import IdScan, scan_ids
 
 
 class Rule(NamedTuple):
@@ -151,7 +151,7 @@ def _columns_rules(columns: Iterable[str]) -> list[Rule]:
 def check_pool(header: list[str], scan: IdScan, *, id_column: str, features: list[str], source: str) -> None:
     """The pool has the id and feature columns, and every item a unique, non-empty id.
 
-    `scan` is what one streamed pass over the id column found (alflow.learning.ids): the pool is
+    `scan` is what one streamed pass over the id column found (alflow.data.ids): the pool is
     never held in memory, and the messages are those GX gives for the same rules.
     """
     check(pd.DataFrame(columns=header), _columns_rules([id_column, *features]), source=source)

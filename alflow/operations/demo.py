@@ -20,15 +20,16 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from alflow.config import CampaignConfig, load_campaign
+from alflow.data import frames
 from alflow.errors import AlflowError
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ID, LABEL
 from alflow.exchange.store import Store
-from alflow.learning import data, models
 from alflow.ledger import ledger
+from alflow.model import estimators
+from alflow.operations.corpus import CLASSES, support_tickets
 from alflow.reporting import dashboard
 from alflow.reporting.reports import RoundReport
-from alflow.tools.corpus import CLASSES, support_tickets
 
 SEED_LABELS = 20
 DATASETS = ("digits", "text")
@@ -84,7 +85,7 @@ def write_demo_data(
     """Pool, seed labels, holdout, answer key and campaign file under `workdir`; returns the file.
 
     `dataset` is digits (scikit-learn's, pixels as features) or text (generated support tickets,
-    alflow.tools.corpus, with the TF-IDF preset); `fmt` the vendor's exchange format.
+    alflow.operations.corpus, with the TF-IDF preset); `fmt` the vendor's exchange format.
     """
     spec = _dataset(dataset, seed)
     X, y = spec.items, spec.labels
@@ -176,11 +177,11 @@ def random_sampling_accuracy(
     if config.holdout is None:
         raise AlflowError("the random-sampling baseline is measured on the holdout: the campaign has none")
     label, pool_cfg = config.holdout.label_column, config.pool
-    pool = data.read_table(pool_cfg.uri, text_columns=data.text_columns(pool_cfg)).set_index(pool_cfg.id_column)
-    features = data.feature_columns(pool_cfg, [pool_cfg.id_column, *pool.columns])
+    pool = frames.read_table(pool_cfg.uri, text_columns=frames.text_columns(pool_cfg)).set_index(pool_cfg.id_column)
+    features = frames.feature_columns(pool_cfg, [pool_cfg.id_column, *pool.columns])
     seed = pd.read_csv(config.seed_labels.uri, dtype=str)
-    holdout = data.read_table(config.holdout.uri, text_columns=[label, *data.text_columns(pool_cfg)[1:]])
-    X_holdout = data.model_input(holdout, pool_cfg, features)
+    holdout = frames.read_table(config.holdout.uri, text_columns=[label, *frames.text_columns(pool_cfg)[1:]])
+    X_holdout = frames.model_input(holdout, pool_cfg, features)
     truth = answers.set_index("id")["label"]
     others = truth.index.difference(pd.Index(seed["id"]))
     scores = []
@@ -188,9 +189,9 @@ def random_sampling_accuracy(
         rng = np.random.default_rng(1000 + s)
         picked = rng.choice(others, labels_used - len(seed), replace=False)
         ids = list(seed["id"]) + list(picked)
-        X = data.model_input(pool.loc[ids], pool_cfg, features)
-        model = models.train(models.build_model(config.model, seed=config.seed), X, truth.loc[ids].to_numpy())
-        scores.append(models.holdout_metrics(model, X_holdout, holdout[label].to_numpy())["accuracy"])
+        X = frames.model_input(pool.loc[ids], pool_cfg, features)
+        model = estimators.train(estimators.build_model(config.model, seed=config.seed), X, truth.loc[ids].to_numpy())
+        scores.append(estimators.holdout_metrics(model, X_holdout, holdout[label].to_numpy())["accuracy"])
     return float(np.mean(scores))
 
 

@@ -1,5 +1,5 @@
 """The round's recipe, written once: the Prefect flow (flows/round.py, over the tasks) and the plain
-round (alflow.tools.plain, over the library's functions) both run `round_recipe` over their `Stages`."""
+round (alflow.operations.plain, over the library's functions) both run `round_recipe` over their `Stages`."""
 
 from __future__ import annotations
 

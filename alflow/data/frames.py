@@ -1,4 +1,4 @@
-"""Reading pools and label files, in chunks, from a local path or s3:// (a pool of many files: alflow.learning.pools).
+"""Reading pools and label files, in chunks, from a local path or s3:// (a pool of many files: alflow.data.pools).
 
 Ids and labels are read as text: they travel through CSV files to the vendor and back, and
 `"0042"` must stay `"0042"`.
@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alflow.config import PoolConfig
-from alflow.learning import content, embeddings, pools
-from alflow.learning.files import _cache_root, readable
-from alflow.learning.files import local_file as local_file  # readers of curves and label files take it from here
+from alflow.data import content, embeddings, pools
+from alflow.data.files import _cache_root, readable
+from alflow.data.files import local_file as local_file  # readers of curves and label files take it from here
 
 
 def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -32,7 +32,7 @@ def _is_parquet(uri: str) -> bool:
 
 def iter_chunks(path: Path, *, columns: list[str], text_columns: list[str], chunk_size: int) -> Iterator[pd.DataFrame]:
     """The file's rows, `chunk_size` at a time, with `text_columns` as str (benchmarks/compute.py;
-    a round reads its pool part by part through alflow.learning.pools)."""
+    a round reads its pool part by part through alflow.data.pools)."""
     if _is_parquet(str(path)):
         # pre_buffer (pyarrow's default) keeps every row group read so far: memory grew with the
         # pool (+2 GB at 10^7 rows, benchmarks/results/compute.md); without it, one row group at a time.

@@ -150,7 +150,7 @@ def table_markdown(sim: Simulation) -> str:
 
 def write_outputs(sim: Simulation, folder: Path) -> dict[str, Path]:
     """curves.json, curves.png and table.md under `folder`."""
-    from alflow.tools.simulation_plot import plot_curves
+    from alflow.operations.simulation_plot import plot_curves
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"curves": folder / "curves.json", "plot": folder / "curves.png", "table": folder / "table.md"}

@@ -2,7 +2,7 @@
 
 scikit-learn refuses NaN, infinity and strings deep inside `fit` or `predict_proba`, after a round
 has validated, trained and logged; these checks find the first bad value in one streamed pass and
-name its row and id instead. (Texts, vectors and references are checked by alflow.learning.content.)
+name its row and id instead. (Texts, vectors and references are checked by alflow.data.content.)
 """
 
 from __future__ import annotations

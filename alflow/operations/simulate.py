@@ -21,15 +21,16 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from alflow.config import CampaignConfig
+from alflow.data import frames
 from alflow.errors import ConfigError
-from alflow.learning import data, models
+from alflow.model import estimators
+from alflow.operations import summary
+from alflow.operations.summary import Simulation
 from alflow.selection import registry
 from alflow.selection.arrays import take
 from alflow.selection.notebook import select_with
 from alflow.selection.options import SelectionOptions
 from alflow.selection.registry import Strategy
-from alflow.tools import summary
-from alflow.tools.summary import Simulation
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def load_problem(config: CampaignConfig, *, answers: str, seed: int) -> Problem:
     Raises ConfigError when the answers column is missing or holds labels outside the class set.
     """
     pool_cfg = config.pool
-    frame = data.read_table(pool_cfg.uri, text_columns=[pool_cfg.id_column, answers])
+    frame = frames.read_table(pool_cfg.uri, text_columns=[pool_cfg.id_column, answers])
     if answers not in frame.columns:
         raise ConfigError(
             f"{pool_cfg.uri}: no answers column {answers!r}; columns are {list(frame.columns)}; "
@@ -58,11 +59,11 @@ def load_problem(config: CampaignConfig, *, answers: str, seed: int) -> Problem:
     unknown = sorted(set(frame[answers]) - set(config.classes))
     if unknown:
         raise ConfigError(f"{pool_cfg.uri}: answers column {answers!r} has labels outside the class set: {unknown[:5]}")
-    features = [c for c in data.feature_columns(pool_cfg, list(frame.columns)) if c != answers]
-    seed_labels = data.read_table(config.seed_labels.uri, text_columns=[pool_cfg.id_column])
+    features = [c for c in frames.feature_columns(pool_cfg, list(frame.columns)) if c != answers]
+    seed_labels = frames.read_table(config.seed_labels.uri, text_columns=[pool_cfg.id_column])
     is_seed = frame[pool_cfg.id_column].isin(set(seed_labels[pool_cfg.id_column])).to_numpy()
     if config.holdout is not None:
-        holdout = data.read_table(config.holdout.uri, text_columns=[config.holdout.label_column])
+        holdout = frames.read_table(config.holdout.uri, text_columns=[config.holdout.label_column])
         pool, test = frame, holdout.rename(columns={config.holdout.label_column: answers})
     else:
         # seed-labeled items always stay in the pool: the campaign starts from them
@@ -72,9 +73,9 @@ def load_problem(config: CampaignConfig, *, answers: str, seed: int) -> Problem:
     pool = pool.reset_index(drop=True)
     seed_rows = np.flatnonzero(pool[pool_cfg.id_column].isin(set(seed_labels[pool_cfg.id_column])).to_numpy())
     return Problem(
-        data.model_input(pool, pool_cfg, features),
+        frames.model_input(pool, pool_cfg, features),
         pool[answers].to_numpy(dtype=str),
-        data.model_input(test, pool_cfg, features),
+        frames.model_input(test, pool_cfg, features),
         test[answers].to_numpy(dtype=str),
         seed_rows,
     )
@@ -120,10 +121,10 @@ def learning_curve(
     round_ = 0
     while True:
         rows = np.flatnonzero(labeled)
-        model = models.train(
-            models.build_model(config.model, seed=seed), take(problem.X_pool, rows), problem.y_pool[rows]
+        model = estimators.train(
+            estimators.build_model(config.model, seed=seed), take(problem.X_pool, rows), problem.y_pool[rows]
         )
-        score = models.holdout_metrics(model, problem.X_test, problem.y_test)[metric]
+        score = estimators.holdout_metrics(model, problem.X_test, problem.y_test)[metric]
         curve.append((int(labeled.sum()), float(score)))
         k = min(config.strategy.batch_size, budget - int(labeled.sum()))
         if k <= 0:
@@ -147,8 +148,8 @@ def learning_curve(
 
 def full_data_score(config: CampaignConfig, problem: Problem, *, seed: int) -> float:
     """The metric of the campaign's model fit on the whole pool: the ceiling the curves aim at."""
-    model = models.train(models.build_model(config.model, seed=seed), problem.X_pool, problem.y_pool)
-    return float(models.holdout_metrics(model, problem.X_test, problem.y_test)[config.stopping.metric])
+    model = estimators.train(estimators.build_model(config.model, seed=seed), problem.X_pool, problem.y_pool)
+    return float(estimators.holdout_metrics(model, problem.X_test, problem.y_test)[config.stopping.metric])
 
 
 def mean_curve(curves: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:

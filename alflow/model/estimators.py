@@ -18,8 +18,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from alflow.config import ModelConfig, PoolConfig
+from alflow.data import embeddings
 from alflow.errors import ConfigError, ModelError
-from alflow.learning import embeddings
 from alflow.selection.arrays import take
 from alflow.selection.measures import split_pipeline
 

@@ -25,7 +25,7 @@ from alflow.errors import AlflowError, AlreadyExistsError, ConfigError, ServiceU
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
 from alflow.exchange.local import LocalStore
-from alflow.learning.models import check_model, model_name
+from alflow.model.estimators import check_model, model_name
 from alflow.round.inputs import validate_inputs
 
 TIMEOUT = 5.0  # seconds a service has to answer a check

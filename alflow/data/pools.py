@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from alflow.data.files import local_file, readable
 from alflow.errors import ConfigError
 from alflow.exchange.bucket import open_store
-from alflow.learning.files import local_file, readable
 
 PARQUET = (".parquet", ".pq")
 SUFFIXES = (*PARQUET, ".csv")

@@ -1,4 +1,4 @@
-"""A round as plain library calls, without Prefect: the round's recipe (alflow.tools.recipe) over the
+"""A round as plain library calls, without Prefect: the round's recipe (alflow.operations.recipe) over the
 library's stage functions.
 
 For notebooks, tests and benchmarks that want a round without a Prefect API: no retries, no Prefect
@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from alflow.config import CampaignConfig
+from alflow.operations.recipe import Stages, round_recipe
 from alflow.reporting import reports, round_run
 from alflow.reporting.reports import RoundReport
 from alflow.round import autolabel, commit, decide, export, opening, select, train
-from alflow.tools.recipe import Stages, round_recipe
 
 
 def _nothing(*args: Any) -> None:
