@@ -357,3 +357,39 @@ def log_simulation(
     client.log_artifacts(run_id, artifacts, artifact_path="simulation")
     client.set_terminated(run_id, "FINISHED")
     return run_id
+
+
+@dataclass(frozen=True)
+class DatasetLog:
+    """A labeled data set written by alflow.operations.dataset: where its data file is (`source`, a
+    path or s3:// URI), its name and digest, the round it is as of, and its card's files (name -> text)."""
+
+    source: str
+    name: str
+    digest: str
+    round: int
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def log_dataset(uri: str, *, experiment: str, campaign: str, params: dict[str, Any], entry: DatasetLog) -> str:
+    """Log a labeled data set as a dataset input of the campaign run (context `labeled`), its card
+    as the run's artifacts under `datasets/round-NNNN/`; returns the campaign run's id."""
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    client = _client(uri)
+    run_id = campaign_run(uri, experiment=experiment, campaign=campaign, params=params)
+    with warnings.catch_warnings():  # MLflow registers two equal sources for local paths and says so
+        warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+        source = resolve_dataset_source(entry.source)
+    dataset = MetaDataset(source, name=entry.name, digest=entry.digest)  # type: ignore[abstract]
+    context = [InputTag(key=MLFLOW_DATASET_CONTEXT, value="labeled")]
+    client.log_inputs(run_id, datasets=[DatasetInput(dataset=dataset._to_mlflow_entity(), tags=context)])
+    with tempfile.TemporaryDirectory(prefix="alflow-dataset-") as folder:
+        for name, text in entry.files.items():
+            (Path(folder) / name).write_text(text)
+        client.log_artifacts(run_id, folder, artifact_path=f"datasets/round-{entry.round:04d}")
+    client.set_tag(run_id, "alflow.dataset", entry.source)
+    return run_id
