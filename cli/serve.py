@@ -5,7 +5,9 @@ Prefect server holds its schedule (the hourly safety net), its trigger (`alflow.
 `alflow.batch.wanted`) and its concurrency limit, and creates the runs. Unlike `flow.serve`, which
 starts a fresh Python process for every run (paying the imports, Great Expectations' context and
 MLflow's store again each round), this process runs them itself, one after another, so that set-up
-is paid once. The delivery watcher (cli.watch) runs in a thread beside it. On exit the deployments
+is paid once. The delivery watcher (cli.watch) runs in a thread beside it. A paused campaign
+(`alflow pause`) gets no delivery event, and a run of it that starts anyway (the schedule) says it
+is paused and does nothing. On exit the deployments
 are paused, as `flow.serve` leaves them: no run piles up for a server nobody serves.
 """
 
@@ -27,7 +29,7 @@ from alflow.intake.notices import EVENT, WANTED, resource_id
 from alflow.reporting.reports import RoundReport
 from cli.console import err, errors_as_exit_codes, out, quiet_libraries, quiet_prefect_console
 from cli.rounds import VERBOSE
-from cli.watch import DeliveryWatcher, prefect_api, say_delivered, say_problem
+from cli.watch import DeliveryWatcher, prefect_api, say_delivered, say_paused, say_problem
 
 if TYPE_CHECKING:
     from prefect.client.schemas.responses import FlowRunResponse as FlowRun
@@ -147,7 +149,7 @@ def serve(
     names = ", ".join(c.campaign for c, _ in campaigns)
     out.print(f"serving {names} on {api}: rounds on delivery and on '{cron}'; Ctrl-C stops", highlight=False)
     stop = threading.Event()
-    watcher = DeliveryWatcher([c for c, _ in campaigns], queue=queue)
+    watcher = DeliveryWatcher([c for c, _ in campaigns], queue=queue, on_pause=say_paused)
     looks = {"interval": watch_interval, "on_delivery": say_delivered, "on_problem": say_problem, "stop": stop}
     threading.Thread(target=watcher.run, kwargs=looks, name="alflow-watch", daemon=True).start()
     # Rounds run in a thread of their own, so that SIGTERM and Ctrl-C reach this one (Prefect takes

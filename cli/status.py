@@ -69,12 +69,22 @@ def _table(title: str, rows: list[dict], *, cost: bool) -> Table:
     return table
 
 
+def paused_line(state: CampaignState) -> str:
+    pause = state.paused
+    if pause is None:
+        return "running"
+    why = f": {pause.reason}" if pause.reason else ""
+    return f"paused since {pause.at} (round {pause.round}) by {pause.by}{why}; `alflow resume` to go on"
+
+
 def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batches: list[OpenBatch]) -> list[str]:
     """Where the campaign stands, under its table: labels, spend, forecast or stop, open batches, MLflow."""
     from alflow.reporting.dashboard import experiment_url
     from alflow.reporting.outlook import STOP_REASONS
 
     lines = [f"labels: {seen.labels_text()}", f"spend: {seen.spend_text() or 'no cost per label set'}"]
+    if state.paused:
+        lines.insert(0, paused_line(state))
     if seen.stop_reason:
         lines.append(f"stopped: {STOP_REASONS.get(seen.stop_reason, seen.stop_reason)}")
     else:
@@ -111,6 +121,7 @@ def status(
                 "rounds": rows,
                 "outlook": seen.plain() if seen else None,
                 "stop_reason": state.stop_reason,
+                "paused": state.paused.model_dump() if state.paused else None,
                 "batches_in_flight": limit,
                 "open_batches": [{**asdict(b), "age_seconds": b.age_seconds()} for b in batches],
             }
@@ -118,6 +129,8 @@ def status(
         return
     if not rows or seen is None:
         out.print(f"{campaign.campaign}: no rounds yet; run `alflow round {config}`", highlight=False)
+        if state.paused:
+            out.print(paused_line(state), highlight=False)
         return
     cost = campaign.budget.cost_per_label is not None
     currency = f" ({campaign.budget.currency})" if cost else ""

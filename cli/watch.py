@@ -5,7 +5,9 @@ or, with `--queue`, waits on an SQS queue that receives the bucket's S3 event no
 lists only the campaigns an event is about. Each new `_DONE` becomes one `alflow.delivery.completed`
 event (resource `alflow.campaign.<name>`, the round in the payload) and then a notice in the ledger
 (alflow.intake.notices): a restart re-announces nothing. The deployment's trigger
-(infra/prefect.yaml) runs the round; the hourly schedule stays as the safety net.
+(infra/prefect.yaml) runs the round; the hourly schedule stays as the safety net. A paused
+campaign's deliveries are not announced (alflow.ledger.control); once resumed, the next look
+announces them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import typer
 from alflow.config import CampaignConfig, load_campaign
 from alflow.errors import AlflowError, ConfigError, ServiceUnavailableError
 from alflow.intake.notices import Delivery, announce_new, marker_round
+from alflow.ledger.control import paused
 from alflow.ledger.ledger import Ledger
 from cli.console import err, errors_as_exit_codes, out
 
@@ -51,18 +54,37 @@ class DeliveryWatcher:
     """Announces the new deliveries of some campaigns, by listing their markers or from an SQS queue."""
 
     def __init__(
-        self, configs: list[CampaignConfig], *, emit: Callable[[dict], None] = post_event, queue: str | None = None
+        self,
+        configs: list[CampaignConfig],
+        *,
+        emit: Callable[[dict], None] = post_event,
+        queue: str | None = None,
+        on_pause: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.ledgers = [Ledger.of(c) for c in configs]
-        self.emit, self.queue = emit, queue
+        self.emit, self.queue, self.on_pause = emit, queue, on_pause
         self.swept = False
+        self.held: set[str] = set()  # the campaigns found paused on the last look
+
+    def _running(self, ledger: Ledger) -> bool:
+        """Whether the campaign is not paused; a change since the last look is said once."""
+        pause, name = paused(ledger.store, ledger.campaign), ledger.campaign
+        if pause is not None and name not in self.held:
+            why = f": {pause.reason}" if pause.reason else ""
+            self.on_pause(f"{name}: paused since {pause.at}{why}; its deliveries are not announced")
+            self.held.add(name)
+        elif pause is None and name in self.held:
+            self.on_pause(f"{name}: resumed; its deliveries are announced again")
+            self.held.discard(name)
+        return pause is None
 
     def sweep(self, names: set[str] | None = None) -> list[Delivery]:
-        """List the markers of the campaigns named (all by default) and announce what is new."""
+        """List the markers of the campaigns named (all by default) and announce what is new, but
+        for paused campaigns."""
         return [
             delivery
             for ledger in self.ledgers
-            if names is None or ledger.campaign in names
+            if (names is None or ledger.campaign in names) and self._running(ledger)
             for delivery in announce_new(ledger, self.emit)
         ]
 
@@ -106,6 +128,10 @@ def say_delivered(delivery: Delivery) -> None:
     out.print(f"{delivery.campaign}: round {delivery.round} delivered ({delivery.marker}); announced", highlight=False)
 
 
+def say_paused(message: str) -> None:
+    out.print(message, highlight=False)
+
+
 def say_problem(error: AlflowError) -> None:
     err.print(f"[yellow]warning:[/yellow] {error}; trying again", highlight=False)
 
@@ -126,7 +152,7 @@ def watch(
     with errors_as_exit_codes():
         campaigns = [load_campaign(path) for path in configs]
         api = prefect_api()
-        watcher = DeliveryWatcher(campaigns, queue=queue)
+        watcher = DeliveryWatcher(campaigns, queue=queue, on_pause=say_paused)
         how = f"SQS queue {queue}" if queue else f"every {interval:g} s"
         if not once:
             out.print(f"watching {len(campaigns)} campaign(s) ({how}) for deliveries; events to {api}", highlight=False)

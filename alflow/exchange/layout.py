@@ -2,6 +2,7 @@
 
     ledger/round-0001/...            alflow's records (alflow.ledger says what each one is)
     ledger/strays/...                files found where nothing reads them, reported once each
+    ledger/control/0001-pause.json   the campaign paused or resumed, in order, each written once
     batches/round-0001/<batch file>  the batch for the vendor, then batch.json, then _READY last
     deliveries/round-0001/...        the vendor's label files, then _DONE last
     quarantine/round-0001/...        rejected files or rows, with a .reason.json beside each
@@ -51,6 +52,15 @@ def quarantine_prefix(campaign: str, round_: int) -> str:
 def check_key(campaign: str, digest: str) -> str:
     """The record of inputs (pool, seed labels, holdout) that passed validation, named by their versions."""
     return f"{campaign}/checks/inputs-{digest}.json"
+
+
+def control_prefix(campaign: str) -> str:
+    return f"{campaign}/ledger/control/"
+
+
+def control_key(campaign: str, seq: int, action: str) -> str:
+    """The `seq`-th pause or resume of a campaign."""
+    return f"{control_prefix(campaign)}{seq:04d}-{action}.json"
 
 
 def probe_key(campaign: str) -> str:

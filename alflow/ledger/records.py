@@ -268,6 +268,19 @@ class AutoLabelFile(Versioned):
     confidence: dict[str, float] = Field(default_factory=dict)
 
 
+class ControlRecord(Versioned):
+    """`ledger/control/NNNN-<action>.json`: the campaign paused or resumed (`alflow pause`,
+    `alflow resume`), when, by whom and why; `round` is the number the next round would have.
+    The `seq`-th such record, written once: the last one says whether the campaign is paused."""
+
+    seq: int
+    action: str  # pause | resume
+    round: int
+    at: str
+    by: str
+    reason: str | None = None
+
+
 class DeliveryNotice(Versioned):
     """`ledger/round-NNNN/notice.json`: the delivery's completion was announced (an event sent), once."""
 

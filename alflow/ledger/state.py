@@ -17,7 +17,15 @@ from pydantic import ValidationError
 from alflow.errors import DataValidationError
 from alflow.exchange import layout
 from alflow.exchange.store import Store
-from alflow.ledger.records import AutoLabelFile, IngestRecord, Record, RoundRecord, StrayRecord, WriteOff
+from alflow.ledger.records import (
+    AutoLabelFile,
+    ControlRecord,
+    IngestRecord,
+    Record,
+    RoundRecord,
+    StrayRecord,
+    WriteOff,
+)
 
 R = TypeVar("R", bound=Record)
 
@@ -35,6 +43,7 @@ class CampaignState:
     written_off: dict[int, frozenset[str]] = field(default_factory=dict)  # round -> items not waited for
     vendor_keys: tuple[str, ...] = ()  # keys outside alflow's own folders: what the vendor put there
     reported: frozenset[str] = frozenset()  # keys of vendor files nothing reads with a stray record already
+    controls: tuple[ControlRecord, ...] = ()  # pauses and resumes, in order (alflow.ledger.control)
     # The records the call that returned this state wrote: for reporting only, so not part of
     # what the state *is* (two states with the same records are equal).
     ingested_now: tuple[IngestRecord, ...] = field(default=(), compare=False)
@@ -47,6 +56,12 @@ class CampaignState:
     @property
     def last(self) -> RoundRecord | None:
         return self.rounds.get(max(self.rounds, default=0))
+
+    @property
+    def paused(self) -> ControlRecord | None:
+        """The pause in force (`alflow pause`), or None when the campaign runs."""
+        last = self.controls[-1] if self.controls else None
+        return last if last is not None and last.action == "pause" else None
 
     @property
     def stop_reason(self) -> str | None:
@@ -160,10 +175,13 @@ def load_state(store: Store, campaign: str) -> CampaignState:
     ingests: dict[int, list[IngestRecord]] = {}
     exported, delivered = set(), set()
     written_off: dict[int, set[str]] = {}
-    vendor_keys, reported = [], set()
+    vendor_keys, reported, controls = [], set(), []
     for key in store.list(f"{campaign}/"):
         if key.startswith(f"{campaign}/ledger/strays/"):
             reported.add(read_record(store, key, StrayRecord).file)
+            continue
+        if key.startswith(layout.control_prefix(campaign)):
+            controls.append(read_record(store, key, ControlRecord))
             continue
         if not key.startswith((f"{campaign}/ledger/", f"{campaign}/batches/", f"{campaign}/quarantine/")):
             vendor_keys.append(key)
@@ -195,4 +213,5 @@ def load_state(store: Store, campaign: str) -> CampaignState:
         given_up,
         vendor_keys=tuple(vendor_keys),
         reported=frozenset(reported),
+        controls=tuple(sorted(controls, key=lambda c: c.seq)),
     )

@@ -20,7 +20,7 @@ class RoundReport:
     """What a round did, for people (`message`) and scripts (the fields)."""
 
     campaign: str
-    status: str  # exported | stopped | waiting | already_stopped | no_arrivals
+    status: str  # exported | stopped | waiting | already_stopped | no_arrivals | paused
     round: int | None = None
     labels_used: int | None = None
     max_labels: int | None = None
@@ -49,6 +49,9 @@ class RoundReport:
     forecast: dict[str, float | bool | None] | None = None  # alflow.reporting.forecast figures, by name
     spend_text: str | None = None
     forecast_text: str | None = None
+    paused_since: str | None = None  # status paused: when `alflow pause` was run, by whom and why
+    paused_by: str | None = None
+    pause_reason: str | None = None
 
     def ingest_message(self) -> str:
         """What this run took from the vendor, or '' when it took nothing."""
@@ -90,6 +93,12 @@ class RoundReport:
 
     def _message(self) -> str:
         still_open = f"; still open: {self.open_batches()} (ingested as delivered)" if self.waiting_for else ""
+        if self.status == "paused":
+            why = f": {self.pause_reason}" if self.pause_reason else ""
+            return (
+                f"{self.campaign}: campaign paused since {self.paused_since} by {self.paused_by}{why}{still_open}; "
+                "nothing trained or asked (`alflow resume` to go on)"
+            )
         if self.status == "already_stopped":
             return f"{self.campaign}: campaign stopped ({self.stop_reason}){still_open}; nothing to do"
         if self.status == "no_arrivals":
@@ -122,10 +131,14 @@ def _open_fields(ctx: RoundContext) -> dict:
 
 
 def idle_report(ctx: RoundContext) -> RoundReport:
-    """The report of a round with nothing to do (`ctx.waits`): stopped, waiting for the vendor, or a
-    stream round with no new file."""
+    """The report of a round with nothing to do (`ctx.waits`): paused, stopped, waiting for the
+    vendor, or a stream round with no new file."""
     config, state = ctx.config, ctx.state
     fields = {**_open_fields(ctx), **_ingest_fields(state)}
+    if (pause := state.paused) is not None:
+        return RoundReport(
+            config.campaign, "paused", paused_since=pause.at, paused_by=pause.by, pause_reason=pause.reason, **fields
+        )
     if ctx.waits == "stopped":
         return RoundReport(config.campaign, "already_stopped", stop_reason=state.stop_reason, **fields)
     if ctx.waits in ("in_flight", "last_batches"):

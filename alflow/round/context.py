@@ -63,12 +63,14 @@ class RoundContext:
     def waits(self) -> str | None:
         """Why the round has nothing to do, or None when it has work.
 
-        `stopped`: a stopping rule fired. `in_flight`: the vendor holds as many batches as
-        `vendor.batches_in_flight` allows. `last_batches`: batches are open and nothing is left
-        to ask (budget or pool), so the last round waits to train on their labels. `no_arrivals`:
-        a stream round with no new file.
+        `paused`: someone paused the campaign (`alflow pause`). `stopped`: a stopping rule fired.
+        `in_flight`: the vendor holds as many batches as `vendor.batches_in_flight` allows.
+        `last_batches`: batches are open and nothing is left to ask (budget or pool), so the last
+        round waits to train on their labels. `no_arrivals`: a stream round with no new file.
         """
         state, open_batches = self.state, len(self.state.outstanding)
+        if state.paused:
+            return "paused"
         if state.stop_reason:
             return "stopped"
         if open_batches >= self.config.vendor.batches_in_flight:
