@@ -62,3 +62,29 @@ def resume(
 ) -> None:
     """Resume a paused campaign: its next round runs as usual."""
     _set(config, False, reason, as_json)
+
+
+def change(
+    config: Annotated[Path, typer.Argument(help="the campaign file, as edited")],
+    reason: Annotated[str | None, REASON] = None,
+    as_json: Annotated[bool, AS_JSON] = False,
+) -> None:
+    """Record a change of the campaign file's budget, strategy, batch size or stopping rules, with
+    its reason, before the next round (which would record it itself, without a reason)."""
+    from alflow.config import load_campaign
+    from alflow.ledger.changes import change_text, record_change
+    from alflow.ledger.ledger import Ledger
+
+    with errors_as_exit_codes():
+        campaign = load_campaign(config)
+        record = record_change(Ledger.of(campaign), campaign, reason=reason)
+    if as_json:
+        emit_json({"campaign": campaign.campaign, "recorded": record.model_dump() if record else None})
+    elif record is None:
+        out.print(f"{campaign.campaign}: the ledger holds these settings already; nothing recorded", highlight=False)
+    elif not record.changed:
+        out.print(f"{campaign.campaign}: settings noted from round {record.round} (the first record)", highlight=False)
+    else:
+        out.print(
+            f"{campaign.campaign}: from round {record.round}: {change_text(record.changed)}; recorded", highlight=False
+        )

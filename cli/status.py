@@ -69,6 +69,10 @@ def _table(title: str, rows: list[dict], *, cost: bool) -> Table:
     return table
 
 
+def _why(reason: str | None) -> str:
+    return f" ({reason})" if reason else ""
+
+
 def paused_line(state: CampaignState) -> str:
     pause = state.paused
     if pause is None:
@@ -79,13 +83,20 @@ def paused_line(state: CampaignState) -> str:
 
 def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batches: list[OpenBatch]) -> list[str]:
     """Where the campaign stands, under its table: labels, spend, forecast or stop, open batches, MLflow."""
+    from alflow.ledger.changes import change_text, lifted
     from alflow.reporting.dashboard import experiment_url
     from alflow.reporting.outlook import STOP_REASONS
 
     lines = [f"labels: {seen.labels_text()}", f"spend: {seen.spend_text() or 'no cost per label set'}"]
     if state.paused:
         lines.insert(0, paused_line(state))
-    if seen.stop_reason:
+    lines += [f"changed in round {c.round}: {change_text(c.changed)}{_why(c.reason)} ({c.by}, {c.at})"
+              for c in state.changes if c.changed]  # fmt: skip
+    if seen.stop_reason and (goes_on := lifted(campaign, state, budget_left=seen.budget.left)):
+        lines.append(
+            f"stopped: {STOP_REASONS.get(seen.stop_reason, seen.stop_reason)}; {goes_on}: the next round goes on"
+        )
+    elif seen.stop_reason:
         lines.append(f"stopped: {STOP_REASONS.get(seen.stop_reason, seen.stop_reason)}")
     else:
         lines.append(f"forecast: {seen.forecast_text() or 'after 4 rounds with a score'}")
@@ -122,6 +133,7 @@ def status(
                 "outlook": seen.plain() if seen else None,
                 "stop_reason": state.stop_reason,
                 "paused": state.paused.model_dump() if state.paused else None,
+                "changes": [c.model_dump() for c in state.changes],
                 "batches_in_flight": limit,
                 "open_batches": [{**asdict(b), "age_seconds": b.age_seconds()} for b in batches],
             }

@@ -104,6 +104,7 @@ def test_status_without_a_cost_per_label_counts_labels_only(campaign_file, campa
         "outlook": None,
         "stop_reason": None,
         "paused": None,
+        "changes": [],
         "batches_in_flight": 1,
         "open_batches": [],
     }

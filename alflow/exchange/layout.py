@@ -3,6 +3,7 @@
     ledger/round-0001/...            alflow's records (alflow.ledger says what each one is)
     ledger/strays/...                files found where nothing reads them, reported once each
     ledger/control/0001-pause.json   the campaign paused or resumed, in order, each written once
+    ledger/changes/0001.json         the campaign's settings (budget, strategy, stopping) as changed, in order
     batches/round-0001/<batch file>  the batch for the vendor, then batch.json, then _READY last
     deliveries/round-0001/...        the vendor's label files, then _DONE last
     quarantine/round-0001/...        rejected files or rows, with a .reason.json beside each
@@ -61,6 +62,15 @@ def control_prefix(campaign: str) -> str:
 def control_key(campaign: str, seq: int, action: str) -> str:
     """The `seq`-th pause or resume of a campaign."""
     return f"{control_prefix(campaign)}{seq:04d}-{action}.json"
+
+
+def change_prefix(campaign: str) -> str:
+    return f"{campaign}/ledger/changes/"
+
+
+def change_key(campaign: str, seq: int) -> str:
+    """The `seq`-th record of a campaign's settings."""
+    return f"{change_prefix(campaign)}{seq:04d}.json"
 
 
 def probe_key(campaign: str) -> str:

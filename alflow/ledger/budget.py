@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from alflow.config import BudgetConfig
+
+
+def amount(labels: float, cost_per_label: float) -> float:
+    """`labels` x `cost_per_label` computed in decimals, as the amounts were written: 140 x 0.08 is
+    11.2, not 11.200000000000001 (the float nearest the exact amount). Infinity stays infinite."""
+    if math.isinf(labels) or math.isnan(labels):
+        return labels * cost_per_label
+    return float(Decimal(repr(float(labels))) * Decimal(repr(float(cost_per_label))))
 
 
 @dataclass(frozen=True)
@@ -41,12 +51,12 @@ class Budget:
 
     def cost(self, labels: int) -> float | None:
         """What `labels` labels cost, or None without a cost per label."""
-        return None if self.cost_per_label is None else labels * self.cost_per_label
+        return None if self.cost_per_label is None else amount(labels, self.cost_per_label)
 
     def figures(self) -> dict[str, float]:
         """labels_asked and labels_remaining, and with a cost per label spend and spend_remaining."""
         figures: dict[str, float] = {"labels_asked": self.asked, "labels_remaining": self.left}
         if self.cost_per_label is not None:
-            figures["spend"] = self.asked * self.cost_per_label
-            figures["spend_remaining"] = self.left * self.cost_per_label
+            figures["spend"] = amount(self.asked, self.cost_per_label)
+            figures["spend_remaining"] = amount(self.left, self.cost_per_label)
         return figures

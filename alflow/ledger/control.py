@@ -9,14 +9,11 @@ for it; a round started anyway (a schedule, `alflow serve`) does nothing but say
 
 from __future__ import annotations
 
-import getpass
-import socket
-
 from alflow.errors import AlreadyExistsError, RoundConflictError
 from alflow.exchange import layout
 from alflow.exchange.store import Store
 from alflow.ledger.ledger import Ledger
-from alflow.ledger.records import ControlRecord, now
+from alflow.ledger.records import ControlRecord, now, who
 from alflow.ledger.state import read_record
 
 PAUSE, RESUME = "pause", "resume"
@@ -34,14 +31,6 @@ def paused(store: Store, campaign: str) -> ControlRecord | None:
     return found[-1] if found and found[-1].action == PAUSE else None
 
 
-def _who() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no user name in this container
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
-
-
 def set_paused(ledger: Ledger, pause: bool, *, reason: str | None = None) -> ControlRecord | None:
     """Pause (or resume) the campaign; returns the record written, or None when it already was
     paused (or running): nothing is written then. Raises RoundConflictError when another pause or
@@ -54,7 +43,7 @@ def set_paused(ledger: Ledger, pause: bool, *, reason: str | None = None) -> Con
         action=PAUSE if pause else RESUME,
         round=state.next_round,
         at=now(),
-        by=_who(),
+        by=who(),
         reason=reason,
     )
     try:

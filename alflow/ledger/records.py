@@ -8,8 +8,10 @@ still loads. `to_json` keeps NaN metrics (a cold start's) as JSON's `NaN`, which
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
+import socket
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -36,6 +38,15 @@ def capped(value: Any) -> Any:
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def who() -> str:
+    """`user@host` of this process, for the records people make (a pause, a change of settings)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no user name in this container
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def sha256(data: bytes) -> str:
@@ -278,6 +289,21 @@ class ControlRecord(Versioned):
     round: int
     at: str
     by: str
+    reason: str | None = None
+
+
+class SettingsChange(Versioned):
+    """`ledger/changes/NNNN.json`: the campaign's budget, strategy, batch size or stopping rules as
+    they are from round `round` on (`settings`), what changed since the previous record (`changed`:
+    name -> [before, after]; empty in the first record, which only notes them), when, by whom
+    (`alflow change`, or the round that found the campaign file changed) and why. Written once."""
+
+    seq: int
+    round: int
+    at: str
+    by: str
+    settings: dict[str, Any]
+    changed: dict[str, list[Any]] = Field(default_factory=dict)
     reason: str | None = None
 
 

@@ -23,6 +23,7 @@ from alflow.ledger.records import (
     IngestRecord,
     Record,
     RoundRecord,
+    SettingsChange,
     StrayRecord,
     WriteOff,
 )
@@ -44,6 +45,7 @@ class CampaignState:
     vendor_keys: tuple[str, ...] = ()  # keys outside alflow's own folders: what the vendor put there
     reported: frozenset[str] = frozenset()  # keys of vendor files nothing reads with a stray record already
     controls: tuple[ControlRecord, ...] = ()  # pauses and resumes, in order (alflow.ledger.control)
+    changes: tuple[SettingsChange, ...] = ()  # the settings as recorded, in order (alflow.ledger.changes)
     # The records the call that returned this state wrote: for reporting only, so not part of
     # what the state *is* (two states with the same records are equal).
     ingested_now: tuple[IngestRecord, ...] = field(default=(), compare=False)
@@ -175,13 +177,18 @@ def load_state(store: Store, campaign: str) -> CampaignState:
     ingests: dict[int, list[IngestRecord]] = {}
     exported, delivered = set(), set()
     written_off: dict[int, set[str]] = {}
-    vendor_keys, reported, controls = [], set(), []
+    vendor_keys, reported = [], set()
+    controls: list[ControlRecord] = []
+    changes: list[SettingsChange] = []
     for key in store.list(f"{campaign}/"):
         if key.startswith(f"{campaign}/ledger/strays/"):
             reported.add(read_record(store, key, StrayRecord).file)
             continue
         if key.startswith(layout.control_prefix(campaign)):
             controls.append(read_record(store, key, ControlRecord))
+            continue
+        if key.startswith(layout.change_prefix(campaign)):
+            changes.append(read_record(store, key, SettingsChange))
             continue
         if not key.startswith((f"{campaign}/ledger/", f"{campaign}/batches/", f"{campaign}/quarantine/")):
             vendor_keys.append(key)
@@ -214,4 +221,5 @@ def load_state(store: Store, campaign: str) -> CampaignState:
         vendor_keys=tuple(vendor_keys),
         reported=frozenset(reported),
         controls=tuple(sorted(controls, key=lambda c: c.seq)),
+        changes=tuple(sorted(changes, key=lambda c: c.seq)),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from alflow.config import CampaignConfig
+from alflow.ledger.budget import amount
 from alflow.ledger.records import RoundRecord
 from alflow.reporting import dashboard
 from alflow.reporting.outlook import STOP_REASONS, Outlook, money
@@ -32,7 +33,7 @@ def budget_text(config: CampaignConfig, seed_labels: int) -> str:
     vendor = max(0, budget.max_labels - seed_labels)
     text = f"{budget.max_labels} labels: {seed_labels} seed labels (free) + {vendor} from the vendor"
     if budget.cost_per_label is not None:
-        total = money(vendor * budget.cost_per_label, budget.currency)
+        total = money(amount(vendor, budget.cost_per_label), budget.currency)
         text += f" at {money(budget.cost_per_label, budget.currency)} = {total}"
     return text
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from alflow.ledger.budget import amount
+
 MIN_POINTS = 4  # three parameters and one degree of freedom
 LEVEL = 0.8
 RATES = np.geomspace(0.05, 3.0, 60)
@@ -220,5 +222,5 @@ def forecast_campaign(
     bought = used if committed is None else max(committed, used)
     more = _scaled(to_target, lambda n: max(n - bought, 0.0))
     rounds = _scaled(more, lambda n: n if math.isinf(n) else float(math.ceil(n / batch_size)))
-    spend = None if cost_per_label is None else _scaled(more, lambda n: n * cost_per_label)
+    spend = None if cost_per_label is None else _scaled(more, lambda n: amount(n, cost_per_label))
     return replace(forecast, target=target, to_target=to_target, more_labels=more, more_rounds=rounds, more_spend=spend)

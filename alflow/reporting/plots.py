@@ -71,14 +71,31 @@ def budget_burndown(
     seed_labels: int,
     cost_per_label: float | None = None,
     currency: str = "USD",
+    first_max_labels: int | None = None,
+    changes: Mapping[int, str] | None = None,
 ) -> Figure:
     """Labels the budget still allows after each round, starting from what the (free) seed labels
-    left; with a cost per label, a second axis says the same in money."""
+    left of the first budget (`first_max_labels`, default `max_labels`); with a cost per label, a
+    second axis says the same in money. `changes` (round -> what changed) are drawn where they
+    took effect, as dashed lines before their round."""
     figure, ax = _figure()
     figure.subplots_adjust(right=0.86)
-    start = max(0, max_labels - seed_labels)
+    start = max(0, (first_max_labels or max_labels) - seed_labels)
     x, y = [0, *rounds], [start, *labels_left]
     ax.step(x, y, where="post", marker="o", label="labels left")
+    for n, (round_, text) in enumerate(sorted((changes or {}).items())):
+        ax.axvline(
+            round_ - 0.5, color="tab:red", linewidth=0.9, linestyle="--", label="settings changed" if not n else None
+        )
+        ax.annotate(
+            text,
+            (round_ - 0.5, max(max_labels, 1) * 1.02),
+            fontsize=7,
+            color="tab:red",
+            rotation=90,
+            va="top",
+            ha="right",
+        )
     ax.axhspan(start, max_labels, color="grey", alpha=0.15, linewidth=0, label=f"{seed_labels} seed labels (free)")
     ax.axhline(max_labels, color="grey", linewidth=0.8, linestyle=":", label=f"budget {max_labels} labels")
     ax.set_ylim(0, max(max_labels, 1) * 1.08)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from alflow.config import CampaignConfig
 from alflow.intake.ingest import summary
-from alflow.ledger.budget import Budget
+from alflow.ledger.budget import Budget, amount
+from alflow.ledger.changes import change_text
 from alflow.ledger.ledger import campaign_state
 from alflow.ledger.records import RoundRecord
 from alflow.ledger.state import CampaignState
@@ -49,6 +50,8 @@ class RoundReport:
     forecast: dict[str, float | bool | None] | None = None  # alflow.reporting.forecast figures, by name
     spend_text: str | None = None
     forecast_text: str | None = None
+    settings_changed: str | None = None  # the change of settings this round runs under (alflow.ledger.changes)
+    stop_lifted: str | None = None  # why a stopped campaign went on (a change its stopping rule no longer meets)
     paused_since: str | None = None  # status paused: when `alflow pause` was run, by whom and why
     paused_by: str | None = None
     pause_reason: str | None = None
@@ -74,7 +77,9 @@ class RoundReport:
         auto = ""
         if self.auto_labeled:
             auto = f"; auto-labeled {self.auto_labeled} items (confidence >= {self.auto_threshold:.3f})"
-        return self._message() + auto + self.ingest_message()
+        changed = f"; settings changed: {self.settings_changed}" if self.settings_changed else ""
+        lifted = f"; goes on: {self.stop_lifted}" if self.stop_lifted else ""
+        return self._message() + auto + self.ingest_message() + changed + lifted
 
     def open_batches(self) -> str:
         """The batches the vendor holds, as '10 labels from round 3, 4 labels from round 4'."""
@@ -200,10 +205,19 @@ def round_report(ctx: RoundContext, record: RoundRecord | None = None, batch_uri
         mlflow_run_id=record.tracking.run_id,
         auto_labeled=auto.count if auto else 0,
         auto_threshold=auto.threshold if auto else None,
+        settings_changed=_changed_now(ctx),
+        stop_lifted=ctx.lifted,
         **_open_fields(ctx),
         **_outlook_fields(context_outlook(ctx, record)),
         **_ingest_fields(ctx.state),
     )
+
+
+def _changed_now(ctx: RoundContext) -> str | None:
+    """The settings changes recorded for this round (by `alflow change` or its opening), in words."""
+    now = [c for c in ctx.state.changes if c.round == ctx.round and c.changed]
+    texts = [change_text(c.changed) + (f" ({c.reason})" if c.reason else "") for c in now]
+    return "; ".join(texts) or None
 
 
 def _state_of(state: CampaignState, round_: int, record: RoundRecord, written_off: int) -> str:
@@ -245,8 +259,8 @@ def status_rows(config: CampaignConfig, state: CampaignState | None = None) -> l
                 "ingested": len(labels) if round_ in state.ingested else None,
                 **{k: record.metrics.get(k) for k in ("accuracy", "f1_macro")},
                 "metric_source": record.metric_source,
-                "spend": None if cost is None else len(record.batch_ids) * cost,
-                "spend_total": None if cost is None else len(asked) * cost,
+                "spend": None if cost is None else amount(len(record.batch_ids), cost),
+                "spend_total": None if cost is None else amount(len(asked), cost),
                 "state": _state_of(state, round_, record, written_off),
                 "mlflow_run_id": record.tracking.run_id,
                 "model_version": record.tracking.model_version,

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from alflow.config import CampaignConfig
 from alflow.data import validation
+from alflow.ledger import changes
 from alflow.ledger.records import Tracking
 from alflow.model import estimators
 from alflow.reporting import dashboard, describe, plots, tracking
@@ -93,6 +94,8 @@ def round_figures(
             seed_labels=int((view.labeled["origin"] == "seed").sum()),
             cost_per_label=config.budget.cost_per_label,
             currency=config.budget.currency,
+            first_max_labels=int(history["max_labels"].iloc[0]) if "max_labels" in history else None,
+            changes=view.changes,
         ),
     }
     if view.confusion is not None:
@@ -190,8 +193,20 @@ def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracki
             descriptions=descriptions(ctx, decision, seen),
             view=dashboard.view_state(config.stopping.metric, cost=config.budget.cost_per_label is not None),
             images={"Learning curve and forecast": "plots/learning_curve.png", "Budget": "plots/budget_burndown.png"},
+            settings={k: "none" if v is None else str(v) for k, v in changes.settings(config).items()},
+            changes=change_params(ctx),
+            lifted=ctx.lifted,
         )
         return tracking.log_round(config.tracking.uri, parent_run_id=parent, entry=entry)
+
+
+def change_params(ctx: RoundContext) -> dict[str, str]:
+    """Each recorded change of the settings as a param of the campaign run: `max_labels.from_round_0006`."""
+    return {
+        f"{name}.from_round_{change.round:04d}": "none" if new is None else str(new)
+        for change in ctx.state.changes
+        for name, (_, new) in change.changed.items()
+    }
 
 
 def _forecast(seen: Outlook) -> dict[str, float]:

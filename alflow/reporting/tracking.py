@@ -162,7 +162,10 @@ class RoundLog:
     registered. `promote` moves the `champion` alias. `view` is the runs table's shared view
     (alflow.reporting.dashboard.view_state). `trusted_types` are the model's steps that skops must
     be told to load (alflow's text adapters), `packages` what it needs besides scikit-learn (the
-    embedder's)."""
+    embedder's). `settings` are the campaign's settings now (the campaign run's tags
+    `alflow.setting.<name>`: its params are those of its first round, and MLflow never changes a
+    param), `changes` each recorded change as a param `<name>.from_round_NNNN` (alflow.ledger.changes),
+    and `lifted` why a stopped campaign goes on (the campaign run runs again)."""
 
     round: int
     model: Any
@@ -182,6 +185,9 @@ class RoundLog:
     descriptions: Descriptions | None = None
     view: str | None = None
     images: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
+    changes: dict[str, str] = field(default_factory=dict)
+    lifted: str | None = None
 
 
 def _log_inputs(client: Any, run_id: str, entry: RoundLog) -> None:
@@ -292,6 +298,23 @@ def _describe(client: Any, experiment_id: str, run_id: str, parent_run_id: str, 
     client.set_tag(run_id, DESCRIPTION_TAG, texts.round + pictures)
 
 
+def _log_settings(client: Any, parent_run_id: str, entry: RoundLog) -> None:
+    """The campaign run's settings as they are now (tags), each recorded change once (params), and a
+    stop lifted by a change: the run runs again, its stop reason gone."""
+    from mlflow.entities import Param, RunStatus, RunTag
+
+    logged = client.get_run(parent_run_id).data.params if entry.changes else {}
+    params = [Param(k, v) for k, v in entry.changes.items() if k not in logged]
+    tags = [RunTag(f"alflow.setting.{k}", v) for k, v in entry.settings.items()]
+    if entry.lifted:
+        tags.append(RunTag("alflow.stop_lifted", entry.lifted[:5000]))
+        if "stop_reason" in client.get_run(parent_run_id).data.tags:
+            client.delete_tag(parent_run_id, "stop_reason")
+        client.update_run(parent_run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+    if params or tags:
+        client.log_batch(parent_run_id, params=params, tags=tags)
+
+
 def log_round(uri: str, *, parent_run_id: str, entry: RoundLog) -> Tracking:
     """Log one round and register its model; returns where (run ids, model version, the run's URL).
 
@@ -311,6 +334,7 @@ def log_round(uri: str, *, parent_run_id: str, entry: RoundLog) -> Tracking:
         client.set_registered_model_alias(entry.registered_model, "challenger", model_version)
         if entry.promote:
             client.set_registered_model_alias(entry.registered_model, "champion", model_version)
+    _log_settings(client, parent_run_id, entry)
     if entry.stop_reason:
         client.set_tag(parent_run_id, "stop_reason", entry.stop_reason)
         client.set_terminated(parent_run_id, "FINISHED")

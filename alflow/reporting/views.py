@@ -7,7 +7,7 @@ imports either.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ import pandas as pd
 from alflow.data import frames
 from alflow.errors import ConfigError
 from alflow.exchange import layout
+from alflow.ledger import changes
 from alflow.ledger.budget import Budget
 from alflow.round.autolabel import AutoLabels
 from alflow.round.context import RoundContext
@@ -32,7 +33,8 @@ class RoundView:
     (id, label, origin = "seed" or the round whose batch it came from); `confusion` counts holdout
     items, true class by row, predicted by column; `vendor` the figures of the deliveries ingested
     since the previous round; `reference` named (labels, values) curves from a simulation;
-    `auto_labels` the items the model labeled itself this round (id, label, confidence).
+    `auto_labels` the items the model labeled itself this round (id, label, confidence); `changes`
+    the rounds at which the settings changed (alflow.ledger.changes).
     """
 
     history: pd.DataFrame = field(repr=False)
@@ -42,16 +44,28 @@ class RoundView:
     vendor: dict[str, float] = field(default_factory=dict)
     reference: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict, repr=False)
     auto_labels: pd.DataFrame | None = field(default=None, repr=False)
+    changes: dict[int, str] = field(default_factory=dict)  # round -> the settings changed at it, in words
 
 
 def _history(ctx: RoundContext, decision: Decision) -> list[dict[str, Any]]:
-    """One row per round so far, this one last: round, labels used and remaining, spend, metrics."""
+    """One row per round so far, this one last: round, labels used and remaining, spend, metrics,
+    and `max_labels`, the budget in force at that round (alflow.ledger.changes): a budget raised
+    at round 6 leaves rounds 1 to 5 as they were."""
     rows, budget = [], Budget.of(ctx.config.budget, seed_labels=len(ctx.inputs.seed_labels))
     for round_, record in sorted(ctx.state.rounds.items()):
-        budget = budget.ask(len(record.batch_ids))
-        rows.append({"round": round_, "labels_used": record.labels_used, **_remaining(budget), **record.metrics})
-    current = {"round": decision.round, "labels_used": decision.labels_used, **_remaining(decision.spent)}
-    return [*rows, {**current, **decision.evaluation.metrics}]
+        budget = _in_force(budget.ask(len(record.batch_ids)), changes.in_force(ctx.state, round_))
+        row = {"round": round_, "labels_used": record.labels_used, "max_labels": budget.max_labels}
+        rows.append({**row, **_remaining(budget), **record.metrics})
+    current = {"round": decision.round, "labels_used": decision.labels_used, "max_labels": decision.spent.max_labels}
+    return [*rows, {**current, **_remaining(decision.spent), **decision.evaluation.metrics}]
+
+
+def _in_force(budget: Budget, settings: dict[str, Any] | None) -> Budget:
+    """The budget with the label budget and cost recorded for its round (unchanged without a record)."""
+    if settings is None:
+        return budget
+    cost = settings.get("cost_per_label")
+    return replace(budget, max_labels=int(settings["max_labels"]), cost_per_label=None if cost is None else float(cost))
 
 
 def _remaining(budget: Budget) -> dict[str, float]:
@@ -176,6 +190,7 @@ def round_view(ctx: RoundContext, trained: Trained, decision: Decision) -> Round
         vendor=vendor_figures(ctx, since=last.recorded_at if last else None),
         reference=reference_curves(config.tracking.reference_curve, metric=config.stopping.metric),
         auto_labels=_auto_frame(decision.auto_labels) if config.auto_label is not None else None,
+        changes=changes.changed_rounds(ctx.state),
     )
 
 

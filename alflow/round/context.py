@@ -16,6 +16,7 @@ import pandas as pd
 from alflow.config import CampaignConfig
 from alflow.data import frames
 from alflow.data.pools import PoolSource, open_pool
+from alflow.ledger import changes
 from alflow.ledger.budget import Budget
 from alflow.ledger.ledger import Ledger
 from alflow.ledger.state import CampaignState
@@ -63,7 +64,8 @@ class RoundContext:
     def waits(self) -> str | None:
         """Why the round has nothing to do, or None when it has work.
 
-        `paused`: someone paused the campaign (`alflow pause`). `stopped`: a stopping rule fired.
+        `paused`: someone paused the campaign (`alflow pause`). `stopped`: a stopping rule fired
+        (and no change of the settings since lifted it: `lifted`).
         `in_flight`: the vendor holds as many batches as `vendor.batches_in_flight` allows.
         `last_batches`: batches are open and nothing is left to ask (budget or pool), so the last
         round waits to train on their labels. `no_arrivals`: a stream round with no new file.
@@ -71,7 +73,7 @@ class RoundContext:
         state, open_batches = self.state, len(self.state.outstanding)
         if state.paused:
             return "paused"
-        if state.stop_reason:
+        if state.stop_reason and not self.lifted:
             return "stopped"
         if open_batches >= self.config.vendor.batches_in_flight:
             return "in_flight"
@@ -80,6 +82,12 @@ class RoundContext:
         if self.arrivals is not None and not self.arrivals.names:
             return "no_arrivals"
         return None
+
+    @cached_property
+    def lifted(self) -> str | None:
+        """Why a stopped campaign goes on: a change of its settings recorded since its last round
+        that its stopping rule no longer meets (alflow.ledger.changes); None otherwise."""
+        return changes.lifted(self.config, self.state, budget_left=self.budget.left)
 
     @property
     def has_work(self) -> bool:

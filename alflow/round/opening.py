@@ -10,7 +10,9 @@ from alflow import progress
 from alflow.config import CampaignConfig, load_campaign
 from alflow.intake.ingest import ingest_campaign
 from alflow.ledger import claims
+from alflow.ledger.changes import record_change
 from alflow.ledger.crash import crash_point
+from alflow.ledger.ledger import Ledger
 from alflow.round.arrivals import check_target_rate, pending_arrivals
 from alflow.round.context import Arrivals, RoundContext
 from alflow.round.export import finish_exports
@@ -20,7 +22,8 @@ from alflow.round.inputs import validate_inputs
 def open_round(
     campaign: str | Path | CampaignConfig, *, arrivals: str | None = None, target_rate: float = 0.1
 ) -> RoundContext:
-    """The context a round starts from (`campaign`: a campaign file, or its config).
+    """The context a round starts from (`campaign`: a campaign file, or its config). Settings that
+    changed since the ledger last recorded them are recorded (alflow.ledger.changes).
 
     Pool-based by default; with `arrivals` (a folder or s3:// prefix where CSV files land) the
     round is stream-based, asking for about `target_rate` of the arriving items. Bad delivery rows
@@ -33,6 +36,8 @@ def open_round(
         inputs = validate_inputs(config)
     with progress.activity("ingesting the vendor's deliveries"):
         state = ingest_campaign(config)
+    if change := record_change(Ledger.of(config), config, state=state):  # settings no record holds yet
+        state = replace(state, changes=(*state.changes, change))
     ctx = RoundContext(config, inputs, state)
     resumed = tuple(finish_exports(ctx))
     if arrivals is not None:
