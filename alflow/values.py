@@ -23,3 +23,8 @@ def text(value: Any) -> str | None:
     if value is None:
         return None
     return str(value).strip() or None
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 label', '2 labels', '0 labels' (`plural` for nouns that take more than an s)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

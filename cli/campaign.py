@@ -28,4 +28,7 @@ def init(
             target.write_text(example_campaign(name))
         except OSError as error:
             raise AlflowError(f"cannot write {target}: {error.strerror}") from None
-    out.print(f"wrote {target}: edit the pool, labels and bucket, then run `alflow round {target}`")
+    out.print(
+        f"wrote {target}: edit the pool, labels and bucket, check them with `alflow check {target}`, "
+        f"then run `alflow round {target}`"
+    )

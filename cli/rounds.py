@@ -11,6 +11,7 @@ import typer
 from alflow.config import load_campaign
 from alflow.errors import AlflowError
 from alflow.reporting.reports import RoundReport
+from alflow.values import counted
 from cli.console import emit_json, errors_as_exit_codes, out, quiet_libraries, quiet_prefect_console, round_progress
 
 VERBOSE = typer.Option("--verbose", "-v", help="show Prefect's and MLflow's logs, with tracebacks")
@@ -89,5 +90,6 @@ def write_off(
         emit_json({"campaign": campaign.campaign, "round": round_, "written_off": chosen, "reason": reason})
         return
     out.print(
-        f"{campaign.campaign} round {round_}: wrote off {len(chosen)} items; no longer waited for", highlight=False
+        f"{campaign.campaign} round {round_}: wrote off {counted(len(chosen), 'item')}; no longer waited for",
+        highlight=False,
     )

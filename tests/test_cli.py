@@ -27,6 +27,7 @@ def test_init_writes_a_valid_example(tmp_path):
     result = alflow("init", "churn", "--path", target)
     assert result.exit_code == 0, result.output
     assert load_campaign(target).campaign == "churn"
+    assert f"`alflow check {target}`, then run `alflow round {target}`" in " ".join(result.output.split())
     again = alflow("init", "churn", "--path", target)
     assert again.exit_code == 1
     assert "already exists" in again.output
@@ -201,7 +202,7 @@ def test_bad_rows_of_a_delivery_are_quarantined_and_the_rest_counted_once(
 
     assert result.exit_code == 0, result.output
     assert f"ingested {accepted} labels" in result.output
-    assert "waiting for 1 labels from round 1" in again.output and "ingested" not in again.output
+    assert "waiting for 1 label from round 1" in again.output and "ingested" not in again.output
     [reason_file] = (campaign_file.parent / "bucket/digits-demo/quarantine/round-0001").glob("*.reason.json")
     assert json.loads(reason_file.read_text())["reasons"] == reasons
     [row] = json.loads(alflow("status", campaign_file, "--json").stdout)["rounds"]

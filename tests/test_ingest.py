@@ -155,7 +155,7 @@ def test_partial_delivery_accepts_the_valid_part_and_quarantines_the_rest(campai
     report = idle_report(RoundContext(campaign, Inputs([], [], 0, {}), state))
     assert report.status == "waiting" and report.waiting_for == {1: 2}
     assert report.labels_ingested == 1 and report.rows_rejected == 2
-    assert "ingested 1 labels" in report.message() and "rejected 2 rows/files" in report.message()
+    assert "ingested 1 label" in report.message() and "rejected 2 rows or files" in report.message()
 
     # The vendor sends the missing labels in a second file: accepted, the first label untouched.
     deliver(campaign, {"fix.csv": "id,label\ndigit-0001,3\ndigit-0002,5\ndigit-0003,7\n"})

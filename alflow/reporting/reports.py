@@ -14,6 +14,7 @@ from alflow.ledger.records import RoundRecord
 from alflow.ledger.state import CampaignState
 from alflow.reporting.outlook import Outlook, outlook
 from alflow.round.context import RoundContext
+from alflow.values import counted
 
 
 @dataclass(frozen=True)
@@ -64,26 +65,27 @@ class RoundReport:
             unread = f"; {len(self.unread)} delivery files not read: {self.unread[0]}{more} (ledger/strays/)"
         if not (self.labels_ingested or self.rows_rejected or self.duplicates or self.machine_labels):
             return unread
-        parts = [f"ingested {self.labels_ingested} labels"]
+        parts = [f"ingested {counted(self.labels_ingested, 'label')}"]
         if self.machine_labels:
             parts.append(f"{self.machine_labels} vendor auto-labels (not human labels)")
         if self.duplicates:
             parts.append(f"skipped {self.duplicates} duplicates")
         if self.rows_rejected:
-            parts.append(f"rejected {self.rows_rejected} rows/files (reasons beside {', '.join(self.quarantined)})")
+            rejected = counted(self.rows_rejected, "row or file", "rows or files")
+            parts.append(f"rejected {rejected} (reasons beside {', '.join(self.quarantined)})")
         return "; " + ", ".join(parts) + unread
 
     def message(self) -> str:
         auto = ""
         if self.auto_labeled:
-            auto = f"; auto-labeled {self.auto_labeled} items (confidence >= {self.auto_threshold:.3f})"
+            auto = f"; auto-labeled {counted(self.auto_labeled, 'item')} (confidence >= {self.auto_threshold:.3f})"
         changed = f"; settings changed: {self.settings_changed}" if self.settings_changed else ""
         lifted = f"; goes on: {self.stop_lifted}" if self.stop_lifted else ""
         return self._message() + auto + self.ingest_message() + changed + lifted
 
     def open_batches(self) -> str:
         """The batches the vendor holds, as '10 labels from round 3, 4 labels from round 4'."""
-        return ", ".join(f"{n} labels from round {r}" for r, n in sorted(self.waiting_for.items()))
+        return ", ".join(f"{counted(n, 'label')} from round {r}" for r, n in sorted(self.waiting_for.items()))
 
     def _waiting(self) -> str:
         if self.resumed_exports:
@@ -121,7 +123,7 @@ class RoundReport:
         if not self.batch_size:  # a stream round that found no item uncertain enough
             return f"{head}; asked for no labels this round"
         open_now = f" ({len(self.waiting_for) + 1} batches open)" if self.waiting_for else ""
-        return f"{head}; exported {self.batch_size} items to {self.batch_uri}{open_now}"
+        return f"{head}; exported {counted(self.batch_size, 'item')} to {self.batch_uri}{open_now}"
 
 
 def _ingest_fields(state: CampaignState) -> dict:
