@@ -29,7 +29,7 @@ from alflow.intake.notices import EVENT, WANTED, resource_id
 from alflow.reporting.reports import RoundReport
 from cli.console import err, errors_as_exit_codes, out, quiet_libraries, quiet_prefect_console
 from cli.rounds import VERBOSE
-from cli.watch import DeliveryWatcher, prefect_api, say_delivered, say_paused, say_problem
+from cli.watch import DeliveryWatcher, prefect_api, say_delivered, say_paused, say_problem, stamped
 
 if TYPE_CHECKING:
     from prefect.client.schemas.responses import FlowRunResponse as FlowRun
@@ -112,14 +112,14 @@ class InProcessRunner:
 
 def say_served(served: Served) -> None:
     if served.report is not None:
-        out.print(served.report.message(), highlight=False)
+        out.print(stamped(served.report.message()), highlight=False)
     elif isinstance(served.error, AlflowError):
         for line in str(served.error).splitlines():
-            err.print(f"[red]error:[/red] {line}", highlight=False)
+            err.print(stamped(f"[red]error:[/red] {line}"), highlight=False)
     else:
         name = type(served.error).__name__
-        err.print(f"[red]error:[/red] flow run {served.flow_run!r} failed ({name}: {served.error}); "
-                  "its traceback is in Prefect's log", highlight=False)  # fmt: skip
+        err.print(stamped(f"[red]error:[/red] flow run {served.flow_run!r} failed ({name}: {served.error}); "
+                          "its traceback is in Prefect's log"), highlight=False)  # fmt: skip
 
 
 def serve(
@@ -147,7 +147,7 @@ def serve(
         deployments = [campaign_deployment(active_learning_round, c, p, cron=cron or None) for c, p in campaigns]
         ids = [d.apply() for d in deployments]
     names = ", ".join(c.campaign for c, _ in campaigns)
-    out.print(f"serving {names} on {api}: rounds on delivery and on '{cron}'; Ctrl-C stops", highlight=False)
+    out.print(stamped(f"serving {names} on {api}: rounds on delivery and on '{cron}'; Ctrl-C stops"), highlight=False)
     stop = threading.Event()
     watcher = DeliveryWatcher([c for c, _ in campaigns], queue=queue, on_pause=say_paused)
     looks = {"interval": watch_interval, "on_delivery": say_delivered, "on_problem": say_problem, "stop": stop}
@@ -162,7 +162,7 @@ def serve(
         while rounds.is_alive():
             rounds.join(timeout=0.5)
     except KeyboardInterrupt:
-        out.print("stopping: the round in hand finishes first")
+        out.print(stamped("stopping: the round in hand finishes first"))
         stop.set()
         rounds.join()
     finally:
@@ -170,4 +170,4 @@ def serve(
         with get_client(sync_client=True) as client:
             for deployment_id in ids:
                 client.pause_deployment(deployment_id)
-        out.print(f"stopped serving {names}; their deployments are paused until served again")
+        out.print(stamped(f"stopped serving {names}; their deployments are paused until served again"))

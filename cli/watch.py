@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -124,16 +125,24 @@ class DeliveryWatcher:
                 stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
 
+def stamped(line: str) -> str:
+    """A line of a long-running command (`watch`, `serve`) with the local time it was said at."""
+    return f"{datetime.now().astimezone().isoformat(timespec='seconds')} {line}"
+
+
 def say_delivered(delivery: Delivery) -> None:
-    out.print(f"{delivery.campaign}: round {delivery.round} delivered ({delivery.marker}); announced", highlight=False)
+    out.print(
+        stamped(f"{delivery.campaign}: round {delivery.round} delivered ({delivery.marker}); announced"),
+        highlight=False,
+    )
 
 
 def say_paused(message: str) -> None:
-    out.print(message, highlight=False)
+    out.print(stamped(message), highlight=False)
 
 
 def say_problem(error: AlflowError) -> None:
-    err.print(f"[yellow]warning:[/yellow] {error}; trying again", highlight=False)
+    err.print(stamped(f"[yellow]warning:[/yellow] {error}; trying again"), highlight=False)
 
 
 def watch(
@@ -155,7 +164,10 @@ def watch(
         watcher = DeliveryWatcher(campaigns, queue=queue, on_pause=say_paused)
         how = f"SQS queue {queue}" if queue else f"every {interval:g} s"
         if not once:
-            out.print(f"watching {len(campaigns)} campaign(s) ({how}) for deliveries; events to {api}", highlight=False)
+            out.print(
+                stamped(f"watching {len(campaigns)} campaign(s) ({how}) for deliveries; events to {api}"),
+                highlight=False,
+            )
         try:
             watcher.run(
                 interval=interval,
@@ -165,4 +177,4 @@ def watch(
                 once=once,
             )
         except KeyboardInterrupt:
-            out.print("stopped watching")
+            out.print(stamped("stopped watching"))

@@ -5,6 +5,7 @@ each delivery (the watcher in its thread), the next batch asked at once while th
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -75,7 +76,10 @@ def test_one_process_serves_two_campaigns_on_delivery_and_fills_the_vendors_room
         served.send_signal(signal.SIGTERM)  # finishes the round in hand, pauses the deployments
         assert served.wait(timeout=300) == 0, log.read_text()
 
-    lines = log.read_text().splitlines()
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d ")  # serve's lines say when
+    raw = log.read_text().splitlines()
+    assert all(stamp.match(line) for line in raw if " round " in line and "labels," in line), raw
+    lines = [stamp.sub("", line) for line in raw]
     assert [line.split(":")[0].split(" round")[0] for line in lines if " round " in line and "labels," in line] in (
         [["solo", "pair", "pair", "solo"][i] for i in order] for order in ([0, 1, 2, 3], [1, 0, 2, 3], [1, 2, 0, 3])
     ), lines
