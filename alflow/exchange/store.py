@@ -45,7 +45,7 @@ class Store(Protocol):
         ...
 
     def version(self, key: str) -> str:
-        """A tag that changes whenever the object is rewritten (S3's ETag; a file's mtime and size)."""
+        """A tag that changes whenever the object is rewritten (S3's ETag; a file's mtime, size, ctime and inode)."""
         ...
 
     def download(self, key: str, target: IO[bytes], *, version: str | None = None) -> None:
