@@ -10,7 +10,9 @@ accepted label wins and is counted once.
 
 Bounded: a file is copied once into a local temporary file while it is hashed (never held in
 memory), then streamed through its format's reader in chunks (alflow.intake.votes.Judge); the
-refused rows stream into the quarantine copy. A file over `vendor.max_delivery_bytes` is refused
+refused rows stream into the quarantine, the first QUARANTINE_ROWS of each reason (the record
+counts them all; the file itself stays where the vendor put it), so the quarantine of a refused
+file of any size is bounded. A file over `vendor.max_delivery_bytes` is refused
 without being read, one over `vendor.max_delivery_rows` as soon as the reader gets there.
 
 Total: whatever the bytes, a file yields labels or a quarantine with a reason, never an exception
@@ -23,6 +25,7 @@ are alflow.intake.votes'.
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import IO, Any
 
@@ -63,8 +66,20 @@ def _delivered_at(store: Store, marker: str, key: str | None) -> str:
     return max(times) if times else now()
 
 
+QUARANTINE_ROWS = 1_000  # refused rows of each reason copied to the quarantine (the record counts them all)
+
+
 def _sink(rows: IO[bytes]):
+    """Writes the first QUARANTINE_ROWS refused rows of each reason (values capped): bounded space
+    whatever the file, while the delivered file itself stays where the vendor put it."""
+    kept: Counter[str] = Counter()
+
     def write(chunk: pd.DataFrame) -> None:
+        room = chunk.groupby("reason", sort=False).cumcount() + chunk["reason"].map(kept).fillna(0)
+        chunk = chunk[(room < QUARANTINE_ROWS).to_numpy()]
+        if chunk.empty:
+            return
+        kept.update(chunk["reason"])
         text = chunk.to_json(orient="records", lines=True)
         rows.write((text if text.endswith("\n") else text + "\n").encode())
 
@@ -187,7 +202,11 @@ class Intake:
             "reasons": outcome.reasons,
             "refused_rows": outcome.refused_rows,
             "rows": [r.model_dump() for r in outcome.rejected],
-            "all_rows": f"{rows_name} (one JSON object per line, in the order they were refused)",
+            "all_rows": (
+                f"{rows_name} (one JSON object per line, in the order they were refused: the first "
+                f"{QUARANTINE_ROWS} of each reason; `reasons` counts them all; the file as delivered "
+                f"stays at {read.key})"
+            ),
         }
         return self.ledger.write_quarantine(read.round, rows_name, read.rows, reason)
 

@@ -52,7 +52,7 @@ def _annotator(source: str) -> str | None:
 
 def _votes(stream: IO[bytes], source: str) -> Iterator[dict[str, Any]]:
     who = _annotator(source)
-    for number, line, bad in reading.json_objects(stream):
+    for number, line, bad in reading.json_objects(stream, (ITEM_KEY,)):
         if bad is not None:
             yield bad
         elif line is not None:

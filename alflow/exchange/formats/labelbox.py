@@ -110,7 +110,7 @@ def _vote(number: int, item: Any, label: Any) -> dict[str, Any]:
 
 def _votes(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
     number = 0
-    for line_number, line, bad in reading.json_objects(stream):
+    for line_number, line, bad in reading.json_objects(stream, ("data_row", "global_key")):
         if bad is not None or line is None:
             number += 1
             yield bad if bad is not None else bad_row(number, reading.MALFORMED, "empty")
@@ -124,11 +124,10 @@ def _votes(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
         item = row.get("global_key", row.get("external_id"))
         for project in (projects or {}).values():
             labels = project.get("labels") if isinstance(project, dict) else None
-            if not isinstance(labels, list | None):
+            if not isinstance(project, dict) or not isinstance(labels, list | None):
                 number += 1
-                yield bad_row(
-                    number, reading.MALFORMED, f"line {line_number}: a project's `labels` is not a list", item
-                )
+                what = "`labels` is not a list" if isinstance(project, dict) else "entry is not an object"
+                yield bad_row(number, reading.MALFORMED, f"line {line_number}: a project's {what}", item)
                 continue
             for label in labels or []:
                 number += 1
