@@ -235,7 +235,7 @@ class VendorConfig(_Model):
     label_attribute: str | None = Field(
         default=None,
         description="ground_truth: the label attribute of the job whose labels count (chained jobs); "
-        "default: the last one on each line",
+        "default: the last one on each line that is not a verification job's",
     )
     machine_labels: Literal["keep_apart", "train"] = Field(
         default="keep_apart",
