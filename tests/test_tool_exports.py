@@ -113,3 +113,46 @@ def test_a_labelbox_skipped_data_row_is_no_vote(campaign):
     assert state.ingested == {1: {"t-1": "cat"}} and state.missing(1) == ["t-2"]
     [record] = state.ingests[1]
     assert record.status == "accepted" and record.refused_rows == 0  # not `missing_label`
+
+
+def _doccano(votes: dict[str, str]) -> str:
+    """One annotator's file of doccano 1.8's export (a project that does not share annotations)."""
+    lines = [
+        {"id": n, "text": f"text of {id_}", "alflow_id": id_, "alflow_score": 0.5, "label": [label] if label else []}
+        for n, (id_, label) in enumerate(votes.items(), start=1)
+    ]
+    return "".join(json.dumps(x) + "\n" for x in lines)
+
+
+def test_doccano_files_per_annotator_are_one_set_of_votes(campaign):
+    campaign = with_format(campaign, "doccano", annotators=2)
+    ask(campaign, ["t-1", "t-2", "t-3"])
+    deliver(
+        campaign,
+        {
+            "alice.jsonl": _doccano({"t-1": "cat", "t-2": "dog", "t-3": "eel"}),
+            "bob.jsonl": _doccano({"t-1": "cat", "t-2": "eel", "t-3": ""}),  # t-3 not labeled yet
+        },
+    )
+
+    state = ingest_campaign(campaign)
+
+    assert state.ingested == {1: {"t-1": "cat"}}  # two votes agree; t-2 is a tie, t-3 has one vote of two
+    first, second = sorted(state.ingests[1], key=lambda r: r.count, reverse=True)
+    assert first.annotators == ["alice", "bob"] and first.votes == 5
+    assert first.reasons == {"tie": 2, "too_few_votes": 1}  # never a conflicting relabel
+    assert (second.count, second.labels, second.status) == (0, {}, "accepted") and "one set of votes" in second.message
+    assert {first.file.rsplit("/", 1)[-1], second.file.rsplit("/", 1)[-1]} == {"alice.jsonl", "bob.jsonl"}
+    assert ingest_campaign(campaign).ingested_now == ()  # each file once
+
+
+def test_a_second_doccano_annotator_disagreeing_is_a_vote_not_a_relabel(campaign):
+    campaign = with_format(campaign, "doccano")  # one vote wanted per item
+    ask(campaign, ["t-1", "t-2"])
+    deliver(campaign, {"ann1.jsonl": _doccano({"t-1": "cat", "t-2": "dog"}), "ann2.jsonl": _doccano({"t-1": "eel"})})
+
+    state = ingest_campaign(campaign)
+
+    assert state.ingested == {1: {"t-2": "dog"}}  # t-1: cat against eel, a tie: outstanding
+    assert sum(r.reasons.get("conflicting_relabel", 0) for r in state.ingests[1]) == 0
+    assert sum(r.reasons.get("tie", 0) for r in state.ingests[1]) == 2

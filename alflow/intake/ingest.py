@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import IO, Any
 
@@ -90,6 +92,17 @@ def _verdict(
     config: CampaignConfig, batch: set[str], stream: IO[bytes], source: str, accepted: dict[str, str], rows: IO[bytes]
 ) -> Verdict | Refusal:
     """What a label file yields, or why the whole file is refused; never raises."""
+    return _verdict_of(config, batch, [(stream, source)], accepted, rows)
+
+
+def _verdict_of(
+    config: CampaignConfig,
+    batch: set[str],
+    files: Sequence[tuple[IO[bytes], str]],
+    accepted: dict[str, str],
+    rows: IO[bytes],
+) -> Verdict | Refusal:
+    """What label files read as one set of votes yield, or why they are refused; never raises."""
     vendor = config.vendor
     fmt = formats.get(vendor.format)
     judge = Judge(
@@ -101,10 +114,10 @@ def _verdict(
         tie_rule=vendor.tie_rule,
         sink=_sink(rows),
     )
+    options = ReadOptions(config.classes, vendor.label_attribute)
+    source = files[0][1]
     try:
-        for chunk in fmt.read_delivery(
-            stream, source=source, options=ReadOptions(config.classes, vendor.label_attribute)
-        ):
+        for chunk in (c for stream, name in files for c in fmt.read_delivery(stream, source=name, options=options)):
             judge.add(chunk)
             if judge.rows > vendor.max_delivery_rows:
                 limit = vendor.max_delivery_rows
@@ -165,6 +178,14 @@ def _record(base: dict[str, Any], outcome: Verdict | Refusal, quarantine: str | 
         items=outcome.items,
         quarantine=quarantine,
     )
+
+
+def _take(records: list[IngestRecord], written: list[IngestRecord], accepted: dict[str, str]) -> None:
+    """Add records just written to `written`, their labels to `accepted` (an item's first label wins)."""
+    for record in records:
+        written.append(record)
+        for id_, label in record.labels.items():
+            accepted.setdefault(id_, label)
 
 
 @dataclass(frozen=True)
@@ -265,6 +286,53 @@ class Intake:
         crash_point("ingest:after_record")
         return record if written else None
 
+    def _fetched(self, round_: int, key: str, copy: IO[bytes]) -> tuple[str | None, str] | None:
+        """(version, digest) of a new, readable label file copied into `copy`; None for one known,
+        gone, or refused (it is then ingested on its own, which says why)."""
+        store, limit = self.ledger.store, self.config.vendor.max_delivery_bytes
+        try:
+            version, refusal = probe(store, key, limit)
+            if refusal is not None or self._known(round_, key, version):
+                return None
+            digest, refusal = fetch(store, key, version, copy, limit)
+        except FileNotFoundError:
+            return None
+        known = any(r.sha256 == digest for r in self.state.ingests.get(round_, []))
+        return None if refusal is not None or known else (version, digest)
+
+    def ingest_together(self, round_: int, keys: list[str], accepted: dict[str, str]) -> list[IngestRecord]:
+        """The new files of a format that writes one file per annotator (doccano), read as one set of
+        votes: a record per file, the first holding the labels. Returns the records written (none
+        when fewer than two files, or one the others cannot be read with: each then goes alone)."""
+        store = self.ledger.store
+        with ExitStack() as stack:
+            parts: list[tuple[str, str | None, str, IO[bytes]]] = []  # key, version, digest, local copy
+            for key in keys:
+                local: IO[bytes] = stack.enter_context(tempfile.TemporaryFile())
+                if (found := self._fetched(round_, key, local)) is not None and found[1] not in [p[2] for p in parts]:
+                    parts.append((key, *found, local))
+            rows = stack.enter_context(tempfile.TemporaryFile())
+            files = [(copy, f"{store.uri}/{key}") for key, _, _, copy in parts]
+            batch = set(self.state.batch_ids(round_))
+            outcome = _verdict_of(self.config, batch, files, accepted, rows) if len(parts) > 1 else None
+            if not isinstance(outcome, Verdict):
+                return []
+            crash_point("ingest:after_read")
+            key, version, digest, copy = parts[0]
+            read = _Read(round_, key, digest, copy, rows)
+            quarantine = self._quarantine(read, outcome)
+        crash_point("ingest:after_quarantine")
+        together = ", ".join(p[0].rsplit("/", 1)[-1] for p in parts)
+        first = _record(self._base(read, version, None), outcome, quarantine)
+        records = [first.model_copy(update={"message": capped_message(f"one set of votes with {together}")})]
+        for key, version, digest, _ in parts[1:]:
+            base = self._base(_Read(round_, key, digest, None, rows), version, None)
+            message = capped_message(f"read with {parts[0][0]} as one set of votes; its labels are counted there")
+            records.append(IngestRecord(**base, status="accepted", message=message))
+        # The labels' record first: after a crash between two records, the files left are read again
+        # against the labels accepted (the same label a duplicate, another a relabel): never twice.
+        return [record for record in records if self.ledger.record_ingest(record)]
+
     def deliveries(self) -> list[IngestRecord]:
         """Ingest every completed delivery's files not ingested yet; returns the records written.
 
@@ -273,19 +341,21 @@ class Intake:
         delivery folder and is copied, with reasons, to the quarantine.
         """
         fmt, state = formats.get(self.config.vendor.format), self.state
-        written = []
+        written: list[IngestRecord] = []
         for round_ in sorted(state.rounds):
             if round_ not in state.delivered or not state.batch_ids(round_):
                 continue
             accepted = accepted_labels(state.ingests.get(round_, []))
-            for key in self.ledger.delivery_keys(round_):
+            keys = self.ledger.delivery_keys(round_)
+            together = []
+            if fmt.per_annotator_files:  # one file per annotator: the new ones are one set of votes
+                together = self.ingest_together(round_, [k for k in keys if fmt.is_delivery_file(k)], accepted)
+            _take(together, written, accepted)
+            for key in keys:
                 if fmt.only_label_files and not fmt.is_delivery_file(key):
                     continue  # e.g. a Ground Truth job folder holds much besides its output manifest
-                record = self.ingest_file(round_, key, accepted)
-                if record is not None:
-                    written.append(record)
-                    for id_, label in record.labels.items():
-                        accepted.setdefault(id_, label)
+                if key not in {r.file for r in together} and (record := self.ingest_file(round_, key, accepted)):
+                    _take([record], written, accepted)
         return written
 
     def strays(self) -> list[StrayRecord]:

@@ -65,7 +65,9 @@ class Format:
     `write_delivery` is the vendor's side (what their tool writes: the demo and tests deliver
     with it), returning the file's name relative to the delivery folder. Label files end in
     `delivery_suffix`; with `only_label_files`, other files under a delivery are passed over
-    (a Ground Truth job folder holds much besides its output manifest) instead of quarantined.
+    (a Ground Truth job folder holds much besides its output manifest) instead of quarantined;
+    with `per_annotator_files`, the tool writes one file per annotator (doccano) and a delivery's
+    new files are read as one set of votes.
     """
 
     name: str
@@ -76,6 +78,7 @@ class Format:
     read_delivery: DeliveryReader
     write_delivery: DeliveryWriter
     only_label_files: bool = False
+    per_annotator_files: bool = False
     batch_extras: Callable[..., dict[str, bytes]] = no_extras
 
     def is_delivery_file(self, key: str) -> bool:
