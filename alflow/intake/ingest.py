@@ -39,7 +39,7 @@ from alflow.errors import DataValidationError
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ReadOptions
 from alflow.exchange.store import Store
-from alflow.intake import strays
+from alflow.intake import completion, strays
 from alflow.intake.fetch import NOT_COPIED, Refusal, fetch, probe
 from alflow.intake.votes import Judge, Verdict
 from alflow.ledger.crash import crash_point
@@ -343,10 +343,14 @@ class Intake:
         fmt, state = formats.get(self.config.vendor.format), self.state
         written: list[IngestRecord] = []
         for round_ in sorted(state.rounds):
-            if round_ not in state.delivered or not state.batch_ids(round_):
+            if not state.batch_ids(round_):
+                continue
+            if round_ not in state.delivered and not completion.may_read(self.config.vendor, state, round_):
+                continue  # no marker, and nothing under the delivery that the campaign's rule could read
+            keys = self.ledger.delivery_keys(round_)
+            if not completion.ready(self.config.vendor, self.ledger.store, state, round_, keys):
                 continue
             accepted = accepted_labels(state.ingests.get(round_, []))
-            keys = self.ledger.delivery_keys(round_)
             together = []
             if fmt.per_annotator_files:  # one file per annotator: the new ones are one set of votes
                 together = self.ingest_together(round_, [k for k in keys if fmt.is_delivery_file(k)], accepted)
