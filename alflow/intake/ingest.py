@@ -115,17 +115,18 @@ def _verdict_of(
         sink=_sink(rows),
     )
     options = ReadOptions(config.classes, vendor.label_attribute)
-    source = files[0][1]
+    source, chunks = files[0][1], 0
     try:
         for chunk in (c for stream, name in files for c in fmt.read_delivery(stream, source=name, options=options)):
             judge.add(chunk)
+            chunks += 1
             if judge.rows > vendor.max_delivery_rows:
                 limit = vendor.max_delivery_rows
                 return (
                     "too_many_rows",
                     f"{source}: more than {limit} rows (vendor.max_delivery_rows); split it into several files",
                 )
-        if judge.rows == 0:
+        if judge.rows == 0 and not chunks:  # a reader's empty chunk: read, and no vote in it (a cancelled one)
             return "empty", f"{source}: holds no label rows; deliver the labels, or leave the file out"
         return judge.verdict()
     except DataValidationError as error:
@@ -301,7 +302,8 @@ class Intake:
         return None if refusal is not None or known else (version, digest)
 
     def ingest_together(self, round_: int, keys: list[str], accepted: dict[str, str]) -> list[IngestRecord]:
-        """The new files of a format that writes one file per annotator (doccano), read as one set of
+        """The new files of a format that writes one file per annotator or vote (doccano, Label Studio's
+        storage), read as one set of
         votes: a record per file, the first holding the labels. Returns the records written (none
         when fewer than two files, or one the others cannot be read with: each then goes alone)."""
         store = self.ledger.store
@@ -352,8 +354,8 @@ class Intake:
                 continue
             accepted = accepted_labels(state.ingests.get(round_, []))
             together = []
-            if fmt.per_annotator_files:  # one file per annotator: the new ones are one set of votes
-                together = self.ingest_together(round_, [k for k in keys if fmt.is_delivery_file(k)], accepted)
+            if any(map(fmt.read_together, keys)):  # one file per annotator or per vote: one set of votes
+                together = self.ingest_together(round_, [k for k in keys if fmt.read_together(k)], accepted)
             _take(together, written, accepted)
             for key in keys:
                 if fmt.only_label_files and not fmt.is_delivery_file(key):
