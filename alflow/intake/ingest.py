@@ -338,8 +338,9 @@ class Intake:
     def deliveries(self) -> list[IngestRecord]:
         """Ingest every completed delivery's files not ingested yet; returns the records written.
 
-        A round's files are read once its completion marker exists; a file sent after the marker
-        (a correction) is read by the next run. Nothing is ever deleted: rejected input stays in the
+        A round's files are read once its completion marker exists (or `vendor.complete_when` says
+        the delivery is complete: alflow.intake.completion); a file sent after (a correction, an
+        object a tool rewrites) is read by the next run. Nothing is ever deleted: rejected input stays in the
         delivery folder and is copied, with reasons, to the quarantine.
         """
         fmt, state = formats.get(self.config.vendor.format), self.state
