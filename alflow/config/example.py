@@ -67,8 +67,9 @@ vendor:
   # batches_in_flight: 1         # batches the vendor may hold at once (3: a new one goes out while two are open)
   # max_delivery_bytes: 536870912   # a larger delivery file is refused unread (too_large)
   # max_delivery_rows: 5000000   # a delivery file with more rows is refused (too_many_rows)
-  # label_attribute: label       # ground_truth, chained jobs: whose labels count (default: the last job's)
+  # label_attribute: label       # ground_truth chains: whose labels count (default: the last job's but a verifier's)
   # machine_labels: keep_apart   # the vendor tool's auto-labels: keep_apart | train (never charged)
+  # complete_when: done_marker   # when a delivery is read: done_marker | all_answered | {{quiet_minutes: 15}}
 
 tracking:
   uri: sqlite:///mlflow.db       # or http://mlflow-server:5000

@@ -202,6 +202,12 @@ class StoppingConfig(_Model):
     min_delta: Annotated[float, Field(ge=0)] = 0.0
 
 
+class QuietPeriod(_Model):
+    """A delivery is complete once its newest file is this many minutes old (`vendor.complete_when`)."""
+
+    quiet_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)]
+
+
 class VendorConfig(_Model):
     """The vendor exchange (docs/VENDORS.md). Never credentials: those come from the AWS chain."""
 
@@ -235,7 +241,13 @@ class VendorConfig(_Model):
     label_attribute: str | None = Field(
         default=None,
         description="ground_truth: the label attribute of the job whose labels count (chained jobs); "
-        "default: the last one on each line",
+        "default: the last one on each line that is not a verification job's",
+    )
+    complete_when: Literal["done_marker", "all_answered"] | QuietPeriod = Field(
+        default="done_marker",
+        description="when a round's delivery is read: its _DONE marker (default); all_answered: each file "
+        "as it arrives, the batch done when every item has an answer; {quiet_minutes: N}: once its newest "
+        "file is N minutes old (tools that never write _DONE)",
     )
     machine_labels: Literal["keep_apart", "train"] = Field(
         default="keep_apart",

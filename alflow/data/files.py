@@ -82,7 +82,7 @@ def readable(source: str | Path) -> Iterator[None]:
 
 
 def file_version(uri: str) -> str:
-    """The version of one file (`Store.version`: S3's ETag, a local file's mtime and size).
+    """The version of one file (`Store.version`: S3's ETag, a local file's mtime, size, ctime and inode).
 
     Raises ConfigError when it is missing.
     """

@@ -3,7 +3,7 @@
 A pool is one CSV or Parquet file, or a folder or `s3://` prefix of many (a partitioned dataset, as
 Spark or DuckDB write them: files whose name or folder starts with `_` or `.` are not data). Its
 files are read in key order, so every row has one position in the pool, and its version is the set
-of its files' versions (`Store.version`: S3's ETag, a file's mtime and size): a rewritten, added
+of its files' versions (`Store.version`: S3's ETag, a file's mtime, size, ctime and inode): a rewritten, added
 or removed file is a new version. A *part* is what is read on its own: one row group of a Parquet
 file, or one CSV file. Reading part by part gives the same chunks in one process and spread over a
 cluster's workers (alflow.round.cluster), so both score the same rows the same way.

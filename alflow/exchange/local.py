@@ -32,6 +32,10 @@ _TMP = ".tmp-"
 _BLOCK = 8 * 1024 * 1024
 
 
+def _tag(info: os.stat_result) -> str:
+    return f"{info.st_mtime_ns:x}-{info.st_size:x}-{info.st_ctime_ns:x}-{info.st_ino:x}"
+
+
 class LocalStore:
     """A folder. Write-once is an exclusive hard link of a fully written temp file: atomic."""
 
@@ -146,15 +150,18 @@ class LocalStore:
         return datetime.fromtimestamp(self._stat(key).st_mtime, UTC).isoformat(timespec="seconds")
 
     def version(self, key: str) -> str:
-        info = self._stat(key)
-        return f"{info.st_mtime_ns:x}-{info.st_size:x}"
+        """mtime, size, ctime and inode: a content change always moves ctime (which no program sets
+        back, unlike mtime after `cp -p`, `rsync -t` or `touch -r`), a file replaced by a rename
+        has another inode."""
+        return _tag(self._stat(key))
 
     def download(self, key: str, target: IO[bytes], *, version: str | None = None) -> None:
         with self._open(key) as source:
-            info = os.fstat(source.fileno())
-            if version is not None and f"{info.st_mtime_ns:x}-{info.st_size:x}" != version:
+            if version is not None and _tag(os.fstat(source.fileno())) != version:
                 raise FileNotFoundError(f"{self.uri}/{key} was rewritten since version {version}; read it again")
             shutil.copyfileobj(source, target, length=_BLOCK)
+            if version is not None and _tag(os.fstat(source.fileno())) != version:  # written to while read
+                raise FileNotFoundError(f"{self.uri}/{key} was rewritten while it was read; read it again")
 
     def list(self, prefix: str) -> list[str]:
         """Keys under `prefix`: regular files, and links and other non-folders (reported, never followed)."""

@@ -161,8 +161,11 @@ class S3Store:
             )
         return cls(parsed.netloc, parsed.path, **options)
 
-    def _key(self, key: str) -> str:
-        check_key(key)
+    def _key(self, key: str, *, vendors: bool = False) -> str:
+        """The object's full key. alflow writes only plain keys; with `vendors` (what the ingest
+        reads: head and download), `a//b` too: Label Studio writes them, and on S3 it is a key
+        like any other, never a path."""
+        check_key(key, empty_parts=vendors)
         return f"{self.prefix}/{key}" if self.prefix else key
 
     @_answering
@@ -233,7 +236,7 @@ class S3Store:
     def _head(self, key: str) -> dict[str, Any]:
         """The object's metadata; FileNotFoundError when it is absent."""
         try:
-            return self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return self._client.head_object(Bucket=self.bucket, Key=self._key(key, vendors=True))
         except ClientError as error:
             if _error_code(error) in _MISSING:
                 raise FileNotFoundError(f"{self.uri}/{key}") from None
@@ -278,7 +281,7 @@ class S3Store:
         """
         extra = {"IfMatch": f'"{version}"'} if version else {}
         try:
-            body = self._client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)["Body"]
+            body = self._client.get_object(Bucket=self.bucket, Key=self._key(key, vendors=True), **extra)["Body"]
         except ClientError as error:
             if _error_code(error) in _EXISTS:  # 412: rewritten since `version`
                 raise FileNotFoundError(

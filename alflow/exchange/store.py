@@ -45,7 +45,7 @@ class Store(Protocol):
         ...
 
     def version(self, key: str) -> str:
-        """A tag that changes whenever the object is rewritten (S3's ETag; a file's mtime and size)."""
+        """A tag that changes whenever the object is rewritten (S3's ETag; a file's mtime, size, ctime and inode)."""
         ...
 
     def download(self, key: str, target: IO[bytes], *, version: str | None = None) -> None:
@@ -54,9 +54,11 @@ class Store(Protocol):
         ...
 
 
-def check_key(key: str) -> str:
-    """Return `key` if it is a safe relative key, else raise ValueError naming it."""
-    parts = key.split("/")
-    if not key or key.startswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts):
+def check_key(key: str, *, empty_parts: bool = False) -> str:
+    """Return `key` if it is a safe relative key, else raise ValueError naming it. With
+    `empty_parts`, `//` inside a key is allowed (an object store's key, not a path: Label Studio
+    writes them under a prefix ending in `/`); `..`, `.` and a leading `/` never are."""
+    parts = [p for p in key.split("/") if p or not empty_parts]
+    if not key or key.startswith("/") or key.endswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts):
         raise ValueError(f"unsafe store key {key!r}: keys are relative paths without '..' or '//'")
     return key

@@ -40,7 +40,7 @@ class _TooLarge(Exception):
 def probe(store: Store, key: str, limit: int) -> tuple[str | None, Refusal | None]:
     """(the file's version tag, or why it is refused before a byte of it is read)."""
     try:
-        check_key(key)
+        check_key(key, empty_parts=True)  # a folder store refuses `//` itself (ValueError below)
         version = store.version(key)
         size = store.size(key)
     except ValueError as error:

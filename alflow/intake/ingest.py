@@ -10,7 +10,9 @@ accepted label wins and is counted once.
 
 Bounded: a file is copied once into a local temporary file while it is hashed (never held in
 memory), then streamed through its format's reader in chunks (alflow.intake.votes.Judge); the
-refused rows stream into the quarantine copy. A file over `vendor.max_delivery_bytes` is refused
+refused rows stream into the quarantine, the first QUARANTINE_ROWS of each reason (the record
+counts them all; the file itself stays where the vendor put it), so the quarantine of a refused
+file of any size is bounded. A file over `vendor.max_delivery_bytes` is refused
 without being read, one over `vendor.max_delivery_rows` as soon as the reader gets there.
 
 Total: whatever the bytes, a file yields labels or a quarantine with a reason, never an exception
@@ -23,6 +25,9 @@ are alflow.intake.votes'.
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import IO, Any
 
@@ -34,7 +39,7 @@ from alflow.errors import DataValidationError
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ReadOptions
 from alflow.exchange.store import Store
-from alflow.intake import strays
+from alflow.intake import completion, strays
 from alflow.intake.fetch import NOT_COPIED, Refusal, fetch, probe
 from alflow.intake.votes import Judge, Verdict
 from alflow.ledger.crash import crash_point
@@ -63,8 +68,20 @@ def _delivered_at(store: Store, marker: str, key: str | None) -> str:
     return max(times) if times else now()
 
 
+QUARANTINE_ROWS = 1_000  # refused rows of each reason copied to the quarantine (the record counts them all)
+
+
 def _sink(rows: IO[bytes]):
+    """Writes the first QUARANTINE_ROWS refused rows of each reason (values capped): bounded space
+    whatever the file, while the delivered file itself stays where the vendor put it."""
+    kept: Counter[str] = Counter()
+
     def write(chunk: pd.DataFrame) -> None:
+        room = chunk.groupby("reason", sort=False).cumcount() + chunk["reason"].map(kept).fillna(0)
+        chunk = chunk[(room < QUARANTINE_ROWS).to_numpy()]
+        if chunk.empty:
+            return
+        kept.update(chunk["reason"])
         text = chunk.to_json(orient="records", lines=True)
         rows.write((text if text.endswith("\n") else text + "\n").encode())
 
@@ -75,6 +92,17 @@ def _verdict(
     config: CampaignConfig, batch: set[str], stream: IO[bytes], source: str, accepted: dict[str, str], rows: IO[bytes]
 ) -> Verdict | Refusal:
     """What a label file yields, or why the whole file is refused; never raises."""
+    return _verdict_of(config, batch, [(stream, source)], accepted, rows)
+
+
+def _verdict_of(
+    config: CampaignConfig,
+    batch: set[str],
+    files: Sequence[tuple[IO[bytes], str]],
+    accepted: dict[str, str],
+    rows: IO[bytes],
+) -> Verdict | Refusal:
+    """What label files read as one set of votes yield, or why they are refused; never raises."""
     vendor = config.vendor
     fmt = formats.get(vendor.format)
     judge = Judge(
@@ -86,18 +114,19 @@ def _verdict(
         tie_rule=vendor.tie_rule,
         sink=_sink(rows),
     )
+    options = ReadOptions(config.classes, vendor.label_attribute)
+    source, chunks = files[0][1], 0
     try:
-        for chunk in fmt.read_delivery(
-            stream, source=source, options=ReadOptions(config.classes, vendor.label_attribute)
-        ):
+        for chunk in (c for stream, name in files for c in fmt.read_delivery(stream, source=name, options=options)):
             judge.add(chunk)
+            chunks += 1
             if judge.rows > vendor.max_delivery_rows:
                 limit = vendor.max_delivery_rows
                 return (
                     "too_many_rows",
                     f"{source}: more than {limit} rows (vendor.max_delivery_rows); split it into several files",
                 )
-        if judge.rows == 0:
+        if judge.rows == 0 and not chunks:  # a reader's empty chunk: read, and no vote in it (a cancelled one)
             return "empty", f"{source}: holds no label rows; deliver the labels, or leave the file out"
         return judge.verdict()
     except DataValidationError as error:
@@ -152,6 +181,14 @@ def _record(base: dict[str, Any], outcome: Verdict | Refusal, quarantine: str | 
     )
 
 
+def _take(records: list[IngestRecord], written: list[IngestRecord], accepted: dict[str, str]) -> None:
+    """Add records just written to `written`, their labels to `accepted` (an item's first label wins)."""
+    for record in records:
+        written.append(record)
+        for id_, label in record.labels.items():
+            accepted.setdefault(id_, label)
+
+
 @dataclass(frozen=True)
 class Intake:
     """A campaign's deliveries taken in: its ledger, its config, and the state read before."""
@@ -187,7 +224,11 @@ class Intake:
             "reasons": outcome.reasons,
             "refused_rows": outcome.refused_rows,
             "rows": [r.model_dump() for r in outcome.rejected],
-            "all_rows": f"{rows_name} (one JSON object per line, in the order they were refused)",
+            "all_rows": (
+                f"{rows_name} (one JSON object per line, in the order they were refused: the first "
+                f"{QUARANTINE_ROWS} of each reason; `reasons` counts them all; the file as delivered "
+                f"stays at {read.key})"
+            ),
         }
         return self.ledger.write_quarantine(read.round, rows_name, read.rows, reason)
 
@@ -246,27 +287,82 @@ class Intake:
         crash_point("ingest:after_record")
         return record if written else None
 
+    def _fetched(self, round_: int, key: str, copy: IO[bytes]) -> tuple[str | None, str] | None:
+        """(version, digest) of a new, readable label file copied into `copy`; None for one known,
+        gone, or refused (it is then ingested on its own, which says why)."""
+        store, limit = self.ledger.store, self.config.vendor.max_delivery_bytes
+        try:
+            version, refusal = probe(store, key, limit)
+            if refusal is not None or self._known(round_, key, version):
+                return None
+            digest, refusal = fetch(store, key, version, copy, limit)
+        except FileNotFoundError:
+            return None
+        known = any(r.sha256 == digest for r in self.state.ingests.get(round_, []))
+        return None if refusal is not None or known else (version, digest)
+
+    def ingest_together(self, round_: int, keys: list[str], accepted: dict[str, str]) -> list[IngestRecord]:
+        """The new files of a format that writes one file per annotator or vote (doccano, Label Studio's
+        storage), read as one set of
+        votes: a record per file, the first holding the labels. Returns the records written (none
+        when fewer than two files, or one the others cannot be read with: each then goes alone)."""
+        store = self.ledger.store
+        with ExitStack() as stack:
+            parts: list[tuple[str, str | None, str, IO[bytes]]] = []  # key, version, digest, local copy
+            for key in keys:
+                local: IO[bytes] = stack.enter_context(tempfile.TemporaryFile())
+                if (found := self._fetched(round_, key, local)) is not None and found[1] not in [p[2] for p in parts]:
+                    parts.append((key, *found, local))
+            rows = stack.enter_context(tempfile.TemporaryFile())
+            files = [(copy, f"{store.uri}/{key}") for key, _, _, copy in parts]
+            batch = set(self.state.batch_ids(round_))
+            outcome = _verdict_of(self.config, batch, files, accepted, rows) if len(parts) > 1 else None
+            if not isinstance(outcome, Verdict):
+                return []
+            crash_point("ingest:after_read")
+            key, version, digest, copy = parts[0]
+            read = _Read(round_, key, digest, copy, rows)
+            quarantine = self._quarantine(read, outcome)
+        crash_point("ingest:after_quarantine")
+        together = ", ".join(p[0].rsplit("/", 1)[-1] for p in parts)
+        first = _record(self._base(read, version, None), outcome, quarantine)
+        records = [first.model_copy(update={"message": capped_message(f"one set of votes with {together}")})]
+        for key, version, digest, _ in parts[1:]:
+            base = self._base(_Read(round_, key, digest, None, rows), version, None)
+            message = capped_message(f"read with {parts[0][0]} as one set of votes; its labels are counted there")
+            records.append(IngestRecord(**base, status="accepted", message=message))
+        # The labels' record first: after a crash between two records, the files left are read again
+        # against the labels accepted (the same label a duplicate, another a relabel): never twice.
+        return [record for record in records if self.ledger.record_ingest(record)]
+
     def deliveries(self) -> list[IngestRecord]:
         """Ingest every completed delivery's files not ingested yet; returns the records written.
 
-        A round's files are read once its completion marker exists; a file sent after the marker
-        (a correction) is read by the next run. Nothing is ever deleted: rejected input stays in the
+        A round's files are read once its completion marker exists (or `vendor.complete_when` says
+        the delivery is complete: alflow.intake.completion); a file sent after (a correction, an
+        object a tool rewrites) is read by the next run. Nothing is ever deleted: rejected input stays in the
         delivery folder and is copied, with reasons, to the quarantine.
         """
         fmt, state = formats.get(self.config.vendor.format), self.state
-        written = []
+        written: list[IngestRecord] = []
         for round_ in sorted(state.rounds):
-            if round_ not in state.delivered or not state.batch_ids(round_):
+            if not state.batch_ids(round_):
+                continue
+            if round_ not in state.delivered and not completion.may_read(self.config.vendor, state, round_):
+                continue  # no marker, and nothing under the delivery that the campaign's rule could read
+            keys = self.ledger.delivery_keys(round_)
+            if not completion.ready(self.config.vendor, self.ledger.store, state, round_, keys):
                 continue
             accepted = accepted_labels(state.ingests.get(round_, []))
-            for key in self.ledger.delivery_keys(round_):
+            together = []
+            if any(map(fmt.read_together, keys)):  # one file per annotator or per vote: one set of votes
+                together = self.ingest_together(round_, [k for k in keys if fmt.read_together(k)], accepted)
+            _take(together, written, accepted)
+            for key in keys:
                 if fmt.only_label_files and not fmt.is_delivery_file(key):
                     continue  # e.g. a Ground Truth job folder holds much besides its output manifest
-                record = self.ingest_file(round_, key, accepted)
-                if record is not None:
-                    written.append(record)
-                    for id_, label in record.labels.items():
-                        accepted.setdefault(id_, label)
+                if key not in {r.file for r in together} and (record := self.ingest_file(round_, key, accepted)):
+                    _take([record], written, accepted)
         return written
 
     def strays(self) -> list[StrayRecord]:

@@ -35,7 +35,7 @@ from alflow.ledger.records import FIELD_CAP, RejectedRow, capped
 from alflow.values import plain
 
 ROW_RULES = ("missing_id", "missing_label", "label_not_in_class_set", "id_not_in_batch")
-SAMPLE = 100  # rejected rows an ingest record keeps; the quarantine holds them all
+SAMPLE = 100  # rejected rows an ingest record keeps; the quarantine keeps more (ingest.QUARANTINE_ROWS a reason)
 MAX_ANNOTATORS = 1_000  # annotator names an ingest record lists
 REJECTED_COLUMNS = ["row", "id", "label", "annotator", "reason", "accepted_label", "detail"]
 

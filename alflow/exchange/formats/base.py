@@ -65,7 +65,11 @@ class Format:
     `write_delivery` is the vendor's side (what their tool writes: the demo and tests deliver
     with it), returning the file's name relative to the delivery folder. Label files end in
     `delivery_suffix`; with `only_label_files`, other files under a delivery are passed over
-    (a Ground Truth job folder holds much besides its output manifest) instead of quarantined.
+    (a Ground Truth job folder holds much besides its output manifest) instead of quarantined;
+    the new files of a delivery for which `read_together` holds are read as one set of votes
+    (doccano's one file per annotator, Label Studio's one object per annotation or task); with
+    `bare_names`, files named by a number without an extension are label files too (Label
+    Studio's target storage names its objects by the annotation's id).
     """
 
     name: str
@@ -76,11 +80,13 @@ class Format:
     read_delivery: DeliveryReader
     write_delivery: DeliveryWriter
     only_label_files: bool = False
+    read_together: Callable[[str], bool] = lambda key: False
+    bare_names: bool = False
     batch_extras: Callable[..., dict[str, bytes]] = no_extras
 
     def is_delivery_file(self, key: str) -> bool:
         """Whether `key` is a label file of this format (markers and others are not)."""
-        return key.lower().endswith(self.delivery_suffix)
+        return key.lower().endswith(self.delivery_suffix) or (self.bare_names and key.rsplit("/", 1)[-1].isdigit())
 
     def votes(self, data: bytes, *, source: str = "delivery", classes: tuple[str, ...] = ()) -> pd.DataFrame:
         """A whole delivery's votes in one frame (for small files: tests, the demo, notebooks)."""

@@ -68,9 +68,8 @@ def _chunks(stream: IO[bytes], source: str) -> Iterator[pd.DataFrame]:
             continue
         number += 1
         if record is _ERROR or too_long:
-            bad.append(
-                bad_row(number, reading.TOO_LONG, f"the record at line {first} is over {reading.MAX_LINE} bytes")
-            )
+            why = f"the record at line {first} is over {reading.MAX_LINE} bytes"
+            bad.append(bad_row(number, reading.TOO_LONG, why, _head_id(lines.heads.get(first), columns[ID])))
         elif len(record) > width:
             bad.append(bad_row(number, reading.MALFORMED, f"line {first} has {len(record)} fields, the header {width}"))
         else:
@@ -105,6 +104,14 @@ def _frame(
     if not bad:
         return frame
     return pd.concat([frame, pd.DataFrame(bad, columns=reading.COLUMNS, dtype=object)], ignore_index=True)
+
+
+def _head_id(head: bytes | None, position: int) -> str | None:
+    """The id field of a record too long to read, when its head holds that field whole."""
+    if head is None:
+        return None
+    fields = next(csv.reader([head.decode("utf-8", "replace")]), [])
+    return fields[position].strip() or None if len(fields) > position + 1 else None
 
 
 _ERROR: list[str] = ["\x00error"]  # a record csv could not parse (a field over its limit)

@@ -7,7 +7,7 @@ export, one example per line, `label` a list of category names (older versions: 
 item's id back in `alflow_id`. An example nobody labeled yet (an empty list) is no vote; several
 categories for a single-choice item are `multiple_labels`. doccano writes one file per annotator
 (`<user>.jsonl`) unless the project shares annotations (`all.jsonl`): the file's name is then the
-annotator.
+annotator, and the ingest reads a delivery's new files as one set of votes (`read_together`).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _annotator(source: str) -> str | None:
 
 def _votes(stream: IO[bytes], source: str) -> Iterator[dict[str, Any]]:
     who = _annotator(source)
-    for number, line, bad in reading.json_objects(stream):
+    for number, line, bad in reading.json_objects(stream, (ITEM_KEY,)):
         if bad is not None:
             yield bad
         elif line is not None:
@@ -85,4 +85,10 @@ def write_delivery(
     return f"{SHARED}.jsonl", jsonl_bytes(lines)
 
 
-FORMAT = Format("doccano", "items.jsonl", ".jsonl", write_batch, batch_ids, read_delivery, write_delivery)
+def _together(key: str) -> bool:
+    return key.lower().endswith(".jsonl")
+
+
+FORMAT = Format(
+    "doccano", "items.jsonl", ".jsonl", write_batch, batch_ids, read_delivery, write_delivery, read_together=_together
+)

@@ -7,9 +7,14 @@ characters, no attribute over 20,000, no attribute name starting with `$`.
 
 In: `<job>/manifests/output/output.manifest`, one consolidated label per line under a label
 attribute `X` with its `X-metadata` object. A chained job (a verification or adjustment job on
-top of a labeling job) adds its own attribute to each line: the label is read from the
-attribute the campaign names (`vendor.label_attribute`), else from the last one on the line
-(each job in a chain appends its attribute after those of the jobs before it). `source` and
+top of a labeling job) adds its own attribute to each line (each job in a chain appends its
+attribute after those of the jobs before it), and its metadata's `type` says which job is which:
+the label is read from the attribute the campaign names (`vendor.label_attribute`), else from the
+last one that is not a verification job's (`groundtruth/label-verification`): an adjustment job's
+adjusted label wins over the first job's. The last verification job after the label's job gives
+the verdict: a `bad` one (its `class-name` says bad, incorrect, wrong, no, ...) refuses the row as
+`rejected_by_verifier` (with the verifier's feedback), a verdict neither good nor bad as
+`malformed`. A class index written as text (`"1"`) is read as the number. `source` and
 `source-ref` (and their `-metadata`) are the item, never a label. `human-annotated: "no"` marks
 the service's own auto-labels: they are read as such and kept apart by the ingest.
 """
@@ -95,6 +100,8 @@ def _label(value: Any, meta: dict[str, Any], classes: tuple[str, ...]) -> tuple[
         if len(value) != 1:
             return None, reading.MULTIPLE_LABELS, f"{len(value)} class indices for a single-choice item"
         value = value[0]
+    if isinstance(value, str) and value.strip().isdecimal():  # the index written as text: "1"
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         return None, reading.BAD_VALUE, f"the class index is {json.dumps(value)[:40]}, not an integer"
     if not 0 <= value < len(classes):
@@ -102,19 +109,58 @@ def _label(value: Any, meta: dict[str, Any], classes: tuple[str, ...]) -> tuple[
     return classes[value], None, None
 
 
+def is_verification(line: dict[str, Any], attribute: str) -> bool:
+    """Whether `attribute` is a verification job's (metadata `type` `groundtruth/label-verification`)."""
+    kind = line[attribute + _METADATA].get("type")
+    return isinstance(kind, str) and kind.endswith("label-verification")
+
+
+def verdict(line: dict[str, Any], attribute: str) -> tuple[bool | None, str]:
+    """(True: the label is rejected, False: accepted, None: not understood; the verdict's text) of a
+    verification attribute: its `class-name` (the job's own categories), judged by its words."""
+    text = line[attribute + _METADATA].get("class-name")
+    words = set(str(text).lower().replace("-", " ").replace("_", " ").split()) if text is not None else set()
+    if words & _REJECTING:
+        return True, str(text)
+    return (False if words & _ACCEPTING else None), str(text)
+
+
+_REJECTING = {"bad", "incorrect", "wrong", "no", "not", "reject", "rejected", "invalid", "inaccurate"}
+_ACCEPTING = {"good", "correct", "yes", "accept", "accepted", "valid", "right", "accurate"}
+
+
+def _checked(number: int, line: dict[str, Any], attribute: str, checks: list[str]) -> tuple[str | None, str | None]:
+    """(problem, detail) from the verification jobs after the label's job: the last one's verdict."""
+    if not checks:
+        return None, None
+    rejected, text = verdict(line, checks[-1])
+    feedback = line[checks[-1] + _METADATA].get("worker-feedback")
+    said = f"; feedback: {json.dumps(feedback)[:200]}" if feedback else ""
+    if rejected:
+        return reading.REJECTED_BY_VERIFIER, f"line {number}: {checks[-1]!r} says {text[:60]!r} of {attribute!r}{said}"
+    if rejected is None:
+        why = f"line {number}: verdict {text[:60]!r} of {checks[-1]!r} is neither good nor bad (e.g. 'good', 'bad')"
+        return reading.MALFORMED, why
+    return None, None
+
+
 def _vote(number: int, line: dict[str, Any], options: ReadOptions) -> dict[str, Any]:
     attributes = label_attributes(line)
+    labels = [a for a in attributes if not is_verification(line, a)]
     wanted = options.label_attribute
     if wanted is not None and wanted not in attributes:
         found = ", ".join(attributes) or "none"
         why = f"line {number} has no label attribute {wanted!r} (it has: {found})"
         return bad_row(number, reading.MALFORMED, why, line.get(ID))
-    if not attributes:
-        why = f"line {number} has no label attribute (a key X with an X-metadata object)"
+    if not labels:
+        why = f"line {number} has no label attribute (a key X with an X-metadata object, not a verification's)"
         return bad_row(number, reading.MALFORMED, why, line.get(ID))
-    attribute = wanted or attributes[-1]
+    attribute = wanted or labels[-1]
+    after = attributes[attributes.index(attribute) + 1 :]
     meta = line[attribute + _METADATA]
     label, problem, detail = _label(line[attribute], meta, options.classes)
+    if problem is None:
+        problem, detail = _checked(number, line, attribute, [a for a in after if is_verification(line, a)])
     return vote(
         number,
         line.get(ID),

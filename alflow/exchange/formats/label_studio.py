@@ -9,7 +9,9 @@ under the tag names of `label_config.xml` (`label` for the choices, `item` for t
 Studio's active-learning ordering serves the lowest score first), and its `model_version` the
 round's registered model version. `data.alflow_rank` (1 = label first) is there to sort by too.
 
-In: the project's JSON export, streamed task by task: every annotation not cancelled is one vote;
+In: the project's JSON export, streamed task by task, or the objects of its target storage (one
+per annotation, named by its id, with its task nested; or one `<task id>.json` per task with
+FUTURE_SAVE_TASK_TO_STORAGE), read together as one set of votes: every annotation not cancelled is one vote;
 `completed_by` is the annotator. A task, annotation or result of an unexpected shape is one bad
 row. Choices under other tag names than `label`/`item` are `wrong_tag_names`, and a file in which
 no vote uses alflow's tag names (a project with another labeling config) is refused whole.
@@ -17,9 +19,10 @@ no vote uses alflow's tag names (a project with another labeling config) is refu
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, cast
 from xml.sax.saxutils import quoteattr
 
 import pandas as pd
@@ -154,9 +157,54 @@ def _votes(stream: IO[bytes], source: str) -> Iterator[dict[str, Any]]:
         )
 
 
+def _storage_object(data: bytes, source: str) -> list[dict[str, Any]]:
+    """The votes of one object Label Studio's target storage writes: an annotation with its task
+    nested (the default layout), or a task with its annotations (FUTURE_SAVE_TASK_TO_STORAGE)."""
+    if len(data) > reading.MAX_ELEMENT:
+        raise DataValidationError(f"{source}: over {reading.MAX_ELEMENT} bytes for one object", reason="too_large")
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise DataValidationError(f"{source}: not a JSON object Label Studio writes", reason="unreadable") from None
+    task = value.get("task") if isinstance(value, dict) else None
+    if isinstance(task, dict) and "result" in value:  # one annotation, named by its id
+        return _task_votes({"data": task.get("data"), "annotations": [value]}, task.get("id") or 1, 1)
+    if isinstance(value, dict) and "data" in value:  # one task, named <task id>.json
+        return _task_votes(value, value.get("id") or 1, 1)
+    return [bad_row(1, reading.MALFORMED, "not an annotation with its `task`, nor a task with `data`")]
+
+
 def read_delivery(stream: IO[bytes], *, source: str, options: ReadOptions) -> Iterator[pd.DataFrame]:
-    """A JSON export, in chunks of votes: one per annotation that was not cancelled."""
-    return reading.frames(_votes(stream, source))
+    """A JSON export (a list of tasks), or one object of the project's target storage, in chunks of
+    votes: one per annotation that was not cancelled. A file is a storage object when its name is
+    (`_storage_key`) and its JSON an object; one without a vote (a cancelled annotation, a task not
+    annotated) is read as no vote: one empty chunk, never `empty`."""
+    if not _storage_key(source):
+        return reading.frames(_votes(stream, source))
+    head = stream.read(_PEEK)
+    if head.removeprefix(codecs.BOM_UTF8).lstrip()[:1] != b"{":
+        return reading.frames(_votes(cast(IO[bytes], _Rejoined(head, stream)), source))
+    votes = _storage_object(head + stream.read(reading.MAX_ELEMENT + 1 - len(head)), source)
+    return iter([pd.DataFrame(votes, columns=reading.COLUMNS, dtype=object)])
+
+
+_PEEK = 1 << 12
+
+
+class _Rejoined:
+    """A stream whose first bytes were read already: them, then the rest."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head, self._rest = head, rest
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._head:
+            return self._rest.read(size)
+        if size < 0:
+            out, self._head = self._head + self._rest.read(), b""
+            return out
+        out, self._head = self._head[:size], self._head[size:]
+        return out
 
 
 def write_delivery(
@@ -178,6 +226,11 @@ def write_delivery(
     return "export.json", (json.dumps(list(tasks.values()), indent=1) + "\n").encode()
 
 
+def _storage_key(key: str) -> bool:
+    """An object of the project's target storage: named by an annotation id, or `<task id>.json`."""
+    return key.rsplit("/", 1)[-1].lower().removesuffix(".json").isdigit()
+
+
 FORMAT = Format(
     "label_studio",
     "tasks.json",
@@ -187,4 +240,6 @@ FORMAT = Format(
     read_delivery,
     write_delivery,
     batch_extras=label_config,
+    read_together=_storage_key,
+    bare_names=True,
 )

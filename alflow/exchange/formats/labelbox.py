@@ -8,7 +8,8 @@ as `global_key`; and attachments telling the labeler the model's guess (and, bes
 the item's text). In: one data row per line, its labels under
 `projects.<project id>.labels[]`; each label is one vote, read from its radio (or single-answer
 checklist) classification, the annotator from `label_details.created_by`. With several
-classification questions in a label, the one named `label` is read.
+classification questions in a label, the one named `label` is read. A label the labeler skipped
+(`performance_details.skipped: true`) is no vote: the item stays outstanding.
 """
 
 from __future__ import annotations
@@ -108,9 +109,15 @@ def _vote(number: int, item: Any, label: Any) -> dict[str, Any]:
                 created_at=details.get("created_at"), human_annotated="yes")  # fmt: skip
 
 
+def _skipped(label: Any) -> bool:
+    """Whether a label is a skip (`performance_details.skipped`, as export v2 writes it)."""
+    details = label.get("performance_details") if isinstance(label, dict) else None
+    return isinstance(details, dict) and details.get("skipped") is True
+
+
 def _votes(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
     number = 0
-    for line_number, line, bad in reading.json_objects(stream):
+    for line_number, line, bad in reading.json_objects(stream, ("data_row", "global_key")):
         if bad is not None or line is None:
             number += 1
             yield bad if bad is not None else bad_row(number, reading.MALFORMED, "empty")
@@ -124,13 +131,14 @@ def _votes(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
         item = row.get("global_key", row.get("external_id"))
         for project in (projects or {}).values():
             labels = project.get("labels") if isinstance(project, dict) else None
-            if not isinstance(labels, list | None):
+            if not isinstance(project, dict) or not isinstance(labels, list | None):
                 number += 1
-                yield bad_row(
-                    number, reading.MALFORMED, f"line {line_number}: a project's `labels` is not a list", item
-                )
+                what = "`labels` is not a list" if isinstance(project, dict) else "entry is not an object"
+                yield bad_row(number, reading.MALFORMED, f"line {line_number}: a project's {what}", item)
                 continue
             for label in labels or []:
+                if _skipped(label):
+                    continue  # the labeler skipped the data row: no vote, the item stays outstanding
                 number += 1
                 yield _vote(number, item, label)
 

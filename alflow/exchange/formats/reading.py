@@ -11,7 +11,8 @@ Row problems a reader reports (beside the checks of alflow.intake.votes):
 undecodable (bytes that are not UTF-8 text), too_long (a line or element over its limit),
 malformed (not the format's shape), bad_value (an id, label or annotator that is not text or a
 number), multiple_labels (several labels for a single-choice item), wrong_tag_names (Label
-Studio results under tag names other than the labeling config alflow exported).
+Studio results under tag names other than the labeling config alflow exported),
+rejected_by_verifier (a verification job's verdict on the label was "bad").
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ COLUMNS = [ROW, *VOTE_COLUMNS, *META_COLUMNS, PROBLEM, DETAIL]
 
 UNDECODABLE, TOO_LONG, MALFORMED, BAD_VALUE = "undecodable", "too_long", "malformed", "bad_value"
 MULTIPLE_LABELS, WRONG_TAG_NAMES = "multiple_labels", "wrong_tag_names"
-READER_PROBLEMS = (UNDECODABLE, TOO_LONG, MALFORMED, BAD_VALUE, MULTIPLE_LABELS, WRONG_TAG_NAMES)
+REJECTED_BY_VERIFIER = "rejected_by_verifier"  # a verification job (Ground Truth's) said the label is wrong
+READER_PROBLEMS = (UNDECODABLE, TOO_LONG, MALFORMED, BAD_VALUE, MULTIPLE_LABELS, WRONG_TAG_NAMES, REJECTED_BY_VERIFIER)
 
 MAX_LINE = 1 << 20  # bytes in one line of a line format (1 MiB): beyond, the line is one bad row
 MAX_ELEMENT = 16 << 20  # characters in one element of a JSON list (16 Mi): beyond, the file is refused
@@ -136,16 +138,23 @@ def frames(votes: Iterable[dict[str, Any]], size: int = CHUNK_ROWS) -> Iterator[
         yield pd.DataFrame(chunk, columns=COLUMNS, dtype=object)
 
 
-def lines(stream: IO[bytes], *, max_line: int = MAX_LINE) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, bytes without the line break) of every line; None for a line over `max_line`
-    bytes, whose bytes are skipped without being held."""
+class Long(bytes):
+    """The first HEAD bytes of a line over the limit (the rest skipped unread): where its id may be found."""
+
+
+HEAD = 1 << 16  # bytes kept of a line too long to read: enough to find the id it starts with
+
+
+def lines(stream: IO[bytes], *, max_line: int = MAX_LINE) -> Iterator[tuple[int, bytes | Long]]:
+    """(line number, bytes without the line break) of every line; for a line over `max_line` bytes
+    its first HEAD bytes as `Long`, the rest skipped without being held."""
     number = 0
     while line := stream.readline(max_line + 1):
         number += 1
         if len(line) > max_line and not line.endswith(b"\n"):
             while (rest := stream.readline(_READ)) and not rest.endswith(b"\n"):
                 pass
-            yield number, None
+            yield number, Long(line[:HEAD])
             continue
         if number == 1:
             line = line.removeprefix(codecs.BOM_UTF8)
@@ -156,11 +165,12 @@ class TextLines:
     """A binary stream as lines of text for csv.reader, read in blocks (fast): each line keeps its
     "\n"; bytes that are not UTF-8 become surrogates (`has_surrogates`), line by line, so they
     cost their own line only. A line over `max_line` bytes is read as an empty line and its
-    number kept in `too_long`, its bytes skipped without being held."""
+    number kept in `too_long` (its first HEAD bytes in `heads`), the rest skipped without being held."""
 
     def __init__(self, stream: IO[bytes], *, max_line: int = MAX_LINE) -> None:
         self._stream, self._max = stream, max_line
         self.too_long: set[int] = set()
+        self.heads: dict[int, bytes] = {}  # the first HEAD bytes of each line too long, by number
 
     def __iter__(self) -> Iterator[str]:
         carry, number, skipping = b"", 0, False
@@ -171,12 +181,18 @@ class TextLines:
             carry = pieces.pop()
             if skipping and pieces:  # the end of a line too long to keep
                 pieces[0], skipping = b"", False
+            if pieces and max(map(len, pieces)) > self._max:  # a line too long that arrived whole
+                for n, piece in enumerate(pieces):
+                    if len(piece) > self._max:
+                        self.too_long.add(number + n + 1)
+                        self.heads[number + n + 1], pieces[n] = piece[:HEAD], b""
             if pieces:
                 text = b"\n".join(pieces).decode("utf-8", "surrogateescape").split("\n")
                 number += len(text)
                 yield from (line + "\n" for line in text)
             if len(carry) > self._max:
                 self.too_long.add(number + 1)
+                self.heads[number + 1] = carry[:HEAD]
                 carry, skipping = b"", True
         if skipping:  # the file ends inside a line too long to keep
             yield ""
@@ -184,10 +200,11 @@ class TextLines:
             yield carry.decode("utf-8", "surrogateescape")
 
 
-def json_line(number: int, line: bytes | None) -> tuple[Any, dict[str, Any] | None]:
-    """The JSON value on one line, or (None, the bad row saying why it is not one)."""
-    if line is None:
-        return None, bad_row(number, TOO_LONG, f"line {number} is longer than {MAX_LINE} bytes")
+def json_line(number: int, line: bytes, id_path: tuple[str, ...] = (ID,)) -> tuple[Any, dict[str, Any] | None]:
+    """The JSON value on one line, or (None, the bad row saying why it is not one: for a line too
+    long, with the id at `id_path` when its head shows it)."""
+    if isinstance(line, Long):
+        return None, bad_row(number, TOO_LONG, f"line {number} is longer than {MAX_LINE} bytes", head_id(line, id_path))
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -200,16 +217,54 @@ def json_line(number: int, line: bytes | None) -> tuple[Any, dict[str, Any] | No
         return None, bad_row(number, MALFORMED, f"line {number} is not JSON ({str(error)[:80]})")
 
 
-def json_objects(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | None, dict[str, Any] | None]]:
+def json_objects(
+    stream: IO[bytes], id_path: tuple[str, ...] = (ID,)
+) -> Iterator[tuple[int, dict[str, Any] | None, dict[str, Any] | None]]:
     """(line number, object, bad row) for each non-blank line of a JSON Lines file: exactly one of
-    object and bad row is set."""
+    object and bad row is set; a line too long to read names the id found at `id_path` (the keys
+    from the line's object down) in its head."""
     for number, line in lines(stream):
-        if line is not None and not line.strip():
+        if not isinstance(line, Long) and not line.strip():
             continue
-        value, bad = json_line(number, line)
+        value, bad = json_line(number, line, id_path)
         if bad is None and not isinstance(value, dict):
             bad = bad_row(number, MALFORMED, f"line {number} is a JSON {_json_kind(value)}, not an object")
         yield number, (value if bad is None else None), bad
+
+
+_TOKEN = re.compile(rb'\s*(?:("(?:[^"\\]|\\.)*")|([{}\[\],:])|([^\s{}\[\],:"]+))')
+
+
+def head_id(head: bytes, path: tuple[str, ...]) -> str | None:
+    """The text or number at `path` (keys from the top object down) in the head of a JSON object cut
+    off anywhere; None when the head does not show it whole."""
+    tokens = [m.groups() for m in _TOKEN.finditer(head)]
+    opened: list[str | None] = []  # the key each open container was opened under (None: top, list item)
+    key: str | None = None
+    for n, (text, mark, bare) in enumerate(tokens):
+        if text is not None and n + 1 < len(tokens) and tokens[n + 1][1] == b":":
+            key = _text(text)
+            continue
+        if mark in (b"{", b"["):
+            opened.append(key)
+        elif mark in (b"}", b"]"):
+            opened = opened[:-1]
+        elif mark is None and key is not None and (*opened[1:], key) == path and n + 1 < len(tokens):
+            if text is not None:
+                return _text(text)
+            number = bare.decode("ascii", "replace")
+            return number if re.fullmatch(r"-?\d+(\.\d+)?", number) else None
+        if mark != b":":
+            key = None
+    return None
+
+
+def _text(token: bytes) -> str | None:
+    try:
+        value = json.loads(token)
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _json_kind(value: Any) -> str:
@@ -282,6 +337,8 @@ def _element(text: _Text, decoder: json.JSONDecoder, pos: int, *, source: str) -
     while True:
         try:
             value, end = decoder.raw_decode(text.buffer, pos)
+            if end - pos > MAX_ELEMENT:  # arrived whole in one read: as large all the same
+                raise _too_large(source, text, pos)
             if end < len(text.buffer) or text.eof:  # a number at the end of the buffer may go on
                 return value, end
         except RecursionError:
@@ -290,11 +347,15 @@ def _element(text: _Text, decoder: json.JSONDecoder, pos: int, *, source: str) -
             if text.eof:
                 raise _broken(source, text, pos, str(error)[:80]) from None
         if len(text.buffer) - pos > MAX_ELEMENT:
-            raise DataValidationError(
-                f"{source}: an element at character {text.consumed + pos} is larger than {MAX_ELEMENT} characters",
-                reason="too_large",
-            )
+            raise _too_large(source, text, pos)
         text.more(len(text.buffer))
+
+
+def _too_large(source: str, text: _Text, pos: int) -> DataValidationError:
+    return DataValidationError(
+        f"{source}: an element at character {text.consumed + pos} is larger than {MAX_ELEMENT} characters",
+        reason="too_large",
+    )
 
 
 def _broken(source: str, text: _Text, pos: int, why: str) -> DataValidationError:
