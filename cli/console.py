@@ -15,6 +15,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.status import Status
 
 from alflow import progress
@@ -27,13 +28,19 @@ progress.draw_on(err)  # the stages' bars nest under the round's status line (ri
 
 
 @contextmanager
-def errors_as_exit_codes() -> Iterator[None]:
-    """Print alflow's errors as one red line each and exit 1; anything else is a bug: let it show."""
+def errors_as_exit_codes(*, as_json: bool = False) -> Iterator[None]:
+    """Print alflow's errors as one red line each and exit 1; anything else is a bug: let it show.
+
+    With `as_json`, stdout also gets the error as JSON (`error`: its lines, `reason`: a code when it has one),
+    so a script that reads `--json` never finds it empty.
+    """
     try:
         yield
     except AlflowError as error:
         for line in str(error).splitlines():
-            err.print(f"[red]error:[/red] {line}", highlight=False)
+            err.print(f"[red]error:[/red] {escape(line)}", highlight=False)  # a message's [a-z] is text, not markup
+        if as_json:
+            emit_json({"error": str(error), "reason": getattr(error, "reason", None)})
         raise typer.Exit(code=1) from None
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import typer
+from rich.markup import escape
 
 from alflow.config import CampaignConfig, load_campaign
 from alflow.errors import AlflowError
@@ -113,7 +114,7 @@ def say_served(served: Served) -> None:
         out.print(served.report.message(), highlight=False)
     elif isinstance(served.error, AlflowError):
         for line in str(served.error).splitlines():
-            err.print(f"[red]error:[/red] {line}", highlight=False)
+            err.print(f"[red]error:[/red] {escape(line)}", highlight=False)
     else:
         name = type(served.error).__name__
         err.print(f"[red]error:[/red] flow run {served.flow_run!r} failed ({name}: {served.error}); "
