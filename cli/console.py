@@ -126,13 +126,27 @@ def round_progress() -> Iterator[None]:
             logger.removeHandler(handler)
 
 
+class NoCancelledTracebacks(logging.Filter):
+    """Drops records that carry a CancelledError: Prefect's worker threads, cancelled as the process
+    exits after the round, log `<thread> was cancelled` with a traceback on `prefect._internal`'s own
+    stderr handler. Nothing is lost that the round needed; `--verbose` still shows them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (error is not None and type(error).__name__ == "CancelledError")
+
+
 def quiet_prefect_console() -> None:
-    """Filter Prefect's console handlers (set up when Prefect is imported) through QuietConsole."""
+    """Filter Prefect's console handlers (set up when Prefect is imported) through QuietConsole, and
+    its internal loggers' stderr handler through NoCancelledTracebacks."""
     for handler in logging.getLogger().handlers:
         if type(handler).__name__ == "PrefectConsoleHandler" and not any(
             isinstance(f, QuietConsole) for f in handler.filters
         ):
             handler.addFilter(QuietConsole())
+    for handler in logging.getLogger("prefect._internal").handlers:
+        if not any(isinstance(f, NoCancelledTracebacks) for f in handler.filters):
+            handler.addFilter(NoCancelledTracebacks())
 
 
 def jsonable(value: Any) -> Any:

@@ -92,3 +92,28 @@ def test_an_export_failing_after_the_commit_says_the_next_run_finishes_it(tmp_pa
 
     assert again.returncode == 0, again.stderr
     assert any(k.endswith("batches/round-0001/_READY") for k in objects(name))
+
+
+SHUTDOWN = """
+import asyncio, logging, sys
+import prefect.main  # Prefect's logging, as a round's process has it
+from cli.console import quiet_prefect_console
+if sys.argv[1] == "quiet":
+    quiet_prefect_console()
+log = logging.getLogger("prefect._internal.concurrency")
+try:
+    raise asyncio.CancelledError()
+except asyncio.CancelledError:
+    log.exception("%s was cancelled", "EventsWorker")  # as Prefect's worker threads say it at exit
+log.error("Service 'APILogWorker' failed with 3 pending items.")
+"""
+
+
+@pytest.mark.parametrize("mode", ["quiet", "verbose"])
+def test_prefects_cancelled_threads_leave_no_traceback_on_a_quiet_console(mode):
+    said = subprocess.run([sys.executable, "-c", SHUTDOWN, mode], capture_output=True, text=True, timeout=120)
+
+    assert said.returncode == 0, said.stderr
+    assert "Service 'APILogWorker' failed with 3 pending items." in said.stderr  # other errors still show
+    assert ("CancelledError" in said.stderr) == (mode == "verbose"), said.stderr
+    assert ("EventsWorker was cancelled" in said.stderr) == (mode == "verbose"), said.stderr
