@@ -27,6 +27,7 @@ from alflow.errors import AlflowError
 from alflow.intake.notices import EVENT, WANTED, resource_id
 from alflow.reporting.reports import RoundReport
 from cli.console import err, errors_as_exit_codes, out, quiet_libraries, quiet_prefect_console
+from cli.orchestrator import answering
 from cli.rounds import VERBOSE
 from cli.watch import DeliveryWatcher, prefect_api, say_delivered, say_problem
 
@@ -136,7 +137,7 @@ def serve(
         quiet_libraries()
     with errors_as_exit_codes():
         campaigns = [(load_campaign(path), path) for path in configs]
-        api = prefect_api()
+        api = answering(prefect_api())  # a server that does not answer is one line, not a traceback
         from prefect.client.orchestration import get_client
 
         from flows.round import active_learning_round

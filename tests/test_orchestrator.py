@@ -98,3 +98,18 @@ def test_a_timeout_set_in_the_users_prefect_profile_is_kept(monkeypatch, tmp_pat
     monkeypatch.setenv("PREFECT_PROFILES_PATH", str(profiles))
 
     assert startup_seconds(Settings()) == 45
+
+
+@pytest.mark.slow
+def test_serve_against_an_unreachable_prefect_api_is_one_line(campaign_file, tmp_path):
+    environ = {**os.environ, "PREFECT_HOME": str(tmp_path / "home"), "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    served = subprocess.run(
+        [ALFLOW, "serve", str(campaign_file)], env=environ, capture_output=True, text=True, timeout=300
+    )
+
+    assert served.returncode == 1
+    assert served.stderr.splitlines() == [
+        "error: the Prefect API at http://127.0.0.1:9/api (PREFECT_API_URL) does not answer (ConnectError): start "
+        "that server (`prefect server start`), or unset PREFECT_API_URL to let alflow start a temporary one; "
+        "nothing was written"
+    ]
