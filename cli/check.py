@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from cli.console import emit_json, out
 
@@ -36,6 +37,6 @@ def check(
     else:
         for finding in findings:
             mark = "[green]ok[/green]   " if finding.ok else "[red]error[/red]"
-            out.print(f"{mark} {finding.check}: {finding.message}", highlight=False)
+            out.print(f"{mark} {finding.check}: {escape(finding.message)}", highlight=False)
     if not all(f.ok for f in findings):
         raise typer.Exit(code=1)

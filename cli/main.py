@@ -10,14 +10,14 @@ from __future__ import annotations
 import typer
 
 from cli import campaign, check, control, dataset, rounds, serve, status, tools, watch
-from cli.console import analytics_off
+from cli.console import start
 
 app = typer.Typer(
     help="Active-learning campaigns: Prefect rounds, MLflow tracking, vendor buckets.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.callback()(analytics_off)
+app.callback()(start)
 app.command()(campaign.init)
 app.command()(check.check)
 app.command(name="round")(rounds.round_)

@@ -27,12 +27,15 @@ def run_round(
     """
     if not verbose:
         quiet_libraries()
+    from cli.orchestrator import ensure_prefect_api
     from flows.round import active_learning_round
 
     if verbose:
+        ensure_prefect_api()
         return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
     quiet_prefect_console()
     with round_progress():
+        ensure_prefect_api()  # a Prefect that cannot be reached or started stops the round here, in one line
         return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
 
 
@@ -56,7 +59,7 @@ def round_(
     as_json: Annotated[bool, typer.Option("--json", help="print the round's report as JSON for scripts")] = False,
 ) -> None:
     """Run one round: ingest delivered labels, train, log, then stop or export the next batch."""
-    with errors_as_exit_codes():
+    with errors_as_exit_codes(as_json=as_json):
         from alflow.round.arrivals import check_target_rate
 
         check_target_rate(target_rate)

@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import typer
+from rich.markup import escape
 
 from alflow.config import CampaignConfig, load_campaign
 from alflow.errors import AlflowError
 from alflow.intake.notices import EVENT, WANTED, resource_id
 from alflow.reporting.reports import RoundReport
 from cli.console import err, errors_as_exit_codes, out, quiet_libraries, quiet_prefect_console
+from cli.orchestrator import answering
 from cli.rounds import VERBOSE
 from cli.watch import DeliveryWatcher, prefect_api, say_delivered, say_paused, say_problem, stamped
 
@@ -115,7 +117,7 @@ def say_served(served: Served) -> None:
         out.print(stamped(served.report.message()), highlight=False)
     elif isinstance(served.error, AlflowError):
         for line in str(served.error).splitlines():
-            err.print(stamped(f"[red]error:[/red] {line}"), highlight=False)
+            err.print(stamped(f"[red]error:[/red] {escape(line)}"), highlight=False)
     else:
         name = type(served.error).__name__
         err.print(stamped(f"[red]error:[/red] flow run {served.flow_run!r} failed ({name}: {served.error}); "
@@ -137,7 +139,7 @@ def serve(
         quiet_libraries()
     with errors_as_exit_codes():
         campaigns = [(load_campaign(path), path) for path in configs]
-        api = prefect_api()
+        api = answering(prefect_api())  # a server that does not answer is one line, not a traceback
         from prefect.client.orchestration import get_client
 
         from flows.round import active_learning_round

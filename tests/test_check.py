@@ -115,6 +115,7 @@ FAULTS: list[tuple[str, Mutation, str, str]] = [
     ("pool-not-parquet", to_parquet_garbage, "inputs", "not a readable Parquet file"),
     ("wrong-seed-path", setting("seed_labels", "uri", "data/nope.csv"), "inputs", "nope.csv: file not found"),
     ("empty-seed-file", write_file("seed.csv", b""), "inputs", "seed.csv: the file is empty"),
+    ("header-only-seed", edit_csv("seed.csv", lambda f: f.iloc[:0]), "inputs", "the seed labels are empty"),
     ("seed-not-csv", write_file("seed.csv", b"id,label\n\x00\xff\xfe,\xff\n"), "inputs", "seed.csv"),
     ("seed-label-column", setting("seed_labels", "label_column", "class"), "inputs", "required column 'class'"),
     ("seed-outside-classes", edit_csv("seed.csv", lambda f: cell(f, 0, "label", "11")), "inputs", "class set"),
@@ -175,7 +176,15 @@ def test_check_gives_each_bad_input_one_line(faulty):
 
 
 # One fault per check: `alflow round` runs the same checks (cli.rounds.precheck) before Prefect.
-BEFORE_ROUND = ["gs-bucket", "nan-feature", "budget-below-seeds", "preset-param", "s3-unreachable", "tracking-down"]
+BEFORE_ROUND = [
+    "gs-bucket",
+    "nan-feature",
+    "header-only-seed",
+    "budget-below-seeds",
+    "preset-param",
+    "s3-unreachable",
+    "tracking-down",
+]
 
 
 @pytest.mark.parametrize("faulty", [f for f in FAULTS if f[0] in BEFORE_ROUND], ids=BEFORE_ROUND, indirect=True)

@@ -82,7 +82,7 @@ def _one_line(error: Exception, store: S3Store) -> Exception | None:
     if isinstance(error, BotoConnectionError | HTTPClientError):
         return ServiceUnavailableError(
             f"{store.uri}: the S3 endpoint did not answer ({error}); check the network and AWS_ENDPOINT_URL_S3 "
-            "or the region, then run again: nothing was half-written"
+            "or the region, then run again"
         )
     if isinstance(error, NoCredentialsError | PartialCredentialsError):
         return ConfigError(

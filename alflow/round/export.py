@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from alflow.data import content, embeddings, frames, pools
+from alflow.errors import ServiceUnavailableError
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ID, SOURCE_REF
 from alflow.ledger.crash import crash_point
@@ -42,10 +43,23 @@ def export_batch(ctx: RoundContext, record: RoundRecord, batch: Batch | None = N
     """Materialise a committed round's batch for the vendor; returns where, or None if no batch.
 
     `batch` is the round's batch as selected: its pool rows are at hand, so the pool is not read.
+    Raises ServiceUnavailableError saying the round is committed and the next run finishes the
+    export when the bucket does not answer.
     """
     if record.batch is None:
         return None
     crash_point("export:before")
+    try:
+        return _export(ctx, record, batch)
+    except ServiceUnavailableError as error:
+        raise ServiceUnavailableError(
+            f"round {record.round} is committed but its batch was not exported: {error}; the next "
+            f"`alflow round` finishes this export (the same {len(record.batch.ids)} items) before anything else"
+        ) from None
+
+
+def _export(ctx: RoundContext, record: RoundRecord, batch: Batch | None) -> str:
+    assert record.batch is not None
     config, fmt = ctx.config, formats.get(ctx.config.vendor.format)
     text_column = config.pool.text_column
     items = batch_items(ctx, record, known=batch.rows if batch is not None else None)

@@ -158,6 +158,10 @@ def validate_inputs(config: CampaignConfig, *, record: bool = True) -> Inputs:
     features = frames.feature_columns(pool, header)
     seed_cfg = config.seed_labels
     seed = frames.read_table(seed_cfg.uri, text_columns=[pool.id_column, seed_cfg.label_column])
+    if seed.empty:  # the first model trains on them: without one, a round would fail after its claim
+        raise DataValidationError(
+            f"{seed_cfg.uri}: the seed labels are empty (a header and no rows): label a few items first", reason="empty"
+        )
     rows, dimensions = (recorded.rows, recorded.dimensions) if recorded else _check(config, source, features, seed)
     holdout = _read_holdout(config, features, check=recorded is None, dimensions=dimensions)
     if pool.embedder:  # computed now if this version of the pool has none cached here
