@@ -24,7 +24,14 @@ seed_labels:                     # labels you already have: the id column and a 
 #   uri: data/holdout.csv        # without it the metric is a cross-validated estimate
 #   label_column: label
 
-classes: [negative, positive]
+classes: [negative, positive]    # the class set (omit it with labels.kind: number)
+
+# labels:                        # what the annotator gives each item (docs/LABELS.md); one class by default
+#   kind: class                  # class: one of classes | multi: several (tags) | number: a decimal number
+#   allow_empty: false           # multi: an item may get no tag at all (spelled [])
+#   min: 0                       # number: the smallest value accepted
+#   max: 10                      # number: the largest value accepted
+#   unit: points                 # number: shown to the annotator and in reports
 
 model:
   preset: logistic_regression    # logistic_regression | random_forest | tfidf_logistic_regression

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alflow import kinds
 from alflow.exchange.formats import FORMATS
 from alflow.selection import registry
 
@@ -117,6 +118,30 @@ class LabelsConfig(_Model):
     label_column: str = "label"
 
     _uri = field_validator("uri")(_local_or_s3)
+
+
+class LabelKindConfig(_Model):
+    """What an annotator gives each item (alflow.kinds): one class, several classes (tags), or a number."""
+
+    kind: Literal["class", "multi", "number"] = Field(
+        default="class",
+        description="class: one class of `classes` per item; multi: a set of them (tags: a;b in a CSV cell, "
+        "a JSON list in JSON Lines); number: a decimal number",
+    )
+    allow_empty: bool = Field(default=False, description="multi: an item may get no tag at all (spelled [])")
+    min: float | None = Field(default=None, description="number: the smallest value accepted")
+    max: float | None = Field(default=None, description="number: the largest value accepted")
+    unit: str | None = Field(default=None, description="number: the unit, shown to the annotator and in reports")
+
+    @model_validator(mode="after")
+    def _fits_the_kind(self) -> LabelKindConfig:
+        if self.kind != "number" and (self.min is not None or self.max is not None or self.unit):
+            raise ValueError(f"labels.min, max and unit are for kind: number, not {self.kind}")
+        if self.kind != "multi" and self.allow_empty:
+            raise ValueError(f"labels.allow_empty is for kind: multi, not {self.kind}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"labels.min ({self.min:g}) is above labels.max ({self.max:g})")
+        return self
 
 
 class ModelConfig(_Model):
@@ -292,7 +317,8 @@ class CampaignConfig(_Model):
     pool: PoolConfig
     seed_labels: LabelsConfig
     holdout: LabelsConfig | None = None
-    classes: Annotated[tuple[str, ...], Field(min_length=2)]
+    classes: tuple[str, ...] = Field(default=(), description="the class set (kind class or multi); none for number")
+    labels: LabelKindConfig = LabelKindConfig()
     model: ModelConfig = ModelConfig()
     strategy: StrategyConfig = StrategyConfig()
     budget: BudgetConfig
@@ -317,6 +343,31 @@ class CampaignConfig(_Model):
         if len(set(value)) != len(value):
             raise ValueError(f"classes must be distinct, got {list(value)}")
         return value
+
+    @model_validator(mode="after")
+    def _classes_fit_the_kind(self) -> CampaignConfig:
+        kind = self.labels.kind
+        if kind == "number" and self.classes:
+            raise ValueError("labels.kind is number: remove classes (a numeric label has no class set)")
+        if kind != "number" and len(self.classes) < 2:
+            raise ValueError(f"classes must list at least 2 classes, got {list(self.classes)}")
+        if kind == "multi":
+            bad = [c for c in self.classes if kinds.SEPARATOR in c or c == kinds.EMPTY]
+            if bad:
+                raise ValueError(f"with labels.kind multi a class cannot contain ';' or be '[]': {bad}")
+        if kind != "class" and self.vendor.aggregation == "dawid_skene":
+            raise ValueError(f"vendor.aggregation dawid_skene aggregates classes: use majority with labels.kind {kind}")
+        if kind != "class" and self.vendor.annotators > 1:
+            raise ValueError(
+                f"vendor.annotators > 1 is not supported yet for labels.kind {kind}: use 1 (one vote per item)"
+            )
+        return self
+
+    @property
+    def label_kind(self) -> kinds.LabelKind:
+        """The kind of label with its rules, as alflow.kinds reads and checks labels."""
+        k = self.labels
+        return kinds.LabelKind(k.kind, self.classes, k.allow_empty, k.min, k.max, k.unit)
 
     @model_validator(mode="after")
     def _model_fits_the_pool(self) -> CampaignConfig:

@@ -85,10 +85,11 @@ def _verdict(
         aggregation=vendor.aggregation,
         tie_rule=vendor.tie_rule,
         sink=_sink(rows),
+        kind=config.label_kind,
     )
     try:
         for chunk in fmt.read_delivery(
-            stream, source=source, options=ReadOptions(config.classes, vendor.label_attribute)
+            stream, source=source, options=ReadOptions(config.classes, vendor.label_attribute, config.labels.kind)
         ):
             judge.add(chunk)
             if judge.rows > vendor.max_delivery_rows:

@@ -50,7 +50,8 @@ def check_inputs(config: CampaignConfig) -> str:
     """The pool, seed labels and holdout, by the round's own rules."""
     inputs = validate_inputs(config, record=False)
     holdout = "" if inputs.holdout is None else f", a holdout of {len(inputs.holdout)}"
-    return (
+    kind = "" if config.label_kind.is_class else f"labels: {config.label_kind.describe()}; "
+    return kind + (
         f"pool {config.pool.uri}: {inputs.pool_size} items, {len(inputs.features)} feature column(s); "
         f"{len(inputs.seed_labels)} seed labels{holdout}; budget {config.budget.max_labels} labels"
     )
