@@ -32,6 +32,15 @@ OUT_OF_RANGE = "out_of_range"
 REASONS = (LABEL_NOT_IN_CLASS_SET, TAG_NOT_IN_CLASS_SET, EMPTY_NOT_ALLOWED, NOT_A_NUMBER, OUT_OF_RANGE)
 """Why a label of a campaign's kind is refused (a delivery row's reason; a seed file's rule)."""
 
+MAIN_METRIC = {"class": "accuracy", "multi": "f1_macro", "number": "r2"}
+"""The metric a campaign of each kind stops on and forecasts by default."""
+STOP_METRICS = {
+    "class": ("accuracy", "f1_macro"),
+    "multi": ("f1_macro", "f1_micro", "subset_accuracy"),
+    "number": ("r2",),
+}
+"""The metrics `stopping.metric` may name, per kind: each higher-is-better, at most 1."""
+
 MEANINGS = {
     LABEL_NOT_IN_CLASS_SET: "a label outside the class set",
     TAG_NOT_IN_CLASS_SET: "a tag outside the class set",

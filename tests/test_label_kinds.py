@@ -93,7 +93,7 @@ def test_the_example_names_every_setting_of_the_labels_section(tmp_path):
 
 def test_a_numeric_campaign_has_bounds_and_a_unit_and_no_classes(tmp_path):
     labels = {"kind": "number", "min": 0, "max": 5, "unit": "stars"}
-    config = _load(tmp_path, lambda r: (r.pop("classes"), r.update(labels=labels)))
+    config = _load(tmp_path, lambda r: (r.pop("classes"), r.update(labels=labels, model={"preset": "ridge"})))
     assert config.label_kind == LabelKind("number", (), False, 0.0, 5.0, "stars")
     assert config.label_kind.describe() == "a number in [0, 5] stars"
 

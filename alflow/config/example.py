@@ -35,6 +35,7 @@ classes: [negative, positive]    # the class set (omit it with labels.kind: numb
 
 model:
   preset: logistic_regression    # logistic_regression | random_forest | tfidf_logistic_regression
+                                 # (labels.kind number: ridge | random_forest)
   # estimator: sklearn.svm.SVC   # or any classifier by import path (instead of preset)
   params: {{}}                    # keyword arguments for the preset's classifier or the estimator
 
@@ -52,7 +53,8 @@ budget:
   # currency: USD
 
 stopping:                        # the budget always stops the campaign; these may stop it sooner
-  metric: accuracy               # accuracy | f1_macro
+  # metric: accuracy             # the default; accuracy | f1_macro
+                                 # (multi: f1_macro, its default, | f1_micro | subset_accuracy; number: r2)
   # target: 0.95                 # stop when the metric reaches this
   # patience: 3                  # stop after this many rounds without improvement
   min_delta: 0.0

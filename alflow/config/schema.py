@@ -145,9 +145,15 @@ class LabelKindConfig(_Model):
 
 
 class ModelConfig(_Model):
-    preset: Literal["logistic_regression", "random_forest", "tfidf_logistic_regression"] | None = "logistic_regression"
+    preset: Literal["logistic_regression", "random_forest", "tfidf_logistic_regression", "ridge"] | None = Field(
+        default="logistic_regression",
+        description="class and multi: logistic_regression, random_forest, tfidf_logistic_regression; "
+        "number: ridge (its default), random_forest",
+    )
     estimator: str | None = Field(
-        default=None, description="import path of a scikit-learn classifier, e.g. sklearn.svm.SVC"
+        default=None,
+        description="import path of a scikit-learn classifier (a regressor with labels.kind number), "
+        "e.g. sklearn.svm.SVC",
     )
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -219,7 +225,11 @@ class BudgetConfig(_Model):
 
 
 class StoppingConfig(_Model):
-    metric: Literal["accuracy", "f1_macro"] = "accuracy"
+    metric: Literal["accuracy", "f1_macro", "f1_micro", "subset_accuracy", "r2"] = Field(
+        default="accuracy",
+        description="class: accuracy (default) or f1_macro; multi: f1_macro (default), f1_micro or "
+        "subset_accuracy; number: r2 (default)",
+    )
     target: Annotated[float, Field(gt=0, le=1)] | None = None
     patience: Annotated[int, Field(gt=0)] | None = Field(
         default=None, description="stop after this many rounds without improvement"
@@ -329,6 +339,22 @@ class CampaignConfig(_Model):
     tracking: TrackingConfig
     seed: int = 0
 
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_defaults(cls, data: Any) -> Any:
+        """A campaign of another kind gets its kind's model preset and stopping metric unless it names them."""
+        labels = data.get("labels") if isinstance(data, dict) else None
+        kind = labels.get("kind") if isinstance(labels, dict) else None
+        if kind not in ("multi", "number"):
+            return data
+        data = dict(data)
+        model, stopping = data.get("model") or {}, data.get("stopping") or {}
+        if kind == "number" and isinstance(model, dict) and not (model.get("preset") or model.get("estimator")):
+            data["model"] = {**model, "preset": "ridge"}
+        if isinstance(stopping, dict) and "metric" not in stopping:
+            data["stopping"] = {**stopping, "metric": kinds.MAIN_METRIC[kind]}
+        return data
+
     @field_validator("classes", mode="before")
     @classmethod
     def _classes_as_text(cls, value: Any) -> Any:
@@ -361,6 +387,36 @@ class CampaignConfig(_Model):
             raise ValueError(
                 f"vendor.annotators > 1 is not supported yet for labels.kind {kind}: use 1 (one vote per item)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _settings_fit_the_kind(self) -> CampaignConfig:
+        kind, preset = self.labels.kind, self.model.preset
+        if preset == "ridge" and kind != "number":
+            raise ValueError("model.preset ridge predicts numbers: use it with labels.kind number")
+        if kind == "number" and preset not in (None, "ridge", "random_forest"):
+            raise ValueError(
+                f"model.preset {preset} is a classifier: with labels.kind number use ridge or random_forest"
+            )
+        if self.stopping.metric not in kinds.STOP_METRICS[kind]:
+            allowed = ", ".join(kinds.STOP_METRICS[kind])
+            raise ValueError(
+                f"stopping.metric {self.stopping.metric} is not a metric of labels.kind {kind}: use {allowed}"
+            )
+        if kind == "class":
+            return self
+        if self.strategy.name in registry.STRATEGIES and registry.STRATEGIES[self.strategy.name].needs_model:
+            raise ValueError(
+                f"strategy {self.strategy.name} reads class probabilities; with labels.kind {kind} use one of "
+                + ", ".join(n for n in registry.NAMES if n == registry.AUTO or not registry.STRATEGIES[n].needs_model)
+            )
+        for name, on in (
+            ("auto_label", self.auto_label),
+            ("strategy.synthetic", self.strategy.synthetic),
+            ("strategy.class_balance", self.strategy.class_balance),
+        ):
+            if on:
+                raise ValueError(f"{name} is not supported for labels.kind {kind} yet: remove it")
         return self
 
     @property

@@ -298,7 +298,15 @@ def document(frame: pd.DataFrame, rules: list[Rule], *, name: str, folder: str) 
 
 
 def document_labels(
-    frame: pd.DataFrame, *, id_column: str, label_column: str, classes: Iterable[str], folder: str
+    frame: pd.DataFrame,
+    *,
+    id_column: str,
+    label_column: str,
+    classes: Iterable[str],
+    folder: str,
+    kind: LabelKind | None = None,
 ) -> dict:
-    """`document` a labeled set: ids present and unique, labels present and in the class set."""
-    return document(frame, label_rules(id_column, label_column, classes), name="labeled-set", folder=folder)
+    """`document` a labeled set: ids present and unique, labels present and in the class set (or, for
+    another kind of label, present: the ledger holds them in their one spelling, checked on the way in)."""
+    ids = [Rule("not_null", id_column), Rule("unique", id_column, meaning=f"id column {id_column!r} has duplicates")]
+    return document(frame, ids + _kind_rules(label_column, classes, kind), name="labeled-set", folder=folder)

@@ -25,6 +25,7 @@ from alflow.errors import AlflowError, AlreadyExistsError, ConfigError, ServiceU
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
 from alflow.exchange.local import LocalStore
+from alflow.model import targets
 from alflow.model.estimators import check_model, model_name
 from alflow.round.inputs import validate_inputs
 
@@ -44,6 +45,13 @@ class Finding:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _model(config: CampaignConfig) -> str:
+    """The model's name once built and its parameters checked (for tags and numbers: alflow.model.targets)."""
+    if config.label_kind.is_class:
+        return model_name(check_model(config.model, seed=config.seed))
+    return targets.check_model(config.model, config.label_kind, seed=config.seed)
 
 
 def check_inputs(config: CampaignConfig) -> str:
@@ -172,7 +180,7 @@ def check_config(config: CampaignConfig, *, work_pool: str | None = None, api_ur
     """Every check of a loaded campaign, in order; each finding says ok or what is wrong."""
     findings = [
         *_run("inputs", lambda: check_inputs(config)),
-        *_run("model", lambda: model_name(check_model(config.model, seed=config.seed))),
+        *_run("model", lambda: _model(config)),
         *_run("bucket", lambda: check_bucket(config)),
         *_run("tracking", lambda: check_tracking(config)),
     ]
