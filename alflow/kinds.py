@@ -132,6 +132,7 @@ def spell_tags(tags: Iterable[str]) -> str:
 
 def spell_number(value: float) -> str:
     """A number as label text: an integer without a decimal point, else the shortest exact decimal."""
+    value = float(value)  # a numpy float's repr would name its type
     return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
 
 

@@ -63,7 +63,8 @@ def test_a_tagging_campaign_trains_measures_logs_and_registers_a_multi_label_mod
     for name in ("model/f1_macro", "model/f1_micro", "model/hamming_loss", "model/subset_accuracy"):
         assert run.data.metrics[name] == pytest.approx(metrics[name.removeprefix("model/")])
     assert run.data.metrics["model/f1_label/outage"] == pytest.approx(metrics["model/f1_label/outage"])
-    assert run.data.params["strategy_used"] == "typiclust" and run.data.params["stop_metric"] == "f1_macro"
+    assert run.data.params["strategy_used"] == "mean_max_loss" and run.data.params["stop_metric"] == "f1_macro"
+    assert "mean max loss" in run.data.params["strategy_reason"]
 
     mlflow.set_tracking_uri(config.tracking.uri)
     model = mlflow.pyfunc.load_model(f"models:/{config.campaign}/2")
@@ -175,6 +176,15 @@ def _load(tmp_path, dataset: str, change=lambda raw: None):
     return load_campaign(path)
 
 
+def test_a_strategy_of_another_kind_is_refused_for_a_single_class_campaign(tmp_path, campaign_file):
+    raw = yaml.safe_load(campaign_file.read_text())
+    raw["strategy"]["name"] = "mean_max_loss"
+    campaign_file.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"strategy mean_max_loss is for labels\.kind multi or number, not class"):
+        load_campaign(campaign_file)
+    assert _load(tmp_path, "friedman", lambda r: r["strategy"].update(name="committee_variance")).strategy.name
+
+
 def test_each_kind_gets_its_model_and_stopping_metric_by_default(tmp_path):
     assert _load(tmp_path / "m", "multilabel").stopping.metric == "f1_macro"
     numeric = _load(tmp_path / "n", "diabetes", lambda r: r.update(model={"params": {"alpha": 2.0}}))
@@ -187,7 +197,8 @@ def test_each_kind_gets_its_model_and_stopping_metric_by_default(tmp_path):
         ("multilabel", lambda r: r.update(stopping={"metric": "accuracy"}), "stopping.metric accuracy is not a metric"),
         ("diabetes", lambda r: r.update(model={"preset": "logistic_regression"}), "use ridge or random_forest"),
         ("multilabel", lambda r: r.update(model={"preset": "ridge"}), "model.preset ridge predicts numbers"),
-        ("multilabel", lambda r: r["strategy"].update(name="margin"), "strategy margin reads class probabilities"),
+        ("multilabel", lambda r: r["strategy"].update(name="margin"), "strategy margin is not a strategy for labels"),
+        ("multilabel", lambda r: r["strategy"].update(name="igs"), "igs is not a strategy for labels.kind multi: use"),
         ("diabetes", lambda r: r.update(auto_label={}), "auto_label is not supported for labels.kind number yet"),
     ],
 )
@@ -203,3 +214,90 @@ def test_a_stream_round_of_tags_is_refused_before_anything_is_claimed(tmp_path):
     with pytest.raises(ConfigError, match=r"stream rounds \(--arrivals\) are not supported for labels.kind multi yet"):
         open_round(path, arrivals=str(tmp_path / "arrivals"))
     assert not (tmp_path / "bucket").exists()
+
+
+# --- `alflow round` and `alflow status` with a vendor playing by hand, in csv and jsonl -------------------------
+
+
+def _hand_delivery(config, fmt: str, answers: dict[str, str], round_: int) -> tuple[bytes, str]:
+    """The batch's labels as a person would type them in `fmt`, the first item's label broken."""
+    import json
+
+    from alflow.exchange import formats, layout
+    from alflow.exchange.bucket import open_store
+
+    store = open_store(config.vendor.bucket)
+    spec = formats.get(fmt)
+    ids = spec.batch_ids(store.read(layout.batch_prefix(config.campaign, round_) + spec.batch_file))
+    kind = config.label_kind
+    bad = "weather" if kind.kind == "multi" else "n/a"
+
+    def value(text: str):
+        if fmt == "csv":
+            return text.replace(";", " ; ")  # spaces a person leaves: the same label
+        return (
+            list(reversed(text.split(";")))
+            if kind.kind == "multi" and text != "[]"
+            else ([] if text == "[]" else float(text))
+        )
+
+    rows = [(i, bad if n == 0 else value(answers[i])) for n, i in enumerate(ids)]
+    if fmt == "csv":
+        body = "id,label\n" + "".join(f'{i},"{v}"\n' for i, v in rows)
+    else:
+        body = "".join(json.dumps({"id": i, "label": v}) + "\n" for i, v in rows)
+    return body.encode(), ids[0]
+
+
+@pytest.mark.usefixtures("prefect_server")
+@pytest.mark.parametrize(
+    "kind_file",
+    [("multilabel", "csv"), ("multilabel", "jsonl"), ("friedman", "csv"), ("diabetes", "jsonl")],
+    indirect=True,
+)
+def test_alflow_round_with_a_vendor_by_hand_takes_every_good_label_once_and_refuses_the_bad_one(kind_file):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    from helpers import deliver_files
+
+    runner = CliRunner()
+    config = load_campaign(kind_file)
+    fmt = config.vendor.format
+    first = runner.invoke(app, ["round", str(kind_file)])
+    assert first.exit_code == 0, first.output
+    answers = dict(pd.read_csv(kind_file.parent / "data" / "answers.csv", dtype=str).itertuples(index=False))
+    body, broken = _hand_delivery(config, fmt, answers, 1)
+    deliver_files(config, {f"labels.{fmt}": body})
+    second = runner.invoke(app, ["round", str(kind_file), "--json"])
+    assert second.exit_code == 0, second.output
+    report = json.loads(second.stdout)
+    assert (report["status"], report["labels_ingested"], report["rows_rejected"]) == ("waiting", 19, 1)
+    state = campaign_state(config)
+    reason = "tag_not_in_class_set" if config.labels.kind == "multi" else "not_a_number"
+    [record] = state.ingests[1]
+    assert [(r.id, r.reason) for r in record.rejected] == [(broken, reason)]
+    expected = {i: config.label_kind.parse(answers[i])[0] for i in state.rounds[1].batch.ids}
+    assert state.ingested[1] == {i: v for i, v in expected.items() if i != broken}  # each once, one spelling
+    assert state.missing(1) == [broken]
+
+    # the vendor sends the missing label in a second file (the others again, as a person would): nothing twice
+    fixed = body.decode().replace(body.decode().splitlines()[1 if fmt == "csv" else 0], "", 1)
+    line = (
+        f'{broken},"{answers[broken]}"\n'
+        if fmt == "csv"
+        else json.dumps({"id": broken, "label": answers[broken]}) + "\n"
+    )
+    deliver_files(config, {f"fix.{fmt}": fixed + line}, done=False)
+    third = runner.invoke(app, ["round", str(kind_file), "--json"])
+    assert third.exit_code == 0, third.output
+    report = json.loads(third.stdout)
+    assert (report["status"], report["labels_used"], report["duplicates"]) == ("exported", 40, 19)
+    assert campaign_state(config).ingested[1] == expected
+    status = runner.invoke(app, ["status", str(kind_file), "--json"])
+    main = "f1_macro" if config.labels.kind == "multi" else "r2"
+    row = json.loads(status.stdout)["rounds"][1]
+    assert status.exit_code == 0 and row[main] == pytest.approx(report["metrics"][main])

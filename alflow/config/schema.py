@@ -207,7 +207,7 @@ class StrategyConfig(_Model):
     @classmethod
     def _known_strategy(cls, value: str) -> str:
         """A registry name, or an import path that leads to a Strategy (imported here, so a bad one fails at load)."""
-        if ":" not in value:
+        if ":" not in value and value not in registry.KIND_NAMES["multi"] + registry.KIND_NAMES["number"]:
             return _one_of(registry.NAMES, "strategy")(value)
         return registry.check_name(value)
 
@@ -404,11 +404,13 @@ class CampaignConfig(_Model):
                 f"stopping.metric {self.stopping.metric} is not a metric of labels.kind {kind}: use {allowed}"
             )
         if kind == "class":
+            if self.strategy.name not in registry.NAMES and ":" not in self.strategy.name:
+                raise ValueError(f"strategy {self.strategy.name} is for labels.kind multi or number, not class")
             return self
-        if self.strategy.name in registry.STRATEGIES and registry.STRATEGIES[self.strategy.name].needs_model:
+        if ":" not in self.strategy.name and self.strategy.name not in registry.KIND_NAMES[kind]:
             raise ValueError(
-                f"strategy {self.strategy.name} reads class probabilities; with labels.kind {kind} use one of "
-                + ", ".join(n for n in registry.NAMES if n == registry.AUTO or not registry.STRATEGIES[n].needs_model)
+                f"strategy {self.strategy.name} is not a strategy for labels.kind {kind}: use one of "
+                + ", ".join(registry.KIND_NAMES[kind])
             )
         for name, on in (
             ("auto_label", self.auto_label),

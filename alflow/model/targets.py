@@ -107,8 +107,20 @@ class LabelModel(BaseEstimator):
             self.classes_ = np.asarray(self.kind.classes)  # the tags, one output each
         return self
 
+    @property
+    def label_task(self) -> str | None:
+        """The kind of label (multi, number): what alflow.selection.auto reads to choose for it."""
+        return None if self.kind is None else self.kind.kind
+
     def predict_target(self, X: Any) -> np.ndarray:
         return np.asarray(self.fitted_.predict(X))
+
+    def label_proba(self, X: Any) -> np.ndarray:
+        """(n, n_tags) the probability of each tag (multi), as alflow.selection.multilabel reads it."""
+        proba = self.fitted_.predict_proba(X)
+        if isinstance(proba, list):  # multi-output: one (n, 2) array per tag (n, 1) when a tag was constant
+            return np.column_stack([p[:, -1] if p.shape[1] > 1 else np.zeros(len(p)) for p in proba])
+        return np.asarray(proba, dtype=float)
 
     def predict(self, X: Any) -> np.ndarray:
         """Label text per row: the tags predicted (`[]` for none), or the number."""
