@@ -134,3 +134,39 @@ def test_an_active_learner_asks_and_learns_tags_and_numbers():
     asked = numbers.query(X[20:], 6)
     numbers.teach(X[20:][asked.indices], t[20:][asked.indices])
     assert asked.strategy == "igs" and len(numbers.y_labeled) == 26
+
+
+# --- alflow simulate against an answer key ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("dataset", "strategy"), [("multilabel", "mean_max_loss"), ("friedman", "igs")])
+def test_simulate_replays_a_campaign_of_tags_or_numbers_against_its_answer_key(tmp_path, dataset, strategy):
+    import pandas as pd
+    import yaml
+
+    from alflow.config import load_campaign
+    from alflow.operations.kind_data import write_kind_data
+    from alflow.operations.simulate import simulate
+
+    path = write_kind_data(tmp_path, dataset, max_labels=60, batch_size=20)
+    data = tmp_path / "data"
+    pool = pd.read_csv(data / "pool.csv").merge(pd.read_csv(data / "answers.csv", dtype=str), on="id")
+    pool.rename(columns={"label": "truth"}).to_csv(data / "pool.csv", index=False)
+    raw = yaml.safe_load(path.read_text())
+    raw["pool"]["feature_columns"] = [c for c in pool.columns if c.startswith("f")]
+    path.write_text(yaml.safe_dump(raw))
+    config = load_campaign(path)
+    result = simulate(config, answers="truth", strategies=["auto", strategy], seeds=2)
+    assert {"auto", strategy, "random"} <= {row["strategy"] for row in result.table}
+    assert result.metric == ("f1_macro" if dataset == "multilabel" else "r2")
+    for name in ("auto", strategy, "random"):
+        curve = result.curves[name]
+        assert [n for n, _ in curve] == [20, 40, 60] and all(np.isfinite(v) for _, v in curve)
+    bad = pool.rename(columns={"label": "truth"})
+    bad.loc[3, "truth"] = "nonsense"
+    bad.to_csv(data / "pool.csv", index=False)
+    from alflow.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"answers column 'truth' has labels not of labels.kind {config.labels.kind}"):
+        simulate(config, answers="truth", strategies=["auto"], seeds=1)
