@@ -112,8 +112,12 @@ def test_a_numeric_campaign_has_bounds_and_a_unit_and_no_classes(tmp_path):
         (lambda r: r.update(labels={"kind": "multi"}, classes=["a;b", "c"]), "cannot contain ';' or be '[]'"),
         (lambda r: r.pop("classes"), "classes must list at least 2 classes, got []"),
         (
-            lambda r: (r.update(labels={"kind": "multi"}), r["vendor"].update(annotators=3)),
-            "vendor.annotators > 1 is not supported yet for labels.kind multi",
+            lambda r: (r.update(labels={"kind": "multi"}), r["vendor"].update(max_spread=2)),
+            "vendor.max_spread is for labels.kind number, not multi",
+        ),
+        (
+            lambda r: (r.update(labels={"kind": "multi"}), r["vendor"].update(aggregation="dawid_skene")),
+            "vendor.aggregation dawid_skene aggregates classes: use majority with labels.kind multi",
         ),
     ],
 )
@@ -237,3 +241,73 @@ def test_a_numeric_delivery_refuses_words_and_numbers_out_of_bounds(tmp_path):
     assert state.ingested == {1: {"a": "151", "d": "75.5"}}
     [record] = campaign_state(config).ingests[1]
     assert [(r.id, r.reason) for r in record.rejected] == [("b", "not_a_number"), ("c", "out_of_range")]
+
+
+# --- several annotators per item ---------------------------------------------------------------------------
+
+
+def _votes(rows):
+    return pd.DataFrame(rows, columns=["id", "label", "annotator"])
+
+
+def test_tags_are_voted_tag_by_tag_and_a_tied_tag_follows_the_tie_rule():
+    rows = [
+        ("a", "cat;dog", "ann"),
+        ("a", "cat", "bo"),
+        ("a", "cat;eel", "cy"),  # cat 3/3, dog 1/3, eel 1/3
+        ("b", "dog", "ann"),
+        ("b", "dog;eel", "bo"),
+        ("b", "eel", "cy"),  # dog 2/3, eel 2/3
+        ("c", "cat", "ann"),
+        ("c", "dog", "bo"),  # two votes: cat and dog each 1/2, a tie
+    ]
+    verdict = judge(_votes(rows), classes=TAGS.classes, batch={"a", "b", "c"}, accepted={}, annotators=2, kind=TAGS)
+    assert verdict.labels == {"a": "cat", "b": "dog;eel"}
+    assert {(r.id, r.reason) for r in verdict.rejected} == {("c", "tie")}
+    # agreement: tag by tag, the share of votes agreeing with the result (a: 1, 2/3, 2/3; b: 1, 2/3, 2/3)
+    assert verdict.agreement == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+    rows += [("d", "cat;eel", "ann"), ("d", "dog;eel", "bo")]  # eel 2/2; cat and dog tied
+    batch = {"c", "d"}
+    leave_off = judge(
+        _votes(rows), classes=TAGS.classes, batch=batch, accepted={}, annotators=2, kind=TAGS, tie_rule="class_order"
+    )
+    assert leave_off.labels == {"d": "eel"}  # a tied tag is left off
+    # c: both tags tied and left off, no tag at all, which this campaign does not allow: back to the vendor
+    refused = {(r.id, r.reason) for r in leave_off.rejected if r.reason != "id_not_in_batch"}
+    assert refused == {("c", "empty_tags_not_allowed")}
+
+
+def test_numbers_take_the_median_record_the_spread_and_send_a_disagreement_back():
+    rows = [
+        ("a", "4", "ann"),
+        ("a", "5", "bo"),
+        ("a", "9.5", "cy"),  # median 5, spread 5.5
+        ("b", "2", "ann"),
+        ("b", "2.5", "bo"),
+        ("b", "3", "cy"),  # median 2.5, spread 1
+    ]
+    batch = {"a", "b"}
+    verdict = judge(_votes(rows), classes=(), batch=batch, accepted={}, annotators=3, kind=SCORE)
+    assert verdict.labels == {"a": "5", "b": "2.5"}
+    assert verdict.metadata["a"]["spread"] == 5.5 and verdict.metadata["b"] == {"spread": 1.0, "votes": 3.0}
+    strict = judge(_votes(rows), classes=(), batch=batch, accepted={}, annotators=3, kind=SCORE, max_spread=2)
+    assert strict.labels == {"b": "2.5"}
+    assert {(r.id, r.reason) for r in strict.rejected} == {("a", "disagreement")}
+    assert strict.refused_rows == 3  # each of the item's votes, quarantined with the reason: nothing lost
+
+
+def test_several_annotators_of_numbers_through_a_delivery_file(tmp_path):
+    config = load_campaign(write_kind_data(tmp_path, "diabetes"))
+    raw = yaml.safe_load((tmp_path / "campaign.yaml").read_text())
+    raw["vendor"].update(annotators=2, max_spread=10)
+    (tmp_path / "campaign.yaml").write_text(yaml.safe_dump(raw))
+    config = load_campaign(tmp_path / "campaign.yaml")
+    ask(config, ["a", "b", "c"])
+    data = "id,label,annotator\na,100,ann\na,104,bo\nb,50,ann\nb,90,bo\nc,70,ann\n"
+    deliver_files(config, {"labels.csv": data})
+    state = ingest_campaign(config)
+    assert state.ingested == {1: {"a": "102"}}
+    [record] = campaign_state(config).ingests[1]
+    assert record.label_metadata["a"] == {"spread": 4.0, "votes": 2.0}
+    assert sorted({(r.id, r.reason) for r in record.rejected}) == [("b", "disagreement"), ("c", "too_few_votes")]
+    assert state.missing(1) == ["b", "c"]

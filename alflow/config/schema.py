@@ -272,6 +272,11 @@ class VendorConfig(_Model):
         description="ground_truth: the label attribute of the job whose labels count (chained jobs); "
         "default: the last one on each line",
     )
+    max_spread: Annotated[float, Field(ge=0)] | None = Field(
+        default=None,
+        description="labels.kind number with several annotators: an item whose votes spread wider than this "
+        "(largest minus smallest) goes back outstanding (disagreement) instead of taking their median",
+    )
     machine_labels: Literal["keep_apart", "train"] = Field(
         default="keep_apart",
         description="the vendor's own auto-labels (Ground Truth human-annotated: no): kept apart, "
@@ -383,10 +388,8 @@ class CampaignConfig(_Model):
                 raise ValueError(f"with labels.kind multi a class cannot contain ';' or be '[]': {bad}")
         if kind != "class" and self.vendor.aggregation == "dawid_skene":
             raise ValueError(f"vendor.aggregation dawid_skene aggregates classes: use majority with labels.kind {kind}")
-        if kind != "class" and self.vendor.annotators > 1:
-            raise ValueError(
-                f"vendor.annotators > 1 is not supported yet for labels.kind {kind}: use 1 (one vote per item)"
-            )
+        if self.vendor.max_spread is not None and kind != "number":
+            raise ValueError(f"vendor.max_spread is for labels.kind number, not {kind}")
         return self
 
     @model_validator(mode="after")

@@ -86,6 +86,7 @@ def _verdict(
         tie_rule=vendor.tie_rule,
         sink=_sink(rows),
         kind=config.label_kind,
+        max_spread=vendor.max_spread,
     )
     try:
         for chunk in fmt.read_delivery(
