@@ -301,3 +301,13 @@ def test_alflow_round_with_a_vendor_by_hand_takes_every_good_label_once_and_refu
     main = "f1_macro" if config.labels.kind == "multi" else "r2"
     row = json.loads(status.stdout)["rounds"][1]
     assert status.exit_code == 0 and row[main] == pytest.approx(report["metrics"][main])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("dataset", "fmt", "metric"), [("friedman", "jsonl", "r2"), ("multilabel", "csv", "f1_macro")])
+def test_the_demo_runs_a_campaign_of_each_kind_to_its_budget(tmp_path, dataset, fmt, metric):
+    from alflow.operations.demo import run_demo
+
+    summary = run_demo(tmp_path / "demo", run_round=plain_round, max_labels=60, batch_size=20, dataset=dataset, fmt=fmt)
+    assert (summary.rounds, summary.labels_used, summary.stop_reason) == (3, 60, "budget_spent")
+    assert summary.metric == metric and 0 < summary.accuracy <= 1 and 0 < summary.random_accuracy <= 1

@@ -198,3 +198,15 @@ def cross_validated(model: LabelModel, X: Any, y: np.ndarray, kind: LabelKind, *
             return cold(kind)
         predicted[test_rows] = train(model, take(X, fit_rows), y[fit_rows]).predict(take(X, test_rows))
     return scores(kind, y, predicted)
+
+
+def fit_any(config: ModelConfig, kind: LabelKind, X: Any, y: np.ndarray, *, seed: int) -> Any:
+    """The campaign's model fit on (X, y) whatever its kind: a classifier, or a LabelModel."""
+    if kind.is_class:
+        return estimators.train(estimators.build_model(config, seed=seed), X, y)
+    return train(build_model(config, kind, seed=seed), X, y)
+
+
+def score_any(kind: LabelKind, model: Any, X: Any, y: np.ndarray) -> dict[str, float]:
+    """The kind's metrics of a fitted model on labeled items it never saw."""
+    return estimators.holdout_metrics(model, X, y) if kind.is_class else scores(kind, y, model.predict(X))

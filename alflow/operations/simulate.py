@@ -23,7 +23,7 @@ from sklearn.model_selection import train_test_split
 from alflow.config import CampaignConfig
 from alflow.data import frames
 from alflow.errors import ConfigError
-from alflow.model import estimators, targets
+from alflow.model import targets
 from alflow.operations import summary
 from alflow.operations.summary import Simulation
 from alflow.selection import registry
@@ -154,15 +154,11 @@ def full_data_score(config: CampaignConfig, problem: Problem, *, seed: int) -> f
 
 def _fit(config: CampaignConfig, X: Any, y: np.ndarray, *, seed: int) -> Any:
     """The campaign's model fit on (X, y): a classifier, or a model of tags or numbers (alflow.model.targets)."""
-    kind = config.label_kind
-    if kind.is_class:
-        return estimators.train(estimators.build_model(config.model, seed=seed), X, y)
-    return targets.train(targets.build_model(config.model, kind, seed=seed), X, y)
+    return targets.fit_any(config.model, config.label_kind, X, y, seed=seed)
 
 
 def _scores(config: CampaignConfig, model: Any, X: Any, y: np.ndarray) -> dict[str, float]:
-    kind = config.label_kind
-    return estimators.holdout_metrics(model, X, y) if kind.is_class else targets.scores(kind, y, model.predict(X))
+    return targets.score_any(config.label_kind, model, X, y)
 
 
 def _spelled_answers(config: CampaignConfig, frame: pd.DataFrame, answers: str, source: str) -> pd.DataFrame:
