@@ -88,8 +88,13 @@ def write_demo_data(
     """Pool, seed labels, holdout, answer key and campaign file under `workdir`; returns the file.
 
     `dataset` is digits (scikit-learn's, pixels as features) or text (generated support tickets,
-    alflow.operations.corpus, with the TF-IDF preset); `fmt` the vendor's exchange format.
+    alflow.operations.corpus, with the TF-IDF preset), or one of tags or numbers (KIND_DATASETS,
+    alflow.operations.kind_data); `fmt` the vendor's exchange format.
     """
+    if dataset in KIND_DATASETS:
+        return write_kind_data(
+            workdir, dataset, bucket=bucket, max_labels=max_labels, batch_size=batch_size, seed=seed, fmt=fmt
+        )
     spec = _dataset(dataset, seed)
     X, y = spec.items, spec.labels
     pool, holdout, y_pool, y_holdout = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
@@ -221,14 +226,9 @@ def run_demo(
     workdir.mkdir(parents=True)
     if bucket and bucket.startswith("s3://"):
         bucket = fresh_s3_prefix(bucket, campaign_name(dataset))
-    if dataset in KIND_DATASETS:  # tags or numbers (alflow.operations.kind_data)
-        config_path = write_kind_data(
-            workdir, dataset, bucket=bucket, max_labels=max_labels, batch_size=batch_size, fmt=fmt
-        )
-    else:
-        config_path = write_demo_data(
-            workdir, bucket=bucket, max_labels=max_labels, batch_size=batch_size, dataset=dataset, fmt=fmt
-        )
+    config_path = write_demo_data(
+        workdir, bucket=bucket, max_labels=max_labels, batch_size=batch_size, dataset=dataset, fmt=fmt
+    )
     config = load_campaign(config_path)
     store = ledger.bucket(config)
     if store.list(f"{config.campaign}/"):
