@@ -28,7 +28,11 @@ def demo(
     max_labels: Annotated[int, typer.Option(help="label budget, seed labels included")] = 200,
     batch_size: Annotated[int, typer.Option(help="labels asked per round")] = 20,
     data: Annotated[
-        str, typer.Option(help="digits (scikit-learn's, pixels) or text (generated support tickets, TF-IDF)")
+        str,
+        typer.Option(
+            help="digits (scikit-learn's, pixels) or text (generated support tickets, TF-IDF); tags: multilabel "
+            "(generated topics); numbers: friedman (generated) or diabetes (scikit-learn's)"
+        ),
     ] = "digits",
     vendor_format: Annotated[
         str, typer.Option("--format", help=f"the vendor's exchange format: {', '.join(FORMATS)}")
@@ -64,7 +68,7 @@ def demo(
     open_ui = shlex.join([beside_python("mlflow"), "ui", "--backend-store-uri", summary.tracking_uri])
     out.print(
         f"\n[bold]Done in {time.monotonic() - started:.0f}s:[/bold] {summary.rounds} rounds, "
-        f"{summary.labels_used} labels, holdout accuracy {summary.accuracy:.3f} "
+        f"{summary.labels_used} labels, holdout {summary.metric} {summary.accuracy:.3f} "
         f"(random sampling with the same labels: {summary.random_accuracy:.3f}); "
         + (f"{summary.spend_text}; " if summary.spend_text else "")
         + f"stopped: {summary.stop_reason}",

@@ -24,10 +24,18 @@ seed_labels:                     # labels you already have: the id column and a 
 #   uri: data/holdout.csv        # without it the metric is a cross-validated estimate
 #   label_column: label
 
-classes: [negative, positive]
+classes: [negative, positive]    # the class set (omit it with labels.kind: number)
+
+# labels:                        # what the annotator gives each item (docs/LABELS.md); one class by default
+#   kind: class                  # class: one of classes | multi: several (tags) | number: a decimal number
+#   allow_empty: false           # multi: an item may get no tag at all (spelled [])
+#   min: 0                       # number: the smallest value accepted
+#   max: 10                      # number: the largest value accepted
+#   unit: points                 # number: shown to the annotator and in reports
 
 model:
   preset: logistic_regression    # logistic_regression | random_forest | tfidf_logistic_regression
+                                 # (labels.kind number: ridge | random_forest)
   # estimator: sklearn.svm.SVC   # or any classifier by import path (instead of preset)
   params: {{}}                    # keyword arguments for the preset's classifier or the estimator
 
@@ -45,7 +53,8 @@ budget:
   # currency: USD
 
 stopping:                        # the budget always stops the campaign; these may stop it sooner
-  metric: accuracy               # accuracy | f1_macro
+  # metric: accuracy             # the default; accuracy | f1_macro
+                                 # (multi: f1_macro, its default, | f1_micro | subset_accuracy; number: r2)
   # target: 0.95                 # stop when the metric reaches this
   # patience: 3                  # stop after this many rounds without improvement
   min_delta: 0.0
@@ -63,7 +72,8 @@ vendor:
   format: csv                    # csv | jsonl | ground_truth | label_studio | labelbox | doccano (docs/VENDORS.md)
   # sse: AES256                  # none | AES256 | aws:kms (with kms_key_id)
   # annotators: 1                # votes per item in a delivery file; majority vote
-  # tie_rule: outstanding        # outstanding | class_order
+  # tie_rule: outstanding        # outstanding | class_order (tags: a tag half the votes hold is left off)
+  # max_spread: 2                # numbers: votes spread wider than this send the item back (else the median)
   # batches_in_flight: 1         # batches the vendor may hold at once (3: a new one goes out while two are open)
   # max_delivery_bytes: 536870912   # a larger delivery file is refused unread (too_large)
   # max_delivery_rows: 5000000   # a delivery file with more rows is refused (too_many_rows)

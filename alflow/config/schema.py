@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alflow import kinds
 from alflow.exchange.formats import FORMATS
 from alflow.selection import registry
 
@@ -119,10 +120,40 @@ class LabelsConfig(_Model):
     _uri = field_validator("uri")(_local_or_s3)
 
 
+class LabelKindConfig(_Model):
+    """What an annotator gives each item (alflow.kinds): one class, several classes (tags), or a number."""
+
+    kind: Literal["class", "multi", "number"] = Field(
+        default="class",
+        description="class: one class of `classes` per item; multi: a set of them (tags: a;b in a CSV cell, "
+        "a JSON list in JSON Lines); number: a decimal number",
+    )
+    allow_empty: bool = Field(default=False, description="multi: an item may get no tag at all (spelled [])")
+    min: float | None = Field(default=None, description="number: the smallest value accepted")
+    max: float | None = Field(default=None, description="number: the largest value accepted")
+    unit: str | None = Field(default=None, description="number: the unit, shown to the annotator and in reports")
+
+    @model_validator(mode="after")
+    def _fits_the_kind(self) -> LabelKindConfig:
+        if self.kind != "number" and (self.min is not None or self.max is not None or self.unit):
+            raise ValueError(f"labels.min, max and unit are for kind: number, not {self.kind}")
+        if self.kind != "multi" and self.allow_empty:
+            raise ValueError(f"labels.allow_empty is for kind: multi, not {self.kind}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"labels.min ({self.min:g}) is above labels.max ({self.max:g})")
+        return self
+
+
 class ModelConfig(_Model):
-    preset: Literal["logistic_regression", "random_forest", "tfidf_logistic_regression"] | None = "logistic_regression"
+    preset: Literal["logistic_regression", "random_forest", "tfidf_logistic_regression", "ridge"] | None = Field(
+        default="logistic_regression",
+        description="class and multi: logistic_regression, random_forest, tfidf_logistic_regression; "
+        "number: ridge (its default), random_forest",
+    )
     estimator: str | None = Field(
-        default=None, description="import path of a scikit-learn classifier, e.g. sklearn.svm.SVC"
+        default=None,
+        description="import path of a scikit-learn classifier (a regressor with labels.kind number), "
+        "e.g. sklearn.svm.SVC",
     )
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -176,7 +207,7 @@ class StrategyConfig(_Model):
     @classmethod
     def _known_strategy(cls, value: str) -> str:
         """A registry name, or an import path that leads to a Strategy (imported here, so a bad one fails at load)."""
-        if ":" not in value:
+        if ":" not in value and value not in registry.KIND_NAMES["multi"] + registry.KIND_NAMES["number"]:
             return _one_of(registry.NAMES, "strategy")(value)
         return registry.check_name(value)
 
@@ -194,7 +225,11 @@ class BudgetConfig(_Model):
 
 
 class StoppingConfig(_Model):
-    metric: Literal["accuracy", "f1_macro"] = "accuracy"
+    metric: Literal["accuracy", "f1_macro", "f1_micro", "subset_accuracy", "r2"] = Field(
+        default="accuracy",
+        description="class: accuracy (default) or f1_macro; multi: f1_macro (default), f1_micro or "
+        "subset_accuracy; number: r2 (default)",
+    )
     target: Annotated[float, Field(gt=0, le=1)] | None = None
     patience: Annotated[int, Field(gt=0)] | None = Field(
         default=None, description="stop after this many rounds without improvement"
@@ -248,6 +283,11 @@ class VendorConfig(_Model):
         description="when a round's delivery is read: its _DONE marker (default); all_answered: each file "
         "as it arrives, the batch done when every item has an answer; {quiet_minutes: N}: once its newest "
         "file is N minutes old (tools that never write _DONE)",
+    )
+    max_spread: Annotated[float, Field(ge=0)] | None = Field(
+        default=None,
+        description="labels.kind number with several annotators: an item whose votes spread wider than this "
+        "(largest minus smallest) goes back outstanding (disagreement) instead of taking their median",
     )
     machine_labels: Literal["keep_apart", "train"] = Field(
         default="keep_apart",
@@ -304,7 +344,8 @@ class CampaignConfig(_Model):
     pool: PoolConfig
     seed_labels: LabelsConfig
     holdout: LabelsConfig | None = None
-    classes: Annotated[tuple[str, ...], Field(min_length=2)]
+    classes: tuple[str, ...] = Field(default=(), description="the class set (kind class or multi); none for number")
+    labels: LabelKindConfig = LabelKindConfig()
     model: ModelConfig = ModelConfig()
     strategy: StrategyConfig = StrategyConfig()
     budget: BudgetConfig
@@ -314,6 +355,22 @@ class CampaignConfig(_Model):
     vendor: VendorConfig
     tracking: TrackingConfig
     seed: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_defaults(cls, data: Any) -> Any:
+        """A campaign of another kind gets its kind's model preset and stopping metric unless it names them."""
+        labels = data.get("labels") if isinstance(data, dict) else None
+        kind = labels.get("kind") if isinstance(labels, dict) else None
+        if kind not in ("multi", "number"):
+            return data
+        data = dict(data)
+        model, stopping = data.get("model") or {}, data.get("stopping") or {}
+        if kind == "number" and isinstance(model, dict) and not (model.get("preset") or model.get("estimator")):
+            data["model"] = {**model, "preset": "ridge"}
+        if isinstance(stopping, dict) and "metric" not in stopping:
+            data["stopping"] = {**stopping, "metric": kinds.MAIN_METRIC[kind]}
+        return data
 
     @field_validator("classes", mode="before")
     @classmethod
@@ -329,6 +386,61 @@ class CampaignConfig(_Model):
         if len(set(value)) != len(value):
             raise ValueError(f"classes must be distinct, got {list(value)}")
         return value
+
+    @model_validator(mode="after")
+    def _classes_fit_the_kind(self) -> CampaignConfig:
+        kind = self.labels.kind
+        if kind == "number" and self.classes:
+            raise ValueError("labels.kind is number: remove classes (a numeric label has no class set)")
+        if kind != "number" and len(self.classes) < 2:
+            raise ValueError(f"classes must list at least 2 classes, got {list(self.classes)}")
+        if kind == "multi":
+            bad = [c for c in self.classes if kinds.SEPARATOR in c or c == kinds.EMPTY]
+            if bad:
+                raise ValueError(f"with labels.kind multi a class cannot contain ';' or be '[]': {bad}")
+        if kind != "class" and self.vendor.aggregation == "dawid_skene":
+            raise ValueError(f"vendor.aggregation dawid_skene aggregates classes: use majority with labels.kind {kind}")
+        if self.vendor.max_spread is not None and kind != "number":
+            raise ValueError(f"vendor.max_spread is for labels.kind number, not {kind}")
+        return self
+
+    @model_validator(mode="after")
+    def _settings_fit_the_kind(self) -> CampaignConfig:
+        kind, preset = self.labels.kind, self.model.preset
+        if preset == "ridge" and kind != "number":
+            raise ValueError("model.preset ridge predicts numbers: use it with labels.kind number")
+        if kind == "number" and preset not in (None, "ridge", "random_forest"):
+            raise ValueError(
+                f"model.preset {preset} is a classifier: with labels.kind number use ridge or random_forest"
+            )
+        if self.stopping.metric not in kinds.STOP_METRICS[kind]:
+            allowed = ", ".join(kinds.STOP_METRICS[kind])
+            raise ValueError(
+                f"stopping.metric {self.stopping.metric} is not a metric of labels.kind {kind}: use {allowed}"
+            )
+        if kind == "class":
+            if self.strategy.name not in registry.NAMES and ":" not in self.strategy.name:
+                raise ValueError(f"strategy {self.strategy.name} is for labels.kind multi or number, not class")
+            return self
+        if ":" not in self.strategy.name and self.strategy.name not in registry.KIND_NAMES[kind]:
+            raise ValueError(
+                f"strategy {self.strategy.name} is not a strategy for labels.kind {kind}: use one of "
+                + ", ".join(registry.KIND_NAMES[kind])
+            )
+        for name, on in (
+            ("auto_label", self.auto_label),
+            ("strategy.synthetic", self.strategy.synthetic),
+            ("strategy.class_balance", self.strategy.class_balance),
+        ):
+            if on:
+                raise ValueError(f"{name} is not supported for labels.kind {kind} yet: remove it")
+        return self
+
+    @property
+    def label_kind(self) -> kinds.LabelKind:
+        """The kind of label with its rules, as alflow.kinds reads and checks labels."""
+        k = self.labels
+        return kinds.LabelKind(k.kind, self.classes, k.allow_empty, k.min, k.max, k.unit)
 
     @model_validator(mode="after")
     def _model_fits_the_pool(self) -> CampaignConfig:

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from alflow.data.ids import IdScan, scan_ids
 from alflow.errors import DataValidationError
+from alflow.kinds import MEANINGS, LabelKind
 
 
 class Rule(NamedTuple):
@@ -185,11 +186,42 @@ def label_rules(id_column: str, label_column: str, classes: Iterable[str]) -> li
     return ids + class_rules(label_column, classes)
 
 
+def _kind_rules(label_column: str, classes: Iterable[str], kind: LabelKind | None) -> list[Rule]:
+    """class_rules, or for another kind of label only not-null (`check_kind` checks the values)."""
+    if kind is None or kind.is_class:
+        return class_rules(label_column, classes)
+    return [Rule("not_null", label_column)]
+
+
+def check_kind(frame: pd.DataFrame, *, label_column: str, kind: LabelKind | None, source: str) -> None:
+    """Every label is one of `kind` (alflow.kinds): one line with the reason and the first bad row."""
+    if kind is None or kind.is_class or label_column not in frame.columns:
+        return
+    _, reasons = kind.parse_column(frame[label_column].reset_index(drop=True))
+    bad = reasons.dropna()
+    if bad.empty:
+        return
+    first, reason = int(bad.index[0]), str(bad.iloc[0])
+    shown = {k: v for k, v in frame.iloc[first].to_dict().items() if not str(k).startswith("_")}
+    raise DataValidationError(
+        f"{source}: label column {label_column!r} has {MEANINGS[reason]} ({reason}, {len(bad)} row(s)); "
+        f"e.g. row {first + 1}: {shown}",
+        reason=reason,
+    )
+
+
 def check_holdout(
-    frame: pd.DataFrame, *, features: list[str], label_column: str, classes: Iterable[str], source: str
+    frame: pd.DataFrame,
+    *,
+    features: list[str],
+    label_column: str,
+    classes: Iterable[str],
+    source: str,
+    kind: LabelKind | None = None,
 ) -> None:
-    """A holdout: the feature and label columns exist, every item has a label of the class set."""
-    check(frame, _columns_rules([*features, label_column]) + class_rules(label_column, classes), source=source)
+    """A holdout: the feature and label columns exist, every item has a label of the class set (or of `kind`)."""
+    check(frame, _columns_rules([*features, label_column]) + _kind_rules(label_column, classes, kind), source=source)
+    check_kind(frame, label_column=label_column, kind=kind, source=source)
 
 
 def check_labels(
@@ -201,13 +233,15 @@ def check_labels(
     allowed_ids: pd.Index | set[str] | None,
     allowed_name: str = "the allowed ids",
     source: str,
+    kind: LabelKind | None = None,
 ) -> None:
     """A label file: the columns exist, ids unique and allowed, labels in the class set.
 
     `allowed_ids` is the pool (for seed labels) or the batch (for a delivery); None skips it.
     """
     check(frame.head(0), _columns_rules([id_column, label_column]), source=source)
-    rules = label_rules(id_column, label_column, classes)
+    ids = [Rule("not_null", id_column), Rule("unique", id_column, meaning=f"id column {id_column!r} has duplicates")]
+    rules = ids + _kind_rules(label_column, classes, kind)
     if allowed_ids is not None:
         # Membership is computed here and checked as a flag: a pool can hold millions of ids,
         # too many to embed in an expectation.
@@ -215,6 +249,7 @@ def check_labels(
         meaning = f"ids not in {allowed_name}"
         rules.append(Rule("in_set", "_known", {"value_set": [True]}, meaning=meaning))
     check(frame, rules, source=source)
+    check_kind(frame, label_column=label_column, kind=kind, source=source)
 
 
 def document(frame: pd.DataFrame, rules: list[Rule], *, name: str, folder: str) -> dict:
@@ -263,7 +298,15 @@ def document(frame: pd.DataFrame, rules: list[Rule], *, name: str, folder: str) 
 
 
 def document_labels(
-    frame: pd.DataFrame, *, id_column: str, label_column: str, classes: Iterable[str], folder: str
+    frame: pd.DataFrame,
+    *,
+    id_column: str,
+    label_column: str,
+    classes: Iterable[str],
+    folder: str,
+    kind: LabelKind | None = None,
 ) -> dict:
-    """`document` a labeled set: ids present and unique, labels present and in the class set."""
-    return document(frame, label_rules(id_column, label_column, classes), name="labeled-set", folder=folder)
+    """`document` a labeled set: ids present and unique, labels present and in the class set (or, for
+    another kind of label, present: the ledger holds them in their one spelling, checked on the way in)."""
+    ids = [Rule("not_null", id_column), Rule("unique", id_column, meaning=f"id column {id_column!r} has duplicates")]
+    return document(frame, ids + _kind_rules(label_column, classes, kind), name="labeled-set", folder=folder)

@@ -30,7 +30,8 @@ def majority(
             refused[id_] = "too_few_votes"
             continue
         top = max(counts.values())
-        tied = [c for c in classes if counts.get(c) == top]
+        # Labels of another kind (tags, numbers: alflow.kinds) are not in `classes`: first seen first.
+        tied = [c for c in classes if counts.get(c) == top] or [c for c, n in counts.items() if n == top]
         if len(tied) > 1 and tie_rule == "outstanding":
             refused[id_] = "tie"
             continue

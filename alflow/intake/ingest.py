@@ -113,8 +113,10 @@ def _verdict_of(
         aggregation=vendor.aggregation,
         tie_rule=vendor.tie_rule,
         sink=_sink(rows),
+        kind=config.label_kind,
+        max_spread=vendor.max_spread,
     )
-    options = ReadOptions(config.classes, vendor.label_attribute)
+    options = ReadOptions(config.classes, vendor.label_attribute, config.labels.kind)
     source, chunks = files[0][1], 0
     try:
         for chunk in (c for stream, name in files for c in fmt.read_delivery(stream, source=name, options=options)):

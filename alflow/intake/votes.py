@@ -15,7 +15,11 @@ are never aggregated with human votes: they become `machine_labels`, apart from 
 Row reasons (machine-readable, in the ingest record and the quarantine): those of the readers
 (alflow.exchange.formats.reading: undecodable, too_long, malformed, bad_value, multiple_labels,
 wrong_tag_names), then missing_id, missing_label, label_not_in_class_set, id_not_in_batch,
-duplicate_vote, tie, too_few_votes, conflicting_relabel.
+duplicate_vote, tie, too_few_votes, disagreement (numbers: votes spread wider than
+vendor.max_spread), conflicting_relabel. A campaign of another kind of label
+(alflow.kinds) refuses a label by that kind's rules instead of label_not_in_class_set
+(tag_not_in_class_set, empty_tags_not_allowed, not_a_number, out_of_range) and keeps each valid
+label in its one spelling (tags in class order, a number as a plain decimal).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from alflow.exchange.formats import reading
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, META_COLUMNS
 from alflow.exchange.formats.reading import DETAIL, PROBLEM, ROW
 from alflow.intake.aggregation import dawid_skene, majority
+from alflow.intake.kind_votes import number_votes, tag_votes
+from alflow.kinds import LabelKind
 from alflow.ledger.records import FIELD_CAP, RejectedRow, capped
 from alflow.values import plain
 
@@ -80,9 +86,16 @@ def normalise(votes: pd.DataFrame, first_row: int = 1) -> pd.DataFrame:
     return out
 
 
-def row_problems(votes: pd.DataFrame, *, classes: tuple[str, ...], batch: set[str]) -> pd.Series:
-    """Each row's first reason to be refused (None for a valid row): the reader's, then ROW_RULES."""
+def row_problems(
+    votes: pd.DataFrame, *, classes: tuple[str, ...], batch: set[str], kind: LabelKind | None = None
+) -> pd.Series:
+    """Each row's first reason to be refused (None for a valid row): the reader's, then ROW_RULES.
+
+    With a `kind` other than class, its reasons replace label_not_in_class_set and `votes`' label
+    column is rewritten in place to the kind's one spelling."""
     problem = votes[PROBLEM].astype(object).copy()
+    if kind is not None and not kind.is_class:
+        return _kind_problems(votes, problem, kind, batch)
     checks = (
         votes[ID].isna(),
         votes[LABEL].isna(),
@@ -91,6 +104,17 @@ def row_problems(votes: pd.DataFrame, *, classes: tuple[str, ...], batch: set[st
     )
     for reason, failed in zip(ROW_RULES, checks, strict=True):
         problem[problem.isna() & failed] = reason
+    return problem
+
+
+def _kind_problems(votes: pd.DataFrame, problem: pd.Series, kind: LabelKind, batch: set[str]) -> pd.Series:
+    texts, reasons = kind.parse_column(votes[LABEL])
+    checks = (votes[ID].isna(), votes[LABEL].isna(), reasons.notna(), ~votes[ID].isin(batch))
+    for reason, failed in zip(("missing_id", "missing_label", "kind", "id_not_in_batch"), checks, strict=True):
+        fresh = problem.isna() & failed
+        problem[fresh] = reasons[fresh] if reason == "kind" else reason
+    valid = problem.isna()
+    votes.loc[valid, LABEL] = texts[valid]
     return problem
 
 
@@ -111,8 +135,11 @@ class Judge:
         aggregation: str = "majority",
         tie_rule: str = "outstanding",
         sink: Sink | None = None,
+        kind: LabelKind | None = None,
+        max_spread: float | None = None,
     ) -> None:
-        self.classes, self.batch, self.accepted = classes, batch, accepted
+        self.classes, self.batch, self.accepted, self.kind = classes, batch, accepted, kind
+        self.max_spread = max_spread
         self.annotators, self.aggregation, self.tie_rule = annotators, aggregation, tie_rule
         self.sink = sink
         self.rows = 0
@@ -127,7 +154,7 @@ class Judge:
             chunk = normalise(chunk, self.rows + 1)
         chunk = chunk.reset_index(drop=True)
         self.rows += len(chunk)
-        problem = row_problems(chunk, classes=self.classes, batch=self.batch)
+        problem = row_problems(chunk, classes=self.classes, batch=self.batch, kind=self.kind)
         for position in chunk.index[problem.isna() & chunk[ANNOTATOR].notna()]:
             key = (chunk.at[position, ID], chunk.at[position, ANNOTATOR])
             if key in self._seen:
@@ -156,12 +183,7 @@ class Judge:
         kept = pd.concat(self._kept, ignore_index=True) if self._kept else normalise(pd.DataFrame())
         machine = kept.loc[kept["human_annotated"].map(_is_machine).astype(bool)]
         human = kept.drop(index=machine.index)
-        if self.aggregation == "dawid_skene":
-            labels, refused, agreement = dawid_skene(human, classes=self.classes, annotators=self.annotators)
-        else:
-            labels, refused, agreement = majority(
-                human, classes=self.classes, annotators=self.annotators, tie_rule=self.tie_rule
-            )
+        labels, refused, agreement, extra = self._aggregate(human)
         accepted = self.accepted
         conflicts = {i for i, label in labels.items() if i in accepted and accepted[i] != label}
         reason = human[ID].map(lambda i: refused.get(i) or ("conflicting_relabel" if i in conflicts else None))
@@ -185,8 +207,25 @@ class Judge:
             annotators=[capped(w) for w in who[:MAX_ANNOTATORS]],
             votes=self.rows,
             items=sorted(set(kept[ID])),
-            metadata=_metadata(kept, {**fresh, **machine_labels}),
+            metadata=_with(_metadata(kept, {**fresh, **machine_labels}), {i: extra[i] for i in extra if i in fresh}),
         )
+
+    def _aggregate(self, human: pd.DataFrame) -> tuple[dict[str, str], dict[str, str], float | None, dict]:
+        """(labels, item -> reason not labeled, agreement, item -> metadata) by the campaign's rule and kind."""
+        kind = self.kind
+        if kind is not None and kind.kind == "multi":
+            return tag_votes(
+                human,
+                classes=kind.classes,
+                annotators=self.annotators,
+                tie_rule=self.tie_rule,
+                allow_empty=kind.allow_empty,
+            )
+        if kind is not None and kind.kind == "number":
+            return number_votes(human, annotators=self.annotators, max_spread=self.max_spread)
+        if self.aggregation == "dawid_skene":
+            return (*dawid_skene(human, classes=self.classes, annotators=self.annotators), {})
+        return (*majority(human, classes=self.classes, annotators=self.annotators, tie_rule=self.tie_rule), {})
 
 
 def judge(
@@ -206,6 +245,14 @@ def _metadata(kept: pd.DataFrame, fresh: dict[str, str]) -> dict[str, dict[str, 
         if any(v is not None for v in values.values()):
             metadata[str(row[ID])] = {c: v for c, v in values.items() if v is not None}
     return metadata
+
+
+def _with(metadata: dict[str, dict[str, Any]], extra: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`metadata` with what aggregation adds per item (a number's spread), for accepted items only."""
+    out = {i: dict(values) for i, values in metadata.items()}
+    for item, values in extra.items():
+        out.setdefault(item, {}).update(values)
+    return out
 
 
 def _json_value(value: Any) -> Any:

@@ -69,6 +69,19 @@ def _import(path: str) -> Any:
         raise ConfigError(f"model.estimator: cannot import {path!r}; give module.ClassName") from None
 
 
+def instantiate(config: ModelConfig, *, seed: int) -> Any:
+    """`model.estimator` imported and built with `model.params` (`random_state` defaults to `seed`)."""
+    assert config.estimator is not None  # ModelConfig holds exactly one of the two
+    cls = _import(config.estimator)
+    params = dict(config.params)
+    if "random_state" in inspect.signature(cls).parameters:
+        params.setdefault("random_state", seed)
+    try:
+        return cls(**params)
+    except TypeError as error:
+        raise ConfigError(f"model.params: {config.estimator} rejected them: {error}") from None
+
+
 def build_model(config: ModelConfig, *, seed: int) -> ClassifierMixin:
     """An unfitted classifier with `predict_proba`; `random_state` defaults to the campaign seed."""
     if config.preset:
@@ -76,15 +89,7 @@ def build_model(config: ModelConfig, *, seed: int) -> ClassifierMixin:
             return _preset(config.preset, config.params, seed)
         except TypeError as error:
             raise ConfigError(f"model.params: the {config.preset} preset rejected them: {error}") from None
-    assert config.estimator is not None  # ModelConfig holds exactly one of the two
-    cls = _import(config.estimator)
-    params = dict(config.params)
-    if "random_state" in inspect.signature(cls).parameters:
-        params.setdefault("random_state", seed)
-    try:
-        model = cls(**params)
-    except TypeError as error:
-        raise ConfigError(f"model.params: {config.estimator} rejected them: {error}") from None
+    model = instantiate(config, seed=seed)
     if not hasattr(model, "predict_proba"):
         raise ConfigError(f"model.estimator: {config.estimator} has no predict_proba; pick a probabilistic classifier")
     return model
@@ -93,14 +98,19 @@ def build_model(config: ModelConfig, *, seed: int) -> ClassifierMixin:
 def check_model(config: ModelConfig, *, seed: int) -> ClassifierMixin:
     """`build_model`, with its parameters checked as `fit` will check them; raises ConfigError."""
     model = build_model(config, seed=seed)
+    validate_params(model)
+    return model
+
+
+def validate_params(model: Any) -> None:
+    """Each step's scikit-learn parameter constraints, as `fit` runs them; ConfigError with one line."""
     for _, step in getattr(model, "steps", [(None, model)]):
-        validate = getattr(step, "_validate_params", None)  # scikit-learn's parameter constraints, run by fit
+        validate = getattr(step, "_validate_params", None)
         if validate is not None:
             try:
                 validate()
             except (ValueError, TypeError) as error:
                 raise ConfigError(f"model.params: {error}") from None
-    return model
 
 
 def model_name(model: ClassifierMixin) -> str:

@@ -26,8 +26,9 @@ from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ID, LABEL
 from alflow.exchange.store import Store
 from alflow.ledger import ledger
-from alflow.model import estimators
+from alflow.model import targets
 from alflow.operations.corpus import CLASSES, support_tickets
+from alflow.operations.kind_data import KIND_DATASETS, write_kind_data
 from alflow.reporting import dashboard
 from alflow.reporting.reports import RoundReport
 
@@ -49,7 +50,7 @@ class _Dataset:
 
 def _dataset(name: str, seed: int) -> _Dataset:
     if name not in DATASETS:
-        raise AlflowError(f"--data {name!r}: use one of {', '.join(DATASETS)}")
+        raise AlflowError(f"--data {name!r}: use one of {', '.join(DATASETS + KIND_DATASETS)}")
     if name == "text":
         tickets = support_tickets(2600, seed=seed)
         pool = {"id_column": "id", "text_column": "text"}
@@ -69,6 +70,8 @@ CAMPAIGN = "digits-demo"
 
 def campaign_name(dataset: str) -> str:
     """The demo campaign's name for `dataset`."""
+    if dataset in KIND_DATASETS:
+        return f"{dataset}-demo"
     return "tickets-demo" if dataset == "text" else CAMPAIGN
 
 
@@ -85,8 +88,13 @@ def write_demo_data(
     """Pool, seed labels, holdout, answer key and campaign file under `workdir`; returns the file.
 
     `dataset` is digits (scikit-learn's, pixels as features) or text (generated support tickets,
-    alflow.operations.corpus, with the TF-IDF preset); `fmt` the vendor's exchange format.
+    alflow.operations.corpus, with the TF-IDF preset), or one of tags or numbers (KIND_DATASETS,
+    alflow.operations.kind_data); `fmt` the vendor's exchange format.
     """
+    if dataset in KIND_DATASETS:
+        return write_kind_data(
+            workdir, dataset, bucket=bucket, max_labels=max_labels, batch_size=batch_size, seed=seed, fmt=fmt
+        )
     spec = _dataset(dataset, seed)
     X, y = spec.items, spec.labels
     pool, holdout, y_pool, y_holdout = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
@@ -168,12 +176,14 @@ class DemoSummary:
     bucket: str
     dashboard_url: str | None = None  # the campaign's runs table in the MLflow UI
     spend_text: str | None = None
+    metric: str = "accuracy"  # what `accuracy` and `random_accuracy` measure: the stopping metric for tags and numbers
 
 
 def random_sampling_accuracy(
     config: CampaignConfig, answers: pd.DataFrame, labels_used: int, *, seeds: int = 5
 ) -> float:
-    """Holdout accuracy of the same model trained on the seed labels plus random picks, same total."""
+    """Holdout accuracy (the stopping metric, for tags and numbers) of the same model trained on the seed
+    labels plus random picks, same total."""
     if config.holdout is None:
         raise AlflowError("the random-sampling baseline is measured on the holdout: the campaign has none")
     label, pool_cfg = config.holdout.label_column, config.pool
@@ -190,8 +200,10 @@ def random_sampling_accuracy(
         picked = rng.choice(others, labels_used - len(seed), replace=False)
         ids = list(seed["id"]) + list(picked)
         X = frames.model_input(pool.loc[ids], pool_cfg, features)
-        model = estimators.train(estimators.build_model(config.model, seed=config.seed), X, truth.loc[ids].to_numpy())
-        scores.append(estimators.holdout_metrics(model, X_holdout, holdout[label].to_numpy())["accuracy"])
+        kind, metric = config.label_kind, config.stopping.metric  # accuracy for a single-class campaign
+        model = targets.fit_any(config.model, kind, X, truth.loc[ids].to_numpy(), seed=config.seed)
+        truth_holdout = kind.parse_column(holdout[label])[0] if not kind.is_class else holdout[label]
+        scores.append(targets.score_any(kind, model, X_holdout, truth_holdout.to_numpy())[metric])
     return float(np.mean(scores))
 
 
@@ -243,11 +255,12 @@ def run_demo(
     return DemoSummary(
         rounds=len(state.rounds),
         labels_used=final.labels_used,
-        accuracy=final.metrics["accuracy"],
+        accuracy=final.metrics[config.stopping.metric],
         random_accuracy=random_sampling_accuracy(config, answers, final.labels_used),
         stop_reason=state.stop_reason,
         tracking_uri=config.tracking.uri,
         bucket=config.vendor.bucket,
         dashboard_url=dashboard.experiment_url(config.tracking.uri, experiment_id) if experiment_id else None,
         spend_text=final.spend_text,
+        metric=config.stopping.metric,
     )

@@ -25,6 +25,7 @@ from alflow.errors import AlflowError, AlreadyExistsError, ConfigError, ServiceU
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
 from alflow.exchange.local import LocalStore
+from alflow.model import targets
 from alflow.model.estimators import check_model, model_name
 from alflow.round.inputs import validate_inputs
 
@@ -46,11 +47,19 @@ class Finding:
         return asdict(self)
 
 
+def _model(config: CampaignConfig) -> str:
+    """The model's name once built and its parameters checked (for tags and numbers: alflow.model.targets)."""
+    if config.label_kind.is_class:
+        return model_name(check_model(config.model, seed=config.seed))
+    return targets.check_model(config.model, config.label_kind, seed=config.seed)
+
+
 def check_inputs(config: CampaignConfig) -> str:
     """The pool, seed labels and holdout, by the round's own rules."""
     inputs = validate_inputs(config, record=False)
     holdout = "" if inputs.holdout is None else f", a holdout of {len(inputs.holdout)}"
-    return (
+    kind = "" if config.label_kind.is_class else f"labels: {config.label_kind.describe()}; "
+    return kind + (
         f"pool {config.pool.uri}: {inputs.pool_size} items, {len(inputs.features)} feature column(s); "
         f"{len(inputs.seed_labels)} seed labels{holdout}; budget {config.budget.max_labels} labels"
     )
@@ -171,7 +180,7 @@ def check_config(config: CampaignConfig, *, work_pool: str | None = None, api_ur
     """Every check of a loaded campaign, in order; each finding says ok or what is wrong."""
     findings = [
         *_run("inputs", lambda: check_inputs(config)),
-        *_run("model", lambda: model_name(check_model(config.model, seed=config.seed))),
+        *_run("model", lambda: _model(config)),
         *_run("bucket", lambda: check_bucket(config)),
         *_run("tracking", lambda: check_tracking(config)),
     ]

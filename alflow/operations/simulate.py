@@ -23,7 +23,7 @@ from sklearn.model_selection import train_test_split
 from alflow.config import CampaignConfig
 from alflow.data import frames
 from alflow.errors import ConfigError
-from alflow.model import estimators
+from alflow.model import targets
 from alflow.operations import summary
 from alflow.operations.summary import Simulation
 from alflow.selection import registry
@@ -56,19 +56,21 @@ def load_problem(config: CampaignConfig, *, answers: str, seed: int) -> Problem:
             f"{pool_cfg.uri}: no answers column {answers!r}; columns are {list(frame.columns)}; "
             "pass --answers with the column that holds the true labels"
         )
-    unknown = sorted(set(frame[answers]) - set(config.classes))
-    if unknown:
-        raise ConfigError(f"{pool_cfg.uri}: answers column {answers!r} has labels outside the class set: {unknown[:5]}")
+    frame = _spelled_answers(config, frame, answers, pool_cfg.uri)
     features = [c for c in frames.feature_columns(pool_cfg, list(frame.columns)) if c != answers]
     seed_labels = frames.read_table(config.seed_labels.uri, text_columns=[pool_cfg.id_column])
     is_seed = frame[pool_cfg.id_column].isin(set(seed_labels[pool_cfg.id_column])).to_numpy()
     if config.holdout is not None:
         holdout = frames.read_table(config.holdout.uri, text_columns=[config.holdout.label_column])
-        pool, test = frame, holdout.rename(columns={config.holdout.label_column: answers})
+        test = holdout.rename(columns={config.holdout.label_column: answers})
+        if not config.label_kind.is_class:  # a single-class holdout is read as it always was
+            test = _spelled_answers(config, test, answers, config.holdout.uri)
+        pool = frame
     else:
         # seed-labeled items always stay in the pool: the campaign starts from them
         rest = frame[~is_seed]
-        train, test = train_test_split(rest, test_size=0.3, random_state=seed, stratify=rest[answers])
+        strata = rest[answers] if config.label_kind.is_class else None  # tags and numbers: a plain split
+        train, test = train_test_split(rest, test_size=0.3, random_state=seed, stratify=strata)
         pool = pd.concat([frame[is_seed], train], ignore_index=True)
     pool = pool.reset_index(drop=True)
     seed_rows = np.flatnonzero(pool[pool_cfg.id_column].isin(set(seed_labels[pool_cfg.id_column])).to_numpy())
@@ -121,10 +123,8 @@ def learning_curve(
     round_ = 0
     while True:
         rows = np.flatnonzero(labeled)
-        model = estimators.train(
-            estimators.build_model(config.model, seed=seed), take(problem.X_pool, rows), problem.y_pool[rows]
-        )
-        score = estimators.holdout_metrics(model, problem.X_test, problem.y_test)[metric]
+        model = _fit(config, take(problem.X_pool, rows), problem.y_pool[rows], seed=seed)
+        score = _scores(config, model, problem.X_test, problem.y_test)[metric]
         curve.append((int(labeled.sum()), float(score)))
         k = min(config.strategy.batch_size, budget - int(labeled.sum()))
         if k <= 0:
@@ -148,8 +148,35 @@ def learning_curve(
 
 def full_data_score(config: CampaignConfig, problem: Problem, *, seed: int) -> float:
     """The metric of the campaign's model fit on the whole pool: the ceiling the curves aim at."""
-    model = estimators.train(estimators.build_model(config.model, seed=seed), problem.X_pool, problem.y_pool)
-    return float(estimators.holdout_metrics(model, problem.X_test, problem.y_test)[config.stopping.metric])
+    model = _fit(config, problem.X_pool, problem.y_pool, seed=seed)
+    return float(_scores(config, model, problem.X_test, problem.y_test)[config.stopping.metric])
+
+
+def _fit(config: CampaignConfig, X: Any, y: np.ndarray, *, seed: int) -> Any:
+    """The campaign's model fit on (X, y): a classifier, or a model of tags or numbers (alflow.model.targets)."""
+    return targets.fit_any(config.model, config.label_kind, X, y, seed=seed)
+
+
+def _scores(config: CampaignConfig, model: Any, X: Any, y: np.ndarray) -> dict[str, float]:
+    return targets.score_any(config.label_kind, model, X, y)
+
+
+def _spelled_answers(config: CampaignConfig, frame: pd.DataFrame, answers: str, source: str) -> pd.DataFrame:
+    """`frame` with its answers checked for the campaign's kind and in their one spelling (ConfigError)."""
+    if answers not in frame.columns:
+        return frame
+    if config.label_kind.is_class:
+        unknown = sorted(set(frame[answers]) - set(config.classes))
+        if unknown:
+            raise ConfigError(f"{source}: answers column {answers!r} has labels outside the class set: {unknown[:5]}")
+        return frame
+    texts, reasons = config.label_kind.parse_column(frame[answers])
+    bad = frame.loc[reasons.notna().to_numpy() | texts.isna().to_numpy(), answers]
+    if len(bad):
+        kind = config.labels.kind
+        shown = sorted(map(str, set(bad)))[:5]
+        raise ConfigError(f"{source}: answers column {answers!r} has labels not of labels.kind {kind}: {shown}")
+    return frame.assign(**{answers: texts})
 
 
 def mean_curve(curves: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
@@ -174,10 +201,11 @@ def simulate(
     `objective` is what the recommendation optimises (`summary.OBJECTIVES`). Raises ConfigError
     for an unknown strategy or objective, or an answers column that does not fit the campaign.
     """
-    unknown = [s for s in strategies if isinstance(s, str) and ":" not in s and s not in registry.NAMES]
+    allowed = registry.KIND_NAMES[config.labels.kind]  # the class names for a single-class campaign
+    unknown = [s for s in strategies if isinstance(s, str) and ":" not in s and s not in allowed]
     if unknown:
         raise ConfigError(
-            f"--strategies: unknown {unknown}; use names from {', '.join(registry.NAMES)}, "
+            f"--strategies: unknown {unknown}; use names from {', '.join(allowed)}, "
             "or the import path package.module:attribute of a strategy made with alflow.make_strategy"
         )
     specs = {_label(s): s for s in [*strategies, "random"]}

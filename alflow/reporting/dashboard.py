@@ -39,6 +39,12 @@ NAMES_TAG, NAMES_VERSION = "alflow.metric_names", "2"
 NAMES = {
     "accuracy": "model/accuracy",
     "f1_macro": "model/f1_macro",
+    "f1_micro": "model/f1_micro",  # tags and numbers (alflow.model.targets)
+    "hamming_loss": "model/hamming_loss",
+    "subset_accuracy": "model/subset_accuracy",
+    "r2": "model/r2",
+    "rmse": "model/rmse",
+    "mae": "model/mae",
     "labels_used": "budget/labels_used",
     "labels_asked": "budget/labels_asked",
     "labels_remaining": "budget/labels_remaining",

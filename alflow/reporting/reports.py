@@ -112,7 +112,8 @@ class RoundReport:
             return f"{self.campaign}: no new files have arrived; nothing to screen"
         if self.status == "waiting":
             return self._waiting()
-        scores = ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items() if not math.isnan(v))
+        # per-label figures (model/f1_label/<tag>) are MLflow's to show: the line keeps the headline metrics
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items() if not math.isnan(v) and "/" not in k)
         head = (
             f"{self.campaign} round {self.round}: {self.labels_used}/{self.max_labels} labels, "
             f"{scores or 'no metric yet'} ({self.metric_source})"
@@ -260,6 +261,7 @@ def status_rows(config: CampaignConfig, state: CampaignState | None = None) -> l
                 "delivered": len({i for r in records for i in r.items}) if round_ in state.delivered else None,
                 "ingested": len(labels) if round_ in state.ingested else None,
                 **{k: record.metrics.get(k) for k in ("accuracy", "f1_macro")},
+                **{k: v for k, v in record.metrics.items() if k not in ("accuracy", "f1_macro") and "/" not in k},
                 "metric_source": record.metric_source,
                 "spend": None if cost is None else amount(len(record.batch_ids), cost),
                 "spend_total": None if cost is None else amount(len(asked), cost),

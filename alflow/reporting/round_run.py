@@ -128,7 +128,12 @@ def write_round_artifacts(
     docs = folder / "validation" / "data_docs"
     docs.mkdir(parents=True)
     report = validation.document_labels(
-        view.labeled, id_column="id", label_column="label", classes=config.classes, folder=str(docs)
+        view.labeled,
+        id_column="id",
+        label_column="label",
+        classes=config.classes,
+        folder=str(docs),
+        kind=config.label_kind,
     )
     (folder / "validation" / "labeled_set.json").write_text(json.dumps(report, indent=2, default=str))
     return tuple(sorted(tables))
@@ -164,7 +169,7 @@ def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracki
     metrics = decision.evaluation.metrics
     with tempfile.TemporaryDirectory(prefix="alflow-round-") as staging:
         tables = write_round_artifacts(config, view, trained, Path(staging), seen.forecast)
-        logged = estimators.servable(trained.model, trained.example, config.pool)
+        logged = estimators.servable(getattr(trained.model, "fitted_", trained.model), trained.example, config.pool)
         entry = tracking.RoundLog(
             round=decision.round,
             model=logged.model if trained.fitted else None,

@@ -83,8 +83,8 @@ def _labeled_frame(ctx: RoundContext) -> pd.DataFrame:
 
 
 def _confusion(ctx: RoundContext, trained: Trained) -> pd.DataFrame | None:
-    if ctx.holdout is None or not trained.fitted:
-        return None
+    if ctx.holdout is None or not trained.fitted or not ctx.config.label_kind.is_class:
+        return None  # tags and numbers have no confusion matrix: their metrics say it (alflow.model.targets)
     X, truth = ctx.holdout
     classes = list(ctx.config.classes)
     true = pd.Categorical(truth, categories=classes)

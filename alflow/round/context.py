@@ -17,6 +17,7 @@ from alflow.config import CampaignConfig
 from alflow.data import frames
 from alflow.data.pools import PoolSource, open_pool
 from alflow.ledger import changes
+from alflow.kinds import tags
 from alflow.ledger.budget import Budget
 from alflow.ledger.ledger import Ledger
 from alflow.ledger.state import CampaignState
@@ -133,7 +134,13 @@ class RoundContext:
         return Budget.of(self.config.budget, seed_labels=len(self.inputs.seed_labels), asked=asked)
 
     def class_counts(self, labels: dict[str, str]) -> dict[str, int]:
-        """Labels per class of the class set (zero for a class not labeled yet)."""
+        """Labels per class of the class set (zero for a class not labeled yet); per tag for tags, none for numbers."""
+        kind = self.config.label_kind
+        if kind.kind == "number":
+            return {}
+        if kind.kind == "multi":
+            tagged = [t for text in labels.values() for t in tags(text)]
+            return {c: tagged.count(c) for c in self.config.classes}
         values = list(labels.values())
         return {c: values.count(c) for c in self.config.classes}
 

@@ -40,6 +40,8 @@ def _digest(config: CampaignConfig, source: pools.PoolSource) -> str:
         "holdout": holdout and [holdout.uri, files.file_version(holdout.uri), holdout.label_column],
         "classes": list(config.classes),
     }
+    if not config.label_kind.is_class:  # the single-class digest stays what it was
+        facts["labels"] = config.labels.model_dump()
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -118,6 +120,7 @@ def _check(
         allowed_ids=set(scan.found),
         allowed_name=f"the pool {pool.uri}",
         source=config.seed_labels.uri,
+        kind=config.label_kind,
     )
     return scan.rows, _check_content(config, source)
 
@@ -131,7 +134,12 @@ def _read_holdout(
     holdout = frames.read_table(config.holdout.uri, text_columns=[label])
     if check:
         validation.check_holdout(
-            holdout, features=features, label_column=label, classes=config.classes, source=config.holdout.uri
+            holdout,
+            features=features,
+            label_column=label,
+            classes=config.classes,
+            source=config.holdout.uri,
+            kind=config.label_kind,
         )
         pool = config.pool
         if pool.reads == "table":
@@ -140,7 +148,15 @@ def _read_holdout(
             text = None if pool.vector_column else pool.text_column
             reads = pool.model_copy(update={"text_column": text, "reference_column": None})
             content.check_chunk(holdout, reads, dimensions=dimensions, base="", source=config.holdout.uri)
-    return holdout
+    return _spelled(holdout, label, config)
+
+
+def _spelled(frame: pd.DataFrame, label: str, config: CampaignConfig) -> pd.DataFrame:
+    """`frame` with its labels in the one spelling of the campaign's kind (alflow.kinds); class labels as they are."""
+    kind = config.label_kind
+    if kind.is_class or label not in frame.columns:
+        return frame
+    return frame.assign(**{label: kind.parse_column(frame[label])[0]})
 
 
 def validate_inputs(config: CampaignConfig, *, record: bool = True) -> Inputs:
@@ -163,6 +179,7 @@ def validate_inputs(config: CampaignConfig, *, record: bool = True) -> Inputs:
             f"{seed_cfg.uri}: the seed labels are empty (a header and no rows): label a few items first", reason="empty"
         )
     rows, dimensions = (recorded.rows, recorded.dimensions) if recorded else _check(config, source, features, seed)
+    seed = _spelled(seed, seed_cfg.label_column, config)
     holdout = _read_holdout(config, features, check=recorded is None, dimensions=dimensions)
     if pool.embedder:  # computed now if this version of the pool has none cached here
         frames.pool_embeddings(pool, source)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from alflow.data import frames
-from alflow.model import estimators
+from alflow.model import estimators, targets
 from alflow.round.context import RoundContext
 from alflow.round.pool import item_rows
 
@@ -41,7 +41,8 @@ class Trained:
 
     @property
     def name(self) -> str:
-        return estimators.model_name(self.model)
+        model = self.model.estimator if isinstance(self.model, targets.LabelModel) else self.model
+        return estimators.model_name(model)
 
     def predicted(self, proba: np.ndarray) -> np.ndarray:
         """The predicted class of each row of `proba`, as text ("" at cold start)."""
@@ -57,6 +58,8 @@ def train_model(ctx: RoundContext) -> Trained:
     rows = item_rows(ctx, ids, list(ctx.state.rounds.values()))
     X, example = ctx.model_input(rows), frames.model_example(rows, ctx.config.pool, ctx.inputs.features)
     y = np.array([labels[i] for i in ids])
+    if not ctx.config.label_kind.is_class:
+        return _train_kind(ctx, X, y, example)
     estimator = estimators.build_model(ctx.config.model, seed=ctx.config.seed)
     counts = ctx.class_counts(labels)
     if np.unique(y).size < 2:
@@ -72,3 +75,22 @@ def evaluate(ctx: RoundContext, model: Any, X: Any, y: np.ndarray) -> Evaluation
         return Evaluation(estimators.holdout_metrics(model, X_holdout, truth), "holdout")
     untrained = estimators.build_model(ctx.config.model, seed=ctx.config.seed)
     return Evaluation(estimators.cross_validated_metrics(untrained, X, y, seed=ctx.config.seed), "cross_validation")
+
+
+def _train_kind(ctx: RoundContext, X: Any, y: np.ndarray, example: Any) -> Trained:
+    """`train_model` for tags or numbers (alflow.model.targets): cold until the labels can train a model."""
+    config, kind = ctx.config, ctx.config.label_kind
+    estimator = targets.build_model(config.model, kind, seed=config.seed)
+    counts = ctx.class_counts(ctx.labeled)
+    if not targets.trainable(kind, y):
+        return Trained(
+            estimator, X, y, counts, Evaluation(targets.cold(kind), "cold_start"), fitted=False, example=example
+        )
+    model = targets.train(estimator, X, y)
+    if ctx.holdout is not None:
+        X_holdout, truth = ctx.holdout
+        evaluation = Evaluation(targets.scores(kind, truth, model.predict(X_holdout)), "holdout")
+    else:
+        metrics = targets.cross_validated(estimator, X, y, kind, seed=config.seed)
+        evaluation = Evaluation(metrics, "cross_validation")
+    return Trained(model, X, y, counts, evaluation, example=example)

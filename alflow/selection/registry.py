@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from alflow.selection import diversity, measures
+from alflow.selection import diversity, measures, multilabel, regression
 from alflow.selection.committee import committee_proba
 
 if TYPE_CHECKING:
@@ -177,6 +177,99 @@ NAMES: tuple[str, ...] = (AUTO, *STRATEGIES)
 """The names a campaign file's `strategy.name` and `alflow.select(strategy=...)` accept, besides an import path."""
 
 
+# --- tags and numbers (alflow.kinds): a model's per-label probabilities, or its numeric predictions ------------
+# Each scores rows with the model once it is fitted (uniform draws before: the pick then covers the
+# pool) and keeps batch_size * oversample candidates, of which weighted k-means picks a diverse batch.
+
+
+def _is_fitted(model: Any) -> bool:
+    if hasattr(model, "fitted_"):
+        return True
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(model)
+    except (NotFittedError, TypeError):
+        return False
+    return True
+
+
+def _tags(measure: measures.Measure) -> Prefilter:
+    def prefilter(chunk: Chunk) -> np.ndarray:
+        model = chunk.context.model
+        return measure(multilabel.label_proba(model, chunk.X)) if _is_fitted(model) else chunk.uniform()
+
+    return prefilter
+
+
+def _numbers(score: Callable[..., np.ndarray]) -> Prefilter:
+    def prefilter(chunk: Chunk) -> np.ndarray:
+        ctx = chunk.context
+        if not (_is_fitted(ctx.model) and ctx.has_labels):
+            return chunk.uniform()
+        return score(ctx.model, chunk.X, ctx.X_labeled, ctx.y_labeled)
+
+    return prefilter
+
+
+def _committee_variance(model: Any, X: Any, X_labeled: Any, y_labeled: Any) -> np.ndarray:
+    return regression.committee_variance(model, X, X_labeled, y_labeled, size=COMMITTEE_SIZE)
+
+
+COMMITTEE_SIZE = 5
+"""Bootstrap members of committee_variance."""
+
+
+def _kind_strategy(name: str, summary: str, prefilter: Prefilter) -> Strategy:
+    return Strategy(name, summary, prefilter, _weighted_kmeans, _oversampled, needs_model=False)
+
+
+KIND_STRATEGIES: dict[str, dict[str, Strategy]] = {
+    "multi": {
+        s.name: s
+        for s in (
+            _kind_strategy(
+                "binary_minimum", "the tag nearest its boundary (Brinker)", _tags(multilabel.binary_minimum)
+            ),
+            _kind_strategy(
+                "max_loss", "hinge loss against the most likely tag alone (Li et al.)", _tags(multilabel.max_loss)
+            ),
+            _kind_strategy(
+                "mean_max_loss",
+                "mean hinge loss against the predicted tags (Li et al.)",
+                _tags(multilabel.mean_max_loss),
+            ),
+            _kind_strategy("min_confidence", "lowest probability of any tag", _tags(multilabel.min_confidence)),
+            _kind_strategy("avg_confidence", "highest mean tag probability (modAL)", _tags(multilabel.avg_confidence)),
+        )
+    },
+    "number": {
+        "committee_variance": _kind_strategy(
+            "committee_variance",
+            "variance of bootstrap refits' predictions (query by committee for regression)",
+            _numbers(_committee_variance),
+        ),
+        "igs": _kind_strategy(
+            "igs",
+            "improved greedy sampling: input distance x prediction distance to the labels",
+            _numbers(regression.improved_greedy),
+        ),
+        "gsx": _diversity("gsx", "greedy sampling in the inputs: k-center greedy from the labeled set", _kcenter),
+    },
+}
+"""Strategies for a campaign of tags (`multi`) or numbers (`number`), beside the diversity strategies."""
+
+KIND_NAMES: dict[str, tuple[str, ...]] = {
+    "class": NAMES,
+    **{
+        kind: (AUTO, *specs, *(n for n, s in STRATEGIES.items() if not s.needs_model))
+        for kind, specs in KIND_STRATEGIES.items()
+    },
+}
+"""The names `strategy.name` accepts for each kind of label (alflow.kinds)."""
+
+
 def lookup(strategy: str | Strategy) -> Strategy | None:
     """The spec for a name, an import path (`package.module:attribute`) or a spec; None for `auto`.
 
@@ -188,6 +281,9 @@ def lookup(strategy: str | Strategy) -> Strategy | None:
         return None
     if strategy in STRATEGIES:
         return STRATEGIES[strategy]
+    for specs in KIND_STRATEGIES.values():
+        if strategy in specs:
+            return specs[strategy]
     if ":" not in str(strategy):
         raise ValueError(
             f"strategy {strategy!r} is unknown; use one of {', '.join(NAMES)}, "

@@ -266,5 +266,10 @@ def _choose(model: Any, strategy: str | Strategy, *, y_labeled: Any) -> Choice:
 def _predicted(ctx: Context, X: Any) -> np.ndarray:
     """The model's label for each picked item (None at cold start or for a model that is not a classifier)."""
     if ctx.fitted:
-        return np.asarray(ctx.model.predict(X), dtype=object)
+        predicted = np.asarray(ctx.model.predict(X), dtype=object)
+        if predicted.ndim > 1:  # a multi-label model's 0/1 row per item: one tuple each
+            rows = np.empty(len(predicted), dtype=object)
+            rows[:] = [tuple(row) for row in predicted.tolist()]
+            return rows
+        return predicted
     return np.full(n_rows(X), None, dtype=object)

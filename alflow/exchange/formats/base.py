@@ -31,10 +31,12 @@ SOURCE_REF = "source-ref"  # a batch item's reference (an image, a scan, a docum
 @dataclass(frozen=True)
 class ReadOptions:
     """What a reader needs to know of the campaign: its class set and, for Ground Truth output of
-    chained jobs, which job's label attribute holds the label (None: the last one on each line)."""
+    chained jobs, which job's label attribute holds the label (None: the last one on each line);
+    `kind` is the campaign's kind of label (alflow.kinds: a multi-label campaign's JSON list of tags)."""
 
     classes: tuple[str, ...]
     label_attribute: str | None = None
+    kind: str = "class"
 
 
 class BatchWriter(Protocol):
