@@ -174,13 +174,7 @@ def simulate(
     `objective` is what the recommendation optimises (`summary.OBJECTIVES`). Raises ConfigError
     for an unknown strategy or objective, or an answers column that does not fit the campaign.
     """
-    unknown = [s for s in strategies if isinstance(s, str) and ":" not in s and s not in registry.NAMES]
-    if unknown:
-        raise ConfigError(
-            f"--strategies: unknown {unknown}; use names from {', '.join(registry.NAMES)}, "
-            "or the import path package.module:attribute of a strategy made with alflow.make_strategy"
-        )
-    specs = {_label(s): s for s in [*strategies, "random"]}
+    specs = strategy_specs([*strategies, "random"])
     summary.check_objective(objective)
     names = list(specs)
     runs: dict[str, list[Replay]] = {name: [] for name in names}
@@ -197,6 +191,17 @@ def simulate(
     curves = {name: mean_curve([r.curve for r in replays]) for name, replays in runs.items()}
     used = {name: Counter(s for r in replays for s in r.used) for name, replays in runs.items()}
     return summary.summarise(config.stopping.metric, curves, float(np.mean(fulls)), objective=objective, used=used)
+
+
+def strategy_specs(strategies: Sequence[str | Strategy]) -> dict[str, str | Strategy]:
+    """Each strategy by its name in the table. Raises ConfigError for an unknown name or a bad import path."""
+    unknown = [s for s in strategies if isinstance(s, str) and ":" not in s and s not in registry.NAMES]
+    if unknown:
+        raise ConfigError(
+            f"--strategies: unknown {unknown}; use names from {', '.join(registry.NAMES)}, "
+            "or the import path package.module:attribute of a strategy made with alflow.make_strategy"
+        )
+    return {_label(s): s for s in strategies}
 
 
 def _label(strategy: str | Strategy) -> str:
