@@ -64,6 +64,7 @@ class NoisyReplay:
 
     replay: Replay
     estimated: np.ndarray | None = field(default=None, repr=False)
+    repeats: int = 0  # annotations asked of items already labeled
 
 
 def noisy_curve(
@@ -89,6 +90,7 @@ def noisy_curve(
     budget = config.budget.max_labels
     curve: list[tuple[int, float]] = []
     used: list[str] = []
+    repeated = rounds = 0
     while True:
         rows = np.flatnonzero(seeded | (asked > 0))
         labels, posterior = _labels(plan, truth, annotations, asked, seeded, len(classes))
@@ -104,16 +106,18 @@ def noisy_curve(
         repeats = _repeats(asked, seeded, annotations, posterior, k // 2)
         each = 3 if plan == "repeat3" else 1
         new = _new_items(
-            model, problem, options, (rows, y), seeded | (asked > 0), k - len(repeats), each, [seed, len(used)]
+            model, problem, options, (rows, y), seeded | (asked > 0), k - len(repeats), each, [seed, rounds]
         )
         if k <= 0 or not (len(repeats) or new.size):
             estimated = _estimated(annotations, asked, len(classes)) if plan == "adaptive" else None
-            return NoisyReplay(Replay(curve, used), estimated)
+            return NoisyReplay(Replay(curve, used), estimated, repeated)
+        repeated += len(repeats)
         asked[repeats] += 1
         asked[new.indices] = min(each, k)
-        used.append(new.strategy)
+        used += [new.strategy] if new.size else []
+        rounds += 1
         if on_round is not None:
-            on_round(len(used))
+            on_round(rounds)
 
 
 @dataclass(frozen=True)
@@ -244,7 +248,7 @@ def simulate_with_annotators(
     jobs = [(f"{name}/{plan}", spec, plan) for name, spec in specs.items() for plan in plans]
     jobs.append(("random", "random", "once"))
     runs: dict[str, list[Replay]] = {name: [] for name, _, _ in jobs}
-    fulls, on_pool, estimated = [], [], []
+    fulls, on_pool, estimated, repeats = [], [], [], Counter[str]()
     for seed in range(config.seed, config.seed + seeds):
         problem = load_problem(config, answers=answers, seed=seed)
         fulls.append(full_data_score(config, problem, seed=seed))
@@ -257,12 +261,15 @@ def simulate_with_annotators(
                 on_round(0)
             replay = noisy_curve(config, problem, drawn, strategy=spec, plan=plan, seed=seed, on_round=on_round)
             runs[name].append(replay.replay)
+            repeats[name] += replay.repeats
             if replay.estimated is not None:
                 estimated.append(replay.estimated)
     curves = {name: mean_curve([r.curve for r in replays]) for name, replays in runs.items()}
     used = {name: Counter(s for r in replays for s in r.used) for name, replays in runs.items()}
     result = summary.summarise(config.stopping.metric, curves, float(np.mean(fulls)), objective=objective, used=used)
     rows = _crowd_rows(crowd, np.mean(on_pool, axis=0), np.nanmean(estimated, axis=0) if estimated else None)
+    for row in result.table:
+        row["repeats"] = repeats[row["strategy"]] / seeds
     return replace(result, annotators=rows, plans={p: PLANS[p] for p in plans})
 
 

@@ -157,6 +157,7 @@ def _crowd_lines(sim: Simulation) -> list[str]:
         return []
     lines = ["", "Labels are seed labels plus annotations bought (each annotation costs the label price).", ""]
     lines += [f"- {plan}: {what}" for plan, what in sim.plans.items()]
+    lines += [f"- {r['strategy']} asked {r['repeats']:g} repeats per replay" for r in sim.table if r.get("repeats")]
     lines += ["", "| annotator | share | accuracy (set) | accuracy on this pool | estimated (adaptive) |"]
     lines.append("|---|---|---|---|---|")
     for a in sim.annotators:
