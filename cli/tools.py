@@ -97,7 +97,7 @@ def simulate(
     annotators: Annotated[
         Path | None,
         typer.Option(
-            help="a YAML file of simulated annotators (error rates, confusions, or from_gold); docs/SIMULATION.md"
+            help="a YAML file of simulated annotators (error rates, confusions, or from_gold); docs/ANNOTATORS.md"
         ),
     ] = None,
     labeling: Annotated[

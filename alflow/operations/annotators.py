@@ -1,4 +1,4 @@
-"""Simulated annotators: who errs, how often and into which class (docs/SIMULATION.md).
+"""Simulated annotators: who errs, how often and into which class (docs/ANNOTATORS.md).
 
 A spec file (YAML) lists 1 to 10 annotators, each with an overall `error_rate`, optional per-class
 `error_rates`, optional `confusions` (for a true class, the weights of the wrong classes it is
