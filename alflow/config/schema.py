@@ -215,7 +215,11 @@ class VendorConfig(_Model):
     annotators: Annotated[int, Field(ge=1)] = Field(
         default=1, description="votes an item needs in one delivery file before its label is accepted"
     )
-    aggregation: Literal["majority", "dawid_skene"] = "majority"
+    aggregation: Literal["majority", "dawid_skene", "quality"] = Field(
+        default="majority",
+        description="majority, dawid_skene (per file), or quality: Dawid-Skene with a prior once a file has "
+        "10 items with two votes or more (a majority before), each annotator's accuracy recorded",
+    )
     tie_rule: Literal["outstanding", "class_order"] = Field(
         default="outstanding",
         description="a tied vote leaves the item outstanding, or takes the tied class listed first in classes",

@@ -14,6 +14,10 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
+
+from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL
+from alflow.intake.aggregation import majority
 
 PRIOR_ACCURACY = 0.8
 """What an annotator is assumed to get right before their votes say otherwise."""
@@ -113,3 +117,61 @@ def wilson(successes: int, trials: int, *, z: float = 1.96) -> tuple[float, floa
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+MIN_OVERLAP = 10
+"""Items with votes of two annotators or more a file needs before its annotators' quality is
+estimated from it (`aggregate_with_quality`); with fewer, a plain majority."""
+
+ANONYMOUS = "(anonymous)"
+
+
+@dataclass(frozen=True)
+class Weighed:
+    """One file's votes aggregated with annotator quality: labels, items refused and why, the
+    agreement (as `aggregation.majority`), each annotator's estimated accuracy (empty without
+    evidence) and the method that decided ("dawid_skene" or "majority")."""
+
+    labels: dict[str, str]
+    refused: dict[str, str]
+    agreement: float | None
+    accuracy: dict[str, float]
+    method: str
+
+
+def aggregate_with_quality(votes: pd.DataFrame, *, classes: tuple[str, ...], annotators: int, tie_rule: str) -> Weighed:
+    """Dawid-Skene with the prior over a file's valid votes (columns id, label, annotator) once
+    MIN_OVERLAP items have two votes or more, else the majority; items with fewer than
+    `annotators` votes are refused (too_few_votes), a tied posterior follows `tie_rule` as a tied
+    majority does."""
+    counts = votes.groupby(ID, sort=False).size()
+    overlap = int((counts >= 2).sum())
+    if overlap < MIN_OVERLAP:
+        return Weighed(*majority(votes, classes=classes, annotators=annotators, tie_rule=tie_rule), {}, "majority")
+    refused = {str(i): "too_few_votes" for i, n in counts.items() if n < annotators}
+    votes = votes[~votes[ID].isin(refused)]
+    items = list(dict.fromkeys(str(i) for i in votes[ID]))
+    names = votes[ANNOTATOR].fillna(ANONYMOUS).astype(str)
+    workers = sorted(set(names))
+    item_of, worker_of = {i: n for n, i in enumerate(items)}, {w: n for n, w in enumerate(workers)}
+    quality = dawid_skene_em(
+        np.array([item_of[str(i)] for i in votes[ID]], dtype=int),
+        np.array([worker_of[w] for w in names], dtype=int),
+        np.array([classes.index(c) for c in votes[LABEL]], dtype=int),
+        shape=(len(items), len(workers), len(classes)),
+    )
+    labels: dict[str, str] = {}
+    for n, item in enumerate(items):
+        row = quality.posterior[n]
+        tied = np.flatnonzero(row >= row.max() - 1e-9)
+        if tied.size > 1 and tie_rule == "outstanding":
+            refused[item] = "tie"
+        else:
+            labels[item] = classes[int(tied[0])]
+    shares = [
+        float((group[LABEL] == labels[str(i)]).mean())
+        for i, group in votes.groupby(ID, sort=False)
+        if len(group) > 1 and str(i) in labels
+    ]
+    accuracy = {w: round(float(quality.accuracy[n]), 4) for n, w in enumerate(workers)}
+    return Weighed(labels, refused, float(np.mean(shares)) if shares else None, accuracy, "dawid_skene")

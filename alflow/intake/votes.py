@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -31,6 +31,7 @@ from alflow.exchange.formats import reading
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, META_COLUMNS
 from alflow.exchange.formats.reading import DETAIL, PROBLEM, ROW
 from alflow.intake.aggregation import dawid_skene, majority
+from alflow.intake.quality import aggregate_with_quality
 from alflow.ledger.records import FIELD_CAP, RejectedRow, capped
 from alflow.values import plain
 
@@ -61,6 +62,7 @@ class Verdict:
     votes: int
     items: list[str]
     metadata: dict[str, dict]
+    annotator_accuracy: dict[str, float] = field(default_factory=dict)  # aggregation "quality", with evidence
 
 
 def normalise(votes: pd.DataFrame, first_row: int = 1) -> pd.DataFrame:
@@ -156,7 +158,13 @@ class Judge:
         kept = pd.concat(self._kept, ignore_index=True) if self._kept else normalise(pd.DataFrame())
         machine = kept.loc[kept["human_annotated"].map(_is_machine).astype(bool)]
         human = kept.drop(index=machine.index)
-        if self.aggregation == "dawid_skene":
+        accuracy: dict[str, float] = {}
+        if self.aggregation == "quality":
+            weighed = aggregate_with_quality(
+                human, classes=self.classes, annotators=self.annotators, tie_rule=self.tie_rule
+            )
+            labels, refused, agreement, accuracy = weighed.labels, weighed.refused, weighed.agreement, weighed.accuracy
+        elif self.aggregation == "dawid_skene":
             labels, refused, agreement = dawid_skene(human, classes=self.classes, annotators=self.annotators)
         else:
             labels, refused, agreement = majority(
@@ -186,6 +194,7 @@ class Judge:
             votes=self.rows,
             items=sorted(set(kept[ID])),
             metadata=_metadata(kept, {**fresh, **machine_labels}),
+            annotator_accuracy={capped(w): a for w, a in list(accuracy.items())[:MAX_ANNOTATORS]},
         )
 
 
