@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from alflow.config import load_campaign
 from alflow.errors import ConfigError
-from alflow.intake.quality import dawid_skene_em, wilson
+from alflow.intake.quality import dawid_skene_em, vote_posterior, wilson
 from alflow.operations.annotators import Annotator, draw_annotations, estimate_annotators, load_annotators
 from alflow.operations.demo import write_demo_data
 from alflow.operations.noisy import noisy_curve, simulate_with_annotators
@@ -280,3 +280,13 @@ def test_simulate_with_bad_annotator_options_says_one_line_and_writes_nothing(
     assert result.exit_code == 1
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert snapshot(tmp_path) == before
+
+
+def test_vote_posterior_weighs_each_vote_by_its_annotators_confusion():
+    good = np.array([[0.95, 0.05], [0.05, 0.95]])
+    poor = np.array([[0.6, 0.4], [0.4, 0.6]])
+    confusion = np.stack([good, poor])
+    # item 0: one vote of the poor annotator; item 1: good says 1, poor says 0
+    posterior = vote_posterior(np.array([0, 1, 1]), np.array([1, 0, 1]), np.array([0, 1, 0]), confusion, 2)
+    assert posterior[0] == pytest.approx([0.6, 0.4])
+    assert posterior[1].argmax() == 1 and posterior[1][1] == pytest.approx(0.95 * 0.4 / (0.95 * 0.4 + 0.05 * 0.6))

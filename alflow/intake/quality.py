@@ -82,6 +82,18 @@ def dawid_skene_em(
     return Quality(posterior, confusion, _accuracy(posterior, items, annotators, labels, n_annotators))
 
 
+def vote_posterior(
+    items: np.ndarray, annotators: np.ndarray, labels: np.ndarray, confusion: np.ndarray, n_items: int
+) -> np.ndarray:
+    """Posterior (items, classes) from the votes alone, each weighed by its annotator's `confusion`
+    (annotators, true, said), under an even class prior: what the votes say, whatever the prior
+    that estimated the confusions said of each item."""
+    log_post = np.zeros((n_items, confusion.shape[1]))
+    np.add.at(log_post, items, np.log(confusion[annotators, :, labels]))
+    posterior = np.exp(log_post - log_post.max(axis=1, keepdims=True))
+    return posterior / posterior.sum(axis=1, keepdims=True)
+
+
 def _confusions(
     posterior: np.ndarray,
     items: np.ndarray,

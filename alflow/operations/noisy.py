@@ -18,7 +18,7 @@ from sklearn.model_selection import KFold
 
 from alflow.config import CampaignConfig
 from alflow.errors import ConfigError
-from alflow.intake.quality import dawid_skene_em
+from alflow.intake.quality import dawid_skene_em, vote_posterior
 from alflow.model import estimators
 from alflow.operations import summary
 from alflow.operations.annotators import Annotations, Annotator, draw_annotations
@@ -165,9 +165,11 @@ def _labels(
     if plan == "adaptive":
         items, who, said = _votes(annotations, asked)
         shape = (truth.size, annotations.who.shape[1], k)
-        posterior = dawid_skene_em(items, who, said, shape=shape, item_prior=model_prior).posterior
-        labels[voted] = np.argmax(posterior[voted], axis=1)
-        return labels, posterior
+        quality = dawid_skene_em(items, who, said, shape=shape, item_prior=model_prior)
+        # the model weighs annotators and asks repeats; an item's label is what its votes say
+        by_votes = vote_posterior(items, who, said, quality.confusion, truth.size)
+        labels[voted] = np.argmax(by_votes[voted], axis=1)
+        return labels, quality.posterior
     for row in voted:  # once (one vote) and repeat3: the majority, a tie to the earliest vote
         said = annotations.said[row, : asked[row]]
         counts = np.bincount(said, minlength=k)
