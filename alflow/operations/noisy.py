@@ -45,7 +45,7 @@ PLANS = {
     "adaptive": (
         "one annotation per new item; another for a labeled item whose label is likely wrong "
         "(disagreeing votes, a weak annotator, a confident model that disagrees), up to half a batch; "
-        "labels from Dawid-Skene with each annotator's estimated quality"
+        "an item's label: its votes, each weighed by its annotator's quality as Dawid-Skene estimates it"
     ),
 }
 
