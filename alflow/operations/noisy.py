@@ -103,7 +103,7 @@ def noisy_curve(
         spent = int(seeded.sum() + asked.sum())
         curve.append((spent, float(score)))
         k = min(section.batch_size, budget - spent)
-        repeats = _repeats(asked, seeded, annotations, posterior, k // 2)
+        repeats = _repeats(asked, seeded, annotations, (labels, posterior), k // 2)
         each = 3 if plan == "repeat3" else 1
         new = _new_items(
             model, problem, options, (rows, y), seeded | (asked > 0), k - len(repeats), each, [seed, rounds]
@@ -155,8 +155,9 @@ def _labels(
     model_prior: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The training label (class index) of every item under the plan (seed items: the answer), and
-    for `adaptive` the Dawid-Skene posterior (items, classes), with `model_prior` as each item's
-    prior when given. Items not labeled hold -1."""
+    for `adaptive` the Dawid-Skene posterior (items, classes) with `model_prior` as each item's
+    prior when given; an adaptive label is the votes' own posterior under the annotators'
+    estimated confusions (`vote_posterior`). Items not labeled hold -1."""
     labels = np.where(seeded, truth, -1)
     voted = np.flatnonzero((asked > 0) & ~seeded)
     if plan == "perfect":
@@ -185,15 +186,21 @@ def _votes(annotations: Annotations, asked: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _repeats(
-    asked: np.ndarray, seeded: np.ndarray, annotations: Annotations, posterior: np.ndarray | None, most: int
+    asked: np.ndarray,
+    seeded: np.ndarray,
+    annotations: Annotations,
+    judged: tuple[np.ndarray, np.ndarray | None],
+    most: int,
 ) -> list[int]:
     """Labeled items (not seed, an annotator left to ask) whose label is wrong with probability at
-    least REPEAT_WHEN under the posterior, the likeliest wrong first, at most `most`; none without
-    a posterior (plans other than adaptive)."""
+    least REPEAT_WHEN, the likeliest wrong first, at most `most`. `judged` is (each item's label,
+    the posterior that weighs its votes with the model's view); no posterior (plans other than
+    adaptive), no repeats."""
+    labels, posterior = judged
     open_ = np.flatnonzero((asked > 0) & (asked < annotations.who.shape[1]) & ~seeded)
     if posterior is None or most <= 0 or open_.size == 0:
         return []
-    wrong = 1 - posterior[open_].max(axis=1)
+    wrong = 1 - posterior[open_, labels[open_]]
     order = np.argsort(-wrong, kind="stable")
     return [int(open_[i]) for i in order[:most] if wrong[i] >= REPEAT_WHEN]
 
