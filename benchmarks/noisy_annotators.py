@@ -66,7 +66,7 @@ def write_campaign(folder: Path, X: np.ndarray, y: np.ndarray, *, budget: int, b
     seed[["id", "truth"]].rename(columns={"truth": "label"}).to_csv(folder / "data" / "seed.csv", index=False)
     holdout.drop(columns="id").rename(columns={"truth": "label"}).to_csv(folder / "data" / "holdout.csv", index=False)
     campaign = {
-        "campaign": folder.name,
+        "campaign": folder.name.replace("_", "-"),
         "pool": {"uri": "data/pool.csv", "id_column": "id", "feature_columns": [c for c in frame if c.startswith("f")]},
         "seed_labels": {"uri": "data/seed.csv", "label_column": "label"},
         "holdout": {"uri": "data/holdout.csv", "label_column": "label"},
