@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
 DEFAULT_DEMO_DIR = Path("alflow-demo")
+DEFAULT_LABELING = "perfect,once,repeat3,adaptive"
 
 
 def demo(
@@ -97,21 +98,31 @@ def simulate(
         Path | None, typer.Option("--out", help="output folder (default: simulation/ beside CONFIG)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the table and recommendation as JSON")] = False,
+    annotators: Annotated[
+        Path | None,
+        typer.Option(
+            help="a YAML file of simulated annotators (error rates, confusions, or from_gold); docs/ANNOTATORS.md"
+        ),
+    ] = None,
+    labeling: Annotated[
+        str, typer.Option(help="with --annotators: comma-separated plans among perfect, once, repeat3, adaptive")
+    ] = DEFAULT_LABELING,
 ) -> None:
     """Replay the campaign on labeled data for each strategy and random; recommend a strategy."""
-    from alflow.operations import simulate as simulation
+    from alflow.errors import ConfigError
     from alflow.operations import summary
     from alflow.reporting import tracking
 
     quiet_libraries()
     with errors_as_exit_codes():
+        plans = [p.strip() for p in labeling.split(",") if p.strip()]
+        if annotators is None and labeling != DEFAULT_LABELING:
+            raise ConfigError("--labeling needs --annotators: plans say how a noisy vendor's annotations are used")
         campaign = load_campaign(config)
         names = [s.strip() for s in strategies.split(",") if s.strip()]
         summary.check_objective(optimise)
         with replay_progress() as progress:
-            result = simulation.simulate(
-                campaign, answers=answers, strategies=names, seeds=seeds, objective=optimise, progress=progress
-            )
+            result = _replay(campaign, answers, names, seeds, optimise, annotators, plans, progress)
         folder = output or config.resolve().parent / "simulation"
         paths = summary.write_outputs(result, folder)
         run_id = tracking.log_simulation(
@@ -126,6 +137,7 @@ def simulate(
                 "batch_size": campaign.strategy.batch_size,
                 "max_labels": campaign.budget.max_labels,
                 "model": campaign.model.preset or campaign.model.estimator,
+                **({"annotators": str(annotators), "labeling": ",".join(plans)} if annotators else {}),
             },
             curves=result.curves,
             table=result.table,
@@ -143,6 +155,7 @@ def simulate(
                 "reason": result.reason,
                 "targets_reached": list(result.targets),
                 "table": result.table,
+                **({"annotators": list(result.annotators), "plans": result.plans} if result.annotators else {}),
                 "files": {name: str(path) for name, path in paths.items()},
                 "mlflow_run_id": run_id,
             }
@@ -150,6 +163,30 @@ def simulate(
         return
     out.print(summary.table_markdown(result), highlight=False, soft_wrap=True)
     out.print(f"curves: {paths['curves']}  plot: {paths['plot']}  MLflow run: {run_id}", highlight=False)
+
+
+def _replay(campaign, answers: str, names: list[str], seeds: int, optimise: str, annotators, plans, progress):
+    """The simulation: with an oracle, or with the annotators of the file `annotators` under each plan."""
+    from alflow.operations import simulate as simulation
+
+    if annotators is None:
+        return simulation.simulate(
+            campaign, answers=answers, strategies=names, seeds=seeds, objective=optimise, progress=progress
+        )
+    from alflow.operations.annotators import load_annotators
+    from alflow.operations.noisy import simulate_with_annotators
+
+    crowd = load_annotators(annotators, tuple(campaign.classes))
+    return simulate_with_annotators(
+        campaign,
+        crowd,
+        answers=answers,
+        strategies=names,
+        seeds=seeds,
+        plans=plans,
+        objective=optimise,
+        progress=progress,
+    )
 
 
 @contextmanager

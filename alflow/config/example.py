@@ -73,6 +73,7 @@ vendor:
   # sse: AES256                  # none | AES256 | aws:kms (with kms_key_id)
   # annotators: 1                # votes per item in a delivery file; majority vote
   # tie_rule: outstanding        # outstanding | class_order (tags: a tag half the votes hold is left off)
+  # aggregation: majority        # majority | dawid_skene | quality (annotator quality, recorded; docs/VENDORS.md)
   # max_spread: 2                # numbers: votes spread wider than this send the item back (else the median)
   # batches_in_flight: 1         # batches the vendor may hold at once (3: a new one goes out while two are open)
   # max_delivery_bytes: 536870912   # a larger delivery file is refused unread (too_large)

@@ -256,7 +256,11 @@ class VendorConfig(_Model):
     annotators: Annotated[int, Field(ge=1)] = Field(
         default=1, description="votes an item needs in one delivery file before its label is accepted"
     )
-    aggregation: Literal["majority", "dawid_skene"] = "majority"
+    aggregation: Literal["majority", "dawid_skene", "quality"] = Field(
+        default="majority",
+        description="majority, dawid_skene (per file), or quality: Dawid-Skene with a prior once a file has "
+        "10 items with two votes or more (a majority before), each annotator's accuracy recorded",
+    )
     tie_rule: Literal["outstanding", "class_order"] = Field(
         default="outstanding",
         description="a tied vote leaves the item outstanding, or takes the tied class listed first in classes",
@@ -398,8 +402,10 @@ class CampaignConfig(_Model):
             bad = [c for c in self.classes if kinds.SEPARATOR in c or c == kinds.EMPTY]
             if bad:
                 raise ValueError(f"with labels.kind multi a class cannot contain ';' or be '[]': {bad}")
-        if kind != "class" and self.vendor.aggregation == "dawid_skene":
-            raise ValueError(f"vendor.aggregation dawid_skene aggregates classes: use majority with labels.kind {kind}")
+        if kind != "class" and self.vendor.aggregation in ("dawid_skene", "quality"):
+            raise ValueError(
+                f"vendor.aggregation {self.vendor.aggregation} aggregates classes: use majority with labels.kind {kind}"
+            )
         if self.vendor.max_spread is not None and kind != "number":
             raise ValueError(f"vendor.max_spread is for labels.kind number, not {kind}")
         return self

@@ -179,6 +179,7 @@ def _record(base: dict[str, Any], outcome: Verdict | Refusal, quarantine: str | 
         label_metadata=outcome.metadata,
         machine_labels=outcome.machine_labels,
         items=outcome.items,
+        annotator_accuracy=outcome.annotator_accuracy,
         quarantine=quarantine,
     )
 

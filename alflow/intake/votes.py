@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -36,6 +36,7 @@ from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, META_COLUMNS
 from alflow.exchange.formats.reading import DETAIL, PROBLEM, ROW
 from alflow.intake.aggregation import dawid_skene, majority
 from alflow.intake.kind_votes import number_votes, tag_votes
+from alflow.intake.quality import aggregate_with_quality
 from alflow.kinds import LabelKind
 from alflow.ledger.records import FIELD_CAP, RejectedRow, capped
 from alflow.values import plain
@@ -67,6 +68,7 @@ class Verdict:
     votes: int
     items: list[str]
     metadata: dict[str, dict]
+    annotator_accuracy: dict[str, float] = field(default_factory=dict)  # aggregation "quality", with evidence
 
 
 def normalise(votes: pd.DataFrame, first_row: int = 1) -> pd.DataFrame:
@@ -183,7 +185,7 @@ class Judge:
         kept = pd.concat(self._kept, ignore_index=True) if self._kept else normalise(pd.DataFrame())
         machine = kept.loc[kept["human_annotated"].map(_is_machine).astype(bool)]
         human = kept.drop(index=machine.index)
-        labels, refused, agreement, extra = self._aggregate(human)
+        labels, refused, agreement, extra, accuracy = self._aggregate(human)
         accepted = self.accepted
         conflicts = {i for i, label in labels.items() if i in accepted and accepted[i] != label}
         reason = human[ID].map(lambda i: refused.get(i) or ("conflicting_relabel" if i in conflicts else None))
@@ -208,24 +210,35 @@ class Judge:
             votes=self.rows,
             items=sorted(set(kept[ID])),
             metadata=_with(_metadata(kept, {**fresh, **machine_labels}), {i: extra[i] for i in extra if i in fresh}),
+            annotator_accuracy={capped(w): a for w, a in list(accuracy.items())[:MAX_ANNOTATORS]},
         )
 
-    def _aggregate(self, human: pd.DataFrame) -> tuple[dict[str, str], dict[str, str], float | None, dict]:
-        """(labels, item -> reason not labeled, agreement, item -> metadata) by the campaign's rule and kind."""
+    def _aggregate(
+        self, human: pd.DataFrame
+    ) -> tuple[dict[str, str], dict[str, str], float | None, dict, dict[str, float]]:
+        """(labels, item -> reason not labeled, agreement, item -> metadata, annotator -> estimated accuracy)
+        by the campaign's rule and kind."""
         kind = self.kind
         if kind is not None and kind.kind == "multi":
-            return tag_votes(
+            tagged = tag_votes(
                 human,
                 classes=kind.classes,
                 annotators=self.annotators,
                 tie_rule=self.tie_rule,
                 allow_empty=kind.allow_empty,
             )
+            return (*tagged, {})
         if kind is not None and kind.kind == "number":
-            return number_votes(human, annotators=self.annotators, max_spread=self.max_spread)
+            return (*number_votes(human, annotators=self.annotators, max_spread=self.max_spread), {})
+        if self.aggregation == "quality":
+            weighed = aggregate_with_quality(
+                human, classes=self.classes, annotators=self.annotators, tie_rule=self.tie_rule
+            )
+            return weighed.labels, weighed.refused, weighed.agreement, {}, weighed.accuracy
         if self.aggregation == "dawid_skene":
-            return (*dawid_skene(human, classes=self.classes, annotators=self.annotators), {})
-        return (*majority(human, classes=self.classes, annotators=self.annotators, tie_rule=self.tie_rule), {})
+            return (*dawid_skene(human, classes=self.classes, annotators=self.annotators), {}, {})
+        majority_ = majority(human, classes=self.classes, annotators=self.annotators, tie_rule=self.tie_rule)
+        return (*majority_, {}, {})
 
 
 def judge(

@@ -217,6 +217,7 @@ class IngestRecord(Versioned):
     reasons: dict[str, int] = Field(default_factory=dict)
     machine_labels: dict[str, str] = Field(default_factory=dict)
     items: list[str] = Field(default_factory=list)
+    annotator_accuracy: dict[str, float] = Field(default_factory=dict)  # aggregation "quality": estimated per annotator
 
     @model_validator(mode="before")
     @classmethod

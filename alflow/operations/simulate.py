@@ -202,13 +202,7 @@ def simulate(
     for an unknown strategy or objective, or an answers column that does not fit the campaign.
     """
     allowed = registry.KIND_NAMES[config.labels.kind]  # the class names for a single-class campaign
-    unknown = [s for s in strategies if isinstance(s, str) and ":" not in s and s not in allowed]
-    if unknown:
-        raise ConfigError(
-            f"--strategies: unknown {unknown}; use names from {', '.join(allowed)}, "
-            "or the import path package.module:attribute of a strategy made with alflow.make_strategy"
-        )
-    specs = {_label(s): s for s in [*strategies, "random"]}
+    specs = {**strategy_specs(strategies, allowed), **strategy_specs(["random"])}
     summary.check_objective(objective)
     names = list(specs)
     runs: dict[str, list[Replay]] = {name: [] for name in names}
@@ -225,6 +219,20 @@ def simulate(
     curves = {name: mean_curve([r.curve for r in replays]) for name, replays in runs.items()}
     used = {name: Counter(s for r in replays for s in r.used) for name, replays in runs.items()}
     return summary.summarise(config.stopping.metric, curves, float(np.mean(fulls)), objective=objective, used=used)
+
+
+def strategy_specs(
+    strategies: Sequence[str | Strategy], allowed: Sequence[str] = registry.NAMES
+) -> dict[str, str | Strategy]:
+    """Each strategy by its name in the table (names from `allowed`: the campaign's kind's). Raises
+    ConfigError for an unknown name or a bad import path."""
+    unknown = [s for s in strategies if isinstance(s, str) and ":" not in s and s not in allowed]
+    if unknown:
+        raise ConfigError(
+            f"--strategies: unknown {unknown}; use names from {', '.join(allowed)}, "
+            "or the import path package.module:attribute of a strategy made with alflow.make_strategy"
+        )
+    return {_label(s): s for s in strategies}
 
 
 def _label(strategy: str | Strategy) -> str:

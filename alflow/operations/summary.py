@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,8 @@ class Simulation:
     reason: str
     objective: str = "aulc"
     targets: tuple[int, ...] = ()  # the percentages some strategy reached within the budget
+    annotators: tuple[dict, ...] = ()  # simulated annotators (name, share, accuracy, estimated), if any
+    plans: dict[str, str] = field(default_factory=dict)  # labeling plan -> what it does, if any
 
 
 def labels_to_reach(curve: list[tuple[int, float]], target: float) -> int | None:
@@ -145,7 +147,23 @@ def table_markdown(sim: Simulation) -> str:
         lines.append("| " + " | ".join([*cells, *saved]) + " |")
     used = [f"{r['strategy']} used {r['used']}" for r in sim.table if r.get("used")]
     notes = ["", "'>N': random did not reach the target within the budget: more than N labels saved."]
-    return "\n".join(lines + ([""] + [f"- {u}" for u in used] if used else []) + notes) + "\n"
+    return "\n".join(lines + ([""] + [f"- {u}" for u in used] if used else []) + notes + _crowd_lines(sim)) + "\n"
+
+
+def _crowd_lines(sim: Simulation) -> list[str]:
+    """With simulated annotators: what each plan does and each annotator's accuracy (set, on this
+    pool, and as the adaptive plan estimated it from overlapping votes)."""
+    if not sim.annotators:
+        return []
+    lines = ["", "Labels are seed labels plus annotations bought (each annotation costs the label price).", ""]
+    lines += [f"- {plan}: {what}" for plan, what in sim.plans.items()]
+    lines += [f"- {r['strategy']} asked {r['repeats']:g} repeats per replay" for r in sim.table if r.get("repeats")]
+    lines += ["", "| annotator | share | accuracy (set) | accuracy on this pool | estimated (adaptive) |"]
+    lines.append("|---|---|---|---|---|")
+    for a in sim.annotators:
+        estimated = "-" if a.get("estimated") is None else f"{a['estimated']:.3f}"
+        lines.append(f"| {a['name']} | {a['share']:.2f} | {a['accuracy']:.3f} | {a['on_pool']:.3f} | {estimated} |")
+    return lines
 
 
 def write_outputs(sim: Simulation, folder: Path) -> dict[str, Path]:
@@ -163,6 +181,8 @@ def write_outputs(sim: Simulation, folder: Path) -> dict[str, Path]:
         "curves": {k: [{"labels": n, sim.metric: s} for n, s in v] for k, v in sim.curves.items()},
         "table": sim.table,
     }
+    if sim.annotators:
+        payload |= {"annotators": list(sim.annotators), "plans": sim.plans}
     paths["curves"].write_text(json.dumps(payload, indent=2))
     plot_curves(
         sim.curves,

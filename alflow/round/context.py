@@ -16,8 +16,8 @@ import pandas as pd
 from alflow.config import CampaignConfig
 from alflow.data import frames
 from alflow.data.pools import PoolSource, open_pool
-from alflow.ledger import changes
 from alflow.kinds import tags
+from alflow.ledger import changes
 from alflow.ledger.budget import Budget
 from alflow.ledger.ledger import Ledger
 from alflow.ledger.state import CampaignState
