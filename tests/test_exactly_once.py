@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -306,8 +306,11 @@ def test_a_watcher_killed_between_the_event_and_its_notice_announces_again_then_
 
     again = subprocess.run(watch, env=child_env(), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.splitlines() == [f"digits-demo: round 1 delivered ({bucket(campaign).uri}/"
-                                         "digits-demo/deliveries/round-0001/_DONE); announced"]  # fmt: skip
+    [line] = again.stdout.splitlines()
+    said_at, said = line.split(" ", 1)  # the watcher stamps each line with the local time it was said at
+    assert datetime.fromisoformat(said_at).tzinfo is not None
+    assert said == (f"digits-demo: round 1 delivered ({bucket(campaign).uri}/"
+                    "digits-demo/deliveries/round-0001/_DONE); announced")  # fmt: skip
     record = json.loads(bucket(campaign).read(notice))
     assert record["round"] == 1 and record["event"] == "alflow.delivery.completed"
 
