@@ -56,6 +56,10 @@ NAMES = {
     "auto_labeled": "autolabel/labeled",
     "auto_labeled_round": "autolabel/labeled_round",
     "auto_label_threshold": "autolabel/threshold",
+    "stop_set_kappa": "stopping/kappa",  # stable_predictions: agreement with the previous model
+    "stop_set_kappa_mean": "stopping/kappa_mean",
+    "stop_set_changed": "stopping/changed_predictions",
+    "stop_set_f1_bound": "stopping/f1_change_bound",
 }
 CLASS_PREFIX, CLASS_SECTION = "labels_class_", "labels_per_class/"
 LEGACY = {**NAMES, **{f"{name}_vs_labels": None for name in NAMES}}  # twins by labels: dropped

@@ -12,6 +12,7 @@ from alflow.ledger.changes import change_text
 from alflow.ledger.ledger import campaign_state
 from alflow.ledger.records import RoundRecord
 from alflow.ledger.state import CampaignState
+from alflow.reporting.agreement import agreement_text
 from alflow.reporting.outlook import Outlook, outlook
 from alflow.round.context import RoundContext
 from alflow.values import counted
@@ -56,6 +57,9 @@ class RoundReport:
     paused_since: str | None = None  # status paused: when `alflow pause` was run, by whom and why
     paused_by: str | None = None
     pause_reason: str | None = None
+    stop_set_kappa: float | None = None  # agreement with the previous model on the stop set (stable_predictions)
+    stop_set_kappa_mean: float | None = None  # its mean over the rule's window
+    agreement_text: str | None = None
 
     def ingest_message(self) -> str:
         """What this run took from the vendor, or '' when it took nothing."""
@@ -118,7 +122,7 @@ class RoundReport:
             f"{self.campaign} round {self.round}: {self.labels_used}/{self.max_labels} labels, "
             f"{scores or 'no metric yet'} ({self.metric_source})"
         )
-        head += "".join(f"; {text}" for text in (self.spend_text, self.forecast_text) if text)
+        head += "".join(f"; {text}" for text in (self.spend_text, self.forecast_text, self.agreement_text) if text)
         if self.status == "stopped":
             return f"{head}; stopped: {self.stop_reason}{still_open}"
         if not self.batch_size:  # a stream round that found no item uncertain enough
@@ -210,6 +214,9 @@ def round_report(ctx: RoundContext, record: RoundRecord | None = None, batch_uri
         auto_threshold=auto.threshold if auto else None,
         settings_changed=_changed_now(ctx),
         stop_lifted=ctx.lifted,
+        stop_set_kappa=record.stability.kappa if record.stability else None,
+        stop_set_kappa_mean=record.stability.mean if record.stability else None,
+        agreement_text=agreement_text(record.stability, ctx.config),
         **_open_fields(ctx),
         **_outlook_fields(context_outlook(ctx, record)),
         **_ingest_fields(ctx.state),
@@ -270,6 +277,7 @@ def status_rows(config: CampaignConfig, state: CampaignState | None = None) -> l
                 "model_version": record.tracking.model_version,
                 "auto_labeled": record.auto_labels.count if record.auto_labels else None,
                 "written_off": written_off,
+                "stop_set_kappa": record.stability.kappa if record.stability else None,
             }
         )
     return rows
