@@ -19,6 +19,11 @@ def stop_rules(config: CampaignConfig) -> str:
         rules.append(f"{stop.metric} reaches {stop.target:g}")
     if stop.patience is not None:
         rules.append(f"{stop.metric} does not improve for {stop.patience} rounds")
+    if (stable := stop.stable_predictions) is not None:
+        rules.append(
+            f"successive models agree on the {stable.stop_set}-item stop set "
+            f"(mean kappa of {stable.rounds} comparisons >= {stable.kappa:g})"
+        )
     rules.append("the pool runs out")
     return "; ".join(rules)
 

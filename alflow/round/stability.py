@@ -53,7 +53,7 @@ def draw_stop_set(ctx: RoundContext) -> StopSet:
     taken, size = ctx.taken, ctx.inputs.pool_size
     rng = np.random.default_rng([ctx.config.seed, STOP_SET_STREAM])
     order = rng.choice(size, size=min(size, rule.stop_set + len(taken)), replace=False)
-    wanted, found = np.sort(order), {}
+    wanted, found = np.sort(order), dict[int, str]()
     for offset, batch in pool_batches(ctx, [ctx.config.pool.id_column]):
         here = wanted[(wanted >= offset) & (wanted < offset + batch.num_rows)]
         found.update(zip(here.tolist(), batch.column(0).take(pa.array(here - offset)).to_pylist(), strict=True))
@@ -78,9 +78,9 @@ class Measured:
     predicted: list[str] = field(repr=False)
 
 
-def _previous(ctx: RoundContext) -> RoundRecord | None:
-    """The last round that predicted on the stop set."""
-    measured = [r for _, r in sorted(ctx.state.rounds.items()) if r.stability and r.stability.key]
+def _previous(ctx: RoundContext) -> tuple[RoundRecord, str] | None:
+    """The last round that predicted on the stop set, and the key of its predictions."""
+    measured = [(r, r.stability.key) for _, r in sorted(ctx.state.rounds.items()) if r.stability and r.stability.key]
     return measured[-1] if measured else None
 
 
@@ -92,10 +92,10 @@ def measure(ctx: RoundContext, trained: Trained) -> Measured | None:
         return None
     rows = item_rows(ctx, stop_set.ids, [])
     predicted = [str(p) for p in trained.model.predict(ctx.model_input(rows))]
-    previous = _previous(ctx)
-    kappa, changed = None, 0
-    if previous is not None and previous.labels_used < len(ctx.labeled):  # no new label: nothing to compare
-        before = StopSetPredictions.from_json(ctx.ledger.store.read(previous.stability.key)).predicted  # type: ignore[union-attr]
+    found = _previous(ctx)
+    previous, kappa, changed = found[0] if found else None, None, 0
+    if found is not None and found[0].labels_used < len(ctx.labeled):  # no new label: nothing to compare
+        before = StopSetPredictions.from_json(ctx.ledger.store.read(found[1])).predicted
         changed = sum(a != b for a, b in zip(before, predicted, strict=True))
         multi, classes = ctx.config.labels.kind == "multi", ctx.config.classes
         kappa = cohen_kappa(decisions(before, classes, multi=multi), decisions(predicted, classes, multi=multi))
