@@ -162,3 +162,53 @@ def test_the_stop_set_is_recorded_once(campaign):
     assert record_stop_set(ledger, again) == first  # the one in force
     assert ledger.state().stop_set == first
     assert np.array_equal(ledger.state().stop_set.ids, ["a", "b"])
+
+
+@pytest.mark.parametrize(
+    ("metrics", "target", "patience", "expected"),
+    [
+        ([0.5, 0.7, 0.8, 0.9], 0.8, None, 2),
+        ([0.5, 0.7, 0.8, 0.9], 0.95, None, None),
+        ([0.5, 0.7, 0.7, 0.6, 0.9], None, 2, 3),  # 0.7 and 0.6 do not beat 0.7
+        ([0.5, 0.6, 0.7, 0.8], None, 2, None),
+    ],
+    ids=["target", "target-unmet", "patience", "still-improving"],
+)
+def test_the_holdout_rules_stop_a_replay_where_a_round_would(metrics, target, patience, expected):
+    from alflow.operations.stopping import patience_stop, target_stop
+
+    curve = [(10 * (i + 2), m) for i, m in enumerate(metrics)]
+    found = target_stop(curve, target) if target is not None else patience_stop(curve, patience)
+    assert found == expected
+
+
+def test_a_simulated_campaign_stops_once_its_predictions_stabilise_and_not_before(tmp_path):
+    """alflow simulate's replay with a stop set: the rule stops it where the mean of the window first
+    reaches kappa (as small-text's KappaAverage does, when installed), never while predictions move."""
+    import pandas as pd
+
+    from alflow.operations.demo import write_demo_data
+    from alflow.operations.simulate import learning_curve, load_problem, stop_set_rows
+    from alflow.operations.stopping import stable_stop, successive_kappas
+
+    path = write_demo_data(tmp_path, bucket=None, max_labels=150, batch_size=10)
+    pool = pd.read_csv(tmp_path / "data" / "pool.csv", dtype={"id": str})
+    answers = pd.read_csv(tmp_path / "data" / "answers.csv", dtype=str).rename(columns={"label": "truth"})
+    pool.merge(answers, on="id").to_csv(tmp_path / "data" / "pool.csv", index=False)
+    config = load_campaign(path)
+    problem = load_problem(config, answers="truth", seed=0)
+    stop_set = stop_set_rows(problem, 200, seed=0)
+    replay = learning_curve(config, problem, strategy="margin", seed=0, stop_set=stop_set)
+    assert len(replay.stop_predictions) == len(replay.curve) and replay.curve[-1][0] == 150
+
+    kappas = successive_kappas(replay.stop_predictions)
+    stop = stable_stop(replay.stop_predictions, kappa=0.95, rounds=2)
+    assert stop is not None and stop < len(replay.curve) - 1, kappas  # it stops before the budget is spent
+    assert np.mean(kappas[stop - 2 : stop]) >= 0.95
+    assert all(np.mean(kappas[i - 2 : i]) < 0.95 for i in range(2, stop))  # not while predictions still moved
+    assert min(kappas[:3]) < 0.95  # they did move at first
+    small_text = pytest.importorskip("small_text.stopping_criteria.kappa")
+    criterion = small_text.KappaAverage(len(config.classes), window_size=2, kappa=0.95)
+    codes = {c: i for i, c in enumerate(config.classes)}
+    stops = [criterion.stop(predictions=np.array([codes[p] for p in ps])) for ps in replay.stop_predictions]
+    assert stops.index(True) == stop

@@ -26,7 +26,7 @@ from alflow.round.train import Trained
 STOP_SET_STREAM = 0x5707  # the stop set's own random stream beside the campaign's seed
 
 
-def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float:
+def cohen_kappa(first: Sequence[str] | np.ndarray, second: Sequence[str] | np.ndarray) -> float:
     """Cohen's kappa of two labelings of the same items: 1 when they agree on every item (also when
     both give every item one label, where the chance term leaves kappa undefined)."""
     a, b = np.asarray(first, dtype=str), np.asarray(second, dtype=str)
