@@ -87,7 +87,7 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
     """Where the campaign stands, under its table: labels, spend, forecast or stop, open batches, MLflow."""
     from alflow.ledger.changes import change_text, lifted
     from alflow.reporting.agreement import agreement_text, last_stability
-    from alflow.reporting.dashboard import experiment_url
+    from alflow.reporting.dashboard import experiment_url, ui_command
     from alflow.reporting.outlook import STOP_REASONS
 
     lines = [f"labels: {seen.labels_text()}", f"spend: {seen.spend_text() or 'no cost per label set'}"]
@@ -107,7 +107,8 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
         lines.append(f"stop set: {said}")
     lines.append(_open_line(batches, campaign.vendor.batches_in_flight))
     if experiment_id := state.rounds[max(state.rounds)].tracking.experiment_id:
-        lines.append(f"MLflow: {experiment_url(campaign.tracking.uri, experiment_id)}")
+        serve = f" (serve it with `{command}`)" if (command := ui_command(campaign.tracking.uri)) else ""
+        lines.append(f"MLflow: {experiment_url(campaign.tracking.uri, experiment_id)}{serve}")
     return lines
 
 

@@ -137,8 +137,8 @@ def round_markdown(config: CampaignConfig, record: RoundRecord, seen: Outlook) -
     if tracked.run_url and tracked.experiment_id:
         experiment = dashboard.experiment_url(config.tracking.uri, tracked.experiment_id)
         lines.append(f"- MLflow: [the campaign's runs]({experiment}), [this round's run]({tracked.run_url})")
-        if not config.tracking.uri.startswith(("http://", "https://")):
-            lines.append(f"  (open them with `mlflow ui --backend-store-uri {config.tracking.uri}`)")
+        if command := dashboard.ui_command(config.tracking.uri):
+            lines.append(f"  (open them with `{command}`)")
     return "\n".join(lines) + "\n"
 
 
