@@ -44,6 +44,7 @@ class RoundReport:
     agreement: float | None = None  # mean annotator agreement over the files ingested by this run
     machine_labels: int = 0  # the vendor's own auto-labels taken by this run (kept apart from human labels)
     unread: tuple[str, ...] = ()  # vendor files found where nothing reads them (recorded once each)
+    label_hints: tuple[str, ...] = ()  # refused labels that are a class spelled otherwise: "did you mean"
     auto_labeled: int = 0  # items the model labeled itself this round (auto_label), not in labels_used
     auto_threshold: float | None = None
     spend: float | None = None  # labels asked so far x cost per label (None without a cost per label)
@@ -77,7 +78,8 @@ class RoundReport:
         if self.rows_rejected:
             rejected = counted(self.rows_rejected, "row or file", "rows or files")
             parts.append(f"rejected {rejected} (reasons beside {', '.join(self.quarantined)})")
-        return "; " + ", ".join(parts) + unread
+        hints = "".join(f"; {hint}" for hint in self.label_hints)
+        return "; " + ", ".join(parts) + hints + unread
 
     def message(self) -> str:
         auto = ""
