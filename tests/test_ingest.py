@@ -144,7 +144,7 @@ def test_a_label_refused_for_its_spelling_says_which_class_it_may_mean(label, hi
     assert (refused.reason, refused.detail) == ("label_not_in_class_set", hint)
     base = {"round": 1, "ingested_in": 1, "file": "f", "format": "csv", "aggregation": "majority"}
     base |= {"tie_rule": "outstanding", "annotators_required": 1, "sha256": "s", "delivered_at": "t"}
-    record = IngestRecord(**base, status="partial", labels={"a": "spam"}, count=1, rejected=[refused])
+    record = IngestRecord(**base, status="partial", labels={"a": "spam"}, count=1, rejected=[refused], refused_rows=1)
     expected = (f"label {refused.label!r} is not a class: {hint}",) if hint else ()  # as read: stripped
     assert summary([record])["label_hints"] == expected
     line = RoundReport("c", "waiting", **summary([record])).ingest_message()  # the round's line says it
