@@ -45,6 +45,8 @@ class RoundReport:
     machine_labels: int = 0  # the vendor's own auto-labels taken by this run (kept apart from human labels)
     unread: tuple[str, ...] = ()  # vendor files found where nothing reads them (recorded once each)
     label_hints: tuple[str, ...] = ()  # refused labels that are a class spelled otherwise: "did you mean"
+    screened: int | None = None  # a stream round: arriving items it screened, from `screened_files` files
+    screened_files: int = 0
     auto_labeled: int = 0  # items the model labeled itself this round (auto_label), not in labels_used
     auto_threshold: float | None = None
     spend: float | None = None  # labels asked so far x cost per label (None without a cost per label)
@@ -125,6 +127,8 @@ class RoundReport:
             f"{scores or 'no metric yet'} ({self.metric_source})"
         )
         head += "".join(f"; {text}" for text in (self.spend_text, self.forecast_text, self.agreement_text) if text)
+        if self.screened is not None:
+            head += f"; screened {counted(self.screened, 'item')} from {counted(self.screened_files, 'arrival file')}"
         if self.status == "stopped":
             return f"{head}; stopped: {self.stop_reason}{still_open}"
         if not self.batch_size:  # a stream round that found no item uncertain enough
@@ -219,10 +223,22 @@ def round_report(ctx: RoundContext, record: RoundRecord | None = None, batch_uri
         stop_set_kappa=record.stability.kappa if record.stability else None,
         stop_set_kappa_mean=record.stability.mean if record.stability else None,
         agreement_text=agreement_text(record.stability, ctx.config),
+        **_screened(ctx, record),
         **_open_fields(ctx),
         **_outlook_fields(context_outlook(ctx, record)),
         **_ingest_fields(ctx.state),
     )
+
+
+def _screened(ctx: RoundContext, record: RoundRecord) -> dict:
+    """A stream round's items screened (its record counts them since the stream began) and files."""
+    if record.stream is None:
+        return {}
+    earlier = [r.stream.seen for n, r in sorted(ctx.state.rounds.items()) if r.stream and n < record.round]
+    return {
+        "screened": record.stream.seen - (earlier[-1] if earlier else 0),
+        "screened_files": len(record.stream.files),
+    }
 
 
 def _changed_now(ctx: RoundContext) -> str | None:
