@@ -20,10 +20,11 @@ from alflow.kinds import tags
 from alflow.ledger.records import RoundRecord, Stability, StopSet, StopSetPredictions, now
 from alflow.ledger.stopset import agreements, record_stop_set, window_mean
 from alflow.round.context import RoundContext
-from alflow.round.pool import item_rows, pool_batches
+from alflow.round.pool import pool_batches, pool_rows
 from alflow.round.train import Trained
 
 STOP_SET_STREAM = 0x5707  # the stop set's own random stream beside the campaign's seed
+MISSING = "\x00"  # a stop-set item the pool no longer holds: predicted by no model
 
 
 def cohen_kappa(first: Sequence[str] | np.ndarray, second: Sequence[str] | np.ndarray) -> float:
@@ -78,6 +79,14 @@ class Measured:
     predicted: list[str] = field(repr=False)
 
 
+def _predicted(ctx: RoundContext, trained: Trained, ids: list[str]) -> list[str]:
+    """The model's label for each stop-set item, in the stop set's order; MISSING for an item the
+    pool no longer holds (a new version of its files), which no comparison counts."""
+    rows = pool_rows(ctx, ids)
+    labels = dict(zip(rows[ctx.config.pool.id_column], trained.model.predict(ctx.model_input(rows)), strict=True))
+    return [str(labels[i]) if i in labels else MISSING for i in ids]
+
+
 def _previous(ctx: RoundContext) -> tuple[RoundRecord, str] | None:
     """The last round that predicted on the stop set, and the key of its predictions."""
     measured = [(r, r.stability.key) for _, r in sorted(ctx.state.rounds.items()) if r.stability and r.stability.key]
@@ -90,21 +99,22 @@ def measure(ctx: RoundContext, trained: Trained) -> Measured | None:
     rule, stop_set = ctx.config.stopping.stable_predictions, ctx.state.stop_set
     if rule is None or stop_set is None or not stop_set.ids or not trained.fitted:
         return None
-    rows = item_rows(ctx, stop_set.ids, [])
-    predicted = [str(p) for p in trained.model.predict(ctx.model_input(rows))]
+    predicted = _predicted(ctx, trained, stop_set.ids)
     found = _previous(ctx)
     previous, kappa, changed = found[0] if found else None, None, 0
     if found is not None and found[0].labels_used < len(ctx.labeled):  # no new label: nothing to compare
         before = StopSetPredictions.from_json(ctx.ledger.store.read(found[1])).predicted
-        changed = sum(a != b for a, b in zip(before, predicted, strict=True))
+        both = [(a, b) for a, b in zip(before, predicted, strict=True) if a != MISSING and b != MISSING]
+        changed = sum(a != b for a, b in both)
         multi, classes = ctx.config.labels.kind == "multi", ctx.config.classes
-        kappa = cohen_kappa(decisions(before, classes, multi=multi), decisions(predicted, classes, multi=multi))
+        first, second = [a for a, _ in both], [b for _, b in both]
+        kappa = cohen_kappa(decisions(first, classes, multi=multi), decisions(second, classes, multi=multi))
     kappas = agreements([r for _, r in sorted(ctx.state.rounds.items())]) + ([kappa] if kappa is not None else [])
     stability = Stability(
         kappa=kappa,
         previous=previous.round if kappa is not None and previous else None,
         changed=changed,
-        items=len(predicted),
+        items=sum(p != MISSING for p in predicted),
         mean=window_mean(kappas, rule.rounds),
         window=rule.rounds,
     )
