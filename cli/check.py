@@ -26,12 +26,19 @@ def check(
     work_pool: Annotated[
         str | None, typer.Option(help="also check that this work pool exists on the Prefect API (PREFECT_API_URL)")
     ] = None,
+    answers: Annotated[
+        str | None,
+        typer.Option(
+            help="the pool column with the true labels, as `alflow simulate --answers` reads it: not a feature"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for CI")] = False,
 ) -> None:
     """Check a campaign: its file, pool, labels, model, bucket and tracking server. Exit 1 on any problem."""
     from alflow.operations.preflight import check_campaign, report_payload
 
-    findings = check_campaign(config, work_pool=work_pool, api_url=prefect_api_url() if work_pool else None)
+    api_url = prefect_api_url() if work_pool else None
+    findings = check_campaign(config, work_pool=work_pool, api_url=api_url, answers=answers)
     if as_json:
         emit_json(report_payload(config, findings))
     else:

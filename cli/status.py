@@ -48,10 +48,11 @@ def _open_line(batches: list[OpenBatch], limit: int) -> str:
     return f"open batches ({len(batches)} of at most {limit}): " + "; ".join(parts)
 
 
-def _table(title: str, rows: list[dict], *, cost: bool) -> Table:
+def _table(title: str, rows: list[dict], *, cost: bool, kappa: bool = False) -> Table:
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     columns = ["round", "labels", "asked", "delivered", "ingested", "accuracy", "f1"]
     columns += ["spend", "total spend"] if cost else []
+    columns += ["kappa"] if kappa else []
     for column in [*columns, "state"]:
         table.add_column(column, justify="left" if column == "state" else "right", no_wrap=True)
     for row in rows:
@@ -65,6 +66,7 @@ def _table(title: str, rows: list[dict], *, cost: bool) -> Table:
             _show(row["f1_macro"], "{:.3f}"),
         ]
         cells += [_show(row["spend"], "{:,.2f}"), _show(row["spend_total"], "{:,.2f}")] if cost else []
+        cells += [_show(row["stop_set_kappa"], "{:.3f}")] if kappa else []
         table.add_row(*cells, row["state"])
     return table
 
@@ -84,7 +86,8 @@ def paused_line(state: CampaignState) -> str:
 def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batches: list[OpenBatch]) -> list[str]:
     """Where the campaign stands, under its table: labels, spend, forecast or stop, open batches, MLflow."""
     from alflow.ledger.changes import change_text, lifted
-    from alflow.reporting.dashboard import experiment_url
+    from alflow.reporting.agreement import agreement_text, last_stability
+    from alflow.reporting.dashboard import experiment_url, ui_command
     from alflow.reporting.outlook import STOP_REASONS
 
     lines = [f"labels: {seen.labels_text()}", f"spend: {seen.spend_text() or 'no cost per label set'}"]
@@ -100,9 +103,12 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
         lines.append(f"stopped: {STOP_REASONS.get(seen.stop_reason, seen.stop_reason)}")
     else:
         lines.append(f"forecast: {seen.forecast_text() or 'after 4 rounds with a score'}")
+    if said := agreement_text(last_stability([r for _, r in sorted(state.rounds.items())]), campaign):
+        lines.append(f"stop set: {said}")
     lines.append(_open_line(batches, campaign.vendor.batches_in_flight))
     if experiment_id := state.rounds[max(state.rounds)].tracking.experiment_id:
-        lines.append(f"MLflow: {experiment_url(campaign.tracking.uri, experiment_id)}")
+        serve = f" (serve it with `{command}`)" if (command := ui_command(campaign.tracking.uri)) else ""
+        lines.append(f"MLflow: {experiment_url(campaign.tracking.uri, experiment_id)}{serve}")
     return lines
 
 
@@ -149,6 +155,6 @@ def status(
     title = f"{campaign.campaign}: budget {campaign.budget.max_labels} labels{currency}"
     # In a pipe Rich assumes 80 columns and would squeeze the table: give it room instead.
     console = out if out.is_terminal else Console(width=140)
-    console.print(_table(title, rows, cost=cost))
+    console.print(_table(title, rows, cost=cost, kappa=campaign.stopping.stable_predictions is not None))
     for line in _lines(campaign, state, seen, batches):
         console.print(line, highlight=False)

@@ -41,6 +41,7 @@ def demo(
 ) -> None:
     """A campaign on digits or support tickets with a simulated vendor, until a stopping rule fires."""
     from alflow.operations.demo import run_demo
+    from alflow.reporting.dashboard import ui_port
 
     workdir = workdir.resolve()
     quiet_libraries()
@@ -66,7 +67,9 @@ def demo(
             on_round=on_round,
         )
     status = shlex.join([beside_python("alflow"), "status", str(workdir / "campaign.yaml")])
+    port = ui_port(summary.tracking_uri)
     open_ui = shlex.join([beside_python("mlflow"), "ui", "--backend-store-uri", summary.tracking_uri])
+    open_ui += f" --port {port}" if port is not None else ""
     out.print(
         f"\n[bold]Done in {time.monotonic() - started:.0f}s:[/bold] {summary.rounds} rounds, "
         f"{summary.labels_used} labels, holdout {summary.metric} {summary.accuracy:.3f} "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from prefect import task
+from prefect import get_client, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
@@ -53,7 +53,17 @@ def release_claims(flow: Any, flow_run: Any, state: Any) -> None:
     opening.release_claims(flow_run.parameters.get("config_path"))
 
 
-open_round = task(**IO)(opening.open_round)
+def name_flow_run(task: Any, task_run: Any, state: Any) -> None:
+    """open_round's completion hook: the flow run is named for its campaign and round
+    (`digits-demo-round-0007`, the key of its summary) instead of Prefect's random words. Best
+    effort: Prefect logs a hook's failure and the run keeps its name."""
+    ctx = state.result()
+    if task_run.flow_run_id is not None:
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_name(task_run.flow_run_id, f"{ctx.config.campaign}-round-{ctx.round:04d}")
+
+
+open_round = task(**IO, on_completion=[name_flow_run])(opening.open_round)
 claim_round = task(**IO)(opening.claim_round)
 train_model = task(**COMPUTE)(train.train_model)
 auto_label = task(**COMPUTE)(autolabel.auto_label)

@@ -304,3 +304,19 @@ def test_the_cli_switches_analytics_off_itself(monkeypatch, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert done.stdout.split()[-3:] == ["false", "false", "true"], done.stdout + done.stderr
     assert done.stderr.strip() == f"error: cannot write {tmp_path / 'no-dir' / 'x.yaml'}: No such file or directory"
+
+
+def test_a_campaign_that_simulate_runs_passes_check_with_its_answers_column(campaign_file):
+    """`alflow simulate --answers truth` reads the pool's truth column as the oracle, not a feature:
+    `alflow check --answers truth` checks the same campaign the same way."""
+    data = campaign_file.parent / "data"
+    pool = pd.read_csv(data / "pool.csv", dtype={"id": str})
+    answers = pd.read_csv(data / "answers.csv", dtype=str).rename(columns={"label": "truth"})
+    pool.merge(answers, on="id").to_csv(data / "pool.csv", index=False)
+    plain = runner.invoke(app, ["check", str(campaign_file)])
+    assert plain.exit_code == 1 and "truth" in plain.output  # a round would read it as a feature
+    checked = runner.invoke(app, ["check", str(campaign_file), "--answers", "truth"])
+    assert checked.exit_code == 0, checked.output
+    assert "answers in 'truth'" in checked.output and "64 feature column(s)" in checked.output
+    wrong = runner.invoke(app, ["check", str(campaign_file), "--answers", "label"])
+    assert wrong.exit_code == 1 and "no answers column 'label'" in wrong.output

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from alflow.config import load_campaign
 from alflow.ledger.ledger import campaign_state
+from alflow.reporting import dashboard
 from alflow.reporting.reports import status_rows
 from cli import app
 
@@ -87,7 +88,9 @@ def test_round_then_status_json_agree(campaign_file, campaign):
     assert "waiting for vendor" in table.output
     assert "total spend" in table.output and "spend: spent 1.60 of 3.20 USD" in table.output
     assert "forecast: after 4 rounds with a score" in table.output
-    assert "MLflow: http://127.0.0.1:5000/#/experiments/" in table.output
+    port = dashboard.ui_port(load_campaign(campaign_file).tracking.uri)
+    assert f"MLflow: http://127.0.0.1:{port}/#/experiments/" in table.output
+    assert f"--port {port}" in table.output  # the command that serves this campaign's database there
 
 
 def test_status_without_a_cost_per_label_counts_labels_only(campaign_file, campaign):

@@ -20,7 +20,7 @@ from alflow.intake.ingest import ingest_campaign, summary
 from alflow.intake.votes import judge
 from alflow.ledger.ledger import bucket, campaign_state
 from alflow.ledger.records import IngestRecord, RejectedRow
-from alflow.reporting.reports import idle_report
+from alflow.reporting.reports import RoundReport, idle_report
 from alflow.round.context import Inputs, RoundContext
 
 from helpers import ask
@@ -126,6 +126,29 @@ def test_late_duplicate_is_skipped_and_a_conflicting_relabel_refused():
     assert verdict.rejected == [
         RejectedRow(row=2, id="b", label="eel", annotator=None, reason="conflicting_relabel", accepted_label="dog")
     ]
+
+
+@pytest.mark.parametrize(
+    ("label", "hint"),
+    [
+        ("Nonspam", "did you mean 'nonspam'?"),
+        (" SPAM ", "did you mean 'spam'?"),
+        ("nonspma", "did you mean 'nonspam'?"),
+        ("ham", None),
+    ],
+    ids=["case", "case-and-spaces", "typo", "nothing-close"],
+)
+def test_a_label_refused_for_its_spelling_says_which_class_it_may_mean(label, hint):
+    verdict = judge(votes([("a", "spam"), ("b", label)]), classes=("spam", "nonspam"), batch=set(BATCH), accepted={})
+    [refused] = verdict.rejected
+    assert (refused.reason, refused.detail) == ("label_not_in_class_set", hint)
+    base = {"round": 1, "ingested_in": 1, "file": "f", "format": "csv", "aggregation": "majority"}
+    base |= {"tie_rule": "outstanding", "annotators_required": 1, "sha256": "s", "delivered_at": "t"}
+    record = IngestRecord(**base, status="partial", labels={"a": "spam"}, count=1, rejected=[refused], refused_rows=1)
+    expected = (f"label {refused.label!r} is not a class: {hint}",) if hint else ()  # as read: stripped
+    assert summary([record])["label_hints"] == expected
+    line = RoundReport("c", "waiting", **summary([record])).ingest_message()  # the round's line says it
+    assert line.endswith("".join(f"; {h}" for h in expected)) and "rejected 1 row or file" in line
 
 
 # --- through a store -------------------------------------------------------------------------------
@@ -280,6 +303,7 @@ def test_ingest_summary_counts_what_one_run_did():
         "agreement": 1.0,
         "machine_labels": 0,
         "unread": (),
+        "label_hints": (),  # z is close to no class
     }
 
 

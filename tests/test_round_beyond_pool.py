@@ -136,6 +136,8 @@ def test_stream_rounds_screen_each_arrival_once_and_ingest_its_labels(campaign_f
     assert first.batch_size == asked == len(record.batch_ids)
     assert record.batch.outside is None, "arrivals that are pool items stay pool items"
     assert _round_metric(campaign, 1, "budget/labels_asked") == asked
+    assert record.batch.scores == sorted(record.batch.scores, reverse=True)  # best first, as every batch
+    assert "; screened 600 items from 2 arrival files;" in first.message()
 
     # nothing new arrived and the vendor has not delivered: the round waits and changes nothing
     before = snapshot(tmp_path / "bucket")
@@ -162,6 +164,7 @@ def test_stream_rounds_screen_each_arrival_once_and_ingest_its_labels(campaign_f
     later = state.rounds[3]
     fresh = set(pool.iloc[600:900]["id"]) - set(state.batch_ids(2))  # the pool round took some already
     assert later.stream.files == ["day-3.csv"] and later.stream.seen == 600 + len(fresh)  # resumed
+    assert f"; screened {len(fresh)} items from 1 arrival file;" in third.message()  # this round's, not the total
     assert not set(later.batch_ids) & set(record.batch_ids)
 
 

@@ -8,6 +8,7 @@ import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from prefect import get_client
 
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
@@ -74,11 +75,14 @@ def test_round_waits_for_the_vendor_and_changes_nothing(campaign_file, campaign)
     assert first.status == "exported"
     before = snapshot(campaign_file.parent / "bucket")
 
-    again = active_learning_round(str(campaign_file))
+    state = active_learning_round(str(campaign_file), return_state=True)
+    again = state.result()
 
     assert again.status == "waiting"
     assert again.message() == "digits-demo: waiting for 10 labels from round 1; nothing exported"
     assert snapshot(campaign_file.parent / "bucket") == before
+    with get_client(sync_client=True) as client:  # the flow run is named for its campaign and round
+        assert client.read_flow_run(state.state_details.flow_run_id).name == "digits-demo-round-0002"
 
 
 def test_campaign_stops_on_budget_and_later_rounds_do_nothing(campaign_file, campaign):

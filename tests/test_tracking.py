@@ -206,7 +206,8 @@ def test_rounds_nest_under_one_parent_and_champion_moves_only_on_improvement(sql
     finished = client.get_run(parent)
     assert finished.data.tags["stop_reason"] == "budget_spent" and finished.info.status == "FINISHED"
     assert (
-        logged[0].run_url == f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs/{logged[0].run_id}"
+        logged[0].run_url
+        == f"http://127.0.0.1:{dashboard.ui_port(sqlite_uri)}/#/experiments/{experiment.experiment_id}/runs/{logged[0].run_id}"
         "?workflowType=machine_learning"
     )
 
@@ -315,7 +316,12 @@ def test_links_open_the_model_training_view_and_the_shared_columns():
     assert dashboard.run_url(base + "/", "3", "r1") == f"{base}/#/experiments/3/runs/r1?workflowType=machine_learning"
     experiment = dashboard.experiment_url(base, "3")
     assert experiment.endswith("/runs?workflowType=machine_learning&viewStateShareKey=alflow-campaign")
-    assert dashboard.experiment_url("sqlite:///x.db", "3", charts=True).startswith("http://127.0.0.1:5000/#/")
+    port = dashboard.ui_port("sqlite:////a/x.db")
+    assert dashboard.experiment_url("sqlite:////a/x.db", "3", charts=True).startswith(f"http://127.0.0.1:{port}/#/")
+    # each SQLite campaign's links point at its own `mlflow ui` (every database numbers experiments from 1)
+    assert 5000 <= port < 6000 and port != dashboard.ui_port("sqlite:////b/x.db")
+    assert dashboard.ui_command("sqlite:////a/x.db") == f"mlflow ui --backend-store-uri sqlite:////a/x.db --port {port}"
+    assert dashboard.ui_port(base) is None and dashboard.ui_command(base) is None
     assert dashboard.model_url(base, "my model", "2").endswith(
         "/#/models/my%20model/versions/2?workflowType=machine_learning"
     )

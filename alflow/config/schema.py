@@ -224,6 +224,21 @@ class BudgetConfig(_Model):
     currency: str = "USD"
 
 
+class StablePredictions(_Model):
+    """Stop once successive models agree on a stop set drawn from the pool (Bloodgood and
+    Vijay-Shanker 2009): the mean Cohen's kappa of the last `rounds` comparisons is at least `kappa`."""
+
+    kappa: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.99, description="the mean agreement (Cohen's kappa) of successive models that stops the campaign"
+    )
+    rounds: Annotated[int, Field(ge=1)] = Field(
+        default=3, description="how many successive comparisons the mean is over"
+    )
+    stop_set: Annotated[int, Field(ge=10)] = Field(
+        default=1000, description="items drawn from the pool once per campaign, never asked: where models are compared"
+    )
+
+
 class StoppingConfig(_Model):
     metric: Literal["accuracy", "f1_macro", "f1_micro", "subset_accuracy", "r2"] = Field(
         default="accuracy",
@@ -235,6 +250,9 @@ class StoppingConfig(_Model):
         default=None, description="stop after this many rounds without improvement"
     )
     min_delta: Annotated[float, Field(ge=0)] = 0.0
+    stable_predictions: StablePredictions | None = Field(
+        default=None, description="stop without a holdout, when successive models' predictions stop changing"
+    )
 
 
 class QuietPeriod(_Model):
@@ -423,6 +441,11 @@ class CampaignConfig(_Model):
             allowed = ", ".join(kinds.STOP_METRICS[kind])
             raise ValueError(
                 f"stopping.metric {self.stopping.metric} is not a metric of labels.kind {kind}: use {allowed}"
+            )
+        if kind == "number" and self.stopping.stable_predictions is not None:
+            raise ValueError(
+                "stopping.stable_predictions compares predicted labels (labels.kind class or multi): predicted "
+                "numbers are never equal, so no agreement is measured; with labels.kind number use target or patience"
             )
         if kind == "class":
             if self.strategy.name not in registry.NAMES and ":" not in self.strategy.name:

@@ -4,6 +4,7 @@
     ledger/strays/...                files found where nothing reads them, reported once each
     ledger/control/0001-pause.json   the campaign paused or resumed, in order, each written once
     ledger/changes/0001.json         the campaign's settings (budget, strategy, stopping) as changed, in order
+    ledger/stopset.json              the stop set models are compared on (stopping.stable_predictions), once
     batches/round-0001/<batch file>  the batch for the vendor, then batch.json, then _READY last
     deliveries/round-0001/...        the vendor's label files, then _DONE last
     quarantine/round-0001/...        rejected files or rows, with a .reason.json beside each
@@ -71,6 +72,11 @@ def change_prefix(campaign: str) -> str:
 def change_key(campaign: str, seq: int) -> str:
     """The `seq`-th record of a campaign's settings."""
     return f"{change_prefix(campaign)}{seq:04d}.json"
+
+
+def stop_set_key(campaign: str) -> str:
+    """The campaign's stop set: items drawn once from the pool, never asked, where models are compared."""
+    return f"{campaign}/ledger/stopset.json"
 
 
 def probe_key(campaign: str) -> str:

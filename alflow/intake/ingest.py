@@ -42,6 +42,7 @@ from alflow.exchange.store import Store
 from alflow.intake import completion, strays
 from alflow.intake.fetch import NOT_COPIED, Refusal, fetch, probe
 from alflow.intake.votes import Judge, Verdict
+from alflow.kinds import LABEL_NOT_IN_CLASS_SET
 from alflow.ledger.crash import crash_point
 from alflow.ledger.ledger import Ledger
 from alflow.ledger.records import IngestRecord, StrayRecord, now, sha256
@@ -407,4 +408,16 @@ def summary(records: list[IngestRecord], strays: tuple[StrayRecord, ...] | list[
         "quarantined": tuple(r.quarantine for r in records if r.quarantine),
         "agreement": float(np.mean(agreements)) if agreements else None,
         "unread": tuple(s.message for s in strays),
+        "label_hints": label_hints(records),
     }
+
+
+def label_hints(records: list[IngestRecord]) -> tuple[str, ...]:
+    """ "label 'Nonspam' is not a class: did you mean 'nonspam'?" once per label refused with a hint."""
+    hints = {
+        row.label: f"label {row.label!r} is not a class: {row.detail}"
+        for record in records
+        for row in record.rejected
+        if row.reason == LABEL_NOT_IN_CLASS_SET and row.detail and row.detail.startswith("did you mean")
+    }
+    return tuple(hints.values())

@@ -24,6 +24,7 @@ label in its one spelling (tags in class order, a number as a plain decimal).
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from alflow.exchange.formats.reading import DETAIL, PROBLEM, ROW
 from alflow.intake.aggregation import dawid_skene, majority
 from alflow.intake.kind_votes import number_votes, tag_votes
 from alflow.intake.quality import aggregate_with_quality
-from alflow.kinds import LabelKind
+from alflow.kinds import LABEL_NOT_IN_CLASS_SET, LabelKind
 from alflow.ledger.records import FIELD_CAP, RejectedRow, capped
 from alflow.values import plain
 
@@ -120,6 +121,17 @@ def _kind_problems(votes: pd.DataFrame, problem: pd.Series, kind: LabelKind, bat
     return problem
 
 
+def label_hint(label: str, classes: tuple[str, ...]) -> str | None:
+    """ "did you mean 'nonspam'?" for a label that is a class spelled otherwise (case, spaces, a typo);
+    None when no class is close."""
+    folded = {c.strip().casefold(): c for c in classes}
+    key: str | None = label.strip().casefold()
+    if key not in folded:
+        matches = difflib.get_close_matches(str(key), list(folded), n=1, cutoff=0.75)
+        key = matches[0] if matches else None
+    return None if key is None else f"did you mean {folded[key]!r}?"
+
+
 def _is_machine(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() == "no"
 
@@ -162,6 +174,10 @@ class Judge:
             if key in self._seen:
                 problem[position] = "duplicate_vote"  # one annotator, one vote per item: the first counts
             self._seen.add(key)
+        unknown = (problem == LABEL_NOT_IN_CLASS_SET).to_numpy()
+        if unknown.any():  # a label spelled unlike the class set's: name the class it may mean
+            hints = {label: label_hint(str(label), self.classes) for label in set(chunk.loc[unknown, LABEL])}
+            chunk.loc[unknown, DETAIL] = chunk.loc[unknown, LABEL].map(hints)
         self._refuse(chunk[problem.notna()].assign(reason=problem[problem.notna()], accepted_label=None))
         self._kept.append(chunk[problem.isna()])
 

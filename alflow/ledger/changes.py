@@ -16,6 +16,7 @@ from typing import Any
 from alflow.config import CampaignConfig
 from alflow.errors import AlreadyExistsError, RoundConflictError
 from alflow.exchange import layout
+from alflow.ledger import stopset
 from alflow.ledger.ledger import Ledger
 from alflow.ledger.records import SettingsChange, now, who
 from alflow.ledger.state import CampaignState
@@ -31,6 +32,8 @@ NAMES = {
     "stop_target": "stopping.target",
     "stop_patience": "stopping.patience",
     "stop_min_delta": "stopping.min_delta",
+    "stop_kappa": "stopping.stable_predictions.kappa",
+    "stop_kappa_rounds": "stopping.stable_predictions.rounds",
 }
 
 
@@ -48,12 +51,19 @@ def settings(config: CampaignConfig) -> dict[str, Any]:
         "stop_target": rules.target,
         "stop_patience": rules.patience,
         "stop_min_delta": rules.min_delta,
+        # only when set: a ledger that recorded settings before the rule existed sees no change
+        **(
+            {"stop_kappa": stable.kappa, "stop_kappa_rounds": stable.rounds}
+            if (stable := rules.stable_predictions)
+            else {}
+        ),
     }
 
 
 def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """name -> [before, after] for each setting that differs."""
-    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+    names = dict.fromkeys([*after, *before])  # a setting dropped (a rule removed) is a change too
+    return {k: [before.get(k), after.get(k)] for k in names if before.get(k) != after.get(k)}
 
 
 def change_text(changed: dict[str, list[Any]]) -> str:
@@ -112,6 +122,8 @@ def _still_stopped(reason: str, config: CampaignConfig, state: CampaignState, *,
             return False
         before, recent = history[: -rules.patience], history[-rules.patience :]
         return max(recent) <= max(before) + rules.min_delta
+    if reason == stopset.STOP_REASON:
+        return stopset.still_stable(config, state)
     return True  # pool_exhausted, and rules this module does not know: a change does not lift them
 
 

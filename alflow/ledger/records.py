@@ -118,6 +118,22 @@ class AutoLabelSummary(Record):
     key: str | None = None
 
 
+class Stability(Record):
+    """How much the round's model agrees with the previous round's on the campaign's stop set
+    (`stopping.stable_predictions`). `kappa` is Cohen's kappa against round `previous` (None when
+    there was nothing to compare: the first model, or no new label since); `changed` of `items`
+    predictions differ; `mean` is the mean of the last `window` kappas once there are that many;
+    `key` names the file of this model's predictions on the stop set (`StopSetPredictions`)."""
+
+    kappa: float | None
+    previous: int | None
+    changed: int
+    items: int
+    mean: float | None = None
+    window: int = 1
+    key: str | None = None
+
+
 class Tracking(Record):
     """Where a round was logged in MLflow (empty for a round logged nowhere)."""
 
@@ -153,6 +169,7 @@ class RoundRecord(Versioned):
     stream: StreamRecord | None = None
     auto_labels: AutoLabelSummary | None = None
     recorded_at: str | None = None
+    stability: Stability | None = None  # stopping.stable_predictions: agreement with the previous model
 
     @property
     def batch_ids(self) -> list[str]:
@@ -306,6 +323,23 @@ class SettingsChange(Versioned):
     settings: dict[str, Any]
     changed: dict[str, list[Any]] = Field(default_factory=dict)
     reason: str | None = None
+
+
+class StopSet(Versioned):
+    """`ledger/stopset.json`: the items successive models are compared on (`stopping.stable_predictions`),
+    drawn once per campaign from the pool with the campaign's seed, never asked. Written once."""
+
+    ids: list[str]
+    size: int  # the size configured; `ids` may hold fewer when the pool had fewer free items
+    seed: int
+    drawn_round: int
+    drawn_at: str
+
+
+class StopSetPredictions(Record):
+    """`ledger/round-NNNN/stopset-<sha>.json`: a round's model's predicted labels on the stop set, in its order."""
+
+    predicted: list[str]
 
 
 class DeliveryNotice(Versioned):

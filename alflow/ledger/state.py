@@ -24,6 +24,7 @@ from alflow.ledger.records import (
     Record,
     RoundRecord,
     SettingsChange,
+    StopSet,
     StrayRecord,
     WriteOff,
 )
@@ -46,6 +47,7 @@ class CampaignState:
     reported: frozenset[str] = frozenset()  # keys of vendor files nothing reads with a stray record already
     controls: tuple[ControlRecord, ...] = ()  # pauses and resumes, in order (alflow.ledger.control)
     changes: tuple[SettingsChange, ...] = ()  # the settings as recorded, in order (alflow.ledger.changes)
+    stop_set: StopSet | None = None  # where successive models are compared (stopping.stable_predictions)
     # The records the call that returned this state wrote: for reporting only, so not part of
     # what the state *is* (two states with the same records are equal).
     ingested_now: tuple[IngestRecord, ...] = field(default=(), compare=False)
@@ -180,7 +182,11 @@ def load_state(store: Store, campaign: str) -> CampaignState:
     vendor_keys, reported = [], set()
     controls: list[ControlRecord] = []
     changes: list[SettingsChange] = []
+    stop_set = None
     for key in store.list(f"{campaign}/"):
+        if key == layout.stop_set_key(campaign):
+            stop_set = read_record(store, key, StopSet)
+            continue
         if key.startswith(f"{campaign}/ledger/strays/"):
             reported.add(read_record(store, key, StrayRecord).file)
             continue
@@ -222,4 +228,5 @@ def load_state(store: Store, campaign: str) -> CampaignState:
         reported=frozenset(reported),
         controls=tuple(sorted(controls, key=lambda c: c.seq)),
         changes=tuple(sorted(changes, key=lambda c: c.seq)),
+        stop_set=stop_set,
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import quote, urlparse
 
 from alflow.config import CampaignConfig, load_campaign
+from alflow.data import pools
 from alflow.errors import AlflowError, AlreadyExistsError, ConfigError, ServiceUnavailableError
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
@@ -189,13 +190,32 @@ def check_config(config: CampaignConfig, *, work_pool: str | None = None, api_ur
     return findings
 
 
-def check_campaign(path: str | Path, *, work_pool: str | None = None, api_url: str | None = None) -> list[Finding]:
-    """`check_config` of the campaign file at `path`; a file that does not load is the only finding."""
+def as_simulated(config: CampaignConfig, answers: str) -> CampaignConfig:
+    """The campaign as `alflow simulate --answers` reads it: the pool's `answers` column holds the true
+    labels, not a feature. ConfigError when the pool has no such column."""
+    pool = config.pool
+    header = pools.header_of(pools.open_pool(pool.uri))
+    if answers not in header:
+        raise ConfigError(f"{pool.uri}: no answers column {answers!r}; columns are {header}")
+    if pool.reads != "table" or pool.feature_columns is not None:
+        return config  # the model reads named columns only: the answers are not among them
+    features = tuple(c for c in header if c not in (pool.id_column, answers))
+    return config.model_copy(update={"pool": pool.model_copy(update={"feature_columns": features})})
+
+
+def check_campaign(
+    path: str | Path, *, work_pool: str | None = None, api_url: str | None = None, answers: str | None = None
+) -> list[Finding]:
+    """`check_config` of the campaign file at `path` (with `answers`: as `alflow simulate` reads it);
+    a file that does not load is the only finding."""
     try:
         config = load_campaign(path)
-    except ConfigError as error:
+        config = as_simulated(config, answers) if answers else config
+    except AlflowError as error:
         return [Finding("campaign", False, line) for line in str(error).splitlines()]
-    head = Finding("campaign", True, f"{path}: campaign {config.campaign}")
+    head = Finding(
+        "campaign", True, f"{path}: campaign {config.campaign}" + (f", answers in {answers!r}" if answers else "")
+    )
     return [head, *check_config(config, work_pool=work_pool, api_url=api_url)]
 
 

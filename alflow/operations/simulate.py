@@ -26,6 +26,7 @@ from alflow.errors import ConfigError
 from alflow.model import targets
 from alflow.operations import summary
 from alflow.operations.summary import Simulation
+from alflow.round.stability import STOP_SET_STREAM
 from alflow.selection import registry
 from alflow.selection.arrays import take
 from alflow.selection.notebook import select_with
@@ -85,10 +86,18 @@ def load_problem(config: CampaignConfig, *, answers: str, seed: int) -> Problem:
 
 @dataclass(frozen=True)
 class Replay:
-    """One replayed campaign: (labels used, test metric) after each round, and the strategy each batch used."""
+    """One replayed campaign: (labels used, test metric) after each round, and the strategy each batch
+    used; with a stop set, each round's model's predictions on it (one array per curve point)."""
 
     curve: list[tuple[int, float]]
     used: list[str]
+    stop_predictions: list[np.ndarray] = field(default_factory=list, repr=False)
+
+
+def stop_set_rows(problem: Problem, size: int, *, seed: int) -> np.ndarray:
+    """`size` pool rows that are not seed labels, drawn with `seed` (as a round draws its stop set)."""
+    free = np.setdiff1d(np.arange(len(problem.y_pool)), problem.seed_rows)
+    return np.random.default_rng([seed, STOP_SET_STREAM]).choice(free, size=min(size, free.size), replace=False)
 
 
 Progress = Callable[..., None]
@@ -108,8 +117,11 @@ def learning_curve(
     strategy: str | Strategy,
     seed: int,
     on_round: Callable[[int], None] | None = None,
+    stop_set: np.ndarray | None = None,
 ) -> Replay:
-    """The replayed campaign for one strategy and seed; `on_round(rounds done)` after each batch."""
+    """The replayed campaign for one strategy and seed; `on_round(rounds done)` after each batch.
+    With `stop_set` (pool rows, `stop_set_rows`) those rows are never asked and every round's model
+    predicts them (`Replay.stop_predictions`): stopping by stabilising predictions, replayed."""
     section = config.strategy
     options = SelectionOptions(
         strategy, section.oversample, section.class_balance, committee_size=section.committee_size
@@ -117,19 +129,24 @@ def learning_curve(
     metric = config.stopping.metric
     labeled = np.zeros(len(problem.y_pool), dtype=bool)
     labeled[problem.seed_rows] = True
-    budget = min(config.budget.max_labels, labeled.size)
+    blocked = np.zeros_like(labeled)
+    blocked[stop_set if stop_set is not None else []] = True
+    budget = min(config.budget.max_labels, labeled.size - int(blocked.sum()))
     curve: list[tuple[int, float]] = []
     used: list[str] = []
+    predicted: list[np.ndarray] = []
     round_ = 0
     while True:
         rows = np.flatnonzero(labeled)
         model = _fit(config, take(problem.X_pool, rows), problem.y_pool[rows], seed=seed)
         score = _scores(config, model, problem.X_test, problem.y_test)[metric]
         curve.append((int(labeled.sum()), float(score)))
+        if stop_set is not None:
+            predicted.append(np.asarray(model.predict(take(problem.X_pool, stop_set))).astype(str))
         k = min(config.strategy.batch_size, budget - int(labeled.sum()))
         if k <= 0:
-            return Replay(curve, used)
-        unlabeled = np.flatnonzero(~labeled)
+            return Replay(curve, used, predicted)
+        unlabeled = np.flatnonzero(~labeled & ~blocked)
         chosen = select_with(
             model,
             take(problem.X_pool, unlabeled),

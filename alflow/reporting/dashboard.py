@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from pathlib import Path
 from urllib.parse import quote
 
@@ -56,6 +57,10 @@ NAMES = {
     "auto_labeled": "autolabel/labeled",
     "auto_labeled_round": "autolabel/labeled_round",
     "auto_label_threshold": "autolabel/threshold",
+    "stop_set_kappa": "stopping/kappa",  # stable_predictions: agreement with the previous model
+    "stop_set_kappa_mean": "stopping/kappa_mean",
+    "stop_set_changed": "stopping/changed_predictions",
+    "stop_set_f1_bound": "stopping/f1_change_bound",
 }
 CLASS_PREFIX, CLASS_SECTION = "labels_class_", "labels_per_class/"
 LEGACY = {**NAMES, **{f"{name}_vs_labels": None for name in NAMES}}  # twins by labels: dropped
@@ -110,9 +115,24 @@ def view_state(metric: str, *, cost: bool) -> str:
     return json.dumps(state, separators=(",", ":"))
 
 
+def ui_port(uri: str) -> int | None:
+    """The port `mlflow ui` serves a local store on (None for a server): one per database file,
+    5000-5999, so two campaigns' links never point at the same address (each SQLite database
+    numbers its experiments from 1)."""
+    if uri.startswith(("http://", "https://")):
+        return None
+    return 5000 + zlib.crc32(uri.encode()) % 1000
+
+
+def ui_command(uri: str) -> str | None:
+    """The command that serves a local store where its links point; None for a server."""
+    port = ui_port(uri)
+    return None if port is None else f"mlflow ui --backend-store-uri {uri} --port {port}"
+
+
 def _base(uri: str) -> str:
-    # a local store has no UI of its own: `mlflow ui` on its default address shows it
-    return uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+    # a local store has no UI of its own: `mlflow ui` on the store's own port shows it (ui_command)
+    return uri.rstrip("/") if (port := ui_port(uri)) is None else f"http://127.0.0.1:{port}"
 
 
 def experiment_url(uri: str, experiment_id: str, *, charts: bool = False) -> str:

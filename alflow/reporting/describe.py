@@ -19,6 +19,11 @@ def stop_rules(config: CampaignConfig) -> str:
         rules.append(f"{stop.metric} reaches {stop.target:g}")
     if stop.patience is not None:
         rules.append(f"{stop.metric} does not improve for {stop.patience} rounds")
+    if (stable := stop.stable_predictions) is not None:
+        rules.append(
+            f"successive models agree on the {stable.stop_set}-item stop set "
+            f"(mean kappa of {stable.rounds} comparisons >= {stable.kappa:g})"
+        )
     rules.append("the pool runs out")
     return "; ".join(rules)
 
@@ -132,8 +137,8 @@ def round_markdown(config: CampaignConfig, record: RoundRecord, seen: Outlook) -
     if tracked.run_url and tracked.experiment_id:
         experiment = dashboard.experiment_url(config.tracking.uri, tracked.experiment_id)
         lines.append(f"- MLflow: [the campaign's runs]({experiment}), [this round's run]({tracked.run_url})")
-        if not config.tracking.uri.startswith(("http://", "https://")):
-            lines.append(f"  (open them with `mlflow ui --backend-store-uri {config.tracking.uri}`)")
+        if command := dashboard.ui_command(config.tracking.uri):
+            lines.append(f"  (open them with `{command}`)")
     return "\n".join(lines) + "\n"
 
 

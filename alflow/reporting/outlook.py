@@ -21,6 +21,7 @@ STOP_REASONS = {
     "target_reached": "the target was reached",
     "no_improvement": "no improvement for the patience rounds",
     "pool_exhausted": "the pool has no unlabeled items left",
+    "predictions_stable": "successive models agree on the stop set (stopping.stable_predictions)",
 }
 
 

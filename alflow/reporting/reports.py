@@ -12,6 +12,7 @@ from alflow.ledger.changes import change_text
 from alflow.ledger.ledger import campaign_state
 from alflow.ledger.records import RoundRecord
 from alflow.ledger.state import CampaignState
+from alflow.reporting.agreement import agreement_text
 from alflow.reporting.outlook import Outlook, outlook
 from alflow.round.context import RoundContext
 from alflow.values import counted
@@ -43,6 +44,9 @@ class RoundReport:
     agreement: float | None = None  # mean annotator agreement over the files ingested by this run
     machine_labels: int = 0  # the vendor's own auto-labels taken by this run (kept apart from human labels)
     unread: tuple[str, ...] = ()  # vendor files found where nothing reads them (recorded once each)
+    label_hints: tuple[str, ...] = ()  # refused labels that are a class spelled otherwise: "did you mean"
+    screened: int | None = None  # a stream round: arriving items it screened, from `screened_files` files
+    screened_files: int = 0
     auto_labeled: int = 0  # items the model labeled itself this round (auto_label), not in labels_used
     auto_threshold: float | None = None
     spend: float | None = None  # labels asked so far x cost per label (None without a cost per label)
@@ -56,6 +60,9 @@ class RoundReport:
     paused_since: str | None = None  # status paused: when `alflow pause` was run, by whom and why
     paused_by: str | None = None
     pause_reason: str | None = None
+    stop_set_kappa: float | None = None  # agreement with the previous model on the stop set (stable_predictions)
+    stop_set_kappa_mean: float | None = None  # its mean over the rule's window
+    agreement_text: str | None = None
 
     def ingest_message(self) -> str:
         """What this run took from the vendor, or '' when it took nothing."""
@@ -73,7 +80,8 @@ class RoundReport:
         if self.rows_rejected:
             rejected = counted(self.rows_rejected, "row or file", "rows or files")
             parts.append(f"rejected {rejected} (reasons beside {', '.join(self.quarantined)})")
-        return "; " + ", ".join(parts) + unread
+        hints = "".join(f"; {hint}" for hint in self.label_hints)
+        return "; " + ", ".join(parts) + hints + unread
 
     def message(self) -> str:
         auto = ""
@@ -118,7 +126,9 @@ class RoundReport:
             f"{self.campaign} round {self.round}: {self.labels_used}/{self.max_labels} labels, "
             f"{scores or 'no metric yet'} ({self.metric_source})"
         )
-        head += "".join(f"; {text}" for text in (self.spend_text, self.forecast_text) if text)
+        head += "".join(f"; {text}" for text in (self.spend_text, self.forecast_text, self.agreement_text) if text)
+        if self.screened is not None:
+            head += f"; screened {counted(self.screened, 'item')} from {counted(self.screened_files, 'arrival file')}"
         if self.status == "stopped":
             return f"{head}; stopped: {self.stop_reason}{still_open}"
         if not self.batch_size:  # a stream round that found no item uncertain enough
@@ -210,10 +220,25 @@ def round_report(ctx: RoundContext, record: RoundRecord | None = None, batch_uri
         auto_threshold=auto.threshold if auto else None,
         settings_changed=_changed_now(ctx),
         stop_lifted=ctx.lifted,
+        stop_set_kappa=record.stability.kappa if record.stability else None,
+        stop_set_kappa_mean=record.stability.mean if record.stability else None,
+        agreement_text=agreement_text(record.stability, ctx.config),
+        **_screened(ctx, record),
         **_open_fields(ctx),
         **_outlook_fields(context_outlook(ctx, record)),
         **_ingest_fields(ctx.state),
     )
+
+
+def _screened(ctx: RoundContext, record: RoundRecord) -> dict:
+    """A stream round's items screened (its record counts them since the stream began) and files."""
+    if record.stream is None:
+        return {}
+    earlier = [r.stream.seen for n, r in sorted(ctx.state.rounds.items()) if r.stream and n < record.round]
+    return {
+        "screened": record.stream.seen - (earlier[-1] if earlier else 0),
+        "screened_files": len(record.stream.files),
+    }
 
 
 def _changed_now(ctx: RoundContext) -> str | None:
@@ -270,6 +295,7 @@ def status_rows(config: CampaignConfig, state: CampaignState | None = None) -> l
                 "model_version": record.tracking.model_version,
                 "auto_labeled": record.auto_labels.count if record.auto_labels else None,
                 "written_off": written_off,
+                "stop_set_kappa": record.stability.kappa if record.stability else None,
             }
         )
     return rows

@@ -21,6 +21,7 @@ from alflow.ledger import changes
 from alflow.ledger.records import Tracking
 from alflow.model import estimators
 from alflow.reporting import dashboard, describe, plots, tracking
+from alflow.reporting.agreement import agreement_figures
 from alflow.reporting.dashboard import metric_names
 from alflow.reporting.forecast import Forecast
 from alflow.reporting.outlook import Outlook, outlook
@@ -177,7 +178,7 @@ def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracki
             trusted_types=logged.trusted_types,
             packages=logged.packages,
             metrics=metrics,
-            progress={**progress(ctx, decision), **view.vendor, **_forecast(seen)},
+            progress={**progress(ctx, decision), **view.vendor, **_forecast(seen), **_agreement(decision)},
             params={**params, "metric_source": decision.evaluation.source, **strategy_used(decision)},
             registered_model=config.campaign,
             model_tags={
@@ -212,6 +213,10 @@ def change_params(ctx: RoundContext) -> dict[str, str]:
         for change in ctx.state.changes
         for name, (_, new) in change.changed.items()
     }
+
+
+def _agreement(decision: Decision) -> dict[str, float]:
+    return agreement_figures(decision.measured.stability if decision.measured else None)
 
 
 def _forecast(seen: Outlook) -> dict[str, float]:

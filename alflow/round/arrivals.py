@@ -104,6 +104,8 @@ def screen_arrivals(ctx: RoundContext, trained: Trained, decision: Decision) -> 
         parts.append(pd.concat([rows[["id"]], head, rows.drop(columns="id")], axis=1))
         skip |= set(frame[id_column])
     items = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["id", "score", "predicted"])
+    # best first, as every batch (docs/VENDORS.md); arrival order among equal scores
+    items = items.sort_values("score", ascending=False, kind="stable", ignore_index=True)
     # an arrival that is also a pool item stays a pool item: its features are the pool's
     if len(items):
         items.loc[items["id"].isin(pool_members(ctx, set(items["id"]))), "origin"] = "pool"

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from alflow.exchange.formats.base import ID
 from alflow.ledger.crash import crash_point
-from alflow.ledger.records import AutoLabelFile, AutoLabelSummary, BatchRecord, Outside, RoundRecord, Tracking
+from alflow.ledger.records import (
+    AutoLabelFile,
+    AutoLabelSummary,
+    BatchRecord,
+    Outside,
+    RoundRecord,
+    Stability,
+    StopSetPredictions,
+    Tracking,
+)
 from alflow.round.context import RoundContext
 from alflow.round.decide import Batch, Decision
 
@@ -48,6 +57,16 @@ def _auto_label_summary(ctx: RoundContext, decision: Decision) -> AutoLabelSumma
     )
 
 
+def _stability(ctx: RoundContext, decision: Decision) -> Stability | None:
+    """The round's agreement on the stop set, with its model's predictions written to their own file."""
+    measured = decision.measured
+    if measured is None:
+        return None
+    payload = StopSetPredictions(predicted=measured.predicted).to_json()
+    key = ctx.ledger.write_attachment(ctx.round, "stopset", ".json", payload)
+    return measured.stability.model_copy(update={"key": key})
+
+
 def strategy_used(batch: Batch | None) -> tuple[str | None, str | None]:
     """(the strategy that chose the batch, why): the selection's own words for a pool batch (`auto`
     names the strategy it picked); `stream` for a stream round; (None, None) when nothing was selected."""
@@ -83,5 +102,6 @@ def commit_round(ctx: RoundContext, decision: Decision, tracking: Tracking) -> R
         tracking=tracking,
         stream=stream,
         auto_labels=_auto_label_summary(ctx, decision),
+        stability=_stability(ctx, decision),
     )
     return ctx.ledger.record_round(record)

@@ -119,8 +119,10 @@ class RoundContext:
 
     @cached_property
     def taken(self) -> set[str]:
-        """Items no strategy may pick: labeled, already asked, or already labeled by the model."""
-        return set(self.labeled) | set(self.state.asked_ids) | set(self.state.auto_labeled())
+        """Items no strategy may pick: labeled, already asked, already labeled by the model, or in
+        the stop set (stopping.stable_predictions)."""
+        stop_set = set(self.state.stop_set.ids) if self.state.stop_set else set()
+        return set(self.labeled) | set(self.state.asked_ids) | set(self.state.auto_labeled()) | stop_set
 
     @property
     def pool_left(self) -> int:

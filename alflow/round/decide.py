@@ -11,8 +11,10 @@ from alflow.config import CampaignConfig
 from alflow.ledger.budget import Budget
 from alflow.ledger.records import StreamRecord
 from alflow.ledger.state import CampaignState
+from alflow.ledger.stopset import STOP_REASON
 from alflow.round.autolabel import AutoLabels
 from alflow.round.context import RoundContext
+from alflow.round.stability import Measured, measure
 from alflow.round.train import Evaluation, Trained
 
 
@@ -57,6 +59,7 @@ class Decision:
     model: str
     auto_labels: AutoLabels = field(default_factory=AutoLabels)
     batch: Batch | None = None
+    measured: Measured | None = None  # agreement with the previous model (stopping.stable_predictions)
 
     @property
     def asked(self) -> int:
@@ -70,10 +73,18 @@ class Decision:
 
 
 def stop_reason(
-    config: CampaignConfig, state: CampaignState, metrics: dict[str, float], *, budget: int, unlabeled: int | None
+    config: CampaignConfig,
+    state: CampaignState,
+    metrics: dict[str, float],
+    *,
+    budget: int,
+    unlabeled: int | None,
+    agreement: float | None = None,
 ) -> str | None:
     """Why the campaign stops after this round, or None. Rules in order of precedence;
-    `unlabeled` is None for a stream round, whose items come from arrivals, not the pool."""
+    `unlabeled` is None for a stream round, whose items come from arrivals, not the pool;
+    `agreement` is the mean kappa of successive models over stable_predictions' window (None
+    until there are that many comparisons)."""
     rules = config.stopping
     value = metrics.get(rules.metric, math.nan)
     if budget == 0:
@@ -87,6 +98,9 @@ def stop_reason(
             before, recent = history[: -rules.patience], history[-rules.patience :]
             if max(recent) <= max(before) + rules.min_delta:
                 return "no_improvement"
+    stable = rules.stable_predictions
+    if stable is not None and agreement is not None and agreement >= stable.kappa:
+        return STOP_REASON
     if unlabeled == 0:
         return "pool_exhausted"
     return None
@@ -109,7 +123,9 @@ def decide(ctx: RoundContext, trained: Trained, auto: AutoLabels) -> Decision:
     config, budget = ctx.config, ctx.budget
     unlabeled = unlabeled_left(ctx, auto) if ctx.arrivals is None else None
     metrics = trained.evaluation.metrics
-    stop = stop_reason(config, ctx.state, metrics, budget=budget.left, unlabeled=unlabeled)
+    measured = measure(ctx, trained)
+    agreement = measured.stability.mean if measured else None
+    stop = stop_reason(config, ctx.state, metrics, budget=budget.left, unlabeled=unlabeled, agreement=agreement)
     size = 0 if stop else min(config.strategy.batch_size, budget.left, budget.left if unlabeled is None else unlabeled)
     metric = config.stopping.metric
     return Decision(
@@ -123,4 +139,5 @@ def decide(ctx: RoundContext, trained: Trained, auto: AutoLabels) -> Decision:
         class_counts=trained.class_counts,
         model=trained.name,
         auto_labels=auto,
+        measured=measured,
     )

@@ -18,6 +18,7 @@ from alflow.round.arrivals import check_target_rate, pending_arrivals
 from alflow.round.context import Arrivals, RoundContext
 from alflow.round.export import finish_exports
 from alflow.round.inputs import validate_inputs
+from alflow.round.stability import with_stop_set
 
 
 def open_round(
@@ -45,7 +46,7 @@ def open_round(
     resumed = tuple(finish_exports(ctx))
     if arrivals is not None:
         ctx = replace(ctx, arrivals=Arrivals(arrivals, tuple(pending_arrivals(ctx, arrivals)), target_rate))
-    return replace(ctx, resumed=resumed)
+    return with_stop_set(replace(ctx, resumed=resumed))
 
 
 def claim_round(ctx: RoundContext) -> int:
