@@ -71,7 +71,9 @@ class Format:
     the new files of a delivery for which `read_together` holds are read as one set of votes
     (doccano's one file per annotator, Label Studio's one object per annotation or task); with
     `bare_names`, files named by a number without an extension are label files too (Label
-    Studio's target storage names its objects by the annotation's id).
+    Studio's target storage names its objects by the annotation's id); `batch_copy` names a
+    second copy of the batch file in a folder of its own (Label Studio's source storage imports
+    every object under its prefix, so its tasks alone under `tasks/` import with its defaults).
     """
 
     name: str
@@ -85,6 +87,7 @@ class Format:
     read_together: Callable[[str], bool] = lambda key: False
     bare_names: bool = False
     batch_extras: Callable[..., dict[str, bytes]] = no_extras
+    batch_copy: str | None = None
 
     def is_delivery_file(self, key: str) -> bool:
         """Whether `key` is a label file of this format (markers and others are not)."""
