@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 import urllib.error
@@ -81,6 +82,10 @@ def label_studio_server(tmp_path_factory) -> Any:
     if reason:
         pytest.skip(reason)
     folder = tmp_path_factory.mktemp("label-studio")
+    (folder / "data").mkdir()
+    template = VENV / "template" / "label_studio.sqlite3"  # migrated by `make label-studio`: no minutes of migrations
+    if template.exists():
+        shutil.copy(template, folder / "data" / template.name)
     port = _free_port()
     env = {
         **os.environ,

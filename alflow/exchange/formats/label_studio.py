@@ -247,4 +247,5 @@ FORMAT = Format(
     read_together=_storage_key,
     bare_names=True,
     batch_copy=SOURCE_TASKS,
+    rewrites_revise=True,
 )
