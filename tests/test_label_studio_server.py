@@ -23,7 +23,6 @@ from typing import Any
 import boto3
 import pandas as pd
 import pytest
-from test_hostile import with_format
 
 from alflow.exchange import layout
 from alflow.exchange.formats import label_studio
@@ -177,7 +176,8 @@ def _annotate(api: LabelStudio, task: int, label: str | None) -> dict[str, Any]:
 
 def _delivery_storage(api: LabelStudio, campaign, endpoint: str, project: int, round_: int) -> None:
     """A target storage on the round's delivery folder, synced: every annotation made so far is written."""
-    target = api.call("POST", "/api/storages/export/s3", _storage(campaign, endpoint, project, layout.delivery_prefix(campaign.campaign, round_)))
+    prefix = layout.delivery_prefix(campaign.campaign, round_)
+    target = api.call("POST", "/api/storages/export/s3", _storage(campaign, endpoint, project, prefix))
     _sync(api, "export/s3", target["id"])
 
 

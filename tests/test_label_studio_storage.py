@@ -125,7 +125,7 @@ def test_an_annotation_changed_after_it_was_read_replaces_its_label(storage_camp
     _put(campaign, "21", _annotation_object(21, "t-1", "cat"))
     _put(campaign, "22", _annotation_object(22, "t-2", "dog"))
     ingest_campaign(campaign)
-    _put(campaign, "21", _annotation_object(21, "t-1", "dog"))  # the labeler changed their mind: Label Studio rewrites it
+    _put(campaign, "21", _annotation_object(21, "t-1", "dog"))  # changed in Label Studio: it rewrites the object
     _put(campaign, "23", _annotation_object(23, "t-1", "eel"))  # another annotation of t-1: a second vote, no revision
 
     state = ingest_campaign(campaign)

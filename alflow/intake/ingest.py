@@ -265,9 +265,7 @@ class Intake:
             "ingested_at": now(),
         }
 
-    def ingest_file(
-        self, round_: int, key: str, accepted: dict[str, str], revise: bool = False
-    ) -> IngestRecord | None:
+    def ingest_file(self, round_: int, key: str, accepted: dict[str, str], revise: bool = False) -> IngestRecord | None:
         """Ingest one delivery file; returns the record written, or None if this content was already in.
         With `revise`, it is a new version of a file read before whose labels replace the ones it gave."""
         store, vendor = self.ledger.store, self.config.vendor
@@ -379,8 +377,9 @@ class Intake:
             for key in keys:
                 if fmt.only_label_files and not fmt.is_delivery_file(key):
                     continue  # e.g. a Ground Truth job folder holds much besides its output manifest
-                revise = key in revisions
-                if key not in {r.file for r in together} and (record := self.ingest_file(round_, key, accepted, revise)):
+                if key in {r.file for r in together}:
+                    continue
+                if record := self.ingest_file(round_, key, accepted, revise=key in revisions):
                     _take([record], written, accepted)
         return written
 
