@@ -1,8 +1,10 @@
 """A real Label Studio server (issue 23) drives the whole loop, as docs/VENDORS.md tells a vendor:
 its S3 source storage imports a round's tasks from alflow's batch folder with its default settings,
-annotations are made over its REST API (one cancelled, one changed), its S3 target storage writes
-them into the delivery folder, and the next round ingests them without a `_DONE` marker
-(`vendor.complete_when: all_answered`). Everything on loopback: moto's S3 server and Label Studio
+annotations are made over its REST API (one changed before the storage wrote it, one skipped and
+labeled later, one corrected after alflow read it), its S3 target storage writes them into the
+delivery folder, and the next rounds ingest them without a `_DONE` marker
+(`vendor.complete_when: all_answered`): every label once and as Label Studio last had it, nothing
+quarantined. Everything on loopback: moto's S3 server and Label Studio
 1.23.2 from its own virtualenv (`make label-studio`); skipped, with the reason, where it could not
 be installed.
 """
@@ -200,13 +202,17 @@ def test_label_studio_reads_the_batch_and_writes_the_labels_through_its_cloud_st
     changed = _annotate(api, tasks[0]["id"], wrong)
     api.call("PATCH", f"/api/annotations/{changed['id']}", {"result": _choice(answers[ids[0]])})
     _annotate(api, tasks[1]["id"], None)  # skipped: no vote, the item stays outstanding
-    for task, item in zip(tasks[2:], ids[2:], strict=True):
+    slip = _annotate(api, tasks[2]["id"], next(c for c in campaign.classes if c != answers[ids[2]]))
+    for task, item in zip(tasks[3:], ids[3:], strict=True):
         _annotate(api, task["id"], answers[item])
     _delivery_storage(api, campaign, s3_endpoint, project, 1)
 
     report = plain_round(campaign)
     assert (report.status, report.labels_ingested, report.waiting_for) == ("waiting", 9, {1: 1}), report
-    _annotate(api, tasks[1]["id"], answers[ids[1]])  # the storage writes it as it is saved
+    # Then, with the storage connected (it writes each annotation as it is saved): the skipped
+    # task labeled, and an annotation alflow read already corrected in Label Studio.
+    _annotate(api, tasks[1]["id"], answers[ids[1]])
+    api.call("PATCH", f"/api/annotations/{slip['id']}", {"result": _choice(answers[ids[2]])})
 
     report = plain_round(campaign)
     assert (report.status, report.labels_ingested, report.round) == ("exported", 1, 2), report
@@ -227,5 +233,6 @@ def test_label_studio_reads_the_batch_and_writes_the_labels_through_its_cloud_st
         assert accepted_labels(records) == {i: answers[i] for i in state.batch_ids(round_)}
         assert sum(r.count for r in records) == 10  # every label once
         assert [r for r in records if r.quarantine or r.refused] == []  # nothing quarantined
+    assert [r.revised for r in state.ingests[1] if r.revised] == [{ids[2]: answers[ids[2]]}]  # the correction
     assert state.delivered == frozenset()  # no _DONE anywhere: complete by all_answered
     assert time.monotonic() - started < 180
