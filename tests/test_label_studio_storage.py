@@ -200,3 +200,27 @@ def test_a_storage_object_over_the_element_limit_is_too_large():
     with pytest.raises(DataValidationError) as caught:
         list(get("label_studio").read_delivery(io.BytesIO(big), source="b/9", options=OPTIONS))
     assert caught.value.reason == "too_large"
+
+
+def test_status_shows_a_delivery_without_done_as_delivered_under_its_rule(campaign):
+    from alflow.config.schema import QuietPeriod
+    from alflow.ledger.ledger import Ledger
+    from alflow.reporting.reports import status_rows
+
+    campaign = with_format(campaign, "label_studio", complete_when="all_answered")
+    ask(campaign, ITEMS)  # the round's record only, no _READY: "export interrupted" until a delivery
+    assert status_rows(campaign, Ledger.of(campaign).state())[0]["state"] == "export interrupted"
+    _put(campaign, "11", _annotation_object(11, "t-1", "cat"))
+
+    [row] = status_rows(campaign, Ledger.of(campaign).state())
+    assert (row["state"], row["delivered"]) == ("delivered, not read yet", 0)
+    quiet = with_format(campaign, "label_studio", complete_when=QuietPeriod(quiet_minutes=5))
+    assert status_rows(quiet, Ledger.of(quiet).state())[0]["state"] == "delivering (read once quiet for 5 min)"
+    assert status_rows(with_format(campaign, "label_studio", complete_when="done_marker"), Ledger.of(campaign).state())[
+        0
+    ]["state"] == (
+        "export interrupted"  # done_marker: files without _DONE are not a delivery
+    )
+    ingest_campaign(campaign)
+    [row] = status_rows(campaign, Ledger.of(campaign).state())
+    assert (row["state"], row["delivered"], row["ingested"]) == ("partly ingested: 2 outstanding", 1, 1)
