@@ -32,7 +32,7 @@ LABEL_STUDIO := 1.23.2
 LS_STAMP := $(LS_VENV)/.installed-$(LABEL_STUDIO)
 # Its database migrated once into $(LS_VENV)/template (minutes on a loaded machine): the test's
 # server starts from a copy, as `label-studio start` would after migrating.
-LS_MIGRATE := rm -rf $(LS_VENV)/template && SENTRY_DSN= LABEL_STUDIO_BASE_DATA_DIR=$(CURDIR)/$(LS_VENV)/template \
+LS_MIGRATE := rm -rf $(LS_VENV)/template && SENTRY_DSN= LABEL_STUDIO_BASE_DATA_DIR=$(abspath $(LS_VENV))/template \
 	$(LS_VENV)/bin/python -c "from label_studio import server; server._setup_env(); server._apply_database_migrations()"
 
 label-studio: $(LS_STAMP)
