@@ -15,9 +15,11 @@ under its prefix: `batch.json` would be a task).
 In: the project's JSON export, streamed task by task, or the objects of its target storage (one
 per annotation, named by its id, with its task nested; or one `<task id>.json` per task with
 FUTURE_SAVE_TASK_TO_STORAGE), read together as one set of votes: every annotation not cancelled is one vote;
-`completed_by` is the annotator. A task, annotation or result of an unexpected shape is one bad
-row. Choices under other tag names than `label`/`item` are `wrong_tag_names`, and a file in which
-no vote uses alflow's tag names (a project with another labeling config) is refused whole.
+`completed_by` is the annotator. Label Studio rewrites an object when its annotation changes: read
+again, its label replaces the one it gave (`rewrites_revise`, alflow.intake.ingest). A task,
+annotation or result of an unexpected shape is one bad row. Choices under other tag names than
+`label`/`item` are `wrong_tag_names`, and a file in which no vote uses alflow's tag names (a
+project with another labeling config) is refused whole.
 """
 
 from __future__ import annotations
