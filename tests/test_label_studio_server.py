@@ -5,8 +5,9 @@ labeled later, one corrected after alflow read it), its S3 target storage writes
 delivery folder, and the next rounds ingest them without a `_DONE` marker
 (`vendor.complete_when: all_answered`): every label once and as Label Studio last had it, nothing
 quarantined. Everything on loopback: moto's S3 server and Label Studio
-1.23.2 from its own virtualenv (`make label-studio`); skipped, with the reason, where it could not
-be installed.
+1.23.2 from its own virtualenv (`make label-studio`, or the one ALFLOW_LABEL_STUDIO_VENV names),
+its database migrated once there (`template/`); skipped, with the reason, where it could not be
+installed.
 """
 
 from __future__ import annotations
