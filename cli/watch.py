@@ -63,6 +63,7 @@ class DeliveryWatcher:
         on_pause: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.ledgers = [Ledger.of(c) for c in configs]
+        self.vendors = {c.campaign: c.vendor for c in configs}  # complete_when: deliveries without _DONE
         self.emit, self.queue, self.on_pause = emit, queue, on_pause
         self.swept = False
         self.held: set[str] = set()  # the campaigns found paused on the last look
@@ -86,8 +87,13 @@ class DeliveryWatcher:
             delivery
             for ledger in self.ledgers
             if (names is None or ledger.campaign in names) and self._running(ledger)
-            for delivery in announce_new(ledger, self.emit)
+            for delivery in announce_new(ledger, self.emit, self.vendors.get(ledger.campaign))
         ]
+
+    def _any(self, ledger: Ledger) -> bool:
+        """Whether any file under a delivery (not only `_DONE`) may complete it (`vendor.complete_when`)."""
+        vendor = self.vendors.get(ledger.campaign)
+        return vendor is not None and vendor.complete_when != "done_marker"
 
     def poll(self, wait: float) -> list[Delivery]:
         """One look: a sweep, or (with a queue, after a first sweep) up to `wait` seconds on the queue."""
@@ -97,7 +103,9 @@ class DeliveryWatcher:
         from alflow.exchange.sqs import created_objects
 
         uris = created_objects(self.queue, wait_seconds=max(1, min(20, int(wait))))
-        names = {ledger.campaign for uri in uris for ledger in self.ledgers if marker_round(uri, ledger)}
+        names = {
+            ledger.campaign for uri in uris for ledger in self.ledgers if marker_round(uri, ledger, self._any(ledger))
+        }
         return self.sweep(names) if names else []
 
     def run(

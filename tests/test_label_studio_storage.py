@@ -120,17 +120,36 @@ def test_one_task_object_per_task_is_read_as_votes_and_several_annotators_aggreg
     assert first.reasons == {"too_few_votes": 1} and first.annotators == [a, b]
 
 
-def test_an_annotation_changed_after_it_was_read_stands_as_first_read(storage_campaign):
+def test_an_annotation_changed_after_it_was_read_replaces_its_label(storage_campaign):
     campaign = storage_campaign
     _put(campaign, "21", _annotation_object(21, "t-1", "cat"))
+    _put(campaign, "22", _annotation_object(22, "t-2", "dog"))
     ingest_campaign(campaign)
-    _put(campaign, "21", _annotation_object(21, "t-1", "dog"))  # the labeler changed their mind
+    _put(campaign, "21", _annotation_object(21, "t-1", "dog"))  # changed in Label Studio: it rewrites the object
+    _put(campaign, "23", _annotation_object(23, "t-1", "eel"))  # another annotation of t-1: a second vote, no revision
 
     state = ingest_campaign(campaign)
 
-    assert state.ingested == {1: {"t-1": "cat"}}  # a model was trained on it: the first label stands
+    assert state.ingested == {1: {"t-1": "dog", "t-2": "dog"}}  # the annotation's new label, counted once
+    revised = next(r for r in state.ingested_now if r.file.endswith("/21"))
+    assert (revised.revised, revised.labels, revised.count, revised.refused_rows) == ({"t-1": "dog"}, {}, 0, 0)
+    other = next(r for r in state.ingested_now if r.file.endswith("/23"))
+    assert other.reasons == {"conflicting_relabel": 1} and other.rejected[0].accepted_label == "dog"
+    assert sum(r.count for r in state.ingests[1]) == 2
+
+
+def test_with_several_annotators_a_changed_annotation_stays_a_conflicting_relabel(storage_campaign):
+    campaign = with_format(storage_campaign, "label_studio", annotators=2)
+    a, b = "a@vendor.example", "b@vendor.example"
+    _put(campaign, "101.json", _task_object("t-1", _annotation(1, "t-1", "cat", a), _annotation(2, "t-1", "cat", b)))
+    ingest_campaign(campaign)
+    _put(campaign, "101.json", _task_object("t-1", _annotation(1, "t-1", "dog", a), _annotation(2, "t-1", "cat", b)))
+
+    state = ingest_campaign(campaign)
+
+    assert state.ingested == {1: {"t-1": "cat"}}  # one vote changed: the item's label is not the tool's to replace
     [again] = state.ingested_now
-    assert again.reasons == {"conflicting_relabel": 1} and again.rejected[0].accepted_label == "cat"
+    assert again.revised == {} and again.reasons == {"tie": 2}
 
 
 def test_keys_with_a_double_slash_from_a_prefix_ending_in_a_slash(campaign, s3_endpoint):
@@ -181,3 +200,27 @@ def test_a_storage_object_over_the_element_limit_is_too_large():
     with pytest.raises(DataValidationError) as caught:
         list(get("label_studio").read_delivery(io.BytesIO(big), source="b/9", options=OPTIONS))
     assert caught.value.reason == "too_large"
+
+
+def test_status_shows_a_delivery_without_done_as_delivered_under_its_rule(campaign):
+    from alflow.config.schema import QuietPeriod
+    from alflow.ledger.ledger import Ledger
+    from alflow.reporting.reports import status_rows
+
+    campaign = with_format(campaign, "label_studio", complete_when="all_answered")
+    ask(campaign, ITEMS)  # the round's record only, no _READY: "export interrupted" until a delivery
+    assert status_rows(campaign, Ledger.of(campaign).state())[0]["state"] == "export interrupted"
+    _put(campaign, "11", _annotation_object(11, "t-1", "cat"))
+
+    [row] = status_rows(campaign, Ledger.of(campaign).state())
+    assert (row["state"], row["delivered"]) == ("delivered, not read yet", 0)
+    quiet = with_format(campaign, "label_studio", complete_when=QuietPeriod(quiet_minutes=5))
+    assert status_rows(quiet, Ledger.of(quiet).state())[0]["state"] == "delivering (read once quiet for 5 min)"
+    assert status_rows(with_format(campaign, "label_studio", complete_when="done_marker"), Ledger.of(campaign).state())[
+        0
+    ]["state"] == (
+        "export interrupted"  # done_marker: files without _DONE are not a delivery
+    )
+    ingest_campaign(campaign)
+    [row] = status_rows(campaign, Ledger.of(campaign).state())
+    assert (row["state"], row["delivered"], row["ingested"]) == ("partly ingested: 2 outstanding", 1, 1)

@@ -133,3 +133,34 @@ def test_the_watcher_reads_s3_event_notifications_from_sqs(s3_endpoint, campaign
     assert [d.round for look in looks for d in look] == [1]
     assert [json.dumps(e["payload"]["round"]) for e in sent] == ["1"]
     assert watcher.poll(1) == []
+
+
+def test_a_delivery_without_done_is_announced_once_under_the_campaigns_complete_when(tmp_path):
+    import os
+    import time
+
+    from alflow.config.schema import QuietPeriod, VendorConfig
+
+    store, sent = LocalStore(tmp_path), []
+    answered = VendorConfig(bucket=str(tmp_path), complete_when="all_answered")
+    quiet = answered.model_copy(update={"complete_when": QuietPeriod(quiet_minutes=5)})
+    for r in (1, 2):
+        _round(store, "c", r)
+    store.write_once(layout.delivery_prefix("c", 1) + "11", b"{}")  # a tool's object, no _DONE
+    store.write_once(layout.delivery_prefix("c", 2) + "12", b"{}")
+    ledger = Ledger(store, "c")
+
+    assert announce_new(ledger, sent.append) == []  # done_marker (no vendor given): only _DONE
+    assert [d.round for d in announce_new(ledger, sent.append, quiet)] == []  # written just now
+    old = time.time() - 600
+    os.utime(tmp_path / layout.delivery_prefix("c", 2) / "12", (old, old))
+    [second] = announce_new(ledger, sent.append, quiet)
+    assert (second.round, second.marker) == (2, f"{store.uri}/c/deliveries/round-0002/")
+    assert [d.round for d in announce_new(ledger, sent.append, answered)] == [1]
+    assert announce_new(ledger, sent.append, answered) == [] and len(sent) == 2  # once each
+    assert (
+        marker_round(
+            "s3://b/team/c/deliveries/round-0007/11", Ledger(type("S", (), {"uri": "s3://b/team"})(), "c"), True
+        )
+        == 7
+    )

@@ -36,7 +36,14 @@ def ready(vendor: VendorConfig, store: Store, state: CampaignState, round_: int,
         return round_ in state.delivered
     if round_ in state.delivered:  # a vendor may still write the marker: it always means complete
         return True
-    if not keys:
+    return settled(vendor, store, keys)
+
+
+def settled(vendor: VendorConfig, store: Store, keys: list[str]) -> bool:
+    """Whether a delivery's files `keys` (no marker among them) are to be read by a rule other than
+    `done_marker`: any file under `all_answered`, files all quiet under `quiet_minutes`."""
+    rule = vendor.complete_when
+    if rule == "done_marker" or not keys:
         return False
     if isinstance(rule, QuietPeriod):
         return _quiet(store, keys, timedelta(minutes=rule.quiet_minutes))

@@ -37,7 +37,7 @@ import pandas as pd
 from alflow.config import CampaignConfig
 from alflow.errors import DataValidationError
 from alflow.exchange import formats, layout
-from alflow.exchange.formats.base import ReadOptions
+from alflow.exchange.formats.base import Format, ReadOptions
 from alflow.exchange.store import Store
 from alflow.intake import completion, strays
 from alflow.intake.fetch import NOT_COPIED, Refusal, fetch, probe
@@ -90,10 +90,16 @@ def _sink(rows: IO[bytes]):
 
 
 def _verdict(
-    config: CampaignConfig, batch: set[str], stream: IO[bytes], source: str, accepted: dict[str, str], rows: IO[bytes]
+    config: CampaignConfig,
+    batch: set[str],
+    stream: IO[bytes],
+    source: str,
+    accepted: dict[str, str],
+    rows: IO[bytes],
+    revise: bool = False,
 ) -> Verdict | Refusal:
     """What a label file yields, or why the whole file is refused; never raises."""
-    return _verdict_of(config, batch, [(stream, source)], accepted, rows)
+    return _verdict_of(config, batch, [(stream, source)], accepted, rows, revise)
 
 
 def _verdict_of(
@@ -102,8 +108,10 @@ def _verdict_of(
     files: Sequence[tuple[IO[bytes], str]],
     accepted: dict[str, str],
     rows: IO[bytes],
+    revise: bool = False,
 ) -> Verdict | Refusal:
-    """What label files read as one set of votes yield, or why they are refused; never raises."""
+    """What label files read as one set of votes yield, or why they are refused; never raises.
+    With `revise`, they are a new version of votes read before (alflow.intake.votes.Judge)."""
     vendor = config.vendor
     fmt = formats.get(vendor.format)
     judge = Judge(
@@ -116,6 +124,7 @@ def _verdict_of(
         sink=_sink(rows),
         kind=config.label_kind,
         max_spread=vendor.max_spread,
+        revise=revise,
     )
     options = ReadOptions(config.classes, vendor.label_attribute, config.labels.kind)
     source, chunks = files[0][1], 0
@@ -182,6 +191,7 @@ def _record(base: dict[str, Any], outcome: Verdict | Refusal, quarantine: str | 
         items=outcome.items,
         annotator_accuracy=outcome.annotator_accuracy,
         quarantine=quarantine,
+        revised=outcome.revised,
     )
 
 
@@ -191,6 +201,7 @@ def _take(records: list[IngestRecord], written: list[IngestRecord], accepted: di
         written.append(record)
         for id_, label in record.labels.items():
             accepted.setdefault(id_, label)
+        accepted.update(record.revised)
 
 
 @dataclass(frozen=True)
@@ -255,8 +266,9 @@ class Intake:
             "ingested_at": now(),
         }
 
-    def ingest_file(self, round_: int, key: str, accepted: dict[str, str]) -> IngestRecord | None:
-        """Ingest one delivery file; returns the record written, or None if this content was already in."""
+    def ingest_file(self, round_: int, key: str, accepted: dict[str, str], revise: bool = False) -> IngestRecord | None:
+        """Ingest one delivery file; returns the record written, or None if this content was already in.
+        With `revise`, it is a new version of a file read before whose labels replace the ones it gave."""
         store, vendor = self.ledger.store, self.config.vendor
         fmt = formats.get(vendor.format)
         try:
@@ -282,7 +294,7 @@ class Intake:
                     f"{key}: the campaign's format is {fmt.name}: files end in {fmt.delivery_suffix}",
                 )
             batch = set(self.state.batch_ids(round_))
-            outcome = refusal or _verdict(self.config, batch, copy, f"{store.uri}/{key}", accepted, rows)
+            outcome = refusal or _verdict(self.config, batch, copy, f"{store.uri}/{key}", accepted, rows, revise)
             read = _Read(round_, key, digest, copy, rows)
             quarantine = self._quarantine(read, outcome)
         crash_point("ingest:after_quarantine")
@@ -358,16 +370,28 @@ class Intake:
             if not completion.ready(self.config.vendor, self.ledger.store, state, round_, keys):
                 continue
             accepted = accepted_labels(state.ingests.get(round_, []))
+            revisions = self._revisions(round_, fmt, keys)
             together = []
-            if any(map(fmt.read_together, keys)):  # one file per annotator or per vote: one set of votes
-                together = self.ingest_together(round_, [k for k in keys if fmt.read_together(k)], accepted)
+            if fresh := [k for k in keys if fmt.read_together(k) and k not in revisions]:  # one set of votes
+                together = self.ingest_together(round_, fresh, accepted)
             _take(together, written, accepted)
             for key in keys:
                 if fmt.only_label_files and not fmt.is_delivery_file(key):
                     continue  # e.g. a Ground Truth job folder holds much besides its output manifest
-                if key not in {r.file for r in together} and (record := self.ingest_file(round_, key, accepted)):
+                if key in {r.file for r in together}:
+                    continue
+                if record := self.ingest_file(round_, key, accepted, revise=key in revisions):
                     _take([record], written, accepted)
         return written
+
+    def _revisions(self, round_: int, fmt: Format, keys: list[str]) -> set[str]:
+        """The files a tool rewrites in place that were read before (`Format.rewrites_revise`): each
+        is read alone, its labels replacing those it gave. One vote per item only: with several
+        annotators one rewritten vote cannot stand for the item, so it stays a conflicting relabel."""
+        if not fmt.rewrites_revise or self.config.vendor.annotators != 1:
+            return set()
+        read = {r.file for r in self.state.ingests.get(round_, [])}
+        return {k for k in keys if fmt.read_together(k) and k in read}
 
     def strays(self) -> list[StrayRecord]:
         """Record, once each, the vendor's files that nothing reads (alflow.intake.strays); returns the new ones."""

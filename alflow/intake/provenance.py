@@ -44,7 +44,7 @@ def item_votes(
 ) -> dict[str, ItemVotes] | None:
     """Item id -> its votes, for the items `record` accepted (human and machine labels); None when
     the file is no longer there as it was ingested (gone, or other bytes), or can no longer be read."""
-    wanted = {*record.labels, *record.machine_labels}
+    wanted = {*record.labels, *record.revised, *record.machine_labels}
     if not wanted:
         return {}
     try:

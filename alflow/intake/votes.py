@@ -7,7 +7,9 @@ over the chunk), a refused row goes to the `sink` at once and only the valid vot
 are kept, so memory is one chunk plus the batch's votes whatever the file's size. At the end
 `verdict` aggregates the kept votes (one vote per annotator and item; majority with a stated tie
 rule, or Dawid-Skene) and applies the rules against labels already accepted: the same label
-again is a late duplicate, a different one a conflicting relabel.
+again is a late duplicate, a different one a conflicting relabel, except in a Judge that
+`revise`s (a new version of a vote read before, as Label Studio rewrites an annotation changed in
+it): there the new label replaces the accepted one (`revised`).
 
 Votes marked `human_annotated: "no"` (the vendor's own auto-labels, as Ground Truth writes them)
 are never aggregated with human votes: they become `machine_labels`, apart from `labels`.
@@ -70,6 +72,7 @@ class Verdict:
     items: list[str]
     metadata: dict[str, dict]
     annotator_accuracy: dict[str, float] = field(default_factory=dict)  # aggregation "quality", with evidence
+    revised: dict[str, str] = field(default_factory=dict)  # labels replacing accepted ones (a Judge that revises)
 
 
 def normalise(votes: pd.DataFrame, first_row: int = 1) -> pd.DataFrame:
@@ -151,8 +154,10 @@ class Judge:
         sink: Sink | None = None,
         kind: LabelKind | None = None,
         max_spread: float | None = None,
+        revise: bool = False,
     ) -> None:
         self.classes, self.batch, self.accepted, self.kind = classes, batch, accepted, kind
+        self.revise = revise  # a new version of a vote read before: its label replaces the accepted one
         self.max_spread = max_spread
         self.annotators, self.aggregation, self.tie_rule = annotators, aggregation, tie_rule
         self.sink = sink
@@ -204,6 +209,8 @@ class Judge:
         labels, refused, agreement, extra, accuracy = self._aggregate(human)
         accepted = self.accepted
         conflicts = {i for i, label in labels.items() if i in accepted and accepted[i] != label}
+        revised = {i: labels[i] for i in sorted(conflicts)} if self.revise else {}
+        conflicts -= set(revised)
         reason = human[ID].map(lambda i: refused.get(i) or ("conflicting_relabel" if i in conflicts else None))
         late = human.loc[reason.notna().astype(bool)].assign(reason=reason[reason.notna()])
         late = late.assign(accepted_label=late[ID].map(lambda i: accepted.get(i) if i in conflicts else None))
@@ -227,6 +234,7 @@ class Judge:
             items=sorted(set(kept[ID])),
             metadata=_with(_metadata(kept, {**fresh, **machine_labels}), {i: extra[i] for i in extra if i in fresh}),
             annotator_accuracy={capped(w): a for w, a in list(accuracy.items())[:MAX_ANNOTATORS]},
+            revised=revised,
         )
 
     def _aggregate(

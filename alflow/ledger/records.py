@@ -235,6 +235,7 @@ class IngestRecord(Versioned):
     machine_labels: dict[str, str] = Field(default_factory=dict)
     items: list[str] = Field(default_factory=list)
     annotator_accuracy: dict[str, float] = Field(default_factory=dict)  # aggregation "quality": estimated per annotator
+    revised: dict[str, str] = Field(default_factory=dict)  # item -> label replacing the one accepted before
 
     @model_validator(mode="before")
     @classmethod

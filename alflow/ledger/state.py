@@ -152,11 +152,13 @@ class CampaignState:
 
 
 def accepted_labels(records: list[IngestRecord]) -> dict[str, str]:
-    """id -> label over ingest records in commit order; an item's first accepted label wins."""
+    """id -> label over ingest records in commit order; an item's first accepted label wins, unless a
+    later record revised it (a new version of the same vote: alflow.intake.votes)."""
     labels: dict[str, str] = {}
     for record in sorted(records, key=lambda r: (r.ingested_at, r.sha256)):
         for id_, label in record.labels.items():
             labels.setdefault(id_, label)
+        labels.update(record.revised)
     return labels
 
 

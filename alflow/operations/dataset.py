@@ -142,7 +142,8 @@ def _vendor_rows(ledger: Ledger, config: CampaignConfig, state: CampaignState, r
     human, machine = state.ingested.get(round_, {}), state.machine_labeled.get(round_, {})
     found: dict[str, Row] = {}
     for record in sorted(state.ingests.get(round_, []), key=lambda r: (r.ingested_at, r.sha256)):
-        fresh = {i: lab for i, lab in record.labels.items() if human.get(i) == lab and i not in found}
+        given = {**record.labels, **record.revised}  # a revised label is given by the record that revised it
+        fresh = {i: lab for i, lab in given.items() if human.get(i) == lab and i not in found}
         fresh_machine = {i: lab for i, lab in record.machine_labels.items() if machine.get(i) == lab}
         fresh_machine = {i: lab for i, lab in fresh_machine.items() if i not in found and i not in fresh}
         if not fresh and not fresh_machine:

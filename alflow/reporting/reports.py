@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 
 from alflow.config import CampaignConfig
+from alflow.config.schema import QuietPeriod
+from alflow.intake import completion
 from alflow.intake.ingest import summary
 from alflow.ledger.budget import Budget, amount
 from alflow.ledger.changes import change_text
@@ -248,7 +250,18 @@ def _changed_now(ctx: RoundContext) -> str | None:
     return "; ".join(texts) or None
 
 
-def _state_of(state: CampaignState, round_: int, record: RoundRecord, written_off: int) -> str:
+def _arriving(config: CampaignConfig, state: CampaignState, round_: int) -> str | None:
+    """A round's state while a tool's files are under its delivery without `_DONE` and the campaign's
+    `vendor.complete_when` reads them so (alflow.intake.completion); None otherwise."""
+    if not completion.may_read(config.vendor, state, round_):
+        return None
+    rule = config.vendor.complete_when
+    if isinstance(rule, QuietPeriod):
+        return f"delivering (read once quiet for {rule.quiet_minutes} min)"
+    return "delivered, not read yet"
+
+
+def _state_of(state: CampaignState, round_: int, record: RoundRecord, written_off: int, arriving: str | None) -> str:
     """A round's row state in `alflow status`."""
     missing = len(state.missing(round_))
     if record.stop_reason:
@@ -259,6 +272,8 @@ def _state_of(state: CampaignState, round_: int, record: RoundRecord, written_of
         return f"partly ingested: {missing} outstanding"
     if round_ in state.delivered:
         return "delivered"
+    if arriving:
+        return arriving
     if round_ in state.exported:
         return "waiting for vendor"
     return "export interrupted"
@@ -277,20 +292,23 @@ def status_rows(config: CampaignConfig, state: CampaignState | None = None) -> l
         asked.update(record.batch_ids)
         # items written off and not delivered after all
         written_off = len([i for i in state.written_off.get(round_, ()) if i not in labels])
+        arriving = _arriving(config, state, round_)
         rows.append(
             {
                 "round": round_,
                 "labels_used": record.labels_used,
                 "asked": len(record.batch_ids),
                 # items of the batch that got a vote (a person's or the vendor tool's), not votes
-                "delivered": len({i for r in records for i in r.items}) if round_ in state.delivered else None,
+                "delivered": len({i for r in records for i in r.items})
+                if round_ in state.delivered or arriving
+                else None,
                 "ingested": len(labels) if round_ in state.ingested else None,
                 **{k: record.metrics.get(k) for k in ("accuracy", "f1_macro")},
                 **{k: v for k, v in record.metrics.items() if k not in ("accuracy", "f1_macro") and "/" not in k},
                 "metric_source": record.metric_source,
                 "spend": None if cost is None else amount(len(record.batch_ids), cost),
                 "spend_total": None if cost is None else amount(len(asked), cost),
-                "state": _state_of(state, round_, record, written_off),
+                "state": _state_of(state, round_, record, written_off, arriving),
                 "mlflow_run_id": record.tracking.run_id,
                 "model_version": record.tracking.model_version,
                 "auto_labeled": record.auto_labels.count if record.auto_labels else None,

@@ -80,6 +80,8 @@ def _export(ctx: RoundContext, record: RoundRecord, batch: Batch | None) -> str:
         created_at=now(),
     )
     extras = fmt.batch_extras(config.classes, text_column=text_column, reference=bool(config.pool.reference_column))
+    if fmt.batch_copy:
+        extras = {**extras, fmt.batch_copy: payload}
     return ctx.ledger.write_batch(record.round, BatchFiles(fmt.batch_file, payload, metadata, extras))
 
 

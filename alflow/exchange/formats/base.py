@@ -71,7 +71,12 @@ class Format:
     the new files of a delivery for which `read_together` holds are read as one set of votes
     (doccano's one file per annotator, Label Studio's one object per annotation or task); with
     `bare_names`, files named by a number without an extension are label files too (Label
-    Studio's target storage names its objects by the annotation's id).
+    Studio's target storage names its objects by the annotation's id); `batch_copy` names a
+    second copy of the batch file in a folder of its own (Label Studio's source storage imports
+    every object under its prefix, so its tasks alone under `tasks/` import with its defaults);
+    with `rewrites_revise`, a `read_together` file read before and rewritten since is the tool's
+    new version of the same votes (Label Studio rewrites an annotation's object when it changes):
+    its labels replace those accepted before, instead of being conflicting relabels.
     """
 
     name: str
@@ -85,6 +90,8 @@ class Format:
     read_together: Callable[[str], bool] = lambda key: False
     bare_names: bool = False
     batch_extras: Callable[..., dict[str, bytes]] = no_extras
+    batch_copy: str | None = None
+    rewrites_revise: bool = False
 
     def is_delivery_file(self, key: str) -> bool:
         """Whether `key` is a label file of this format (markers and others are not)."""

@@ -8,13 +8,18 @@ under the tag names of `label_config.xml` (`label` for the choices, `item` for t
 `score` the item's place in the batch scaled to [0, 1) with 0 for the item to label first (Label
 Studio's active-learning ordering serves the lowest score first), and its `model_version` the
 round's registered model version. `data.alflow_rank` (1 = label first) is there to sort by too.
+The tasks are written twice: `tasks.json` beside `batch.json`, and `tasks/tasks.json` alone in its
+folder, for a source storage whose prefix is that folder (Label Studio imports every JSON object
+under its prefix: `batch.json` would be a task).
 
 In: the project's JSON export, streamed task by task, or the objects of its target storage (one
 per annotation, named by its id, with its task nested; or one `<task id>.json` per task with
 FUTURE_SAVE_TASK_TO_STORAGE), read together as one set of votes: every annotation not cancelled is one vote;
-`completed_by` is the annotator. A task, annotation or result of an unexpected shape is one bad
-row. Choices under other tag names than `label`/`item` are `wrong_tag_names`, and a file in which
-no vote uses alflow's tag names (a project with another labeling config) is refused whole.
+`completed_by` is the annotator. Label Studio rewrites an object when its annotation changes: read
+again, its label replaces the one it gave (`rewrites_revise`, alflow.intake.ingest). A task,
+annotation or result of an unexpected shape is one bad row. Choices under other tag names than
+`label`/`item` are `wrong_tag_names`, and a file in which no vote uses alflow's tag names (a
+project with another labeling config) is refused whole.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from alflow.values import plain
 
 TO_NAME = "item"  # the object tag the choices annotate (label_config.xml names it so)
 LABEL_CONFIG = "label_config.xml"
+SOURCE_TASKS = "tasks/tasks.json"  # the tasks again, alone in a folder: a source storage's prefix with its defaults
 
 
 def _choices(label: str) -> list[dict[str, Any]]:
@@ -242,4 +248,6 @@ FORMAT = Format(
     batch_extras=label_config,
     read_together=_storage_key,
     bare_names=True,
+    batch_copy=SOURCE_TASKS,
+    rewrites_revise=True,
 )

@@ -1,0 +1,239 @@
+"""A real Label Studio server (issue 23) drives the whole loop, as docs/VENDORS.md tells a vendor:
+its S3 source storage imports a round's tasks from alflow's batch folder with its default settings,
+annotations are made over its REST API (one changed before the storage wrote it, one skipped and
+labeled later, one corrected after alflow read it), its S3 target storage writes them into the
+delivery folder, and the next rounds ingest them without a `_DONE` marker
+(`vendor.complete_when: all_answered`): every label once and as Label Studio last had it, nothing
+quarantined. Everything on loopback: moto's S3 server and Label Studio
+1.23.2 from its own virtualenv (`make label-studio`, or the one ALFLOW_LABEL_STUDIO_VENV names),
+its database migrated once there (`template/`); skipped, with the reason, where it could not be
+installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pandas as pd
+import pytest
+
+from alflow.exchange import layout
+from alflow.exchange.formats import label_studio
+from alflow.ledger.state import accepted_labels
+from alflow.operations.plain import plain_round
+
+pytestmark = [pytest.mark.slow, pytest.mark.label_studio]
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = Path(os.environ.get("ALFLOW_LABEL_STUDIO_VENV", ROOT / ".venv-label-studio"))
+TOKEN = "alflow-test-token-0123456789"
+
+
+def _skip_reason() -> str | None:
+    if (VENV / "bin" / "label-studio").exists():
+        return None
+    log = VENV / "install.log"
+    last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+    why = f": {last[0][:200]}" if last else ""
+    return f"Label Studio is not installed in {VENV} (`make label-studio` builds it){why}"
+
+
+class LabelStudio:
+    """The server's REST API with the user's token (JSON in, JSON out)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        request = urllib.request.Request(
+            self.url + path,
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={"Authorization": f"Token {TOKEN}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                text = response.read()
+        except urllib.error.HTTPError as error:
+            raise AssertionError(f"{method} {path}: {error.code} {error.read()[:2000]!r}") from None
+        return json.loads(text) if text else None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def label_studio_server(tmp_path_factory) -> Any:
+    """Label Studio on a free loopback port, once per session, with a user whose token the API takes."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    folder = tmp_path_factory.mktemp("label-studio")
+    (folder / "data").mkdir()
+    template = VENV / "template" / "label_studio.sqlite3"  # migrated by `make label-studio`: no minutes of migrations
+    if template.exists():
+        shutil.copy(template, folder / "data" / template.name)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LABEL_STUDIO_BASE_DATA_DIR": str(folder / "data"),
+        "USE_DEFAULT_BANNED_SUBNETS": "false",  # its SSRF guard refuses an S3 endpoint on 127.0.0.1 otherwise
+        "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",  # the `--user-token` given below
+        "SENTRY_DSN": "",
+        "LATEST_VERSION_CHECK": "false",
+        "COLLECT_ANALYTICS": "false",
+    }
+    command = [
+        *(str(VENV / "bin" / "label-studio"), "start", "--no-browser", "--host", "127.0.0.1", "--port", str(port)),
+        *("--username", "vendor@example.com", "--password", "alflow-test-pw", "--user-token", TOKEN),
+    ]
+    log = (folder / "server.log").open("wb")
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    api = LabelStudio(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                api.call("GET", "/api/projects")
+                break
+            except (OSError, AssertionError):
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError((folder / "server.log").read_text()[-3000:]) from None
+                time.sleep(1)
+        yield api
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def _choice(label: str) -> list[dict[str, Any]]:
+    return [{"from_name": "label", "to_name": "item", "type": "choices", "value": {"choices": [label]}}]
+
+
+def _storage(campaign, endpoint: str, project: int, prefix: str) -> dict[str, Any]:
+    """A storage's settings: the bucket on moto's endpoint, its prefix; everything else Label Studio's default."""
+    bucket, _, root = campaign.vendor.bucket.removeprefix("s3://").partition("/")
+    return {
+        "project": project,
+        "bucket": bucket,
+        "prefix": f"{root}/{prefix}".rstrip("/"),
+        "s3_endpoint": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+
+
+def _sync(api: LabelStudio, kind: str, storage: int) -> dict[str, Any]:
+    """Sync a storage (`s3` source, `export/s3` target) and wait until Label Studio says it completed."""
+    api.call("POST", f"/api/storages/{kind}/{storage}/sync")
+    deadline = time.monotonic() + 60
+    while (state := api.call("GET", f"/api/storages/{kind}/{storage}"))["status"] not in ("completed", "failed"):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.5)
+    assert state["status"] == "completed", state
+    return state
+
+
+def _tasks(api: LabelStudio, project: int) -> list[dict[str, Any]]:
+    found = api.call("GET", f"/api/tasks?project={project}&page_size=1000")
+    tasks = found["tasks"] if isinstance(found, dict) else found
+    return sorted(tasks, key=lambda t: t["data"]["alflow_rank"])
+
+
+def _batch_in_label_studio(api: LabelStudio, campaign, endpoint: str, round_: int) -> tuple[int, list[dict]]:
+    """A project for the round's batch, its tasks imported by a source storage on the batch's `tasks/` folder."""
+    store = boto3.client("s3")
+    bucket, _, root = campaign.vendor.bucket.removeprefix("s3://").partition("/")
+    batch = f"{layout.batch_prefix(campaign.campaign, round_)}"
+    config = store.get_object(Bucket=bucket, Key=f"{root}/{batch}{label_studio.LABEL_CONFIG}")["Body"].read()
+    project = api.call("POST", "/api/projects", {"title": f"round {round_}", "label_config": config.decode()})["id"]
+    source = api.call("POST", "/api/storages/s3", _storage(campaign, endpoint, project, batch + "tasks"))
+    assert _sync(api, "s3", source["id"])["last_sync_count"] == 10
+    return project, _tasks(api, project)
+
+
+def _annotate(api: LabelStudio, task: int, label: str | None) -> dict[str, Any]:
+    body = {"result": _choice(label), "was_cancelled": False} if label else {"result": [], "was_cancelled": True}
+    return api.call("POST", f"/api/tasks/{task}/annotations", body)
+
+
+def _delivery_storage(api: LabelStudio, campaign, endpoint: str, project: int, round_: int) -> None:
+    """A target storage on the round's delivery folder, synced: every annotation made so far is written."""
+    prefix = layout.delivery_prefix(campaign.campaign, round_)
+    target = api.call("POST", "/api/storages/export/s3", _storage(campaign, endpoint, project, prefix))
+    _sync(api, "export/s3", target["id"])
+
+
+def test_label_studio_reads_the_batch_and_writes_the_labels_through_its_cloud_storage(
+    label_studio_server, campaign, campaign_file, s3_endpoint
+):
+    api, started = label_studio_server, time.monotonic()
+    name = f"ls-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=name)
+    vendor = {"format": "label_studio", "bucket": f"s3://{name}/team", "complete_when": "all_answered"}
+    campaign = campaign.model_copy(update={"vendor": campaign.vendor.model_copy(update=vendor)})
+    answers = pd.read_csv(campaign_file.parent / "data" / "answers.csv", dtype=str).set_index("id")["label"]
+    assert plain_round(campaign).status == "exported"
+
+    # Round 1: one annotation changed before the storage writes it, one task skipped, then labeled.
+    project, tasks = _batch_in_label_studio(api, campaign, s3_endpoint, 1)
+    ids = [t["data"]["id"] for t in tasks]
+    assert [t["total_predictions"] for t in tasks] == [1] * 10
+    wrong = next(c for c in campaign.classes if c != answers[ids[0]])
+    changed = _annotate(api, tasks[0]["id"], wrong)
+    api.call("PATCH", f"/api/annotations/{changed['id']}", {"result": _choice(answers[ids[0]])})
+    _annotate(api, tasks[1]["id"], None)  # skipped: no vote, the item stays outstanding
+    slip = _annotate(api, tasks[2]["id"], next(c for c in campaign.classes if c != answers[ids[2]]))
+    for task, item in zip(tasks[3:], ids[3:], strict=True):
+        _annotate(api, task["id"], answers[item])
+    _delivery_storage(api, campaign, s3_endpoint, project, 1)
+
+    report = plain_round(campaign)
+    assert (report.status, report.labels_ingested, report.waiting_for) == ("waiting", 9, {1: 1}), report
+    # Then, with the storage connected (it writes each annotation as it is saved): the skipped
+    # task labeled, and an annotation alflow read already corrected in Label Studio.
+    _annotate(api, tasks[1]["id"], answers[ids[1]])
+    api.call("PATCH", f"/api/annotations/{slip['id']}", {"result": _choice(answers[ids[2]])})
+
+    report = plain_round(campaign)
+    assert (report.status, report.labels_ingested, report.round) == ("exported", 1, 2), report
+
+    # Round 2: labeled in a project of its own.
+    project, tasks = _batch_in_label_studio(api, campaign, s3_endpoint, 2)
+    for task in tasks:
+        _annotate(api, task["id"], answers[task["data"]["id"]])
+    _delivery_storage(api, campaign, s3_endpoint, project, 2)
+    report = plain_round(campaign)
+    assert (report.status, report.labels_ingested, report.round) == ("exported", 10, 3), report
+
+    from alflow.ledger.ledger import Ledger
+
+    state = Ledger.of(campaign).state()
+    for round_ in (1, 2):
+        records = state.ingests[round_]
+        assert accepted_labels(records) == {i: answers[i] for i in state.batch_ids(round_)}
+        assert sum(r.count for r in records) == 10  # every label once
+        assert [r for r in records if r.quarantine or r.refused] == []  # nothing quarantined
+    assert [r.revised for r in state.ingests[1] if r.revised] == [{ids[2]: answers[ids[2]]}]  # the correction
+    assert state.delivered == frozenset()  # no _DONE anywhere: complete by all_answered
+    assert time.monotonic() - started < 180
