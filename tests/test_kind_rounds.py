@@ -3,6 +3,7 @@ store, a vendor delivering from the answer key): training per kind, its metrics,
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 
@@ -15,8 +16,9 @@ from mlflow import MlflowClient
 
 from alflow.config import load_campaign
 from alflow.errors import ConfigError
-from alflow.kinds import LabelKind
-from alflow.ledger.ledger import campaign_state
+from alflow.exchange import layout
+from alflow.kinds import LabelKind, tags
+from alflow.ledger.ledger import bucket, campaign_state
 from alflow.model import targets
 from alflow.operations.kind_data import write_kind_data
 from alflow.operations.plain import plain_round
@@ -45,14 +47,23 @@ def _pool_rows(config, n: int = 5) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind_file", [("multilabel", "csv")], indirect=True)
+@pytest.mark.parametrize("kind_file", [("multilabel", "label_studio")], indirect=True)
 def test_a_tagging_campaign_trains_measures_logs_and_registers_a_multi_label_model(kind_file):
     config = load_campaign(kind_file)
     first = plain_round(kind_file)
     assert first.status == "exported" and first.labels_used == 20
-    vendor_for(config, kind_file.parent / "data" / "answers.csv").deliver(1)
+    # the batch goes out as Label Studio takes tags: several choices, the model's tags pre-annotated
+    store, folder = bucket(config), layout.batch_prefix(config.campaign, 1)
+    assert b'choice="multiple"' in store.read(folder + "label_config.xml")
+    batch = campaign_state(config).rounds[1].batch
+    tasks = json.loads(store.read(folder + "tasks.json"))
+    guesses = [[c for r in t["predictions"][0]["result"] for c in r["value"]["choices"]] for t in tasks]
+    assert guesses == [list(tags(p)) for p in batch.predicted] and any(guesses)
+    vendor_for(config, kind_file.parent / "data" / "answers.csv").deliver(1, fmt="label_studio")
     second = plain_round(kind_file)
     assert second.status == "exported" and second.labels_used == 40, second.message()
+    answers = dict(pd.read_csv(kind_file.parent / "data" / "answers.csv", dtype=str).itertuples(index=False))
+    assert campaign_state(config).ingested[1] == {i: answers[i] for i in batch.ids}  # each once, as delivered
 
     metrics = campaign_state(config).rounds[2].metrics
     assert set(metrics) >= {"f1_macro", "f1_micro", "hamming_loss", "subset_accuracy"}
