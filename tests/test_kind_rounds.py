@@ -42,6 +42,17 @@ def _run(config, name: str):
     return client, runs[0]
 
 
+def _png(client, run, path: str) -> np.ndarray:
+    """An image the round run logged, downloaded from the MLflow store and decoded (rows, columns, RGBA)."""
+    import tempfile
+
+    from matplotlib.image import imread
+
+    with tempfile.TemporaryDirectory() as folder:
+        local = client.download_artifacts(run.info.run_id, path, folder)
+        return imread(local)
+
+
 def _pool_rows(config, n: int = 5) -> pd.DataFrame:
     return pd.read_csv(config.pool.uri).drop(columns="id").head(n)
 
@@ -70,11 +81,13 @@ def test_a_tagging_campaign_trains_measures_logs_and_registers_a_multi_label_mod
     assert {f"model/f1_label/{t}" for t in TOPICS} <= set(metrics)
     assert 0 < metrics["f1_macro"] <= 1 and 0 <= metrics["hamming_loss"] < 0.5
     # the round record's numbers are the ones logged to MLflow, grouped under model/
-    _, run = _run(config, "round-0002")
+    client, run = _run(config, "round-0002")
     for name in ("model/f1_macro", "model/f1_micro", "model/hamming_loss", "model/subset_accuracy"):
         assert run.data.metrics[name] == pytest.approx(metrics[name.removeprefix("model/")])
     assert run.data.metrics["model/f1_label/outage"] == pytest.approx(metrics["model/f1_label/outage"])
     assert run.data.params["strategy_used"] == "mean_max_loss" and run.data.params["stop_metric"] == "f1_macro"
+    # the round's per-label F1 bar plot, read back from the MLflow store
+    assert _png(client, run, "plots/f1_by_label.png").shape[1] >= 6 * 90
     assert "mean max loss" in run.data.params["strategy_reason"]
 
     mlflow.set_tracking_uri(config.tracking.uri)
@@ -97,8 +110,10 @@ def test_a_numeric_campaign_trains_a_regressor_and_logs_r2_rmse_and_mae(kind_fil
     spread = float(holdout["label"].std(ddof=0))
     assert 0.3 < metrics["r2"] <= 1 and 0 < metrics["mae"] <= metrics["rmse"] < spread
     assert metrics["rmse"] == pytest.approx(spread * math.sqrt(1 - metrics["r2"]), rel=1e-6)
-    _, run = _run(config, "round-0002")
+    client, run = _run(config, "round-0002")
     assert run.data.metrics["model/r2"] == pytest.approx(metrics["r2"])
+    assert _png(client, run, "plots/residuals.png").shape[:2] == (4 * 90, 6 * 90)  # read back from MLflow
+    assert "plots/f1_by_label.png" not in {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     mlflow.set_tracking_uri(config.tracking.uri)
     predicted = np.asarray(mlflow.pyfunc.load_model(f"models:/{config.campaign}/2").predict(_pool_rows(config)))
     assert predicted.shape == (5,) and predicted.dtype.kind == "f"
@@ -143,6 +158,20 @@ def test_presets_and_estimators_by_import_path_are_checked_for_the_kind():
     ]:
         with pytest.raises(ConfigError, match=message):
             targets.build_estimator(_model_config(estimator=estimator), kind, seed=0)
+
+
+def test_the_per_label_f1_and_residual_figures_draw_the_round_numbers():
+    from alflow.reporting import kind_plots
+
+    metrics = {"f1_macro": 0.5, "model/f1_label/a": 1.0, "model/f1_label/b": 0.0, "model/f1_label/c": 0.5}
+    scores = kind_plots.f1_by_label(metrics, MULTI.classes)
+    assert scores == {"a": 1.0, "b": 0.0, "c": 0.5} and kind_plots.f1_by_label(targets.cold(MULTI), ("a",)) == {}
+    [ax] = kind_plots.label_f1(scores).axes
+    assert [bar.get_height() for bar in ax.patches] == [1.0, 0.0, 0.5]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    [ax] = kind_plots.residuals([1.0, 2.0, 3.0], [1.5, 2.0, 2.0], unit="points").axes
+    assert ax.collections[0].get_offsets().tolist() == [[1.5, 0.5], [2.0, 0.0], [2.0, -1.0]]
+    assert "RMSE 0.645" in ax.get_title() and ax.get_xlabel() == "predicted (points)"
 
 
 def test_metrics_of_tags_and_numbers_are_scikit_learns():
