@@ -39,7 +39,12 @@ def demo(
         str, typer.Option("--format", help=f"the vendor's exchange format: {', '.join(FORMATS)}")
     ] = "csv",
 ) -> None:
-    """A campaign on digits or support tickets with a simulated vendor, until a stopping rule fires."""
+    """A campaign with a simulated vendor, until a stopping rule fires.
+
+    --data digits (scikit-learn's digits, pixels), text (generated support tickets, TF-IDF),
+    multilabel (tags: generated topics), friedman (numbers: generated) or diabetes (numbers:
+    scikit-learn's); --format any exchange format (ground_truth takes no numbers).
+    """
     from alflow.operations.demo import run_demo
 
     workdir = workdir.resolve()

@@ -28,6 +28,7 @@ from alflow.exchange.formats import label_studio
 from alflow.exchange.formats.base import ReadOptions
 from alflow.intake import ingest
 from alflow.intake.ingest import ingest_campaign
+from alflow.intake.provenance import item_votes
 from alflow.intake.votes import Verdict, judge
 from alflow.kinds import REASONS, LabelKind, tags
 from alflow.ledger.ledger import bucket, campaign_state
@@ -265,6 +266,9 @@ def test_a_batch_of_each_kind_goes_out_and_comes_back_with_every_label_once(tmp_
     assert [(r.id, r.reason) for r in record.rejected] == [(ids[0], reason)]
     assert record.count == len(ids) - 1 - len(unread) and not record.duplicates
     assert sorted(state.missing(1)) == sorted([ids[0], *unread])
+    # each accepted label's vote, read again from the delivery file (the labeled data set's provenance)
+    votes = item_votes(store, record, classes=kind.classes, kind=kind)
+    assert votes is not None and {i: v.labels for i, v in votes.items()} == {i: (x,) for i, x in record.labels.items()}
     if kind.kind == "multi" and fmt == "label_studio":
         predicted = [[c for r in task["predictions"][0]["result"] for c in r["value"]["choices"]]
                      for task in json.loads(batch)]  # fmt: skip
