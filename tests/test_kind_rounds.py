@@ -247,13 +247,30 @@ def test_a_setting_that_does_not_fit_the_kind_is_one_line(tmp_path, dataset, cha
         _load(tmp_path, dataset, change)
 
 
-def test_a_stream_round_of_tags_is_refused_before_anything_is_claimed(tmp_path):
-    from alflow.round.opening import open_round
+@pytest.mark.slow
+@pytest.mark.parametrize("kind_file", [("multilabel", "label_studio"), ("friedman", "jsonl")], indirect=True)
+def test_a_stream_round_of_tags_or_numbers_screens_arrivals_by_the_models_uncertainty(kind_file):
+    from alflow.intake.ingest import ingest_campaign
 
-    path = write_kind_data(tmp_path, "multilabel")
-    with pytest.raises(ConfigError, match=r"stream rounds \(--arrivals\) are not supported for labels.kind multi yet"):
-        open_round(path, arrivals=str(tmp_path / "arrivals"))
-    assert not (tmp_path / "bucket").exists()
+    config, folder = load_campaign(kind_file), kind_file.parent
+    seed = set(pd.read_csv(config.seed_labels.uri, dtype=str)["id"])
+    pool = pd.read_csv(config.pool.uri, dtype={"id": str})
+    pool = pool[~pool["id"].isin(seed)]
+    (folder / "arrivals").mkdir()
+    pool.iloc[:150].to_csv(folder / "arrivals" / "day-1.csv", index=False)
+    pool.iloc[150:300].to_csv(folder / "arrivals" / "day-2.csv", index=False)
+    report = plain_round(kind_file, arrivals=str(folder / "arrivals"), target_rate=0.1)
+    assert report.status == "exported", report.message()
+    record = campaign_state(config).rounds[1]
+    assert record.stream.files == ["day-1.csv", "day-2.csv"] and record.stream.seen == 300
+    assert 0 < record.stream.asked == len(record.batch_ids) <= 40  # within the budget the seed labels left
+    kind = config.label_kind
+    spelled = LabelKind(kind.kind, kind.classes, kind.allow_empty)  # a guess may fall outside a number's bounds
+    assert all(spelled.parse(p)[0] == p for p in record.batch.predicted)  # the model's label, in its spelling
+    assert all(0 <= s <= 1 for s in record.batch.scores)
+    answers = dict(pd.read_csv(folder / "data" / "answers.csv", dtype=str).itertuples(index=False))
+    vendor_for(config, folder / "data" / "answers.csv").deliver(1, fmt=config.vendor.format)
+    assert ingest_campaign(config).ingested[1] == {i: answers[i] for i in record.batch_ids}
 
 
 # --- `alflow round` and `alflow status` with a vendor playing by hand, in csv and jsonl -------------------------
