@@ -39,11 +39,15 @@ def demo(
         str, typer.Option("--format", help=f"the vendor's exchange format: {', '.join(FORMATS)}")
     ] = "csv",
 ) -> None:
-    """A campaign with a simulated vendor, until a stopping rule fires.
+    """A campaign with a simulated vendor, until a stopping rule fires. --data is one of:
 
-    --data digits (scikit-learn's digits, pixels), text (generated support tickets, TF-IDF),
-    multilabel (tags: generated topics), friedman (numbers: generated) or diabetes (numbers:
-    scikit-learn's); --format any exchange format (ground_truth takes no numbers).
+    digits: one class per item (scikit-learn's digits, pixels);
+    text: one class per item (generated support tickets, TF-IDF);
+    multilabel: tags (generated topics, several per item);
+    friedman: a number (generated, make_friedman1);
+    diabetes: a number (scikit-learn's diabetes progression).
+
+    --format is any exchange format; ground_truth takes no numbers.
     """
     from alflow.operations.demo import run_demo
 

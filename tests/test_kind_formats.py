@@ -273,3 +273,15 @@ def test_a_batch_of_each_kind_goes_out_and_comes_back_with_every_label_once(tmp_
         predicted = [[c for r in task["predictions"][0]["result"] for c in r["value"]["choices"]]
                      for task in json.loads(batch)]  # fmt: skip
         assert predicted == [list(tags(g)) for g in guesses]
+
+
+def test_the_demo_help_names_every_data_set_it_runs():
+    from typer.testing import CliRunner
+
+    from alflow.operations.kind_data import KIND_DATASETS
+    from cli import app
+
+    result = CliRunner().invoke(app, ["demo", "--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    for name in ("digits", "text", *KIND_DATASETS):
+        assert f"{name}: " in result.output
