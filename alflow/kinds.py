@@ -60,6 +60,7 @@ class LabelKind:
     minimum: float | None = None
     maximum: float | None = None
     unit: str | None = None
+    rating: bool = False  # a number entered as a rating (stars 1..maximum) where a tool offers one
 
     @property
     def is_class(self) -> bool:
@@ -134,6 +135,17 @@ def spell_number(value: float) -> str:
     """A number as label text: an integer without a decimal point, else the shortest exact decimal."""
     value = float(value)  # a numpy float's repr would name its type
     return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def json_number(text: str) -> float | int | str:
+    """Label text as a JSON number (`7` -> 7, `3.5` -> 3.5); text that is not a finite number as it is."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(value):
+        return text
+    return int(value) if value.is_integer() and abs(value) < 1e15 else value
 
 
 def tags(text: str) -> tuple[str, ...]:

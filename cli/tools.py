@@ -39,7 +39,16 @@ def demo(
         str, typer.Option("--format", help=f"the vendor's exchange format: {', '.join(FORMATS)}")
     ] = "csv",
 ) -> None:
-    """A campaign on digits or support tickets with a simulated vendor, until a stopping rule fires."""
+    """A campaign with a simulated vendor, until a stopping rule fires. --data is one of:
+
+    digits: one class per item (scikit-learn's digits, pixels);
+    text: one class per item (generated support tickets, TF-IDF);
+    multilabel: tags (generated topics, several per item);
+    friedman: a number (generated, make_friedman1);
+    diabetes: a number (scikit-learn's diabetes progression).
+
+    --format is any exchange format; ground_truth takes no numbers.
+    """
     from alflow.operations.demo import run_demo
     from alflow.reporting.dashboard import ui_port
 

@@ -22,7 +22,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def vendor_for(campaign: CampaignConfig, answers_csv: Path) -> SimulatedVendor:
     answers = pd.read_csv(answers_csv, dtype=str)
     labels = dict(zip(answers["id"], answers["label"], strict=True))
-    return SimulatedVendor(open_store(campaign.vendor.bucket), campaign.campaign, labels)
+    kind = None if campaign.label_kind.is_class else campaign.label_kind
+    return SimulatedVendor(open_store(campaign.vendor.bucket), campaign.campaign, labels, kind)
 
 
 def deliver(campaign: CampaignConfig, round_: int, text: str, *, name: str = "labels.csv") -> None:

@@ -3,6 +3,7 @@ store, a vendor delivering from the answer key): training per kind, its metrics,
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 
@@ -15,8 +16,9 @@ from mlflow import MlflowClient
 
 from alflow.config import load_campaign
 from alflow.errors import ConfigError
-from alflow.kinds import LabelKind
-from alflow.ledger.ledger import campaign_state
+from alflow.exchange import layout
+from alflow.kinds import LabelKind, tags
+from alflow.ledger.ledger import bucket, campaign_state
 from alflow.model import targets
 from alflow.operations.kind_data import write_kind_data
 from alflow.operations.plain import plain_round
@@ -40,30 +42,52 @@ def _run(config, name: str):
     return client, runs[0]
 
 
+def _png(client, run, path: str) -> np.ndarray:
+    """An image the round run logged, downloaded from the MLflow store and decoded (rows, columns, RGBA)."""
+    import tempfile
+
+    from matplotlib.image import imread
+
+    with tempfile.TemporaryDirectory() as folder:
+        local = client.download_artifacts(run.info.run_id, path, folder)
+        return imread(local)
+
+
 def _pool_rows(config, n: int = 5) -> pd.DataFrame:
     return pd.read_csv(config.pool.uri).drop(columns="id").head(n)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind_file", [("multilabel", "csv")], indirect=True)
+@pytest.mark.parametrize("kind_file", [("multilabel", "label_studio")], indirect=True)
 def test_a_tagging_campaign_trains_measures_logs_and_registers_a_multi_label_model(kind_file):
     config = load_campaign(kind_file)
     first = plain_round(kind_file)
     assert first.status == "exported" and first.labels_used == 20
-    vendor_for(config, kind_file.parent / "data" / "answers.csv").deliver(1)
+    # the batch goes out as Label Studio takes tags: several choices, the model's tags pre-annotated
+    store, folder = bucket(config), layout.batch_prefix(config.campaign, 1)
+    assert b'choice="multiple"' in store.read(folder + "label_config.xml")
+    batch = campaign_state(config).rounds[1].batch
+    tasks = json.loads(store.read(folder + "tasks.json"))
+    guesses = [[c for r in t["predictions"][0]["result"] for c in r["value"]["choices"]] for t in tasks]
+    assert guesses == [list(tags(p)) for p in batch.predicted] and any(guesses)
+    vendor_for(config, kind_file.parent / "data" / "answers.csv").deliver(1, fmt="label_studio")
     second = plain_round(kind_file)
     assert second.status == "exported" and second.labels_used == 40, second.message()
+    answers = dict(pd.read_csv(kind_file.parent / "data" / "answers.csv", dtype=str).itertuples(index=False))
+    assert campaign_state(config).ingested[1] == {i: answers[i] for i in batch.ids}  # each once, as delivered
 
     metrics = campaign_state(config).rounds[2].metrics
     assert set(metrics) >= {"f1_macro", "f1_micro", "hamming_loss", "subset_accuracy"}
     assert {f"model/f1_label/{t}" for t in TOPICS} <= set(metrics)
     assert 0 < metrics["f1_macro"] <= 1 and 0 <= metrics["hamming_loss"] < 0.5
     # the round record's numbers are the ones logged to MLflow, grouped under model/
-    _, run = _run(config, "round-0002")
+    client, run = _run(config, "round-0002")
     for name in ("model/f1_macro", "model/f1_micro", "model/hamming_loss", "model/subset_accuracy"):
         assert run.data.metrics[name] == pytest.approx(metrics[name.removeprefix("model/")])
     assert run.data.metrics["model/f1_label/outage"] == pytest.approx(metrics["model/f1_label/outage"])
     assert run.data.params["strategy_used"] == "mean_max_loss" and run.data.params["stop_metric"] == "f1_macro"
+    # the round's per-label F1 bar plot, read back from the MLflow store
+    assert _png(client, run, "plots/f1_by_label.png").shape[1] >= 6 * 90
     assert "mean max loss" in run.data.params["strategy_reason"]
 
     mlflow.set_tracking_uri(config.tracking.uri)
@@ -86,8 +110,10 @@ def test_a_numeric_campaign_trains_a_regressor_and_logs_r2_rmse_and_mae(kind_fil
     spread = float(holdout["label"].std(ddof=0))
     assert 0.3 < metrics["r2"] <= 1 and 0 < metrics["mae"] <= metrics["rmse"] < spread
     assert metrics["rmse"] == pytest.approx(spread * math.sqrt(1 - metrics["r2"]), rel=1e-6)
-    _, run = _run(config, "round-0002")
+    client, run = _run(config, "round-0002")
     assert run.data.metrics["model/r2"] == pytest.approx(metrics["r2"])
+    assert _png(client, run, "plots/residuals.png").shape[:2] == (4 * 90, 6 * 90)  # read back from MLflow
+    assert "plots/f1_by_label.png" not in {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     mlflow.set_tracking_uri(config.tracking.uri)
     predicted = np.asarray(mlflow.pyfunc.load_model(f"models:/{config.campaign}/2").predict(_pool_rows(config)))
     assert predicted.shape == (5,) and predicted.dtype.kind == "f"
@@ -132,6 +158,20 @@ def test_presets_and_estimators_by_import_path_are_checked_for_the_kind():
     ]:
         with pytest.raises(ConfigError, match=message):
             targets.build_estimator(_model_config(estimator=estimator), kind, seed=0)
+
+
+def test_the_per_label_f1_and_residual_figures_draw_the_round_numbers():
+    from alflow.reporting import kind_plots
+
+    metrics = {"f1_macro": 0.5, "model/f1_label/a": 1.0, "model/f1_label/b": 0.0, "model/f1_label/c": 0.5}
+    scores = kind_plots.f1_by_label(metrics, MULTI.classes)
+    assert scores == {"a": 1.0, "b": 0.0, "c": 0.5} and kind_plots.f1_by_label(targets.cold(MULTI), ("a",)) == {}
+    [ax] = kind_plots.label_f1(scores).axes
+    assert [bar.get_height() for bar in ax.patches] == [1.0, 0.0, 0.5]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    [ax] = kind_plots.residuals([1.0, 2.0, 3.0], [1.5, 2.0, 2.0], unit="points").axes
+    assert ax.collections[0].get_offsets().tolist() == [[1.5, 0.5], [2.0, 0.0], [2.0, -1.0]]
+    assert "RMSE 0.645" in ax.get_title() and ax.get_xlabel() == "predicted (points)"
 
 
 def test_metrics_of_tags_and_numbers_are_scikit_learns():
@@ -207,13 +247,30 @@ def test_a_setting_that_does_not_fit_the_kind_is_one_line(tmp_path, dataset, cha
         _load(tmp_path, dataset, change)
 
 
-def test_a_stream_round_of_tags_is_refused_before_anything_is_claimed(tmp_path):
-    from alflow.round.opening import open_round
+@pytest.mark.slow
+@pytest.mark.parametrize("kind_file", [("multilabel", "label_studio"), ("friedman", "jsonl")], indirect=True)
+def test_a_stream_round_of_tags_or_numbers_screens_arrivals_by_the_models_uncertainty(kind_file):
+    from alflow.intake.ingest import ingest_campaign
 
-    path = write_kind_data(tmp_path, "multilabel")
-    with pytest.raises(ConfigError, match=r"stream rounds \(--arrivals\) are not supported for labels.kind multi yet"):
-        open_round(path, arrivals=str(tmp_path / "arrivals"))
-    assert not (tmp_path / "bucket").exists()
+    config, folder = load_campaign(kind_file), kind_file.parent
+    seed = set(pd.read_csv(config.seed_labels.uri, dtype=str)["id"])
+    pool = pd.read_csv(config.pool.uri, dtype={"id": str})
+    pool = pool[~pool["id"].isin(seed)]
+    (folder / "arrivals").mkdir()
+    pool.iloc[:150].to_csv(folder / "arrivals" / "day-1.csv", index=False)
+    pool.iloc[150:300].to_csv(folder / "arrivals" / "day-2.csv", index=False)
+    report = plain_round(kind_file, arrivals=str(folder / "arrivals"), target_rate=0.1)
+    assert report.status == "exported", report.message()
+    record = campaign_state(config).rounds[1]
+    assert record.stream.files == ["day-1.csv", "day-2.csv"] and record.stream.seen == 300
+    assert 0 < record.stream.asked == len(record.batch_ids) <= 40  # within the budget the seed labels left
+    kind = config.label_kind
+    spelled = LabelKind(kind.kind, kind.classes, kind.allow_empty)  # a guess may fall outside a number's bounds
+    assert all(spelled.parse(p)[0] == p for p in record.batch.predicted)  # the model's label, in its spelling
+    assert all(0 <= s <= 1 for s in record.batch.scores)
+    answers = dict(pd.read_csv(folder / "data" / "answers.csv", dtype=str).itertuples(index=False))
+    vendor_for(config, folder / "data" / "answers.csv").deliver(1, fmt=config.vendor.format)
+    assert ingest_campaign(config).ingested[1] == {i: answers[i] for i in record.batch_ids}
 
 
 # --- `alflow round` and `alflow status` with a vendor playing by hand, in csv and jsonl -------------------------

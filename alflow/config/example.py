@@ -32,6 +32,7 @@ classes: [negative, positive]    # the class set (omit it with labels.kind: numb
 #   min: 0                       # number: the smallest value accepted
 #   max: 10                      # number: the largest value accepted
 #   unit: points                 # number: shown to the annotator and in reports
+#   input: number                # number: number | rating (label_studio's stars, 1 to max)
 
 model:
   preset: logistic_regression    # logistic_regression | random_forest | tfidf_logistic_regression

@@ -132,11 +132,20 @@ class LabelKindConfig(_Model):
     min: float | None = Field(default=None, description="number: the smallest value accepted")
     max: float | None = Field(default=None, description="number: the largest value accepted")
     unit: str | None = Field(default=None, description="number: the unit, shown to the annotator and in reports")
+    input: Literal["number", "rating"] = Field(
+        default="number",
+        description="number: how an annotator enters it where the tool offers a choice (Label Studio): number "
+        "(a number field) or rating (1 to max stars; max a whole number)",
+    )
 
     @model_validator(mode="after")
     def _fits_the_kind(self) -> LabelKindConfig:
         if self.kind != "number" and (self.min is not None or self.max is not None or self.unit):
             raise ValueError(f"labels.min, max and unit are for kind: number, not {self.kind}")
+        if self.input == "rating" and (self.kind != "number" or self.max is None or not float(self.max).is_integer()):
+            raise ValueError("labels.input rating is for kind: number with max, a whole number of stars (e.g. max: 5)")
+        if self.input == "rating" and self.max is not None and self.max < 1:
+            raise ValueError(f"labels.input rating needs max of 1 star or more, not {self.max:g}")
         if self.kind != "multi" and self.allow_empty:
             raise ValueError(f"labels.allow_empty is for kind: multi, not {self.kind}")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -426,6 +435,11 @@ class CampaignConfig(_Model):
             )
         if self.vendor.max_spread is not None and kind != "number":
             raise ValueError(f"vendor.max_spread is for labels.kind number, not {kind}")
+        if kind == "number" and self.vendor.format == "ground_truth":
+            raise ValueError(
+                "vendor.format ground_truth has no built-in task type for numbers (its classification jobs "
+                "return class indices): use label_studio, labelbox, doccano, csv or jsonl with labels.kind number"
+            )
         return self
 
     @model_validator(mode="after")
@@ -469,7 +483,7 @@ class CampaignConfig(_Model):
     def label_kind(self) -> kinds.LabelKind:
         """The kind of label with its rules, as alflow.kinds reads and checks labels."""
         k = self.labels
-        return kinds.LabelKind(k.kind, self.classes, k.allow_empty, k.min, k.max, k.unit)
+        return kinds.LabelKind(k.kind, self.classes, k.allow_empty, k.min, k.max, k.unit, rating=k.input == "rating")
 
     @model_validator(mode="after")
     def _model_fits_the_pool(self) -> CampaignConfig:

@@ -19,6 +19,7 @@ from alflow.exchange import formats
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, ReadOptions
 from alflow.exchange.formats.reading import PROBLEM
 from alflow.exchange.store import Store
+from alflow.kinds import LabelKind
 from alflow.ledger.records import IngestRecord, sha256
 from alflow.values import text
 
@@ -34,16 +35,27 @@ class ItemVotes:
         return self.labels.count(label)
 
 
-def _valid(chunk: pd.DataFrame, wanted: set[str], classes: tuple[str, ...]) -> pd.DataFrame:
-    ok = chunk[PROBLEM].isna() & chunk[ID].isin(wanted) & chunk[LABEL].isin(classes)
+def _valid(chunk: pd.DataFrame, wanted: set[str], classes: tuple[str, ...], kind: LabelKind | None) -> pd.DataFrame:
+    """The chunk's valid votes on `wanted` items: id, label (in its one spelling, alflow.kinds), annotator."""
+    if kind is not None and not kind.is_class:
+        chunk = chunk.assign(**{LABEL: kind.parse_column(chunk[LABEL])[0]})
+        ok = chunk[PROBLEM].isna() & chunk[ID].isin(wanted) & chunk[LABEL].notna()
+    else:
+        ok = chunk[PROBLEM].isna() & chunk[ID].isin(wanted) & chunk[LABEL].isin(classes)
     return chunk.loc[ok.astype(bool), [ID, LABEL, ANNOTATOR]]
 
 
 def item_votes(
-    store: Store, record: IngestRecord, *, classes: tuple[str, ...], label_attribute: str | None = None
+    store: Store,
+    record: IngestRecord,
+    *,
+    classes: tuple[str, ...],
+    label_attribute: str | None = None,
+    kind: LabelKind | None = None,
 ) -> dict[str, ItemVotes] | None:
     """Item id -> its votes, for the items `record` accepted (human and machine labels); None when
-    the file is no longer there as it was ingested (gone, or other bytes), or can no longer be read."""
+    the file is no longer there as it was ingested (gone, or other bytes), or can no longer be read.
+    Tags and numbers (`kind`) are compared in their one spelling."""
     wanted = {*record.labels, *record.revised, *record.machine_labels}
     if not wanted:
         return {}
@@ -54,11 +66,12 @@ def item_votes(
     if sha256(data) != record.sha256:
         return None
     reader = formats.get(record.format).read_delivery
+    options = ReadOptions(classes, label_attribute, kind.kind if kind is not None else "class")
     votes: dict[str, list[tuple[str, str | None]]] = {}
     seen: set[tuple[str, str]] = set()
     try:
-        for chunk in reader(io.BytesIO(data), source=record.file, options=ReadOptions(classes, label_attribute)):
-            for id_, label, annotator in _valid(chunk, wanted, classes).itertuples(index=False):
+        for chunk in reader(io.BytesIO(data), source=record.file, options=options):
+            for id_, label, annotator in _valid(chunk, wanted, classes, kind).itertuples(index=False):
                 who = text(annotator)
                 if who is not None and (id_, who) in seen:
                     continue  # one annotator, one vote per item: the first counts

@@ -148,7 +148,13 @@ def _vendor_rows(ledger: Ledger, config: CampaignConfig, state: CampaignState, r
         fresh_machine = {i: lab for i, lab in fresh_machine.items() if i not in found and i not in fresh}
         if not fresh and not fresh_machine:
             continue
-        votes = item_votes(ledger.store, record, classes=config.classes, label_attribute=config.vendor.label_attribute)
+        votes = item_votes(
+            ledger.store,
+            record,
+            classes=config.classes,
+            label_attribute=config.vendor.label_attribute,
+            kind=config.label_kind,
+        )
         for origin, labels in ((VENDOR, fresh), (VENDOR_MACHINE, fresh_machine)):
             trained = origin == VENDOR or config.vendor.machine_labels == "train"
             for id_, label in labels.items():

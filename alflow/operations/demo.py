@@ -25,6 +25,7 @@ from alflow.errors import AlflowError
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ID, LABEL
 from alflow.exchange.store import Store
+from alflow.kinds import LabelKind
 from alflow.ledger import ledger
 from alflow.model import targets
 from alflow.operations.corpus import CLASSES, support_tickets
@@ -136,14 +137,16 @@ class SimulatedVendor:
     store: Store
     campaign: str
     answers: dict[str, str]
+    kind: LabelKind | None = None  # the campaign's kind of label: tags and numbers written as the tool writes them
 
     def deliver(self, round_: int, *, fmt: str = "csv") -> int:
         """Deliver the labels of round `round_`'s batch in format `fmt`; returns how many."""
         spec = formats.get(fmt)
         ids = spec.batch_ids(self.store.read(layout.batch_prefix(self.campaign, round_) + spec.batch_file))
         votes = pd.DataFrame({ID: ids, LABEL: [self.answers[i] for i in ids]})
+        classes = self.kind.classes if self.kind is not None else ()
         name, payload = spec.write_delivery(
-            votes, classes=(), job_name=f"{self.campaign}-round-{round_}", created_at=""
+            votes, classes=classes, job_name=f"{self.campaign}-round-{round_}", created_at="", kind=self.kind
         )
         target = layout.delivery_prefix(self.campaign, round_)
         self.store.write_once(target + name, payload)
@@ -237,7 +240,8 @@ def run_demo(
             "give --bucket an empty bucket or prefix"
         )
     answers = pd.read_csv(workdir / "data" / "answers.csv", dtype=str)
-    vendor = SimulatedVendor(store, config.campaign, dict(zip(answers["id"], answers["label"], strict=True)))
+    labels = dict(zip(answers["id"], answers["label"], strict=True))
+    vendor = SimulatedVendor(store, config.campaign, labels, None if config.label_kind.is_class else config.label_kind)
 
     last = None
     while True:

@@ -20,7 +20,7 @@ from alflow.data import validation
 from alflow.ledger import changes
 from alflow.ledger.records import Tracking
 from alflow.model import estimators
-from alflow.reporting import dashboard, describe, plots, tracking
+from alflow.reporting import dashboard, describe, kind_plots, plots, tracking
 from alflow.reporting.agreement import agreement_figures
 from alflow.reporting.dashboard import metric_names
 from alflow.reporting.forecast import Forecast
@@ -102,6 +102,20 @@ def round_figures(
     if view.confusion is not None:
         figures["plots/confusion_matrix.png"] = plots.confusion_matrix(
             view.confusion.to_numpy(), list(view.confusion.columns)
+        )
+    return {**figures, **_kind_figures(config, trained, view)}
+
+
+def _kind_figures(config: CampaignConfig, trained: Trained, view: RoundView) -> dict[str, Figure]:
+    """Tags: each tag's F1 (holdout, or cross-validation); numbers: the holdout's residuals."""
+    figures: dict[str, Figure] = {}
+    scores = kind_plots.f1_by_label(trained.evaluation.metrics, config.classes)
+    if config.label_kind.kind == "multi" and scores:
+        source = "cross-validation" if trained.evaluation.source == "cross_validation" else "holdout"
+        figures["plots/f1_by_label.png"] = kind_plots.label_f1(scores, source=source)
+    if view.residuals is not None:
+        figures["plots/residuals.png"] = kind_plots.residuals(
+            view.residuals["true"].tolist(), view.residuals["predicted"].tolist(), unit=config.labels.unit
         )
     return figures
 

@@ -16,6 +16,7 @@ import pandas as pd
 from alflow.data import frames
 from alflow.errors import ConfigError
 from alflow.exchange import layout
+from alflow.kinds import numbers
 from alflow.ledger import changes
 from alflow.ledger.budget import Budget
 from alflow.round.autolabel import AutoLabels
@@ -34,7 +35,8 @@ class RoundView:
     items, true class by row, predicted by column; `vendor` the figures of the deliveries ingested
     since the previous round; `reference` named (labels, values) curves from a simulation;
     `auto_labels` the items the model labeled itself this round (id, label, confidence); `changes`
-    the rounds at which the settings changed (alflow.ledger.changes).
+    the rounds at which the settings changed (alflow.ledger.changes); `residuals` a numeric
+    campaign's holdout values, true and predicted (columns true, predicted).
     """
 
     history: pd.DataFrame = field(repr=False)
@@ -45,6 +47,7 @@ class RoundView:
     reference: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict, repr=False)
     auto_labels: pd.DataFrame | None = field(default=None, repr=False)
     changes: dict[int, str] = field(default_factory=dict)  # round -> the settings changed at it, in words
+    residuals: pd.DataFrame | None = field(default=None, repr=False)  # numbers: holdout true, predicted
 
 
 def _history(ctx: RoundContext, decision: Decision) -> list[dict[str, Any]]:
@@ -91,6 +94,14 @@ def _confusion(ctx: RoundContext, trained: Trained) -> pd.DataFrame | None:
     predicted = pd.Categorical(pd.Series(trained.model.predict(X)).astype(str), categories=classes)
     table = pd.crosstab(true, predicted, dropna=False)
     return table.reindex(index=classes, columns=classes, fill_value=0)
+
+
+def _residuals(ctx: RoundContext, trained: Trained) -> pd.DataFrame | None:
+    """A numeric campaign's holdout values, true and as the round's model predicts them."""
+    if ctx.holdout is None or not trained.fitted or ctx.config.label_kind.kind != "number":
+        return None
+    X, truth = ctx.holdout
+    return pd.DataFrame({"true": numbers(truth), "predicted": numbers(trained.model.predict(X))})
 
 
 def _hours_between(start: str | None, end: str | None) -> float | None:
@@ -191,6 +202,7 @@ def round_view(ctx: RoundContext, trained: Trained, decision: Decision) -> Round
         reference=reference_curves(config.tracking.reference_curve, metric=config.stopping.metric),
         auto_labels=_auto_frame(decision.auto_labels) if config.auto_label is not None else None,
         changes=changes.changed_rounds(ctx.state),
+        residuals=_residuals(ctx, trained),
     )
 
 

@@ -1,15 +1,15 @@
 """Stream-based rounds: screening files that arrive in a folder or s3:// prefix, item by item.
 
 Each file is screened once, with alflow.selection.stream's adaptive threshold on the model's
-margin, within the budget left; the round record keeps the stream's state, and the next stream
-round resumes from it. Files are checked before the round is claimed.
+uncertainty (alflow.round.stream_scores: for one class, its margin; tags and numbers too), within
+the budget left; the round record keeps the stream's state, and the next stream round resumes
+from it. Files are checked before the round is claimed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from alflow.data import content, frames, validation
@@ -19,9 +19,9 @@ from alflow.ledger.records import StreamRecord
 from alflow.round.context import RoundContext
 from alflow.round.decide import Batch, Decision
 from alflow.round.pool import pool_members
+from alflow.round.stream_scores import stream_scores
 from alflow.round.train import Trained
 from alflow.selection import stream
-from alflow.selection.measures import margin
 
 
 def check_target_rate(target_rate: float) -> float:
@@ -92,13 +92,11 @@ def screen_arrivals(ctx: RoundContext, trained: Trained, decision: Decision) -> 
         frame = frame[~frame[id_column].isin(skip)]
         if frame.empty:  # every item of the file is labeled or asked already
             continue
-        # at cold start nothing is fitted: every item is as uncertain as can be
-        proba = trained.model.predict_proba(ctx.model_input(frame)) if trained.fitted else np.full((len(frame), 2), 0.5)
-        scores = margin(proba)
+        scores, guesses = stream_scores(ctx, trained, ctx.model_input(frame))
         ask, current = stream.decide(scores, current, target_rate=arrivals.target_rate)
         rows = frame[ask].rename(columns={id_column: "id"})
         head = pd.DataFrame(
-            {"score": scores[ask], "predicted": trained.predicted(proba[ask]), "origin": f"stream:{name}"},
+            {"score": scores[ask], "predicted": guesses(ask), "origin": f"stream:{name}"},
             index=rows.index,
         )
         parts.append(pd.concat([rows[["id"]], head, rows.drop(columns="id")], axis=1))

@@ -63,7 +63,8 @@ def _export(ctx: RoundContext, record: RoundRecord, batch: Batch | None) -> str:
     config, fmt = ctx.config, formats.get(ctx.config.vendor.format)
     text_column = config.pool.text_column
     items = batch_items(ctx, record, known=batch.rows if batch is not None else None)
-    payload = fmt.write_batch(items, model_version=model_version(ctx, record), text_column=text_column)
+    kind = config.label_kind
+    payload = fmt.write_batch(items, model_version=model_version(ctx, record), text_column=text_column, kind=kind)
     metadata = BatchMetadata(
         campaign=config.campaign,
         round=record.round,
@@ -79,7 +80,8 @@ def _export(ctx: RoundContext, record: RoundRecord, batch: Batch | None) -> str:
         strategy_reason=record.strategy_reason,
         created_at=now(),
     )
-    extras = fmt.batch_extras(config.classes, text_column=text_column, reference=bool(config.pool.reference_column))
+    reference = bool(config.pool.reference_column)
+    extras = fmt.batch_extras(config.classes, text_column=text_column, reference=reference, kind=kind)
     if fmt.batch_copy:
         extras = {**extras, fmt.batch_copy: payload}
     return ctx.ledger.write_batch(record.round, BatchFiles(fmt.batch_file, payload, metadata, extras))

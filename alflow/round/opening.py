@@ -8,7 +8,6 @@ from pathlib import Path
 
 from alflow import progress
 from alflow.config import CampaignConfig, load_campaign
-from alflow.errors import ConfigError
 from alflow.intake.ingest import ingest_campaign
 from alflow.ledger import claims
 from alflow.ledger.changes import record_change
@@ -34,8 +33,6 @@ def open_round(
     """
     check_target_rate(target_rate)
     config = campaign if isinstance(campaign, CampaignConfig) else load_campaign(campaign)
-    if arrivals is not None and not config.label_kind.is_class:
-        raise ConfigError(f"stream rounds (--arrivals) are not supported for labels.kind {config.labels.kind} yet")
     with progress.activity("validating the pool and labels (Great Expectations)"):
         inputs = validate_inputs(config)
     with progress.activity("ingesting the vendor's deliveries"):

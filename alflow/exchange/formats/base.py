@@ -20,6 +20,7 @@ from typing import IO, Any, Protocol
 import pandas as pd
 
 from alflow.exchange.formats.reading import ANNOTATOR, COLUMNS, ID, LABEL, META_COLUMNS, VOTE_COLUMNS
+from alflow.kinds import LabelKind
 from alflow.values import plain
 
 __all__ = ["ANNOTATOR", "ID", "LABEL", "META_COLUMNS", "VOTE_COLUMNS", "Format", "ReadOptions"]
@@ -40,7 +41,9 @@ class ReadOptions:
 
 
 class BatchWriter(Protocol):
-    def __call__(self, items: pd.DataFrame, *, model_version: str, text_column: str | None) -> bytes: ...
+    def __call__(
+        self, items: pd.DataFrame, *, model_version: str, text_column: str | None, kind: LabelKind | None = None
+    ) -> bytes: ...
 
 
 class DeliveryReader(Protocol):
@@ -49,12 +52,25 @@ class DeliveryReader(Protocol):
 
 class DeliveryWriter(Protocol):
     def __call__(
-        self, votes: pd.DataFrame, *, classes: tuple[str, ...], job_name: str, created_at: str
+        self,
+        votes: pd.DataFrame,
+        *,
+        classes: tuple[str, ...],
+        job_name: str,
+        created_at: str,
+        kind: LabelKind | None = None,
     ) -> tuple[str, bytes]: ...
 
 
-def no_extras(classes: tuple[str, ...], *, text_column: str | None, reference: bool = False) -> dict[str, bytes]:
+def no_extras(
+    classes: tuple[str, ...], *, text_column: str | None, reference: bool = False, kind: LabelKind | None = None
+) -> dict[str, bytes]:
     return {}
+
+
+def kind_of(kind: LabelKind | None) -> str:
+    """The kind's name; None (a writer called without one) is a single-class campaign."""
+    return "class" if kind is None else kind.kind
 
 
 @dataclass(frozen=True)
@@ -65,7 +81,9 @@ class Format:
     from it, as a vendor's tool would; `batch_extras` are other files the vendor's tool needs beside
     it (Label Studio's labeling config); `read_delivery` streams a label file as chunks of votes;
     `write_delivery` is the vendor's side (what their tool writes: the demo and tests deliver
-    with it), returning the file's name relative to the delivery folder. Label files end in
+    with it), returning the file's name relative to the delivery folder. The writers take the
+    campaign's kind of label (alflow.kinds; None: one class per item): tags and numbers are
+    written as each tool writes them, and read back by `read_delivery` (`ReadOptions.kind`). Label files end in
     `delivery_suffix`; with `only_label_files`, other files under a delivery are passed over
     (a Ground Truth job folder holds much besides its output manifest) instead of quarantined;
     the new files of a delivery for which `read_together` holds are read as one set of votes

@@ -18,9 +18,12 @@ from alflow.errors import DataValidationError
 from alflow.exchange.formats import reading
 from alflow.exchange.formats.base import ID, LABEL, VOTE_COLUMNS, Format, ReadOptions
 from alflow.exchange.formats.reading import META_COLUMNS, bad_row
+from alflow.kinds import LabelKind
 
 
-def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | None) -> bytes:
+def write_batch(
+    items: pd.DataFrame, *, model_version: str, text_column: str | None, kind: LabelKind | None = None
+) -> bytes:
     """The batch as the vendor sees it: one row per item, best first."""
     return items.to_csv(index=False).encode()
 
@@ -133,8 +136,14 @@ def read_delivery(stream: IO[bytes], *, source: str, options: ReadOptions) -> It
 
 
 def write_delivery(
-    votes: pd.DataFrame, *, classes: tuple[str, ...], job_name: str, created_at: str
+    votes: pd.DataFrame,
+    *,
+    classes: tuple[str, ...],
+    job_name: str,
+    created_at: str,
+    kind: LabelKind | None = None,
 ) -> tuple[str, bytes]:
+    """A label file as a person writes one: labels in their one spelling (tags `a;b`, a decimal)."""
     return "labels.csv", votes[[c for c in VOTE_COLUMNS if c in votes.columns]].to_csv(index=False).encode()
 
 

@@ -8,6 +8,13 @@ item's id back in `alflow_id`. An example nobody labeled yet (an empty list) is 
 categories for a single-choice item are `multiple_labels`. doccano writes one file per annotator
 (`<user>.jsonl`) unless the project shares annotations (`all.jsonl`): the file's name is then the
 annotator, and the ingest reads a delivery's new files as one set of votes (`read_together`).
+
+Tags (alflow.kinds): a text-classification project without "allow single label" exports the
+categories chosen, which are the item's tags. doccano writes the same empty list for an example
+nobody labeled and for one labeled with no category, so an empty list is never the empty set: the
+item stays outstanding. Numbers: doccano has no numeric project type; a sequence-to-sequence
+project's export holds each example's typed answers in the same `label` list, and its one answer
+is the number (two answers for one item are `multiple_labels`, words are `not_a_number`).
 """
 
 from __future__ import annotations
@@ -19,14 +26,17 @@ from typing import IO, Any
 import pandas as pd
 
 from alflow.exchange.formats import reading
-from alflow.exchange.formats.base import ID, LABEL, Format, ReadOptions, jsonl_bytes, plain_row
+from alflow.exchange.formats.base import ID, LABEL, Format, ReadOptions, jsonl_bytes, kind_of, plain_row
 from alflow.exchange.formats.reading import bad_row, vote
+from alflow.kinds import LabelKind, tags
 
 ITEM_KEY = "alflow_id"  # doccano's own `id` is its example number: the item's id travels beside it
 SHARED = "all"  # the export of a project whose annotations are shared: no one annotator
 
 
-def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | None) -> bytes:
+def write_batch(
+    items: pd.DataFrame, *, model_version: str, text_column: str | None, kind: LabelKind | None = None
+) -> bytes:
     lines = []
     for _, row in items.iterrows():
         fields = plain_row(row)
@@ -50,7 +60,7 @@ def _annotator(source: str) -> str | None:
     return None if stem in (SHARED, "") else stem
 
 
-def _votes(stream: IO[bytes], source: str) -> Iterator[dict[str, Any]]:
+def _votes(stream: IO[bytes], source: str, kind: str = "class") -> Iterator[dict[str, Any]]:
     who = _annotator(source)
     for number, line, bad in reading.json_objects(stream, (ITEM_KEY,)):
         if bad is not None:
@@ -62,24 +72,38 @@ def _votes(stream: IO[bytes], source: str) -> Iterator[dict[str, Any]]:
                 continue  # not labeled yet: no vote
             if not isinstance(labels, list):
                 yield bad_row(number, reading.MALFORMED, f"line {number}: `label` is not a list of categories", item)
+            elif kind == "multi":
+                yield vote(number, item, reading.tag_text(labels), who, human_annotated="yes")
             elif len(labels) > 1:
-                why = f"line {number}: {len(labels)} categories for a single-choice item"
-                yield bad_row(number, reading.MULTIPLE_LABELS, why, item)
+                what = "categories for a single-choice item" if kind == "class" else "answers for one number"
+                yield bad_row(number, reading.MULTIPLE_LABELS, f"line {number}: {len(labels)} {what}", item)
             else:
                 yield vote(number, item, labels[0], who, human_annotated="yes")
 
 
 def read_delivery(stream: IO[bytes], *, source: str, options: ReadOptions) -> Iterator[pd.DataFrame]:
     """A JSONL export, in chunks of votes: one per labeled example."""
-    return reading.frames(_votes(stream, source))
+    return reading.frames(_votes(stream, source, options.kind))
 
 
 def write_delivery(
-    votes: pd.DataFrame, *, classes: tuple[str, ...], job_name: str, created_at: str
+    votes: pd.DataFrame,
+    *,
+    classes: tuple[str, ...],
+    job_name: str,
+    created_at: str,
+    kind: LabelKind | None = None,
 ) -> tuple[str, bytes]:
-    """An export as doccano writes it for a project that shares annotations: one vote per line."""
+    """An export as doccano writes it for a project that shares annotations: one vote per line
+    (tags as the categories chosen, a number as the one typed answer of a sequence-to-sequence project)."""
+    multi = kind_of(kind) == "multi"
     lines = [
-        {"id": n, "text": "", ITEM_KEY: str(row[ID]), "label": [str(row[LABEL])]}
+        {
+            "id": n,
+            "text": "",
+            ITEM_KEY: str(row[ID]),
+            "label": list(tags(str(row[LABEL]))) if multi else [str(row[LABEL])],
+        }
         for n, (_, row) in enumerate(votes.iterrows(), start=1)
     ]
     return f"{SHARED}.jsonl", jsonl_bytes(lines)

@@ -17,6 +17,13 @@ the verdict: a `bad` one (its `class-name` says bad, incorrect, wrong, no, ...) 
 `malformed`. A class index written as text (`"1"`) is read as the number. `source` and
 `source-ref` (and their `-metadata`) are the item, never a label. `human-annotated: "no"` marks
 the service's own auto-labels: they are read as such and kept apart by the ingest.
+
+Tags (alflow.kinds): a multi-label job's output (text or image classification, multi-label) is
+the list of the class indices the workers chose, named by the metadata's `class-map` (index as
+text -> class) with each tag's confidence in its `confidence-map`; the vote's confidence is the
+lowest of them. An index the class map does not name is looked up in the campaign's classes. Ground
+Truth has no built-in task type for a number: a numeric campaign cannot use this format
+(refused when the campaign file is read).
 """
 
 from __future__ import annotations
@@ -29,8 +36,9 @@ import pandas as pd
 
 from alflow.errors import DataValidationError
 from alflow.exchange.formats import reading
-from alflow.exchange.formats.base import LABEL_ATTRIBUTE, Format, ReadOptions, jsonl_bytes, plain_row
+from alflow.exchange.formats.base import LABEL_ATTRIBUTE, Format, ReadOptions, jsonl_bytes, kind_of, plain_row
 from alflow.exchange.formats.reading import ID, LABEL, bad_row, vote
+from alflow.kinds import LabelKind, tags
 
 OUTPUT_MANIFEST = "manifests/output/output.manifest"
 MAX_LINE_CHARS, MAX_ATTRIBUTE_CHARS = 100_000, 20_000  # per JSON object, per attribute value
@@ -67,7 +75,9 @@ def _check_limits(line: dict[str, Any]) -> None:
         )
 
 
-def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | None) -> bytes:
+def write_batch(
+    items: pd.DataFrame, *, model_version: str, text_column: str | None, kind: LabelKind | None = None
+) -> bytes:
     """An input manifest; DataValidationError naming the item for a line over Ground Truth's limits."""
     lines = [_line(plain_row(row), text_column) for _, row in items.iterrows()]
     for line in lines:
@@ -89,6 +99,43 @@ def label_attributes(line: dict[str, Any]) -> list[str]:
         and key[: -len(_METADATA)] in line
         and key[: -len(_METADATA)] not in _INPUT_KEYS
     ]
+
+
+def _index(value: Any, names: dict[str, Any], classes: tuple[str, ...]) -> tuple[Any, str | None]:
+    """(the class an index names, None), or (None, why not): the class map's name, else `classes`' entry."""
+    if isinstance(value, str) and value.strip().isdecimal():  # the index written as text: "1"
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None, f"the class index is {json.dumps(value)[:40]}, not an integer"
+    if str(value) in names:
+        return names[str(value)], None
+    if not 0 <= value < len(classes):
+        return None, f"class index {value} is outside the class set ({len(classes)} classes)"
+    return classes[value], None
+
+
+def _tags(value: Any, meta: dict[str, Any], classes: tuple[str, ...]) -> tuple[Any, str | None, str | None]:
+    """(tags, problem, detail) of a multi-label output: its list of class indices named by the class map
+    (a single-label output's class is one tag)."""
+    names: dict[str, Any] = meta["class-map"] if isinstance(meta.get("class-map"), dict) else {}
+    if not isinstance(value, list):
+        return _label(value, meta, classes)
+    found = []
+    for index in value:
+        name, why = _index(index, names, classes)
+        if why is not None:
+            return None, reading.BAD_VALUE, why
+        found.append(name)
+    return reading.tag_text(found), None, None
+
+
+def _confidence(meta: dict[str, Any]) -> Any:
+    """The label's confidence: the metadata's, else the lowest of a multi-label output's confidence map."""
+    scores = meta.get("confidence-map")
+    if meta.get("confidence") is not None or not isinstance(scores, dict) or not scores:
+        return meta.get("confidence")
+    numbers = [v for v in scores.values() if isinstance(v, int | float) and not isinstance(v, bool)]
+    return min(numbers) if len(numbers) == len(scores) else None
 
 
 def _label(value: Any, meta: dict[str, Any], classes: tuple[str, ...]) -> tuple[Any, str | None, str | None]:
@@ -158,7 +205,8 @@ def _vote(number: int, line: dict[str, Any], options: ReadOptions) -> dict[str, 
     attribute = wanted or labels[-1]
     after = attributes[attributes.index(attribute) + 1 :]
     meta = line[attribute + _METADATA]
-    label, problem, detail = _label(line[attribute], meta, options.classes)
+    read = _tags if options.kind == "multi" else _label
+    label, problem, detail = read(line[attribute], meta, options.classes)
     if problem is None:
         problem, detail = _checked(number, line, attribute, [a for a in after if is_verification(line, a)])
     return vote(
@@ -168,7 +216,7 @@ def _vote(number: int, line: dict[str, Any], options: ReadOptions) -> dict[str, 
         None,
         problem=problem,
         detail=detail,
-        confidence=meta.get("confidence"),
+        confidence=_confidence(meta),
         human_annotated=meta.get("human-annotated"),
         job_name=meta.get("job-name"),
         created_at=meta.get("creation-date"),
@@ -188,9 +236,35 @@ def read_delivery(stream: IO[bytes], *, source: str, options: ReadOptions) -> It
     return reading.frames(_votes(stream, options))
 
 
+def _multi_label_line(id_: str, label: str, classes: tuple[str, ...], job_name: str, created_at: str) -> dict:
+    """An output manifest line of a multi-label job: class indices, their class map and confidences."""
+    chosen = tags(label)
+    indices = [classes.index(t) if t in classes else len(classes) + n for n, t in enumerate(chosen)]
+    meta = {
+        "job-name": f"labeling-job/{job_name}",
+        "class-map": {str(i): t for i, t in zip(indices, chosen, strict=True)},
+        "human-annotated": "yes",
+        "creation-date": created_at,
+        "confidence-map": {str(i): 0.95 for i in indices},
+        "type": "groundtruth/text-classification-multilabel",
+    }
+    return {"id": id_, LABEL_ATTRIBUTE: indices, f"{LABEL_ATTRIBUTE}-metadata": meta}
+
+
 def write_delivery(
-    votes: pd.DataFrame, *, classes: tuple[str, ...], job_name: str, created_at: str
+    votes: pd.DataFrame,
+    *,
+    classes: tuple[str, ...],
+    job_name: str,
+    created_at: str,
+    kind: LabelKind | None = None,
 ) -> tuple[str, bytes]:
+    if kind_of(kind) == "multi":
+        lines = [
+            _multi_label_line(str(row[ID]), str(row[LABEL]), classes, job_name, created_at)
+            for _, row in votes.iterrows()
+        ]
+        return f"{job_name}/{OUTPUT_MANIFEST}", jsonl_bytes(lines)
     lines = []
     for _, row in votes.iterrows():
         label = str(row[LABEL])

@@ -20,6 +20,12 @@ again, its label replaces the one it gave (`rewrites_revise`, alflow.intake.inge
 annotation or result of an unexpected shape is one bad row. Choices under other tag names than
 `label`/`item` are `wrong_tag_names`, and a file in which no vote uses alflow's tag names (a
 project with another labeling config) is refused whole.
+
+Tags and numbers (alflow.kinds): a multi-label campaign's `label` is `<Choices choice="multiple">`
+(`required` unless the empty set is allowed) and an annotation's choices are its tags, none chosen
+being the empty set; a numeric campaign's is `<Number>` (with the campaign's bounds), or `<Rating>`
+with `labels.input: rating`, read from the result's `value.number` or `value.rating`. The
+prediction is the model's guess in the same shape (its tags; its number, a rating rounded to a star).
 """
 
 from __future__ import annotations
@@ -34,8 +40,18 @@ import pandas as pd
 
 from alflow.errors import DataValidationError
 from alflow.exchange.formats import reading
-from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, LABEL_ATTRIBUTE, SOURCE_REF, Format, ReadOptions
+from alflow.exchange.formats.base import (
+    ANNOTATOR,
+    ID,
+    LABEL,
+    LABEL_ATTRIBUTE,
+    SOURCE_REF,
+    Format,
+    ReadOptions,
+    kind_of,
+)
 from alflow.exchange.formats.reading import bad_row, vote
+from alflow.kinds import EMPTY, LabelKind, json_number, tags
 from alflow.values import plain
 
 TO_NAME = "item"  # the object tag the choices annotate (label_config.xml names it so)
@@ -47,25 +63,67 @@ def _choices(label: str) -> list[dict[str, Any]]:
     return [{"from_name": LABEL_ATTRIBUTE, "to_name": TO_NAME, "type": "choices", "value": {"choices": [label]}}]
 
 
-def label_config(classes: tuple[str, ...], *, text_column: str | None, reference: bool = False) -> dict[str, bytes]:
+def _result(label: Any, kind: LabelKind | None) -> list[dict[str, Any]]:
+    """A label (alflow.kinds' text) as the result of an annotation or prediction of the campaign's kind:
+    tags as the choices chosen (none for the empty set), a number as `number` or a whole `rating`."""
+    name = kind_of(kind)
+    if name == "class":
+        return _choices(str(label))
+    if label is None or str(label).strip() in ("", "nan", "None"):
+        return []  # no guess (a cold start): a prediction without a result
+    head = {"from_name": LABEL_ATTRIBUTE, "to_name": TO_NAME}
+    if name == "multi":
+        picked = list(tags(str(label)))
+        return [{**head, "type": "choices", "value": {"choices": picked}}] if picked else []
+    value = json_number(str(label))
+    if kind is not None and kind.rating:
+        stars = max(1, min(int(kind.maximum or 1), round(value))) if isinstance(value, int | float) else value
+        return [{**head, "type": "rating", "value": {"rating": stars}}]
+    return [{**head, "type": "number", "value": {"number": value}}]
+
+
+def _control(classes: tuple[str, ...], kind: LabelKind | None) -> str:
+    """The control tag `label` of the campaign's kind, annotating the object tag `item`."""
+    if kind is not None and kind.kind == "number":
+        if kind.rating:
+            stars = int(kind.maximum or 5)
+            return f'<Rating name="{LABEL_ATTRIBUTE}" toName="{TO_NAME}" maxRating="{stars}" required="true"/>'
+        bounds = "".join(f' {k}="{v:g}"' for k, v in (("min", kind.minimum), ("max", kind.maximum)) if v is not None)
+        # step "any": the Number tag is an HTML number input, whose default step of 1 refuses decimals
+        return f'<Number name="{LABEL_ATTRIBUTE}" toName="{TO_NAME}"{bounds} step="any" required="true"/>'
+    choices = "\n".join(f"    <Choice value={quoteattr(c)}/>" for c in classes)
+    if kind is not None and kind.kind == "multi":
+        required = "" if kind.allow_empty else ' required="true"'
+        return (
+            f'<Choices name="{LABEL_ATTRIBUTE}" toName="{TO_NAME}" choice="multiple" showInline="true"{required}>'
+            f"\n{choices}\n  </Choices>"
+        )
+    return (
+        f'<Choices name="{LABEL_ATTRIBUTE}" toName="{TO_NAME}" choice="single" '
+        f'showInline="true">\n{choices}\n  </Choices>'
+    )
+
+
+def label_config(
+    classes: tuple[str, ...], *, text_column: str | None, reference: bool = False, kind: LabelKind | None = None
+) -> dict[str, bytes]:
     """The labeling config the tasks are written for: paste it into the project's settings as is.
 
     The object tag `item` is the image (with the text, if any, shown beside it as `context`), else
-    the text, else the features as a table; the single choice `label` annotates it."""
+    the text, else the features as a table; the control tag `label` annotates it: a single choice,
+    several choices (tags), a number or a rating, by the campaign's kind."""
     if reference:
         context = '\n  <Text name="context" value="$text"/>' if text_column else ""
         shown = '<Image name="item" value="$image"/>' + context
     else:
         shown = '<Text name="item" value="$text"/>' if text_column else '<Table name="item" value="$features"/>'
-    choices = "\n".join(f"    <Choice value={quoteattr(c)}/>" for c in classes)
-    xml = (
-        f'<View>\n  {shown}\n  <Choices name="{LABEL_ATTRIBUTE}" toName="{TO_NAME}" choice="single" '
-        f'showInline="true">\n{choices}\n  </Choices>\n</View>\n'
-    )
+    xml = f"<View>\n  {shown}\n  {_control(classes, kind)}\n</View>\n"
     return {LABEL_CONFIG: xml.encode()}
 
 
-def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | None) -> bytes:
+def write_batch(
+    items: pd.DataFrame, *, model_version: str, text_column: str | None, kind: LabelKind | None = None
+) -> bytes:
     """Import tasks, best first: the item as `data`, the prediction pre-annotated (see the module)."""
     tasks = []
     for rank, (_, row) in enumerate(items.iterrows()):
@@ -81,7 +139,7 @@ def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | N
         prediction = {
             "model_version": model_version,
             "score": round(rank / len(items), 6),
-            "result": _choices(str(row["predicted"])),
+            "result": _result(row["predicted"], kind),
         }
         tasks.append({"data": data, "predictions": [prediction]})
     return (json.dumps(tasks, indent=1) + "\n").encode()
@@ -97,31 +155,49 @@ def _annotator(who: Any) -> Any:
     return who
 
 
-def _vote(number: int, task: int, item: Any, annotation: Any) -> dict[str, Any]:
+_RESULT_TYPES = {"class": ("choices",), "multi": ("choices",), "number": ("number", "rating")}
+
+
+def _picked(where: str, annotation: dict[str, Any], kind: str) -> tuple[list[Any], list[str], str | None]:
+    """(the values under alflow's tag names, the other tag names used, what is malformed) of the
+    results of the campaign's kind in one annotation: choices, or a number or rating."""
+    picked: list[Any] = []
+    others: list[str] = []
+    for result in annotation.get("result") or []:
+        if not isinstance(result, dict) or not isinstance(result.get("value", {}), dict):
+            return [], [], f"{where}: a result is not an object with a `value` object"
+        kind_of_result = result.get("type")
+        if kind_of_result not in _RESULT_TYPES[kind]:
+            continue
+        value = result["value"].get(kind_of_result)
+        if kind_of_result == "choices" and not isinstance(value, list):
+            return [], [], f"{where}: `value.choices` is not a list"
+        if (result.get("from_name"), result.get("to_name")) == (LABEL_ATTRIBUTE, TO_NAME):
+            picked += value if kind_of_result == "choices" else [value]
+        else:
+            others.append(f"{str(result.get('from_name'))[:40]!r} -> {str(result.get('to_name'))[:40]!r}")
+    return picked, others, None
+
+
+def _vote(number: int, task: int, item: Any, annotation: Any, kind: str = "class") -> dict[str, Any]:
     """One annotation as a vote, or a bad row naming what is wrong with its shape."""
     where = f"task {task}, annotation {number}"
     if not isinstance(annotation, dict) or not isinstance(annotation.get("result", []), list):
         return bad_row(number, reading.MALFORMED, f"{where} is not an object with a `result` list", item)
-    choices, others = [], []
-    for result in annotation.get("result") or []:
-        if not isinstance(result, dict) or not isinstance(result.get("value", {}), dict):
-            return bad_row(number, reading.MALFORMED, f"{where}: a result is not an object with a `value` object", item)
-        if result.get("type") != "choices":
-            continue
-        picked = result["value"].get("choices")
-        if not isinstance(picked, list):
-            return bad_row(number, reading.MALFORMED, f"{where}: `value.choices` is not a list", item)
-        if (result.get("from_name"), result.get("to_name")) == (LABEL_ATTRIBUTE, TO_NAME):
-            choices += picked
-        else:
-            others.append(f"{str(result.get('from_name'))[:40]!r} -> {str(result.get('to_name'))[:40]!r}")
-    problem, detail = None, None
-    if others and not choices:
+    picked, others, malformed = _picked(where, annotation, kind)
+    if malformed:
+        return bad_row(number, reading.MALFORMED, malformed, item)
+    problem, detail, label = None, None, None
+    if others and not picked:
         problem = reading.WRONG_TAG_NAMES
-        detail = f"{where}: choices {others[0]}; {LABEL_CONFIG} names them 'label' -> 'item'"
-    elif len(choices) > 1:
-        problem, detail = reading.MULTIPLE_LABELS, f"{where}: {len(choices)} choices for a single-choice item"
-    label = choices[0] if len(choices) == 1 else None
+        detail = f"{where}: {_RESULT_TYPES[kind][0]} {others[0]}; {LABEL_CONFIG} names them 'label' -> 'item'"
+    elif kind == "multi":
+        label = reading.tag_text(picked) if picked else EMPTY  # submitted with no tag chosen: the empty set
+    elif len(picked) > 1:
+        what = "choices for a single-choice item" if kind == "class" else "values for one number"
+        problem, detail = reading.MULTIPLE_LABELS, f"{where}: {len(picked)} {what}"
+    elif picked:
+        label = picked[0]
     who = _annotator(annotation.get("completed_by"))
     return vote(
         number,
@@ -135,7 +211,7 @@ def _vote(number: int, task: int, item: Any, annotation: Any) -> dict[str, Any]:
     )
 
 
-def _task_votes(task: Any, index: int, first: int) -> list[dict[str, Any]]:
+def _task_votes(task: Any, index: int, first: int, kind: str = "class") -> list[dict[str, Any]]:
     """The votes of one task (numbered from `first`), or one bad row for a task of the wrong shape."""
     data = task.get("data") if isinstance(task, dict) else None
     annotations = task.get("annotations") if isinstance(task, dict) else None
@@ -143,13 +219,13 @@ def _task_votes(task: Any, index: int, first: int) -> list[dict[str, Any]]:
         detail = f"task {index} is not an object with `data` and an `annotations` list"
         return [bad_row(first, reading.MALFORMED, detail, data.get(ID) if isinstance(data, dict) else None)]
     kept = [a for a in annotations or [] if not (isinstance(a, dict) and a.get("was_cancelled") is True)]
-    return [_vote(first + n, index, data.get(ID), a) for n, a in enumerate(kept)]
+    return [_vote(first + n, index, data.get(ID), a, kind) for n, a in enumerate(kept)]
 
 
-def _votes(stream: IO[bytes], source: str) -> Iterator[dict[str, Any]]:
+def _votes(stream: IO[bytes], source: str, kind: str = "class") -> Iterator[dict[str, Any]]:
     number, matched, foreign = 1, 0, 0
     for index, task in enumerate(reading.json_list(stream, source=source, what="a Label Studio JSON export"), start=1):
-        for one in _task_votes(task, index, number):
+        for one in _task_votes(task, index, number, kind):
             number += 1
             matched += one[reading.PROBLEM] != reading.WRONG_TAG_NAMES
             foreign += one[reading.PROBLEM] == reading.WRONG_TAG_NAMES
@@ -163,7 +239,7 @@ def _votes(stream: IO[bytes], source: str) -> Iterator[dict[str, Any]]:
         )
 
 
-def _storage_object(data: bytes, source: str) -> list[dict[str, Any]]:
+def _storage_object(data: bytes, source: str, kind: str = "class") -> list[dict[str, Any]]:
     """The votes of one object Label Studio's target storage writes: an annotation with its task
     nested (the default layout), or a task with its annotations (FUTURE_SAVE_TASK_TO_STORAGE)."""
     if len(data) > reading.MAX_ELEMENT:
@@ -174,9 +250,9 @@ def _storage_object(data: bytes, source: str) -> list[dict[str, Any]]:
         raise DataValidationError(f"{source}: not a JSON object Label Studio writes", reason="unreadable") from None
     task = value.get("task") if isinstance(value, dict) else None
     if isinstance(task, dict) and "result" in value:  # one annotation, named by its id
-        return _task_votes({"data": task.get("data"), "annotations": [value]}, task.get("id") or 1, 1)
+        return _task_votes({"data": task.get("data"), "annotations": [value]}, task.get("id") or 1, 1, kind)
     if isinstance(value, dict) and "data" in value:  # one task, named <task id>.json
-        return _task_votes(value, value.get("id") or 1, 1)
+        return _task_votes(value, value.get("id") or 1, 1, kind)
     return [bad_row(1, reading.MALFORMED, "not an annotation with its `task`, nor a task with `data`")]
 
 
@@ -186,11 +262,11 @@ def read_delivery(stream: IO[bytes], *, source: str, options: ReadOptions) -> It
     (`_storage_key`) and its JSON an object; one without a vote (a cancelled annotation, a task not
     annotated) is read as no vote: one empty chunk, never `empty`."""
     if not _storage_key(source):
-        return reading.frames(_votes(stream, source))
+        return reading.frames(_votes(stream, source, options.kind))
     head = stream.read(_PEEK)
     if head.removeprefix(codecs.BOM_UTF8).lstrip()[:1] != b"{":
-        return reading.frames(_votes(cast(IO[bytes], _Rejoined(head, stream)), source))
-    votes = _storage_object(head + stream.read(reading.MAX_ELEMENT + 1 - len(head)), source)
+        return reading.frames(_votes(cast(IO[bytes], _Rejoined(head, stream)), source, options.kind))
+    votes = _storage_object(head + stream.read(reading.MAX_ELEMENT + 1 - len(head)), source, options.kind)
     return iter([pd.DataFrame(votes, columns=reading.COLUMNS, dtype=object)])
 
 
@@ -214,7 +290,12 @@ class _Rejoined:
 
 
 def write_delivery(
-    votes: pd.DataFrame, *, classes: tuple[str, ...], job_name: str, created_at: str
+    votes: pd.DataFrame,
+    *,
+    classes: tuple[str, ...],
+    job_name: str,
+    created_at: str,
+    kind: LabelKind | None = None,
 ) -> tuple[str, bytes]:
     """An export as Label Studio writes it: one task per item, one annotation per vote."""
     tasks: dict[str, dict[str, Any]] = {}
@@ -226,7 +307,7 @@ def write_delivery(
                 "completed_by": plain(row[ANNOTATOR]) if ANNOTATOR in votes.columns else 1,
                 "was_cancelled": False,
                 "created_at": created_at,
-                "result": _choices(str(row[LABEL])),
+                "result": _result(row[LABEL], kind),
             }
         )
     return "export.json", (json.dumps(list(tasks.values()), indent=1) + "\n").encode()

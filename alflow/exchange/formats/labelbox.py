@@ -10,6 +10,11 @@ the item's text). In: one data row per line, its labels under
 checklist) classification, the annotator from `label_details.created_by`. With several
 classification questions in a label, the one named `label` is read. A label the labeler skipped
 (`performance_details.skipped: true`) is no vote: the item stays outstanding.
+
+Tags (alflow.kinds): a checklist question's answers are the item's tags; a submitted label that
+answers no tag is the empty set. Numbers: Labelbox has no numeric question; a free-form text
+question's answer (`text_answer.content`) is the number, or a radio question whose options are
+numbers (a rating scale) gives its option's value. Words are `not_a_number`.
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ from alflow.exchange.formats.base import (
     SOURCE_REF,
     Format,
     ReadOptions,
+    kind_of,
     plain_row,
 )
 from alflow.exchange.formats.reading import bad_row, vote
+from alflow.kinds import EMPTY, LabelKind, tags
 
 
 def _https(reference: str) -> str:
@@ -57,7 +64,9 @@ def _row_data(fields: dict[str, Any], text_column: str | None) -> tuple[Any, str
     return json.dumps(shown, sort_keys=True), "TEXT", []
 
 
-def write_batch(items: pd.DataFrame, *, model_version: str, text_column: str | None) -> bytes:
+def write_batch(
+    items: pd.DataFrame, *, model_version: str, text_column: str | None, kind: LabelKind | None = None
+) -> bytes:
     """Data rows, best first: `row_data` the item, `global_key` its id, the model's guess attached."""
     rows = []
     for rank, (_, row) in enumerate(items.iterrows(), start=1):
@@ -79,12 +88,19 @@ def batch_ids(data: bytes) -> list[str]:
     return [str(row["global_key"]) for row in json.loads(data)]
 
 
-def _answer(classification: dict[str, Any]) -> tuple[Any, str | None]:
-    """(the answer's value, problem) of one classification."""
+def _answer(classification: dict[str, Any], kind: str = "class") -> tuple[Any, str | None]:
+    """(the answer's value, problem) of one classification: a radio or checklist answer; for tags
+    every checklist answer, for a number a free-form text answer too."""
     radio = classification.get("radio_answer")
     if isinstance(radio, dict):
         return radio.get("value", radio.get("name")), None
     checklist = classification.get("checklist_answers")
+    text = classification.get("text_answer")
+    if kind == "number" and isinstance(text, dict):
+        return text.get("content"), None
+    if kind == "multi" and isinstance(checklist, list):
+        chosen = [a.get("value", a.get("name")) if isinstance(a, dict) else a for a in checklist]
+        return reading.tag_text(chosen), None
     if isinstance(checklist, list):
         if len(checklist) != 1 or not isinstance(checklist[0], dict):
             return None, reading.MULTIPLE_LABELS if len(checklist) > 1 else None
@@ -92,7 +108,7 @@ def _answer(classification: dict[str, Any]) -> tuple[Any, str | None]:
     return None, None
 
 
-def _vote(number: int, item: Any, label: Any) -> dict[str, Any]:
+def _vote(number: int, item: Any, label: Any, kind: str = "class") -> dict[str, Any]:
     if not isinstance(label, dict) or not isinstance(label.get("annotations", {}), dict):
         return bad_row(number, reading.MALFORMED, f"vote {number}: a label is not an object with `annotations`", item)
     found = label.get("annotations", {}).get("classifications") or []
@@ -102,7 +118,7 @@ def _vote(number: int, item: Any, label: Any) -> dict[str, Any]:
     if len(found) > 1 and len(named) != 1:
         why = f"vote {number}: {len(found)} classification questions and none is named {LABEL_ATTRIBUTE!r}"
         return bad_row(number, reading.MALFORMED, why, item)
-    answer, problem = _answer((named or found)[0]) if found else (None, None)
+    answer, problem = _answer((named or found)[0], kind) if found else (EMPTY if kind == "multi" else None, None)
     details: dict[str, Any] = label["label_details"] if isinstance(label.get("label_details"), dict) else {}
     detail = f"vote {number}: several answers for a single-choice item" if problem else None
     return vote(number, item, answer, details.get("created_by"), problem=problem, detail=detail,
@@ -115,7 +131,7 @@ def _skipped(label: Any) -> bool:
     return isinstance(details, dict) and details.get("skipped") is True
 
 
-def _votes(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
+def _votes(stream: IO[bytes], kind: str = "class") -> Iterator[dict[str, Any]]:
     number = 0
     for line_number, line, bad in reading.json_objects(stream, ("data_row", "global_key")):
         if bad is not None or line is None:
@@ -140,16 +156,33 @@ def _votes(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
                 if _skipped(label):
                     continue  # the labeler skipped the data row: no vote, the item stays outstanding
                 number += 1
-                yield _vote(number, item, label)
+                yield _vote(number, item, label, kind)
 
 
 def read_delivery(stream: IO[bytes], *, source: str, options: ReadOptions) -> Iterator[pd.DataFrame]:
     """An export v2 NDJSON file, in chunks of votes: one per label of every project."""
-    return reading.frames(_votes(stream))
+    return reading.frames(_votes(stream, options.kind))
+
+
+def _classification(label: str, kind: str) -> list[dict[str, Any]]:
+    """A label as the label's classification answers: radio (a class), checklist (tags; none for the
+    empty set), free-form text (a number)."""
+    question = {"name": LABEL_ATTRIBUTE, "value": LABEL_ATTRIBUTE}
+    if kind == "multi":
+        chosen = tags(label)
+        return [{**question, "checklist_answers": [{"name": t, "value": t} for t in chosen]}] if chosen else []
+    if kind == "number":
+        return [{**question, "text_answer": {"content": label}}]
+    return [{**question, "radio_answer": {"name": label, "value": label}}]
 
 
 def write_delivery(
-    votes: pd.DataFrame, *, classes: tuple[str, ...], job_name: str, created_at: str
+    votes: pd.DataFrame,
+    *,
+    classes: tuple[str, ...],
+    job_name: str,
+    created_at: str,
+    kind: LabelKind | None = None,
 ) -> tuple[str, bytes]:
     """An export as Labelbox writes it: one line per data row, one label per vote."""
     rows: dict[str, dict[str, Any]] = {}
@@ -157,7 +190,6 @@ def write_delivery(
         key = str(vote_row[ID])
         line = rows.setdefault(key, {"data_row": {"id": f"dr-{len(rows) + 1:04d}", "global_key": key},
                                      "projects": {"p-alflow": {"name": job_name, "labels": []}}})  # fmt: skip
-        answer = {"name": str(vote_row[LABEL]), "value": str(vote_row[LABEL])}
         who = str(vote_row[ANNOTATOR]) if ANNOTATOR in votes.columns else "labeler@vendor.example"
         line["projects"]["p-alflow"]["labels"].append(
             {
@@ -165,7 +197,7 @@ def write_delivery(
                 "label_details": {"created_at": created_at, "created_by": who},
                 "annotations": {
                     "objects": [],
-                    "classifications": [{"name": LABEL_ATTRIBUTE, "value": LABEL_ATTRIBUTE, "radio_answer": answer}],
+                    "classifications": _classification(str(vote_row[LABEL]), kind_of(kind)),
                     "relationships": [],
                 },
             }

@@ -97,6 +97,14 @@ def vote(
     return out
 
 
+def tag_text(label: Any) -> Any:
+    """A list of tags as alflow.kinds spells them (`a;b`, `[]` for none); anything else as it is
+    (a list holding other than plain tags stays a list: `vote` makes it a `bad_value` row)."""
+    if not isinstance(label, list) or not all(type(t) is str and ";" not in t and t != "[]" for t in label):
+        return label
+    return ";".join(t.strip() for t in label) or "[]"
+
+
 def bad_row(row: int, problem: str, detail: str, id_: Any = None) -> dict[str, Any]:
     """A row that could not be read as a vote (with its item's id when that much is known)."""
     return vote(
