@@ -498,6 +498,41 @@ def _averages(kind: str, summary: dict, datasets: list[str]) -> list[str]:
     return [*lines, ""]
 
 
+def _pooled(summary: dict, sets: list[str], a: str, b: str) -> dict | None:
+    """Per-(set, seed) AULC of a minus b pooled over `sets`: mean, sd, 95 % t-interval, wins."""
+    d = []
+    for dataset in sets:
+        ra, rb = summary[dataset].get(a, {}), summary[dataset].get(b, {})
+        if "aulc_by_seed" in ra and "aulc_by_seed" in rb:
+            d += [ra["aulc_by_seed"][s] - rb["aulc_by_seed"][s] for s in ra["aulc_by_seed"] if s in rb["aulc_by_seed"]]
+    if len(d) < 2:
+        return None
+    x = np.asarray(d)
+    half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
+    return {"mean": float(x.mean()), "low": float(x.mean() - half), "high": float(x.mean() + half), "n": x.size}
+
+
+def _choice_table(kind: str, summary: dict) -> list[str]:
+    """Each alflow strategy and random against `auto`, per-(set, seed) differences pooled per suite: the
+    figure a change of `auto` rests on (better on the choice suite beyond noise, and not worse on the check)."""
+    suites = {s: [d for d in summary if DATASETS[kind][d][0] == s] for s in ("choice", "check")}
+    lines = [
+        f"### Candidates for auto ({kind}): strategy − auto, per (set, seed), pooled per suite",
+        "",
+        "| strategy | choice suite: mean [95 % interval] (n) | check suite: mean [95 % interval] (n) |",
+        "|---|---|---|",
+    ]
+    for name in [*ALFLOW[kind], "random"]:
+        if name == "auto":
+            continue
+        cells = []
+        for suite in ("choice", "check"):
+            d = _pooled(summary, suites[suite], name, "auto")
+            cells.append("-" if d is None else f"{d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] ({d['n']})")
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    return [*lines, ""]
+
+
 def markdown(summary: dict, meta: dict) -> str:
     lines = [
         "# Label efficiency for tags and numbers",
@@ -547,6 +582,7 @@ def markdown(summary: dict, meta: dict) -> str:
                     *_averages(kind, datasets, sets),
                 ]
         lines += ["### Averages over every set", "", *_averages(kind, datasets, list(datasets))]
+        lines += _choice_table(kind, datasets)
     return "\n".join(lines)
 
 
@@ -574,6 +610,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="two sets a kind, two seeds, budget 60")
     parser.add_argument("--kinds", default="multi,number")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--datasets", default=None, help="comma-separated; default: every set of the kinds")
     parser.add_argument("--strategies", default=None, help="comma-separated; default: every one of the kind")
     parser.add_argument("--budget", type=int, default=BUDGET)
@@ -585,26 +622,29 @@ def main() -> None:
         return _merge(args.merge.split(","), args.out or "kind_efficiency")
     kinds = args.kinds.split(",")
     seeds, budget = (2, 60) if args.quick else (args.seeds, args.budget)
+    first = 0 if args.quick else args.first_seed
     jobs = []
     for kind in kinds:
         sets = [d for d in (args.datasets.split(",") if args.datasets else DATASETS[kind]) if d in DATASETS[kind]]
         sets = sets[:2] if args.quick else sets
         names = args.strategies.split(",") if args.strategies else ["random", *ALFLOW[kind], *PEERS[kind]]
         names = [s for s in names if s == "random" or s in ALFLOW[kind] or s in PEERS[kind]]
-        jobs += [(kind, d, s, seed, budget) for d in sets for seed in range(seeds) for s in names]
+        jobs += [(kind, d, s, seed, budget) for d in sets for seed in range(first, first + seeds) for s in names]
     started, load_start = time.perf_counter(), os.getloadavg()
     with ProcessPoolExecutor(args.jobs) as pool:
         runs = list(pool.map(run, *zip(*jobs, strict=True), chunksize=1))
     summary = summarise(runs)
     command = "nice -n 10 python benchmarks/kind_efficiency.py " + " ".join(
-        f"--{k} {v}" for k, v in vars(args).items() if v not in (None, False) and k not in ("out", "merge")
+        f"--{k.replace('_', '-')} {v}"
+        for k, v in vars(args).items()
+        if v not in (None, False) and k not in ("out", "merge")
     )
     if args.quick:
         command = command.replace("--quick True", "--quick").replace(f" --seeds {args.seeds}", "")
         command = command.replace(f" --budget {args.budget}", "")
     meta = {
         "command": command,
-        "seeds": f"0-{seeds - 1}",
+        "seeds": f"{first}-{first + seeds - 1}",
         "budget": budget,
         "jobs": args.jobs,
         "wall_seconds": time.perf_counter() - started,
