@@ -133,11 +133,13 @@ def markdown(rows: list[dict], meta: dict) -> str:
     lines = [
         "# Selection speed for tags and numbers",
         "",
-        f"Produced by `{meta['command']}` under `nice -n 10`. {__doc__.split(chr(10) + chr(10), 2)[1]}",
+        f"Produced by `{meta['command']}` under `nice -n 10`. {' '.join(__doc__.split(chr(10) + chr(10))[2].split())}",
         "",
         f"Load average (1, 5, 15 min) {meta['load_start']} at the start, {meta['load_end']} at the end (a shared "
         "2-core machine: other engineers' jobs ran beside this one). ratio = seconds / floor; extra MB = growth of "
-        "the process's peak RSS during selection over the loaded pool and model.",
+        "the process's peak RSS during selection over its peak once the pool and model were loaded (0 where drawing "
+        "the pool peaked higher than selecting did). With a run over 3 s timed once, and the load above 15, "
+        "a row's seconds and floor can each be off by 2x: read the ratios as orders of magnitude.",
         "",
         "| kind | n | strategy | seconds | floor s | ratio | peak RSS MB | extra MB | load |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -161,7 +163,12 @@ def main() -> None:
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # kind:strategy, in a fresh process
     parser.add_argument("--row-timeout", type=int, default=900, help="seconds before a row is given up")
     parser.add_argument("--out", default="kind_compute")
+    parser.add_argument("--render", action="store_true", help="write the Markdown again from the saved JSON")
     args = parser.parse_args()
+    if args.render:  # the Markdown again from the JSON of a run
+        saved = json.loads((RESULTS / f"{args.out}.json").read_text())
+        (RESULTS / f"{args.out}.md").write_text(markdown(saved["rows"], saved))
+        return
     if args.one:
         kind, strategy = args.one.split(":")
         print(json.dumps(measure(kind, strategy, args.n)))
@@ -190,7 +197,9 @@ def main() -> None:
     meta = {
         "command": "python benchmarks/kind_compute.py "
         + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k not in ("one", "out")
+            f"--{k.replace('_', '-')} {v}"
+            for k, v in vars(args).items()
+            if v is not None and k not in ("one", "out", "render")
         ),
         "load_start": ", ".join(f"{x:.2f}" for x in load_start),
         "load_end": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
