@@ -538,10 +538,11 @@ def markdown(summary: dict, meta: dict) -> str:
         "# Label efficiency for tags and numbers",
         "",
         f"Produced by `{meta['command']}`: seeds {meta['seeds']}, start {START}, batch {BATCH}, budget "
-        f"{meta['budget']}, {meta['wall_seconds'] / 60:.1f} min wall with {meta['jobs']} worker(s) under "
-        f"`nice -n 10`. Load average (1, 5, 15 min) {meta['load_start']} at the start, {meta['load_end']} at the "
-        "end (a shared 2-core machine; seconds per round are under that load).",
+        f"{meta['budget']}, {meta['wall_seconds'] / 60:.1f} min of wall time (summed over pieces) with "
+        f"{meta['jobs']} worker(s) under `nice -n 10`. Load average (1, 5, 15 min) {meta['load_start']} at the "
+        f"start, {meta['load_end']} at the end (a shared 2-core machine; seconds per round are under that load).",
         "",
+        *([meta["note"], ""] if meta.get("note") else []),
         "AULC = mean over the curve of macro F1 (tags) or R² clipped at 0 (numbers) on the test split. Differences "
         "are paired by seed: mean ± sd [95 % t-interval over seeds]. 'Beyond noise' means the interval excludes 0; "
         "'within noise' means it contains 0 (or auto is ahead).",
@@ -586,12 +587,13 @@ def markdown(summary: dict, meta: dict) -> str:
     return "\n".join(lines)
 
 
-def _merge(names: list[str], out: str) -> None:
+def _merge(names: list[str], out: str, note: str | None) -> None:
     """One table from the runs of several result files (pieces of one benchmark run one after another)."""
     parts = [json.loads((RESULTS / f"{name}.json").read_text()) for name in names]
     runs = [r for part in parts for r in part["runs"]]
     meta = {
-        "command": " ; ".join(part["command"] for part in parts),
+        "command": "python benchmarks/kind_efficiency.py --merge " + ",".join(names),
+        "commands": [part["command"] for part in parts],
         "seeds": ", ".join(sorted({part["seeds"] for part in parts})),
         "budget": ", ".join(sorted({str(part["budget"]) for part in parts})),
         "jobs": ", ".join(str(part["jobs"]) for part in parts),
@@ -599,6 +601,7 @@ def _merge(names: list[str], out: str) -> None:
         "load_start": " / ".join(part["load_start"] for part in parts),
         "load_end": " / ".join(part["load_end"] for part in parts),
         "pieces": names,
+        "note": note,
     }
     (RESULTS / f"{out}.json").write_text(json.dumps({**meta, "summary": summarise(runs), "runs": runs}, indent=1))
     (RESULTS / f"{out}.md").write_text(markdown(summarise(runs), meta))
@@ -617,9 +620,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (the machine is shared)")
     parser.add_argument("--out", default=None)
     parser.add_argument("--merge", default=None, help="comma-separated result names: one table from their runs")
+    parser.add_argument("--note", default=None, help="with --merge: a paragraph to put under the heading")
     args = parser.parse_args()
     if args.merge:
-        return _merge(args.merge.split(","), args.out or "kind_efficiency")
+        return _merge(args.merge.split(","), args.out or "kind_efficiency", args.note)
     kinds = args.kinds.split(",")
     seeds, budget = (2, 60) if args.quick else (args.seeds, args.budget)
     first = 0 if args.quick else args.first_seed
