@@ -534,11 +534,12 @@ def _choice_table(kind: str, summary: dict) -> list[str]:
 
 
 def markdown(summary: dict, meta: dict) -> str:
+    summed = " (summed over pieces)" if meta.get("pieces") else ""
     lines = [
         "# Label efficiency for tags and numbers",
         "",
         f"Produced by `{meta['command']}`: seeds {meta['seeds']}, start {START}, batch {BATCH}, budget "
-        f"{meta['budget']}, {meta['wall_seconds'] / 60:.1f} min of wall time (summed over pieces) with "
+        f"{meta['budget']}, {meta['wall_seconds'] / 60:.1f} min of wall time{summed} with "
         f"{meta['jobs']} worker(s) under `nice -n 10`. Load average (1, 5, 15 min) {meta['load_start']} at the "
         f"start, {meta['load_end']} at the end (a shared 2-core machine; seconds per round are under that load).",
         "",

@@ -14,7 +14,7 @@ For a model of tags or numbers (alflow's LabelModel, which says its `label_task`
 
     tags                           ->  typiclust, fitted model or not (benchmarks/kind_efficiency.py:
                                        ahead of mean max loss, the earlier default, by 0.022 macro-F1
-                                       AULC on the choice suite and 0.014 on the check suite, budgets
+                                       AULC on the choice suite and 0.017 on the check suite, budgets
                                        up to 100 labels; mean max loss came from Li et al. 2004)
     numbers, no fitted model yet   ->  gsx (greedy sampling in the inputs)
     numbers                        ->  igs (improved greedy sampling: Wu, Lin & Huang 2019 found it
