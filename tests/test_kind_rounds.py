@@ -85,10 +85,10 @@ def test_a_tagging_campaign_trains_measures_logs_and_registers_a_multi_label_mod
     for name in ("model/f1_macro", "model/f1_micro", "model/hamming_loss", "model/subset_accuracy"):
         assert run.data.metrics[name] == pytest.approx(metrics[name.removeprefix("model/")])
     assert run.data.metrics["model/f1_label/outage"] == pytest.approx(metrics["model/f1_label/outage"])
-    assert run.data.params["strategy_used"] == "mean_max_loss" and run.data.params["stop_metric"] == "f1_macro"
+    assert run.data.params["strategy_used"] == "typiclust" and run.data.params["stop_metric"] == "f1_macro"
     # the round's per-label F1 bar plot, read back from the MLflow store
     assert _png(client, run, "plots/f1_by_label.png").shape[1] >= 6 * 90
-    assert "mean max loss" in run.data.params["strategy_reason"]
+    assert "TypiClust" in run.data.params["strategy_reason"]
 
     mlflow.set_tracking_uri(config.tracking.uri)
     model = mlflow.pyfunc.load_model(f"models:/{config.campaign}/2")

@@ -79,7 +79,7 @@ def test_every_strategy_of_a_kind_gives_k_distinct_items_the_same_whole_or_chunk
 
 @pytest.mark.parametrize(
     ("kind", "expected", "reason"),
-    [("multi", "mean_max_loss", "mean max loss"), ("number", "igs", "improved greedy sampling")],
+    [("multi", "typiclust", "TypiClust"), ("number", "gsx", "greedy sampling, GSx), at least")],
 )
 def test_auto_chooses_per_kind_and_says_why(kind, expected, reason):
     model, X_pool, X_labeled, y_labeled = PROBLEMS[kind]()
@@ -124,7 +124,7 @@ def test_an_active_learner_asks_and_learns_tags_and_numbers():
     model, X_pool, X_labeled, y_labeled = _tags_problem()
     learner = ActiveLearner(targets.build_model(ModelConfig(), TAGS, seed=0), X_labeled, y_labeled, random_state=0)
     first = learner.query(X_pool, 5)
-    assert first.strategy == "mean_max_loss" and len(set(first.indices)) == 5
+    assert first.strategy == "typiclust" and len(set(first.indices)) == 5
     truth = model.predict(X_pool[first.indices])  # any label text of the kind teaches it
     learner.teach(X_pool[first.indices], truth)
     assert len(learner.y_labeled) == 45 and learner.estimator.predict(X_pool[:3]).shape == (3,)
