@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import IO, Any
 
 import numpy as np
@@ -39,7 +40,7 @@ from alflow.errors import DataValidationError
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ReadOptions
 from alflow.exchange.store import Store
-from alflow.intake import completion, strays
+from alflow.intake import completion, gold, strays
 from alflow.intake.fetch import NOT_COPIED, Refusal, fetch, probe
 from alflow.intake.votes import Judge, Verdict
 from alflow.ledger.crash import crash_point
@@ -89,10 +90,16 @@ def _sink(rows: IO[bytes]):
 
 
 def _verdict(
-    config: CampaignConfig, batch: set[str], stream: IO[bytes], source: str, accepted: dict[str, str], rows: IO[bytes]
+    config: CampaignConfig,
+    batch: set[str],
+    stream: IO[bytes],
+    source: str,
+    accepted: dict[str, str],
+    rows: IO[bytes],
+    gold: dict[str, str | None] | None = None,
 ) -> Verdict | Refusal:
     """What a label file yields, or why the whole file is refused; never raises."""
-    return _verdict_of(config, batch, [(stream, source)], accepted, rows)
+    return _verdict_of(config, batch, [(stream, source)], accepted, rows, gold)
 
 
 def _verdict_of(
@@ -101,8 +108,10 @@ def _verdict_of(
     files: Sequence[tuple[IO[bytes], str]],
     accepted: dict[str, str],
     rows: IO[bytes],
+    gold: dict[str, str | None] | None = None,
 ) -> Verdict | Refusal:
-    """What label files read as one set of votes yield, or why they are refused; never raises."""
+    """What label files read as one set of votes yield, or why they are refused; never raises.
+    `gold`: the batch's gold items (opaque id -> true class), whose answers are scored, not labels."""
     vendor = config.vendor
     fmt = formats.get(vendor.format)
     judge = Judge(
@@ -115,6 +124,7 @@ def _verdict_of(
         sink=_sink(rows),
         kind=config.label_kind,
         max_spread=vendor.max_spread,
+        gold=gold,
     )
     options = ReadOptions(config.classes, vendor.label_attribute, config.labels.kind)
     source, chunks = files[0][1], 0
@@ -180,15 +190,20 @@ def _record(base: dict[str, Any], outcome: Verdict | Refusal, quarantine: str | 
         machine_labels=outcome.machine_labels,
         items=outcome.items,
         annotator_accuracy=outcome.annotator_accuracy,
+        gold_labels=outcome.gold.labels,
+        gold_right=outcome.gold.right,
+        gold_scored=outcome.gold.scored,
+        gold_annotators=outcome.gold.annotators,
         quarantine=quarantine,
     )
 
 
 def _take(records: list[IngestRecord], written: list[IngestRecord], accepted: dict[str, str]) -> None:
-    """Add records just written to `written`, their labels to `accepted` (an item's first label wins)."""
+    """Add records just written to `written`, their labels (and answers to gold items) to `accepted`
+    (an item's first label wins)."""
     for record in records:
         written.append(record)
-        for id_, label in record.labels.items():
+        for id_, label in (record.labels | record.gold_labels).items():
             accepted.setdefault(id_, label)
 
 
@@ -199,6 +214,19 @@ class Intake:
     ledger: Ledger
     config: CampaignConfig
     state: CampaignState
+
+    @cached_property
+    def _gold_file(self) -> pd.DataFrame | None:
+        """The gold file as read (None without a gold section); read once, only when a batch has gold."""
+        if self.config.gold is None:
+            return None
+        return gold.read_gold(self.config, [])
+
+    def _answers(self, round_: int) -> dict[str, str | None]:
+        """The round's gold items and their true classes (alflow.intake.gold)."""
+        if not self.state.rounds[round_].gold_ids:
+            return {}
+        return gold.answers_of(self.config, self.state, round_, self._gold_file)
 
     def _known(self, round_: int, key: str, version: str | None) -> bool:
         """Whether this very version of the file has a record already (no need to read it again)."""
@@ -281,7 +309,8 @@ class Intake:
                     f"{key}: the campaign's format is {fmt.name}: files end in {fmt.delivery_suffix}",
                 )
             batch = set(self.state.batch_ids(round_))
-            outcome = refusal or _verdict(self.config, batch, copy, f"{store.uri}/{key}", accepted, rows)
+            answers = self._answers(round_)
+            outcome = refusal or _verdict(self.config, batch, copy, f"{store.uri}/{key}", accepted, rows, answers)
             read = _Read(round_, key, digest, copy, rows)
             quarantine = self._quarantine(read, outcome)
         crash_point("ingest:after_quarantine")
@@ -319,7 +348,8 @@ class Intake:
             rows = stack.enter_context(tempfile.TemporaryFile())
             files = [(copy, f"{store.uri}/{key}") for key, _, _, copy in parts]
             batch = set(self.state.batch_ids(round_))
-            outcome = _verdict_of(self.config, batch, files, accepted, rows) if len(parts) > 1 else None
+            answers = self._answers(round_)
+            outcome = _verdict_of(self.config, batch, files, accepted, rows, answers) if len(parts) > 1 else None
             if not isinstance(outcome, Verdict):
                 return []
             crash_point("ingest:after_read")
@@ -356,7 +386,7 @@ class Intake:
             keys = self.ledger.delivery_keys(round_)
             if not completion.ready(self.config.vendor, self.ledger.store, state, round_, keys):
                 continue
-            accepted = accepted_labels(state.ingests.get(round_, []))
+            accepted = {**state.gold_answered.get(round_, {}), **accepted_labels(state.ingests.get(round_, []))}
             together = []
             if any(map(fmt.read_together, keys)):  # one file per annotator or per vote: one set of votes
                 together = self.ingest_together(round_, [k for k in keys if fmt.read_together(k)], accepted)

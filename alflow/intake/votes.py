@@ -35,6 +35,7 @@ from alflow.exchange.formats import reading
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, META_COLUMNS
 from alflow.exchange.formats.reading import DETAIL, PROBLEM, ROW
 from alflow.intake.aggregation import dawid_skene, majority
+from alflow.intake.gold import GoldScore, score_gold
 from alflow.intake.kind_votes import number_votes, tag_votes
 from alflow.intake.quality import aggregate_with_quality
 from alflow.kinds import LabelKind
@@ -69,6 +70,7 @@ class Verdict:
     items: list[str]
     metadata: dict[str, dict]
     annotator_accuracy: dict[str, float] = field(default_factory=dict)  # aggregation "quality", with evidence
+    gold: GoldScore = field(default_factory=GoldScore)  # answers to gold items: never in `labels`
 
 
 def normalise(votes: pd.DataFrame, first_row: int = 1) -> pd.DataFrame:
@@ -139,8 +141,10 @@ class Judge:
         sink: Sink | None = None,
         kind: LabelKind | None = None,
         max_spread: float | None = None,
+        gold: dict[str, str | None] | None = None,
     ) -> None:
         self.classes, self.batch, self.accepted, self.kind = classes, batch, accepted, kind
+        self.gold = gold or {}  # gold items of the batch: opaque id -> true class (alflow.intake.gold)
         self.max_spread = max_spread
         self.annotators, self.aggregation, self.tie_rule = annotators, aggregation, tie_rule
         self.sink = sink
@@ -193,9 +197,11 @@ class Judge:
         late = late.assign(accepted_label=late[ID].map(lambda i: accepted.get(i) if i in conflicts else None))
         self._refuse(late)
         fresh = {i: label for i, label in labels.items() if i not in accepted}
+        gold = score_gold(human, fresh, self.gold)
+        fresh = {i: label for i, label in fresh.items() if i not in gold.labels}
         machine_labels: dict[str, str] = {}
         for id_, label in zip(machine[ID], machine[LABEL], strict=True):
-            if id_ not in labels and id_ not in accepted:
+            if id_ not in labels and id_ not in accepted and id_ not in self.gold:
                 machine_labels.setdefault(id_, label)
         who = sorted({w for w in human[ANNOTATOR] if w is not None})
         return Verdict(
@@ -204,13 +210,14 @@ class Judge:
             rejected=[RejectedRow(**r) for r in sorted(self.sample, key=lambda r: r["row"])[:SAMPLE]],
             refused_rows=sum(self.reasons.values()),
             reasons=dict(self.reasons),
-            duplicates=sorted(i for i, label in labels.items() if accepted.get(i) == label),
+            duplicates=sorted(i for i, label in labels.items() if accepted.get(i) == label and i not in self.gold),
             agreement=agreement,
             annotators=[capped(w) for w in who[:MAX_ANNOTATORS]],
             votes=self.rows,
             items=sorted(set(kept[ID])),
             metadata=_with(_metadata(kept, {**fresh, **machine_labels}), {i: extra[i] for i in extra if i in fresh}),
             annotator_accuracy={capped(w): a for w, a in list(accuracy.items())[:MAX_ANNOTATORS]},
+            gold=gold,
         )
 
     def _aggregate(

@@ -31,6 +31,7 @@ NAMES = {
     "stop_target": "stopping.target",
     "stop_patience": "stopping.patience",
     "stop_min_delta": "stopping.min_delta",
+    "gold_pause_below": "gold.pause_below",
 }
 
 
@@ -38,6 +39,7 @@ def settings(config: CampaignConfig) -> dict[str, Any]:
     """The settings a campaign may change between rounds, as plain JSON values (money as exact text)."""
     budget, rules = config.budget, config.stopping
     cost = None if budget.cost_per_label is None else str(Decimal(repr(float(budget.cost_per_label))))
+    gold = {} if config.gold is None else {"gold_pause_below": config.gold.pause_below}  # with gold items only
     return {
         "max_labels": budget.max_labels,
         "cost_per_label": cost,
@@ -48,7 +50,7 @@ def settings(config: CampaignConfig) -> dict[str, Any]:
         "stop_target": rules.target,
         "stop_patience": rules.patience,
         "stop_min_delta": rules.min_delta,
-    }
+    } | gold
 
 
 def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:

@@ -9,7 +9,8 @@ import pandas as pd
 
 from alflow.config import CampaignConfig
 from alflow.ledger.budget import Budget
-from alflow.ledger.records import StreamRecord
+from alflow.intake.gold import pool_share
+from alflow.ledger.records import GoldMix, StreamRecord
 from alflow.ledger.state import CampaignState
 from alflow.round.autolabel import AutoLabels
 from alflow.round.context import RoundContext
@@ -57,11 +58,12 @@ class Decision:
     model: str
     auto_labels: AutoLabels = field(default_factory=AutoLabels)
     batch: Batch | None = None
+    gold: GoldMix | None = None  # gold items mixed into the batch (alflow.round.mixing)
 
     @property
     def asked(self) -> int:
-        """Labels this round asks for: the items of its batch."""
-        return self.batch.size if self.batch else 0
+        """Labels this round asks for: the items of its batch and its gold items (the vendor charges them)."""
+        return (self.batch.size if self.batch else 0) + (len(self.gold.ids) if self.gold else 0)
 
     @property
     def spent(self) -> Budget:
@@ -111,6 +113,8 @@ def decide(ctx: RoundContext, trained: Trained, auto: AutoLabels) -> Decision:
     metrics = trained.evaluation.metrics
     stop = stop_reason(config, ctx.state, metrics, budget=budget.left, unlabeled=unlabeled)
     size = 0 if stop else min(config.strategy.batch_size, budget.left, budget.left if unlabeled is None else unlabeled)
+    if config.gold is not None and ctx.arrivals is None:  # room for the gold items mixed in (alflow.round.mixing)
+        size = min(pool_share(min(config.strategy.batch_size, budget.left), config.gold.rate), size)
     metric = config.stopping.metric
     return Decision(
         round=ctx.round,
