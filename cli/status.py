@@ -86,6 +86,7 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
     from alflow.ledger.changes import change_text, lifted
     from alflow.reporting.dashboard import experiment_url
     from alflow.reporting.outlook import STOP_REASONS
+    from alflow.reporting.vendor_quality import quality_lines
 
     lines = [f"labels: {seen.labels_text()}", f"spend: {seen.spend_text() or 'no cost per label set'}"]
     if state.paused:
@@ -101,6 +102,7 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
     else:
         lines.append(f"forecast: {seen.forecast_text() or 'after 4 rounds with a score'}")
     lines.append(_open_line(batches, campaign.vendor.batches_in_flight))
+    lines += quality_lines(state)
     if experiment_id := state.rounds[max(state.rounds)].tracking.experiment_id:
         lines.append(f"MLflow: {experiment_url(campaign.tracking.uri, experiment_id)}")
     return lines
@@ -113,6 +115,7 @@ def status(
     """The campaign so far: one row per round, then its labels, spend, forecast and open batches."""
     from alflow.ledger.ledger import Ledger
     from alflow.reporting.reports import campaign_outlook, status_rows
+    from alflow.reporting.vendor_quality import quality_json
 
     with errors_as_exit_codes():
         campaign = load_campaign(config)
@@ -136,6 +139,7 @@ def status(
                 "changes": [c.model_dump() for c in state.changes],
                 "batches_in_flight": limit,
                 "open_batches": [{**asdict(b), "age_seconds": b.age_seconds()} for b in batches],
+                "quality": quality_json(state),
             }
         )
         return

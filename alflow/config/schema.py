@@ -434,7 +434,9 @@ class CampaignConfig(_Model):
                 f"vendor.aggregation {self.vendor.aggregation} aggregates classes: use majority with labels.kind {kind}"
             )
         if self.gold is not None and kind != "class":
-            raise ValueError(f"gold items are scored against one class: remove the gold section with labels.kind {kind}")
+            raise ValueError(
+                f"gold items are scored against one class: remove the gold section with labels.kind {kind}"
+            )
         if self.vendor.max_spread is not None and kind != "number":
             raise ValueError(f"vendor.max_spread is for labels.kind number, not {kind}")
         return self

@@ -125,7 +125,8 @@ def pool_share(total: int, rate: float | None) -> int:
 @dataclass(frozen=True)
 class GoldScore:
     """One file's answers to gold items: the labels delivered (taken out of the file's labels), how
-    many were right of how many `scored` (an answer the gold file still holds), and each annotator's [right, answered] over their votes."""
+    many were right of how many `scored` (an answer the gold file still holds), and each
+    annotator's [right, answered] over their votes."""
 
     labels: dict[str, str] = field(default_factory=dict)
     right: int = 0
@@ -199,7 +200,9 @@ def campaign_tally(state: CampaignState, *, since: str | None = None) -> GoldTal
     return tally(records)
 
 
-def answers_of(config: CampaignConfig, state: CampaignState, round_: int, gold: pd.DataFrame | None) -> dict[str, str | None]:
+def answers_of(
+    config: CampaignConfig, state: CampaignState, round_: int, gold: pd.DataFrame | None
+) -> dict[str, str | None]:
     """A round's gold items: opaque id -> the true class from the gold file (`gold`, read), or None
     when the file no longer holds it (or the campaign has no gold section any more)."""
     record = state.rounds.get(round_)
@@ -244,8 +247,8 @@ def gold_rule(config: CampaignConfig, state: CampaignState) -> tuple[bool, str] 
     if accuracy.answered < gold.min_answers or accuracy.value >= threshold:
         return None
     return True, (
-        f"the vendor's gold accuracy {accuracy.text()} is below gold.pause_below {threshold:g}: exports held; "
-        "`alflow resume` (or a changed gold.pause_below) lets them go on"
+        f"the vendor's gold accuracy {accuracy.text()} is below gold.pause_below {threshold:g}: exports held "
+        "(a changed gold.pause_below also lifts this)"
     )
 
 

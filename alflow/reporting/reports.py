@@ -13,6 +13,7 @@ from alflow.ledger.ledger import campaign_state
 from alflow.ledger.records import RoundRecord
 from alflow.ledger.state import CampaignState
 from alflow.reporting.outlook import Outlook, outlook
+from alflow.reporting.vendor_quality import gold_text
 from alflow.round.context import RoundContext
 from alflow.values import counted
 
@@ -56,6 +57,7 @@ class RoundReport:
     paused_since: str | None = None  # status paused: when `alflow pause` was run, by whom and why
     paused_by: str | None = None
     pause_reason: str | None = None
+    gold: str | None = None  # the vendor's and its annotators' accuracy on gold (alflow.reporting.vendor_quality)
 
     def ingest_message(self) -> str:
         """What this run took from the vendor, or '' when it took nothing."""
@@ -81,7 +83,8 @@ class RoundReport:
             auto = f"; auto-labeled {counted(self.auto_labeled, 'item')} (confidence >= {self.auto_threshold:.3f})"
         changed = f"; settings changed: {self.settings_changed}" if self.settings_changed else ""
         lifted = f"; goes on: {self.stop_lifted}" if self.stop_lifted else ""
-        return self._message() + auto + self.ingest_message() + changed + lifted
+        gold = f"; {self.gold}" if self.gold else ""
+        return self._message() + auto + self.ingest_message() + gold + changed + lifted
 
     def open_batches(self) -> str:
         """The batches the vendor holds, as '10 labels from round 3, 4 labels from round 4'."""
@@ -142,7 +145,7 @@ def idle_report(ctx: RoundContext) -> RoundReport:
     """The report of a round with nothing to do (`ctx.waits`): paused, stopped, waiting for the
     vendor, or a stream round with no new file."""
     config, state = ctx.config, ctx.state
-    fields = {**_open_fields(ctx), **_ingest_fields(state)}
+    fields = {**_open_fields(ctx), **_ingest_fields(state), "gold": gold_text(state)}
     if (pause := state.paused) is not None:
         return RoundReport(
             config.campaign, "paused", paused_since=pause.at, paused_by=pause.by, pause_reason=pause.reason, **fields
@@ -210,6 +213,7 @@ def round_report(ctx: RoundContext, record: RoundRecord | None = None, batch_uri
         auto_threshold=auto.threshold if auto else None,
         settings_changed=_changed_now(ctx),
         stop_lifted=ctx.lifted,
+        gold=gold_text(ctx.state),
         **_open_fields(ctx),
         **_outlook_fields(context_outlook(ctx, record)),
         **_ingest_fields(ctx.state),

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from alflow.config import CampaignConfig
-from alflow.ledger.budget import Budget
 from alflow.intake.gold import pool_share
+from alflow.ledger.budget import Budget
 from alflow.ledger.records import GoldMix, StreamRecord
 from alflow.ledger.state import CampaignState
 from alflow.round.autolabel import AutoLabels

@@ -51,7 +51,7 @@ def with_gold(ctx: RoundContext, record: RoundRecord, items: pd.DataFrame) -> pd
     if pool.reference_column:
         base = pools.reference_base(ctx.config.gold.uri if ctx.config.gold else pool.uri)
         gold[SOURCE_REF] = [content.resolve(str(r), base) for r in gold.pop(pool.reference_column)]
-    gold = gold.assign(**{ID: mix.ids, "score": mix.scores, "predicted": mix.predicted})
+    gold[ID], gold["score"], gold["predicted"] = mix.ids, mix.scores, mix.predicted
     for column in items.columns:
         if column not in (ID, "predicted") and len(items):
             gold[column] = gold[column].astype(items[column].dtype)

@@ -42,7 +42,9 @@ def mix_gold(ctx: RoundContext, trained: Trained, decision: Decision) -> Decisio
     ids = opaque_ids(ctx, batch, items, rng)
     scores = [neighbour_score(batch, p - j) for j, p in enumerate(positions)]
     predicted = _predicted(ctx, trained, batch, frame.loc[items].reset_index(drop=True), positions)
-    return replace(decision, gold=GoldMix(ids=ids, items=items, positions=positions, scores=scores, predicted=predicted))
+    return replace(
+        decision, gold=GoldMix(ids=ids, items=items, positions=positions, scores=scores, predicted=predicted)
+    )
 
 
 def least_used(ctx: RoundContext, items: list[str], n: int, rng: np.random.Generator) -> list[str]:

@@ -21,8 +21,8 @@ from alflow.model import estimators
 from alflow.round.arrivals import screen_arrivals
 from alflow.round.context import RoundContext
 from alflow.round.decide import Batch, Decision
-from alflow.round.pool import arrow_ids, pool_batches
 from alflow.round.mixing import mix_gold
+from alflow.round.pool import arrow_ids, pool_batches
 from alflow.round.scoring import Scored, ScoringJob, pickable_inputs, score_batches
 from alflow.round.train import Trained
 from alflow.selection import synthesis
