@@ -19,6 +19,7 @@ from alflow.exchange.bucket import open_store
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL
 from alflow.intake.gold import GOLD_RULE, campaign_tally, gold_count, gold_rule, pool_share, read_gold
 from alflow.intake.ingest import ingest_campaign
+from alflow.intake.quality import aggregate_with_quality
 from alflow.ledger.control import set_paused
 from alflow.ledger.ledger import Ledger, campaign_state
 from alflow.ledger.records import ControlRecord, IngestRecord, SettingsChange, Tracking
@@ -275,3 +276,17 @@ def test_the_gold_file_is_read_with_its_answers_as_text(campaign_file):
     config = with_gold(campaign_file)
     gold = read_gold(config, [])
     assert gold["id"].tolist() == GOLD_IDS and set(gold["answer"]) <= set(config.classes)
+
+
+def test_gold_answers_seed_the_annotators_accuracy_in_quality_aggregation():
+    # two annotators who always disagree: the votes alone cannot say who is right
+    items = [f"i{n:02d}" for n in range(12)]
+    votes = pd.DataFrame(
+        [(i, "1", "careful") for i in items] + [(i, "2", "careless") for i in items], columns=[ID, LABEL, ANNOTATOR]
+    )
+    rules = {"classes": ("1", "2", "3"), "annotators": 1, "tie_rule": "outstanding"}
+    blind = aggregate_with_quality(votes, **rules)
+    assert blind.labels == {} and set(blind.refused.values()) == {"tie"}
+    seeded = aggregate_with_quality(votes, **rules, gold={"careful": (19, 20), "careless": (6, 20)})
+    assert seeded.labels == dict.fromkeys(items, "1")
+    assert seeded.accuracy["careful"] > 0.9 > 0.1 > seeded.accuracy["careless"]

@@ -97,9 +97,10 @@ def _verdict(
     accepted: dict[str, str],
     rows: IO[bytes],
     gold: dict[str, str | None] | None = None,
+    record: dict[str, tuple[int, int]] | None = None,
 ) -> Verdict | Refusal:
     """What a label file yields, or why the whole file is refused; never raises."""
-    return _verdict_of(config, batch, [(stream, source)], accepted, rows, gold)
+    return _verdict_of(config, batch, [(stream, source)], accepted, rows, gold, record)
 
 
 def _verdict_of(
@@ -109,9 +110,11 @@ def _verdict_of(
     accepted: dict[str, str],
     rows: IO[bytes],
     gold: dict[str, str | None] | None = None,
+    record: dict[str, tuple[int, int]] | None = None,
 ) -> Verdict | Refusal:
     """What label files read as one set of votes yield, or why they are refused; never raises.
-    `gold`: the batch's gold items (opaque id -> true class), whose answers are scored, not labels."""
+    `gold`: the batch's gold items (opaque id -> true class), whose answers are scored, not labels;
+    `record`: each annotator's (right, answered) on gold so far, which aggregation `quality` starts from."""
     vendor = config.vendor
     fmt = formats.get(vendor.format)
     judge = Judge(
@@ -125,6 +128,7 @@ def _verdict_of(
         kind=config.label_kind,
         max_spread=vendor.max_spread,
         gold=gold,
+        gold_record=record,
     )
     options = ReadOptions(config.classes, vendor.label_attribute, config.labels.kind)
     source, chunks = files[0][1], 0
@@ -222,6 +226,11 @@ class Intake:
             return None
         return gold.read_gold(self.config, [])
 
+    @cached_property
+    def _gold_record(self) -> dict[str, tuple[int, int]]:
+        """Each annotator's (right, answered) on gold before this ingest (what `quality` aggregation starts from)."""
+        return {n: (a.right, a.answered) for n, a in gold.campaign_tally(self.state).annotators.items() if a.answered}
+
     def _answers(self, round_: int) -> dict[str, str | None]:
         """The round's gold items and their true classes (alflow.intake.gold)."""
         if not self.state.rounds[round_].gold_ids:
@@ -310,7 +319,8 @@ class Intake:
                 )
             batch = set(self.state.batch_ids(round_))
             answers = self._answers(round_)
-            outcome = refusal or _verdict(self.config, batch, copy, f"{store.uri}/{key}", accepted, rows, answers)
+            where, seen = f"{store.uri}/{key}", self._gold_record
+            outcome = refusal or _verdict(self.config, batch, copy, where, accepted, rows, answers, seen)
             read = _Read(round_, key, digest, copy, rows)
             quarantine = self._quarantine(read, outcome)
         crash_point("ingest:after_quarantine")
@@ -349,7 +359,10 @@ class Intake:
             files = [(copy, f"{store.uri}/{key}") for key, _, _, copy in parts]
             batch = set(self.state.batch_ids(round_))
             answers = self._answers(round_)
-            outcome = _verdict_of(self.config, batch, files, accepted, rows, answers) if len(parts) > 1 else None
+            record = self._gold_record
+            outcome = (
+                _verdict_of(self.config, batch, files, accepted, rows, answers, record) if len(parts) > 1 else None
+            )
             if not isinstance(outcome, Verdict):
                 return []
             crash_point("ingest:after_read")

@@ -142,9 +142,11 @@ class Judge:
         kind: LabelKind | None = None,
         max_spread: float | None = None,
         gold: dict[str, str | None] | None = None,
+        gold_record: dict[str, tuple[int, int]] | None = None,
     ) -> None:
         self.classes, self.batch, self.accepted, self.kind = classes, batch, accepted, kind
         self.gold = gold or {}  # gold items of the batch: opaque id -> true class (alflow.intake.gold)
+        self.gold_record = gold_record  # annotator -> (right, answered) on gold so far: seeds "quality"
         self.max_spread = max_spread
         self.annotators, self.aggregation, self.tie_rule = annotators, aggregation, tie_rule
         self.sink = sink
@@ -239,7 +241,7 @@ class Judge:
             return (*number_votes(human, annotators=self.annotators, max_spread=self.max_spread), {})
         if self.aggregation == "quality":
             weighed = aggregate_with_quality(
-                human, classes=self.classes, annotators=self.annotators, tie_rule=self.tie_rule
+                human, classes=self.classes, annotators=self.annotators, tie_rule=self.tie_rule, gold=self.gold_record
             )
             return weighed.labels, weighed.refused, weighed.agreement, {}, weighed.accuracy
         if self.aggregation == "dawid_skene":
