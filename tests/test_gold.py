@@ -20,6 +20,7 @@ from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL
 from alflow.intake.gold import GOLD_RULE, campaign_tally, gold_count, gold_rule, pool_share, read_gold
 from alflow.intake.ingest import ingest_campaign
 from alflow.intake.quality import aggregate_with_quality
+from alflow.intake.votes import judge
 from alflow.ledger.control import set_paused
 from alflow.ledger.ledger import Ledger, campaign_state
 from alflow.ledger.records import ControlRecord, IngestRecord, SettingsChange, Tracking
@@ -290,3 +291,19 @@ def test_gold_answers_seed_the_annotators_accuracy_in_quality_aggregation():
     seeded = aggregate_with_quality(votes, **rules, gold={"careful": (19, 20), "careless": (6, 20)})
     assert seeded.labels == dict.fromkeys(items, "1")
     assert seeded.accuracy["careful"] > 0.9 > 0.1 > seeded.accuracy["careless"]
+
+
+def test_answers_to_gold_items_are_scored_not_labels_and_only_once():
+    votes = pd.DataFrame(
+        [("p1", "1", "a"), ("g1", "2", "a"), ("g1", "2", "b"), ("g2", "3", "b"), ("g3", "1", None)],
+        columns=[ID, LABEL, ANNOTATOR],
+    ).assign(human_annotated=[None, None, None, None, "no"])
+    rules = {"classes": ("1", "2", "3"), "batch": {"p1", "g1", "g2", "g3"}, "annotators": 1}
+    gold = {"g1": "2", "g2": "1", "g3": "1"}
+    verdict = judge(votes, accepted={}, gold=gold, **rules)
+    assert verdict.labels == {"p1": "1"} and verdict.machine_labels == {}
+    assert verdict.gold.labels == {"g1": "2", "g2": "3", "g3": "1"}  # the tool's label closes a gold item too
+    assert (verdict.gold.right, verdict.gold.scored) == (2, 3)
+    assert verdict.gold.annotators == {"a": [1, 1], "b": [1, 2]}  # only people's votes score annotators
+    again = judge(votes, accepted=verdict.gold.labels | verdict.labels, gold=gold, **rules)
+    assert again.gold.labels == {} and again.labels == {}  # answered before: nothing scored twice

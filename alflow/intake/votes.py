@@ -199,7 +199,9 @@ class Judge:
         late = late.assign(accepted_label=late[ID].map(lambda i: accepted.get(i) if i in conflicts else None))
         self._refuse(late)
         fresh = {i: label for i, label in labels.items() if i not in accepted}
-        gold = score_gold(human, fresh, self.gold)
+        by_machine = {i: label for i, label in reversed(list(zip(machine[ID], machine[LABEL], strict=True)))}
+        # a gold item's answer is the vendor's, by a person or its tool (only a person's vote scores an annotator)
+        gold = score_gold(human, {**by_machine, **fresh}, {i: a for i, a in self.gold.items() if i not in accepted})
         fresh = {i: label for i, label in fresh.items() if i not in gold.labels}
         machine_labels: dict[str, str] = {}
         for id_, label in zip(machine[ID], machine[LABEL], strict=True):
