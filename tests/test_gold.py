@@ -11,6 +11,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 import yaml
+from mlflow import MlflowClient
 
 from alflow.config import GoldConfig, load_campaign
 from alflow.errors import DataValidationError
@@ -215,6 +216,12 @@ def test_a_round_with_a_vendor_who_errs_on_gold(campaign_file):
     resumed = plain_round(campaign_file)
     assert resumed.status == "exported" and resumed.round == 2 and "gold: vendor 0.00" in resumed.message()
     assert resumed.labels_used == 20 + 8
+    run = MlflowClient(config.tracking.uri).get_run(resumed.mlflow_run_id)
+    assert run.data.metrics["gold/vendor_accuracy"] == 0.0 and run.data.metrics["gold/answers"] == 2
+    on_gold = {k for k in run.data.metrics if k.startswith("annotators/") and k.endswith("/gold_answers")}
+    assert on_gold and on_gold <= {"annotators/ann-a/gold_answers", "annotators/ann-b/gold_answers"}
+    tables = [a.path for a in MlflowClient(config.tracking.uri).list_artifacts(run.info.run_id, "tables")]
+    assert "tables/annotators.json" in tables
     state = campaign_state(config)
     assert state.labels_asked == 20 and len(state.rounds[2].gold_ids) == 2
     assert not set(state.rounds[2].gold.items) & set(record.gold.items)  # a gold item not sent before first
