@@ -28,7 +28,7 @@ from alflow.ledger.records import ControlRecord, IngestRecord, SettingsChange, T
 from alflow.ledger.state import CampaignState
 from alflow.operations.plain import plain_round
 from alflow.operations.preflight import check_inputs
-from alflow.reporting.vendor_quality import quality_lines, quality_metrics
+from alflow.reporting.vendor_quality import gold_markdown, quality_lines, quality_metrics
 from alflow.round.autolabel import AutoLabels
 from alflow.round.commit import commit_round
 from alflow.round.context import RoundContext
@@ -209,6 +209,7 @@ def test_a_round_with_a_vendor_who_errs_on_gold(campaign_file):
     assert "\n" not in held.message() and "gold: vendor 0.00" in held.message()
     assert any("vendor accuracy on gold: 0.00" in line for line in quality_lines(state))
     assert quality_metrics(state)["gold/vendor_accuracy"] == 0.0
+    assert gold_markdown(state).startswith("- gold: vendor 0.00 (0.00-0.66, 2 answers)")  # the Prefect summary's
     again = plain_round(campaign_file)  # a re-run: nothing new, nothing counted twice
     assert again.status == "paused" and campaign_tally(campaign_state(config)).vendor.answered == 2
 
