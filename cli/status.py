@@ -89,6 +89,7 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
     from alflow.reporting.agreement import agreement_text, last_stability
     from alflow.reporting.dashboard import experiment_url, ui_command
     from alflow.reporting.outlook import STOP_REASONS
+    from alflow.reporting.vendor_quality import quality_lines
 
     lines = [f"labels: {seen.labels_text()}", f"spend: {seen.spend_text() or 'no cost per label set'}"]
     if state.paused:
@@ -106,6 +107,7 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
     if said := agreement_text(last_stability([r for _, r in sorted(state.rounds.items())]), campaign):
         lines.append(f"stop set: {said}")
     lines.append(_open_line(batches, campaign.vendor.batches_in_flight))
+    lines += quality_lines(state)
     if experiment_id := state.rounds[max(state.rounds)].tracking.experiment_id:
         serve = f" (serve it with `{command}`)" if (command := ui_command(campaign.tracking.uri)) else ""
         lines.append(f"MLflow: {experiment_url(campaign.tracking.uri, experiment_id)}{serve}")
@@ -119,6 +121,7 @@ def status(
     """The campaign so far: one row per round, then its labels, spend, forecast and open batches."""
     from alflow.ledger.ledger import Ledger
     from alflow.reporting.reports import campaign_outlook, status_rows
+    from alflow.reporting.vendor_quality import quality_json
 
     with errors_as_exit_codes():
         campaign = load_campaign(config)
@@ -142,6 +145,7 @@ def status(
                 "changes": [c.model_dump() for c in state.changes],
                 "batches_in_flight": limit,
                 "open_batches": [{**asdict(b), "age_seconds": b.age_seconds()} for b in batches],
+                "quality": quality_json(state),
             }
         )
         return

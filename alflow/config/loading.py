@@ -38,6 +38,9 @@ def _with_resolved_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     for key in ("pool", "seed_labels", "holdout"):
         if isinstance(raw.get(key), dict) and isinstance(raw[key].get("uri"), str):
             raw[key] = {**raw[key], "uri": _resolve(raw[key]["uri"], base)}
+    gold = raw.get("gold")
+    if isinstance(gold, dict) and isinstance(where := gold.get("uri", gold.get("path")), str):
+        raw["gold"] = {k: v for k, v in gold.items() if k not in ("uri", "path")} | {"uri": _resolve(where, base)}
     if isinstance(raw.get("vendor"), dict) and isinstance(raw["vendor"].get("bucket"), str):
         raw["vendor"] = {**raw["vendor"], "bucket": _resolve(raw["vendor"]["bucket"], base)}
     if isinstance(raw.get("tracking"), dict) and isinstance(raw["tracking"].get("uri"), str):

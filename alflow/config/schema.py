@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alflow import kinds
 from alflow.exchange.formats import FORMATS
@@ -351,6 +351,32 @@ class AutoLabelConfig(_Model):
     )
 
 
+class GoldConfig(_Model):
+    """Gold items: the team's items of known answer, mixed into every batch the vendor gets at `rate`,
+    indistinguishable from pool items; their answers score the vendor and its annotators and are never
+    training labels (docs/ANNOTATORS.md). Off unless this section is present (labels.kind class only)."""
+
+    uri: str = Field(
+        validation_alias=AliasChoices("uri", "path"),
+        description="CSV or Parquet file: the pool's id column, the columns the pool shows and the model reads, "
+        "and the answer column",
+    )
+    answer_column: str = Field(default="answer", description="the column holding each gold item's class")
+    rate: Annotated[float, Field(gt=0, le=0.5)] = Field(
+        default=0.05, description="the share of each exported batch that is gold (at least one item per batch)"
+    )
+    pause_below: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=None,
+        description="hold the next export while the vendor's gold accuracy is below this "
+        "(once it has min_answers answers); `alflow resume` or a changed threshold lifts the hold",
+    )
+    min_answers: Annotated[int, Field(ge=1)] = Field(
+        default=20, description="gold answers needed before pause_below is applied"
+    )
+
+    _uri = field_validator("uri")(_local_or_s3)
+
+
 class ClusterConfig(_Model):
     """A Dask cluster that scores the pool's parts on its workers (the `dask` extra). Without this
     section the round scores in its own process; with it, it picks the same batch."""
@@ -382,6 +408,7 @@ class CampaignConfig(_Model):
     budget: BudgetConfig
     stopping: StoppingConfig = StoppingConfig()
     auto_label: AutoLabelConfig | None = None
+    gold: GoldConfig | None = None
     cluster: ClusterConfig | None = None
     vendor: VendorConfig
     tracking: TrackingConfig
@@ -432,6 +459,10 @@ class CampaignConfig(_Model):
         if kind != "class" and self.vendor.aggregation in ("dawid_skene", "quality"):
             raise ValueError(
                 f"vendor.aggregation {self.vendor.aggregation} aggregates classes: use majority with labels.kind {kind}"
+            )
+        if self.gold is not None and kind != "class":
+            raise ValueError(
+                f"gold items are scored against one class: remove the gold section with labels.kind {kind}"
             )
         if self.vendor.max_spread is not None and kind != "number":
             raise ValueError(f"vendor.max_spread is for labels.kind number, not {kind}")

@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import IO, Any
 
 import numpy as np
@@ -39,7 +40,7 @@ from alflow.errors import DataValidationError
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import Format, ReadOptions
 from alflow.exchange.store import Store
-from alflow.intake import completion, strays
+from alflow.intake import completion, gold, strays
 from alflow.intake.fetch import NOT_COPIED, Refusal, fetch, probe
 from alflow.intake.votes import Judge, Verdict
 from alflow.kinds import LABEL_NOT_IN_CLASS_SET
@@ -97,9 +98,11 @@ def _verdict(
     accepted: dict[str, str],
     rows: IO[bytes],
     revise: bool = False,
+    gold: dict[str, str | None] | None = None,
+    record: dict[str, tuple[int, int]] | None = None,
 ) -> Verdict | Refusal:
     """What a label file yields, or why the whole file is refused; never raises."""
-    return _verdict_of(config, batch, [(stream, source)], accepted, rows, revise)
+    return _verdict_of(config, batch, [(stream, source)], accepted, rows, revise, gold, record)
 
 
 def _verdict_of(
@@ -109,9 +112,13 @@ def _verdict_of(
     accepted: dict[str, str],
     rows: IO[bytes],
     revise: bool = False,
+    gold: dict[str, str | None] | None = None,
+    record: dict[str, tuple[int, int]] | None = None,
 ) -> Verdict | Refusal:
     """What label files read as one set of votes yield, or why they are refused; never raises.
-    With `revise`, they are a new version of votes read before (alflow.intake.votes.Judge)."""
+    With `revise`, they are a new version of votes read before (alflow.intake.votes.Judge).
+    `gold`: the batch's gold items (opaque id -> true class), whose answers are scored, not labels;
+    `record`: each annotator's (right, answered) on gold so far, which aggregation `quality` starts from."""
     vendor = config.vendor
     fmt = formats.get(vendor.format)
     judge = Judge(
@@ -125,6 +132,8 @@ def _verdict_of(
         kind=config.label_kind,
         max_spread=vendor.max_spread,
         revise=revise,
+        gold=gold,
+        gold_record=record,
     )
     options = ReadOptions(config.classes, vendor.label_attribute, config.labels.kind)
     source, chunks = files[0][1], 0
@@ -190,16 +199,21 @@ def _record(base: dict[str, Any], outcome: Verdict | Refusal, quarantine: str | 
         machine_labels=outcome.machine_labels,
         items=outcome.items,
         annotator_accuracy=outcome.annotator_accuracy,
+        gold_labels=outcome.gold.labels,
+        gold_right=outcome.gold.right,
+        gold_scored=outcome.gold.scored,
+        gold_annotators=outcome.gold.annotators,
         quarantine=quarantine,
         revised=outcome.revised,
     )
 
 
 def _take(records: list[IngestRecord], written: list[IngestRecord], accepted: dict[str, str]) -> None:
-    """Add records just written to `written`, their labels to `accepted` (an item's first label wins)."""
+    """Add records just written to `written`, their labels (and answers to gold items) to `accepted`
+    (an item's first label wins)."""
     for record in records:
         written.append(record)
-        for id_, label in record.labels.items():
+        for id_, label in (record.labels | record.gold_labels).items():
             accepted.setdefault(id_, label)
         accepted.update(record.revised)
 
@@ -211,6 +225,24 @@ class Intake:
     ledger: Ledger
     config: CampaignConfig
     state: CampaignState
+
+    @cached_property
+    def _gold_file(self) -> pd.DataFrame | None:
+        """The gold file as read (None without a gold section); read once, only when a batch has gold."""
+        if self.config.gold is None:
+            return None
+        return gold.read_gold(self.config, [])
+
+    @cached_property
+    def _gold_record(self) -> dict[str, tuple[int, int]]:
+        """Each annotator's (right, answered) on gold before this ingest (what `quality` aggregation starts from)."""
+        return {n: (a.right, a.answered) for n, a in gold.campaign_tally(self.state).annotators.items() if a.answered}
+
+    def _answers(self, round_: int) -> dict[str, str | None]:
+        """The round's gold items and their true classes (alflow.intake.gold)."""
+        if not self.state.rounds[round_].gold_ids:
+            return {}
+        return gold.answers_of(self.config, self.state, round_, self._gold_file)
 
     def _known(self, round_: int, key: str, version: str | None) -> bool:
         """Whether this very version of the file has a record already (no need to read it again)."""
@@ -294,7 +326,9 @@ class Intake:
                     f"{key}: the campaign's format is {fmt.name}: files end in {fmt.delivery_suffix}",
                 )
             batch = set(self.state.batch_ids(round_))
-            outcome = refusal or _verdict(self.config, batch, copy, f"{store.uri}/{key}", accepted, rows, revise)
+            answers = self._answers(round_)
+            where, seen = f"{store.uri}/{key}", self._gold_record
+            outcome = refusal or _verdict(self.config, batch, copy, where, accepted, rows, revise, answers, seen)
             read = _Read(round_, key, digest, copy, rows)
             quarantine = self._quarantine(read, outcome)
         crash_point("ingest:after_quarantine")
@@ -332,7 +366,11 @@ class Intake:
             rows = stack.enter_context(tempfile.TemporaryFile())
             files = [(copy, f"{store.uri}/{key}") for key, _, _, copy in parts]
             batch = set(self.state.batch_ids(round_))
-            outcome = _verdict_of(self.config, batch, files, accepted, rows) if len(parts) > 1 else None
+            answers = self._answers(round_)
+            record = self._gold_record
+            outcome = None
+            if len(parts) > 1:
+                outcome = _verdict_of(self.config, batch, files, accepted, rows, gold=answers, record=record)
             if not isinstance(outcome, Verdict):
                 return []
             crash_point("ingest:after_read")
@@ -369,7 +407,7 @@ class Intake:
             keys = self.ledger.delivery_keys(round_)
             if not completion.ready(self.config.vendor, self.ledger.store, state, round_, keys):
                 continue
-            accepted = accepted_labels(state.ingests.get(round_, []))
+            accepted = {**state.gold_answered.get(round_, {}), **accepted_labels(state.ingests.get(round_, []))}
             revisions = self._revisions(round_, fmt, keys)
             together = []
             if fresh := [k for k in keys if fmt.read_together(k) and k not in revisions]:  # one set of votes

@@ -56,7 +56,8 @@ def dawid_skene_em(
     """EM over votes (`items[v]` voted `labels[v]` by `annotators[v]`); shape = (items, annotators, classes).
 
     Starts from the vote shares; items without a vote get the class prior. `prior` is the
-    pseudo-count confusion added to every annotator's (default `prior_confusion`). `item_prior`
+    pseudo-count confusion added to every annotator's (default `prior_confusion`), or one per
+    annotator (annotators, classes, classes). `item_prior`
     (items, classes), when given, replaces the class prior item by item: a model's out-of-fold
     probabilities, say, which lets single-vote items tell a careless annotator from a careful one
     (as CROWDLAB does). Assumes the indices are in range (callers build them).
@@ -68,7 +69,7 @@ def dawid_skene_em(
     voted = votes.sum(axis=1) > 0
     posterior = np.where(voted[:, None], votes + 1e-9, 1.0) * (1.0 if item_prior is None else item_prior)
     posterior /= posterior.sum(axis=1, keepdims=True)
-    confusion = np.broadcast_to(pseudo / pseudo.sum(axis=1, keepdims=True), (n_annotators, k, k))
+    confusion = np.broadcast_to(pseudo / pseudo.sum(axis=-1, keepdims=True), (n_annotators, k, k))
     for _ in range(iterations):
         confusion = _confusions(posterior, items, annotators, labels, pseudo, n_annotators)
         if item_prior is None:
@@ -102,8 +103,8 @@ def _confusions(
     pseudo: np.ndarray,
     n_annotators: int,
 ) -> np.ndarray:
-    counts = np.tile(pseudo, (n_annotators, 1, 1))
-    for c in range(pseudo.shape[0]):
+    counts = np.tile(pseudo, (n_annotators, 1, 1)) if pseudo.ndim == 2 else pseudo.copy()  # one prior, or one each
+    for c in range(pseudo.shape[-1]):
         np.add.at(counts[:, :, c], annotators[labels == c], posterior[items[labels == c]])
     return counts / counts.sum(axis=2, keepdims=True)
 
@@ -151,11 +152,27 @@ class Weighed:
     method: str
 
 
-def aggregate_with_quality(votes: pd.DataFrame, *, classes: tuple[str, ...], annotators: int, tie_rule: str) -> Weighed:
+def seeded_prior(classes: int, right: int, answered: int) -> np.ndarray:
+    """An annotator's prior from their gold answers (`right` of `answered`): the default prior's
+    PRIOR_WEIGHT votes per class plus the gold answers, spread evenly over the classes; its accuracy
+    the share right once the default prior's pseudo-votes are counted in."""
+    accuracy = (right + PRIOR_ACCURACY * PRIOR_WEIGHT) / (answered + PRIOR_WEIGHT)
+    return prior_confusion(classes, accuracy=accuracy, weight=PRIOR_WEIGHT + answered / classes)
+
+
+def aggregate_with_quality(
+    votes: pd.DataFrame,
+    *,
+    classes: tuple[str, ...],
+    annotators: int,
+    tie_rule: str,
+    gold: dict[str, tuple[int, int]] | None = None,
+) -> Weighed:
     """Dawid-Skene with the prior over a file's valid votes (columns id, label, annotator) once
     MIN_OVERLAP items have two votes or more, else the majority; items with fewer than
     `annotators` votes are refused (too_few_votes), a tied posterior follows `tie_rule` as a tied
-    majority does."""
+    majority does. `gold` (annotator -> (right, answered) on gold items) seeds each annotator's
+    prior with that evidence (`seeded_prior`)."""
     counts = votes.groupby(ID, sort=False).size()
     overlap = int((counts >= 2).sum())
     if overlap < MIN_OVERLAP:
@@ -166,11 +183,14 @@ def aggregate_with_quality(votes: pd.DataFrame, *, classes: tuple[str, ...], ann
     names = votes[ANNOTATOR].fillna(ANONYMOUS).astype(str)
     workers = sorted(set(names))
     item_of, worker_of = {i: n for n, i in enumerate(items)}, {w: n for n, w in enumerate(workers)}
+    known, k = gold or {}, len(classes)
+    prior = np.stack([seeded_prior(k, *known[w]) if w in known else prior_confusion(k) for w in workers])
     quality = dawid_skene_em(
         np.array([item_of[str(i)] for i in votes[ID]], dtype=int),
         np.array([worker_of[w] for w in names], dtype=int),
         np.array([classes.index(c) for c in votes[LABEL]], dtype=int),
         shape=(len(items), len(workers), len(classes)),
+        prior=prior,
     )
     labels: dict[str, str] = {}
     for n, item in enumerate(items):

@@ -38,6 +38,7 @@ from alflow.exchange.formats import reading
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, META_COLUMNS
 from alflow.exchange.formats.reading import DETAIL, PROBLEM, ROW
 from alflow.intake.aggregation import dawid_skene, majority
+from alflow.intake.gold import GoldScore, score_gold
 from alflow.intake.kind_votes import number_votes, tag_votes
 from alflow.intake.quality import aggregate_with_quality
 from alflow.kinds import LABEL_NOT_IN_CLASS_SET, LabelKind
@@ -73,6 +74,7 @@ class Verdict:
     metadata: dict[str, dict]
     annotator_accuracy: dict[str, float] = field(default_factory=dict)  # aggregation "quality", with evidence
     revised: dict[str, str] = field(default_factory=dict)  # labels replacing accepted ones (a Judge that revises)
+    gold: GoldScore = field(default_factory=GoldScore)  # answers to gold items: never in `labels`
 
 
 def normalise(votes: pd.DataFrame, first_row: int = 1) -> pd.DataFrame:
@@ -155,9 +157,13 @@ class Judge:
         kind: LabelKind | None = None,
         max_spread: float | None = None,
         revise: bool = False,
+        gold: dict[str, str | None] | None = None,
+        gold_record: dict[str, tuple[int, int]] | None = None,
     ) -> None:
         self.classes, self.batch, self.accepted, self.kind = classes, batch, accepted, kind
         self.revise = revise  # a new version of a vote read before: its label replaces the accepted one
+        self.gold = gold or {}  # gold items of the batch: opaque id -> true class (alflow.intake.gold)
+        self.gold_record = gold_record  # annotator -> (right, answered) on gold so far: seeds "quality"
         self.max_spread = max_spread
         self.annotators, self.aggregation, self.tie_rule = annotators, aggregation, tie_rule
         self.sink = sink
@@ -216,9 +222,13 @@ class Judge:
         late = late.assign(accepted_label=late[ID].map(lambda i: accepted.get(i) if i in conflicts else None))
         self._refuse(late)
         fresh = {i: label for i, label in labels.items() if i not in accepted}
+        by_machine = {i: label for i, label in reversed(list(zip(machine[ID], machine[LABEL], strict=True)))}
+        # a gold item's answer is the vendor's, by a person or its tool (only a person's vote scores an annotator)
+        gold = score_gold(human, {**by_machine, **fresh}, {i: a for i, a in self.gold.items() if i not in accepted})
+        fresh = {i: label for i, label in fresh.items() if i not in gold.labels}
         machine_labels: dict[str, str] = {}
         for id_, label in zip(machine[ID], machine[LABEL], strict=True):
-            if id_ not in labels and id_ not in accepted:
+            if id_ not in labels and id_ not in accepted and id_ not in self.gold:
                 machine_labels.setdefault(id_, label)
         who = sorted({w for w in human[ANNOTATOR] if w is not None})
         return Verdict(
@@ -227,7 +237,7 @@ class Judge:
             rejected=[RejectedRow(**r) for r in sorted(self.sample, key=lambda r: r["row"])[:SAMPLE]],
             refused_rows=sum(self.reasons.values()),
             reasons=dict(self.reasons),
-            duplicates=sorted(i for i, label in labels.items() if accepted.get(i) == label),
+            duplicates=sorted(i for i, label in labels.items() if accepted.get(i) == label and i not in self.gold),
             agreement=agreement,
             annotators=[capped(w) for w in who[:MAX_ANNOTATORS]],
             votes=self.rows,
@@ -235,6 +245,7 @@ class Judge:
             metadata=_with(_metadata(kept, {**fresh, **machine_labels}), {i: extra[i] for i in extra if i in fresh}),
             annotator_accuracy={capped(w): a for w, a in list(accuracy.items())[:MAX_ANNOTATORS]},
             revised=revised,
+            gold=gold,
         )
 
     def _aggregate(
@@ -256,7 +267,7 @@ class Judge:
             return (*number_votes(human, annotators=self.annotators, max_spread=self.max_spread), {})
         if self.aggregation == "quality":
             weighed = aggregate_with_quality(
-                human, classes=self.classes, annotators=self.annotators, tie_rule=self.tie_rule
+                human, classes=self.classes, annotators=self.annotators, tie_rule=self.tie_rule, gold=self.gold_record
             )
             return weighed.labels, weighed.refused, weighed.agreement, {}, weighed.accuracy
         if self.aggregation == "dawid_skene":

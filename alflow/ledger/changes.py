@@ -34,6 +34,7 @@ NAMES = {
     "stop_min_delta": "stopping.min_delta",
     "stop_kappa": "stopping.stable_predictions.kappa",
     "stop_kappa_rounds": "stopping.stable_predictions.rounds",
+    "gold_pause_below": "gold.pause_below",
 }
 
 
@@ -41,6 +42,7 @@ def settings(config: CampaignConfig) -> dict[str, Any]:
     """The settings a campaign may change between rounds, as plain JSON values (money as exact text)."""
     budget, rules = config.budget, config.stopping
     cost = None if budget.cost_per_label is None else str(Decimal(repr(float(budget.cost_per_label))))
+    gold = {} if config.gold is None else {"gold_pause_below": config.gold.pause_below}  # with gold items only
     return {
         "max_labels": budget.max_labels,
         "cost_per_label": cost,
@@ -57,7 +59,7 @@ def settings(config: CampaignConfig) -> dict[str, Any]:
             if (stable := rules.stable_predictions)
             else {}
         ),
-    }
+    } | gold
 
 
 def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:

@@ -31,10 +31,13 @@ def paused(store: Store, campaign: str) -> ControlRecord | None:
     return found[-1] if found and found[-1].action == PAUSE else None
 
 
-def set_paused(ledger: Ledger, pause: bool, *, reason: str | None = None) -> ControlRecord | None:
+def set_paused(
+    ledger: Ledger, pause: bool, *, reason: str | None = None, by: str | None = None
+) -> ControlRecord | None:
     """Pause (or resume) the campaign; returns the record written, or None when it already was
-    paused (or running): nothing is written then. Raises RoundConflictError when another pause or
-    resume was recorded at the same moment."""
+    paused (or running): nothing is written then. `by` names a rule that pauses (the gold rule,
+    alflow.intake.gold) instead of the person running this. Raises RoundConflictError when another
+    pause or resume was recorded at the same moment."""
     state = ledger.state()
     if pause == (state.paused is not None):
         return None
@@ -43,7 +46,7 @@ def set_paused(ledger: Ledger, pause: bool, *, reason: str | None = None) -> Con
         action=PAUSE if pause else RESUME,
         round=state.next_round,
         at=now(),
-        by=who(),
+        by=by or who(),
         reason=reason,
     )
     try:

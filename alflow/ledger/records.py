@@ -144,6 +144,19 @@ class Tracking(Record):
     run_url: str | None = None
 
 
+class GoldMix(Record):
+    """Gold items mixed into a round's batch (alflow.round.mixing): the opaque `ids` the vendor sees,
+    the gold file's `items` they stand for, their `positions` in the exported batch (ascending), and
+    the `scores` and `predicted` shown with them (like a pool item's). The answers stay in the team's
+    gold file: nothing here says what they are."""
+
+    ids: list[str]
+    items: list[str]
+    positions: list[int]
+    scores: list[float]
+    predicted: list[str | None]
+
+
 class RoundRecord(Versioned):
     """`ledger/round-NNNN/round.json`: a round's decision, committed once.
 
@@ -170,14 +183,24 @@ class RoundRecord(Versioned):
     auto_labels: AutoLabelSummary | None = None
     recorded_at: str | None = None
     stability: Stability | None = None  # stopping.stable_predictions: agreement with the previous model
+    gold: GoldMix | None = None  # gold items mixed into the batch (campaign section `gold`)
 
     @property
     def batch_ids(self) -> list[str]:
-        return list(self.batch.ids) if self.batch else []
+        """Every item sent to the vendor, in the exported order: the batch with its gold items mixed in."""
+        ids = list(self.batch.ids) if self.batch else []
+        for position, id_ in zip(self.gold.positions, self.gold.ids, strict=True) if self.gold else ():
+            ids.insert(position, id_)
+        return ids
+
+    @property
+    def gold_ids(self) -> list[str]:
+        return list(self.gold.ids) if self.gold else []
 
     @property
     def outside_ids(self) -> list[str]:
-        return list(self.batch.outside.ids) if self.batch and self.batch.outside else []
+        """Asked items that are not pool items: synthetic or stream items, and gold items."""
+        return [*(self.batch.outside.ids if self.batch and self.batch.outside else []), *self.gold_ids]
 
 
 # --- records beside it -----------------------------------------------------------------------------
@@ -236,6 +259,12 @@ class IngestRecord(Versioned):
     items: list[str] = Field(default_factory=list)
     annotator_accuracy: dict[str, float] = Field(default_factory=dict)  # aggregation "quality": estimated per annotator
     revised: dict[str, str] = Field(default_factory=dict)  # item -> label replacing the one accepted before
+    # Gold items answered in this file (never in `labels`): opaque id -> the label delivered, how many of
+    # them were right of how many scored, and each annotator's [right, answered] over their votes on them.
+    gold_labels: dict[str, str] = Field(default_factory=dict)
+    gold_right: int = 0
+    gold_scored: int = 0
+    gold_annotators: dict[str, list[int]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod

@@ -94,12 +94,27 @@ class CampaignState:
                         out.setdefault(round_, {}).setdefault(id_, label)
         return out
 
+    @cached_property
+    def gold_answered(self) -> dict[int, dict[str, str]]:
+        """Round -> its gold items answered (opaque id -> the label delivered; first one wins). Never
+        labels: not in `ingested`, not trained on."""
+        out: dict[int, dict[str, str]] = {}
+        for round_, records in sorted(self.ingests.items()):
+            for record in sorted(records, key=lambda r: (r.ingested_at, r.sha256)):
+                for id_, label in record.gold_labels.items():
+                    out.setdefault(round_, {}).setdefault(id_, label)
+        return out
+
     def missing(self, round_: int) -> list[str]:
         """Ids of a round's batch without an accepted label yet (human, or the vendor's machine
-        label), and not written off."""
+        label; for a gold item, an answer), and not written off."""
         labels, given_up = self.ingested.get(round_, {}), self.written_off.get(round_, frozenset())
-        machine = self.machine_labeled.get(round_, {})
-        return [i for i in self.batch_ids(round_) if i not in labels and i not in given_up and i not in machine]
+        machine, gold = self.machine_labeled.get(round_, {}), self.gold_answered.get(round_, {})
+        return [
+            i
+            for i in self.batch_ids(round_)
+            if i not in labels and i not in given_up and i not in machine and i not in gold
+        ]
 
     @property
     def outstanding(self) -> list[int]:

@@ -26,9 +26,13 @@ from alflow.errors import AlflowError, AlreadyExistsError, ConfigError, ServiceU
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
 from alflow.exchange.local import LocalStore
+from alflow.intake.gold import check_gold, read_gold
+from alflow.ledger.state import CampaignState
 from alflow.model import targets
 from alflow.model.estimators import check_model, model_name
+from alflow.round.context import Inputs, RoundContext
 from alflow.round.inputs import validate_inputs
+from alflow.round.pool import pool_members
 
 TIMEOUT = 5.0  # seconds a service has to answer a check
 PROBE = b"alflow checks that it may write here (alflow check, alflow round)\n"
@@ -60,10 +64,18 @@ def check_inputs(config: CampaignConfig) -> str:
     inputs = validate_inputs(config, record=False)
     holdout = "" if inputs.holdout is None else f", a holdout of {len(inputs.holdout)}"
     kind = "" if config.label_kind.is_class else f"labels: {config.label_kind.describe()}; "
+    gold = f"; {check_gold_file(config, inputs)}" if config.gold is not None else ""
     return kind + (
         f"pool {config.pool.uri}: {inputs.pool_size} items, {len(inputs.features)} feature column(s); "
-        f"{len(inputs.seed_labels)} seed labels{holdout}; budget {config.budget.max_labels} labels"
+        f"{len(inputs.seed_labels)} seed labels{holdout}; budget {config.budget.max_labels} labels{gold}"
     )
+
+
+def check_gold_file(config: CampaignConfig, inputs: Inputs) -> str:
+    """The gold file by the round's rules, its ids against the seed labels and the pool (one pass over its ids)."""
+    ids = set(read_gold(config, inputs.features)[config.pool.id_column])
+    hits = pool_members(RoundContext(config, inputs, CampaignState(config.campaign)), ids)
+    return check_gold(config, inputs.features, set(inputs.seed_labels), hits)
 
 
 def _folder_writable(prefix: Path) -> None:

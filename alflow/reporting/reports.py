@@ -16,6 +16,7 @@ from alflow.ledger.records import RoundRecord
 from alflow.ledger.state import CampaignState
 from alflow.reporting.agreement import agreement_text
 from alflow.reporting.outlook import Outlook, outlook
+from alflow.reporting.vendor_quality import gold_text
 from alflow.round.context import RoundContext
 from alflow.values import counted
 
@@ -65,6 +66,7 @@ class RoundReport:
     stop_set_kappa: float | None = None  # agreement with the previous model on the stop set (stable_predictions)
     stop_set_kappa_mean: float | None = None  # its mean over the rule's window
     agreement_text: str | None = None
+    gold: str | None = None  # the vendor's and its annotators' accuracy on gold (alflow.reporting.vendor_quality)
 
     def ingest_message(self) -> str:
         """What this run took from the vendor, or '' when it took nothing."""
@@ -91,7 +93,8 @@ class RoundReport:
             auto = f"; auto-labeled {counted(self.auto_labeled, 'item')} (confidence >= {self.auto_threshold:.3f})"
         changed = f"; settings changed: {self.settings_changed}" if self.settings_changed else ""
         lifted = f"; goes on: {self.stop_lifted}" if self.stop_lifted else ""
-        return self._message() + auto + self.ingest_message() + changed + lifted
+        gold = f"; {self.gold}" if self.gold else ""
+        return self._message() + auto + self.ingest_message() + gold + changed + lifted
 
     def open_batches(self) -> str:
         """The batches the vendor holds, as '10 labels from round 3, 4 labels from round 4'."""
@@ -154,7 +157,7 @@ def idle_report(ctx: RoundContext) -> RoundReport:
     """The report of a round with nothing to do (`ctx.waits`): paused, stopped, waiting for the
     vendor, or a stream round with no new file."""
     config, state = ctx.config, ctx.state
-    fields = {**_open_fields(ctx), **_ingest_fields(state)}
+    fields = {**_open_fields(ctx), **_ingest_fields(state), "gold": gold_text(state)}
     if (pause := state.paused) is not None:
         return RoundReport(
             config.campaign, "paused", paused_since=pause.at, paused_by=pause.by, pause_reason=pause.reason, **fields
@@ -226,6 +229,7 @@ def round_report(ctx: RoundContext, record: RoundRecord | None = None, batch_uri
         stop_set_kappa_mean=record.stability.mean if record.stability else None,
         agreement_text=agreement_text(record.stability, ctx.config),
         **_screened(ctx, record),
+        gold=gold_text(ctx.state),
         **_open_fields(ctx),
         **_outlook_fields(context_outlook(ctx, record)),
         **_ingest_fields(ctx.state),

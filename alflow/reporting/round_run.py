@@ -25,6 +25,7 @@ from alflow.reporting.agreement import agreement_figures
 from alflow.reporting.dashboard import metric_names
 from alflow.reporting.forecast import Forecast
 from alflow.reporting.outlook import Outlook, outlook
+from alflow.reporting.vendor_quality import quality_metrics, quality_table
 from alflow.reporting.views import RoundView, round_view
 from alflow.round.context import RoundContext
 from alflow.round.decide import Decision
@@ -154,6 +155,16 @@ def write_round_artifacts(
     return tuple(sorted(tables))
 
 
+def write_quality_table(ctx: RoundContext, folder: Path) -> tuple[str, ...]:
+    """tables/annotators.json: each annotator's accuracy, on gold or estimated (none without evidence)."""
+    table = quality_table(ctx.state)
+    if table is None:
+        return ()
+    (folder / "tables").mkdir(exist_ok=True)
+    table.to_json(folder / "tables" / "annotators.json", orient="split", index=False)
+    return ("tables/annotators.json",)
+
+
 def round_outlook(ctx: RoundContext, view: RoundView, decision: Decision) -> Outlook:
     """Where the campaign stands after this round, from the round view's history."""
     metric = ctx.config.stopping.metric
@@ -184,6 +195,7 @@ def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracki
     metrics = decision.evaluation.metrics
     with tempfile.TemporaryDirectory(prefix="alflow-round-") as staging:
         tables = write_round_artifacts(config, view, trained, Path(staging), seen.forecast)
+        tables += write_quality_table(ctx, Path(staging))
         logged = estimators.servable(getattr(trained.model, "fitted_", trained.model), trained.example, config.pool)
         entry = tracking.RoundLog(
             round=decision.round,
@@ -192,7 +204,13 @@ def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracki
             trusted_types=logged.trusted_types,
             packages=logged.packages,
             metrics=metrics,
-            progress={**progress(ctx, decision), **view.vendor, **_forecast(seen), **_agreement(decision)},
+            progress={
+                **progress(ctx, decision),
+                **view.vendor,
+                **_forecast(seen),
+                **_agreement(decision),
+                **quality_metrics(ctx.state),
+            },
             params={**params, "metric_source": decision.evaluation.source, **strategy_used(decision)},
             registered_model=config.campaign,
             model_tags={

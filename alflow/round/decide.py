@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from alflow.config import CampaignConfig
+from alflow.intake.gold import pool_share
 from alflow.ledger.budget import Budget
-from alflow.ledger.records import StreamRecord
+from alflow.ledger.records import GoldMix, StreamRecord
 from alflow.ledger.state import CampaignState
 from alflow.ledger.stopset import STOP_REASON
 from alflow.round.autolabel import AutoLabels
@@ -60,11 +61,12 @@ class Decision:
     auto_labels: AutoLabels = field(default_factory=AutoLabels)
     batch: Batch | None = None
     measured: Measured | None = None  # agreement with the previous model (stopping.stable_predictions)
+    gold: GoldMix | None = None  # gold items mixed into the batch (alflow.round.mixing)
 
     @property
     def asked(self) -> int:
-        """Labels this round asks for: the items of its batch."""
-        return self.batch.size if self.batch else 0
+        """Labels this round asks for: the items of its batch and its gold items (the vendor charges them)."""
+        return (self.batch.size if self.batch else 0) + (len(self.gold.ids) if self.gold else 0)
 
     @property
     def spent(self) -> Budget:
@@ -127,6 +129,8 @@ def decide(ctx: RoundContext, trained: Trained, auto: AutoLabels) -> Decision:
     agreement = measured.stability.mean if measured else None
     stop = stop_reason(config, ctx.state, metrics, budget=budget.left, unlabeled=unlabeled, agreement=agreement)
     size = 0 if stop else min(config.strategy.batch_size, budget.left, budget.left if unlabeled is None else unlabeled)
+    if config.gold is not None and ctx.arrivals is None:  # room for the gold items mixed in (alflow.round.mixing)
+        size = min(pool_share(min(config.strategy.batch_size, budget.left), config.gold.rate), size)
     metric = config.stopping.metric
     return Decision(
         round=ctx.round,

@@ -9,6 +9,7 @@ from alflow.data import content, embeddings, frames, pools
 from alflow.errors import ServiceUnavailableError
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ID, SOURCE_REF
+from alflow.intake.gold import read_gold
 from alflow.ledger.crash import crash_point
 from alflow.ledger.ledger import BatchFiles
 from alflow.ledger.records import BatchMetadata, RoundRecord, now
@@ -36,7 +37,28 @@ def batch_items(ctx: RoundContext, record: RoundRecord, *, known: pd.DataFrame |
         references = [content.resolve(str(r), base) for r in rows.pop(pool.reference_column)]
         rows[SOURCE_REF] = references
     head = pd.DataFrame({"score": record.batch.scores, "predicted": record.batch.predicted})
-    return pd.concat([head, rows], axis=1)[[ID, "score", "predicted", *[c for c in rows.columns if c != ID]]]
+    items = pd.concat([head, rows], axis=1)[[ID, "score", "predicted", *[c for c in rows.columns if c != ID]]]
+    return with_gold(ctx, record, items)
+
+
+def with_gold(ctx: RoundContext, record: RoundRecord, items: pd.DataFrame) -> pd.DataFrame:
+    """The batch's items with its gold items at their positions (`record.gold`), under their opaque
+    ids, with the same columns and types as the pool items beside them: nothing tells them apart."""
+    if record.gold is None:
+        return items
+    mix, pool = record.gold, ctx.config.pool
+    gold = read_gold(ctx.config, ctx.inputs.features).set_index(pool.id_column).loc[mix.items].reset_index()
+    if pool.reference_column:
+        base = pools.reference_base(ctx.config.gold.uri if ctx.config.gold else pool.uri)
+        gold[SOURCE_REF] = [content.resolve(str(r), base) for r in gold.pop(pool.reference_column)]
+    gold[ID], gold["score"], gold["predicted"] = mix.ids, mix.scores, mix.predicted
+    for column in items.columns:
+        if column not in (ID, "predicted") and len(items):
+            gold[column] = gold[column].astype(items[column].dtype)
+    rows = items.to_dict("records")
+    for position, row in zip(mix.positions, gold[list(items.columns)].to_dict("records"), strict=True):
+        rows.insert(position, row)
+    return pd.DataFrame(rows, columns=list(items.columns)).astype(items.dtypes.to_dict())
 
 
 def export_batch(ctx: RoundContext, record: RoundRecord, batch: Batch | None = None) -> str | None:
@@ -68,7 +90,7 @@ def _export(ctx: RoundContext, record: RoundRecord, batch: Batch | None) -> str:
     metadata = BatchMetadata(
         campaign=config.campaign,
         round=record.round,
-        count=len(record.batch.ids),
+        count=len(record.batch_ids),
         synthetic=sum(i.startswith(synthesis.PREFIX) for i in record.outside_ids),
         classes=list(config.classes),
         instructions=config.vendor.instructions,

@@ -8,9 +8,11 @@ from pathlib import Path
 
 from alflow import progress
 from alflow.config import CampaignConfig, load_campaign
+from alflow.intake.gold import GOLD_RULE, gold_rule
 from alflow.intake.ingest import ingest_campaign
 from alflow.ledger import claims
 from alflow.ledger.changes import record_change
+from alflow.ledger.control import set_paused
 from alflow.ledger.crash import crash_point
 from alflow.ledger.ledger import Ledger
 from alflow.round.arrivals import check_target_rate, pending_arrivals
@@ -39,6 +41,10 @@ def open_round(
         state = ingest_campaign(config)
     if change := record_change(Ledger.of(config), config, state=state):  # settings no record holds yet
         state = replace(state, changes=(*state.changes, change))
+    if (rule := gold_rule(config, state)) is not None:  # the vendor's accuracy on gold holds exports, or no more
+        pause, why = rule
+        if control := set_paused(Ledger.of(config), pause, reason=why, by=GOLD_RULE):
+            state = replace(state, controls=(*state.controls, control))
     ctx = RoundContext(config, inputs, state)
     resumed = tuple(finish_exports(ctx))
     if arrivals is not None:

@@ -21,6 +21,7 @@ from alflow.model import estimators
 from alflow.round.arrivals import screen_arrivals
 from alflow.round.context import RoundContext
 from alflow.round.decide import Batch, Decision
+from alflow.round.mixing import mix_gold
 from alflow.round.pool import arrow_ids, pool_batches
 from alflow.round.scoring import Scored, ScoringJob, pickable_inputs, score_batches
 from alflow.round.train import Trained
@@ -37,9 +38,8 @@ def select_batch(ctx: RoundContext, trained: Trained, decision: Decision) -> Dec
         return replace(decision, batch=screen_arrivals(ctx, trained, decision))
     if not decision.batch_size:
         return decision
-    return replace(
-        decision, batch=pool_selection(ctx, trained, k=decision.batch_size, skip=decision.auto_labels.labels)
-    )
+    batch = pool_selection(ctx, trained, k=decision.batch_size, skip=decision.auto_labels.labels)
+    return mix_gold(ctx, trained, replace(decision, batch=batch))
 
 
 def selection_options(ctx: RoundContext) -> SelectionOptions:
