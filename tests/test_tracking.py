@@ -32,6 +32,8 @@ from alflow.round.inputs import validate_inputs
 from alflow.round.select import select_batch
 from alflow.round.train import train_model
 
+from helpers import vendor_for
+
 
 def _ingest(round_: int, **fields) -> IngestRecord:
     base = {"round": round_, "ingested_in": round_ + 1, "file": "f", "format": "csv", "aggregation": "majority"}
@@ -287,6 +289,25 @@ def test_round_view_gathers_history_labeled_set_batch_and_confusion(campaign):
     assert view.vendor == {} and view.reference == {}
     used = round_run.strategy_used(decision)
     assert used["strategy_used"] == decision.batch.strategy and used["strategy_reason"] == decision.batch.reason
+
+
+def test_a_round_whose_rules_hold_never_loads_great_expectations(campaign, campaign_file, monkeypatch):
+    # GX costs seconds to import: the pure checks pass every rule of the inputs, the delivery and the
+    # labeled set, and Data Docs are not asked for (tracking.data_docs), so GX is never reached.
+    from alflow.data import validation
+    from alflow.operations.plain import plain_round
+
+    def no_gx():
+        raise AssertionError("Great Expectations reached")
+
+    monkeypatch.setattr(validation, "_context", no_gx)
+    first = plain_round(campaign)
+    vendor_for(campaign, campaign_file.parent / "data" / "answers.csv").deliver(first.round)
+    second = plain_round(campaign)
+    assert (first.status, second.status, second.labels_ingested) == ("exported", "exported", 10)
+    client = MlflowClient(campaign.tracking.uri)
+    assert client.list_artifacts(second.mlflow_run_id, "validation") == []
+    assert {a.path for a in client.list_artifacts(second.mlflow_run_id, "plots")} >= {"plots/learning_curve.png"}
 
 
 # --- what MLflow's UI is told ---------------------------------------------------------------------

@@ -111,8 +111,8 @@ def write_round_artifacts(
     """Write the round run's artifacts under `folder`; returns the paths that are tables.
 
     tables/query_batch.json, tables/labeled_set.json, tables/auto_labels.json (MLflow tables),
-    plots/*.png (alflow.reporting.plots), validation/labeled_set.json (the GX result) and
-    validation/data_docs/ (its rendered Data Docs).
+    plots/*.png (alflow.reporting.plots), and with `tracking.data_docs` validation/labeled_set.json
+    (the GX result) and validation/data_docs/ (its rendered Data Docs).
     """
     tables = {"tables/labeled_set.json": view.labeled}
     if view.batch is not None:
@@ -125,6 +125,14 @@ def write_round_artifacts(
     (folder / "plots").mkdir()
     for name, figure in round_figures(config, view, trained, forecast).items():
         figure.savefig(folder / name)
+    if config.tracking.data_docs:
+        write_data_docs(config, view, folder)
+    return tuple(sorted(tables))
+
+
+def write_data_docs(config: CampaignConfig, view: RoundView, folder: Path) -> None:
+    """validation/labeled_set.json (the GX result) and validation/data_docs/ (its rendered Data Docs):
+    only when `tracking.data_docs` asks for them, as rendering them imports Great Expectations."""
     docs = folder / "validation" / "data_docs"
     docs.mkdir(parents=True)
     report = validation.document_labels(
@@ -136,7 +144,6 @@ def write_round_artifacts(
         kind=config.label_kind,
     )
     (folder / "validation" / "labeled_set.json").write_text(json.dumps(report, indent=2, default=str))
-    return tuple(sorted(tables))
 
 
 def round_outlook(ctx: RoundContext, view: RoundView, decision: Decision) -> Outlook:
