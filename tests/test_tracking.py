@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -308,6 +309,17 @@ def test_a_round_whose_rules_hold_never_loads_great_expectations(campaign, campa
     client = MlflowClient(campaign.tracking.uri)
     assert client.list_artifacts(second.mlflow_run_id, "validation") == []
     assert {a.path for a in client.list_artifacts(second.mlflow_run_id, "plots")} >= {"plots/learning_curve.png"}
+    # The model is logged without MLflow's look at the environment: its requirements are the pins, and it loads.
+    import mlflow
+    import sklearn
+
+    source = client.get_model_version_by_alias(campaign.campaign, "challenger").source
+    local = mlflow.artifacts.download_artifacts(artifact_uri=source)
+    requirements = (Path(local) / "requirements.txt").read_text().split()
+    assert f"scikit-learn=={sklearn.__version__}" in requirements
+    assert f"mlflow=={mlflow.__version__}" in requirements
+    pool = pd.read_csv(campaign.pool.uri).drop(columns=["id"]).head(3)
+    assert len(mlflow.pyfunc.load_model(local).predict(pool)) == 3
 
 
 # --- what MLflow's UI is told ---------------------------------------------------------------------

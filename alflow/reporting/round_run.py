@@ -11,16 +11,14 @@ import json
 import math
 import tempfile
 from pathlib import Path
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from alflow.config import CampaignConfig
 from alflow.data import validation
 from alflow.ledger import changes
 from alflow.ledger.records import Tracking
 from alflow.model import estimators
-from alflow.reporting import dashboard, describe, plots, tracking
+from alflow.reporting import dashboard, describe, tracking
 from alflow.reporting.dashboard import metric_names
 from alflow.reporting.forecast import Forecast
 from alflow.reporting.outlook import Outlook, outlook
@@ -28,6 +26,9 @@ from alflow.reporting.views import RoundView, round_view
 from alflow.round.context import RoundContext
 from alflow.round.decide import Decision
 from alflow.round.train import Trained
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def campaign_params(config: CampaignConfig) -> dict[str, Any]:
@@ -76,6 +77,8 @@ def round_figures(
     config: CampaignConfig, view: RoundView, trained: Trained, forecast: Forecast | None = None
 ) -> dict[str, Figure]:
     """The round run's plots, by artifact name (see alflow.reporting.plots)."""
+    from alflow.reporting import plots  # matplotlib: imported by the log stage, not by a round that waits
+
     history, metric = view.history, config.stopping.metric
     figures = {
         "plots/learning_curve.png": plots.learning_curve(
