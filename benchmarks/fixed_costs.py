@@ -6,7 +6,8 @@ The campaign is benchmarks/round_overhead.py's (a Parquet pool of 10^5 rows, bat
 MLflow on SQLite). Its first round runs once, the simulated vendor delivers, and that state is the
 template: each run copies it and runs round 2 (a warm round: inputs already validated, labels
 delivered) as plain library calls in a fresh Python process with PYTHONPATH at one tree, the two
-trees taking turns. Per run: the process's wall time; the plain_round call's (stage imports
+trees taking turns. Per run: the process's CPU time (user + system: what the work costs, little
+changed by the machine's load) and wall time; the plain_round call's (stage imports
 included); the time to import the flow's task module (`tasks`, what `alflow round` imports before
 any stage runs: Prefect aside, what it pulls in); and which slow packages the round loaded (Great
 Expectations, matplotlib) and whether MLflow scanned the installed distributions' files (its
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -54,21 +56,27 @@ ROUND_ONE = (
 IMPORT = "import time; t = time.perf_counter(); import tasks; print(time.perf_counter() - t)"
 
 
-def _python(code: str, tree: Path, cwd: Path) -> tuple[float, str]:
+def _cpu() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return children.ru_utime + children.ru_stime
+
+
+def _python(code: str, tree: Path, cwd: Path) -> tuple[float, float, str]:
+    """Run `code` in a fresh process: (its wall seconds, its CPU seconds, its last line)."""
     env = {**os.environ, **served_overhead.ENV, "PYTHONPATH": str(tree)}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True)
     if done.returncode:
         sys.exit(done.stderr[-3000:])
-    return time.perf_counter() - started, done.stdout.splitlines()[-1]
+    return time.perf_counter() - started, _cpu() - cpu, done.stdout.splitlines()[-1]
 
 
 def one_run(tree: Path, template: Path, folder: Path) -> dict:
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(template, folder)
-    wall, line = _python(ROUND, tree, folder)
-    _, imported = _python(IMPORT, tree, folder)
-    return {"wall": wall, **json.loads(line), "import_tasks": float(imported)}
+    wall, cpu, line = _python(ROUND, tree, folder)
+    _, import_cpu, imported = _python(IMPORT, tree, folder)
+    return {"wall": wall, "cpu": cpu, **json.loads(line), "import_tasks": float(imported), "import_cpu": import_cpu}
 
 
 def markdown(result: dict) -> str:
@@ -80,19 +88,25 @@ def markdown(result: dict) -> str:
         f"15 min) {result['load']['start']} at the start, {result['load']['end']} at the end (2 cores shared "
         "with other engineers' work).",
         "",
-        "| tree | process wall (median) | plain_round call, imports included (median) | `import tasks` (median) "
-        "| loaded | MLflow environment scans | process walls |",
-        "|---|---|---|---|---|---|---|",
+        "CPU seconds (user + system, of the process and its children) are what the work costs, whatever the "
+        "load; wall seconds stretch with the load.",
+        "",
+        "| tree | process CPU s (median) | `import tasks` CPU s (median) | process wall s (median) "
+        "| plain_round call wall s (median) | `import tasks` wall s (median) | loaded "
+        "| MLflow environment scans | process walls |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in ("before", "after"):
         runs = result[name]
-        median = {k: statistics.median(r[k] for r in runs) for k in ("wall", "call", "import_tasks")}
+        keys = ("cpu", "import_cpu", "wall", "call", "import_tasks")
+        median = {k: statistics.median(r[k] for r in runs) for k in keys}
         loaded = ", ".join(sorted({m for r in runs for m in r["loaded"]})) or "neither"
         scans = ", ".join(str(r["environment_scans"]) for r in runs)
         walls = ", ".join(f"{r['wall']:.2f}" for r in runs)
         lines.append(
-            f"| {name}: `{result['trees'][name]}` | {median['wall']:.2f} | {median['call']:.2f} | "
-            f"{median['import_tasks']:.2f} | {loaded} | {scans} | {walls} |"
+            f"| {name}: `{result['trees'][name]}` | {median['cpu']:.2f} | {median['import_cpu']:.2f} | "
+            f"{median['wall']:.2f} | {median['call']:.2f} | {median['import_tasks']:.2f} | {loaded} | {scans} "
+            f"| {walls} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -111,7 +125,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="alflow-fixed-") as tmp:
         template = Path(tmp) / "template"
         round_overhead.write_campaign(template, args.pool)
-        _python(ROUND_ONE, trees["after"], template)
+        _python(ROUND_ONE, trees["after"], template)  # round 1 and its delivery: the template
         for _ in range(args.pairs):
             for name, tree in trees.items():
                 result[name].append(one_run(tree, template, Path(tmp) / "run"))
