@@ -8,10 +8,11 @@ columns, so the pool's pages are in the OS page cache when its scoring (select_b
 again. A warm round finds its inputs validated at these versions (`checks/inputs-<digest>.json`) and
 skips that read: its scoring is the first reader of the pool in the round, and would pay the disk
 read if the pool's pages left the cache meanwhile (a shared machine, a pool larger than what the
-cache keeps). The hypothesis under test; round 2 runs from the same state `--pairs` times each way, in fresh processes, the ways
-interleaved: `cached` (the pool file read once just before) and `evicted` (the file's pages dropped
-from the cache just before, with posix_fadvise on that file alone). Per round: the seconds of
-open_round (validation) and select_batch (scoring). Writes benchmarks/results/warm_scoring.{json,md}.
+cache keeps). That is the hypothesis under test: round 2 runs from the same state `--pairs` times
+each way, in fresh processes, the ways interleaved: `cached` (the pool file read once just before)
+and `evicted` (the file's pages dropped from the cache just before, with posix_fadvise on that
+file alone). Per round: the seconds of open_round (validation) and select_batch (scoring). Writes
+benchmarks/results/warm_scoring.{json,md}.
 """
 
 from __future__ import annotations
