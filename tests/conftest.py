@@ -282,7 +282,7 @@ def run_dashboard_campaign(folder: Path, tracking_uri: str, *, bucket: str | Non
     )
     raw = yaml.safe_load(path.read_text())
     raw["campaign"] = "dashboard-demo"
-    raw["tracking"] = {"uri": tracking_uri, "reference_curve": "random_curve.json"}
+    raw["tracking"] = {"uri": tracking_uri, "reference_curve": "random_curve.json", "data_docs": True}
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     config = load_campaign(path)
     vendor = vendor_for(config, folder / "data" / "answers.csv")

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,8 @@ from alflow.round.decide import decide
 from alflow.round.inputs import validate_inputs
 from alflow.round.select import select_batch
 from alflow.round.train import train_model
+
+from helpers import vendor_for
 
 
 def _ingest(round_: int, **fields) -> IngestRecord:
@@ -288,6 +291,36 @@ def test_round_view_gathers_history_labeled_set_batch_and_confusion(campaign):
     assert view.vendor == {} and view.reference == {}
     used = round_run.strategy_used(decision)
     assert used["strategy_used"] == decision.batch.strategy and used["strategy_reason"] == decision.batch.reason
+
+
+def test_a_round_whose_rules_hold_never_loads_great_expectations(campaign, campaign_file, monkeypatch):
+    # GX costs seconds to import: the pure checks pass every rule of the inputs, the delivery and the
+    # labeled set, and Data Docs are not asked for (tracking.data_docs), so GX is never reached.
+    from alflow.data import validation
+    from alflow.operations.plain import plain_round
+
+    def no_gx():
+        raise AssertionError("Great Expectations reached")
+
+    monkeypatch.setattr(validation, "_context", no_gx)
+    first = plain_round(campaign)
+    vendor_for(campaign, campaign_file.parent / "data" / "answers.csv").deliver(first.round)
+    second = plain_round(campaign)
+    assert (first.status, second.status, second.labels_ingested) == ("exported", "exported", 10)
+    client = MlflowClient(campaign.tracking.uri)
+    assert client.list_artifacts(second.mlflow_run_id, "validation") == []
+    assert {a.path for a in client.list_artifacts(second.mlflow_run_id, "plots")} >= {"plots/learning_curve.png"}
+    # The model is logged without MLflow's look at the environment: its requirements are the pins, and it loads.
+    import mlflow
+    import sklearn
+
+    source = client.get_model_version_by_alias(campaign.campaign, "challenger").source
+    local = mlflow.artifacts.download_artifacts(artifact_uri=source)
+    requirements = (Path(local) / "requirements.txt").read_text().split()
+    assert f"scikit-learn=={sklearn.__version__}" in requirements
+    assert f"mlflow=={mlflow.__version__}" in requirements
+    pool = pd.read_csv(campaign.pool.uri).drop(columns=["id"]).head(3)
+    assert len(mlflow.pyfunc.load_model(local).predict(pool)) == 3
 
 
 # --- what MLflow's UI is told ---------------------------------------------------------------------

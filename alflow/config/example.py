@@ -87,6 +87,7 @@ tracking:
   uri: sqlite:///mlflow.db       # or http://mlflow-server:5000
   # experiment: {name}
   # reference_curve: simulation/curves.json   # draw random sampling's curve beside the campaign's
+  # data_docs: true               # the labeled set's Great Expectations result and Data Docs on each round run
 
 seed: 0
 """

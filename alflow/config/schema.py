@@ -392,6 +392,11 @@ class TrackingConfig(_Model):
         default=None,
         description="a simulation's learning curves (JSON); its random-sampling curve is drawn beside the campaign's",
     )
+    data_docs: bool = Field(
+        default=False,
+        description="log the labeled set's Great Expectations result and Data Docs on each round run "
+        "(imports GX: seconds per round)",
+    )
 
     _uri = field_validator("uri")(_tracking_uri)
 

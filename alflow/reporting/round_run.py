@@ -11,16 +11,14 @@ import json
 import math
 import tempfile
 from pathlib import Path
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from alflow.config import CampaignConfig
 from alflow.data import validation
 from alflow.ledger import changes
 from alflow.ledger.records import Tracking
 from alflow.model import estimators
-from alflow.reporting import dashboard, describe, kind_plots, plots, tracking
+from alflow.reporting import dashboard, describe, tracking
 from alflow.reporting.agreement import agreement_figures
 from alflow.reporting.dashboard import metric_names
 from alflow.reporting.forecast import Forecast
@@ -30,6 +28,9 @@ from alflow.reporting.views import RoundView, round_view
 from alflow.round.context import RoundContext
 from alflow.round.decide import Decision
 from alflow.round.train import Trained
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def campaign_params(config: CampaignConfig) -> dict[str, Any]:
@@ -78,6 +79,8 @@ def round_figures(
     config: CampaignConfig, view: RoundView, trained: Trained, forecast: Forecast | None = None
 ) -> dict[str, Figure]:
     """The round run's plots, by artifact name (see alflow.reporting.plots)."""
+    from alflow.reporting import plots  # matplotlib: imported by the log stage, not by a round that waits
+
     history, metric = view.history, config.stopping.metric
     figures = {
         "plots/learning_curve.png": plots.learning_curve(
@@ -109,6 +112,8 @@ def round_figures(
 
 def _kind_figures(config: CampaignConfig, trained: Trained, view: RoundView) -> dict[str, Figure]:
     """Tags: each tag's F1 (holdout, or cross-validation); numbers: the holdout's residuals."""
+    from alflow.reporting import kind_plots  # matplotlib, as in round_figures
+
     figures: dict[str, Figure] = {}
     scores = kind_plots.f1_by_label(trained.evaluation.metrics, config.classes)
     if config.label_kind.kind == "multi" and scores:
@@ -127,8 +132,8 @@ def write_round_artifacts(
     """Write the round run's artifacts under `folder`; returns the paths that are tables.
 
     tables/query_batch.json, tables/labeled_set.json, tables/auto_labels.json (MLflow tables),
-    plots/*.png (alflow.reporting.plots), validation/labeled_set.json (the GX result) and
-    validation/data_docs/ (its rendered Data Docs).
+    plots/*.png (alflow.reporting.plots), and with `tracking.data_docs` validation/labeled_set.json
+    (the GX result) and validation/data_docs/ (its rendered Data Docs).
     """
     tables = {"tables/labeled_set.json": view.labeled}
     if view.batch is not None:
@@ -141,6 +146,14 @@ def write_round_artifacts(
     (folder / "plots").mkdir()
     for name, figure in round_figures(config, view, trained, forecast).items():
         figure.savefig(folder / name)
+    if config.tracking.data_docs:
+        write_data_docs(config, view, folder)
+    return tuple(sorted(tables))
+
+
+def write_data_docs(config: CampaignConfig, view: RoundView, folder: Path) -> None:
+    """validation/labeled_set.json (the GX result) and validation/data_docs/ (its rendered Data Docs):
+    only when `tracking.data_docs` asks for them, as rendering them imports Great Expectations."""
     docs = folder / "validation" / "data_docs"
     docs.mkdir(parents=True)
     report = validation.document_labels(
@@ -152,7 +165,6 @@ def write_round_artifacts(
         kind=config.label_kind,
     )
     (folder / "validation" / "labeled_set.json").write_text(json.dumps(report, indent=2, default=str))
-    return tuple(sorted(tables))
 
 
 def write_quality_table(ctx: RoundContext, folder: Path) -> tuple[str, ...]:

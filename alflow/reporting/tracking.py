@@ -15,6 +15,8 @@ import math
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -76,6 +78,23 @@ def _requirements(extra: tuple[str, ...] = ()) -> list[str]:
         except PackageNotFoundError:
             continue
     return pins
+
+
+@contextmanager
+def _requirements_trusted() -> Iterator[None]:
+    """Within: MLflow's check that this environment satisfies the model's requirements is skipped.
+
+    The requirements are pinned from the installed versions (`_requirements`; MLflow adds its own
+    version), so the check cannot find a mismatch, and it costs a scan of every installed
+    distribution's files (about a second a process). Patched for the save only; a round saves one
+    model at a time.
+    """
+    from unittest import mock
+
+    import mlflow.utils.environment
+
+    with mock.patch.object(mlflow.utils.environment, "warn_dependency_requirement_mismatches", lambda _: None):
+        yield
 
 
 def _round_run(client: Any, parent_run_id: str, round_: int) -> tuple[str, str, bool]:
@@ -225,7 +244,7 @@ def _log_model(client: Any, experiment_id: str, run_id: str, entry: RoundLog) ->
         model = Model(
             artifact_path=logged.artifact_location, model_uuid=logged.model_id, run_id=run_id, model_id=logged.model_id
         )
-        with tempfile.TemporaryDirectory() as folder:
+        with tempfile.TemporaryDirectory() as folder, _requirements_trusted():
             local = str(Path(folder, "model"))
             mlflow.sklearn.save_model(
                 entry.model,

@@ -1,0 +1,150 @@
+"""Whether a warm round's scoring is slower than the first round's because of the pool's pages in the OS cache.
+
+    python benchmarks/warm_scoring.py [--pool 1000000] [--pairs 2]
+
+The campaign is benchmarks/round_overhead.py's (a Parquet pool, strategy auto, batch 100). Round 1
+runs once in a fresh process; its stages are timed. Its validation reads the pool's id and feature
+columns, so the pool's pages are in the OS page cache when its scoring (select_batch) reads the pool
+again. A warm round finds its inputs validated at these versions (`checks/inputs-<digest>.json`) and
+skips that read: its scoring is the first reader of the pool in the round, and would pay the disk
+read if the pool's pages left the cache meanwhile (a shared machine, a pool larger than what the
+cache keeps). That is the hypothesis under test: round 2 runs from the same state `--pairs` times
+each way, in fresh processes, the ways interleaved: `cached` (the pool file read once just before)
+and `evicted` (the file's pages dropped from the cache just before, with posix_fadvise on that
+file alone). Per round: the seconds of open_round (validation) and select_batch (scoring). Writes
+benchmarks/results/warm_scoring.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import round_overhead
+import served_overhead
+
+RESULTS = Path(__file__).parent / "results"
+
+ROUND = f"""
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import served_overhead
+from alflow.operations.plain import plain_round
+from alflow.round import opening, select
+seconds = {{}}
+def timed(module, name):
+    real = getattr(module, name)
+    def run(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            seconds[name] = time.perf_counter() - started
+    setattr(module, name, run)
+timed(opening, "open_round")
+timed(select, "select_batch")
+report = plain_round("campaign.yaml")
+assert report.status == "exported", report.message()
+served_overhead.vendor(Path(".")).deliver(report.round)
+print(json.dumps(seconds))
+"""
+
+
+def _pool_pages(path: Path, *, evict: bool) -> None:
+    """Drop `path`'s pages from the OS page cache, or read it once so that they are there."""
+    if not evict:
+        with path.open("rb") as file:
+            while file.read(1 << 24):
+                pass
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def one_round(folder: Path) -> dict[str, float]:
+    env = {**os.environ, **served_overhead.ENV}
+    done = subprocess.run([sys.executable, "-c", ROUND], cwd=folder, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(done.stderr[-3000:])
+    return {**json.loads(done.stdout.splitlines()[-1]), "load": os.getloadavg()[0]}
+
+
+def markdown(result: dict) -> str:
+    lines = [
+        "# Scoring in a warm round against the first: the pool's pages in the OS cache",
+        "",
+        f"`{result['command']}` on {result['date']}: pool {result['pool']:,} rows (Parquet, "
+        f"{result['pool_mb']:.0f} MB), strategy auto, batch 100; every round a fresh process (docstring). "
+        f"Load average (1, 5, 15 min) {result['load']['start']} at the start, {result['load']['end']} at the "
+        "end (2 cores shared with other engineers' work).",
+        "",
+        "| round | pool pages before the round | open_round s (validation) | select_batch s (scoring) | load (1 min) |",
+        "|---|---|---|---|---|",
+    ]
+    first = result["round 1"]
+    figures = f"{first['open_round']:.2f} | {first['select_batch']:.2f} | {first['load']:.1f}"
+    lines.append(f"| 1 | (validation reads them) | {figures} |")
+    for way in ("cached", "evicted"):
+        for run in result[way]:
+            lines.append(f"| 2 | {way} | {run['open_round']:.2f} | {run['select_batch']:.2f} | {run['load']:.1f} |")
+    median = {w: statistics.median(r["select_batch"] for r in result[w]) for w in ("cached", "evicted")}
+    lines += [
+        "",
+        f"Median select_batch of round 2: cached {median['cached']:.2f} s, evicted {median['evicted']:.2f} s "
+        f"(evicted − cached {median['evicted'] - median['cached']:+.2f} s); round 1's: {first['select_batch']:.2f} s.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def rewrite() -> None:
+    """The table again from the committed JSON (after a change of its wording)."""
+    (RESULTS / "warm_scoring.md").write_text(markdown(json.loads((RESULTS / "warm_scoring.json").read_text())))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pool", type=int, default=1_000_000)
+    parser.add_argument("--pairs", type=int, default=2)
+    args = parser.parse_args()
+    load = {"start": ", ".join(f"{v:.2f}" for v in os.getloadavg())}
+    result: dict = {"pool": args.pool, "date": datetime.now(UTC).isoformat(timespec="seconds")}
+    result |= {"cached": [], "evicted": []}
+    with tempfile.TemporaryDirectory(prefix="alflow-warm-scoring-") as tmp:
+        template = Path(tmp) / "template"
+        round_overhead.write_campaign(template, args.pool)
+        result["pool_mb"] = (template / "data" / "pool.parquet").stat().st_size / 1e6
+        result["round 1"] = one_round(template)
+        for _ in range(args.pairs):
+            for way in ("cached", "evicted"):
+                folder = Path(tmp) / "run"
+                shutil.rmtree(folder, ignore_errors=True)
+                shutil.copytree(template, folder)
+                _pool_pages(folder / "data" / "pool.parquet", evict=way == "evicted")
+                result[way].append(one_round(folder))
+                print(way, result[way][-1], flush=True)
+    load["end"] = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    result["load"] = load
+    result["command"] = f"python benchmarks/warm_scoring.py --pool {args.pool} --pairs {args.pairs}"
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "warm_scoring.json").write_text(json.dumps(result, indent=1))
+    text = markdown(result)
+    (RESULTS / "warm_scoring.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
