@@ -141,8 +141,8 @@ def test_status_mlflow_and_json_show_the_median_by_round_and_by_class_where_they
     )
     assert "by class" not in (time_line(state, per_class=False) or "")
     metrics = time_metrics(state)
-    assert metrics["vendor_seconds_per_label"] == 14.0 and metrics["vendor_labels_timed"] == 4
-    assert metrics["vendor_seconds_per_label/dog"] == 20.0 and metrics["vendor_seconds_total"] == 64.0
+    assert metrics["vendor/seconds_per_label"] == 14.0 and metrics["vendor/labels_timed"] == 4
+    assert metrics["vendor/seconds_per_label/dog"] == 20.0 and metrics["vendor/seconds_total"] == 64.0
     assert time_json(state)["by_round"] == {"1": 8.0, "2": 30.0}
     same = CampaignState(campaign="c", ingests={1: [_record("1", 1, {"a": "cat", "b": "dog"}, {"a": 4, "b": 4.4})]})
     assert "by class" not in (time_line(same) or "")  # within 20 %: not worth a word
@@ -192,8 +192,8 @@ def test_a_label_studio_campaign_s_time_in_status_mlflow_and_the_data_set(campai
     as_json = CliRunner().invoke(app, ["status", str(campaign_file), "--json"])
     assert json.loads(as_json.output)["label_time"]["labels_timed"] == len(batch) - 1
     run = MlflowClient(config.tracking.uri).get_run(second.mlflow_run_id)
-    median = time_metrics(state)["vendor_seconds_per_label"]
-    assert run.data.metrics["vendor_seconds_per_label"] == pytest.approx(median)
+    median = time_metrics(state)["vendor/seconds_per_label"]
+    assert run.data.metrics["vendor/seconds_per_label"] == pytest.approx(median)
     dataset = labeled_dataset(campaign_file)
     table = dataset.table.to_pandas().set_index(config.pool.id_column)
     assert table.loc[batch[1], "seconds"] == votes.loc[1, "seconds"] and pd.isna(table.loc[batch[0], "seconds"])

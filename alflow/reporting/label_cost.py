@@ -12,50 +12,13 @@ annotation) takes the time of its new version.
 from __future__ import annotations
 
 import re
-import statistics
-from dataclasses import dataclass
 
 from alflow.ledger.state import CampaignState
+from alflow.ledger.timing import LabelTime, by_class, by_round, label_times, median
+
+__all__ = ["LabelTime", "by_class", "by_round", "label_times", "median", "time_json", "time_line", "time_metrics"]
 
 DIFFER = 0.2  # class medians "differ" when the slowest is over 20 % above the fastest
-
-
-@dataclass(frozen=True)
-class LabelTime:
-    """One vendor label's time: its item, label (a class for a class campaign), batch round and seconds."""
-
-    item: str
-    label: str
-    round: int
-    seconds: float
-
-
-def label_times(state: CampaignState) -> list[LabelTime]:
-    """Every vendor label with a recorded time, once (a revision's time replaces the first), by round."""
-    times: dict[str, LabelTime] = {}
-    for round_ in sorted(state.ingests):
-        for record in sorted(state.ingests[round_], key=lambda r: (r.ingested_at, r.sha256)):
-            given = {**record.labels, **record.revised}
-            for item, spent in record.seconds.items():
-                if item in given and (item not in times or item in record.revised):
-                    times[item] = LabelTime(item, given[item], record.round, spent)
-    return sorted(times.values(), key=lambda t: (t.round, t.item))
-
-
-def median(times: list[LabelTime]) -> float:
-    return float(statistics.median(t.seconds for t in times))
-
-
-def by_round(times: list[LabelTime]) -> dict[int, float]:
-    """The median seconds per label of each round's batch."""
-    rounds = sorted({t.round for t in times})
-    return {r: median([t for t in times if t.round == r]) for r in rounds}
-
-
-def by_class(times: list[LabelTime]) -> dict[str, float]:
-    """The median seconds per label of each class (label), slowest first."""
-    medians = {c: median([t for t in times if t.label == c]) for c in {t.label for t in times}}
-    return dict(sorted(medians.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def classes_differ(medians: dict[str, float]) -> bool:
@@ -104,18 +67,18 @@ def time_json(state: CampaignState) -> dict | None:
 
 
 def time_metrics(state: CampaignState, *, per_class: bool = True) -> dict[str, float]:
-    """MLflow metrics: vendor_seconds_per_label (the median over the campaign's timed labels),
-    vendor_seconds_total, vendor_labels_timed and, per class, vendor_seconds_per_label/<class>;
+    """MLflow metrics: vendor/seconds_per_label (the median over the campaign's timed labels),
+    vendor/seconds_total, vendor/labels_timed and, per class, vendor/seconds_per_label/<class>;
     none without a time."""
     times = label_times(state)
     if not times:
         return {}
     metrics = {
-        "vendor_seconds_per_label": median(times),
-        "vendor_seconds_total": float(sum(t.seconds for t in times)),
-        "vendor_labels_timed": float(len(times)),
+        "vendor/seconds_per_label": median(times),
+        "vendor/seconds_total": float(sum(t.seconds for t in times)),
+        "vendor/labels_timed": float(len(times)),
     }
     for name, seconds in (by_class(times) if per_class else {}).items():
         safe = re.sub(r"[^\w\-. ]", "_", name)  # MLflow's metric names: letters, digits, _ - . / and spaces
-        metrics[f"vendor_seconds_per_label/{safe}"] = seconds
+        metrics[f"vendor/seconds_per_label/{safe}"] = seconds
     return metrics
