@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import io
 import json
+from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from mlflow import MlflowClient
+from sklearn.linear_model import LogisticRegression
 from test_hostile import CLASSES, with_format
 from test_vendors import GOLDEN
 from typer.testing import CliRunner
@@ -31,9 +34,13 @@ from alflow.intake.votes import judge
 from alflow.ledger.ledger import Ledger, campaign_state
 from alflow.ledger.records import IngestRecord
 from alflow.ledger.state import CampaignState
+from alflow.ledger.timing import class_seconds
 from alflow.operations.dataset import labeled_dataset
 from alflow.operations.plain import plain_round
 from alflow.reporting.label_cost import label_times, time_json, time_line, time_metrics
+from alflow.round.select import selection_options
+from alflow.selection.notebook import select_with
+from alflow.selection.options import SelectionOptions
 from cli import app
 
 from helpers import ask
@@ -165,7 +172,7 @@ def test_a_label_studio_storage_rewrite_replaces_the_time_of_the_annotation(camp
     assert (timed.label, timed.seconds) == ("dog", 9.5)
 
 
-def test_a_label_studio_campaign_s_time_in_status_mlflow_and_the_data_set(campaign_file):
+def test_a_label_studio_campaign_s_time_in_status_mlflow_the_data_set_and_selection(campaign_file):
     raw = yaml.safe_load(campaign_file.read_text())
     raw["vendor"]["format"] = "label_studio"
     campaign_file.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -175,7 +182,6 @@ def test_a_label_studio_campaign_s_time_in_status_mlflow_and_the_data_set(campai
     batch = campaign_state(config).batch_ids(1)
     votes = pd.DataFrame({"id": batch, "label": [answers[i] for i in batch], "annotator": "ann-a"})
     votes["seconds"] = [2.0 if label == "0" else 12.0 for label in votes["label"]]  # class 0 is quick
-    votes.loc[0, "seconds"] = None  # one annotation without lead_time
     fmt = formats.get("label_studio")
     _, data = fmt.write_delivery(votes, classes=config.classes, job_name="r1", created_at="2026-12-01T00:00:00Z")
     deliver(config, {"export.json": data})
@@ -185,18 +191,50 @@ def test_a_label_studio_campaign_s_time_in_status_mlflow_and_the_data_set(campai
     assert second.status == "exported" and second.labels_ingested == len(batch)
     state = campaign_state(config)
     [record] = state.ingests[1]
-    assert set(record.seconds) == set(batch[1:]) and sum(record.seconds.values()) == votes["seconds"].sum()
+    assert record.seconds == dict(zip(batch, votes["seconds"], strict=True))
     result = CliRunner().invoke(app, ["status", str(campaign_file)])
     assert result.exit_code == 0, result.output
-    assert f"over {len(batch) - 1} labels" in result.output
+    assert f"time per label: median 12.0 s over {len(batch)} labels" in result.output
     as_json = CliRunner().invoke(app, ["status", str(campaign_file), "--json"])
-    assert json.loads(as_json.output)["label_time"]["labels_timed"] == len(batch) - 1
+    assert json.loads(as_json.output)["label_time"]["labels_timed"] == len(batch)
     run = MlflowClient(config.tracking.uri).get_run(second.mlflow_run_id)
-    median = time_metrics(state)["vendor/seconds_per_label"]
-    assert run.data.metrics["vendor/seconds_per_label"] == pytest.approx(median)
+    assert run.data.metrics["vendor/seconds_per_label"] == 12.0 and run.data.metrics["vendor/labels_timed"] == 10
     dataset = labeled_dataset(campaign_file)
     table = dataset.table.to_pandas().set_index(config.pool.id_column)
-    assert table.loc[batch[1], "seconds"] == votes.loc[1, "seconds"] and pd.isna(table.loc[batch[0], "seconds"])
-    assert table.loc[table["origin"] == "seed", "seconds"].isna().all()
-    assert dataset.card["time"]["labels_timed"] == len(batch) - 1
+    assert table.loc[batch, "seconds"].tolist() == votes["seconds"].tolist()
+    assert table.loc[table["origin"] == "seed", "seconds"].isna().all()  # seed labels: no time known
+    assert dataset.card["time"] == {"labels_timed": 10, "seconds_total": votes["seconds"].sum(), "median_seconds": 12.0}
     assert "column `seconds`" in dataset.markdown() and "seconds" in dataset.card["columns"]
+    # cost-aware selection reads the class medians so far into the round's selection options
+    assert selection_options(SimpleNamespace(config=config, state=state)).class_seconds is None  # off by default
+    raw["strategy"]["cost_aware"] = True
+    campaign_file.write_text(yaml.safe_dump(raw, sort_keys=False))
+    costly = load_campaign(campaign_file)
+    seconds = selection_options(SimpleNamespace(config=costly, state=state)).class_seconds
+    assert seconds == {label: (2.0 if label == "0" else 12.0) for label in set(votes["label"])}
+    deliver(config, {"export.json": fmt.write_delivery(votes.assign(id=campaign_state(config).batch_ids(2)),
+                                                       classes=config.classes, job_name="r2", created_at="x")[1]},
+            2)  # fmt: skip
+    assert plain_round(campaign_file).status == "exported"  # a round chooses its batch cost-aware
+
+
+def test_cost_aware_selection_puts_cheap_informative_items_first():
+    X = np.array([[-2.0], [-1.5], [1.5], [2.0]])
+    model = LogisticRegression().fit(X, ["a", "a", "b", "b"])
+    pool = np.linspace(-0.5, 0.5, 20).reshape(-1, 1)  # near the boundary: half predicted a, half b
+    plain = select_with(model, pool, 6, SelectionOptions("margin"), rng=0)
+    costly = select_with(model, pool, 6, SelectionOptions("margin", class_seconds={"a": 2.0, "b": 40.0}), rng=0)
+    assert set(plain.predicted) == {"a", "b"}  # the most uncertain, of both classes
+    assert set(costly.predicted) == {"a"}  # b takes 20 times longer: a's uncertain items first
+    assert costly.scores[0] > 0 and list(costly.scores) == sorted(costly.scores, reverse=True)
+    with pytest.raises(ValueError, match=r"class_seconds\['b'\]=0"):
+        SelectionOptions("margin", class_seconds={"a": 2.0, "b": 0})
+
+
+def test_class_seconds_wait_for_enough_timed_labels():
+    few = CampaignState(campaign="c", ingests={1: [_record("1", 1, {"a": "cat"}, {"a": 4.0})]})
+    assert class_seconds(few) == {}
+    labels = {f"i{n}": ("cat" if n % 2 else "dog") for n in range(12)}
+    times = {i: (3.0 if label == "cat" else 30.0) for i, label in labels.items()}
+    enough = CampaignState(campaign="c", ingests={1: [_record("1", 1, labels, times)]})
+    assert class_seconds(enough) == {"dog": 30.0, "cat": 3.0}
