@@ -88,6 +88,7 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
     from alflow.ledger.changes import change_text, lifted
     from alflow.reporting.agreement import agreement_text, last_stability
     from alflow.reporting.dashboard import experiment_url, ui_command
+    from alflow.reporting.label_cost import time_line
     from alflow.reporting.outlook import STOP_REASONS
     from alflow.reporting.vendor_quality import quality_lines
 
@@ -108,6 +109,8 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
         lines.append(f"stop set: {said}")
     lines.append(_open_line(batches, campaign.vendor.batches_in_flight))
     lines += quality_lines(state)
+    if timed := time_line(state, per_class=campaign.labels.kind == "class"):
+        lines.append(timed)
     if experiment_id := state.rounds[max(state.rounds)].tracking.experiment_id:
         serve = f" (serve it with `{command}`)" if (command := ui_command(campaign.tracking.uri)) else ""
         lines.append(f"MLflow: {experiment_url(campaign.tracking.uri, experiment_id)}{serve}")
@@ -120,6 +123,7 @@ def status(
 ) -> None:
     """The campaign so far: one row per round, then its labels, spend, forecast and open batches."""
     from alflow.ledger.ledger import Ledger
+    from alflow.reporting.label_cost import time_json
     from alflow.reporting.reports import campaign_outlook, status_rows
     from alflow.reporting.vendor_quality import quality_json
 
@@ -146,6 +150,7 @@ def status(
                 "batches_in_flight": limit,
                 "open_batches": [{**asdict(b), "age_seconds": b.age_seconds()} for b in batches],
                 "quality": quality_json(state),
+                "label_time": time_json(state),
             }
         )
         return

@@ -46,6 +46,7 @@ strategy:
   batch_size: 20                 # items sent to the vendor per round
   # oversample: 10               # combined: top batch_size * 10 by margin, then batch_size diverse ones
   # class_balance: false         # favour items predicted for under-represented classes
+  # cost_aware: false            # divide scores by the expected seconds to label (tools' time fields)
   # synthetic: 0                 # of each batch, items synthesized on the decision boundary (numeric features)
 
 budget:

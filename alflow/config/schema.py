@@ -203,6 +203,11 @@ class StrategyConfig(_Model):
         default=10, description="candidate factor m: combined keeps the top batch_size * m by margin"
     )
     class_balance: bool = Field(default=False, description="favour items predicted for under-represented classes")
+    cost_aware: bool = Field(
+        default=False,
+        description="divide an item's score by the expected seconds to label it (its predicted class's median "
+        "time so far, from the tools' time fields; docs/STRATEGIES.md), once 10 labels carry a time",
+    )
     committee: tuple[str, ...] | None = Field(
         default=None, description="qbc_*: import paths of committee estimators; omit for bootstrap refits"
     )

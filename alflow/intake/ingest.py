@@ -205,6 +205,7 @@ def _record(base: dict[str, Any], outcome: Verdict | Refusal, quarantine: str | 
         gold_annotators=outcome.gold.annotators,
         quarantine=quarantine,
         revised=outcome.revised,
+        seconds=outcome.seconds,
     )
 
 

@@ -36,7 +36,7 @@ import pandas as pd
 
 from alflow.exchange.formats import reading
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, META_COLUMNS
-from alflow.exchange.formats.reading import DETAIL, PROBLEM, ROW
+from alflow.exchange.formats.reading import DETAIL, PROBLEM, ROW, SECONDS
 from alflow.intake.aggregation import dawid_skene, majority
 from alflow.intake.gold import GoldScore, score_gold
 from alflow.intake.kind_votes import number_votes, tag_votes
@@ -75,6 +75,7 @@ class Verdict:
     annotator_accuracy: dict[str, float] = field(default_factory=dict)  # aggregation "quality", with evidence
     revised: dict[str, str] = field(default_factory=dict)  # labels replacing accepted ones (a Judge that revises)
     gold: GoldScore = field(default_factory=GoldScore)  # answers to gold items: never in `labels`
+    seconds: dict[str, float] = field(default_factory=dict)  # labels given here: the seconds their votes took
 
 
 def normalise(votes: pd.DataFrame, first_row: int = 1) -> pd.DataFrame:
@@ -178,6 +179,8 @@ class Judge:
         if PROBLEM not in chunk.columns:
             chunk = normalise(chunk, self.rows + 1)
         chunk = chunk.reset_index(drop=True)
+        if chunk[SECONDS].notna().any():  # time spent as the tool wrote it (a CSV's text): seconds, or none
+            chunk[SECONDS] = pd.Series([reading.seconds(v) for v in chunk[SECONDS]], dtype=object)
         self.rows += len(chunk)
         problem = row_problems(chunk, classes=self.classes, batch=self.batch, kind=self.kind)
         for position in chunk.index[problem.isna() & chunk[ANNOTATOR].notna()]:
@@ -246,6 +249,7 @@ class Judge:
             annotator_accuracy={capped(w): a for w, a in list(accuracy.items())[:MAX_ANNOTATORS]},
             revised=revised,
             gold=gold,
+            seconds=_seconds(human, {*fresh, *revised}),
         )
 
     def _aggregate(
@@ -285,11 +289,22 @@ def judge(
     return one.verdict()
 
 
+def _seconds(human: pd.DataFrame, items: set[str]) -> dict[str, float]:
+    """Per item labeled here, the seconds its valid votes took, summed (every annotator's time is paid
+    for, outvoted or not); items none of whose votes carries a time are left out."""
+    timed = human[human[ID].isin(items) & human[SECONDS].notna()]
+    if timed.empty:
+        return {}
+    spent = timed.groupby(ID, sort=True)[SECONDS].sum()
+    return {str(i): round(float(v), 3) for i, v in spent.items()}
+
+
 def _metadata(kept: pd.DataFrame, fresh: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """Per accepted item, the label metadata its format carries (confidence, job, dates), non-empty only."""
+    """Per accepted item, the label metadata its format carries (confidence, job, dates), non-empty only
+    (time spent is summed over the votes apart: `Verdict.seconds`)."""
     metadata: dict[str, dict[str, Any]] = {}
     for _, row in kept[kept[ID].isin(fresh)].drop_duplicates(ID).iterrows():
-        values = {c: _json_value(row[c]) for c in META_COLUMNS}
+        values = {c: _json_value(row[c]) for c in META_COLUMNS if c != SECONDS}
         if any(v is not None for v in values.values()):
             metadata[str(row[ID])] = {c: v for c, v in values.items() if v is not None}
     return metadata

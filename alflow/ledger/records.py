@@ -265,6 +265,9 @@ class IngestRecord(Versioned):
     gold_right: int = 0
     gold_scored: int = 0
     gold_annotators: dict[str, list[int]] = Field(default_factory=dict)
+    # item -> seconds its votes in this file took, as the tool recorded them (items labeled or revised here;
+    # none when the format carries no time): alflow.reporting.label_cost
+    seconds: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod

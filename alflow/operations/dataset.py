@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import pyarrow as pa
@@ -65,6 +66,11 @@ PROVENANCE: dict[str, tuple[pa.DataType, str]] = {
     "confidence": (pa.float64(), "the model's confidence in an auto-label"),
     "trained_on": (pa.bool_(), "whether the campaign's model trains on this label"),
     "cost": (pa.null(), "what the label cost, exact (the budget's currency); null without a cost per label"),
+    "seconds": (
+        pa.float64(),
+        "seconds the vendor's annotators spent on the item, summed over its votes, as their tool recorded it "
+        "(Label Studio lead_time, Ground Truth timeSpentInSeconds, Labelbox seconds_to_create); null: not recorded",
+    ),
 }
 
 
@@ -86,6 +92,7 @@ class Row:
     file_agreement: float | None = None
     confidence: float | None = None
     trained_on: bool = True
+    seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +190,7 @@ def _vendor_row(
         agreement=agreeing / counted if counted and agreeing is not None else None,
         file_agreement=record.agreement,
         trained_on=trained,
+        seconds=record.seconds.get(id_),
     )
 
 
@@ -286,6 +294,14 @@ def _spend(config: CampaignConfig, state: CampaignState, rows: list[Row]) -> dic
     }
 
 
+def _time(rows: list[Row]) -> dict[str, Any] | None:
+    """The vendor's time on the labels in the set (the `seconds` column), or None when no tool recorded any."""
+    timed = [r.seconds for r in rows if r.seconds is not None]
+    if not timed:
+        return None
+    return {"labels_timed": len(timed), "seconds_total": round(sum(timed), 3), "median_seconds": median(timed)}
+
+
 def dataset_card(ctx: RoundContext, rows: list[Row], data: bytes) -> dict[str, Any]:
     """What the data set is, for people and tools: where it comes from, what each column means, the
     counts by origin, class and round, what it cost."""
@@ -313,6 +329,7 @@ def dataset_card(ctx: RoundContext, rows: list[Row], data: bytes) -> dict[str, A
         "written_off": sum(len(ids) for ids in state.written_off.values()),
         "votes_unavailable": sum(1 for r in rows if r.origin != SEED and r.origin != MODEL and r.votes is None),
         "spend": _spend(config, state, rows),
+        "time": _time(rows),
         "columns": {name: meaning for name, (_, meaning) in PROVENANCE.items()},
     }
 
@@ -344,6 +361,11 @@ def card_markdown(card: dict[str, Any], data_file: str) -> str:
         lines.append(
             f"- cost: {spend['labels_in_set']} {spend['currency']} for the labels here at {spend['cost_per_label']} "
             f"each; {spend['charged']} {spend['currency']} charged in all"
+        )
+    if time := card.get("time"):
+        lines.append(
+            f"- time: {time['seconds_total']:g} s spent by the vendor's annotators on {time['labels_timed']} labels "
+            f"(median {time['median_seconds']:g} s per label; column `seconds`)"
         )
     shown = card["content_columns"]
     content_cells = ", ".join(f"`{c}`" for c in shown) if len(shown) <= 4 else f"`{shown[0]}` ... `{shown[-1]}`"

@@ -22,6 +22,7 @@ from alflow.reporting import dashboard, describe, tracking
 from alflow.reporting.agreement import agreement_figures
 from alflow.reporting.dashboard import metric_names
 from alflow.reporting.forecast import Forecast
+from alflow.reporting.label_cost import time_metrics
 from alflow.reporting.outlook import Outlook, outlook
 from alflow.reporting.vendor_quality import quality_metrics, quality_table
 from alflow.reporting.views import RoundView, round_view
@@ -222,6 +223,7 @@ def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracki
                 **_forecast(seen),
                 **_agreement(decision),
                 **quality_metrics(ctx.state),
+                **time_metrics(ctx.state, per_class=config.labels.kind == "class"),
             },
             params={**params, "metric_source": decision.evaluation.source, **strategy_used(decision)},
             registered_model=config.campaign,

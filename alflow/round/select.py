@@ -17,6 +17,7 @@ import pandas as pd
 from alflow import progress
 from alflow.config import ModelConfig
 from alflow.data import embeddings
+from alflow.ledger.timing import class_seconds
 from alflow.model import estimators
 from alflow.round.arrivals import screen_arrivals
 from alflow.round.context import RoundContext
@@ -57,6 +58,7 @@ def selection_options(ctx: RoundContext) -> SelectionOptions:
         committee,
         section.committee_size,
         ctx.config.pool.chunk_size,
+        (class_seconds(ctx.state) or None) if section.cost_aware else None,
     )
 
 

@@ -7,8 +7,9 @@ would do instead.
 
 from __future__ import annotations
 
+import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -125,3 +126,13 @@ def check_model(model: Any, *, strategy: str, reads_model: bool, fitted: bool, n
             f"the model ({name}) is not fitted, but y_labeled holds {n_classes} classes: "
             "fit it on X_labeled, y_labeled first (an unfitted model is for a cold start only)"
         )
+
+
+def class_costs(seconds: Mapping[str, float]) -> dict[str, float]:
+    """Expected seconds per class, each a finite number > 0; ValueError naming the class otherwise."""
+    out = {}
+    for name, value in seconds.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"class_seconds[{name!r}]={value!r} must be a number of seconds > 0")
+        out[str(name)] = float(value)
+    return out

@@ -8,7 +8,7 @@ shape (n_members, n, n_classes). Batch-level selection (diversity, typicality) l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -113,6 +113,14 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 # --- class balance --------------------------------------------------------------------------------
+
+
+def class_cost_weights(classes: list[str], seconds: Mapping[str, float]) -> np.ndarray:
+    """A weight per class, in `classes` order: the median expected seconds over the class's own, so
+    that multiplying a score by the predicted class's weight divides it by that class's expected
+    time (to a common scale). A class without a time costs the median of those given."""
+    typical = float(np.median(list(seconds.values())))
+    return np.array([typical / seconds.get(c, typical) for c in classes], dtype=float)
 
 
 def class_balance_weights(classes: list[Any], counts: dict[Any, int]) -> np.ndarray:

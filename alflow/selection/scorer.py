@@ -72,6 +72,9 @@ def make_context(
     if options.class_balance and classes is not None and y is not None:
         counts = dict(zip(*np.unique(y, return_counts=True), strict=True))
         weights = measures.class_balance_weights(list(classes), counts)
+    if options.class_seconds and classes is not None:
+        cheap = measures.class_cost_weights([str(c) for c in classes], options.class_seconds)
+        weights = cheap if weights is None else weights * cheap
     members = None
     if strategy.committee:
         if X_labeled is None or y is None:

@@ -97,6 +97,9 @@ def _frame(
             frame[name] = None
             continue
         values, problems = reading.texts([f[columns[name]] for f in fields])
+        if name == reading.SECONDS:  # time spent, written as text: seconds, or none
+            frame[name] = pd.Series([reading.seconds(v) for v in values], dtype=object)
+            continue
         frame[name] = pd.Series(values, dtype=object)
         if name in VOTE_COLUMNS and any(problems):
             for n, trouble in enumerate(problems):

@@ -16,7 +16,11 @@ the verdict: a `bad` one (its `class-name` says bad, incorrect, wrong, no, ...) 
 `rejected_by_verifier` (with the verifier's feedback), a verdict neither good nor bad as
 `malformed`. A class index written as text (`"1"`) is read as the number. `source` and
 `source-ref` (and their `-metadata`) are the item, never a label. `human-annotated: "no"` marks
-the service's own auto-labels: they are read as such and kept apart by the ingest.
+the service's own auto-labels: they are read as such and kept apart by the ingest. Time spent: the
+workers' `timeSpentInSeconds` (a worker response's field, https://docs.aws.amazon.com/sagemaker/latest/dg/sms-data-output.html)
+where the label's metadata carries it, itself or in the worker responses (`answers`) a custom
+consolidation copies there; the built-in jobs' output manifest carries none, and the separate
+worker-response files are not read.
 
 Tags (alflow.kinds): a multi-label job's output (text or image classification, multi-label) is
 the list of the class indices the workers chose, named by the metadata's `class-map` (index as
@@ -39,6 +43,7 @@ from alflow.exchange.formats import reading
 from alflow.exchange.formats.base import LABEL_ATTRIBUTE, Format, ReadOptions, jsonl_bytes, kind_of, plain_row
 from alflow.exchange.formats.reading import ID, LABEL, bad_row, vote
 from alflow.kinds import LabelKind, tags
+from alflow.values import plain
 
 OUTPUT_MANIFEST = "manifests/output/output.manifest"
 MAX_LINE_CHARS, MAX_ATTRIBUTE_CHARS = 100_000, 20_000  # per JSON object, per attribute value
@@ -191,6 +196,23 @@ def _checked(number: int, line: dict[str, Any], attribute: str, checks: list[str
     return None, None
 
 
+TIME_SPENT = "timeSpentInSeconds"  # a worker response's time on the task (Ground Truth's worker-response files)
+
+
+def time_spent(meta: dict[str, Any]) -> float | None:
+    """The seconds workers spent on the label, where the output manifest's metadata carries them: its own
+    `timeSpentInSeconds`, else the sum over the worker responses it holds (`answers`, as a worker-response
+    file writes them, copied by a custom consolidation); None when it carries neither."""
+    if (own := reading.seconds(meta.get(TIME_SPENT))) is not None:
+        return own
+    answers = meta.get("answers")
+    if not isinstance(answers, list):
+        return None
+    spent = [reading.seconds(a.get(TIME_SPENT)) for a in answers if isinstance(a, dict)]
+    known = [s for s in spent if s is not None]
+    return sum(known) if known else None
+
+
 def _vote(number: int, line: dict[str, Any], options: ReadOptions) -> dict[str, Any]:
     attributes = label_attributes(line)
     labels = [a for a in attributes if not is_verification(line, a)]
@@ -220,6 +242,7 @@ def _vote(number: int, line: dict[str, Any], options: ReadOptions) -> dict[str, 
         human_annotated=meta.get("human-annotated"),
         job_name=meta.get("job-name"),
         created_at=meta.get("creation-date"),
+        seconds=time_spent(meta),
     )
 
 
@@ -276,6 +299,8 @@ def write_delivery(
             "human-annotated": "yes",
             "creation-date": created_at,
         }
+        if (spent := reading.seconds(plain(row.get(reading.SECONDS)))) is not None:
+            meta[TIME_SPENT] = spent
         index = classes.index(label) if label in classes else -1
         lines.append({"id": str(row[ID]), LABEL_ATTRIBUTE: index, f"{LABEL_ATTRIBUTE}-metadata": meta})
     return f"{job_name}/{OUTPUT_MANIFEST}", jsonl_bytes(lines)

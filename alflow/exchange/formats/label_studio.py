@@ -15,7 +15,8 @@ under its prefix: `batch.json` would be a task).
 In: the project's JSON export, streamed task by task, or the objects of its target storage (one
 per annotation, named by its id, with its task nested; or one `<task id>.json` per task with
 FUTURE_SAVE_TASK_TO_STORAGE), read together as one set of votes: every annotation not cancelled is one vote;
-`completed_by` is the annotator. Label Studio rewrites an object when its annotation changes: read
+`completed_by` is the annotator, `lead_time` the seconds spent on it (the vote's `seconds`; none
+without it; https://labelstud.io/guide/task_format). Label Studio rewrites an object when its annotation changes: read
 again, its label replaces the one it gave (`rewrites_revise`, alflow.intake.ingest). A task,
 annotation or result of an unexpected shape is one bad row. Choices under other tag names than
 `label`/`item` are `wrong_tag_names`, and a file in which no vote uses alflow's tag names (a
@@ -208,6 +209,7 @@ def _vote(number: int, task: int, item: Any, annotation: Any, kind: str = "class
         detail=detail,
         human_annotated="yes",
         created_at=annotation.get("created_at"),
+        seconds=annotation.get("lead_time"),
     )
 
 
@@ -308,9 +310,16 @@ def write_delivery(
                 "was_cancelled": False,
                 "created_at": created_at,
                 "result": _result(row[LABEL], kind),
+                **_lead_time(row),
             }
         )
     return "export.json", (json.dumps(list(tasks.values()), indent=1) + "\n").encode()
+
+
+def _lead_time(row: pd.Series) -> dict[str, float]:
+    """An annotation's `lead_time` (seconds spent on it) from a vote's `seconds`, when it has one."""
+    spent = reading.seconds(plain(row.get(reading.SECONDS)))
+    return {} if spent is None else {"lead_time": spent}
 
 
 def _storage_key(key: str) -> bool:

@@ -9,7 +9,9 @@ the item's text). In: one data row per line, its labels under
 `projects.<project id>.labels[]`; each label is one vote, read from its radio (or single-answer
 checklist) classification, the annotator from `label_details.created_by`. With several
 classification questions in a label, the one named `label` is read. A label the labeler skipped
-(`performance_details.skipped: true`) is no vote: the item stays outstanding.
+(`performance_details.skipped: true`) is no vote: the item stays outstanding. The time spent on a
+label is its `performance_details.seconds_to_create` (export v2 with `performance_details: True`,
+https://docs.labelbox.com/reference/export-glossary), else `seconds_to_label`; none without them.
 
 Tags (alflow.kinds): a checklist question's answers are the item's tags; a submitted label that
 answers no tag is the empty set. Numbers: Labelbox has no numeric question; a free-form text
@@ -40,6 +42,7 @@ from alflow.exchange.formats.base import (
 )
 from alflow.exchange.formats.reading import bad_row, vote
 from alflow.kinds import EMPTY, LabelKind, tags
+from alflow.values import plain
 
 
 def _https(reference: str) -> str:
@@ -122,7 +125,16 @@ def _vote(number: int, item: Any, label: Any, kind: str = "class") -> dict[str, 
     details: dict[str, Any] = label["label_details"] if isinstance(label.get("label_details"), dict) else {}
     detail = f"vote {number}: several answers for a single-choice item" if problem else None
     return vote(number, item, answer, details.get("created_by"), problem=problem, detail=detail,
-                created_at=details.get("created_at"), human_annotated="yes")  # fmt: skip
+                created_at=details.get("created_at"), human_annotated="yes", seconds=_seconds(label))  # fmt: skip
+
+
+def _seconds(label: dict[str, Any]) -> Any:
+    """The time spent creating the label (`performance_details.seconds_to_create`, else the older
+    `seconds_to_label`), or None when the export left performance details out."""
+    details = label.get("performance_details")
+    if not isinstance(details, dict):
+        return None
+    return details.get("seconds_to_create", details.get("seconds_to_label"))
 
 
 def _skipped(label: Any) -> bool:
@@ -191,10 +203,12 @@ def write_delivery(
         line = rows.setdefault(key, {"data_row": {"id": f"dr-{len(rows) + 1:04d}", "global_key": key},
                                      "projects": {"p-alflow": {"name": job_name, "labels": []}}})  # fmt: skip
         who = str(vote_row[ANNOTATOR]) if ANNOTATOR in votes.columns else "labeler@vendor.example"
+        spent = reading.seconds(plain(vote_row.get(reading.SECONDS)))
         line["projects"]["p-alflow"]["labels"].append(
             {
                 "id": f"lb-{number:04d}",
                 "label_details": {"created_at": created_at, "created_by": who},
+                **({} if spent is None else {"performance_details": {"seconds_to_create": spent, "skipped": False}}),
                 "annotations": {
                     "objects": [],
                     "classifications": _classification(str(vote_row[LABEL]), kind_of(kind)),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
@@ -29,7 +30,8 @@ from alflow.errors import DataValidationError
 
 ID, LABEL, ANNOTATOR = "id", "label", "annotator"  # the columns of every delivery, once read
 VOTE_COLUMNS = [ID, LABEL, ANNOTATOR]
-META_COLUMNS = ["confidence", "human_annotated", "job_name", "created_at"]
+SECONDS = "seconds"  # the time an annotator spent on the vote, as the tool records it (None: not recorded)
+META_COLUMNS = ["confidence", "human_annotated", "job_name", "created_at", SECONDS]
 ROW, PROBLEM, DETAIL = "row", "problem", "detail"
 COLUMNS = [ROW, *VOTE_COLUMNS, *META_COLUMNS, PROBLEM, DETAIL]
 
@@ -94,7 +96,21 @@ def vote(
     for column in META_COLUMNS:
         value = meta.get(column)
         out[column] = value if value is None or isinstance(value, str | int | float) else None
+    out[SECONDS] = seconds(meta.get(SECONDS))
     return out
+
+
+def seconds(value: Any) -> float | None:
+    """Time spent as a tool writes it (a number, or a number as text) in seconds; None for anything
+    else (missing, negative, not finite, a boolean): time not recorded is never an error."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        return None
+    return float(value)
 
 
 def tag_text(label: Any) -> Any:
