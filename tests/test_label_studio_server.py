@@ -4,7 +4,12 @@ annotations are made over its REST API (one changed before the storage wrote it,
 labeled later, one corrected after alflow read it), its S3 target storage writes them into the
 delivery folder, and the next rounds ingest them without a `_DONE` marker
 (`vendor.complete_when: all_answered`): every label once and as Label Studio last had it, nothing
-quarantined. Everything on loopback: moto's S3 server and Label Studio
+quarantined. Then the shapes a vendor meets, one project each on the same server, one round each:
+a text pool, an image pool whose `s3://` references Label Studio presigns (the images' bucket
+connected as a second source storage, never synced), a numeric campaign (`Number step="any"`) and a
+tags campaign (`Choices choice="multiple"`); and a second server started with
+FUTURE_SAVE_TASK_TO_STORAGE=true, whose target storage writes and rewrites one `<task id>.json` per
+task. Everything on loopback: moto's S3 server and Label Studio
 1.23.2 from its own virtualenv (`make label-studio`, or the one ALFLOW_LABEL_STUDIO_VENV names),
 its database migrated once there (`template/`); skipped, with the reason, where it could not be
 installed.
@@ -140,6 +145,18 @@ def label_studio_server(tmp_path_factory) -> Iterator[LabelStudio]:
     if reason:
         pytest.skip(reason)
     with _running_label_studio(tmp_path_factory.mktemp("label-studio")) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def label_studio_task_files(tmp_path_factory) -> Iterator[LabelStudio]:
+    """Label Studio started with FUTURE_SAVE_TASK_TO_STORAGE=true: its target storages write one
+    `<task id>.json` per task (the task with all its annotations), rewritten as they change."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    folder = tmp_path_factory.mktemp("label-studio-tasks")
+    with _running_label_studio(folder, FUTURE_SAVE_TASK_TO_STORAGE="true") as api:
         yield api
 
 
@@ -390,4 +407,42 @@ def test_a_tags_campaign_through_label_studio(label_studio_server, tmp_path, mlf
     answers = _answers(tmp_path)
     assert any(len(tags(answers[t["data"]["id"]])) > 1 for t in tasks)  # several tags on one item
     _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, answers, "multi")
+    assert time.monotonic() - started < 120
+
+
+def test_label_studio_writing_one_file_per_task_delivers_every_label_once(
+    label_studio_task_files, campaign_file, s3_endpoint
+):
+    """FUTURE_SAVE_TASK_TO_STORAGE: the target storage connected before labeling writes `<task id>.json`
+    as each annotation is saved and rewrites it when the task's annotations change (a skipped task
+    labeled, an annotation corrected after alflow read it): each rewrite read again, every label once."""
+    api, started = label_studio_task_files, time.monotonic()
+    campaign = _on_s3(campaign_file)
+    answers = _answers(campaign_file.parent)
+    assert plain_round(campaign).status == "exported"
+    project, tasks = _batch_in_label_studio(api, campaign, s3_endpoint, 1)
+    _delivery_storage(api, campaign, s3_endpoint, project, 1)  # connected first: it writes as annotations are saved
+    ids = [t["data"]["id"] for t in tasks]
+    _annotate(api, tasks[0]["id"], None)  # skipped: its file holds a cancelled annotation, no vote
+    slip = _annotate(api, tasks[1]["id"], next(c for c in campaign.classes if c != answers[ids[1]]))
+    for task, item in zip(tasks[2:], ids[2:], strict=True):
+        _annotate(api, task["id"], answers[item])
+
+    bucket, _, root = campaign.vendor.bucket.removeprefix("s3://").partition("/")
+    prefix = f"{root}/{layout.delivery_prefix(campaign.campaign, 1)}"
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    assert sorted(o["Key"].removeprefix(prefix) for o in listed) == sorted(f"{t['id']}.json" for t in tasks)
+    report = plain_round(campaign)
+    assert (report.status, report.labels_ingested, report.waiting_for) == ("waiting", 9, {1: 1}), report
+
+    _annotate(api, tasks[0]["id"], answers[ids[0]])  # its file rewritten: the cancelled annotation and this one
+    api.call("PATCH", f"/api/annotations/{slip['id']}", {"result": _choice(answers[ids[1]])})  # rewritten again
+    report = plain_round(campaign)
+    assert (report.status, report.labels_ingested, report.round) == ("exported", 1, 2), report
+    state = Ledger.of(campaign).state()
+    records = state.ingests[1]
+    assert accepted_labels(records) == {i: answers[i] for i in ids}
+    assert sum(r.count for r in records) == 10  # every label once, however often its file was rewritten
+    assert [r for r in records if r.quarantine or r.refused] == []
+    assert [r.revised for r in records if r.revised] == [{ids[1]: answers[ids[1]]}]
     assert time.monotonic() - started < 120
