@@ -4,7 +4,12 @@ annotations are made over its REST API (one changed before the storage wrote it,
 labeled later, one corrected after alflow read it), its S3 target storage writes them into the
 delivery folder, and the next rounds ingest them without a `_DONE` marker
 (`vendor.complete_when: all_answered`): every label once and as Label Studio last had it, nothing
-quarantined. Everything on loopback: moto's S3 server and Label Studio
+quarantined. Then the shapes a vendor meets, one project each on the same server, one round each:
+a text pool, an image pool whose `s3://` references Label Studio presigns (the images' bucket
+connected as a second source storage, never synced), a numeric campaign (`Number step="any"`) and a
+tags campaign (`Choices choice="multiple"`); and a second server started with
+FUTURE_SAVE_TASK_TO_STORAGE=true, whose target storage writes and rewrites one `<task id>.json` per
+task. Everything on loopback: moto's S3 server and Label Studio
 1.23.2 from its own virtualenv (`make label-studio`, or the one ALFLOW_LABEL_STUDIO_VENV names),
 its database migrated once there (`template/`); skipped, with the reason, where it could not be
 installed.
@@ -20,17 +25,27 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import boto3
 import pandas as pd
 import pytest
 
+from alflow.config import load_campaign
 from alflow.exchange import layout
 from alflow.exchange.formats import label_studio
+from alflow.kinds import tags
+from alflow.ledger.ledger import Ledger
 from alflow.ledger.state import accepted_labels
+from alflow.operations.demo import write_demo_data
+from alflow.operations.kind_data import write_kind_data
 from alflow.operations.plain import plain_round
+
+from helpers import image_items, write_image_campaign
 
 pytestmark = [pytest.mark.slow, pytest.mark.label_studio]
 
@@ -77,13 +92,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def label_studio_server(tmp_path_factory) -> Any:
-    """Label Studio on a free loopback port, once per session, with a user whose token the API takes."""
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
-    folder = tmp_path_factory.mktemp("label-studio")
+@contextmanager
+def _running_label_studio(folder: Path, **settings: str) -> Iterator[LabelStudio]:
+    """Label Studio on a free loopback port (`settings`: more of its environment), with a user whose
+    token the API takes; its database copied from the one migrated by `make label-studio`."""
     (folder / "data").mkdir()
     template = VENV / "template" / "label_studio.sqlite3"  # migrated by `make label-studio`: no minutes of migrations
     if template.exists():
@@ -97,6 +109,7 @@ def label_studio_server(tmp_path_factory) -> Any:
         "SENTRY_DSN": "",
         "LATEST_VERSION_CHECK": "false",
         "COLLECT_ANALYTICS": "false",
+        **settings,
     }
     command = [
         *(str(VENV / "bin" / "label-studio"), "start", "--no-browser", "--host", "127.0.0.1", "--port", str(port)),
@@ -123,6 +136,28 @@ def label_studio_server(tmp_path_factory) -> Any:
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def label_studio_server(tmp_path_factory) -> Iterator[LabelStudio]:
+    """Label Studio as `label-studio start` runs it, once per session."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with _running_label_studio(tmp_path_factory.mktemp("label-studio")) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def label_studio_task_files(tmp_path_factory) -> Iterator[LabelStudio]:
+    """Label Studio started with FUTURE_SAVE_TASK_TO_STORAGE=true: its target storages write one
+    `<task id>.json` per task (the task with all its annotations), rewritten as they change."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    folder = tmp_path_factory.mktemp("label-studio-tasks")
+    with _running_label_studio(folder, FUTURE_SAVE_TASK_TO_STORAGE="true") as api:
+        yield api
 
 
 def _choice(label: str) -> list[dict[str, Any]]:
@@ -160,15 +195,18 @@ def _tasks(api: LabelStudio, project: int) -> list[dict[str, Any]]:
     return sorted(tasks, key=lambda t: t["data"]["alflow_rank"])
 
 
-def _batch_in_label_studio(api: LabelStudio, campaign, endpoint: str, round_: int) -> tuple[int, list[dict]]:
+def _batch_in_label_studio(
+    api: LabelStudio, campaign, endpoint: str, round_: int, size: int = 10
+) -> tuple[int, list[dict]]:
     """A project for the round's batch, its tasks imported by a source storage on the batch's `tasks/` folder."""
     store = boto3.client("s3")
     bucket, _, root = campaign.vendor.bucket.removeprefix("s3://").partition("/")
     batch = f"{layout.batch_prefix(campaign.campaign, round_)}"
     config = store.get_object(Bucket=bucket, Key=f"{root}/{batch}{label_studio.LABEL_CONFIG}")["Body"].read()
     project = api.call("POST", "/api/projects", {"title": f"round {round_}", "label_config": config.decode()})["id"]
+    assert api.call("GET", f"/api/projects/{project}")["label_config"] == config.decode().strip()  # as is
     source = api.call("POST", "/api/storages/s3", _storage(campaign, endpoint, project, batch + "tasks"))
-    assert _sync(api, "s3", source["id"])["last_sync_count"] == 10
+    assert _sync(api, "s3", source["id"])["last_sync_count"] == size
     return project, _tasks(api, project)
 
 
@@ -226,8 +264,6 @@ def test_label_studio_reads_the_batch_and_writes_the_labels_through_its_cloud_st
     report = plain_round(campaign)
     assert (report.status, report.labels_ingested, report.round) == ("exported", 10, 3), report
 
-    from alflow.ledger.ledger import Ledger
-
     state = Ledger.of(campaign).state()
     for round_ in (1, 2):
         records = state.ingests[round_]
@@ -237,3 +273,176 @@ def test_label_studio_reads_the_batch_and_writes_the_labels_through_its_cloud_st
     assert [r.revised for r in state.ingests[1] if r.revised] == [{ids[2]: answers[ids[2]]}]  # the correction
     assert state.delivered == frozenset()  # no _DONE anywhere: complete by all_answered
     assert time.monotonic() - started < 180
+
+
+# --- The judged shapes, each in a project of its own on the same server: a text pool, an image
+# pool whose references Label Studio presigns, a numeric campaign and a tags campaign. One round
+# each is labeled in Label Studio from the answer key, as its labeling interface submits it.
+
+
+def _on_s3(path: Path):
+    """The campaign in `path`, its exchange in a bucket of its own on moto, complete when all answered."""
+    campaign = load_campaign(path)
+    name = f"ls-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=name)
+    vendor = {"format": "label_studio", "bucket": f"s3://{name}/team", "complete_when": "all_answered"}
+    return campaign.model_copy(update={"vendor": campaign.vendor.model_copy(update=vendor)})
+
+
+def _answers(folder: Path) -> pd.Series:
+    return pd.read_csv(folder / "data" / "answers.csv", dtype=str, keep_default_na=False).set_index("id")["label"]
+
+
+def _submitted(answer: str, kind: str) -> list[dict[str, Any]]:
+    """The result Label Studio saves when the answer is given in `label_config.xml`'s control: one
+    choice, the tags ticked (no result when none is), or the number typed."""
+    head = {"from_name": "label", "to_name": "item"}
+    if kind == "number":
+        return [{**head, "type": "number", "value": {"number": float(answer)}}]
+    chosen = list(tags(answer)) if kind == "multi" else [answer]
+    return [{**head, "type": "choices", "value": {"choices": chosen}}] if chosen else []
+
+
+def _labeled_and_ingested(
+    api: LabelStudio, campaign, endpoint: str, project: int, tasks: list[dict], answers: pd.Series, kind: str
+) -> None:
+    """Round 1's batch labeled in its project from the answer key, written by a target storage, read
+    by round 2: every label once and as given, nothing refused."""
+    for task in tasks:
+        body = {"result": _submitted(answers[task["data"]["id"]], kind), "was_cancelled": False}
+        api.call("POST", f"/api/tasks/{task['id']}/annotations", body)
+    _delivery_storage(api, campaign, endpoint, project, 1)
+    report = plain_round(campaign)
+    assert (report.status, report.labels_ingested, report.round) == ("exported", 10, 2), report
+    state = Ledger.of(campaign).state()
+    records = state.ingests[1]
+    assert accepted_labels(records) == {i: answers[i] for i in state.batch_ids(1)}
+    assert sum(r.count for r in records) == 10  # every label once
+    assert [r for r in records if r.quarantine or r.refused] == []  # nothing quarantined
+
+
+def test_a_text_pool_through_label_studio(label_studio_server, tmp_path, mlflow_template, s3_endpoint):
+    api, started = label_studio_server, time.monotonic()
+    shutil.copy(mlflow_template, tmp_path / "mlflow.db")
+    path = write_demo_data(tmp_path, bucket=None, max_labels=60, batch_size=10, dataset="text", fmt="label_studio")
+    campaign = _on_s3(path)
+    assert plain_round(campaign).status == "exported"
+    project, tasks = _batch_in_label_studio(api, campaign, s3_endpoint, 1)
+    texts = pd.read_csv(campaign.pool.uri, dtype=str).set_index("id")[campaign.pool.text_column]
+    assert [t["data"]["text"] for t in tasks] == [texts[t["data"]["id"]] for t in tasks]  # what the annotator reads
+    _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, _answers(tmp_path), "class")
+    assert time.monotonic() - started < 120
+
+
+class _Held(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the redirect is answered as it is: its Location is what a browser follows
+
+
+def _image_as_shown(api: LabelStudio, task: int) -> tuple[str, bytes]:
+    """(the URL Label Studio redirects the labeling page to, the bytes it serves) for a task's image."""
+    shown = api.call("GET", f"/api/tasks/{task}")["data"]["image"]
+    assert not shown.startswith("s3://"), shown  # resolved: Label Studio's own URL for the reference
+    request = urllib.request.Request(urljoin(api.url, shown), headers={"Authorization": f"Token {TOKEN}"})
+    try:
+        urllib.request.build_opener(_Held).open(request, timeout=60)
+    except urllib.error.HTTPError as answer:
+        assert answer.code in (302, 303, 307), answer
+        presigned = answer.headers["Location"]
+    else:
+        raise AssertionError(f"{shown}: no redirect to a presigned URL")
+    with urllib.request.urlopen(presigned, timeout=60) as response:  # no token: the signature is the grant
+        return presigned, response.read()
+
+
+def test_an_image_pool_through_label_studio(label_studio_server, tmp_path, mlflow_template, s3_endpoint):
+    """The pool and its images in the team's data bucket; the tasks carry `s3://` references, which
+    Label Studio presigns once that bucket is connected as a source storage too (never synced)."""
+    api, started = label_studio_server, time.monotonic()
+    shutil.copy(mlflow_template, tmp_path / "mlflow.db")
+    items = image_items(tmp_path / "data", per_class=25)
+    s3, images = boto3.client("s3"), f"scans-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=images)
+    for image in (tmp_path / "data" / "images").iterdir():
+        s3.upload_file(str(image), images, f"campaign-a/images/{image.name}")
+    pool = f"s3://{images}/campaign-a/pool.parquet"
+    path = write_image_campaign(tmp_path, items, pool_uri=pool, bucket="bucket", fmt="label_studio", holdout=40)
+    s3.upload_file(str(tmp_path / "data" / "pool.parquet"), images, "campaign-a/pool.parquet")
+    campaign = _on_s3(path)
+    assert plain_round(campaign).status == "exported"
+    project, tasks = _batch_in_label_studio(api, campaign, s3_endpoint, 1)
+    media = {**_storage(campaign, s3_endpoint, project, ""), "bucket": images, "prefix": "campaign-a/images"}
+    api.call("POST", "/api/storages/s3", media)  # presign on, Label Studio's default
+    for task in tasks:
+        key = f"campaign-a/images/{task['data']['id']}.png"
+        assert task["data"]["image"] == f"s3://{images}/{key}"
+        presigned, shown = _image_as_shown(api, task["id"])
+        assert "Signature=" in presigned and shown == s3.get_object(Bucket=images, Key=key)["Body"].read()
+    _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, _answers(tmp_path), "class")
+    assert time.monotonic() - started < 120
+
+
+def test_a_numeric_campaign_through_label_studio(label_studio_server, tmp_path, mlflow_template, s3_endpoint):
+    """`labels.kind: number`: a `Number` with `step="any"`, decimals typed as they are."""
+    api, started = label_studio_server, time.monotonic()
+    shutil.copy(mlflow_template, tmp_path / "mlflow.db")
+    campaign = _on_s3(write_kind_data(tmp_path, "friedman", max_labels=60, batch_size=10, fmt="label_studio"))
+    assert plain_round(campaign).status == "exported"
+    project, tasks = _batch_in_label_studio(api, campaign, s3_endpoint, 1)
+    assert 'step="any"' in api.call("GET", f"/api/projects/{project}")["label_config"]
+    answers = _answers(tmp_path)
+    assert all("." in answers[t["data"]["id"]] for t in tasks)  # decimals, not whole numbers
+    _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, answers, "number")
+    assert time.monotonic() - started < 120
+
+
+def test_a_tags_campaign_through_label_studio(label_studio_server, tmp_path, mlflow_template, s3_endpoint):
+    """`labels.kind: multi`: `Choices choice="multiple"`, several ticked, or none for the empty set."""
+    api, started = label_studio_server, time.monotonic()
+    shutil.copy(mlflow_template, tmp_path / "mlflow.db")
+    campaign = _on_s3(write_kind_data(tmp_path, "multilabel", max_labels=60, batch_size=10, fmt="label_studio"))
+    assert plain_round(campaign).status == "exported"
+    project, tasks = _batch_in_label_studio(api, campaign, s3_endpoint, 1)
+    assert 'choice="multiple"' in api.call("GET", f"/api/projects/{project}")["label_config"]
+    answers = _answers(tmp_path)
+    assert any(len(tags(answers[t["data"]["id"]])) > 1 for t in tasks)  # several tags on one item
+    _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, answers, "multi")
+    assert time.monotonic() - started < 120
+
+
+def test_label_studio_writing_one_file_per_task_delivers_every_label_once(
+    label_studio_task_files, campaign_file, s3_endpoint
+):
+    """FUTURE_SAVE_TASK_TO_STORAGE: the target storage connected before labeling writes `<task id>.json`
+    as each annotation is saved and rewrites it when the task's annotations change (a skipped task
+    labeled, an annotation corrected after alflow read it): each rewrite read again, every label once."""
+    api, started = label_studio_task_files, time.monotonic()
+    campaign = _on_s3(campaign_file)
+    answers = _answers(campaign_file.parent)
+    assert plain_round(campaign).status == "exported"
+    project, tasks = _batch_in_label_studio(api, campaign, s3_endpoint, 1)
+    _delivery_storage(api, campaign, s3_endpoint, project, 1)  # connected first: it writes as annotations are saved
+    ids = [t["data"]["id"] for t in tasks]
+    _annotate(api, tasks[0]["id"], None)  # skipped: its file holds a cancelled annotation, no vote
+    slip = _annotate(api, tasks[1]["id"], next(c for c in campaign.classes if c != answers[ids[1]]))
+    for task, item in zip(tasks[2:], ids[2:], strict=True):
+        _annotate(api, task["id"], answers[item])
+
+    bucket, _, root = campaign.vendor.bucket.removeprefix("s3://").partition("/")
+    prefix = f"{root}/{layout.delivery_prefix(campaign.campaign, 1)}"
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    assert sorted(o["Key"].removeprefix(prefix) for o in listed) == sorted(f"{t['id']}.json" for t in tasks)
+    report = plain_round(campaign)
+    assert (report.status, report.labels_ingested, report.waiting_for) == ("waiting", 9, {1: 1}), report
+
+    _annotate(api, tasks[0]["id"], answers[ids[0]])  # its file rewritten: the cancelled annotation and this one
+    api.call("PATCH", f"/api/annotations/{slip['id']}", {"result": _choice(answers[ids[1]])})  # rewritten again
+    report = plain_round(campaign)
+    assert (report.status, report.labels_ingested, report.round) == ("exported", 1, 2), report
+    state = Ledger.of(campaign).state()
+    records = state.ingests[1]
+    assert accepted_labels(records) == {i: answers[i] for i in ids}
+    assert sum(r.count for r in records) == 10  # every label once, however often its file was rewritten
+    assert [r for r in records if r.quarantine or r.refused] == []
+    assert [r.revised for r in records if r.revised] == [{ids[1]: answers[ids[1]]}]
+    assert time.monotonic() - started < 120

@@ -313,5 +313,5 @@ def test_doccano_dataset_keeps_the_item_id_beside_doccanos_own():
     lines = [
         json.loads(x) for x in get("doccano").write_batch(items(), model_version="m", text_column="text").splitlines()
     ]
-    assert lines[0] == {"text": "the cat sat on the mat", "alflow_id": "t-1", "alflow_score": 0.91,
+    assert lines[0] == {"text": "the cat sat on the mat", "label": [], "alflow_id": "t-1", "alflow_score": 0.91,
                         "alflow_predicted": "cat", "alflow_model": "m"}  # fmt: skip

@@ -1,8 +1,9 @@
 """doccano both ways: a text-classification dataset to import out; the project's JSONL export in.
 
 Out: `items.jsonl`, one example per line as doccano imports it: `text` (the item's text, or its
-features as inline JSON text) and the item's id, score and the model's guess as extra keys, which
-doccano keeps as the example's metadata (`alflow_id`, `alflow_score`, `alflow_predicted`). In: the
+features as inline JSON text), `label` an empty list (doccano's import wants its label column in
+the file; an empty list creates no label), and the item's id, score and the model's guess as extra
+keys, which doccano keeps as the example's metadata (`alflow_id`, `alflow_score`, `alflow_predicted`). In: the
 export, one example per line, `label` a list of category names (older versions: `labels`), the
 item's id back in `alflow_id`. An example nobody labeled yet (an empty list) is no vote; several
 categories for a single-choice item are `multiple_labels`. doccano writes one file per annotator
@@ -32,6 +33,15 @@ from alflow.kinds import LabelKind, tags
 
 ITEM_KEY = "alflow_id"  # doccano's own `id` is its example number: the item's id travels beside it
 SHARED = "all"  # the export of a project whose annotations are shared: no one annotator
+# doccano's import (1.8, backend/data_import/pipeline/makers.py) wants its label column in the file,
+# else it reports "Column label not found in the file": an empty list there imports no label.
+LABEL_COLUMN = "label"
+
+
+def _meta(value: Any) -> Any:
+    """A metadata value doccano keeps: no guess (a cold start) is "", never null, which its import
+    (pandas) turns into NaN, JSON its API cannot send."""
+    return "" if value is None else value
 
 
 def write_batch(
@@ -45,8 +55,8 @@ def write_batch(
         else:
             text = json.dumps({k: v for k, v in fields.items() if k not in (ID, "score", "predicted")}, sort_keys=True)
         lines.append(
-            {"text": text, ITEM_KEY: str(fields[ID]), "alflow_score": fields.get("score"),
-             "alflow_predicted": fields.get("predicted"), "alflow_model": model_version}
+            {"text": text, LABEL_COLUMN: [], ITEM_KEY: str(fields[ID]), "alflow_score": _meta(fields.get("score")),
+             "alflow_predicted": _meta(fields.get("predicted")), "alflow_model": model_version}
         )  # fmt: skip
     return jsonl_bytes(lines)
 
