@@ -55,7 +55,7 @@ demo: $(STAMP)
 
 # Two workers: most of the suite waits on servers and subprocesses, so two cores run it in about 9 minutes.
 test: $(STAMP) $(CHROMIUM) postgresql $(LS_STAMP)
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq

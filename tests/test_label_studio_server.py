@@ -47,7 +47,7 @@ from alflow.operations.plain import plain_round
 
 from helpers import image_items, write_image_campaign
 
-pytestmark = [pytest.mark.slow, pytest.mark.label_studio]
+pytestmark = [pytest.mark.slow, pytest.mark.label_studio, pytest.mark.xdist_group("label_studio")]  # one server per run
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("ALFLOW_LABEL_STUDIO_VENV", ROOT / ".venv-label-studio"))
