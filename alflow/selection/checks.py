@@ -125,3 +125,11 @@ def check_model(model: Any, *, strategy: str, reads_model: bool, fitted: bool, n
             f"the model ({name}) is not fitted, but y_labeled holds {n_classes} classes: "
             "fit it on X_labeled, y_labeled first (an unfitted model is for a cold start only)"
         )
+
+
+def check_balance(model: Any) -> None:
+    """Raise ValueError when class balance cannot apply: a model of numbers has no classes to balance."""
+    if getattr(model, "label_task", None) == "number" or model_kind(model) == "regressor":
+        raise ValueError(
+            "class_balance balances classes or tags; a model of numbers has none: leave class_balance off"
+        )
