@@ -33,7 +33,7 @@ from scipy import stats
 from sklearn.metrics import r2_score
 
 sys.path.insert(0, str(Path(__file__).parent))
-import kind_efficiency as ke  # noqa: E402  (the suite, its split and its model)
+import kind_efficiency as ke  # the suite, its split and its model
 
 RESULTS = Path(__file__).parent / "results"
 PROBE = 40
@@ -59,8 +59,10 @@ def one(dataset: str, seed: int) -> dict:
     wide = np.sqrt(regression.committee_variance(model, X[pool], X[labeled], y_text, size=20))
     igs = regression.improved_greedy(model, X[pool], X[labeled], y_text)
     gap = np.sqrt(((X[pool][:, None, :] - X[labeled][None, :, :]) ** 2).sum(axis=2)).min(axis=1)
-    rho = {name: float(stats.spearmanr(score, error).statistic) for name, score in
-           (("committee", spread), ("committee20", wide), ("igs", igs), ("distance", gap))}
+    rho = {
+        name: float(stats.spearmanr(score, error).statistic)
+        for name, score in (("committee", spread), ("committee20", wide), ("igs", igs), ("distance", gap))
+    }
     return {"dataset": dataset, "seed": seed, "ceiling": ceiling, "r2_20": r2[20], "r2_100": r2[100], "rho": rho}
 
 
@@ -76,7 +78,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
         f"Produced by `{meta['command']}`: seeds {meta['seeds']}, {meta['wall_seconds']:.0f} s under `nice -n 10`; "
         f"load average (1, 5, 15 min) {meta['load_start']} at the start, {meta['load_end']} at the end. Model: the "
         "`ridge` preset; split and sets of benchmarks/kind_efficiency.py. AULC columns from "
-        f"benchmarks/results/kind_efficiency.json (budget 100, its seeds {efficiency_seeds()}). ρ: Spearman correlation over the unlabeled pool, "
+        f"benchmarks/results/kind_efficiency.json (budget 100, its seeds {efficiency_seeds()}). "
+        "ρ: Spearman correlation over the unlabeled pool, "
         f"at {PROBE} random labels, between the model's absolute error and each score (mean over seeds).",
         "",
         "| set | ceiling R² (whole pool) | R² at 20 / 100 random labels | random AULC | gsx AULC | headroom "

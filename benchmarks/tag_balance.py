@@ -28,7 +28,7 @@ from scipy import stats
 from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).parent))
-import kind_efficiency as ke  # noqa: E402  (the suite, its split and its model)
+import kind_efficiency as ke  # the suite, its split and its model
 
 RESULTS = Path(__file__).parent / "results"
 RARE = 0.10
@@ -104,8 +104,10 @@ def summarise(runs: list[dict]) -> dict:
     """dataset -> strategy -> balance (on/off) -> per-seed figures and their means."""
     out: dict = {}
     for r in runs:
-        row = out.setdefault(r["dataset"], {}).setdefault(r["strategy"], {}).setdefault(
-            "on" if r["balance"] else "off", {"macro": {}, "rare": {}, "rare_last": {}, "rare_labeled": {}}
+        row = (
+            out.setdefault(r["dataset"], {})
+            .setdefault(r["strategy"], {})
+            .setdefault("on" if r["balance"] else "off", {"macro": {}, "rare": {}, "rare_last": {}, "rare_labeled": {}})
         )
         row["macro"][r["seed"]] = float(np.mean(r["macro"]))
         row["rare"][r["seed"]] = float(np.mean(r["rare_f1"]))

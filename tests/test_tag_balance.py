@@ -75,7 +75,7 @@ def test_a_balanced_batch_leans_to_items_likely_to_carry_the_rare_tags(strategy)
 
 
 def test_an_active_learner_balances_tags_as_it_learns():
-    model, X, Y, y = _rare_tag_problem()
+    _, X, _, y = _rare_tag_problem()
     learner = ActiveLearner(
         targets.build_model(ModelConfig(), TAGS, seed=0), X[:40], y[:40], random_state=0, class_balance=True
     )
@@ -102,7 +102,7 @@ def _campaign(tmp_path, dataset: str, balance: bool):
 
 def test_the_campaign_file_takes_class_balance_for_tags_and_refuses_it_for_numbers(tmp_path):
     assert load_campaign(_campaign(tmp_path / "m", "multilabel", True)).strategy.class_balance
-    with pytest.raises(ConfigError, match="labels.kind number has none to balance: remove it"):
+    with pytest.raises(ConfigError, match=r"labels\.kind number has none to balance: remove it"):
         load_campaign(_campaign(tmp_path / "n", "friedman", True))
 
 

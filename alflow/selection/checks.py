@@ -130,6 +130,4 @@ def check_model(model: Any, *, strategy: str, reads_model: bool, fitted: bool, n
 def check_balance(model: Any) -> None:
     """Raise ValueError when class balance cannot apply: a model of numbers has no classes to balance."""
     if getattr(model, "label_task", None) == "number" or model_kind(model) == "regressor":
-        raise ValueError(
-            "class_balance balances classes or tags; a model of numbers has none: leave class_balance off"
-        )
+        raise ValueError("class_balance balances classes or tags; a model of numbers has none: leave class_balance off")
