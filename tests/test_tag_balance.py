@@ -130,3 +130,21 @@ def test_a_round_of_a_tagging_campaign_with_class_balance_asks_for_items_of_its_
         P = multilabel.label_proba(model, pool.loc[list(batch.ids)].to_numpy())
         weight[balance] = tag_balance.item_weights(P, v).mean()
     assert weight[True] > weight[False], weight
+
+
+@pytest.mark.slow
+def test_simulate_replays_a_tagging_campaign_with_class_balance(tmp_path):
+    from alflow.operations.simulate import simulate
+
+    path = _campaign(tmp_path, "multilabel", True)
+    data = tmp_path / "data"
+    pool = pd.read_csv(data / "pool.csv").merge(pd.read_csv(data / "answers.csv", dtype=str), on="id")
+    pool.rename(columns={"label": "truth"}).to_csv(data / "pool.csv", index=False)
+    raw = yaml.safe_load(path.read_text())
+    raw["pool"]["feature_columns"] = [c for c in pool.columns if c.startswith("f")]
+    path.write_text(yaml.safe_dump(raw))
+    config = load_campaign(path)
+    assert config.strategy.class_balance
+    result = simulate(config, answers="truth", strategies=["auto"], seeds=1)
+    assert [n for n, _ in result.curves["auto"]] == [20, 40, 60]
+    assert all(0 < v <= 1 for _, v in result.curves["auto"])
