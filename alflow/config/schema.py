@@ -511,11 +511,11 @@ class CampaignConfig(_Model):
                 f"strategy {self.strategy.name} is not a strategy for labels.kind {kind}: use one of "
                 + ", ".join(registry.KIND_NAMES[kind])
             )
-        for name, on in (
-            ("auto_label", self.auto_label),
-            ("strategy.synthetic", self.strategy.synthetic),
-            ("strategy.class_balance", self.strategy.class_balance),
-        ):
+        if kind == "number" and self.strategy.class_balance:
+            raise ValueError(
+                "strategy.class_balance balances classes or tags; labels.kind number has none to balance: remove it"
+            )
+        for name, on in (("auto_label", self.auto_label), ("strategy.synthetic", self.strategy.synthetic)):
             if on:
                 raise ValueError(f"{name} is not supported for labels.kind {kind} yet: remove it")
         return self

@@ -136,3 +136,9 @@ def class_costs(seconds: Mapping[str, float]) -> dict[str, float]:
             raise ValueError(f"class_seconds[{name!r}]={value!r} must be a number of seconds > 0")
         out[str(name)] = float(value)
     return out
+
+
+def check_balance(model: Any) -> None:
+    """Raise ValueError when class balance cannot apply: a model of numbers has no classes to balance."""
+    if getattr(model, "label_task", None) == "number" or model_kind(model) == "regressor":
+        raise ValueError("class_balance balances classes or tags; a model of numbers has none: leave class_balance off")

@@ -28,6 +28,7 @@ class Context:
     y_labeled: np.ndarray | None
     class_weights: np.ndarray | None
     committee: list[Any] | None
+    tag_weights: np.ndarray | None = None  # class balance for tags (alflow.selection.tag_balance)
 
     def space(self, sample: Any) -> Space:
         """The space distances are measured in for this selection, fit on `sample` (pool rows) and the labeled items."""

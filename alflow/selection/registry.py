@@ -61,6 +61,10 @@ def _uniform(chunk: Chunk) -> np.ndarray:
     return chunk.uniform()  # diversity picks from a uniform sample of the pool
 
 
+UNIFORM: Prefilter = _uniform
+"""The prefilter of random and the diversity strategies: one uniform draw per row."""
+
+
 def measure_prefilter(measure: measures.Measure) -> Prefilter:
     """The prefilter that scores a chunk by `measure(predict_proba)` (a strategy that needs a model)."""
 

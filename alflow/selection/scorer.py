@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alflow.selection import auto, checks, measures, registry
+from alflow.selection import auto, checks, measures, multilabel, registry, tag_balance
 from alflow.selection.arrays import n_rows, stack, take
 from alflow.selection.checks import spawn
 from alflow.selection.committee import fit_committee
 from alflow.selection.knowledge import Chunk, Context, Space, cold_reason, draws_at, is_cold
 from alflow.selection.options import SelectionOptions
-from alflow.selection.registry import Choice, Strategy
+from alflow.selection.registry import UNIFORM, Choice, Strategy
 
 REFERENCE_SAMPLE = 1000
 """Information density compares each item to a random sample of the pool of this size."""
@@ -68,10 +68,15 @@ def make_context(
     fitted = not is_cold(model, y_labeled)
     y = None if y_labeled is None else np.asarray(y_labeled)
     classes = np.asarray(model.classes_) if fitted else None
-    weights = None
-    if options.class_balance and classes is not None and y is not None:
-        counts = dict(zip(*np.unique(y, return_counts=True), strict=True))
-        weights = measures.class_balance_weights(list(classes), counts)
+    weights = tags = None
+    if options.class_balance:
+        checks.check_balance(model)
+        Y = tag_balance.tag_indicator(model, y) if fitted else None
+        if Y is not None:
+            tags = tag_balance.tag_weights(Y)
+        elif classes is not None and y is not None:
+            counts = dict(zip(*np.unique(y, return_counts=True), strict=True))
+            weights = measures.class_balance_weights(list(classes), counts)
     if options.class_seconds and classes is not None:
         cheap = measures.class_cost_weights([str(c) for c in classes], options.class_seconds)
         weights = cheap if weights is None else weights * cheap
@@ -84,7 +89,7 @@ def make_context(
         members = fit_committee(model, X_labeled, y, members=options.committee, size=options.committee_size, rng=rng)
     if strategy.check_model is not None and fitted:
         strategy.check_model(model)
-    return Context(model, fitted, classes, X_labeled, y, weights, members)
+    return Context(model, fitted, classes, X_labeled, y, weights, members, tags)
 
 
 def _distinct(picked: np.ndarray, k: int, n: int) -> np.ndarray:
@@ -167,7 +172,7 @@ class Scorer:
         self.reference_Z = self.space(sample)
 
     def candidates(self, ids: np.ndarray, X: Any, positions: np.ndarray) -> Candidates:
-        """The best `m` rows of one chunk by the prefilter (weighted by class balance). `positions`
+        """The best `m` rows of one chunk by the prefilter (weighted by class or tag balance). `positions`
         are the rows' places in the pool, increasing (they key the draws).
 
         predict_proba is called only when the prefilter scores it or class balance weighs by it.
@@ -180,6 +185,9 @@ class Scorer:
         scores = self.spec.prefilter(chunk)
         if ctx.class_weights is not None and proba is not None:
             scores = scores * ctx.class_weights[proba.argmax(axis=1)]
+        if ctx.tag_weights is not None:
+            w = tag_balance.item_weights(multilabel.label_proba(ctx.model, X), ctx.tag_weights)
+            scores = tag_balance.weighted_draws(scores, w) if self.spec.prefilter is UNIFORM else scores * w
         tiebreak = draws_at(self.tie_rng, positions)
         top = _top_k(scores, tiebreak, min(self.m, len(ids)))
         return Candidates(np.asarray(ids)[top], take(X, top), scores[top], tiebreak[top])
@@ -246,6 +254,8 @@ def make_scorer(
     spec = choice.strategy
     ctx = make_context(model, spec, options, X_labeled=X_labeled, y_labeled=y_labeled, rng=pick_rng)
     m = spec.candidates(k, options.oversample)
+    if ctx.tag_weights is not None and spec.prefilter is UNIFORM and spec.pick is not None:
+        m = min(m, k * options.oversample)  # the weighted sample, not the whole pool, is what the pick covers
     return Scorer(spec, choice.reason, ctx, m, score_rng, tie_rng, pick_rng, reference)
 
 
