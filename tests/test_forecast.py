@@ -147,5 +147,9 @@ def test_outlook_words_with_and_without_a_cost_per_label(campaign, cost):
     assert seen.forecast is not None
     assert seen.forecast_text().startswith("accuracy ")
     assert "expected at the 60-label budget (80% interval" in seen.forecast_text()
+    # labels to the target: a range of simulated futures' first rounds there, said as such
+    aiming = config.model_copy(update={"stopping": config.stopping.model_copy(update={"target": 0.88})})
+    text = outlook(aiming, history, round_=4, budget=budget).forecast_text()
+    assert "target 0.88: " in text and "more labels (80% of simulated futures: " in text
     stopped = outlook(config, history, round_=4, budget=budget, stop_reason="budget_spent")
     assert stopped.forecast_text() is None  # a stopped campaign forecasts nothing
