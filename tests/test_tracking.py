@@ -230,7 +230,7 @@ def test_a_rerun_round_reuses_its_run_version_and_curve_points(sqlite_uri):
     (output,) = client.get_run(parent).outputs.model_outputs
     linked = client.get_logged_model(output.model_id)
     assert linked.artifact_location == client.get_model_version("toy", "1").source  # the version's own model
-    assert json.loads(linked.tags["mlflow.modelVersions"]) == [{"name": "toy", "version": "1"}]
+    assert json.loads(linked.tags["mlflow.modelVersions"]) == [{"name": "toy", "version": 1}]
 
 
 def _record(round_=2, **fields):

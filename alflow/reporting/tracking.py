@@ -176,8 +176,8 @@ def _link_to_campaign(client: Any, parent_run_id: str, name: str, version: str, 
         return
     linked = client.get_logged_model(model_id).tags.get(MLFLOW_MODEL_VERSIONS)
     versions = json.loads(linked) if linked else []
-    if {"name": name, "version": str(version)} not in versions:
-        versions.append({"name": name, "version": str(version)})
+    if not any(v.get("name") == name and str(v.get("version")) == str(version) for v in versions):
+        versions.append({"name": name, "version": int(version)})  # as the server writes it
         client.set_logged_model_tags(model_id, {MLFLOW_MODEL_VERSIONS: json.dumps(versions)})
     linked_outputs = client.get_run(parent_run_id).outputs
     if all(o.model_id != model_id for o in (linked_outputs.model_outputs if linked_outputs else [])):
