@@ -14,7 +14,10 @@ the same call the round makes) is checked against what the rest of the replay di
   the budget holds when the target is never reached)? Checked only while the target is unmet.
 
 The nominal level is the forecast's (80 %). Coverage is reported per dataset and by how far
-ahead the forecast looked (share of the budget still to spend). Writes
+ahead the forecast looked (share of the budget still to spend); for labels to the target also
+which side the misses fell on, how often the interval's high end was beyond reach, and the
+median width of the others (money to the target is the same interval times the cost per label).
+HELD_OUT sets run only when named in --datasets. Writes
 benchmarks/results/forecast.{json,md}; every number in the Markdown comes from the JSON.
 """
 
