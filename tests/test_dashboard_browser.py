@@ -88,6 +88,8 @@ def test_the_links_land_on_the_training_runs_the_description_and_grouped_charts(
         show_more.first.click()
     page.get_by_text(re.compile("expected at the 60-label budget")).first.wait_for(state="visible", timeout=seconds)
     page.get_by_text(re.compile(r"spent 3\.20 of 3\.20 USD")).first.wait_for(state="visible", timeout=seconds)
+    # its "Registered models" box links the rounds' versions (MLflow 3: its model outputs' versions)
+    page.locator(f"a[href*='models/{config.campaign}/versions/']").first.wait_for(timeout=seconds)
     page.screenshot(path=str(ARTIFACTS / "mlflow-campaign-run.png"))
 
     # Its charts come in sections named by the metric groups.

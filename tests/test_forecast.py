@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from alflow.ledger.budget import Budget
-from alflow.reporting.forecast import MIN_POINTS, Curve, fit_learning_curve, forecast_campaign
+from alflow.reporting.forecast import MIN_POINTS, Curve, fit_learning_curve, forecast_campaign, on_grid
 from alflow.reporting.outlook import outlook
 
 LABELS = np.arange(20, 201, 20)
@@ -64,6 +64,32 @@ def test_noisy_curves_the_interval_holds_about_as_often_as_it_says():
     assert 0.6 <= np.mean(held) <= 0.97
 
 
+def test_noisy_curves_labels_to_the_target_hold_about_as_often_as_they_say():
+    """80 % intervals of the first round whose noisy score reaches the target, from 6 rounds."""
+    labels = np.arange(20, 401, 20)
+    held = []
+    for seed in range(30):
+        rng = np.random.default_rng(100 + seed)
+        noisy = truth(labels) + rng.normal(0, 0.01, labels.size)
+        reached = next(n for n, v in zip(labels[6:], noisy[6:], strict=True) if v >= 0.9)
+        fit = fit_learning_curve(labels[:6], noisy[:6], seed=seed)
+        to_target = fit.labels_to(0.9, used=120, step=20, rng=np.random.default_rng(seed))
+        held.append(to_target.low <= reached <= to_target.high)
+    assert np.mean(held) >= 0.7
+
+
+def test_a_noisy_round_reaches_a_target_the_curve_levels_off_below():
+    """A plateau at 0.9 with noise 0.01 and a target of 0.905: the curve never crosses it, but a
+    round soon scores above it; the interval is the rounds where that happens, not 'never'."""
+    labels = np.arange(20, 201, 20)
+    noisy = 0.9 - 2.0 * labels**-1.0 + np.random.default_rng(0).normal(0, 0.01, labels.size)
+    fit = fit_learning_curve(labels, noisy)
+    assert fit.curve.limit < 0.905 and math.isinf(fit.curve.labels_to(0.905))
+    to_target = fit.labels_to(0.905, used=200, step=20, rng=np.random.default_rng(0))
+    assert 220 <= to_target.low < to_target.value < 1000  # most simulated futures get there
+    assert (to_target.value - 200) % 20 == 0 and (to_target.low - 200) % 20 == 0  # a round's labels
+
+
 def test_forecast_counts_labels_rounds_and_money_from_what_is_already_bought():
     values = truth(LABELS[:6])
     forecast = forecast_campaign(
@@ -77,7 +103,8 @@ def test_forecast_counts_labels_rounds_and_money_from_what_is_already_bought():
         committed=140,
     )
     crossing = Curve(0.95, 3.0, 0.8).labels_to(0.9)  # 60 ** 1.25, about 167 labels
-    assert forecast.to_target.value == pytest.approx(crossing, rel=0.05)
+    # rounds of 20 from the 120 labels used: the first round past the crossing has 180
+    assert forecast.to_target.value == on_grid(crossing, used=120, step=20) == 180
     assert forecast.more_labels.value == pytest.approx(forecast.to_target.value - 140)
     assert forecast.more_rounds.value == math.ceil(forecast.more_labels.value / 20)
     assert forecast.more_spend.value == pytest.approx(forecast.more_labels.value * 0.5)
@@ -120,5 +147,9 @@ def test_outlook_words_with_and_without_a_cost_per_label(campaign, cost):
     assert seen.forecast is not None
     assert seen.forecast_text().startswith("accuracy ")
     assert "expected at the 60-label budget (80% interval" in seen.forecast_text()
+    # labels to the target: a range of simulated futures' first rounds there, said as such
+    aiming = config.model_copy(update={"stopping": config.stopping.model_copy(update={"target": 0.88})})
+    text = outlook(aiming, history, round_=4, budget=budget).forecast_text()
+    assert "target 0.88: " in text and "more labels (80% of simulated futures: " in text
     stopped = outlook(config, history, round_=4, budget=budget, stop_reason="budget_spent")
     assert stopped.forecast_text() is None  # a stopped campaign forecasts nothing

@@ -215,3 +215,22 @@ def test_the_experiment_and_the_campaign_run_describe_themselves(seen):
     assert rounds[-1].data.tags["mlflow.note.content"].startswith(f"Round 4 of {config.campaign}")
     # `alflow status --json`, run in another process, says the same
     assert last["spend_total"] == pytest.approx(3.2) and last["round"] == 4
+
+
+def test_the_campaign_run_shows_every_round_s_registered_version(seen):
+    """MLflow 3's run page lists, under "Registered models", the versions of the logged models in the
+    run's model outputs (by their `mlflow.modelVersions` tag): the campaign run has each round's."""
+    config, _, _, client, _, parents, rounds = seen
+    parent = client.get_run(parents[0].info.run_id)
+    outputs = sorted(parent.outputs.model_outputs, key=lambda o: o.step)
+    assert [o.step for o in outputs] == [1, 2, 3, 4]
+    shown = []
+    for output, run in zip(outputs, rounds, strict=True):
+        logged = client.get_logged_model(output.model_id)
+        assert logged.source_run_id == run.info.run_id  # the round's own model
+        shown += json.loads(logged.tags["mlflow.modelVersions"])
+    versions = client.search_model_versions(f"name = '{config.campaign}'")
+    # once each (the server tags the logged model on registration; alflow adds no second entry)
+    assert sorted((v["name"], int(v["version"])) for v in shown) == [
+        (config.campaign, v) for v in sorted(int(v.version) for v in versions)
+    ]

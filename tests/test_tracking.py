@@ -226,6 +226,11 @@ def test_a_rerun_round_reuses_its_run_version_and_curve_points(sqlite_uri):
     assert [(m.step, m.value) for m in client.get_metric_history(parent, "budget/labels_used")] == [(1, 10)]
     for name in ("model/accuracy", "budget/labels_used", "budget/labels_remaining"):  # the retried run: one point each
         assert len(client.get_metric_history(first.run_id, name)) == 1, name
+    # the campaign run shows the version once (MLflow 3's run page: its model outputs' versions)
+    (output,) = client.get_run(parent).outputs.model_outputs
+    linked = client.get_logged_model(output.model_id)
+    assert linked.artifact_location == client.get_model_version("toy", "1").source  # the version's own model
+    assert json.loads(linked.tags["mlflow.modelVersions"]) == [{"name": "toy", "version": 1}]
 
 
 def _record(round_=2, **fields):

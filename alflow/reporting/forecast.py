@@ -9,9 +9,12 @@ fit is closed-form, vectorised and never fails to converge. The interval comes f
 the fitted curve plus resampled (inflated) residuals, each with random weights on the rounds (a
 Bayesian bootstrap, so that a curve that is not quite a power law widens the interval); the
 metric expected at the end of the budget is a prediction (a future holdout score carries the
-same noise as the past ones), the labels to the target are where each refitted curve crosses it.
-benchmarks/forecast.py replays simulated campaigns and reports how often these intervals held:
-less often than the nominal 80 % when more than half the budget is still ahead.
+same noise as the past ones). The labels to the target are a first passage: for each refit, its
+future rounds (`batch_size` labels apart) with resampled noise, and the first round scoring at or
+above the target. (The refitted curves' own crossings ignored that a noisy round reaches a target
+before the curve does, and that labels come in batches: those intervals held 53 % and 57 % where
+the target was reached in benchmarks/forecast.py, the first passages 83 % and 91 %.)
+benchmarks/forecast.py replays simulated campaigns and reports how often these intervals held.
 
 Pure numpy: nothing here knows MLflow, the ledger or the campaign file.
 """
@@ -30,6 +33,7 @@ MIN_POINTS = 4  # three parameters and one degree of freedom
 LEVEL = 0.8
 RATES = np.geomspace(0.05, 3.0, 60)
 RESAMPLES = 300
+AHEAD = 500  # future rounds simulated for the first passage; beyond, the curve's own crossing
 
 
 @dataclass(frozen=True)
@@ -83,10 +87,33 @@ class LearningCurveFit:
         predicted = predicted + rng.choice(self.noise, size=predicted.size)
         return self._interval(np.clip(predicted, 0.0, 1.0), self.curve.at(labels))
 
-    def labels_to(self, target: float) -> Estimate:
-        """Labels used when the curve reaches `target` (inf: beyond reach), with an interval."""
-        crossings = np.array([c.labels_to(target) for c in self.refits])
-        return self._interval(crossings, self.curve.labels_to(target))
+    def labels_to(self, target: float, *, used: int, step: int, rng: np.random.Generator) -> Estimate:
+        """Labels used at the first round whose score reaches `target` (inf: beyond reach), with a
+        prediction interval: rounds come `step` labels apart from `used`, and each refit's future
+        scores carry resampled noise, so a noisy round may reach the target before the curve does."""
+        passages = first_passages(self.refits, self.noise, target, used=used, step=step, rng=rng)
+        point = float(np.percentile(passages, 50, method="inverted_cdf"))
+        return self._interval(passages, point)
+
+
+def on_grid(labels: float, *, used: int, step: int) -> float:
+    """The labels used at the first round (`used` + k * `step`) at or past `labels`."""
+    if math.isinf(labels):
+        return labels
+    return float(used + max(math.ceil((labels - used) / step), 0) * step)
+
+
+def first_passages(
+    curves: Sequence[Curve], noise: np.ndarray, target: float, *, used: int, step: int, rng: np.random.Generator
+) -> np.ndarray:
+    """For each curve, the labels at the first future round whose score (the curve plus a resampled
+    residual) reaches `target`; past AHEAD rounds, where the curve itself crosses it (inf: never)."""
+    n = used + step * np.arange(1, AHEAD + 1, dtype=float)
+    limit, scale, rate = (np.array([getattr(c, k) for c in curves])[:, None] for k in ("limit", "scale", "rate"))
+    scores = limit - scale * n[None, :] ** -rate + rng.choice(noise, size=(len(curves), n.size))
+    hit = scores >= target
+    later = [on_grid(c.labels_to(target), used=used, step=step) for c in curves]
+    return np.where(hit.any(axis=1), n[hit.argmax(axis=1)], np.maximum(later, n[-1] + step))
 
 
 def _fit_many(n: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -218,7 +245,7 @@ def forecast_campaign(
     forecast = Forecast(metric, fit.points, fit.level, fit.curve.limit, max_labels, at_budget, band=band)  # type: ignore[arg-type]
     if target is None:
         return forecast
-    to_target = _scaled(fit.labels_to(target), lambda n: n if math.isinf(n) else float(max(math.ceil(n), used)))
+    to_target = fit.labels_to(target, used=used, step=batch_size, rng=np.random.default_rng(seed + 2))
     bought = used if committed is None else max(committed, used)
     more = _scaled(to_target, lambda n: max(n - bought, 0.0))
     rounds = _scaled(more, lambda n: n if math.isinf(n) else float(math.ceil(n / batch_size)))

@@ -87,7 +87,8 @@ class Outlook:
         cost = f", {money(spend.value, self.budget.currency)}" if spend is not None else ""
         within = "within" if labels.value <= self.budget.left else "beyond"
         return (
-            f"{_count(labels.value)} more labels ({pct}: {_count(labels.low)}-{_count(labels.high)}), "
+            f"{_count(labels.value)} more labels "
+            f"({pct} of simulated futures: {_count(labels.low)}-{_count(labels.high)}), "
             f"{_count(rounds.value)} rounds{cost}: {within} the budget"
         )
 

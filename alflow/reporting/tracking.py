@@ -158,6 +158,32 @@ def _register(client: Any, name: str, info: Any, run_id: str, tags: dict[str, st
     return str(version.version)
 
 
+def _link_to_campaign(client: Any, parent_run_id: str, name: str, version: str, round_: int) -> None:
+    """Show the round's registered version on the campaign run, as MLflow 3's run page expects: the
+    page lists the versions of the logged models among the run's model outputs (each named in the
+    logged model's `mlflow.modelVersions` tag, which a server sets on registration and a SQL store
+    reached directly does not) besides those registered from the run itself. Idempotent: a re-run
+    round links the logged model its version was registered from."""
+    from mlflow.entities import LoggedModelOutput
+    from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
+
+    # MLflow's SQL registry keeps no model id: the version's source is its logged model's location.
+    registered = client.get_model_version(name, version)
+    outputs = client.get_run(registered.run_id).outputs
+    candidates = [client.get_logged_model(o.model_id) for o in (outputs.model_outputs if outputs else [])]
+    model_id = next((m.model_id for m in candidates if m.artifact_location == registered.source), None)
+    if model_id is None:  # a version registered before MLflow 3's logged models: nothing to link
+        return
+    linked = client.get_logged_model(model_id).tags.get(MLFLOW_MODEL_VERSIONS)
+    versions = json.loads(linked) if linked else []
+    if not any(v.get("name") == name and str(v.get("version")) == str(version) for v in versions):
+        versions.append({"name": name, "version": int(version)})  # as the server writes it
+        client.set_logged_model_tags(model_id, {MLFLOW_MODEL_VERSIONS: json.dumps(versions)})
+    linked_outputs = client.get_run(parent_run_id).outputs
+    if all(o.model_id != model_id for o in (linked_outputs.model_outputs if linked_outputs else [])):
+        client.log_outputs(parent_run_id, models=[LoggedModelOutput(model_id, step=round_)])
+
+
 @dataclass(frozen=True)
 class Descriptions:
     """Markdown descriptions (alflow.reporting.describe): of the experiment, the campaign run, the
@@ -350,6 +376,7 @@ def log_round(uri: str, *, parent_run_id: str, entry: RoundLog) -> Tracking:
         model_version = _register(client, entry.registered_model, info, run_id, entry.model_tags)
         if entry.descriptions is not None:
             client.update_model_version(entry.registered_model, model_version, description=entry.descriptions.model)
+        _link_to_campaign(client, parent_run_id, entry.registered_model, model_version, entry.round)
         client.set_registered_model_alias(entry.registered_model, "challenger", model_version)
         if entry.promote:
             client.set_registered_model_alias(entry.registered_model, "champion", model_version)
