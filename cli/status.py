@@ -89,6 +89,7 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
     from alflow.reporting.agreement import agreement_text, last_stability
     from alflow.reporting.dashboard import experiment_url, ui_command
     from alflow.reporting.outlook import STOP_REASONS
+    from alflow.reporting.review_report import review_lines
     from alflow.reporting.vendor_quality import quality_lines
 
     lines = [f"labels: {seen.labels_text()}", f"spend: {seen.spend_text() or 'no cost per label set'}"]
@@ -108,6 +109,7 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
         lines.append(f"stop set: {said}")
     lines.append(_open_line(batches, campaign.vendor.batches_in_flight))
     lines += quality_lines(state)
+    lines += review_lines(state)
     if experiment_id := state.rounds[max(state.rounds)].tracking.experiment_id:
         serve = f" (serve it with `{command}`)" if (command := ui_command(campaign.tracking.uri)) else ""
         lines.append(f"MLflow: {experiment_url(campaign.tracking.uri, experiment_id)}{serve}")

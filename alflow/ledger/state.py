@@ -22,6 +22,8 @@ from alflow.ledger.records import (
     ControlRecord,
     IngestRecord,
     Record,
+    ReviewRecord,
+    ReviewVerdict,
     RoundRecord,
     SettingsChange,
     StopSet,
@@ -48,10 +50,15 @@ class CampaignState:
     controls: tuple[ControlRecord, ...] = ()  # pauses and resumes, in order (alflow.ledger.control)
     changes: tuple[SettingsChange, ...] = ()  # the settings as recorded, in order (alflow.ledger.changes)
     stop_set: StopSet | None = None  # where successive models are compared (stopping.stable_predictions)
+    reviews: dict[int, ReviewRecord] = field(default_factory=dict)  # labels already taken, sent again
+    review_verdicts: dict[int, list[ReviewVerdict]] = field(default_factory=dict)  # review -> its files' verdicts
+    reviews_exported: frozenset[int] = frozenset()  # reviews whose batch has its _READY marker
+    reviews_delivered: frozenset[int] = frozenset()  # reviews whose delivery has its _DONE marker
     # The records the call that returned this state wrote: for reporting only, so not part of
     # what the state *is* (two states with the same records are equal).
     ingested_now: tuple[IngestRecord, ...] = field(default=(), compare=False)
     strays_now: tuple[StrayRecord, ...] = field(default=(), compare=False)
+    reviewed_now: tuple[ReviewVerdict, ...] = field(default=(), compare=False)
 
     @property
     def next_round(self) -> int:
@@ -133,7 +140,47 @@ class CampaignState:
 
     @property
     def labels_asked(self) -> int:
-        return len(self.asked_ids)
+        """Labels asked of the vendor: every batch item, and every item sent again for review."""
+        return len(self.asked_ids) + self.reviews_asked
+
+    @property
+    def reviews_asked(self) -> int:
+        return sum(len(review.items) for review in self.reviews.values())
+
+    @cached_property
+    def reviewed_ids(self) -> set[str]:
+        """Items sent for review (answered or not): never picked again, never reviewed twice."""
+        return {i for review in self.reviews.values() for i in review.items}
+
+    @cached_property
+    def review_outcomes(self) -> dict[str, tuple[str, int, ReviewVerdict]]:
+        """id -> (confirmed | corrected | dropped, review, the verdict record): an item's first verdict,
+        in the order the records were written; later ones are duplicates and change nothing."""
+        out: dict[str, tuple[str, int, ReviewVerdict]] = {}
+        for seq, verdicts in sorted(self.review_verdicts.items()):
+            for verdict in sorted(verdicts, key=lambda v: (v.ingested_at, v.sha256)):
+                for outcome, ids in (
+                    ("confirmed", verdict.confirmed),
+                    ("corrected", verdict.corrected),
+                    ("dropped", verdict.dropped),
+                ):
+                    for id_ in ids:
+                        out.setdefault(id_, (outcome, seq, verdict))
+        return out
+
+    def reviewed(self, labels: dict[str, str]) -> dict[str, str]:
+        """`labels` with the reviews' verdicts applied: a corrected label replaced, a dropped one removed."""
+        out = dict(labels)
+        for id_, (outcome, _, verdict) in self.review_outcomes.items():
+            if outcome == "corrected" and id_ in out:
+                out[id_] = verdict.corrected[id_][1]
+            elif outcome == "dropped":
+                out.pop(id_, None)
+        return out
+
+    def review_missing(self, seq: int) -> list[str]:
+        """Items of review `seq` without a verdict yet."""
+        return [i for i in self.reviews[seq].items if i not in self.review_outcomes]
 
     @property
     def human_labels_asked(self) -> int:
@@ -200,7 +247,10 @@ def load_state(store: Store, campaign: str) -> CampaignState:
     controls: list[ControlRecord] = []
     changes: list[SettingsChange] = []
     stop_set = None
+    reviews = _Reviews()
     for key in store.list(f"{campaign}/"):
+        if reviews.take(store, campaign, key):
+            continue
         if key == layout.stop_set_key(campaign):
             stop_set = read_record(store, key, StopSet)
             continue
@@ -246,4 +296,36 @@ def load_state(store: Store, campaign: str) -> CampaignState:
         controls=tuple(sorted(controls, key=lambda c: c.seq)),
         changes=tuple(sorted(changes, key=lambda c: c.seq)),
         stop_set=stop_set,
+        reviews=reviews.records,
+        review_verdicts=reviews.verdicts,
+        reviews_exported=frozenset(reviews.exported),
+        reviews_delivered=frozenset(reviews.delivered),
     )
+
+
+@dataclass
+class _Reviews:
+    """The review records, verdicts and markers met in a listing (alflow.operations.review)."""
+
+    records: dict[int, ReviewRecord] = field(default_factory=dict)
+    verdicts: dict[int, list[ReviewVerdict]] = field(default_factory=dict)
+    exported: set[int] = field(default_factory=set)
+    delivered: set[int] = field(default_factory=set)
+
+    def take(self, store: Store, campaign: str, key: str) -> bool:
+        """Whether `key` belongs to a review (and is taken in here); the vendor's files under a
+        review's delivery folder are read by alflow.intake.review_verdicts, not reported as strays."""
+        seq = layout.review_of(key)
+        if seq is None:
+            return False
+        if key.startswith(layout.review_prefix(campaign)):
+            if key == layout.review_key(campaign, seq, "review.json"):
+                self.records[seq] = read_record(store, key, ReviewRecord)
+            elif key.startswith(layout.review_key(campaign, seq, "verdict-")):
+                self.verdicts.setdefault(seq, []).append(read_record(store, key, ReviewVerdict))
+            return True
+        if key == layout.review_batch_prefix(campaign, seq) + layout.READY:
+            self.exported.add(seq)
+        elif key == layout.review_delivery_prefix(campaign, seq) + layout.DONE:
+            self.delivered.add(seq)
+        return key.startswith((layout.review_batch_prefix(campaign, seq), layout.review_delivery_prefix(campaign, seq)))

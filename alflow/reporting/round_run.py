@@ -23,6 +23,7 @@ from alflow.reporting.agreement import agreement_figures
 from alflow.reporting.dashboard import metric_names
 from alflow.reporting.forecast import Forecast
 from alflow.reporting.outlook import Outlook, outlook
+from alflow.reporting.review_report import review_metrics
 from alflow.reporting.vendor_quality import quality_metrics, quality_table
 from alflow.reporting.views import RoundView, round_view
 from alflow.round.context import RoundContext
@@ -222,6 +223,7 @@ def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracki
                 **_forecast(seen),
                 **_agreement(decision),
                 **quality_metrics(ctx.state),
+                **review_metrics(ctx.state, decision.round),
             },
             params={**params, "metric_source": decision.evaluation.source, **strategy_used(decision)},
             registered_model=config.campaign,
