@@ -126,12 +126,12 @@ def ingest_reviews(ledger: Ledger, config: CampaignConfig) -> list[ReviewVerdict
     the records written. A file is read against the verdicts written before it, so an item answered
     in two files keeps its first verdict."""
     written: list[ReviewVerdict] = []
-    state = ledger.state()
+    state, fmt = ledger.state(), formats.get(config.vendor.format)
     for seq in sorted(state.reviews_delivered & set(state.reviews)):
         prefix = layout.review_delivery_prefix(ledger.campaign, seq)
         for key in ledger.store.list(prefix):
-            if key.rsplit("/", 1)[-1] == layout.DONE:
-                continue
+            if key.rsplit("/", 1)[-1] == layout.DONE or (fmt.only_label_files and not fmt.is_delivery_file(key)):
+                continue  # e.g. a Ground Truth job folder holds much besides its output manifest
             record = _verdict(ledger, config, state, seq, key)
             if record is not None and ledger.record_review_verdict(record):
                 written.append(record)
