@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -247,10 +247,7 @@ def load_state(store: Store, campaign: str) -> CampaignState:
     controls: list[ControlRecord] = []
     changes: list[SettingsChange] = []
     stop_set = None
-    reviews = _Reviews()
-    for key in store.list(f"{campaign}/"):
-        if reviews.take(store, campaign, key):
-            continue
+    for key in (keys := store.list(f"{campaign}/")):
         if key == layout.stop_set_key(campaign):
             stop_set = read_record(store, key, StopSet)
             continue
@@ -291,15 +288,12 @@ def load_state(store: Store, campaign: str) -> CampaignState:
         ingests,
         auto,
         given_up,
-        vendor_keys=tuple(vendor_keys),
+        vendor_keys=tuple(k for k in vendor_keys if layout.review_of(k) is None),  # a review's answers are read
         reported=frozenset(reported),
         controls=tuple(sorted(controls, key=lambda c: c.seq)),
         changes=tuple(sorted(changes, key=lambda c: c.seq)),
         stop_set=stop_set,
-        reviews=reviews.records,
-        review_verdicts=reviews.verdicts,
-        reviews_exported=frozenset(reviews.exported),
-        reviews_delivered=frozenset(reviews.delivered),
+        **_Reviews.of(store, campaign, keys),
     )
 
 
@@ -312,20 +306,27 @@ class _Reviews:
     exported: set[int] = field(default_factory=set)
     delivered: set[int] = field(default_factory=set)
 
-    def take(self, store: Store, campaign: str, key: str) -> bool:
-        """Whether `key` belongs to a review (and is taken in here); the vendor's files under a
-        review's delivery folder are read by alflow.intake.review_verdicts, not reported as strays."""
-        seq = layout.review_of(key)
-        if seq is None:
-            return False
-        if key.startswith(layout.review_prefix(campaign)):
-            if key == layout.review_key(campaign, seq, "review.json"):
-                self.records[seq] = read_record(store, key, ReviewRecord)
-            elif key.startswith(layout.review_key(campaign, seq, "verdict-")):
-                self.verdicts.setdefault(seq, []).append(read_record(store, key, ReviewVerdict))
-            return True
-        if key == layout.review_batch_prefix(campaign, seq) + layout.READY:
+    @classmethod
+    def of(cls, store: Store, campaign: str, keys: list[str]) -> dict[str, Any]:
+        """The state's review fields from a listing's `keys` (the vendor's files under a review's
+        delivery folder are read by alflow.intake.review_verdicts, not reported as strays)."""
+        found = cls()
+        for key in keys:
+            if (seq := layout.review_of(key)) is not None:
+                found.take(store, campaign, key, seq)
+        return {
+            "reviews": found.records,
+            "review_verdicts": found.verdicts,
+            "reviews_exported": frozenset(found.exported),
+            "reviews_delivered": frozenset(found.delivered),
+        }
+
+    def take(self, store: Store, campaign: str, key: str, seq: int) -> None:
+        if key == layout.review_key(campaign, seq, "review.json"):
+            self.records[seq] = read_record(store, key, ReviewRecord)
+        elif key.startswith(layout.review_key(campaign, seq, "verdict-")):
+            self.verdicts.setdefault(seq, []).append(read_record(store, key, ReviewVerdict))
+        elif key == layout.review_batch_prefix(campaign, seq) + layout.READY:
             self.exported.add(seq)
         elif key == layout.review_delivery_prefix(campaign, seq) + layout.DONE:
             self.delivered.add(seq)
-        return key.startswith((layout.review_batch_prefix(campaign, seq), layout.review_delivery_prefix(campaign, seq)))
