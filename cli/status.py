@@ -123,6 +123,7 @@ def status(
     """The campaign so far: one row per round, then its labels, spend, forecast and open batches."""
     from alflow.ledger.ledger import Ledger
     from alflow.reporting.reports import campaign_outlook, status_rows
+    from alflow.reporting.review_report import review_json
     from alflow.reporting.vendor_quality import quality_json
 
     with errors_as_exit_codes():
@@ -148,6 +149,7 @@ def status(
                 "batches_in_flight": limit,
                 "open_batches": [{**asdict(b), "age_seconds": b.age_seconds()} for b in batches],
                 "quality": quality_json(state),
+                "reviews": review_json(state),
             }
         )
         return

@@ -24,7 +24,7 @@ from alflow.operations.dataset import labeled_dataset
 from alflow.operations.demo import write_demo_data
 from alflow.operations.label_review import request_review
 from alflow.operations.plain import plain_round
-from alflow.reporting.review_report import review_lines
+from alflow.reporting.review_report import review_json, review_lines
 from alflow.round.context import RoundContext
 from alflow.round.inputs import validate_inputs
 
@@ -103,6 +103,8 @@ def test_a_review_corrects_and_confirms_labels_once_and_the_next_round_trains_on
     assert state.rounds[2].labels_used == 80
 
     assert ingest_campaign(campaign).reviewed_now == ()  # a re-run takes nothing in twice
+    [entry] = review_json(state)
+    assert entry["corrected"] == len(corrected) and entry["awaiting"] == [] and entry["reason"] == "a test"
     [line] = review_lines(state)
     assert f"{len(corrected)} corrected, {10 - len(corrected)} confirmed, 0 dropped, 0 awaiting" in line
 

@@ -83,12 +83,22 @@ def _origins(ctx: RoundContext, ids: list[str]) -> list[str]:
     return ["vendor" if i in human else "seed" if i in ctx.inputs.seed_labels else "vendor_machine" for i in ids]
 
 
+def label_issues(given: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(quality, flagged) of labels `given` as class indices into the columns of out-of-fold
+    probabilities `proba` (n, k): each label's self-confidence (0-1, low: likely wrong) and whether
+    confident learning flags it as an error (pruned by the estimated noise rate)."""
+    find_label_issues, get_label_quality_scores = _cleanlab()
+    quality = get_label_quality_scores(given, proba)
+    flagged = find_label_issues(given, proba, filter_by="prune_by_noise_rate")
+    return np.asarray(quality, dtype=float), np.asarray(flagged, dtype=bool)
+
+
 def score_labels(ctx: RoundContext) -> LabelScores:
     """The campaign's labels not reviewed yet, scored for likely errors (see the module). Raises
     ConfigError for tags or numbers, or fewer than two classes with two labels each."""
     if not ctx.config.label_kind.is_class:
         raise ConfigError(f"alflow review reviews one class per item; labels.kind is {ctx.config.labels.kind}")
-    find_label_issues, get_label_quality_scores = _cleanlab()
+    _cleanlab()  # before any work: without the extra, say so in one line
     labels = {i: lab for i, lab in ctx.labeled.items() if i not in ctx.state.reviewed_ids}
     classes, counts = np.unique(list(labels.values()), return_counts=True)
     common = set(classes[counts >= 2])
@@ -102,9 +112,7 @@ def score_labels(ctx: RoundContext) -> LabelScores:
     if found is None:
         raise ConfigError("alflow review: too few labels per class to cross-validate the model")
     proba, truth, columns = found
-    given = np.searchsorted(columns, truth)
-    quality = get_label_quality_scores(given, proba)
-    flagged = find_label_issues(given, proba, filter_by="prune_by_noise_rate")
+    quality, flagged = label_issues(np.searchsorted(columns, truth), proba)
     order = sorted(range(len(ids)), key=lambda k: (not flagged[k], float(quality[k]), ids[k]))
     chosen = [ids[k] for k in order]
     return LabelScores(

@@ -58,3 +58,24 @@ def review_lines(state: CampaignState) -> list[str]:
             f"{waiting} awaiting an answer"
         )
     return lines
+
+
+def review_json(state: CampaignState) -> list[dict]:
+    """`alflow status --json`: each review with its counts and the items still awaiting an answer."""
+    out = []
+    for seq, review in sorted(state.reviews.items()):
+        counts = Counter(outcome for outcome, s, _ in state.review_outcomes.values() if s == seq)
+        out.append(
+            {
+                "review": seq,
+                "asked_before": review.asked_before,
+                "labels": len(review.items),
+                "reason": review.reason,
+                "by": review.by,
+                "at": review.at,
+                "exported": seq in state.reviews_exported,
+                **{outcome: counts.get(outcome, 0) for outcome in OUTCOMES},
+                "awaiting": state.review_missing(seq),
+            }
+        )
+    return out
