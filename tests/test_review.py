@@ -175,3 +175,17 @@ def test_review_refuses_bad_requests_in_one_line(campaign):
     spent = campaign.model_copy(update={"budget": campaign.budget.model_copy(update={"max_labels": 20})})
     with pytest.raises(ConfigError, match="budget is spent"):
         request_review(spent)
+
+
+def test_a_label_studio_review_pre_annotates_each_task_with_its_current_label(tmp_path):
+    path = write_demo_data(tmp_path, bucket=None, max_labels=60, batch_size=10, fmt="label_studio")
+    config = load_campaign(path)
+    review = request_review(config, count=3).review
+    assert review is not None
+    store = open_store(config.vendor.bucket)
+    prefix = layout.review_batch_prefix(config.campaign, 1)
+    tasks = json.loads(store.read(prefix + formats.get("label_studio").batch_file))
+    assert [t["data"]["id"] for t in tasks] == review.items
+    shown = [t["predictions"][0]["result"][0]["value"]["choices"] for t in tasks]
+    assert shown == [[label] for label in review.labels]
+    assert store.exists(prefix + "tasks/tasks.json") and store.exists(prefix + "label_config.xml")

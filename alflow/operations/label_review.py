@@ -186,6 +186,8 @@ def export_review(ctx: RoundContext, record: ReviewRecord) -> str:
     )
     reference = bool(config.pool.reference_column)
     extras = fmt.batch_extras(config.classes, text_column=text_column, reference=reference, kind=kind)
+    if fmt.batch_copy:  # Label Studio's tasks again, alone, for a source storage with its default settings
+        extras = {**extras, fmt.batch_copy: payload}
     prefix = layout.review_batch_prefix(config.campaign, record.seq)
     files = BatchFiles(fmt.batch_file, payload, metadata, extras)
     return ctx.ledger.write_batch(record.asked_before, files, prefix=prefix)
