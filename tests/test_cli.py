@@ -111,6 +111,8 @@ def test_status_without_a_cost_per_label_counts_labels_only(campaign_file, campa
         "changes": [],
         "batches_in_flight": 1,
         "open_batches": [],
+        "quality": {"annotators": [], "vendor": None},
+        "reviews": [],
     }
     assert "no rounds yet" in alflow("status", campaign_file).output
 
