@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import campaign, check, control, dataset, rounds, serve, status, tools, watch
+from cli import campaign, check, control, dataset, review, rounds, serve, status, tools, watch
 from cli.console import start
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.command()(check.check)
 app.command(name="round")(rounds.round_)
 app.command(name="write-off")(rounds.write_off)
 app.command()(dataset.dataset)
+app.command()(review.review)
 app.command()(control.pause)
 app.command()(control.resume)
 app.command()(control.change)

@@ -90,6 +90,7 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
     from alflow.reporting.dashboard import experiment_url, ui_command
     from alflow.reporting.label_cost import time_line
     from alflow.reporting.outlook import STOP_REASONS
+    from alflow.reporting.review_report import review_lines
     from alflow.reporting.vendor_quality import quality_lines
 
     lines = [f"labels: {seen.labels_text()}", f"spend: {seen.spend_text() or 'no cost per label set'}"]
@@ -111,6 +112,7 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
     lines += quality_lines(state)
     if timed := time_line(state, per_class=campaign.labels.kind == "class"):
         lines.append(timed)
+    lines += review_lines(state)
     if experiment_id := state.rounds[max(state.rounds)].tracking.experiment_id:
         serve = f" (serve it with `{command}`)" if (command := ui_command(campaign.tracking.uri)) else ""
         lines.append(f"MLflow: {experiment_url(campaign.tracking.uri, experiment_id)}{serve}")
@@ -125,6 +127,7 @@ def status(
     from alflow.ledger.ledger import Ledger
     from alflow.reporting.label_cost import time_json
     from alflow.reporting.reports import campaign_outlook, status_rows
+    from alflow.reporting.review_report import review_json
     from alflow.reporting.vendor_quality import quality_json
 
     with errors_as_exit_codes():
@@ -151,6 +154,7 @@ def status(
                 "open_batches": [{**asdict(b), "age_seconds": b.age_seconds()} for b in batches],
                 "quality": quality_json(state),
                 "label_time": time_json(state),
+                "reviews": review_json(state),
             }
         )
         return

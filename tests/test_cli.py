@@ -112,6 +112,8 @@ def test_status_without_a_cost_per_label_counts_labels_only(campaign_file, campa
         "batches_in_flight": 1,
         "open_batches": [],
         "quality": {"annotators": [], "vendor": None},  # no gold, no votes yet: no evidence
+        "label_time": None,  # no tool has recorded a time yet
+        "reviews": [],
     }
     assert "no rounds yet" in alflow("status", campaign_file).output
 

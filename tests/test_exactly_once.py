@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 
 from alflow.config import load_campaign
 from alflow.errors import RoundConflictError
-from alflow.exchange import layout
+from alflow.exchange import formats, layout
 from alflow.exchange.local import LocalStore
 from alflow.intake.ingest import ingest_campaign
 from alflow.ledger import claims
@@ -316,6 +316,32 @@ def test_a_watcher_killed_between_the_event_and_its_notice_announces_again_then_
 
     after = subprocess.run(watch, env=child_env(), capture_output=True, text=True, timeout=300)
     assert after.returncode == 0 and after.stdout == "", after.stdout + after.stderr  # a restart re-announces nothing
+
+
+def test_a_review_killed_between_its_record_and_its_export_is_finished_then_never_asked_again(campaign_file, campaign):
+    from alflow.operations.label_review import request_review
+
+    [point] = killing_at("review:before_export")
+    killed = subprocess.run(
+        [ALFLOW, "review", str(campaign_file), "--count", "4"],
+        env=child_env(ALFLOW_CRASH_AT=point),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    state = campaign_state(campaign)
+    [asked] = state.reviews.values()
+    assert state.reviews_exported == frozenset() and state.labels_asked == 4  # recorded, so charged; not exported
+
+    finished = request_review(campaign, count=4)
+    assert finished.resumed and finished.review == asked  # the same items, exported now; nothing new asked
+    fmt = formats.get(campaign.vendor.format)
+    store = bucket(campaign)
+    assert fmt.batch_ids(store.read(layout.review_batch_prefix(campaign.campaign, 1) + fmt.batch_file)) == asked.items
+    again = request_review(campaign, count=4)
+    assert again.review is not None and again.review.seq == 2 and not set(again.review.items) & set(asked.items)
+    assert campaign_state(campaign).labels_asked == 8
 
 
 def test_every_crash_point_is_killed_by_a_test():

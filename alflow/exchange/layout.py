@@ -5,6 +5,8 @@
     ledger/control/0001-pause.json   the campaign paused or resumed, in order, each written once
     ledger/changes/0001.json         the campaign's settings (budget, strategy, stopping) as changed, in order
     ledger/stopset.json              the stop set models are compared on (stopping.stable_predictions), once
+    ledger/reviews/review-0001/...   a review of labels already taken: its request, then a verdict per delivery file
+    batches/review-0001/, deliveries/review-0001/   its batch and the vendor's answers, as a round's
     batches/round-0001/<batch file>  the batch for the vendor, then batch.json, then _READY last
     deliveries/round-0001/...        the vendor's label files, then _DONE last
     quarantine/round-0001/...        rejected files or rows, with a .reason.json beside each
@@ -92,3 +94,35 @@ def stray_key(campaign: str, digest: str) -> str:
 def is_round_dir(part: str) -> bool:
     """Whether a key part is a round folder as alflow names them (round-0001, not round-1)."""
     return round_of(part) is not None and part == round_dir(int(part[6:]))
+
+
+REVIEW = "review-"  # a review batch's folder name: review-0001, beside the round folders
+
+
+def review_dir(seq: int) -> str:
+    return f"{REVIEW}{seq:04d}"
+
+
+def review_of(key: str) -> int | None:
+    """The review number a key lives under (a `review-NNNN` folder, not a file's name), or None."""
+    for part in key.split("/")[:-1]:
+        if part.startswith(REVIEW) and part[len(REVIEW) :].isdigit():
+            return int(part[len(REVIEW) :])
+    return None
+
+
+def review_prefix(campaign: str) -> str:
+    """Where the records of reviews of labels already taken live (alflow.operations.review)."""
+    return f"{campaign}/ledger/reviews/"
+
+
+def review_key(campaign: str, seq: int, name: str) -> str:
+    return f"{review_prefix(campaign)}{review_dir(seq)}/{name}"
+
+
+def review_batch_prefix(campaign: str, seq: int) -> str:
+    return f"{campaign}/batches/{review_dir(seq)}/"
+
+
+def review_delivery_prefix(campaign: str, seq: int) -> str:
+    return f"{campaign}/deliveries/{review_dir(seq)}/"

@@ -40,7 +40,7 @@ from alflow.errors import DataValidationError
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import Format, ReadOptions
 from alflow.exchange.store import Store
-from alflow.intake import completion, gold, strays
+from alflow.intake import completion, gold, review_verdicts, strays
 from alflow.intake.fetch import NOT_COPIED, Refusal, fetch, probe
 from alflow.intake.votes import Judge, Verdict
 from alflow.kinds import LABEL_NOT_IN_CLASS_SET
@@ -452,12 +452,14 @@ def ingest_campaign(config: CampaignConfig) -> CampaignState:
 
     Bad rows and files are quarantined with their reasons and reported (`ingested_now`), never
     raised: the valid part of a delivery is accepted and the rest stays outstanding. Files the
-    vendor left where nothing reads them are recorded once and reported (`strays_now`).
+    vendor left where nothing reads them are recorded once and reported (`strays_now`), and the
+    verdicts of delivered reviews taken in (`reviewed_now`, alflow.intake.review_verdicts).
     """
     ledger = Ledger.of(config)
     intake = Intake(ledger, config, ledger.state())
     written, found = intake.deliveries(), intake.strays()
-    return replace(ledger.state(), ingested_now=tuple(written), strays_now=tuple(found))
+    reviewed = review_verdicts.ingest_reviews(ledger, config)
+    return replace(ledger.state(), ingested_now=tuple(written), strays_now=tuple(found), reviewed_now=tuple(reviewed))
 
 
 def summary(records: list[IngestRecord], strays: tuple[StrayRecord, ...] | list[StrayRecord] = ()) -> dict[str, Any]:

@@ -30,6 +30,7 @@ CRASH_POINTS = (
     "export:after:metadata",  # batch.json is written, not _READY
     "export:after:marker",  # _READY is written: the vendor may take the batch
     "watch:after_emit",  # a delivery's event is sent, its notice not written
+    "review:before_export",  # `alflow review`: the review is recorded, its batch not exported
 )
 
 

@@ -20,6 +20,8 @@ from alflow.ledger.records import (
     BatchMetadata,
     DeliveryNotice,
     IngestRecord,
+    ReviewRecord,
+    ReviewVerdict,
     RoundRecord,
     StrayRecord,
     WriteOff,
@@ -166,10 +168,31 @@ class Ledger:
             return False
         return True
 
-    def write_batch(self, round_: int, batch: BatchFiles) -> str:
+    def record_review(self, record: ReviewRecord) -> ReviewRecord:
+        """Commit a review's request (`alflow review`); RoundConflictError if another run took its number."""
+        try:
+            self.store.write_once(layout.review_key(self.campaign, record.seq, "review.json"), record.to_json())
+        except AlreadyExistsError:
+            raise RoundConflictError(
+                f"review {record.seq} of campaign {self.campaign!r} was recorded by another run meanwhile; "
+                "run `alflow status` to see it"
+            ) from None
+        return record
+
+    def record_review_verdict(self, record: ReviewVerdict) -> bool:
+        """Commit what one file of a review's delivery said; False if that content was already in."""
+        try:
+            self.store.write_once(
+                layout.review_key(self.campaign, record.review, f"verdict-{record.sha256[:32]}.json"), record.to_json()
+            )
+        except AlreadyExistsError:
+            return False
+        return True
+
+    def write_batch(self, round_: int, batch: BatchFiles, *, prefix: str | None = None) -> str:
         """Write a batch's items file, its extras, its metadata and its marker (last); returns where.
-        Safe to re-run after a crash."""
-        prefix = layout.batch_prefix(self.campaign, round_)
+        `prefix`: another folder than the round's (a review's batch). Safe to re-run after a crash."""
+        prefix = prefix or layout.batch_prefix(self.campaign, round_)
         digest = sha256(batch.items)
         _write_if_absent(self.store, prefix + batch.name, batch.items)
         for extra, data in (batch.extras or {}).items():

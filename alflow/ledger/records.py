@@ -407,6 +407,7 @@ class BatchMetadata(Versioned):
     items: str | None = None
     strategy_used: str | None = None
     strategy_reason: str | None = None
+    review: int | None = None  # a review batch's number (labels already taken sent again); None for a round's
 
 
 class InputsCheck(Versioned):
@@ -425,3 +426,49 @@ class InputsCheck(Versioned):
     checked_at: str
     seconds: float
     dimensions: int | None = None  # the length of the pool's vectors (None without a vector column)
+
+
+# --- reviews of labels already taken (alflow.operations.review) -------------------------------------
+
+
+class ReviewRecord(Versioned):
+    """`ledger/reviews/review-NNNN/review.json`: labels already taken sent to the vendor again, once.
+
+    `items` in the exported order (likeliest errors first) with the `labels` they had when asked,
+    where each came from (`origins`: seed | vendor), its label quality (`quality`, 0-1, low: likely
+    wrong) and whether confident learning flagged it (`flagged`); `asked_before` is the round that
+    was next when it was asked. Each item costs one label of the budget."""
+
+    seq: int
+    asked_before: int
+    items: list[str]
+    labels: list[str]
+    origins: list[str]
+    quality: list[float]
+    flagged: list[bool]
+    method: str
+    at: str
+    by: str
+    reason: str | None = None
+
+
+class ReviewVerdict(Versioned):
+    """`ledger/reviews/review-NNNN/verdict-<sha>.json`: what one delivery file of a review said, once
+    (keyed by its bytes). `confirmed`: id -> the label, answered again; `corrected`: id -> [old, new];
+    `dropped`: id -> the old label, which the vendor rejected or said cannot be labeled. An item's
+    first verdict stands (later ones are `duplicates`). `ingested_in`: the round whose opening read it."""
+
+    review: int
+    ingested_in: int
+    file: str
+    sha256: str
+    version: str | None = None
+    ingested_at: str
+    confirmed: dict[str, str] = Field(default_factory=dict)
+    corrected: dict[str, list[str]] = Field(default_factory=dict)
+    dropped: dict[str, str] = Field(default_factory=dict)
+    duplicates: list[str] = Field(default_factory=list)
+    annotators: list[str] = Field(default_factory=list)
+    refused_rows: int = 0
+    reasons: dict[str, int] = Field(default_factory=dict)
+    message: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -22,6 +22,8 @@ from alflow.ledger.records import (
     ControlRecord,
     IngestRecord,
     Record,
+    ReviewRecord,
+    ReviewVerdict,
     RoundRecord,
     SettingsChange,
     StopSet,
@@ -48,10 +50,15 @@ class CampaignState:
     controls: tuple[ControlRecord, ...] = ()  # pauses and resumes, in order (alflow.ledger.control)
     changes: tuple[SettingsChange, ...] = ()  # the settings as recorded, in order (alflow.ledger.changes)
     stop_set: StopSet | None = None  # where successive models are compared (stopping.stable_predictions)
+    reviews: dict[int, ReviewRecord] = field(default_factory=dict)  # labels already taken, sent again
+    review_verdicts: dict[int, list[ReviewVerdict]] = field(default_factory=dict)  # review -> its files' verdicts
+    reviews_exported: frozenset[int] = frozenset()  # reviews whose batch has its _READY marker
+    reviews_delivered: frozenset[int] = frozenset()  # reviews whose delivery has its _DONE marker
     # The records the call that returned this state wrote: for reporting only, so not part of
     # what the state *is* (two states with the same records are equal).
     ingested_now: tuple[IngestRecord, ...] = field(default=(), compare=False)
     strays_now: tuple[StrayRecord, ...] = field(default=(), compare=False)
+    reviewed_now: tuple[ReviewVerdict, ...] = field(default=(), compare=False)
 
     @property
     def next_round(self) -> int:
@@ -133,7 +140,47 @@ class CampaignState:
 
     @property
     def labels_asked(self) -> int:
-        return len(self.asked_ids)
+        """Labels asked of the vendor: every batch item, and every item sent again for review."""
+        return len(self.asked_ids) + self.reviews_asked
+
+    @property
+    def reviews_asked(self) -> int:
+        return sum(len(review.items) for review in self.reviews.values())
+
+    @cached_property
+    def reviewed_ids(self) -> set[str]:
+        """Items sent for review (answered or not): never picked again, never reviewed twice."""
+        return {i for review in self.reviews.values() for i in review.items}
+
+    @cached_property
+    def review_outcomes(self) -> dict[str, tuple[str, int, ReviewVerdict]]:
+        """id -> (confirmed | corrected | dropped, review, the verdict record): an item's first verdict,
+        in the order the records were written; later ones are duplicates and change nothing."""
+        out: dict[str, tuple[str, int, ReviewVerdict]] = {}
+        for seq, verdicts in sorted(self.review_verdicts.items()):
+            for verdict in sorted(verdicts, key=lambda v: (v.ingested_at, v.sha256)):
+                for outcome, ids in (
+                    ("confirmed", verdict.confirmed),
+                    ("corrected", verdict.corrected),
+                    ("dropped", verdict.dropped),
+                ):
+                    for id_ in ids:
+                        out.setdefault(id_, (outcome, seq, verdict))
+        return out
+
+    def reviewed(self, labels: dict[str, str]) -> dict[str, str]:
+        """`labels` with the reviews' verdicts applied: a corrected label replaced, a dropped one removed."""
+        out = dict(labels)
+        for id_, (outcome, _, verdict) in self.review_outcomes.items():
+            if outcome == "corrected" and id_ in out:
+                out[id_] = verdict.corrected[id_][1]
+            elif outcome == "dropped":
+                out.pop(id_, None)
+        return out
+
+    def review_missing(self, seq: int) -> list[str]:
+        """Items of review `seq` without a verdict yet."""
+        return [i for i in self.reviews[seq].items if i not in self.review_outcomes]
 
     @property
     def human_labels_asked(self) -> int:
@@ -200,7 +247,7 @@ def load_state(store: Store, campaign: str) -> CampaignState:
     controls: list[ControlRecord] = []
     changes: list[SettingsChange] = []
     stop_set = None
-    for key in store.list(f"{campaign}/"):
+    for key in (keys := store.list(f"{campaign}/")):
         if key == layout.stop_set_key(campaign):
             stop_set = read_record(store, key, StopSet)
             continue
@@ -241,9 +288,45 @@ def load_state(store: Store, campaign: str) -> CampaignState:
         ingests,
         auto,
         given_up,
-        vendor_keys=tuple(vendor_keys),
+        vendor_keys=tuple(k for k in vendor_keys if layout.review_of(k) is None),  # a review's answers are read
         reported=frozenset(reported),
         controls=tuple(sorted(controls, key=lambda c: c.seq)),
         changes=tuple(sorted(changes, key=lambda c: c.seq)),
         stop_set=stop_set,
+        **_Reviews.of(store, campaign, keys),
     )
+
+
+@dataclass
+class _Reviews:
+    """The review records, verdicts and markers met in a listing (alflow.operations.review)."""
+
+    records: dict[int, ReviewRecord] = field(default_factory=dict)
+    verdicts: dict[int, list[ReviewVerdict]] = field(default_factory=dict)
+    exported: set[int] = field(default_factory=set)
+    delivered: set[int] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, store: Store, campaign: str, keys: list[str]) -> dict[str, Any]:
+        """The state's review fields from a listing's `keys` (the vendor's files under a review's
+        delivery folder are read by alflow.intake.review_verdicts, not reported as strays)."""
+        found = cls()
+        for key in keys:
+            if (seq := layout.review_of(key)) is not None:
+                found.take(store, campaign, key, seq)
+        return {
+            "reviews": found.records,
+            "review_verdicts": found.verdicts,
+            "reviews_exported": frozenset(found.exported),
+            "reviews_delivered": frozenset(found.delivered),
+        }
+
+    def take(self, store: Store, campaign: str, key: str, seq: int) -> None:
+        if key == layout.review_key(campaign, seq, "review.json"):
+            self.records[seq] = read_record(store, key, ReviewRecord)
+        elif key.startswith(layout.review_key(campaign, seq, "verdict-")):
+            self.verdicts.setdefault(seq, []).append(read_record(store, key, ReviewVerdict))
+        elif key == layout.review_batch_prefix(campaign, seq) + layout.READY:
+            self.exported.add(seq)
+        elif key == layout.review_delivery_prefix(campaign, seq) + layout.DONE:
+            self.delivered.add(seq)

@@ -40,6 +40,7 @@ from alflow.ledger.ledger import Ledger
 from alflow.ledger.records import AutoLabelFile, IngestRecord, sha256
 from alflow.ledger.state import CampaignState
 from alflow.reporting import tracking
+from alflow.reporting.review_report import review_counts
 from alflow.reporting.round_run import campaign_params
 from alflow.round import pool
 from alflow.round.context import RoundContext
@@ -71,6 +72,13 @@ PROVENANCE: dict[str, tuple[pa.DataType, str]] = {
         "seconds the vendor's annotators spent on the item, summed over its votes, as their tool recorded it "
         "(Label Studio lead_time, Ground Truth timeSpentInSeconds, Labelbox seconds_to_create); null: not recorded",
     ),
+    "review": (
+        pa.string(),
+        "a review's verdict on the label (`alflow review`): confirmed | corrected | dropped (not trained on) | "
+        "awaiting; null: never reviewed",
+    ),
+    "corrected_from": (pa.string(), "the label a review corrected (null: not corrected)"),
+    "reviewed_in": (pa.int32(), "the round whose opening took the review's verdict in"),
 }
 
 
@@ -93,6 +101,9 @@ class Row:
     confidence: float | None = None
     trained_on: bool = True
     seconds: float | None = None
+    review: str | None = None
+    corrected_from: str | None = None
+    reviewed_in: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +143,10 @@ def state_at(state: CampaignState, round_: int) -> CampaignState:
         written_off={r: ids for r, ids in state.written_off.items() if r <= round_},
         exported=frozenset(r for r in state.exported if r <= round_),
         delivered=frozenset(r for r in state.delivered if r <= round_),
+        reviews={s: rec for s, rec in state.reviews.items() if rec.asked_before <= round_},
+        review_verdicts={
+            s: [v for v in verdicts if v.ingested_in <= round_] for s, verdicts in state.review_verdicts.items()
+        },
     )
 
 
@@ -218,7 +233,21 @@ def labeled_rows(ledger: Ledger, config: CampaignConfig, state: CampaignState, s
                 rows[row.id] = row
         for row in _model_rows(ledger, state, round_):
             rows.setdefault(row.id, row)
-    return list(rows.values())
+    return [_reviewed(state, row) for row in rows.values()]
+
+
+def _reviewed(state: CampaignState, row: Row) -> Row:
+    """The row with its review's verdict (a corrected label in place of the old one, which it keeps)."""
+    if row.id not in state.reviewed_ids or row.origin == MODEL:
+        return row
+    if row.id not in state.review_outcomes:
+        return replace(row, review="awaiting")
+    outcome, _, verdict = state.review_outcomes[row.id]
+    row = replace(row, review=outcome, reviewed_in=verdict.ingested_in)
+    if outcome == "corrected":
+        old, new = verdict.corrected[row.id]
+        return replace(row, label=new, corrected_from=old)
+    return replace(row, trained_on=False) if outcome == "dropped" else row
 
 
 def _content_columns(config: CampaignConfig, features: list[str]) -> list[str]:
@@ -327,6 +356,7 @@ def dataset_card(ctx: RoundContext, rows: list[Row], data: bytes) -> dict[str, A
         "labels_used_by_model": last.labels_used if last else len(rows),
         "asked_without_label": len(asked - {r.id for r in rows}),
         "written_off": sum(len(ids) for ids in state.written_off.values()),
+        "reviews": {"asked": state.reviews_asked, **review_counts(state)},
         "votes_unavailable": sum(1 for r in rows if r.origin != SEED and r.origin != MODEL and r.votes is None),
         "spend": _spend(config, state, rows),
         "time": _time(rows),
@@ -355,6 +385,11 @@ def card_markdown(card: dict[str, Any], data_file: str) -> str:
         f"- the model trains on {card['trained_on']}; asked of the vendor without a label yet: "
         f"{card['asked_without_label']} (written off: {card['written_off']})",
     ]
+    if (reviews := card.get("reviews")) and reviews["asked"]:
+        lines.append(
+            f"- reviewed (`alflow review`): {reviews['asked']} asked, {reviews['corrected']} corrected, "
+            f"{reviews['confirmed']} confirmed, {reviews['dropped']} dropped (not trained on)"
+        )
     if card["votes_unavailable"]:
         lines.append(f"- votes unknown for {card['votes_unavailable']} (their delivery file is gone or was rewritten)")
     if spend:

@@ -16,6 +16,7 @@ from alflow.ledger.records import RoundRecord
 from alflow.ledger.state import CampaignState
 from alflow.reporting.agreement import agreement_text
 from alflow.reporting.outlook import Outlook, outlook
+from alflow.reporting.review_report import verdict_text
 from alflow.reporting.vendor_quality import gold_text
 from alflow.round.context import RoundContext
 from alflow.values import counted
@@ -67,6 +68,7 @@ class RoundReport:
     stop_set_kappa_mean: float | None = None  # its mean over the rule's window
     agreement_text: str | None = None
     gold: str | None = None  # the vendor's and its annotators' accuracy on gold (alflow.reporting.vendor_quality)
+    review: str | None = None  # the review verdicts this run took in (alflow.reporting.review_report)
 
     def ingest_message(self) -> str:
         """What this run took from the vendor, or '' when it took nothing."""
@@ -94,7 +96,8 @@ class RoundReport:
         changed = f"; settings changed: {self.settings_changed}" if self.settings_changed else ""
         lifted = f"; goes on: {self.stop_lifted}" if self.stop_lifted else ""
         gold = f"; {self.gold}" if self.gold else ""
-        return self._message() + auto + self.ingest_message() + gold + changed + lifted
+        review = f"; {self.review}" if self.review else ""
+        return self._message() + auto + self.ingest_message() + review + gold + changed + lifted
 
     def open_batches(self) -> str:
         """The batches the vendor holds, as '10 labels from round 3, 4 labels from round 4'."""
@@ -158,6 +161,7 @@ def idle_report(ctx: RoundContext) -> RoundReport:
     vendor, or a stream round with no new file."""
     config, state = ctx.config, ctx.state
     fields = {**_open_fields(ctx), **_ingest_fields(state), "gold": gold_text(state)}
+    fields["review"] = verdict_text(state.reviewed_now)
     if (pause := state.paused) is not None:
         return RoundReport(
             config.campaign, "paused", paused_since=pause.at, paused_by=pause.by, pause_reason=pause.reason, **fields
@@ -230,6 +234,7 @@ def round_report(ctx: RoundContext, record: RoundRecord | None = None, batch_uri
         agreement_text=agreement_text(record.stability, ctx.config),
         **_screened(ctx, record),
         gold=gold_text(ctx.state),
+        review=verdict_text(ctx.state.reviewed_now),
         **_open_fields(ctx),
         **_outlook_fields(context_outlook(ctx, record)),
         **_ingest_fields(ctx.state),

@@ -113,16 +113,18 @@ class RoundContext:
     @cached_property
     def labeled(self) -> dict[str, str]:
         """Seed labels plus every ingested vendor label (a vendor label wins on the same id), and the
-        vendor tool's own auto-labels when the campaign trains on them (`vendor.machine_labels`)."""
+        vendor tool's own auto-labels when the campaign trains on them (`vendor.machine_labels`), with
+        the verdicts of reviews applied (a label corrected or dropped: alflow.operations.review)."""
         machine = self.state.vendor_machine_labels() if self.config.vendor.machine_labels == "train" else {}
-        return {**self.inputs.seed_labels, **machine, **self.state.human_labels()}
+        return self.state.reviewed({**self.inputs.seed_labels, **machine, **self.state.human_labels()})
 
     @cached_property
     def taken(self) -> set[str]:
-        """Items no strategy may pick: labeled, already asked, already labeled by the model, or in
-        the stop set (stopping.stable_predictions)."""
+        """Items no strategy may pick: labeled, already asked, already labeled by the model, in
+        the stop set (stopping.stable_predictions), or sent for review (a dropped label stays dropped)."""
         stop_set = set(self.state.stop_set.ids) if self.state.stop_set else set()
-        return set(self.labeled) | set(self.state.asked_ids) | set(self.state.auto_labeled()) | stop_set
+        taken = set(self.labeled) | set(self.state.asked_ids) | set(self.state.auto_labeled()) | stop_set
+        return taken | self.state.reviewed_ids
 
     @property
     def pool_left(self) -> int:
