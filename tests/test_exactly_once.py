@@ -54,6 +54,14 @@ def killing_at(*points: str) -> list[str]:
     return list(points)
 
 
+# Points killed inside a test's body, registered when the module loads: every xdist worker knows them.
+AT_ROUND_AFTER_CLAIM = killing_at("round:after_claim")[0]
+AT_EXPORT_AFTER_MARKER = killing_at("export:after:marker")[0]
+AT_COMMIT_BEFORE = killing_at("commit:before")[0]
+AT_WATCH_AFTER_EMIT = killing_at("watch:after_emit")[0]
+AT_REVIEW_BEFORE_EXPORT = killing_at("review:before_export")[0]
+
+
 def child_env(**extra: str) -> dict[str, str]:
     from prefect.settings import PREFECT_API_URL
 
@@ -111,7 +119,7 @@ def commit_round_one(campaign) -> RoundRecord:
 
 
 def test_a_run_killed_after_claiming_the_round_does_not_block_the_next(campaign_file, campaign):
-    [point] = killing_at("round:after_claim")
+    point = AT_ROUND_AFTER_CLAIM
     run_stage_killed_at(campaign_file, point, "opening.claim_round(opening.open_round(c))")
     assert bucket(campaign).exists(layout.ledger_key(campaign.campaign, 1, "claim-0001.json"))
 
@@ -142,7 +150,7 @@ def test_an_export_killed_before_its_marker_is_finished_by_the_next_round(campai
 
 
 def test_an_export_killed_after_its_marker_is_complete_and_not_redone(campaign_file, campaign):
-    [point] = killing_at("export:after:marker")
+    point = AT_EXPORT_AFTER_MARKER
     run_round_killed_at(campaign_file, point)
     store = bucket(campaign)
     prefix = layout.batch_prefix(campaign.campaign, 1)
@@ -156,7 +164,7 @@ def test_an_export_killed_after_its_marker_is_complete_and_not_redone(campaign_f
 
 
 def test_a_round_killed_between_logging_and_commit_is_redone_once(campaign_file, campaign):
-    [point] = killing_at("commit:before")
+    point = AT_COMMIT_BEFORE
     run_round_killed_at(campaign_file, point)
     assert campaign_state(campaign).rounds == {}  # logged to MLflow, but nothing decided
 
@@ -294,7 +302,7 @@ def test_rerunning_an_export_or_an_ingest_changes_nothing(campaign_file, campaig
 
 
 def test_a_watcher_killed_between_the_event_and_its_notice_announces_again_then_never(campaign_file, campaign):
-    [point] = killing_at("watch:after_emit")
+    point = AT_WATCH_AFTER_EMIT
     commit_round_one(campaign)
     open_round(campaign)  # finishes round 1's export
     deliver(campaign, 1, "id,label\n")
@@ -321,7 +329,7 @@ def test_a_watcher_killed_between_the_event_and_its_notice_announces_again_then_
 def test_a_review_killed_between_its_record_and_its_export_is_finished_then_never_asked_again(campaign_file, campaign):
     from alflow.operations.label_review import request_review
 
-    [point] = killing_at("review:before_export")
+    point = AT_REVIEW_BEFORE_EXPORT
     killed = subprocess.run(
         [ALFLOW, "review", str(campaign_file), "--count", "4"],
         env=child_env(ALFLOW_CRASH_AT=point),
