@@ -364,21 +364,21 @@ def main() -> None:
         os.environ["AWS_ENDPOINT_URL_S3"] = f"http://{host}:{port}"
     api, server = start_prefect(work / "prefect-home")
     start_load, results = load_average(), []
+    suffix = "" if args.store == "local" and args.files == 1 else f"_{args.store}_{args.files}files"
+    suffix += "_streamed" if args.streamed else ""
+    command = "python benchmarks/round_scale.py " + " ".join(sys.argv[1:])
+    RESULTS.mkdir(exist_ok=True)
     try:
         template = mlflow_template(work)
-        for n in args.rows:
+        for n in args.rows:  # the tables are written after each size, so a long run keeps what it measured
             results.append(one_size(n, args, work, api, template))
+            (RESULTS / f"round_scale{suffix}.json").write_text(json.dumps(results, indent=2))
+            (RESULTS / f"round_scale{suffix}.md").write_text(markdown(results, command, (start_load, load_average())))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         if moto is not None:
             moto.stop()
         shutil.rmtree(work, ignore_errors=True)
-    suffix = "" if args.store == "local" and args.files == 1 else f"_{args.store}_{args.files}files"
-    suffix += "_streamed" if args.streamed else ""
-    command = "python benchmarks/round_scale.py " + " ".join(sys.argv[1:])
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"round_scale{suffix}.json").write_text(json.dumps(results, indent=2))
-    (RESULTS / f"round_scale{suffix}.md").write_text(markdown(results, command, (start_load, load_average())))
     print((RESULTS / f"round_scale{suffix}.md").read_text())
 
 
