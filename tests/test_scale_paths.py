@@ -4,9 +4,14 @@ number of items whatever the pool holds, checked on small data against the unbou
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alflow.data.features import check_feature_batches, check_features
+from alflow.errors import DataValidationError
 from alflow.round.autolabel import most_confident
 
 
@@ -41,3 +46,48 @@ def test_keeping_the_most_confident_part_by_part_keeps_what_one_sort_of_all_woul
     expected = _all_then_top(confidence, limit)
     assert kept_ids[order].tolist() == ids[expected].tolist()
     assert kept_labels[order].tolist() == labels[expected].tolist()
+
+
+def _pool_chunks(bad: object, row: int, column: str) -> list[pd.DataFrame]:
+    """Three chunks of a pool (ids, two float32 and one int feature) with `bad` at `row` of `column`."""
+    frame = pd.DataFrame(
+        {
+            "id": [f"item-{i:03d}" for i in range(30)],
+            "f0": np.linspace(0, 1, 30, dtype=np.float32),
+            "f1": np.arange(30, dtype=np.float64),
+            "n": np.arange(30, dtype=np.int64),
+        }
+    )
+    if bad is not None:
+        frame[column] = frame[column].astype(str if isinstance(bad, str) else frame[column].dtype)
+        frame.loc[row, column] = bad
+    return [frame.iloc[start : start + 10] for start in range(0, 30, 10)]
+
+
+@pytest.mark.parametrize(
+    ("bad", "row", "column"),
+    [
+        (None, 0, "f0"),
+        (float("nan"), 17, "f0"),
+        (float("inf"), 3, "f1"),
+        (-float("inf"), 29, "f1"),
+        ("bright", 12, "f1"),
+    ],
+    ids=["clean", "nan-second-chunk", "inf-first-chunk", "minus-inf-last-row", "text"],
+)
+def test_the_pool_feature_check_on_arrow_batches_says_what_the_frame_check_says(bad, row, column):
+    chunks = _pool_chunks(bad, row, column)
+    features = ["f0", "f1", "n"]
+    batches = [pa.RecordBatch.from_pandas(c, preserve_index=False) for c in chunks]
+    expected = None
+    try:
+        check_features([c.reset_index(drop=True) for c in chunks], features, id_column="id", source="pool")
+    except DataValidationError as error:
+        expected = str(error)
+    if expected is None:
+        check_feature_batches(batches, features, id_column="id", source="pool")
+        return
+    assert f"row {row + 1} (id 'item-{row:03d}')" in expected
+    with pytest.raises(DataValidationError) as raised:
+        check_feature_batches(batches, features, id_column="id", source="pool")
+    assert str(raised.value) == expected
