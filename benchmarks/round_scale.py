@@ -307,14 +307,15 @@ def markdown(results: list[dict], command: str, loads: tuple[str, str]) -> str:
         f"2-core machine: load average {loads[0]} at the start, "
         f"{loads[1]} at the end (1, 5, 15 min); each round's load at its start is in the JSON.",
         "",
-        "| pool rows | floor s (of which pass) | floor peak MB | round 1 s | round 1 peak MB | round 2 (warm) s "
+        "| pool rows | floor s (seed rows read; pass) | floor peak MB | round 1 s | round 1 peak MB | round 2 (warm) s "
         "| round 2 peak MB | round 1 / floor | warm / floor |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         f, (one, two) = r["floor"], r["rounds"]
         lines.append(
-            f"| {r['rows']:,} | {f['wall']:.1f} ({f['pass']:.1f}) | {_mb(f['peak_rss'])} | {one['wall']:.1f} | "
+            f"| {r['rows']:,} | {f['wall']:.1f} ({f['read_seed_rows']:.1f}; {f['pass']:.1f}) | {_mb(f['peak_rss'])} | "
+            f"{one['wall']:.1f} | "
             f"{_mb(one['peak_rss'])} | {two['wall']:.1f} | {_mb(two['peak_rss'])} | {one['wall'] / f['wall']:.2f} | "
             f"{two['wall'] / f['wall']:.2f} |"
         )
@@ -323,6 +324,8 @@ def markdown(results: list[dict], command: str, loads: tuple[str, str]) -> str:
         lines += [
             "",
             f"## {r['rows']:,} rows: stages (Prefect task runs)",
+            "",
+            f"Load average at each round's start: round 1 {one.get('load', '?')}, round 2 {two.get('load', '?')}.",
             "",
             "| stage | round 1 s | round 1 peak MB | round 2 s | round 2 peak MB |",
             "|---|---|---|---|---|",
