@@ -1,13 +1,18 @@
 """Scoring on a Dask cluster against scoring in one process, and a model of throughput beyond this machine.
 
-    python benchmarks/dask_scale.py [--rows 10000000] [--workers 2]
+    python benchmarks/dask_scale.py [--rows 10000000] [--workers 2] [--files 1] [--streamed] [--no-cold]
 
 Measured (benchmarks/scale_data.py pool; one Parquet part per 1,000,000-row row group; the round's
 strategy auto and batch 100, on a model fit on the 1,000 seed labels): the same selection
 (alflow.round.select.scoring_job, then the candidates of every part) in this process, and on a
 `distributed.LocalCluster` of `--workers` single-threaded worker processes on loopback (its start-up
 timed apart). The batches must be equal. From Dask's task stream: each part's compute seconds on its
-worker; scheduling overhead = cluster wall - (sum of part seconds / workers).
+worker; scheduling overhead = cluster wall - (sum of part seconds / workers). Peak memory: each
+worker process's VmHWM (its high-water mark since its exec) after the cluster's runs, and this
+process's after validation, training and scoring in one process (the plain path). With `--files`
+and `--streamed` the pool is the one benchmarks/round_scale.py reads with the same flags
+(scale_data.write_streamed: 10 float32 features, file by file); `--no-cold` warms the fresh workers on
+one part each instead of timing a whole pass on them (at 10^8 rows, minutes of a shared machine).
 
 Modelled, not measured: a cluster of W workers on N rows, each worker as fast as one core of this
 machine, parts of 10^6 rows: wall(N, W) = setup + ceil(N / 10^6 / W) x (part seconds + dispatch
@@ -32,13 +37,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from round_scale import write_campaign
-from scale_data import data_root, load_average, pool_path, write_data
+from scale_data import data_root, load_average, pool_path, write_data, write_streamed
 
 RESULTS = Path(__file__).parent / "results"
 PART_ROWS = 1_000_000
 
 
-def measure(n: int, workers: int) -> dict:
+def _peak_rss() -> int:
+    """This process's VmHWM in bytes (run on each worker by Client.run)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def measure(n: int, workers: int, *, files: int = 1, streamed: bool = False, cold: bool = True) -> dict:
     import numpy as np
     from distributed import Client, LocalCluster
 
@@ -52,15 +65,22 @@ def measure(n: int, workers: int) -> dict:
     from alflow.round.select import pool_batches, scoring_job
     from alflow.round.train import train_model
 
-    data = write_data(n)
+    data = write_streamed(n, files=files) if streamed else write_data(n, files=files)
     work = Path(tempfile.mkdtemp(prefix="alflow-dask-scale-", dir=data_root().parent))
     template = work / "mlflow.db"
     template.touch()
     config = load_campaign(
         write_campaign(work / "campaign", data, str(pool_path(data)), str(work / "bucket"), template)
     )
+    started = time.perf_counter()
     ctx = RoundContext(config, validate_inputs(config), campaign_state(config))
+    validation = time.perf_counter() - started
+    started = time.perf_counter()
+    validate_inputs(config)  # a later round's: the record of this version is read, nothing validated
+    reused = time.perf_counter() - started
+    started = time.perf_counter()
     trained = train_model(ctx)
+    training = time.perf_counter() - started
     pool_parts = parts(ctx.pool)
 
     def job():
@@ -69,6 +89,7 @@ def measure(n: int, workers: int) -> dict:
     started = time.perf_counter()
     here = score_batches(job(), pool_batches(ctx))
     in_process = time.perf_counter() - started
+    plain_peak = _peak_rss()
     local_job = job()
     merge_started = time.perf_counter()
     merge_scored([here] * len(pool_parts), local_job.scorer.m)
@@ -82,8 +103,9 @@ def measure(n: int, workers: int) -> dict:
     address = ClusterConfig(address=cluster.scheduler_address)
     try:
         started = time.perf_counter()
-        score_on_cluster(address, job(), pool_parts)  # fresh workers: their first parts pay the imports
-        cold = time.perf_counter() - started
+        # fresh workers: their first parts pay the imports (with --no-cold, only one part per worker)
+        score_on_cluster(address, job(), pool_parts if cold else pool_parts[:workers])
+        cold_seconds = time.perf_counter() - started if cold else None
         started = time.perf_counter()
         with Client(cluster.scheduler_address, set_as_default=False) as client:
             client.scatter([job()], broadcast=True, hash=False)
@@ -94,6 +116,7 @@ def measure(n: int, workers: int) -> dict:
             remote = score_on_cluster(address, job(), pool_parts)
             warm = time.perf_counter() - started
             stream = client.get_task_stream(start=started - 1)
+            worker_peaks = sorted(client.run(_peak_rss).values())
     finally:
         cluster.close()
     part_seconds = [
@@ -107,11 +130,18 @@ def measure(n: int, workers: int) -> dict:
     return {
         "rows": n,
         "workers": workers,
+        "files": files,
+        "streamed": streamed,
         "parts": len(pool_parts),
+        "validation": validation,
+        "validation_reused": reused,
+        "training": training,
         "in_process": in_process,
+        "plain_peak_rss": plain_peak,
+        "worker_peak_rss": worker_peaks,
         "cluster_start": cluster_start,
         "setup": setup,
-        "cold": cold,
+        "cold": cold_seconds,
         "warm": warm,
         "part_seconds": part_seconds,
         "part_median": median,
@@ -141,13 +171,19 @@ def markdown(run: dict, command: str, loads: tuple[str, str]) -> str:
         "",
         "## Measured on this machine",
         "",
-        f"{run['rows']:,} rows in {run['parts']} parts; LocalCluster of {run['workers']} single-threaded worker "
-        "processes on loopback.",
+        f"{run['rows']:,} rows in {run['parts']} parts"
+        + (f" of {run['files']} Parquet files" if run.get("files", 1) > 1 else "")
+        + ("; pool drawn by scale_data.write_streamed (10 float32 features)" if run.get("streamed") else "")
+        + f"; LocalCluster of {run['workers']} single-threaded worker processes on loopback.",
         "",
         "| | seconds |",
         "|---|---|",
+        f"| validation of the pool and labels (first round; in one process) | {run['validation']:.2f} |",
+        f"| validation again, as a later round (the record of this version reused) | {run['validation_reused']:.2f} |",
+        f"| training on the seed labels (reads their rows from the pool) | {run['training']:.2f} |",
         f"| scoring in one process | {run['in_process']:.2f} |",
-        f"| scoring on the cluster, fresh workers (their first parts import alflow) | {run['cold']:.2f} |",
+        "| scoring on the cluster, fresh workers (their first parts import alflow) | "
+        + (f"{run['cold']:.2f} |" if run["cold"] is not None else "not timed (--no-cold) |"),
         f"| scoring on the cluster, warm workers ({run['parts']} tasks, merge) | {run['warm']:.2f} |",
         f"| of which scheduling overhead (warm wall - part seconds / workers) | {run['scheduling_overhead']:.2f} |",
         f"| of which setup: connect, send the job to every worker | {run['setup']:.2f} |",
@@ -157,6 +193,11 @@ def markdown(run: dict, command: str, loads: tuple[str, str]) -> str:
         f"| merging one part's candidates on the client | {run['merge_per_part']:.4f} |",
         f"| LocalCluster start (once) | {run['cluster_start']:.2f} |",
         f"| speed-up on this machine (warm) | {run['in_process'] / run['warm']:.2f}x |",
+        "",
+        "| peak memory | MB |",
+        "|---|---|",
+        f"| one process: validation, training, scoring (VmHWM) | {run['plain_peak_rss'] / 2**20:,.0f} |",
+        *(f"| worker {i + 1} (VmHWM) | {peak / 2**20:,.0f} |" for i, peak in enumerate(run["worker_peak_rss"])),
         "",
         f"Same candidates (and so the same batch) as one process: **{run['same_candidates']}**.",
         "",
@@ -180,15 +221,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--files", type=int, default=1, help="the pool in this many Parquet files")
+    parser.add_argument("--streamed", action="store_true", help="pools drawn file by file (scale_data.write_streamed)")
+    parser.add_argument("--no-cold", action="store_true", help="warm fresh workers on one part each, not a timed pass")
     args = parser.parse_args()
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     start_load = load_average()
-    run = measure(args.rows, args.workers)
+    run = measure(args.rows, args.workers, files=args.files, streamed=args.streamed, cold=not args.no_cold)
     command = "python benchmarks/dask_scale.py " + " ".join(sys.argv[1:])
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "dask_scale.json").write_text(json.dumps(run, indent=2))
-    (RESULTS / "dask_scale.md").write_text(markdown(run, command, (start_load, load_average())))
-    print((RESULTS / "dask_scale.md").read_text())
+    name = "dask_scale" + (f"_{args.rows:.0e}".replace("+", "") if args.streamed else "")
+    (RESULTS / f"{name}.json").write_text(json.dumps(run, indent=2))
+    (RESULTS / f"{name}.md").write_text(markdown(run, command, (start_load, load_average())))
+    print((RESULTS / f"{name}.md").read_text())
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """The whole round at scale (/work/shared/BENCHMARK.md): `alflow round` as a user runs it, in a
 fresh process, on Parquet pools of growing size, against the one-pass floor measured in the same run.
 
-    python benchmarks/round_scale.py --rows 100000 1000000 10000000 [--store local|s3] [--files 1]
+    python benchmarks/round_scale.py --rows 100000 1000000 10000000 [--store local|s3] [--files 1] [--streamed]
 
 For each size: a campaign in a fresh folder (benchmarks/scale_data.py: 20 float features, string
 ids, 1,000 seed labels, a 2,000-row holdout; strategy auto, batch 100, LogisticRegression, MLflow on
-SQLite copied from a template migrated once), then
+SQLite copied from a template migrated once; with `--streamed`, the pools scale_data.write_streamed
+draws file by file instead: 10 float32 features, for 10^8 rows), then
 
 - the floor, in its own process: fit LogisticRegression on the seed labels, stream the pool's
   features in 50,000-row batches through predict_proba and keep the top 100 (np.argpartition);
@@ -38,7 +39,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scale_data import FEATURES, data_root, load_average, pool_path, write_data
+from scale_data import data_root, load_average, pool_path, write_data, write_streamed
 
 RESULTS = Path(__file__).parent / "results"
 BATCH, CHUNK = 100, 50_000
@@ -178,15 +179,16 @@ def floor(pool: str, seed: str) -> dict:
     labels = pd.read_csv(seed, dtype=str)
     wanted = set(labels["id"])
     dataset = ds.dataset(pool, format="parquet")
-    rows = dataset.to_table(columns=["id", *FEATURES], filter=ds.field("id").isin(list(wanted))).to_pandas()
+    features = [name for name in dataset.schema.names if name != "id"]
+    rows = dataset.to_table(columns=["id", *features], filter=ds.field("id").isin(list(wanted))).to_pandas()
     fit_started = time.perf_counter()
     y = labels.set_index("id").loc[rows["id"], "label"].to_numpy()
-    model = LogisticRegression(max_iter=1000).fit(rows[FEATURES], y)
+    model = LogisticRegression(max_iter=1000).fit(rows[features], y)
     fitted = time.perf_counter()
     best = np.zeros(0)
     files = sorted(Path(pool).glob("*.parquet")) if Path(pool).is_dir() else [Path(pool)]
     for path in files:
-        for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=CHUNK, columns=FEATURES):
+        for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=CHUNK, columns=features):
             proba = model.predict_proba(batch.to_pandas())
             part = np.sort(proba, axis=1)
             scores = part[:, -2] - part[:, -1]
@@ -228,7 +230,7 @@ def deliver(bucket: str, data: Path, round_: int) -> None:
     from alflow.exchange.bucket import open_store
 
     store = open_store(bucket)
-    labels = np.load(data / "labels.npy")
+    labels = np.load(data / "labels.npy", mmap_mode="r")
     lines = store.read(layout.batch_prefix("scale", round_) + "items.csv").decode().splitlines()[1:]
     ids = [line.split(",")[0] for line in lines]
     body = "id,label\n" + "".join(f"{i},{labels[int(i[5:])]}\n" for i in ids)
@@ -254,7 +256,7 @@ def upload_pool(data: Path, n: int) -> str:
 
 
 def one_size(n: int, args, work: Path, api: str, template: Path) -> dict:
-    data = write_data(n, files=args.files)
+    data = write_streamed(n, files=args.files) if args.streamed else write_data(n, files=args.files)
     folder = work / f"campaign-{n}"
     env = {**os.environ, **QUIET, "PREFECT_API_URL": api, "ALFLOW_CACHE_DIR": str(folder / "cache")}
     if args.store == "s3":
@@ -267,7 +269,7 @@ def one_size(n: int, args, work: Path, api: str, template: Path) -> dict:
     config = write_campaign(folder, data, pool_uri, bucket, template)
     script = [sys.executable, __file__, "--floor-of", str(pool_path(data)), str(data / "seed.csv")]
     floor_wall, floor_rss, _, floor_out = run(script, env, folder)
-    result: dict = {"rows": n, "store": args.store, "files": args.files, "pool": pool_uri}
+    result: dict = {"rows": n, "store": args.store, "files": args.files, "streamed": args.streamed, "pool": pool_uri}
     result["floor"] = {"wall": floor_wall, "peak_rss": floor_rss, **json.loads(floor_out.strip().splitlines()[-1])}
     alflow = str(Path(sys.executable).with_name("alflow"))
     result["rounds"] = []
@@ -292,6 +294,11 @@ def markdown(results: list[dict], command: str, loads: tuple[str, str]) -> str:
         "",
         f"Produced by `{command}` ({results[0]['store']} store"
         + (f", the pool in {results[0]['files']} Parquet files" if results[0]["files"] > 1 else "")
+        + (
+            "; pools drawn file by file by scale_data.write_streamed: 10 float32 features, uncompressed"
+            if results[0].get("streamed")
+            else ""
+        )
         + "). Method in the script's docstring: `alflow round` in a fresh process against a `prefect server` "
         "on loopback, each stage's seconds from its Prefect task run, peak RSS as the process's VmHWM (round) and its "
         "RSS sampled every 20 ms (stages); the floor (fit on the seed labels + one streamed predict_proba pass + "
@@ -300,21 +307,25 @@ def markdown(results: list[dict], command: str, loads: tuple[str, str]) -> str:
         f"2-core machine: load average {loads[0]} at the start, "
         f"{loads[1]} at the end (1, 5, 15 min); each round's load at its start is in the JSON.",
         "",
-        "| pool rows | floor s (of which pass) | floor peak MB | round 1 s | round 1 peak MB | round 2 (warm) s "
-        "| round 2 peak MB | warm / floor |",
-        "|---|---|---|---|---|---|---|---|",
+        "| pool rows | floor s (seed rows read; pass) | floor peak MB | round 1 s | round 1 peak MB | round 2 (warm) s "
+        "| round 2 peak MB | round 1 / floor | warm / floor |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         f, (one, two) = r["floor"], r["rounds"]
         lines.append(
-            f"| {r['rows']:,} | {f['wall']:.1f} ({f['pass']:.1f}) | {_mb(f['peak_rss'])} | {one['wall']:.1f} | "
-            f"{_mb(one['peak_rss'])} | {two['wall']:.1f} | {_mb(two['peak_rss'])} | {two['wall'] / f['wall']:.2f} |"
+            f"| {r['rows']:,} | {f['wall']:.1f} ({f['read_seed_rows']:.1f}; {f['pass']:.1f}) | {_mb(f['peak_rss'])} | "
+            f"{one['wall']:.1f} | "
+            f"{_mb(one['peak_rss'])} | {two['wall']:.1f} | {_mb(two['peak_rss'])} | {one['wall'] / f['wall']:.2f} | "
+            f"{two['wall'] / f['wall']:.2f} |"
         )
     for r in results:
         one, two = r["rounds"]
         lines += [
             "",
             f"## {r['rows']:,} rows: stages (Prefect task runs)",
+            "",
+            f"Load average at each round's start: round 1 {one.get('load', '?')}, round 2 {two.get('load', '?')}.",
             "",
             "| stage | round 1 s | round 1 peak MB | round 2 s | round 2 peak MB |",
             "|---|---|---|---|---|",
@@ -336,6 +347,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--store", choices=["local", "s3"], default="local")
     parser.add_argument("--files", type=int, default=1, help="split the pool into this many Parquet files")
+    parser.add_argument("--streamed", action="store_true", help="pools drawn file by file (scale_data.write_streamed)")
     parser.add_argument("--floor-of", nargs=2, metavar=("POOL", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor_of:
@@ -355,20 +367,21 @@ def main() -> None:
         os.environ["AWS_ENDPOINT_URL_S3"] = f"http://{host}:{port}"
     api, server = start_prefect(work / "prefect-home")
     start_load, results = load_average(), []
+    suffix = "" if args.store == "local" and args.files == 1 else f"_{args.store}_{args.files}files"
+    suffix += "_streamed" if args.streamed else ""
+    command = "python benchmarks/round_scale.py " + " ".join(sys.argv[1:])
+    RESULTS.mkdir(exist_ok=True)
     try:
         template = mlflow_template(work)
-        for n in args.rows:
+        for n in args.rows:  # the tables are written after each size, so a long run keeps what it measured
             results.append(one_size(n, args, work, api, template))
+            (RESULTS / f"round_scale{suffix}.json").write_text(json.dumps(results, indent=2))
+            (RESULTS / f"round_scale{suffix}.md").write_text(markdown(results, command, (start_load, load_average())))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         if moto is not None:
             moto.stop()
         shutil.rmtree(work, ignore_errors=True)
-    suffix = "" if args.store == "local" and args.files == 1 else f"_{args.store}_{args.files}files"
-    command = "python benchmarks/round_scale.py " + " ".join(sys.argv[1:])
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"round_scale{suffix}.json").write_text(json.dumps(results, indent=2))
-    (RESULTS / f"round_scale{suffix}.md").write_text(markdown(results, command, (start_load, load_average())))
     print((RESULTS / f"round_scale{suffix}.md").read_text())
 
 

@@ -1,6 +1,6 @@
 """Validation alone at scale: `alflow.round.inputs.validate_inputs` against a pass that reads the id column.
 
-    python benchmarks/validation_scale.py --rows 100000 1000000 10000000 [--baseline]
+    python benchmarks/validation_scale.py --rows 100000 1000000 10000000 [--baseline] [--streamed --files N]
 
 For each size, two pools (benchmarks/scale_data.py): the ids in order, as generated, and the same
 ids shuffled (features zero there: only the id column is read). Each measurement runs in a fresh
@@ -12,7 +12,13 @@ process; seconds are the call's own (imports excluded), peak RSS is the process'
 - with --baseline, the validation of alflow before this change (commit b52196e: the id column
   read whole, GX not-null and unique on it, `isin` on Arrow strings), ordered pool only.
 
-Writes benchmarks/results/validation_scale.{json,md}.
+With `--streamed --files N` the pools are benchmarks/round_scale.py's `--streamed` pools, N files
+drawn file by file (10 float32 features: real features, so the feature check reads them), and the
+second pool is the same files hard-linked under names in the reverse order ("files reversed"):
+each file's ids still increase but the pool's fall at every file boundary, so from the second
+file on every id is hashed and the hashes are spilled to disk and sorted (alflow.data.ids), at
+no cost of disk or of shuffling 10^8 ids in memory.
+Writes benchmarks/results/validation_scale[_streamed_Nfiles].{json,md}.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scale_data import FEATURES, data_root, load_average, pool_path, write_data
+from scale_data import FEATURES, data_root, load_average, pool_path, write_data, write_streamed
 
 RESULTS = Path(__file__).parent / "results"
 BASELINE = "b52196e"
@@ -51,6 +57,19 @@ def shuffled_pool(data: Path) -> Path:
     return path
 
 
+def reversed_pool(data: Path) -> Path:
+    """The pool folder's files hard-linked under names in the reverse order (see the docstring)."""
+    source = pool_path(data)
+    path = data / "pool-files-reversed"
+    if not path.exists():
+        files = sorted(source.glob("*.parquet"))
+        path.with_suffix(".part").mkdir(exist_ok=True)
+        for i, file in enumerate(reversed(files)):
+            os.link(file, path.with_suffix(".part") / f"part-{i:05d}.parquet")
+        path.with_suffix(".part").rename(path)
+    return path
+
+
 def campaign(folder: Path, data: Path, pool: Path) -> Path:
     import yaml
 
@@ -71,10 +90,12 @@ def campaign(folder: Path, data: Path, pool: Path) -> Path:
 
 
 ID_PASS = """
-import sys, time, pyarrow.parquet as pq
+import sys, time, pathlib, pyarrow.parquet as pq
 started, rows = time.perf_counter(), 0
-for batch in pq.ParquetFile(sys.argv[1], pre_buffer=False).iter_batches(batch_size=50_000, columns=["id"]):
-    rows += batch.num_rows
+pool = pathlib.Path(sys.argv[1])
+for path in sorted(pool.glob("*.parquet")) if pool.is_dir() else [pool]:
+    for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=50_000, columns=["id"]):
+        rows += batch.num_rows
 print(time.perf_counter() - started)
 print(next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM")))
 """
@@ -124,13 +145,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--baseline", action="store_true", help=f"also time the validation of {BASELINE}")
+    parser.add_argument("--streamed", action="store_true", help="round_scale's --streamed pools (see the docstring)")
+    parser.add_argument("--files", type=int, default=1, help="with --streamed: the pool in this many files")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="alflow-validation-scale-", dir=data_root().parent))
     results, start_load = [], load_average()
     tree = baseline_tree(work) if args.baseline else None
     for n in args.rows:
-        data = write_data(n)
-        for order, pool in (("in order", pool_path(data)), ("shuffled", shuffled_pool(data))):
+        data = write_streamed(n, files=args.files) if args.streamed else write_data(n)
+        second = ("files reversed", reversed_pool(data)) if args.streamed else ("shuffled", shuffled_pool(data))
+        for order, pool in (("in order", pool_path(data)), second):
             row: dict = {"rows": n, "ids": order, "load": load_average()}
             (row["id_pass"],), row["id_pass_rss"] = measure(ID_PASS, str(pool))
             config = campaign(work / f"{n}-{order.replace(' ', '-')}", data, pool)
@@ -142,19 +166,25 @@ def main() -> None:
             print(row, flush=True)
     command = "python benchmarks/validation_scale.py " + " ".join(sys.argv[1:])
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "validation_scale.json").write_text(json.dumps(results, indent=2))
-    (RESULTS / "validation_scale.md").write_text(markdown(results, command, (start_load, load_average())))
-    print((RESULTS / "validation_scale.md").read_text())
+    name = f"validation_scale_streamed_{args.files}files" if args.streamed else "validation_scale"
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / f"{name}.md").write_text(markdown(results, command, (start_load, load_average()), args.streamed))
+    print((RESULTS / f"{name}.md").read_text())
 
 
-def markdown(results: list[dict], command: str, loads: tuple[str, str]) -> str:
+def markdown(results: list[dict], command: str, loads: tuple[str, str], streamed: bool = False) -> str:
     mb = 2**20
     lines = [
         "# Validation at scale",
         "",
         f"Produced by `{command}`. Method in the script's docstring: each figure from a fresh process, seconds of "
         "the call alone, peak RSS of the whole process (VmHWM; imports included). The pools are those of "
-        "benchmarks/round_scale.py (Parquet, 20 float features, string ids).",
+        + (
+            "benchmarks/round_scale.py --streamed (Parquet files, 10 float32 features, string ids; 'files reversed': "
+            "the same files named in the reverse order, so every id after the first file is hashed)."
+            if streamed
+            else "benchmarks/round_scale.py (Parquet, 20 float features, string ids)."
+        ),
         "",
         f"Shared 2-core machine: load average {loads[0]} at the start, {loads[1]} at the end (1, 5, 15 min).",
         "",

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from alflow.errors import DataValidationError
 
@@ -26,6 +27,9 @@ def _where(frame: pd.DataFrame, position: int, offset: int, id_column: str | Non
 
 def _numeric_problem(column: pd.Series) -> tuple[int, str] | None:
     """(position, what is wrong) of the first value a model cannot read as a number, or None."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":  # the usual case: one pass, no copy
+        if column.dtype.kind != "f" or np.isfinite(column.to_numpy()).all():
+            return None
     values = column if pd.api.types.is_numeric_dtype(column) else pd.to_numeric(column, errors="coerce")
     not_numbers = values.isna() & column.notna()
     if not_numbers.any():
@@ -63,3 +67,20 @@ def check_features(frames: Iterable[pd.DataFrame], features: list[str], *, id_co
         if problem:
             raise DataValidationError(f"{source}: {problem}")
         offset += len(frame)
+
+
+def check_feature_batches(
+    batches: Iterable[pa.RecordBatch], features: list[str], *, id_column: str, source: str
+) -> None:
+    """`check_features` over a pool's Arrow batches (the id column and `features`), read in order.
+
+    Only the features become pandas columns; the ids of a batch are converted only when it holds a
+    bad value, to name its row's id (at 10^8 rows, converting every id would cost more than the check).
+    """
+    offset = 0
+    names = [c for c in dict.fromkeys(features) if c != id_column]
+    for batch in batches:
+        if first_problem(batch.select(names).to_pandas(), names) is not None:
+            problem = first_problem(batch.to_pandas(), features, id_column=id_column, offset=offset)
+            raise DataValidationError(f"{source}: {problem}")
+        offset += batch.num_rows

@@ -41,8 +41,24 @@ def _held_out_proba(ctx: RoundContext, trained: Trained) -> tuple[np.ndarray, np
     return None if result is None else (*result, "cross_validation")
 
 
-def _confident(ctx: RoundContext, trained: Trained, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ids, labels, confidences) of the pool items not taken whose confidence is >= threshold."""
+Found = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""(ids, labels, confidences) of auto-labeled items, in pool order."""
+
+
+def most_confident(found: list[Found], limit: int | None) -> Found:
+    """The items of `found` (parts in pool order) joined, only the `limit` most confident kept (all
+    when None), still in pool order: keeping them part by part keeps what one sort of all would."""
+    ids, labels, confidence = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    if limit is not None and len(confidence) > limit:
+        keep = np.sort(np.argsort(-np.asarray(confidence, dtype=float), kind="stable")[:limit])
+        ids, labels, confidence = ids[keep], labels[keep], confidence[keep]
+    return ids, labels, confidence
+
+
+def _confident(ctx: RoundContext, trained: Trained, threshold: float, limit: int | None) -> Found:
+    """(ids, labels, confidences) of the pool items not taken whose confidence is >= threshold, at
+    most `limit` of them (the most confident), in pool order. With a limit, memory holds that many
+    items and one chunk's, whatever the pool's size."""
     taken, found = arrow_ids(ctx.taken), []
     for offset, batch in pool_batches(ctx):
         keep = pc.invert(pools.ids_mask(batch.column(0), taken))
@@ -51,10 +67,11 @@ def _confident(ctx: RoundContext, trained: Trained, threshold: float) -> tuple[n
             chunk = as_frame(ctx, kept, offset + np.flatnonzero(keep.to_numpy(zero_copy_only=False)))
             ids = chunk[ctx.config.pool.id_column].to_numpy()
             found.append(auto_labels(trained.model, ctx.model_input(chunk), ids, threshold=threshold))
+            if limit is not None:
+                found = [most_confident(found, limit)]
     if not found:
         return np.array([]), np.array([]), np.array([])
-    ids, labels, confidence = (np.concatenate(parts) for parts in zip(*found, strict=True))
-    return ids, labels, confidence
+    return most_confident(found, limit)
 
 
 def auto_label(ctx: RoundContext, trained: Trained) -> AutoLabels:
@@ -73,7 +90,7 @@ def auto_label(ctx: RoundContext, trained: Trained) -> AutoLabels:
     )
     if threshold is None:
         return AutoLabels(calibration=source, calibration_items=len(truth))
-    ids, labels, confidence = _confident(ctx, trained, threshold)
+    ids, labels, confidence = _confident(ctx, trained, threshold, options.max_per_round)
     keep = np.argsort(-np.asarray(confidence, dtype=float), kind="stable")[: options.max_per_round]
     return AutoLabels(
         {str(ids[i]): str(labels[i]) for i in keep},

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 
 import pandas as pd
+import pyarrow as pa
 
 from alflow.config import CampaignConfig
 from alflow.data import content, files, frames, ids, pools, validation
@@ -66,12 +67,12 @@ def _id_chunks(config: CampaignConfig, source: pools.PoolSource) -> ids.Chunks:
     return read
 
 
-def _feature_frames(config: CampaignConfig, source: pools.PoolSource, features: list[str]) -> Iterator[pd.DataFrame]:
+def _feature_batches(config: CampaignConfig, source: pools.PoolSource, features: list[str]) -> Iterator[pa.RecordBatch]:
     """The pool's id and feature columns, a chunk at a time, for the numeric checks."""
     pool = config.pool
     columns = list(dict.fromkeys([pool.id_column, *features]))
     for _, batch in pools.read_pool(source, columns=columns, id_column=pool.id_column, chunk_size=pool.chunk_size):
-        yield batch.to_pandas()
+        yield batch
 
 
 def _check_content(config: CampaignConfig, source: pools.PoolSource) -> int | None:
@@ -110,8 +111,8 @@ def _check(
     if scan.rows == 0:
         raise DataValidationError(f"{pool.uri}: the pool has no items (a header and no rows)")
     if pool.reads == "table":
-        frames = _feature_frames(config, source, features)
-        feature_checks.check_features(frames, features, id_column=pool.id_column, source=pool.uri)
+        batches = _feature_batches(config, source, features)
+        feature_checks.check_feature_batches(batches, features, id_column=pool.id_column, source=pool.uri)
     validation.check_labels(
         seed,
         id_column=pool.id_column,
