@@ -52,7 +52,9 @@ def _vendor(config, round_: int, key: dict[str, str], wrong: set[str]) -> list[s
     ids = fmt.batch_ids(store.read(layout.batch_prefix(config.campaign, round_) + fmt.batch_file))
     b_items = [i for n, i in enumerate(ids) if n % 2 == 1] if wrong is None or wrong else []
     for who, items in (("ann-a", [i for i in ids if i not in b_items]), ("ann-b", b_items)):
-        said = [str((int(key[i]) + 1) % 10) if who == "ann-b" and (wrong is None or i in wrong) else key[i] for i in items]
+        said = [
+            str((int(key[i]) + 1) % 10) if who == "ann-b" and (wrong is None or i in wrong) else key[i] for i in items
+        ]
         votes = pd.DataFrame({ID: items, LABEL: said, ANNOTATOR: who})
         _, payload = fmt.write_delivery(votes, classes=config.classes, job_name="j", created_at="")
         if items:
@@ -82,7 +84,9 @@ def test_a_live_campaign_asks_again_where_the_votes_and_the_model_doubt(campaign
     assert mix.wrong == sorted(mix.wrong, reverse=True)
     assert all(r.startswith("wrong with probability") for r in mix.reasons)
     # the batch keeps its size and the budget counts each repeat as a label asked
-    assert len(state.rounds[2].batch_ids) == 10 and state.labels_asked == 20 and set(mix.ids) <= set(state.asked_ids[10:])
+    assert (
+        len(state.rounds[2].batch_ids) == 10 and state.labels_asked == 20 and set(mix.ids) <= set(state.asked_ids[10:])
+    )
     store, fmt = open_store(config.vendor.bucket), formats.get(config.vendor.format)
     batch = layout.batch_prefix(config.campaign, 2)
     assert set(mix.ids) <= set(fmt.batch_ids(store.read(batch + fmt.batch_file)))

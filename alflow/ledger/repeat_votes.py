@@ -107,9 +107,7 @@ def votes_of(
     return votes
 
 
-def repeat_outcomes(
-    batches: dict[int, list[str]], ingests: dict[int, list[IngestRecord]]
-) -> dict[str, RepeatOutcome]:
+def repeat_outcomes(batches: dict[int, list[str]], ingests: dict[int, list[IngestRecord]]) -> dict[str, RepeatOutcome]:
     """id -> its outcome, for every item asked in more than one round (`batches`: round -> batch ids)
     and labeled in at least one of them."""
     seen: dict[str, int] = {}
