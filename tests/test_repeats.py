@@ -3,11 +3,13 @@ batch under the same budget, each answer a further vote, the label the votes mak
 
 from __future__ import annotations
 
+import io
 import json
 
 import pandas as pd
 import pytest
 import yaml
+from mlflow import MlflowClient
 
 from alflow.config import load_campaign
 from alflow.exchange import formats, layout
@@ -17,7 +19,9 @@ from alflow.intake.quality import ask_again
 from alflow.ledger.ledger import campaign_state
 from alflow.ledger.records import IngestRecord
 from alflow.ledger.repeat_votes import Vote, accuracy_evidence, repeat_outcomes, weigh
+from alflow.operations.dataset import labeled_dataset
 from alflow.operations.plain import plain_round
+from alflow.reporting.repeat_report import repeat_counts, repeat_json
 
 
 def _ingest(round_: int, labels: dict[str, str], annotators: list[str], **extra) -> IngestRecord:
@@ -112,3 +116,19 @@ def test_a_live_campaign_asks_again_where_the_votes_and_the_model_doubt(campaign
     record = state.rounds[4]
     assert sum(record.class_counts.values()) == record.labels_used == 20 + len(labels)
     assert fourth.status == "exported" and state.labels_asked == 40 and labeled_before < len(labels) < 30
+    # seen: the round line, `alflow status`, MLflow and the data set
+    counts = repeat_counts(state)
+    changed = {i for i, o in state.repeats.items() if o.changed}
+    assert counts["asked"] == state.repeats_asked == sum(len(r.repeats.ids) for r in state.rounds.values() if r.repeats)
+    assert counts["changed"] == len(changed) and counts["answered"] + counts["awaiting"] == counts["asked"]
+    assert f"repeats: {counts['asked']} asked" in fourth.message()
+    assert repeat_json(state)["items"][min(changed)]["label"] == labels[min(changed)]
+    metrics = MlflowClient(config.tracking.uri).get_run(fourth.mlflow_run_id).data.metrics
+    assert metrics["repeats/labels_changed"] == len(changed) and metrics["repeats/asked"] == counts["asked"]
+    frame = pd.read_parquet(io.BytesIO(labeled_dataset(campaign_file).data)).set_index(config.pool.id_column)
+    assert len(frame) == 20 + len(labels)  # each item once
+    for id_ in changed:
+        outcome = state.repeats[id_]
+        row = frame.loc[id_]
+        assert row["label"] == outcome.label and row["repeated_from"] == outcome.first
+        assert row["votes"] == len(outcome.votes) and list(row["annotators"]) == [v.annotator for v in outcome.votes]
