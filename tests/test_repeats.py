@@ -12,10 +12,11 @@ import yaml
 from mlflow import MlflowClient
 
 from alflow.config import load_campaign
+from alflow.config.schema import RepeatsConfig
 from alflow.exchange import formats, layout
 from alflow.exchange.bucket import open_store
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL
-from alflow.intake.quality import ask_again
+from alflow.intake.quality import REPEAT_WHEN, ask_again
 from alflow.ledger.ledger import campaign_state
 from alflow.ledger.records import IngestRecord
 from alflow.ledger.repeat_votes import Vote, accuracy_evidence, repeat_outcomes, weigh
@@ -46,6 +47,9 @@ def test_the_votes_make_the_label_weighed_by_evidence_a_tie_keeps_it():
     three = (Vote(1, "x", None), Vote(2, "z", None), Vote(3, "z", None))
     assert weigh(three, {}) == ("z", "majority")
     assert ask_again(pd.Series([0.1, 0.6, 0.35, 0.9]).to_numpy(), 2, when=0.3) == [3, 1]
+    assert RepeatsConfig().when == REPEAT_WHEN  # live rounds default to the simulation's rule
+    with pytest.raises(ValueError, match=r"less than or equal to 0\.5"):
+        RepeatsConfig(share=0.8)  # a batch of repeats only would buy no new item
 
 
 def _vendor(config, round_: int, key: dict[str, str], wrong: set[str]) -> list[str]:
