@@ -126,7 +126,8 @@ def test_a_live_campaign_asks_again_where_the_votes_and_the_model_doubt(campaign
     assert counts["asked"] == state.repeats_asked == sum(len(r.repeats.ids) for r in state.rounds.values() if r.repeats)
     assert counts["changed"] == len(changed) and counts["answered"] + counts["awaiting"] == counts["asked"]
     assert f"repeats: {counts['asked']} asked" in fourth.message()
-    assert repeat_json(state)["items"][min(changed)]["label"] == labels[min(changed)]
+    listed = repeat_json(state)
+    assert listed is not None and listed["items"][min(changed)]["label"] == labels[min(changed)]
     metrics = MlflowClient(config.tracking.uri).get_run(fourth.mlflow_run_id).data.metrics
     assert metrics["repeats/labels_changed"] == len(changed) and metrics["repeats/asked"] == counts["asked"]
     frame = pd.read_parquet(io.BytesIO(labeled_dataset(campaign_file).data)).set_index(config.pool.id_column)

@@ -51,8 +51,11 @@ def repeat_text(state: CampaignState, asking: int = 0) -> str | None:
     )
 
 
-def repeat_json(state: CampaignState) -> dict:
-    """`alflow status --json`: the counts, and each item asked again with its votes and label."""
+def repeat_json(state: CampaignState) -> dict | None:
+    """`alflow status --json`: the counts, and each item asked again with its votes and label (None
+    before the campaign's first repeat)."""
+    if not state.repeats_asked:
+        return None
     return {
         **repeat_counts(state),
         "items": {
