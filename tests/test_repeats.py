@@ -17,6 +17,7 @@ from alflow.exchange import formats, layout
 from alflow.exchange.bucket import open_store
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL
 from alflow.intake.quality import REPEAT_WHEN, ask_again
+from alflow.intake.votes import judge
 from alflow.ledger.ledger import campaign_state
 from alflow.ledger.records import IngestRecord
 from alflow.ledger.repeat_votes import Vote, accuracy_evidence, repeat_outcomes, weigh
@@ -46,6 +47,14 @@ def test_the_votes_make_the_label_weighed_by_evidence_a_tie_keeps_it():
     assert accuracy_evidence(ingests[3])["bad"] == pytest.approx((1 + 0.8 * 4) / 14)
     three = (Vote(1, "x", None), Vote(2, "z", None), Vote(3, "z", None))
     assert weigh(three, {}) == ("z", "majority")
+    # a file of several annotators names the one who gave each label, where one did
+    votes = pd.DataFrame(
+        {ID: ["a", "b", "c", "c"], LABEL: ["x", "y", "x", "x"], ANNOTATOR: ["ann-1", "ann-2", "ann-1", "ann-2"]}
+    )
+    assert judge(votes, classes=("x", "y"), batch={"a", "b", "c"}, accepted={}).voters == {"a": "ann-1", "b": "ann-2"}
+    assert judge(votes[votes[ANNOTATOR] == "ann-1"], classes=("x", "y"), batch={"a", "c"}, accepted={}).voters == {}
+    voted = {2: [_ingest(2, {"a": "z"}, ["good", "other"], voters={"a": "good"})]}
+    assert repeat_outcomes({1: ["a"], 2: ["a"]}, {**ingests, **voted})["a"].votes[1] == Vote(2, "z", "good")
     assert ask_again(pd.Series([0.1, 0.6, 0.35, 0.9]).to_numpy(), 2, when=0.3) == [3, 1]
     assert RepeatsConfig().when == REPEAT_WHEN  # live rounds default to the simulation's rule
     with pytest.raises(ValueError, match=r"less than or equal to 0\.5"):

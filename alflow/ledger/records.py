@@ -280,6 +280,9 @@ class IngestRecord(Versioned):
     # item -> seconds its votes in this file took, as the tool recorded them (items labeled or revised here;
     # none when the format carries no time): alflow.reporting.label_cost
     seconds: dict[str, float] = Field(default_factory=dict)
+    # item -> the one annotator whose votes gave its label here, for a file of several annotators
+    # (items asked again, vendor.repeats, weigh each round's vote by it: alflow.ledger.repeat_votes)
+    voters: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod

@@ -1,8 +1,9 @@
 """An item asked again (`vendor.repeats`): its votes over the rounds that asked it, and the label they make.
 
 Each round that asked an item and took a label for it in (its ingest records, each file once) gives
-the item one vote: the label accepted for it in that round, and the annotator who gave it when the
-file that carried it names one annotator. The votes are weighed by each annotator's accuracy once
+the item one vote: the label accepted for it in that round, and the annotator who gave it when one
+did (the file's only annotator, or the one `IngestRecord.voters` names in a file of several).
+The votes are weighed by each annotator's accuracy once
 there is evidence of it (their answers to gold items, else the accuracy `vendor.aggregation:
 quality` estimated), each vote worth log(a / (1 - a)); without evidence every vote weighs the same
 (a plain majority). A tie keeps the label the item had. A view over the records, so a repeat's
@@ -65,16 +66,17 @@ def accuracy_evidence(records: Iterable[IngestRecord]) -> dict[str, float]:
 
 
 def round_votes(records: list[IngestRecord], ids: set[str]) -> dict[str, tuple[str, str | None]]:
-    """Of one round's ingest records: id -> (the label accepted, its sole annotator or None), for `ids`."""
+    """Of one round's ingest records: id -> (the label accepted, the one annotator who gave it: the
+    file's only annotator, or `IngestRecord.voters`; None when several voted or none is named), for `ids`."""
     out: dict[str, tuple[str, str | None]] = {}
     for record in sorted(records, key=lambda r: (r.ingested_at, r.sha256)):
         sole = record.annotators[0] if len(record.annotators) == 1 else None
         for id_, label in record.labels.items():
             if id_ in ids:
-                out.setdefault(id_, (label, sole))
+                out.setdefault(id_, (label, record.voters.get(id_, sole)))
         for id_, label in record.revised.items():
             if id_ in ids:
-                out[id_] = (label, sole)
+                out[id_] = (label, record.voters.get(id_, sole))
     return out
 
 
