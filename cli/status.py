@@ -90,6 +90,7 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
     from alflow.reporting.dashboard import experiment_url, ui_command
     from alflow.reporting.label_cost import time_line
     from alflow.reporting.outlook import STOP_REASONS
+    from alflow.reporting.repeat_report import repeat_text
     from alflow.reporting.review_report import review_lines
     from alflow.reporting.vendor_quality import quality_lines
 
@@ -113,6 +114,8 @@ def _lines(campaign: CampaignConfig, state: CampaignState, seen: Outlook, batche
     if timed := time_line(state, per_class=campaign.labels.kind == "class"):
         lines.append(timed)
     lines += review_lines(state)
+    if repeated := repeat_text(state):
+        lines.append(repeated)
     if experiment_id := state.rounds[max(state.rounds)].tracking.experiment_id:
         serve = f" (serve it with `{command}`)" if (command := ui_command(campaign.tracking.uri)) else ""
         lines.append(f"MLflow: {experiment_url(campaign.tracking.uri, experiment_id)}{serve}")
@@ -126,6 +129,7 @@ def status(
     """The campaign so far: one row per round, then its labels, spend, forecast and open batches."""
     from alflow.ledger.ledger import Ledger
     from alflow.reporting.label_cost import time_json
+    from alflow.reporting.repeat_report import repeat_json
     from alflow.reporting.reports import campaign_outlook, status_rows
     from alflow.reporting.review_report import review_json
     from alflow.reporting.vendor_quality import quality_json
@@ -155,6 +159,7 @@ def status(
                 "quality": quality_json(state),
                 "label_time": time_json(state),
                 "reviews": review_json(state),
+                "repeats": repeat_json(state),
             }
         )
         return

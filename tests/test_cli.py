@@ -114,6 +114,7 @@ def test_status_without_a_cost_per_label_counts_labels_only(campaign_file, campa
         "quality": {"annotators": [], "vendor": None},  # no gold, no votes yet: no evidence
         "label_time": None,  # no tool has recorded a time yet
         "reviews": [],
+        "repeats": None,  # no label asked again (vendor.repeats)
     }
     assert "no rounds yet" in alflow("status", campaign_file).output
 

@@ -275,6 +275,23 @@ class QuietPeriod(_Model):
     quiet_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)]
 
 
+class RepeatsConfig(_Model):
+    """Repeat labels in live rounds (docs/ANNOTATORS.md, "In live rounds"): up to `share` of each pool
+    batch goes to another annotation of an item the vendor labeled whose label is wrong with
+    probability at least `when` (the simulation's adaptive rule, alflow.operations.noisy), likeliest
+    wrong first; each repeat costs a label. Off unless this section is present (labels.kind class only)."""
+
+    share: Annotated[float, Field(gt=0, le=0.5)] = Field(
+        default=0.2, description="the most of each batch that repeats may take (the rest: new items)"
+    )
+    when: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.3, description="ask again when the item's label is wrong with at least this probability"
+    )
+    max_votes: Annotated[int, Field(ge=2, le=10)] = Field(
+        default=3, description="an item is asked again until it has this many votes, no more"
+    )
+
+
 class VendorConfig(_Model):
     """The vendor exchange (docs/VENDORS.md). Never credentials: those come from the AWS chain."""
 
@@ -329,6 +346,9 @@ class VendorConfig(_Model):
         default="keep_apart",
         description="the vendor's own auto-labels (Ground Truth human-annotated: no): kept apart, "
         "or also trained on; never charged as human labels",
+    )
+    repeats: RepeatsConfig | None = Field(
+        default=None, description="ask again for labels in doubt, within each batch (labels.kind class only)"
     )
 
     _bucket = field_validator("bucket")(_local_or_s3)
@@ -474,6 +494,8 @@ class CampaignConfig(_Model):
             raise ValueError(
                 f"gold items are scored against one class: remove the gold section with labels.kind {kind}"
             )
+        if self.vendor.repeats is not None and kind != "class":
+            raise ValueError(f"vendor.repeats asks again for one class per item: remove it with labels.kind {kind}")
         if self.vendor.max_spread is not None and kind != "number":
             raise ValueError(f"vendor.max_spread is for labels.kind number, not {kind}")
         if kind == "number" and self.vendor.format == "ground_truth":

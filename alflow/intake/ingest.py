@@ -206,6 +206,7 @@ def _record(base: dict[str, Any], outcome: Verdict | Refusal, quarantine: str | 
         quarantine=quarantine,
         revised=outcome.revised,
         seconds=outcome.seconds,
+        voters=outcome.voters,
     )
 
 

@@ -207,3 +207,26 @@ def aggregate_with_quality(
     ]
     accuracy = {w: round(float(quality.accuracy[n]), 4) for n, w in enumerate(workers)}
     return Weighed(labels, refused, float(np.mean(shares)) if shares else None, accuracy, "dawid_skene")
+
+
+REPEAT_WHEN = 0.3
+"""Another annotation is asked of an item whose label is wrong with at least this probability
+(the simulation's `adaptive` plan, and `vendor.repeats.when` by default)."""
+
+MODEL_WEIGHT = 0.9
+"""How far a model's out-of-fold probabilities are trusted as an item's prior when deciding repeats
+(the rest is spread evenly): evidence beside the votes, not truth."""
+
+
+def tempered(proba: np.ndarray, *, weight: float = MODEL_WEIGHT) -> np.ndarray:
+    """A model's probabilities (items, classes) as items' priors: `weight` of them, the rest even."""
+    return weight * proba + (1 - weight) / proba.shape[1]
+
+
+def ask_again(wrong: np.ndarray, most: int, *, when: float = REPEAT_WHEN) -> list[int]:
+    """Positions in `wrong` (each label's probability of being wrong) worth another annotation: those
+    at least `when`, likeliest wrong first, at most `most`."""
+    if most <= 0 or wrong.size == 0:
+        return []
+    order = np.argsort(-wrong, kind="stable")
+    return [int(i) for i in order[:most] if wrong[i] >= when]

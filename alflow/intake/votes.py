@@ -76,6 +76,9 @@ class Verdict:
     revised: dict[str, str] = field(default_factory=dict)  # labels replacing accepted ones (a Judge that revises)
     gold: GoldScore = field(default_factory=GoldScore)  # answers to gold items: never in `labels`
     seconds: dict[str, float] = field(default_factory=dict)  # labels given here: the seconds their votes took
+    voters: dict[str, str] = field(
+        default_factory=dict
+    )  # labels given here by one named annotator, in a file of several
 
 
 def normalise(votes: pd.DataFrame, first_row: int = 1) -> pd.DataFrame:
@@ -250,6 +253,7 @@ class Judge:
             revised=revised,
             gold=gold,
             seconds=_seconds(human, {*fresh, *revised}),
+            voters=_voters(human, {*fresh, *revised}) if len(who) > 1 else {},
         )
 
     def _aggregate(
@@ -297,6 +301,18 @@ def _seconds(human: pd.DataFrame, items: set[str]) -> dict[str, float]:
         return {}
     spent = timed.groupby(ID, sort=True)[SECONDS].sum()
     return {str(i): round(float(v), 3) for i, v in spent.items()}
+
+
+def _voters(human: pd.DataFrame, items: set[str]) -> dict[str, str]:
+    """Of `items`, those whose valid votes here are one named annotator's: id -> that annotator (what
+    an item asked again in a later round weighs its vote by: alflow.ledger.repeat_votes)."""
+    named = human.loc[human[ID].isin(items) & human[ANNOTATOR].notna(), [ID, ANNOTATOR]]
+    if named.empty:
+        return {}
+    per = named.groupby(ID, sort=True)[ANNOTATOR].agg(["first", "nunique", "size"])
+    everyone = human.loc[human[ID].isin(items)].groupby(ID).size()
+    sole = per[(per["nunique"] == 1) & (per["size"] == everyone.reindex(per.index))]
+    return {str(i): capped(str(w)) for i, w in sole["first"].items()}
 
 
 def _metadata(kept: pd.DataFrame, fresh: dict[str, str]) -> dict[str, dict[str, Any]]:

@@ -157,6 +157,17 @@ class GoldMix(Record):
     predicted: list[str | None]
 
 
+class RepeatMix(Record):
+    """Items the vendor labeled before, asked again in a round's batch (`vendor.repeats`,
+    alflow.round.repeats): their `ids` (in the batch under their own ids), the `labels` they had when
+    asked, the probability each is wrong (`wrong`, the adaptive rule's) and why in words (`reasons`)."""
+
+    ids: list[str]
+    labels: list[str]
+    wrong: list[float]
+    reasons: list[str]
+
+
 class RoundRecord(Versioned):
     """`ledger/round-NNNN/round.json`: a round's decision, committed once.
 
@@ -184,6 +195,7 @@ class RoundRecord(Versioned):
     recorded_at: str | None = None
     stability: Stability | None = None  # stopping.stable_predictions: agreement with the previous model
     gold: GoldMix | None = None  # gold items mixed into the batch (campaign section `gold`)
+    repeats: RepeatMix | None = None  # items labeled before asked again (vendor.repeats); in batch.ids
 
     @property
     def batch_ids(self) -> list[str]:
@@ -268,6 +280,9 @@ class IngestRecord(Versioned):
     # item -> seconds its votes in this file took, as the tool recorded them (items labeled or revised here;
     # none when the format carries no time): alflow.reporting.label_cost
     seconds: dict[str, float] = Field(default_factory=dict)
+    # item -> the one annotator whose votes gave its label here, for a file of several annotators
+    # (items asked again, vendor.repeats, weigh each round's vote by it: alflow.ledger.repeat_votes)
+    voters: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -407,6 +422,7 @@ class BatchMetadata(Versioned):
     items: str | None = None
     strategy_used: str | None = None
     strategy_reason: str | None = None
+    repeats: dict[str, str] = Field(default_factory=dict)  # item -> why it is asked again (vendor.repeats)
     review: int | None = None  # a review batch's number (labels already taken sent again); None for a round's
 
 

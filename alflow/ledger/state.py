@@ -30,6 +30,7 @@ from alflow.ledger.records import (
     StrayRecord,
     WriteOff,
 )
+from alflow.ledger.repeat_votes import RepeatOutcome, repeat_outcomes
 
 R = TypeVar("R", bound=Record)
 
@@ -201,11 +202,22 @@ class CampaignState:
         """Every label the model gave itself (auto-labeling), id -> label; never part of human_labels."""
         return {i: label for r in sorted(self.auto_labels) for i, label in self.auto_labels[r].items()}
 
+    @cached_property
+    def repeats(self) -> dict[str, RepeatOutcome]:
+        """Items asked again (`vendor.repeats`) -> their votes over the rounds and the label they make
+        (alflow.ledger.repeat_votes)."""
+        return repeat_outcomes({r: rec.batch_ids for r, rec in self.rounds.items()}, self.ingests)
+
+    @property
+    def repeats_asked(self) -> int:
+        return sum(len(rec.repeats.ids) for rec in self.rounds.values() if rec.repeats)
+
     def human_labels(self) -> dict[str, str]:
-        """Every label ingested from the vendor, id -> label."""
+        """Every label ingested from the vendor, id -> label; an item asked again has the label its votes make."""
         labels: dict[str, str] = {}
         for round_labels in self.ingested.values():
             labels.update(round_labels)
+        labels.update({i: outcome.label for i, outcome in self.repeats.items()})
         return labels
 
     def vendor_machine_labels(self) -> dict[str, str]:

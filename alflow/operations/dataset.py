@@ -40,6 +40,7 @@ from alflow.ledger.ledger import Ledger
 from alflow.ledger.records import AutoLabelFile, IngestRecord, sha256
 from alflow.ledger.state import CampaignState
 from alflow.reporting import tracking
+from alflow.reporting.repeat_report import repeat_counts
 from alflow.reporting.review_report import review_counts
 from alflow.reporting.round_run import campaign_params
 from alflow.round import pool
@@ -79,6 +80,11 @@ PROVENANCE: dict[str, tuple[pa.DataType, str]] = {
     ),
     "corrected_from": (pa.string(), "the label a review corrected (null: not corrected)"),
     "reviewed_in": (pa.int32(), "the round whose opening took the review's verdict in"),
+    "repeated_from": (
+        pa.string(),
+        "an item asked again (vendor.repeats): its first label, when the votes of every round that asked it "
+        "(counted in votes, annotators) changed it; null: not asked again or not changed",
+    ),
 }
 
 
@@ -104,6 +110,7 @@ class Row:
     review: str | None = None
     corrected_from: str | None = None
     reviewed_in: int | None = None
+    repeated_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -229,11 +236,31 @@ def labeled_rows(ledger: Ledger, config: CampaignConfig, state: CampaignState, s
     for round_ in sorted(state.rounds):
         for row in _vendor_rows(ledger, config, state, round_):
             if row.origin == VENDOR or row.id not in rows:
-                rows.pop(row.id, None)
-                rows[row.id] = row
+                before = rows.pop(row.id, None)
+                rows[row.id] = _asked_again(state, before, row)
         for row in _model_rows(ledger, state, round_):
             rows.setdefault(row.id, row)
     return [_reviewed(state, row) for row in rows.values()]
+
+
+def _asked_again(state: CampaignState, before: Row | None, row: Row) -> Row:
+    """The vendor's `row` for an item; for an item asked again (vendor.repeats) that the vendor
+    labeled `before`, one row over every round's vote: the label they make, the first one it replaced."""
+    outcome = state.repeats.get(row.id)
+    if outcome is None or before is None or before.origin != VENDOR:
+        return row
+    agreeing = sum(v.label == outcome.label for v in outcome.votes)
+    seconds = [s for s in (before.seconds, row.seconds) if s is not None]
+    return replace(
+        row,
+        label=outcome.label,
+        annotators=[v.annotator for v in outcome.votes if v.annotator is not None],
+        votes=len(outcome.votes),
+        votes_for_label=agreeing,
+        agreement=agreeing / len(outcome.votes),
+        seconds=sum(seconds) if seconds else None,
+        repeated_from=outcome.first if outcome.changed else None,
+    )
 
 
 def _reviewed(state: CampaignState, row: Row) -> Row:
@@ -357,6 +384,7 @@ def dataset_card(ctx: RoundContext, rows: list[Row], data: bytes) -> dict[str, A
         "asked_without_label": len(asked - {r.id for r in rows}),
         "written_off": sum(len(ids) for ids in state.written_off.values()),
         "reviews": {"asked": state.reviews_asked, **review_counts(state)},
+        "repeats": repeat_counts(state),
         "votes_unavailable": sum(1 for r in rows if r.origin != SEED and r.origin != MODEL and r.votes is None),
         "spend": _spend(config, state, rows),
         "time": _time(rows),
@@ -389,6 +417,11 @@ def card_markdown(card: dict[str, Any], data_file: str) -> str:
         lines.append(
             f"- reviewed (`alflow review`): {reviews['asked']} asked, {reviews['corrected']} corrected, "
             f"{reviews['confirmed']} confirmed, {reviews['dropped']} dropped (not trained on)"
+        )
+    if (repeats := card.get("repeats")) and repeats["asked"]:
+        lines.append(
+            f"- asked again (vendor.repeats): {repeats['asked']} asked, {repeats['answered']} answered, "
+            f"{repeats['changed']} labels changed by their votes (column repeated_from)"
         )
     if card["votes_unavailable"]:
         lines.append(f"- votes unknown for {card['votes_unavailable']} (their delivery file is gone or was rewritten)")

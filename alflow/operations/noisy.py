@@ -18,7 +18,7 @@ from sklearn.model_selection import KFold
 
 from alflow.config import CampaignConfig
 from alflow.errors import ConfigError
-from alflow.intake.quality import dawid_skene_em, vote_posterior
+from alflow.intake.quality import MODEL_WEIGHT, REPEAT_WHEN, ask_again, dawid_skene_em, tempered, vote_posterior
 from alflow.model import estimators
 from alflow.operations import summary
 from alflow.operations.annotators import Annotations, Annotator, draw_annotations
@@ -49,12 +49,7 @@ PLANS = {
     ),
 }
 
-REPEAT_WHEN = 0.3
-"""`adaptive` asks another annotation of an item when its label is wrong with at least this probability."""
-
-MODEL_WEIGHT = 0.9
-"""How far the adaptive plan trusts the model's out-of-fold probabilities as an item's prior (the
-rest is spread evenly): evidence beside the votes, not truth."""
+# REPEAT_WHEN and MODEL_WEIGHT, the repeat rule's settings, live in alflow.intake.quality (live rounds share them)
 
 
 @dataclass(frozen=True)
@@ -201,8 +196,7 @@ def _repeats(
     if posterior is None or most <= 0 or open_.size == 0:
         return []
     wrong = 1 - posterior[open_, labels[open_]]
-    order = np.argsort(-wrong, kind="stable")
-    return [int(open_[i]) for i in order[:most] if wrong[i] >= REPEAT_WHEN]
+    return [int(open_[i]) for i in ask_again(wrong, most, when=REPEAT_WHEN)]
 
 
 def _model_prior(
@@ -220,7 +214,7 @@ def _model_prior(
         model = estimators.train(estimators.build_model(config.model, seed=seed), take(X, fit), labels[fit])
         proba = np.zeros((held.size, k))
         proba[:, model.classes_.astype(int)] = model.predict_proba(take(X, held))
-        prior[rows[held]] = MODEL_WEIGHT * proba + (1 - MODEL_WEIGHT) / k
+        prior[rows[held]] = tempered(proba, weight=MODEL_WEIGHT)
     return prior
 
 

@@ -16,6 +16,7 @@ from alflow.ledger.records import RoundRecord
 from alflow.ledger.state import CampaignState
 from alflow.reporting.agreement import agreement_text
 from alflow.reporting.outlook import Outlook, outlook
+from alflow.reporting.repeat_report import repeat_text
 from alflow.reporting.review_report import verdict_text
 from alflow.reporting.vendor_quality import gold_text
 from alflow.round.context import RoundContext
@@ -69,6 +70,7 @@ class RoundReport:
     agreement_text: str | None = None
     gold: str | None = None  # the vendor's and its annotators' accuracy on gold (alflow.reporting.vendor_quality)
     review: str | None = None  # the review verdicts this run took in (alflow.reporting.review_report)
+    repeats: str | None = None  # labels asked again and what their votes changed (alflow.reporting.repeat_report)
 
     def ingest_message(self) -> str:
         """What this run took from the vendor, or '' when it took nothing."""
@@ -97,7 +99,8 @@ class RoundReport:
         lifted = f"; goes on: {self.stop_lifted}" if self.stop_lifted else ""
         gold = f"; {self.gold}" if self.gold else ""
         review = f"; {self.review}" if self.review else ""
-        return self._message() + auto + self.ingest_message() + review + gold + changed + lifted
+        repeats = f"; {self.repeats}" if self.repeats else ""
+        return self._message() + auto + self.ingest_message() + review + repeats + gold + changed + lifted
 
     def open_batches(self) -> str:
         """The batches the vendor holds, as '10 labels from round 3, 4 labels from round 4'."""
@@ -162,6 +165,7 @@ def idle_report(ctx: RoundContext) -> RoundReport:
     config, state = ctx.config, ctx.state
     fields = {**_open_fields(ctx), **_ingest_fields(state), "gold": gold_text(state)}
     fields["review"] = verdict_text(state.reviewed_now)
+    fields["repeats"] = repeat_text(state)
     if (pause := state.paused) is not None:
         return RoundReport(
             config.campaign, "paused", paused_since=pause.at, paused_by=pause.by, pause_reason=pause.reason, **fields
@@ -235,6 +239,7 @@ def round_report(ctx: RoundContext, record: RoundRecord | None = None, batch_uri
         **_screened(ctx, record),
         gold=gold_text(ctx.state),
         review=verdict_text(ctx.state.reviewed_now),
+        repeats=repeat_text(ctx.state, len(record.repeats.ids) if record.repeats else 0),
         **_open_fields(ctx),
         **_outlook_fields(context_outlook(ctx, record)),
         **_ingest_fields(ctx.state),

@@ -24,6 +24,7 @@ from alflow.reporting.dashboard import metric_names
 from alflow.reporting.forecast import Forecast
 from alflow.reporting.label_cost import time_metrics
 from alflow.reporting.outlook import Outlook, outlook
+from alflow.reporting.repeat_report import repeat_metrics
 from alflow.reporting.review_report import review_metrics
 from alflow.reporting.vendor_quality import quality_metrics, quality_table
 from alflow.reporting.views import RoundView, round_view
@@ -226,6 +227,7 @@ def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracki
                 **quality_metrics(ctx.state),
                 **time_metrics(ctx.state, per_class=config.labels.kind == "class"),
                 **review_metrics(ctx.state, decision.round),
+                **repeat_metrics(ctx.state, len(decision.repeats.ids) if decision.repeats else 0),
             },
             params={**params, "metric_source": decision.evaluation.source, **strategy_used(decision)},
             registered_model=config.campaign,

@@ -104,5 +104,6 @@ def commit_round(ctx: RoundContext, decision: Decision, tracking: Tracking) -> R
         auto_labels=_auto_label_summary(ctx, decision),
         stability=_stability(ctx, decision),
         gold=decision.gold if batch and batch.size else None,
+        repeats=decision.repeats if batch and batch.size else None,
     )
     return ctx.ledger.record_round(record)

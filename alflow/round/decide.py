@@ -10,7 +10,7 @@ import pandas as pd
 from alflow.config import CampaignConfig
 from alflow.intake.gold import pool_share
 from alflow.ledger.budget import Budget
-from alflow.ledger.records import GoldMix, StreamRecord
+from alflow.ledger.records import GoldMix, RepeatMix, StreamRecord
 from alflow.ledger.state import CampaignState
 from alflow.ledger.stopset import STOP_REASON
 from alflow.round.autolabel import AutoLabels
@@ -62,6 +62,7 @@ class Decision:
     batch: Batch | None = None
     measured: Measured | None = None  # agreement with the previous model (stopping.stable_predictions)
     gold: GoldMix | None = None  # gold items mixed into the batch (alflow.round.mixing)
+    repeats: RepeatMix | None = None  # labeled items asked again, inside `batch` (alflow.round.repeats)
 
     @property
     def asked(self) -> int:

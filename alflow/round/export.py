@@ -100,6 +100,7 @@ def _export(ctx: RoundContext, record: RoundRecord, batch: Batch | None) -> str:
         strategy=record.strategy,
         strategy_used=record.strategy_used,
         strategy_reason=record.strategy_reason,
+        repeats=dict(zip(record.repeats.ids, record.repeats.reasons, strict=True)) if record.repeats else {},
         created_at=now(),
     )
     reference = bool(config.pool.reference_column)

@@ -24,6 +24,7 @@ from alflow.round.context import RoundContext
 from alflow.round.decide import Batch, Decision
 from alflow.round.mixing import mix_gold
 from alflow.round.pool import arrow_ids, pool_batches
+from alflow.round.repeats import mix_repeats
 from alflow.round.scoring import Scored, ScoringJob, pickable_inputs, score_batches
 from alflow.round.train import Trained
 from alflow.selection import synthesis
@@ -40,7 +41,7 @@ def select_batch(ctx: RoundContext, trained: Trained, decision: Decision) -> Dec
     if not decision.batch_size:
         return decision
     batch = pool_selection(ctx, trained, k=decision.batch_size, skip=decision.auto_labels.labels)
-    return mix_gold(ctx, trained, replace(decision, batch=batch))
+    return mix_gold(ctx, trained, mix_repeats(ctx, replace(decision, batch=batch)))
 
 
 def selection_options(ctx: RoundContext) -> SelectionOptions:
