@@ -61,6 +61,10 @@ def test_calibration_is_the_conformal_quantile_of_past_misses_and_never_narrows(
     assert calibrate(np.array([0.5] * 17 + [2.0, 2.5, 9.0]), 0.9) == 2.5
     assert calibrate(np.array([0.1, 0.3, 0.9, 0.5, 0.2]), 0.9) == 1.0  # they held: not narrowed
     assert calibrate(np.array([5.0] * (MIN_POINTS - 1)), 0.9) == 1.0  # too few to learn from
+    # rounds that added no labels: the past forecasts start once there were MIN_POINTS distinct
+    labels = np.array([20, 20, 20, 30, 40, 50, 60, 70, 80], dtype=float)
+    above, below = misses(labels, truth(labels), seed=0)
+    assert len(above) == len(below) == 3 and np.all(np.isfinite(above)) and np.all(np.isfinite(below))
 
 
 def test_a_curve_that_keeps_rising_past_the_early_plateau_widens_the_interval_above():

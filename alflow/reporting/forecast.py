@@ -10,8 +10,8 @@ power law describes a learning curve past its small-data start; equally weighted
 bent the fit into a plateau that curves still rising at the budget never reached.) The interval
 comes from refits on the fitted curve plus resampled (inflated) residuals, each with random
 weights on the rounds (a Bayesian bootstrap, so that a curve that is not quite a power law widens
-the interval); the metric expected at the end of the budget is a prediction (a future holdout score carries the
-same noise as the past ones). The labels to the target are a first passage: for each refit, its
+the interval); the metric expected at the end of the budget is a prediction (a future holdout
+score carries the same noise as the past ones). The labels to the target are a first passage: for each refit, its
 future rounds (`batch_size` labels apart) with resampled noise, and the first round scoring at or
 above the target. (The refitted curves' own crossings ignored that a noisy round reaches a target
 before the curve does, and that labels come in batches: those intervals held 53 % and 57 % where
@@ -186,6 +186,8 @@ def misses(n: np.ndarray, y: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.n
     low) below; a score inside the interval on that side is under 1, a miss over it."""
     above, below = [], []
     for cut in range(MIN_POINTS, len(n)):
+        if len(np.unique(n[:cut])) < MIN_POINTS:  # rounds that added no labels: too few to fit then
+            continue
         past = _fit(n[:cut], y[:cut], seed, PAST_RESAMPLES)
         e = past.metric_at(int(n[-1]), rng=np.random.default_rng(seed + 1))
         above.append((y[-1] - e.value) / max(e.high - e.value, 1e-9))
