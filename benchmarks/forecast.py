@@ -58,7 +58,8 @@ DATASETS = {
         2500, n_features=10, n_informative=3, n_redundant=2, n_classes=4, class_sep=0.8, random_state=101
     ),
 }
-# Held out: not used while the forecast's intervals were developed (session 4); run them with
+# Held out: not used while the first passage was developed (session 4; the metric's calibration
+# was chosen on replays that included them); run them with
 # --datasets synth_3c,synth_2c_noisy --out forecast_heldout.
 HELD_OUT = {
     "synth_3c": lambda: make_classification(

@@ -2,12 +2,21 @@
 that every surface shows."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from alflow.ledger.budget import Budget
-from alflow.reporting.forecast import MIN_POINTS, Curve, fit_learning_curve, forecast_campaign, on_grid
+from alflow.reporting.forecast import (
+    MIN_POINTS,
+    Curve,
+    calibrate,
+    fit_learning_curve,
+    forecast_campaign,
+    misses,
+    on_grid,
+)
 from alflow.reporting.outlook import outlook
 
 LABELS = np.arange(20, 201, 20)
@@ -43,6 +52,48 @@ def test_the_limit_never_passes_one_and_a_flat_curve_does_not_rise():
     assert flat.curve.at(10_000) == pytest.approx(0.9, abs=0.02)
     falling = fit_learning_curve(LABELS, np.linspace(0.9, 0.8, LABELS.size))
     assert falling.curve.scale == 0.0  # more labels never forecast a worse model
+
+
+def test_calibration_is_the_conformal_quantile_of_past_misses_and_never_narrows():
+    # m = 10 past misses at level 0.9: the ceil(11 * 0.9) = 10th smallest, the largest here
+    assert calibrate(np.array([0.2] * 9 + [3.0]), 0.9) == 3.0
+    # m = 20: the 19th smallest; the one worst miss is left out
+    assert calibrate(np.array([0.5] * 17 + [2.0, 2.5, 9.0]), 0.9) == 2.5
+    assert calibrate(np.array([0.1, 0.3, 0.9, 0.5, 0.2]), 0.9) == 1.0  # they held: not narrowed
+    assert calibrate(np.array([5.0] * (MIN_POINTS - 1)), 0.9) == 1.0  # too few to learn from
+    # rounds that added no labels: the past forecasts start once there were MIN_POINTS distinct
+    labels = np.array([20, 20, 20, 30, 40, 50, 60, 70, 80], dtype=float)
+    above, below = misses(labels, truth(labels), seed=0)
+    assert len(above) == len(below) == 3 and np.all(np.isfinite(above)) and np.all(np.isfinite(below))
+
+
+def test_a_curve_that_keeps_rising_past_the_early_plateau_widens_the_interval_above():
+    """A logarithmic curve (no plateau): each early power-law fit levels off too soon, so the past
+    forecasts of the latest round all fell short; that side of the interval is stretched until it
+    holds the score at the budget, the other side is not."""
+    labels = np.arange(20, 201, 10)
+    rising = 0.05 + 0.08 * np.log(labels) + np.random.default_rng(0).normal(0, 0.003, labels.size)
+    above, below = misses(labels.astype(float), rising, seed=0)
+    assert len(above) == labels.size - MIN_POINTS and np.median(above) > 1 and np.all(below < 0)
+    fit = fit_learning_curve(labels, rising)
+    assert fit.stretch[0] == 1.0 and fit.stretch[1] > 1.5
+    at_budget = fit.metric_at(400, rng=np.random.default_rng(1))
+    plain = replace(fit, stretch=(1.0, 1.0)).metric_at(400, rng=np.random.default_rng(1))
+    truth_at_budget = 0.05 + 0.08 * np.log(400)
+    assert plain.high < truth_at_budget <= at_budget.high  # without the calibration it did not hold
+    assert at_budget.low == plain.low and at_budget.value == plain.value
+
+
+def test_a_power_law_campaign_is_widened_little_and_only_by_its_latest_scores_noise():
+    """Where the curve is a power law the past forecasts mostly held: over 8 noisy campaigns the
+    median stretch is small on each side (a widening comes from the latest score's noise alone)."""
+    stretches = np.array(
+        [
+            fit_learning_curve(LABELS, truth(LABELS) + np.random.default_rng(s).normal(0, 0.005, LABELS.size)).stretch
+            for s in range(8)
+        ]
+    )
+    assert np.all(stretches >= 1.0) and np.all(np.median(stretches, axis=0) < 1.25)
 
 
 def test_labels_to_a_target_are_where_the_curve_crosses_it():
