@@ -138,7 +138,7 @@ def _consensus(matrix: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
         return np.asarray(get_majority_vote_label(frame, pred_probs, verbose=False)).astype(int)
 
 
-def activelab_curve(config, problem, annotations, *, seed: int) -> list[tuple[int, float]]:
+def activelab_curve(config, problem, annotations, *, seed: int) -> tuple[list[tuple[int, float]], int]:
     """cleanlab's ActiveLab in the harness `noisy_curve` uses: same model preset, seed labels,
     annotations (item i's j-th request goes to annotators.who[i, j]) and budget.
 
@@ -152,6 +152,7 @@ def activelab_curve(config, problem, annotations, *, seed: int) -> list[tuple[in
     an annotator is left to ask); consensus by CROWDLAB (`get_label_quality_multiannotator`);
     the model is refit on seed + consensus labels and scored on the holdout. Seed labels are the
     team's, trusted and never re-asked: they train every model but are not in the annotator matrix.
+    Returns the curve (x = seed labels + annotations) and how many annotations were repeats.
     """
     from cleanlab.multiannotator import get_active_learning_scores
 
@@ -181,14 +182,18 @@ def activelab_curve(config, problem, annotations, *, seed: int) -> list[tuple[in
         voted = np.flatnonzero(asked > 0)
         free = np.flatnonzero(labels < 0)
         if batch <= 0 or (free.size == 0 and not (asked[voted] < n_annotators).any()):
-            return curve
+            return curve, int(np.maximum(asked - 1, 0).sum())
         proba, proba_free = _fit_predict_proba(
             config, take(problem.X_pool, rows), labels[rows], take(problem.X_pool, free), k, seed
         )
         on_voted = proba[np.searchsorted(rows, voted)]
-        scores, scores_free = get_active_learning_scores(
-            matrix[voted] if voted.size else None, on_voted if voted.size else None, proba_free if free.size else None
-        )
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            scores, scores_free = get_active_learning_scores(
+                matrix[voted] if voted.size else None,
+                on_voted if voted.size else None,
+                proba_free if free.size else None,
+            )
         scores = np.where(asked[voted] < n_annotators, scores, np.inf)  # nobody left to ask
         combined = np.concatenate([scores, scores_free if free.size else []])
         chosen = np.concatenate([voted, free])[np.argsort(combined, kind="stable")[:batch]]
@@ -237,13 +242,14 @@ def run_one(job: tuple[str, int, int, int]) -> dict:
         truth = np.array([config.classes.index(c) for c in problem.y_pool])
         crowd = draw_crowd(X, y, np.random.default_rng([seed, 22, len(name)]))
         drawn = draw_annotations(crowd, truth, rng=np.random.default_rng([seed, 22]))
-        curves, seconds = {}, {}
+        curves, seconds, repeats = {}, {}, {}
         for plan in PLANS:
             began = time.monotonic()
             if plan == "activelab":
-                curves[plan] = activelab_curve(config, problem, drawn, seed=seed)
+                curves[plan], repeats[plan] = activelab_curve(config, problem, drawn, seed=seed)
             else:
-                curves[plan] = noisy_curve(config, problem, drawn, strategy="margin", plan=plan, seed=seed).replay.curve
+                replay = noisy_curve(config, problem, drawn, strategy="margin", plan=plan, seed=seed)
+                curves[plan], repeats[plan] = replay.replay.curve, replay.repeats
             seconds[plan] = round(time.monotonic() - began, 1)
     part = {
         "set": name,
@@ -252,6 +258,7 @@ def run_one(job: tuple[str, int, int, int]) -> dict:
         "classes": len(config.classes),
         "annotators": [round(a.accuracy, 3) for a in crowd],
         "curves": curves,
+        "repeats": repeats,  # annotations of items already annotated (repeat3: its 2nd and 3rd count 0)
         "seconds": seconds,
         "total_seconds": round(time.monotonic() - started, 1),
     }
@@ -278,6 +285,7 @@ def measures(part: dict) -> dict[str, dict[str, float]]:
     for plan, curve in part["curves"].items():
         row = {f"{int(s * 100)}%": at_budget(curve, s * part["budget"]) for s in SHARES}
         row["mean"] = curve_mean(curve, part["budget"])
+        row["repeats"] = float(part["repeats"][plan])
         out[plan] = row
     return out
 
@@ -301,7 +309,7 @@ def summarise(parts: list[dict], a: str = "adaptive", b: str = "activelab") -> d
     for name, rows in [*by_set.items(), ("all", every)]:
         table[name] = {
             "seeds": len(rows),
-            "plans": {p: {c: float(np.mean([r[p][c] for r in rows])) for c in columns} for p in rows[0]},
+            "plans": {p: {c: float(np.mean([r[p][c] for r in rows])) for c in [*columns, "repeats"]} for p in rows[0]},
             "difference": {c: paired([r[a][c] - r[b][c] for r in rows]) for c in columns},
         }
     return table
@@ -324,19 +332,25 @@ def markdown(table: dict, parts: list[dict], args, load: str) -> str:
         "## Paired difference: alflow's default (adaptive) minus ActiveLab",
         "",
         "Mean over seeds ± the half-width of its 95 % t-interval; positive = alflow ahead. "
-        "`all` pairs every (set, seed).",
+        "`all` pairs every (set, seed). Repeats: annotations of an item already annotated, per replay "
+        "(repeat3's fixed second and third annotations are not counted).",
         "",
-        "| set | seeds | " + " | ".join(columns) + " |",
-        "|---|---|" + "---|" * len(columns),
+        "| set | seeds | " + " | ".join(columns) + " | beyond noise (interval excludes 0) |",
+        "|---|---|" + "---|" * (len(columns) + 1),
     ]
     for name, row in table.items():
         cells = [f"{m:+.4f} ± {h:.4f}" for m, h in (row["difference"][c] for c in columns)]
-        lines.append(f"| {name} | {row['seeds']} | " + " | ".join(cells) + " |")
-    lines += ["", "## Accuracy by plan (mean over seeds)", "", "| set | plan | " + " | ".join(columns) + " |"]
-    lines.append("|---|---|" + "---|" * len(columns))
+        behind = [c for c in columns if row["difference"][c][0] + row["difference"][c][1] < 0]
+        ahead = [c for c in columns if row["difference"][c][0] - row["difference"][c][1] > 0]
+        verdict = f"behind at {', '.join(behind)}" if behind else "never behind beyond noise"
+        verdict += f"; ahead at {', '.join(ahead)}" if ahead else ""
+        lines.append(f"| {name} | {row['seeds']} | " + " | ".join(cells) + f" | {verdict} |")
+    lines += ["", "## Accuracy by plan (mean over seeds)", "", "| set | plan | " + " | ".join(columns) + " | repeats |"]
+    lines.append("|---|---|" + "---|" * (len(columns) + 1))
     for name, row in table.items():
         for plan, values in row["plans"].items():
-            lines.append(f"| {name} | {plan} | " + " | ".join(f"{values[c]:.4f}" for c in columns) + " |")
+            cells = " | ".join(f"{values[c]:.4f}" for c in columns)
+            lines.append(f"| {name} | {plan} | {cells} | {values['repeats']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
