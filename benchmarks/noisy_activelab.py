@@ -22,7 +22,8 @@ Output: per set and budget share (25/50/75/100 %) and the mean over the curve, t
 difference adaptive minus ActiveLab over seeds with a 95 % t-interval; each plan's accuracy.
 Each (set, seed) is written to benchmarks/results/noisy_activelab_parts/ as it finishes, so an
 interrupted run keeps what ran (`--report` rebuilds the table from the parts).
-Writes benchmarks/results/noisy_activelab.{json,md}.
+Writes benchmarks/results/noisy_activelab.{json,md} (`--out` names another table; `--resume` runs
+only the pairs with no part yet, e.g. more seeds).
 """
 
 from __future__ import annotations
@@ -362,6 +363,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--sets", default=",".join(datasets()))
     parser.add_argument("--report", action="store_true", help="rebuild the table from the parts written so far")
+    parser.add_argument("--resume", action="store_true", help="run only the (set, seed) pairs with no part yet")
+    parser.add_argument("--out", default="noisy_activelab", help="the table's name in benchmarks/results/")
+    parser.add_argument("--load", help="the machine load to note (with --report: the run's, from uptime)")
     args = parser.parse_args()
     chosen = args.sets.split(",")
     unknown = sorted(set(chosen) - set(datasets()))
@@ -370,6 +374,8 @@ def main() -> None:
     load = os.getloadavg()
     if not args.report:
         jobs = [(name, seed, args.budget, args.batch) for seed in range(args.seeds) for name in chosen]
+        if args.resume:
+            jobs = [job for job in jobs if not (PARTS / f"{job[0]}-{job[1]}.json").exists()]
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             list(pool.map(run_one, jobs))
     parts = [json.loads(p.read_text()) for p in sorted(PARTS.glob("*.json"))]
@@ -377,13 +383,13 @@ def main() -> None:
     if not parts:
         sys.exit(f"no results in {PARTS}; run without --report first")
     end = os.getloadavg()
-    note = (
+    note = args.load or (
         f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} at the start, {end[0]:.2f}, {end[1]:.2f}, {end[2]:.2f} at the end"
     )
     table = summarise(parts)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "noisy_activelab.json").write_text(json.dumps({"args": vars(args), "table": table}, indent=2))
-    (RESULTS / "noisy_activelab.md").write_text(markdown(table, parts, args, note))
+    (RESULTS / f"{args.out}.json").write_text(json.dumps({"args": vars(args), "table": table}, indent=2))
+    (RESULTS / f"{args.out}.md").write_text(markdown(table, parts, args, note))
     print(markdown(table, parts, args, note))
 
 
