@@ -191,7 +191,7 @@ def activelab_curve(config, problem, annotations, *, seed: int) -> tuple[list[tu
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             scores, scores_free = get_active_learning_scores(
-                matrix[voted] if voted.size else None,
+                _asked_columns(matrix[voted]) if voted.size else None,
                 on_voted if voted.size else None,
                 proba_free if free.size else None,
             )
@@ -207,6 +207,11 @@ def activelab_curve(config, problem, annotations, *, seed: int) -> tuple[list[tu
         labels[voted] = _consensus(
             matrix[voted], _fit_predict_proba_labeled(config, problem, labels, voted, seeded, matrix, k, seed)
         )
+
+
+def _asked_columns(matrix: np.ndarray) -> np.ndarray:
+    """The annotator columns with at least one annotation (cleanlab refuses a column of NaN)."""
+    return matrix[:, ~np.isnan(matrix).all(axis=0)]
 
 
 def _fit_predict_proba_labeled(config, problem, labels, voted, seeded, matrix, k, seed) -> np.ndarray:

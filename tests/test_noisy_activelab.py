@@ -53,7 +53,8 @@ def test_activelab_spends_the_budget_and_repeats_where_the_vendor_errs(bench, tm
     problem = load_problem(config, answers="truth", seed=0)
     truth = np.array([config.classes.index(c) for c in problem.y_pool])
     swap = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])  # always wrong
-    crowd = (Annotator("good", np.eye(3)), Annotator("bad", swap))
+    # one annotator always wrong; one so rarely routed that no item has their label yet (NaN for cleanlab)
+    crowd = (Annotator("good", np.eye(3)), Annotator("bad", swap), Annotator("rare", np.eye(3), share=0.001))
     drawn = draw_annotations(crowd, truth, rng=np.random.default_rng(0))
     curve, repeats = bench.activelab_curve(config, problem, drawn, seed=0)
     spent = [x for x, _ in curve]
