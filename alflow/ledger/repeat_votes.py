@@ -5,8 +5,9 @@ the item one vote: the label accepted for it in that round, and the annotator wh
 did (the file's only annotator, or the one `IngestRecord.voters` names in a file of several).
 The votes are weighed by each annotator's accuracy once there is evidence of it (their answers to
 gold items, else the accuracy `vendor.aggregation: quality` estimated), each vote worth
-log(a / (1 - a)); without evidence every vote weighs the same (a plain majority). A tie keeps the label the item had. A view over the records, so a repeat's
-answer is counted once however often the ingest is re-run, and never counted as a new label.
+log(a / (1 - a)); without evidence every vote weighs the same (a plain majority). A tie keeps the
+label the item had. A view over the records, so a repeat's answer is counted once however often the
+ingest is re-run, and never counted as a new label.
 """
 
 from __future__ import annotations
