@@ -38,7 +38,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 import pandas as pd
 import yaml
-from sklearn.datasets import load_breast_cancer, load_digits, load_wine, make_classification
+from forecast import DATASETS  # the forecast benchmark's six sets, the same replays (benchmarks/ on the path)
 from sklearn.model_selection import train_test_split
 
 from alflow.config import load_campaign
@@ -48,18 +48,6 @@ from alflow.operations.stopping import patience_stop, stable_stop, successive_ka
 
 RESULTS = Path(__file__).parent / "results"
 START, BATCH, KAPPA, WINDOW, PATIENCE, TARGET = 20, 10, 0.99, 3, 4, 0.98
-DATASETS = {
-    "breast_cancer": lambda: load_breast_cancer(return_X_y=True),
-    "digits": lambda: load_digits(return_X_y=True),
-    "wine": lambda: load_wine(return_X_y=True),
-    "synth_2c": lambda: make_classification(2000, n_features=20, n_informative=8, random_state=0),
-    "synth_10c": lambda: make_classification(
-        2000, n_features=20, n_informative=12, n_classes=10, n_clusters_per_class=1, random_state=0
-    ),
-    "synth_4c_overlap": lambda: make_classification(
-        2500, n_features=10, n_informative=3, n_redundant=2, n_classes=4, class_sep=0.8, random_state=101
-    ),
-}
 RULES = ("budget", "stable", "small_text", "target", "patience")
 
 
