@@ -62,9 +62,11 @@ def prefect_server():
         yield
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_cluster():
-    """A Dask LocalCluster of two worker processes on loopback (the `dask` extra); yields its address."""
+    """A Dask LocalCluster of two worker processes on loopback (the `dask` extra); yields its address.
+    Module-scoped, its one module an xdist group: started once per run, stopped when that module ends
+    (not idling beside the rest of the run)."""
     distributed = pytest.importorskip("distributed", reason="the dask extra is not installed: pip install -e '.[dask]'")
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
@@ -228,10 +230,12 @@ def mlflow_server(tmp_path_factory, mlflow_template) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def team_stack(tmp_path_factory, postgres, s3_endpoint) -> Iterator[dict]:
     """The team set-up of docs/TEAM.md on loopback: PostgreSQL behind `prefect server` and `mlflow
-    server`, MLflow's artifacts and the vendor exchange on S3 (moto's server standing in).
+    server`, MLflow's artifacts and the vendor exchange on S3 (moto's server standing in). Module-scoped,
+    like `postgres`: its one module (tests/test_team_stack.py) is an xdist group, so the stack starts
+    once per run and stops when that module ends.
 
     Yields a dict: `prefect_env` (the environment that points a client at the Prefect server),
     `mlflow` (the tracking URL), `exchange` (the bucket URI campaigns use), `artifacts`, `postgres`.
@@ -314,7 +318,7 @@ def _postgres_bin() -> Path | None:
     return found[-1].parent if found else None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def postgres() -> Iterator[str]:
     """Debian's PostgreSQL in a throwaway cluster on a free loopback port, password-protected, as a
     team would run it (initdb + pg_ctl, as the postgres user when the tests run as root); yields the

@@ -145,9 +145,10 @@ def _answers_api(api: LabelStudio) -> bool:
     return True
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def label_studio_server(tmp_path_factory) -> Iterator[LabelStudio]:
-    """Label Studio as `label-studio start` runs it, once per session."""
+    """Label Studio as `label-studio start` runs it, once per run (this module is one xdist group),
+    stopped when the module ends rather than idling beside the rest of the run."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
@@ -155,7 +156,7 @@ def label_studio_server(tmp_path_factory) -> Iterator[LabelStudio]:
         yield api
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def label_studio_task_files(tmp_path_factory) -> Iterator[LabelStudio]:
     """Label Studio started with FUTURE_SAVE_TASK_TO_STORAGE=true: its target storages write one
     `<task id>.json` per task (the task with all its annotations), rewritten as they change."""
