@@ -58,7 +58,7 @@ def prefect_server():
     """A temporary Prefect API for the whole session (about 8 s to start)."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    with prefect_test_harness(server_startup_timeout=300):  # a bound on a hang: generous on a loaded machine
         yield
 
 
