@@ -150,14 +150,15 @@ def running_prefect_server(folder: Path, **settings: str) -> Iterator[dict[str, 
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # a bound on a hang, generous on a loaded machine
         while True:
             try:
                 urllib.request.urlopen(f"{env['PREFECT_API_URL']}/health", timeout=2)
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError((folder / "prefect-server.log").read_text()[-2000:]) from None
+                    log = (folder / "prefect-server.log").read_text()[-2000:]
+                    raise RuntimeError(f"prefect server did not answer /health within 300 s: {log}") from None
                 time.sleep(0.5)
         yield env
     finally:
