@@ -158,7 +158,8 @@ def running_prefect_server(folder: Path, **settings: str) -> Iterator[dict[str, 
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
                     log = (folder / "prefect-server.log").read_text()[-2000:]
-                    raise RuntimeError(f"prefect server did not answer /health within 300 s: {log}") from None
+                    why = "within 300 s" if server.poll() is None else f"(it exited with {server.returncode})"
+                    raise RuntimeError(f"prefect server did not answer /health {why}: {log}") from None
                 time.sleep(0.5)
         yield env
     finally:
