@@ -47,6 +47,26 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SERVERS & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    _name_xdist_groups(config, items)
+
+
+def _name_xdist_groups(config, items) -> None:
+    """`--dist loadgroup` keeps a group on one worker by the `@group` that pytest-xdist (3.8) appends
+    to each marked test's `item._nodeid`; pytest 9.2 reads node ids from `item._id` instead, so the
+    suffix was lost and every group was split across the workers (each worker starting its own
+    servers). The same suffix, through the structured id; nothing to do where xdist's own works."""
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # pytest before 9.2: xdist's suffix takes effect
+        return
+    if not getattr(config.option, "loadgroup", False):  # set on an xdist worker under --dist loadgroup
+        return
+    for item in items:
+        names = {
+            str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")
+        }
+        if names and item.nodeid.rfind("@") <= item.nodeid.rfind("]"):
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(names))}")
 
 
 def pytest_sessionfinish(session, exitstatus):
