@@ -252,12 +252,11 @@ def mlflow_server(tmp_path_factory, mlflow_template) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def team_stack(tmp_path_factory, postgres, s3_endpoint) -> Iterator[dict]:
     """The team set-up of docs/TEAM.md on loopback: PostgreSQL behind `prefect server` and `mlflow
-    server`, MLflow's artifacts and the vendor exchange on S3 (moto's server standing in). Module-scoped,
-    like `postgres`: its one module (tests/test_team_stack.py) is an xdist group, so the stack starts
-    once per run and stops when that module ends.
+    server`, MLflow's artifacts and the vendor exchange on S3 (moto's server standing in). Its one
+    module (tests/test_team_stack.py) is an xdist group: one stack per run, not one per worker.
 
     Yields a dict: `prefect_env` (the environment that points a client at the Prefect server),
     `mlflow` (the tracking URL), `exchange` (the bucket URI campaigns use), `artifacts`, `postgres`.
@@ -340,7 +339,7 @@ def _postgres_bin() -> Path | None:
     return found[-1].parent if found else None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[str]:
     """Debian's PostgreSQL in a throwaway cluster on a free loopback port, password-protected, as a
     team would run it (initdb + pg_ctl, as the postgres user when the tests run as root); yields the
