@@ -24,6 +24,11 @@ Each (set, seed) is written to benchmarks/results/noisy_activelab_parts/ as it f
 interrupted run keeps what ran (`--report` rebuilds the table from the parts).
 Writes benchmarks/results/noisy_activelab.{json,md} (`--out` names another table; `--resume` runs
 only the pairs with no part yet, e.g. more seeds).
+
+`--only adaptive --parts noisy_activelab_parts_new` re-runs only the plans named (after a change to
+alflow's default, say) and takes the other plans' curves from the parts in `--source` (the same
+(set, seed) pairs meet the same vendor and annotations, so they are unchanged); the curves replaced
+are kept as `<plan>_before` beside them, so the table shows the plan before and after.
 """
 
 from __future__ import annotations
@@ -229,14 +234,16 @@ def _fit_predict_proba_labeled(config, problem, labels, voted, seeded, matrix, k
     return proba[np.searchsorted(rows, voted)]
 
 
-def run_one(job: tuple[str, int, int, int]) -> dict:
-    """Every plan on one set and seed, against one drawn vendor; the curves, and the part written."""
+def run_one(job: tuple) -> dict:
+    """Every plan (or the `only` ones, the others from the `source` part) on one set and seed,
+    against one drawn vendor; the curves, and the part written into `parts`."""
     from alflow.config import load_campaign
     from alflow.operations.annotators import draw_annotations
     from alflow.operations.noisy import noisy_curve
     from alflow.operations.simulate import load_problem
 
-    name, seed, budget, batch = job
+    name, seed, budget, batch, only, source, parts = job
+    before = json.loads((RESULTS / source / f"{name}-{seed}.json").read_text()) if only else None
     X, y = datasets()[name]
     budget = min(budget, y.size - int(np.ceil(0.3 * y.size)))  # the pool: write_campaign's 70 %
     started = time.monotonic()
@@ -249,7 +256,7 @@ def run_one(job: tuple[str, int, int, int]) -> dict:
         crowd = draw_crowd(X, y, np.random.default_rng([seed, 22, len(name)]))
         drawn = draw_annotations(crowd, truth, rng=np.random.default_rng([seed, 22]))
         curves, seconds, repeats = {}, {}, {}
-        for plan in PLANS:
+        for plan in only or PLANS:
             began = time.monotonic()
             if plan == "activelab":
                 curves[plan], repeats[plan] = activelab_curve(config, problem, drawn, seed=seed)
@@ -257,6 +264,10 @@ def run_one(job: tuple[str, int, int, int]) -> dict:
                 replay = noisy_curve(config, problem, drawn, strategy="margin", plan=plan, seed=seed)
                 curves[plan], repeats[plan] = replay.replay.curve, replay.repeats
             seconds[plan] = round(time.monotonic() - began, 1)
+    if before is not None:  # the plans not run: the source's; the ones run: theirs kept as <plan>_before
+        for key, new in (("curves", curves), ("repeats", repeats), ("seconds", seconds)):
+            new.update({f"{p}_before": before[key][p] for p in only})
+            new.update({p: before[key][p] for p in PLANS if p not in only})
     part = {
         "set": name,
         "seed": seed,
@@ -268,8 +279,8 @@ def run_one(job: tuple[str, int, int, int]) -> dict:
         "seconds": seconds,
         "total_seconds": round(time.monotonic() - started, 1),
     }
-    PARTS.mkdir(parents=True, exist_ok=True)
-    (PARTS / f"{name}-{seed}.json").write_text(json.dumps(part))
+    (RESULTS / parts).mkdir(parents=True, exist_ok=True)
+    (RESULTS / parts / f"{name}-{seed}.json").write_text(json.dumps(part))
     print(f"{name} seed {seed}: {part['total_seconds']} s {seconds}", file=sys.stderr, flush=True)
     return part
 
@@ -371,22 +382,32 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="run only the (set, seed) pairs with no part yet")
     parser.add_argument("--out", default="noisy_activelab", help="the table's name in benchmarks/results/")
     parser.add_argument("--load", help="the machine load to note (with --report: the run's, from uptime)")
+    parser.add_argument("--only", help="run only these plans (comma-separated), the others from --source's parts")
+    parser.add_argument("--source", default=PARTS.name, help="with --only: the parts the other plans come from")
+    parser.add_argument("--parts", default=PARTS.name, help="the folder in benchmarks/results/ parts are written to")
     args = parser.parse_args()
     chosen = args.sets.split(",")
     unknown = sorted(set(chosen) - set(datasets()))
     if unknown:
         sys.exit(f"--sets: unknown {unknown}; use some of {', '.join(datasets())}")
     load = os.getloadavg()
+    only = tuple(args.only.split(",")) if args.only else ()
+    if set(only) - set(PLANS):
+        sys.exit(f"--only: unknown {sorted(set(only) - set(PLANS))}; use some of {', '.join(PLANS)}")
     if not args.report:
-        jobs = [(name, seed, args.budget, args.batch) for seed in range(args.seeds) for name in chosen]
+        jobs = [
+            (name, seed, args.budget, args.batch, only, args.source, args.parts)
+            for seed in range(args.seeds)
+            for name in chosen
+        ]
         if args.resume:
-            jobs = [job for job in jobs if not (PARTS / f"{job[0]}-{job[1]}.json").exists()]
+            jobs = [job for job in jobs if not (RESULTS / args.parts / f"{job[0]}-{job[1]}.json").exists()]
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             list(pool.map(run_one, jobs))
-    parts = [json.loads(p.read_text()) for p in sorted(PARTS.glob("*.json"))]
+    parts = [json.loads(p.read_text()) for p in sorted((RESULTS / args.parts).glob("*.json"))]
     parts = [p for p in parts if p["set"] in chosen and p["seed"] < args.seeds]
     if not parts:
-        sys.exit(f"no results in {PARTS}; run without --report first")
+        sys.exit(f"no results in {RESULTS / args.parts}; run without --report first")
     end = os.getloadavg()
     note = args.load or (
         f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} at the start, {end[0]:.2f}, {end[1]:.2f}, {end[2]:.2f} at the end"

@@ -16,7 +16,7 @@ from alflow.config.schema import RepeatsConfig
 from alflow.exchange import formats, layout
 from alflow.exchange.bucket import open_store
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL
-from alflow.intake.quality import REPEAT_WHEN, ask_again
+from alflow.intake.quality import REPEAT_WHEN, ask_again, repeat_when
 from alflow.intake.votes import judge
 from alflow.ledger.ledger import campaign_state
 from alflow.ledger.records import IngestRecord
@@ -56,7 +56,8 @@ def test_the_votes_make_the_label_weighed_by_evidence_a_tie_keeps_it():
     voted = {2: [_ingest(2, {"a": "z"}, ["good", "other"], voters={"a": "good"})]}
     assert repeat_outcomes({1: ["a"], 2: ["a"]}, {**ingests, **voted})["a"].votes[1] == Vote(2, "z", "good")
     assert ask_again(pd.Series([0.1, 0.6, 0.35, 0.9]).to_numpy(), 2, when=0.3) == [3, 1]
-    assert RepeatsConfig().when == REPEAT_WHEN  # live rounds default to the simulation's rule
+    assert RepeatsConfig().when is None  # live rounds default to the simulation's rule, by class count:
+    assert [round(repeat_when(k), 4) for k in (2, 3, 4, 10)] == [0.1667, 0.2222, 0.25, REPEAT_WHEN]
     with pytest.raises(ValueError, match=r"less than or equal to 0\.5"):
         RepeatsConfig(share=0.8)  # a batch of repeats only would buy no new item
 
