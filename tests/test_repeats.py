@@ -23,7 +23,7 @@ from alflow.ledger.records import IngestRecord
 from alflow.ledger.repeat_votes import Vote, accuracy_evidence, repeat_outcomes, weigh
 from alflow.operations.dataset import labeled_dataset
 from alflow.operations.plain import plain_round
-from alflow.reporting.repeat_report import repeat_counts, repeat_json
+from alflow.reporting.repeat_report import repeat_counts, repeat_json, repeat_markdown, repeat_text
 
 
 def _ingest(round_: int, labels: dict[str, str], annotators: list[str], **extra) -> IngestRecord:
@@ -136,6 +136,9 @@ def test_a_live_campaign_asks_again_where_the_votes_and_the_model_doubt(campaign
     assert counts["asked"] == state.repeats_asked == sum(len(r.repeats.ids) for r in state.rounds.values() if r.repeats)
     assert counts["changed"] == len(changed) and counts["answered"] + counts["awaiting"] == counts["asked"]
     assert f"repeats: {counts['asked']} asked" in fourth.message()
+    assert repeat_markdown(state) == f"- {repeat_text(state)}\n" and repeat_markdown(state).startswith(
+        f"- repeats: {counts['asked']} asked, {counts['answered']} answered"
+    )  # the Prefect summary's line, beside gold's
     listed = repeat_json(state)
     assert listed is not None and listed["items"][min(changed)]["label"] == labels[min(changed)]
     metrics = MlflowClient(config.tracking.uri).get_run(fourth.mlflow_run_id).data.metrics
