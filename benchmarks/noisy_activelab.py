@@ -332,14 +332,29 @@ def summarise(parts: list[dict], a: str = "adaptive", b: str = "activelab") -> d
     return table
 
 
-def markdown(table: dict, parts: list[dict], args, load: str) -> str:
+def _difference_lines(table: dict, columns: list[str]) -> list[str]:
+    """One table row per set: the paired differences with their intervals and the verdict."""
+    lines = []
+    for name, row in table.items():
+        cells = [f"{m:+.4f} ± {h:.4f}" for m, h in (row["difference"][c] for c in columns)]
+        behind = [c for c in columns if row["difference"][c][0] + row["difference"][c][1] < 0]
+        ahead = [c for c in columns if row["difference"][c][0] - row["difference"][c][1] > 0]
+        verdict = f"behind at {', '.join(behind)}" if behind else "never behind beyond noise"
+        verdict += f"; ahead at {', '.join(ahead)}" if ahead else ""
+        lines.append(f"| {name} | {row['seeds']} | " + " | ".join(cells) + f" | {verdict} |")
+    return lines
+
+
+def markdown(table: dict, parts: list[dict], args, load: str, change: dict | None = None) -> str:
     columns = [f"{int(s * 100)}%" for s in SHARES] + ["mean"]
     budgets = {p["set"]: p["budget"] for p in parts}
     lines = [
         "# Imperfect annotators by the protocol: alflow's plans against cleanlab's ActiveLab",
         "",
         f"`nice -n 10 python benchmarks/noisy_activelab.py --seeds {args.seeds} --budget {args.budget} "
-        f"--batch {args.batch} --jobs {args.jobs} --sets {args.sets}` (module docstring: the vendor, the plans, "
+        f"--batch {args.batch} --jobs {args.jobs} --sets {args.sets}"
+        + (f" --only {args.only} --source {args.source} --parts {args.parts}" if args.only else "")
+        + "` (module docstring: the vendor, the plans, "
         "the harness). Accuracy on the clean holdout at 25/50/75/100 % of each set's budget (seed labels + "
         "annotations; 600 or the pool's size) and the mean over the curve (20 evenly spaced budgets). "
         f"Budgets: {', '.join(f'{k} {v}' for k, v in budgets.items())}.",
@@ -350,18 +365,22 @@ def markdown(table: dict, parts: list[dict], args, load: str) -> str:
         "",
         "Mean over seeds ± the half-width of its 95 % t-interval; positive = alflow ahead. "
         "`all` pairs every (set, seed). Repeats: annotations of an item already annotated, per replay "
-        "(repeat3's fixed second and third annotations are not counted).",
+        "(repeat3's fixed second and third annotations are not counted)."
+        + (
+            f" Plans re-run ({args.only}); the others' curves are the parts in {args.source}, and "
+            "`<plan>_before` is the plan's curve there (before the change)."
+            if args.only
+            else ""
+        ),
         "",
         "| set | seeds | " + " | ".join(columns) + " | beyond noise (interval excludes 0) |",
         "|---|---|" + "---|" * (len(columns) + 1),
     ]
-    for name, row in table.items():
-        cells = [f"{m:+.4f} ± {h:.4f}" for m, h in (row["difference"][c] for c in columns)]
-        behind = [c for c in columns if row["difference"][c][0] + row["difference"][c][1] < 0]
-        ahead = [c for c in columns if row["difference"][c][0] - row["difference"][c][1] > 0]
-        verdict = f"behind at {', '.join(behind)}" if behind else "never behind beyond noise"
-        verdict += f"; ahead at {', '.join(ahead)}" if ahead else ""
-        lines.append(f"| {name} | {row['seeds']} | " + " | ".join(cells) + f" | {verdict} |")
+    lines += _difference_lines(table, columns)
+    if change is not None:
+        lines += ["", "## Paired difference: alflow's default after the change minus before (adaptive_before)"]
+        lines += ["", "| set | seeds | " + " | ".join(columns) + " | beyond noise (interval excludes 0) |"]
+        lines += ["|---|---|" + "---|" * (len(columns) + 1), *_difference_lines(change, columns)]
     lines += ["", "## Accuracy by plan (mean over seeds)", "", "| set | plan | " + " | ".join(columns) + " | repeats |"]
     lines.append("|---|---|" + "---|" * (len(columns) + 1))
     for name, row in table.items():
@@ -413,10 +432,12 @@ def main() -> None:
         f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} at the start, {end[0]:.2f}, {end[1]:.2f}, {end[2]:.2f} at the end"
     )
     table = summarise(parts)
+    change = summarise(parts, "adaptive", "adaptive_before") if "adaptive" in only else None
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.out}.json").write_text(json.dumps({"args": vars(args), "table": table}, indent=2))
-    (RESULTS / f"{args.out}.md").write_text(markdown(table, parts, args, note))
-    print(markdown(table, parts, args, note))
+    found = {"args": vars(args), "table": table, "change": change}
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(found, indent=2))
+    (RESULTS / f"{args.out}.md").write_text(markdown(table, parts, args, note, change))
+    print(markdown(table, parts, args, note, change))
 
 
 if __name__ == "__main__":
