@@ -351,9 +351,12 @@ def markdown(table: dict, parts: list[dict], args, load: str, change: dict | Non
     lines = [
         "# Imperfect annotators by the protocol: alflow's plans against cleanlab's ActiveLab",
         "",
-        f"`nice -n 10 python benchmarks/noisy_activelab.py --seeds {args.seeds} --budget {args.budget} "
+        "`nice -n 10 python benchmarks/noisy_activelab.py"
+        + (f" --first-seed {args.first_seed}" if args.first_seed else "")
+        + f" --seeds {args.seeds} --budget {args.budget} "
         f"--batch {args.batch} --jobs {args.jobs} --sets {args.sets}"
-        + (f" --only {args.only} --source {args.source} --parts {args.parts}" if args.only else "")
+        + (f" --only {args.only} --source {args.source}" if args.only else "")
+        + (f" --parts {args.parts} --out {args.out}" if args.parts != PARTS.name else "")
         + "` (module docstring: the vendor, the plans, "
         "the harness). Accuracy on the clean holdout at 25/50/75/100 % of each set's budget (seed labels + "
         "annotations; 600 or the pool's size) and the mean over the curve (20 evenly spaced budgets). "
@@ -393,6 +396,7 @@ def markdown(table: dict, parts: list[dict], args, load: str, change: dict | Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. seeds-1 (held-out seeds)")
     parser.add_argument("--budget", type=int, default=600)
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=1)
@@ -416,7 +420,7 @@ def main() -> None:
     if not args.report:
         jobs = [
             (name, seed, args.budget, args.batch, only, args.source, args.parts)
-            for seed in range(args.seeds)
+            for seed in range(args.first_seed, args.seeds)
             for name in chosen
         ]
         if args.resume:
@@ -424,7 +428,7 @@ def main() -> None:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             list(pool.map(run_one, jobs))
     parts = [json.loads(p.read_text()) for p in sorted((RESULTS / args.parts).glob("*.json"))]
-    parts = [p for p in parts if p["set"] in chosen and p["seed"] < args.seeds]
+    parts = [p for p in parts if p["set"] in chosen and args.first_seed <= p["seed"] < args.seeds]
     if not parts:
         sys.exit(f"no results in {RESULTS / args.parts}; run without --report first")
     end = os.getloadavg()
