@@ -11,7 +11,10 @@ changed by the machine's load) and wall time; the plain_round call's (stage impo
 included); the time to import the flow's task module (`tasks`, what `alflow round` imports before
 any stage runs: Prefect aside, what it pulls in); and which slow packages the round loaded (Great
 Expectations, matplotlib) and whether MLflow scanned the installed distributions' files (its
-requirements check). Writes benchmarks/results/fixed_costs.{json,md}.
+requirements check). Stage by stage (`TIMED`: the round's stages and parts of its log stage, wall
+and CPU seconds each): that round, whose stages pay their first-use imports, and, in a third process
+per run, the next round after it in the same process (imports and first uses paid, as under `alflow
+serve`). Writes benchmarks/results/fixed_costs.{json,md}.
 """
 
 from __future__ import annotations
