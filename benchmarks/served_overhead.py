@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -64,16 +65,26 @@ def vendor(folder: Path):
     return SimulatedVendor(bucket(config), config.campaign, dict(zip(answers["id"], answers["label"], strict=True)))
 
 
-def library_round(folder: Path) -> tuple[float, float]:
-    """One plain round in a fresh process: (the process's wall time, the plain_round call's)."""
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children and theirs: a way's cost
+    whatever the load, which stretches wall times."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return children.ru_utime + children.ru_stime
+
+
+def library_round(folder: Path, cpu: list[float] | None = None) -> tuple[float, float]:
+    """One plain round in a fresh process: (the process's wall time, the plain_round call's); its
+    CPU seconds appended to `cpu`."""
     code = (
         "import json, time; t = time.perf_counter(); from alflow.operations.plain import plain_round; "
         "r = plain_round('campaign.yaml'); assert r.status == 'exported', r.message(); "
         "print(json.dumps([r.round, time.perf_counter() - t]))"
     )
-    started = time.perf_counter()
+    started, spent = time.perf_counter(), _cpu()
     done = subprocess.run([sys.executable, "-c", code], cwd=folder, env={**os.environ, **ENV}, capture_output=True)
     wall = time.perf_counter() - started
+    if cpu is not None:
+        cpu.append(_cpu() - spent)
     if done.returncode:
         sys.exit(done.stderr.decode()[-3000:])
     round_, call = json.loads(done.stdout.decode().splitlines()[-1])
@@ -81,11 +92,14 @@ def library_round(folder: Path) -> tuple[float, float]:
     return wall, call
 
 
-def cli_round(folder: Path, env: dict[str, str]) -> float:
-    """One `alflow round` process: its wall time; the vendor then delivers the batch."""
-    started = time.perf_counter()
+def cli_round(folder: Path, env: dict[str, str], cpu: list[float] | None = None) -> float:
+    """One `alflow round` process: its wall time (its CPU seconds, and those of the temporary server
+    it starts and stops, appended to `cpu`); the vendor then delivers the batch."""
+    started, spent = time.perf_counter(), _cpu()
     done = subprocess.run([BIN / "alflow", "round", "campaign.yaml"], cwd=folder, env=env, capture_output=True)
     wall = time.perf_counter() - started
+    if cpu is not None:
+        cpu.append(_cpu() - spent)
     if done.returncode or b"exported" not in done.stdout:
         sys.exit((done.stdout + done.stderr).decode()[-3000:])
     vendor(folder).deliver(int(done.stdout.split(b" round ")[1].split(b":")[0]))
@@ -192,7 +206,33 @@ def markdown(result: dict, command: str) -> str:
         if spread > 1.5:  # the same way's rounds differ by more than the goal: the load decides, not alflow
             verdict = f"not judged (the plain round's own warm rounds differ by {spread:.2f} s)"
         lines.append(f"Goal, a warm round within 1.5 s of the plain round's: {label}: {verdict} ({gap:+.2f} s).  ")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + cpu_lines(result)) + "\n"
+
+
+def cpu_lines(result: dict) -> list[str]:
+    """The process ways again in CPU seconds (user + system, the process and the children it waited
+    for: `alflow round`'s temporary server included), which the load stretches far less than wall time."""
+    cpu = result.get("cpu")
+    if not cpu or not cpu["library"]:
+        return []
+    floor = _warm(cpu["library"])
+    lines = [
+        "",
+        "The same rounds in CPU seconds (user + system of the process and the children it waited for, the "
+        "temporary server included; a served round's CPU is not separable from its serving process):",
+        "",
+        "| how the round runs | warm CPU s (median, rounds 2+) | − plain calls | round 1 | every round |",
+        "|---|---|---|---|---|",
+    ]
+    for way, values in cpu.items():
+        every = ", ".join(f"{v:.2f}" for v in values)
+        lines.append(f"| {way} | {_warm(values):.2f} | {_warm(values) - floor:+.2f} | {values[0]:.2f} | {every} |")
+    lines.append("")
+    for way in ("alflow round", "alflow round + server"):
+        gap = _warm(cpu[way]) - floor
+        verdict = "within" if gap <= 1.5 else "NOT within"
+        lines.append(f"Goal in CPU seconds, within 1.5 s of the plain round's: {way}: {verdict} ({gap:+.2f} s).  ")
+    return lines
 
 
 def rewrite() -> None:
@@ -208,6 +248,8 @@ def run(pool: int, rounds: int, tmp: Path) -> dict:
     result: dict = {"pool": pool, "date": datetime.now(UTC).isoformat(timespec="seconds"), "loads": []}
     for way in ("library", "library call", "alflow round", "alflow round + server", "alflow serve"):
         result[way] = []
+    cpu: dict[str, list[float]] = {"library": [], "alflow round": [], "alflow round + server": []}
+    result["cpu"] = cpu
     template = tmp / "template"
     round_overhead.write_campaign(template, pool)
     folders = {name: Path(shutil.copytree(template, tmp / name)) for name in ("library", "bare", "server", "served")}
@@ -218,13 +260,13 @@ def run(pool: int, rounds: int, tmp: Path) -> dict:
         try:
             for n in range(1, rounds + 1):
                 result["loads"].append(_load())
-                wall, call = library_round(folders["library"])
+                wall, call = library_round(folders["library"], cpu["library"])
                 result["library"].append(wall)
                 result["library call"].append(call)
-                result["alflow round"].append(cli_round(folders["bare"], bare))
-                result["alflow round + server"].append(cli_round(folders["server"], env))
+                result["alflow round"].append(cli_round(folders["bare"], bare, cpu["alflow round"]))
+                result["alflow round + server"].append(cli_round(folders["server"], env, cpu["alflow round + server"]))
                 result["alflow serve"].append(served.turn(n))
-                print(n, {k: v[-1] for k, v in result.items() if isinstance(v, list)}, flush=True)
+                print(n, {k: v[-1] for k, v in result.items() if isinstance(v, list)}, cpu, flush=True)
         finally:
             served.stop()
     result["load_end"] = _load()
