@@ -168,6 +168,7 @@ def markdown(result: dict, command: str) -> str:
         "",
         f"Load average (1, 5, 15 min) before each round's turns: {'; '.join(result['loads'])}; at the end "
         f"{result['load_end']} (2 cores shared with other engineers' work: the machine was loaded throughout).",
+        *(["", f"Note: {result['note']}"] if result.get("note") else []),
         "",
         "| how the round runs | warm (median, rounds 2+) | − plain calls | round 1 | every round |",
         "|---|---|---|---|---|",
@@ -196,6 +197,8 @@ def markdown(result: dict, command: str) -> str:
         verdict = "within" if gap <= 1.5 else "NOT within"
         if spread > 1.5:  # the same way's rounds differ by more than the goal: the load decides, not alflow
             verdict = f"not judged (the plain round's own warm rounds differ by {spread:.2f} s)"
+        elif len(warm) < 2:
+            verdict = "not judged (one warm round: no measure of the load's noise)"
         lines.append(f"Goal, a warm round within 1.5 s of the plain round's: {label}: {verdict} ({gap:+.2f} s).  ")
     return "\n".join(lines) + "\n"
 
