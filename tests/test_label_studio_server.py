@@ -7,7 +7,9 @@ delivery folder, and the next rounds ingest them without a `_DONE` marker
 quarantined. Then the shapes a vendor meets, one project each on the same server, one round each:
 a text pool, an image pool whose `s3://` references Label Studio presigns (the images' bucket
 connected as a second source storage, never synced), a numeric campaign (`Number step="any"`) and a
-tags campaign (`Choices choice="multiple"`); and a second server started with
+tags campaign (`Choices choice="multiple"`, one task submitted with no choice: the empty set), and a
+tags campaign without the empty set (a task saved with no choice refused, one reason row, until its
+annotation is updated); and a second server started with
 FUTURE_SAVE_TASK_TO_STORAGE=true, whose target storage writes and rewrites one `<task id>.json` per
 task. Everything on loopback: moto's S3 server and Label Studio
 1.23.2 from its own virtualenv (`make label-studio`, or the one ALFLOW_LABEL_STUDIO_VENV names),
@@ -34,6 +36,7 @@ from urllib.parse import urljoin
 import boto3
 import pandas as pd
 import pytest
+import yaml
 
 from alflow.config import load_campaign
 from alflow.exchange import layout
@@ -406,7 +409,65 @@ def test_a_tags_campaign_through_label_studio(label_studio_server, tmp_path, mlf
     assert 'choice="multiple"' in api.call("GET", f"/api/projects/{project}")["label_config"]
     answers = _answers(tmp_path)
     assert any(len(tags(answers[t["data"]["id"]])) > 1 for t in tasks)  # several tags on one item
-    _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, answers, "multi")
+    # the annotator submits the last task with no choice ticked (the campaign allows the empty set):
+    # it arrives once, as the empty set
+    given, empty = answers.copy(), tasks[-1]["data"]["id"]
+    assert given[empty] != "[]"
+    given[empty] = "[]"
+    _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, given, "multi")
+    assert Ledger.of(campaign).state().ingested[1][empty] == "[]"
+    assert time.monotonic() - started < 120
+
+
+def _without_the_empty_set(path: Path) -> Path:
+    """The multi-label campaign file `path` with `labels.allow_empty: false`: its seed labels, holdout
+    and pool without the items whose true tag set is empty."""
+    folder = path.parent
+    settings = yaml.safe_load(path.read_text())
+    settings["labels"]["allow_empty"] = False
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+    data = folder / "data"
+    answers = _answers(folder)
+    for name in ("seed.csv", "holdout.csv", "pool.csv"):
+        frame = pd.read_csv(data / name, dtype=str, keep_default_na=False)
+        keep = frame["label"] != "[]" if "label" in frame else frame["id"].map(answers) != "[]"
+        frame[keep].to_csv(data / name, index=False)
+    return path
+
+
+def test_a_tags_campaign_without_the_empty_set_refuses_a_task_submitted_with_no_tag(
+    label_studio_server, tmp_path, mlflow_template, s3_endpoint
+):
+    """`labels.allow_empty: false`: the choices are required in the labeling interface, but an
+    annotation saved with none (over the API, or a tool that skips the check) is one refused row with
+    its reason; the item stays missing until the annotator ticks a tag, then arrives once."""
+    api, started = label_studio_server, time.monotonic()
+    shutil.copy(mlflow_template, tmp_path / "mlflow.db")
+    path = write_kind_data(tmp_path, "multilabel", max_labels=60, batch_size=10, fmt="label_studio")
+    campaign = _on_s3(_without_the_empty_set(path))
+    assert not campaign.labels.allow_empty and plain_round(campaign).status == "exported"
+    project, tasks = _batch_in_label_studio(api, campaign, s3_endpoint, 1)
+    assert 'required="true"' in api.call("GET", f"/api/projects/{project}")["label_config"]
+    answers, ids = _answers(tmp_path), [t["data"]["id"] for t in tasks]
+    untagged = api.call("POST", f"/api/tasks/{tasks[0]['id']}/annotations", {"result": [], "was_cancelled": False})
+    for task, item in zip(tasks[1:], ids[1:], strict=True):
+        api.call("POST", f"/api/tasks/{task['id']}/annotations", {"result": _submitted(answers[item], "multi")})
+    _delivery_storage(api, campaign, s3_endpoint, project, 1)
+
+    report = plain_round(campaign)
+    assert (report.status, report.labels_ingested, report.rows_rejected) == ("waiting", 9, 1), report
+    state = Ledger.of(campaign).state()
+    refused = [(row.id, row.reason) for record in state.ingests[1] for row in record.rejected]
+    assert refused == [(ids[0], "empty_tags_not_allowed")]  # one row, its reason
+    assert state.ingested[1] == {i: answers[i] for i in ids[1:]} and state.missing(1) == [ids[0]]
+
+    # the annotator ticks the item's tags; the connected storage rewrites the annotation: it arrives once
+    api.call("PATCH", f"/api/annotations/{untagged['id']}", {"result": _submitted(answers[ids[0]], "multi")})
+    report = plain_round(campaign)
+    assert (report.status, report.labels_ingested, report.round) == ("exported", 1, 2), report
+    state = Ledger.of(campaign).state()
+    assert accepted_labels(state.ingests[1]) == {i: answers[i] for i in ids}
+    assert sum(r.count for r in state.ingests[1]) == 10  # every label once, the refused row not among them
     assert time.monotonic() - started < 120
 
 
