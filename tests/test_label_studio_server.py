@@ -9,7 +9,9 @@ a text pool, an image pool whose `s3://` references Label Studio presigns (the i
 connected as a second source storage, never synced), a numeric campaign (`Number step="any"`) and a
 tags campaign (`Choices choice="multiple"`, one task submitted with no choice: the empty set), and a
 tags campaign without the empty set (a task saved with no choice refused, one reason row, until its
-annotation is updated); and a second server started with
+annotation is updated), and decimals typed key by key in the labeling page itself (headless
+Chromium: saved and delivered as typed, but for a zero among the decimals, which Label Studio's
+field drops); and a second server started with
 FUTURE_SAVE_TASK_TO_STORAGE=true, whose target storage writes and rewrites one `<task id>.json` per
 task. Everything on loopback: moto's S3 server and Label Studio
 1.23.2 from its own virtualenv (`make label-studio`, or the one ALFLOW_LABEL_STUDIO_VENV names),
@@ -397,6 +399,76 @@ def test_a_numeric_campaign_through_label_studio(label_studio_server, tmp_path, 
     assert all("." in answers[t["data"]["id"]] for t in tasks)  # decimals, not whole numbers
     _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, answers, "number")
     assert time.monotonic() - started < 120
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _annotation_saved(response: Any) -> bool:
+    return "/annotations" in response.url and response.request.method == "POST"
+
+
+def _typed_in_the_labeling_page(api: LabelStudio, project: int, typed: dict[int, str], folder: Path) -> None:
+    """Log in as the vendor's annotator in headless Chromium (Debian's, driven by Playwright, as in
+    tests/test_dashboard_browser.py) and, for each task, open it in the labeling page, type the
+    text key by key (120 ms apart, a person's pace) into the Number field and press Submit."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{api.url}/user/login/")
+            page.fill('input[name="email"]', "vendor@example.com")
+            page.fill('input[name="password"]', "alflow-test-pw")
+            page.click('button[type="submit"]')
+            page.wait_for_load_state("networkidle")
+            for task, text in typed.items():
+                page.goto(f"{api.url}/projects/{project}/data?task={task}")
+                field = page.locator('input[type="number"]')
+                field.wait_for(timeout=120_000)
+                field.click()
+                field.press("Control+a")  # over the model's guess, pre-annotated from the prediction
+                field.press("Backspace")
+                page.keyboard.type(text, delay=120)
+                page.screenshot(path=str(folder / f"label-studio-number-{task}.png"))
+                with page.expect_response(_annotation_saved, timeout=120_000):
+                    page.get_by_role("button", name="Submit").click()
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is missing: `make test` installs it")
+def test_decimals_typed_in_label_studios_labeling_page_arrive_as_label_studio_saved_them(
+    label_studio_server, tmp_path, mlflow_template, s3_endpoint
+):
+    """`Number step="any"` in the real labeling page, typed by a person (no API shortcut): a decimal
+    without a zero among its decimals is saved, exported and delivered as typed. Label Studio 1.23.2's
+    field re-reads its value at each key, so a 0 typed as the last decimal so far is dropped, with the
+    point when it is the first decimal: "2.05" is saved as 25. alflow delivers what Label Studio saved
+    (it cannot see the keys); docs/VENDORS.md warns."""
+    api, started = label_studio_server, time.monotonic()
+    shutil.copy(mlflow_template, tmp_path / "mlflow.db")
+    campaign = _on_s3(write_kind_data(tmp_path, "friedman", max_labels=60, batch_size=10, fmt="label_studio"))
+    assert plain_round(campaign).status == "exported"
+    project, tasks = _batch_in_label_studio(api, campaign, s3_endpoint, 1)
+    answers = _answers(tmp_path)
+    plain = next(t for t in tasks if "0" not in answers[t["data"]["id"]].partition(".")[2])
+    zero = next(t for t in tasks if t is not plain)
+    typed = {plain["id"]: answers[plain["data"]["id"]], zero["id"]: "2.05"}
+    assert len(typed[plain["id"]].partition(".")[2]) >= 6  # many decimals: a step of 1 would refuse them
+    _typed_in_the_labeling_page(api, project, typed, tmp_path)
+    saved = {t: api.call("GET", f"/api/tasks/{t}/annotations")[0]["result"][0]["value"] for t in typed}
+    assert saved == {plain["id"]: {"number": float(typed[plain["id"]])}, zero["id"]: {"number": 25}}
+
+    given = answers.copy()
+    given[zero["data"]["id"]] = "25"  # as Label Studio saved it
+    rest = [t for t in tasks if t["id"] not in typed]
+    _labeled_and_ingested(api, campaign, s3_endpoint, project, rest, given, "number")  # all 10 delivered once
+    assert Ledger.of(campaign).state().ingested[1][plain["data"]["id"]] == typed[plain["id"]]  # as typed
+    assert time.monotonic() - started < 240
 
 
 def test_a_tags_campaign_through_label_studio(label_studio_server, tmp_path, mlflow_template, s3_endpoint):
