@@ -128,14 +128,16 @@ def budget_burndown(
     return figure
 
 
-def class_balance(counts: Mapping[str, int]) -> Figure:
-    """Labeled items per class, as bars."""
+def class_balance(counts: Mapping[str, int], *, items: int | None = None, empty: int | None = None) -> Figure:
+    """Labeled items per class, as bars. For tags (`items`: the labeled items) the items carrying each
+    tag, and with `empty` a last bar, "no tags", for the items labeled with the empty set."""
     figure, ax = _figure()
-    names = list(counts)
-    ax.bar(names, [counts[n] for n in names])
-    ax.set_xlabel("class")
+    bars = {**counts, **({"no tags": empty} if empty is not None else {})}
+    ax.bar(list(bars), list(bars.values()))
+    ax.set_xlabel("class" if items is None else "tag")
     ax.set_ylabel("labeled items")
-    _title(ax, f"Class balance ({sum(counts.values())} labels)")
+    tagged = f"Tag balance ({items} labeled items)"
+    _title(ax, f"Class balance ({sum(counts.values())} labels)" if items is None else tagged)
     ax.grid(alpha=0.3, axis="y")
     return figure
 
