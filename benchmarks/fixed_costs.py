@@ -11,7 +11,10 @@ changed by the machine's load) and wall time; the plain_round call's (stage impo
 included); the time to import the flow's task module (`tasks`, what `alflow round` imports before
 any stage runs: Prefect aside, what it pulls in); and which slow packages the round loaded (Great
 Expectations, matplotlib) and whether MLflow scanned the installed distributions' files (its
-requirements check). Writes benchmarks/results/fixed_costs.{json,md}.
+requirements check). Stage by stage (`TIMED`: the round's stages and parts of its log stage, wall
+and CPU seconds each): that round, whose stages pay their first-use imports, and, in a third process
+per run, the next round after it in the same process (imports and first uses paid, as under `alflow
+serve`). Writes benchmarks/results/fixed_costs.{json,md}.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 import round_overhead
@@ -35,19 +39,77 @@ import served_overhead
 
 RESULTS = Path(__file__).parent / "results"
 
-ROUND = """
-import json, sys, time
-started = time.perf_counter()
-import importlib_metadata
-scans = []
-real = importlib_metadata.packages_distributions
-importlib_metadata.packages_distributions = lambda: scans.append(1) or real()
-from alflow.operations.plain import plain_round
-report = plain_round("campaign.yaml")
-assert report.status == "exported", report.message()
-loaded = [m for m in ("great_expectations", "matplotlib") if m in sys.modules]
-print(json.dumps({"call": time.perf_counter() - started, "loaded": loaded, "environment_scans": len(scans)}))
-"""
+ROUND = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import fixed_costs; fixed_costs.child()"
+AGAIN = ROUND.replace("child()", "child(again=True)")
+# The stages the plain round looks up when it starts (alflow.operations.plain), and parts of the log
+# stage, each timed where it is defined: (module, function, name in the table; parts indented).
+TIMED = [
+    ("alflow.round.opening", "open_round", "open"),
+    ("alflow.round.opening", "claim_round", "claim"),
+    ("alflow.round.train", "train_model", "train"),
+    ("alflow.round.autolabel", "auto_label", "auto_label"),
+    ("alflow.round.decide", "decide", "decide"),
+    ("alflow.round.select", "select_batch", "select (scoring)"),
+    ("alflow.reporting.round_run", "log_round", "log"),
+    ("alflow.reporting.tracking", "campaign_run", "  log: campaign run"),
+    ("alflow.reporting.round_run", "round_view", "  log: round view"),
+    ("alflow.reporting.round_run", "write_round_artifacts", "  log: tables and plots"),
+    ("alflow.reporting.tracking", "log_round", "  log: MLflow round"),
+    ("alflow.reporting.tracking", "_log_inputs", "    MLflow: params and dataset"),
+    ("alflow.reporting.tracking", "_log_model", "    MLflow: model"),
+    ("alflow.round.commit", "commit_round", "commit"),
+    ("alflow.round.export", "export_batch", "export"),
+    ("alflow.reporting.reports", "round_report", "report"),
+]
+WORK = ("train", "select (scoring)")  # the round's work: training (with its evaluation) and scoring the pool
+
+
+def _timer(owner: Any, name: str, key: str, seconds: dict[str, list[float]]) -> None:
+    original = getattr(owner, name)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent = seconds.setdefault(key, [0.0, 0.0])
+            spent[0] += time.perf_counter() - wall
+            spent[1] += time.process_time() - cpu
+
+    setattr(owner, name, timed)
+
+
+def child(*, again: bool = False) -> None:
+    """In the fresh process: the warm round as plain calls, each stage timed (wall and CPU seconds,
+    imports made inside a stage included); one JSON line. `again`: that round untimed, the vendor's
+    delivery, then the next round timed in the same process (imports and first uses already paid,
+    as in a long-lived process such as `alflow serve`)."""
+    import importlib
+
+    started, cpu = time.perf_counter(), time.process_time()
+    import importlib_metadata
+
+    scans: list[int] = []
+    real = importlib_metadata.packages_distributions
+    importlib_metadata.packages_distributions = lambda: scans.append(1) or real()  # type: ignore[assignment]
+    from alflow.operations.plain import plain_round
+
+    seconds: dict[str, list[float]] = {"import": [time.perf_counter() - started, time.process_time() - cpu]}
+    for module, name, key in TIMED:
+        _timer(importlib.import_module(module), name, key, seconds)
+    report = plain_round("campaign.yaml")
+    assert report.status == "exported", report.message()
+    if again:
+        served_overhead.vendor(Path(".")).deliver(report.round)
+        seconds.clear()
+        started = time.perf_counter()
+        report = plain_round("campaign.yaml")
+        assert report.status == "exported", report.message()
+    loaded = [m for m in ("great_expectations", "matplotlib", "prefect") if m in sys.modules]
+    call = time.perf_counter() - started
+    print(json.dumps({"call": call, "loaded": loaded, "environment_scans": len(scans), "stages": seconds}))
+
+
 ROUND_ONE = (
     f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import served_overhead; "
     "from pathlib import Path; from alflow.operations.plain import plain_round; "
@@ -76,7 +138,11 @@ def one_run(tree: Path, template: Path, folder: Path) -> dict:
     shutil.copytree(template, folder)
     wall, cpu, line = _python(ROUND, tree, folder)
     _, import_cpu, imported = _python(IMPORT, tree, folder)
-    return {"wall": wall, "cpu": cpu, **json.loads(line), "import_tasks": float(imported), "import_cpu": import_cpu}
+    shutil.rmtree(folder)
+    shutil.copytree(template, folder)
+    _, _, again = _python(AGAIN, tree, folder)
+    result = {"wall": wall, "cpu": cpu, **json.loads(line), "import_tasks": float(imported), "import_cpu": import_cpu}
+    return {**result, "again": json.loads(again)["stages"]}
 
 
 def markdown(result: dict) -> str:
@@ -108,7 +174,50 @@ def markdown(result: dict) -> str:
             f"{median['wall']:.2f} | {median['call']:.2f} | {median['import_tasks']:.2f} | {loaded} | {scans} "
             f"| {walls} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", *stage_table(result)]) + "\n"
+
+
+def _other(stages: dict[str, list[float]], which: int) -> float:
+    """The seconds of the round's stages other than its work (no parts, no imports before the round)."""
+    keys = [key for _, _, key in TIMED if not key.startswith(" ") and key not in WORK]
+    return sum(stages.get(k, [0.0, 0.0])[which] for k in keys)
+
+
+def stage_table(result: dict) -> list[str]:
+    """Per stage, each tree's median wall and CPU seconds: in the fresh process (a stage's first-use
+    imports included) and in the next round of the same process (`again`)."""
+    names = ["import", *(key for _, _, key in TIMED)]
+    columns = [(tree, which) for which in ("stages", "again") for tree in ("before", "after")]
+    lines = [
+        "Where the time goes, stage by stage (medians, wall / CPU seconds; parts of the log stage indented). "
+        "*Fresh*: the warm round in a fresh process, a stage's first-use imports counted in it (`import` is "
+        "`from alflow.operations.plain import plain_round`). *Again*: the next warm round in the same process "
+        "(imports and first uses paid, as under `alflow serve`).",
+        "",
+        "| stage | " + " | ".join(f"{tree}, {'fresh' if w == 'stages' else 'again'}" for tree, w in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
+    runs = {column: [r[column[1]] for r in result[column[0]] if column[1] in r] for column in columns}
+
+    def cell(column: tuple[str, str], key: str) -> str:
+        values = [s[key] for s in runs[column] if key in s]
+        if not values:
+            return "-"
+        return f"{statistics.median(v[0] for v in values):.2f} / {statistics.median(v[1] for v in values):.2f}"
+
+    for key in names:
+        label = key.replace(" ", "&nbsp;") if key.startswith(" ") else key
+        lines.append(f"| {label} | " + " | ".join(cell(column, key) for column in columns) + " |")
+    other = []
+    for column in columns:
+        values = [(_other(s, 0), _other(s, 1)) for s in runs[column]]
+        other.append(
+            f"{statistics.median(v[0] for v in values):.2f} / {statistics.median(v[1] for v in values):.2f}"
+            if values
+            else "-"
+        )
+    lines.append("| **stages other than train and select** | " + " | ".join(other) + " |")
+    return lines
 
 
 def main() -> None:

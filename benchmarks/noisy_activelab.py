@@ -24,6 +24,11 @@ Each (set, seed) is written to benchmarks/results/noisy_activelab_parts/ as it f
 interrupted run keeps what ran (`--report` rebuilds the table from the parts).
 Writes benchmarks/results/noisy_activelab.{json,md} (`--out` names another table; `--resume` runs
 only the pairs with no part yet, e.g. more seeds).
+
+`--only adaptive --parts noisy_activelab_parts_new` re-runs only the plans named (after a change to
+alflow's default, say) and takes the other plans' curves from the parts in `--source` (the same
+(set, seed) pairs meet the same vendor and annotations, so they are unchanged); the curves replaced
+are kept as `<plan>_before` beside them, so the table shows the plan before and after.
 """
 
 from __future__ import annotations
@@ -229,14 +234,16 @@ def _fit_predict_proba_labeled(config, problem, labels, voted, seeded, matrix, k
     return proba[np.searchsorted(rows, voted)]
 
 
-def run_one(job: tuple[str, int, int, int]) -> dict:
-    """Every plan on one set and seed, against one drawn vendor; the curves, and the part written."""
+def run_one(job: tuple) -> dict:
+    """Every plan (or the `only` ones, the others from the `source` part) on one set and seed,
+    against one drawn vendor; the curves, and the part written into `parts`."""
     from alflow.config import load_campaign
     from alflow.operations.annotators import draw_annotations
     from alflow.operations.noisy import noisy_curve
     from alflow.operations.simulate import load_problem
 
-    name, seed, budget, batch = job
+    name, seed, budget, batch, only, source, parts = job
+    before = json.loads((RESULTS / source / f"{name}-{seed}.json").read_text()) if only else None
     X, y = datasets()[name]
     budget = min(budget, y.size - int(np.ceil(0.3 * y.size)))  # the pool: write_campaign's 70 %
     started = time.monotonic()
@@ -249,7 +256,7 @@ def run_one(job: tuple[str, int, int, int]) -> dict:
         crowd = draw_crowd(X, y, np.random.default_rng([seed, 22, len(name)]))
         drawn = draw_annotations(crowd, truth, rng=np.random.default_rng([seed, 22]))
         curves, seconds, repeats = {}, {}, {}
-        for plan in PLANS:
+        for plan in only or PLANS:
             began = time.monotonic()
             if plan == "activelab":
                 curves[plan], repeats[plan] = activelab_curve(config, problem, drawn, seed=seed)
@@ -257,6 +264,10 @@ def run_one(job: tuple[str, int, int, int]) -> dict:
                 replay = noisy_curve(config, problem, drawn, strategy="margin", plan=plan, seed=seed)
                 curves[plan], repeats[plan] = replay.replay.curve, replay.repeats
             seconds[plan] = round(time.monotonic() - began, 1)
+    if before is not None:  # the plans not run: the source's; the ones run: theirs kept as <plan>_before
+        for key, new in (("curves", curves), ("repeats", repeats), ("seconds", seconds)):
+            new.update({f"{p}_before": before[key][p] for p in only})
+            new.update({p: before[key][p] for p in PLANS if p not in only})
     part = {
         "set": name,
         "seed": seed,
@@ -268,8 +279,8 @@ def run_one(job: tuple[str, int, int, int]) -> dict:
         "seconds": seconds,
         "total_seconds": round(time.monotonic() - started, 1),
     }
-    PARTS.mkdir(parents=True, exist_ok=True)
-    (PARTS / f"{name}-{seed}.json").write_text(json.dumps(part))
+    (RESULTS / parts).mkdir(parents=True, exist_ok=True)
+    (RESULTS / parts / f"{name}-{seed}.json").write_text(json.dumps(part))
     print(f"{name} seed {seed}: {part['total_seconds']} s {seconds}", file=sys.stderr, flush=True)
     return part
 
@@ -321,14 +332,32 @@ def summarise(parts: list[dict], a: str = "adaptive", b: str = "activelab") -> d
     return table
 
 
-def markdown(table: dict, parts: list[dict], args, load: str) -> str:
+def _difference_lines(table: dict, columns: list[str]) -> list[str]:
+    """One table row per set: the paired differences with their intervals and the verdict."""
+    lines = []
+    for name, row in table.items():
+        cells = [f"{m:+.4f} ± {h:.4f}" for m, h in (row["difference"][c] for c in columns)]
+        behind = [c for c in columns if row["difference"][c][0] + row["difference"][c][1] < 0]
+        ahead = [c for c in columns if row["difference"][c][0] - row["difference"][c][1] > 0]
+        verdict = f"behind at {', '.join(behind)}" if behind else "never behind beyond noise"
+        verdict += f"; ahead at {', '.join(ahead)}" if ahead else ""
+        lines.append(f"| {name} | {row['seeds']} | " + " | ".join(cells) + f" | {verdict} |")
+    return lines
+
+
+def markdown(table: dict, parts: list[dict], args, load: str, change: dict | None = None) -> str:
     columns = [f"{int(s * 100)}%" for s in SHARES] + ["mean"]
     budgets = {p["set"]: p["budget"] for p in parts}
     lines = [
         "# Imperfect annotators by the protocol: alflow's plans against cleanlab's ActiveLab",
         "",
-        f"`nice -n 10 python benchmarks/noisy_activelab.py --seeds {args.seeds} --budget {args.budget} "
-        f"--batch {args.batch} --jobs {args.jobs} --sets {args.sets}` (module docstring: the vendor, the plans, "
+        "`nice -n 10 python benchmarks/noisy_activelab.py"
+        + (f" --first-seed {args.first_seed}" if args.first_seed else "")
+        + f" --seeds {args.seeds} --budget {args.budget} "
+        f"--batch {args.batch} --jobs {args.jobs} --sets {args.sets}"
+        + (f" --only {args.only} --source {args.source}" if args.only else "")
+        + (f" --parts {args.parts} --out {args.out}" if args.parts != PARTS.name else "")
+        + "` (module docstring: the vendor, the plans, "
         "the harness). Accuracy on the clean holdout at 25/50/75/100 % of each set's budget (seed labels + "
         "annotations; 600 or the pool's size) and the mean over the curve (20 evenly spaced budgets). "
         f"Budgets: {', '.join(f'{k} {v}' for k, v in budgets.items())}.",
@@ -339,18 +368,22 @@ def markdown(table: dict, parts: list[dict], args, load: str) -> str:
         "",
         "Mean over seeds ± the half-width of its 95 % t-interval; positive = alflow ahead. "
         "`all` pairs every (set, seed). Repeats: annotations of an item already annotated, per replay "
-        "(repeat3's fixed second and third annotations are not counted).",
+        "(repeat3's fixed second and third annotations are not counted)."
+        + (
+            f" Plans re-run ({args.only}); the others' curves are the parts in {args.source}, and "
+            "`<plan>_before` is the plan's curve there (before the change)."
+            if args.only
+            else ""
+        ),
         "",
         "| set | seeds | " + " | ".join(columns) + " | beyond noise (interval excludes 0) |",
         "|---|---|" + "---|" * (len(columns) + 1),
     ]
-    for name, row in table.items():
-        cells = [f"{m:+.4f} ± {h:.4f}" for m, h in (row["difference"][c] for c in columns)]
-        behind = [c for c in columns if row["difference"][c][0] + row["difference"][c][1] < 0]
-        ahead = [c for c in columns if row["difference"][c][0] - row["difference"][c][1] > 0]
-        verdict = f"behind at {', '.join(behind)}" if behind else "never behind beyond noise"
-        verdict += f"; ahead at {', '.join(ahead)}" if ahead else ""
-        lines.append(f"| {name} | {row['seeds']} | " + " | ".join(cells) + f" | {verdict} |")
+    lines += _difference_lines(table, columns)
+    if change is not None:
+        lines += ["", "## Paired difference: alflow's default after the change minus before (adaptive_before)"]
+        lines += ["", "| set | seeds | " + " | ".join(columns) + " | beyond noise (interval excludes 0) |"]
+        lines += ["|---|---|" + "---|" * (len(columns) + 1), *_difference_lines(change, columns)]
     lines += ["", "## Accuracy by plan (mean over seeds)", "", "| set | plan | " + " | ".join(columns) + " | repeats |"]
     lines.append("|---|---|" + "---|" * (len(columns) + 1))
     for name, row in table.items():
@@ -363,6 +396,7 @@ def markdown(table: dict, parts: list[dict], args, load: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. seeds-1 (held-out seeds)")
     parser.add_argument("--budget", type=int, default=600)
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=1)
@@ -371,31 +405,43 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="run only the (set, seed) pairs with no part yet")
     parser.add_argument("--out", default="noisy_activelab", help="the table's name in benchmarks/results/")
     parser.add_argument("--load", help="the machine load to note (with --report: the run's, from uptime)")
+    parser.add_argument("--only", help="run only these plans (comma-separated), the others from --source's parts")
+    parser.add_argument("--source", default=PARTS.name, help="with --only: the parts the other plans come from")
+    parser.add_argument("--parts", default=PARTS.name, help="the folder in benchmarks/results/ parts are written to")
     args = parser.parse_args()
     chosen = args.sets.split(",")
     unknown = sorted(set(chosen) - set(datasets()))
     if unknown:
         sys.exit(f"--sets: unknown {unknown}; use some of {', '.join(datasets())}")
     load = os.getloadavg()
+    only = tuple(args.only.split(",")) if args.only else ()
+    if set(only) - set(PLANS):
+        sys.exit(f"--only: unknown {sorted(set(only) - set(PLANS))}; use some of {', '.join(PLANS)}")
     if not args.report:
-        jobs = [(name, seed, args.budget, args.batch) for seed in range(args.seeds) for name in chosen]
+        jobs = [
+            (name, seed, args.budget, args.batch, only, args.source, args.parts)
+            for seed in range(args.first_seed, args.seeds)
+            for name in chosen
+        ]
         if args.resume:
-            jobs = [job for job in jobs if not (PARTS / f"{job[0]}-{job[1]}.json").exists()]
+            jobs = [job for job in jobs if not (RESULTS / args.parts / f"{job[0]}-{job[1]}.json").exists()]
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             list(pool.map(run_one, jobs))
-    parts = [json.loads(p.read_text()) for p in sorted(PARTS.glob("*.json"))]
-    parts = [p for p in parts if p["set"] in chosen and p["seed"] < args.seeds]
+    parts = [json.loads(p.read_text()) for p in sorted((RESULTS / args.parts).glob("*.json"))]
+    parts = [p for p in parts if p["set"] in chosen and args.first_seed <= p["seed"] < args.seeds]
     if not parts:
-        sys.exit(f"no results in {PARTS}; run without --report first")
+        sys.exit(f"no results in {RESULTS / args.parts}; run without --report first")
     end = os.getloadavg()
     note = args.load or (
         f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} at the start, {end[0]:.2f}, {end[1]:.2f}, {end[2]:.2f} at the end"
     )
     table = summarise(parts)
+    change = summarise(parts, "adaptive", "adaptive_before") if "adaptive" in only else None
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.out}.json").write_text(json.dumps({"args": vars(args), "table": table}, indent=2))
-    (RESULTS / f"{args.out}.md").write_text(markdown(table, parts, args, note))
-    print(markdown(table, parts, args, note))
+    found = {"args": vars(args), "table": table, "change": change}
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(found, indent=2))
+    (RESULTS / f"{args.out}.md").write_text(markdown(table, parts, args, note, change))
+    print(markdown(table, parts, args, note, change))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""A round's fixed overhead, four ways, on the same campaign, interleaved (/work/shared/BENCHMARK.md, "Fixed overhead"):
+"""A round's fixed overhead, five ways, on the same campaign, interleaved (/work/shared/BENCHMARK.md, "Fixed overhead"):
 
     python benchmarks/served_overhead.py [--pool 100000] [--rounds 4]
 
@@ -6,13 +6,15 @@ The campaign is benchmarks/round_overhead.py's (a Parquet pool of 10^5 rows, 1,0
 10,000-row holdout, batch 100, local bucket, MLflow on SQLite). Each way runs ROUNDS rounds on its
 own copy, a simulated vendor delivering every batch before the next round, and the ways take turns
 round by round (round 1 of each, then round 2 of each, ...), so a change of the machine's load
-falls on all four alike:
+falls on all five alike:
 
 - library: the round's stages as plain calls (alflow.operations.plain.plain_round), a fresh Python
   process per round, as an `alflow round` is: its figure is the process's wall time (the call alone
   is reported beside it);
-- alflow round: `alflow round` typed once per round, without PREFECT_API_URL (each process starts
-  Prefect's temporary server: the README's way);
+- alflow round: `alflow round` typed once per round, without PREFECT_API_URL (the README's way:
+  round 1 starts alflow's local Prefect server in a fresh PREFECT_HOME, later rounds reuse it);
+- alflow round, temporary: the same with ALFLOW_PREFECT_SERVER=temporary (each process starts
+  Prefect's temporary server and stops it at exit: the README's way before the local server);
 - alflow round + server: the same, with PREFECT_API_URL at a running `prefect server`;
 - alflow serve: one long-lived `alflow serve` process on that server; the vendor's delivery of the
   previous batch is made when its turn comes, its watcher (every second) starts the round, which
@@ -28,7 +30,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -64,16 +68,26 @@ def vendor(folder: Path):
     return SimulatedVendor(bucket(config), config.campaign, dict(zip(answers["id"], answers["label"], strict=True)))
 
 
-def library_round(folder: Path) -> tuple[float, float]:
-    """One plain round in a fresh process: (the process's wall time, the plain_round call's)."""
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children and theirs: a way's cost
+    whatever the load, which stretches wall times."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return children.ru_utime + children.ru_stime
+
+
+def library_round(folder: Path, cpu: list[float] | None = None) -> tuple[float, float]:
+    """One plain round in a fresh process: (the process's wall time, the plain_round call's); its
+    CPU seconds appended to `cpu`."""
     code = (
         "import json, time; t = time.perf_counter(); from alflow.operations.plain import plain_round; "
         "r = plain_round('campaign.yaml'); assert r.status == 'exported', r.message(); "
         "print(json.dumps([r.round, time.perf_counter() - t]))"
     )
-    started = time.perf_counter()
+    started, spent = time.perf_counter(), _cpu()
     done = subprocess.run([sys.executable, "-c", code], cwd=folder, env={**os.environ, **ENV}, capture_output=True)
     wall = time.perf_counter() - started
+    if cpu is not None:
+        cpu.append(_cpu() - spent)
     if done.returncode:
         sys.exit(done.stderr.decode()[-3000:])
     round_, call = json.loads(done.stdout.decode().splitlines()[-1])
@@ -81,11 +95,14 @@ def library_round(folder: Path) -> tuple[float, float]:
     return wall, call
 
 
-def cli_round(folder: Path, env: dict[str, str]) -> float:
-    """One `alflow round` process: its wall time; the vendor then delivers the batch."""
-    started = time.perf_counter()
+def cli_round(folder: Path, env: dict[str, str], cpu: list[float] | None = None) -> float:
+    """One `alflow round` process: its wall time (its CPU seconds, and those of the temporary server
+    it starts and stops, appended to `cpu`); the vendor then delivers the batch."""
+    started, spent = time.perf_counter(), _cpu()
     done = subprocess.run([BIN / "alflow", "round", "campaign.yaml"], cwd=folder, env=env, capture_output=True)
     wall = time.perf_counter() - started
+    if cpu is not None:
+        cpu.append(_cpu() - spent)
     if done.returncode or b"exported" not in done.stdout:
         sys.exit((done.stdout + done.stderr).decode()[-3000:])
     vendor(folder).deliver(int(done.stdout.split(b" round ")[1].split(b":")[0]))
@@ -146,9 +163,11 @@ def _load() -> str:
 
 def markdown(result: dict, command: str) -> str:
     library_warm = _warm(result["library"])
+    temporary = result.get("alflow round temporary") or [math.nan]  # runs before it had this way
     rows = [
         ("plain library calls, a fresh process per round (the floor)", result["library"]),
-        ("`alflow round`, Prefect's temporary server (the README's way)", result["alflow round"]),
+        ("`alflow round`, alflow's local server (the README's way; round 1 starts it)", result["alflow round"]),
+        ("`alflow round`, ALFLOW_PREFECT_SERVER=temporary (Prefect's temporary server)", temporary),
         ("`alflow round`, PREFECT_API_URL at a running server", result["alflow round + server"]),
         ("`alflow serve`: the served flow run", [r["run"] for r in result["alflow serve"]]),
     ]
@@ -157,12 +176,13 @@ def markdown(result: dict, command: str) -> str:
         "",
         f"Produced by `{command}` on {result['date']} (its docstring says how). Pool {result['pool']:,}",
         "items (Parquet, 20 features, 10 classes), 1,000 seed labels, 10,000-row holdout, batch 100, local",
-        "bucket, MLflow on SQLite; a simulated vendor delivered every batch before the next round. The four",
+        "bucket, MLflow on SQLite; a simulated vendor delivered every batch before the next round. The",
         "ways took turns round by round. Seconds per round; warm = median of rounds 2+. For the library and",
         "`alflow round` the figure is the whole process, as a user waits for it.",
         "",
         f"Load average (1, 5, 15 min) before each round's turns: {'; '.join(result['loads'])}; at the end "
         f"{result['load_end']} (2 cores shared with other engineers' work: the machine was loaded throughout).",
+        *(["", f"Note: {result['note']}"] if result.get("note") else []),
         "",
         "| how the round runs | warm (median, rounds 2+) | − plain calls | round 1 | every round |",
         "|---|---|---|---|---|",
@@ -186,13 +206,43 @@ def markdown(result: dict, command: str) -> str:
     lines.append("")
     warm = result["library"][1:]
     spread = max(warm) - min(warm) if len(warm) > 1 else 0.0
-    for label, values in rows[1:3]:  # processes against the plain round's process; a served round pays no start
+    for label, values in rows[1:4]:  # processes against the plain round's process; a served round pays no start
         gap = _warm(values) - library_warm
         verdict = "within" if gap <= 1.5 else "NOT within"
         if spread > 1.5:  # the same way's rounds differ by more than the goal: the load decides, not alflow
             verdict = f"not judged (the plain round's own warm rounds differ by {spread:.2f} s)"
+        elif len(warm) < 2:
+            verdict = "not judged (one warm round: no measure of the load's noise)"
         lines.append(f"Goal, a warm round within 1.5 s of the plain round's: {label}: {verdict} ({gap:+.2f} s).  ")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + cpu_lines(result)) + "\n"
+
+
+def cpu_lines(result: dict) -> list[str]:
+    """The process ways again in CPU seconds (user + system, the process and the children it waited
+    for: `alflow round`'s temporary server included), which the load stretches far less than wall time."""
+    cpu = result.get("cpu")
+    if not cpu or not cpu["library"]:
+        return []
+    floor = _warm(cpu["library"])
+    lines = [
+        "",
+        "The same rounds in CPU seconds (user + system of the process and the children it waited for, the "
+        "temporary server included; a served round's CPU is not separable from its serving process):",
+        "",
+        "| how the round runs | warm CPU s (median, rounds 2+) | − plain calls | round 1 | every round |",
+        "|---|---|---|---|---|",
+    ]
+    for way, values in cpu.items():
+        every = ", ".join(f"{v:.2f}" for v in values)
+        lines.append(f"| {way} | {_warm(values):.2f} | {_warm(values) - floor:+.2f} | {values[0]:.2f} | {every} |")
+    lines.append("")
+    for way in ("alflow round", "alflow round temporary", "alflow round + server"):
+        if way not in cpu:
+            continue
+        gap = _warm(cpu[way]) - floor
+        verdict = "within" if gap <= 1.5 else "NOT within"
+        lines.append(f"Goal in CPU seconds, within 1.5 s of the plain round's: {way}: {verdict} ({gap:+.2f} s).  ")
+    return lines
 
 
 def rewrite() -> None:
@@ -206,27 +256,47 @@ def run(pool: int, rounds: int, tmp: Path) -> dict:
     from conftest import running_prefect_server
 
     result: dict = {"pool": pool, "date": datetime.now(UTC).isoformat(timespec="seconds"), "loads": []}
-    for way in ("library", "library call", "alflow round", "alflow round + server", "alflow serve"):
+    for way in (
+        "library",
+        "library call",
+        "alflow round",
+        "alflow round temporary",
+        "alflow round + server",
+        "alflow serve",
+    ):
         result[way] = []
+    cpu: dict[str, list[float]] = {
+        "library": [],
+        "alflow round": [],
+        "alflow round temporary": [],
+        "alflow round + server": [],
+    }
+    result["cpu"] = cpu
     template = tmp / "template"
     round_overhead.write_campaign(template, pool)
     folders = {name: Path(shutil.copytree(template, tmp / name)) for name in ("library", "bare", "server", "served")}
+    folders["temporary"] = Path(shutil.copytree(template, tmp / "temporary"))
     bare = {**os.environ, **ENV, "PREFECT_HOME": str(tmp / "bare-home")}
     bare.pop("PREFECT_API_URL", None)
+    temporary = {**bare, "PREFECT_HOME": str(tmp / "temporary-home"), "ALFLOW_PREFECT_SERVER": "temporary"}
     with running_prefect_server(tmp, **ENV) as env:
         served = Served(folders["served"], env)
         try:
             for n in range(1, rounds + 1):
                 result["loads"].append(_load())
-                wall, call = library_round(folders["library"])
+                wall, call = library_round(folders["library"], cpu["library"])
                 result["library"].append(wall)
                 result["library call"].append(call)
-                result["alflow round"].append(cli_round(folders["bare"], bare))
-                result["alflow round + server"].append(cli_round(folders["server"], env))
+                result["alflow round"].append(cli_round(folders["bare"], bare, cpu["alflow round"]))
+                result["alflow round temporary"].append(
+                    cli_round(folders["temporary"], temporary, cpu["alflow round temporary"])
+                )
+                result["alflow round + server"].append(cli_round(folders["server"], env, cpu["alflow round + server"]))
                 result["alflow serve"].append(served.turn(n))
-                print(n, {k: v[-1] for k, v in result.items() if isinstance(v, list)}, flush=True)
+                print(n, {k: v[-1] for k, v in result.items() if isinstance(v, list)}, cpu, flush=True)
         finally:
             served.stop()
+            subprocess.run([BIN / "alflow", "server", "stop"], env=bare, capture_output=True)  # the README's way's
     result["load_end"] = _load()
     return result
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import campaign, check, control, dataset, review, rounds, serve, status, tools, watch
+from cli import campaign, check, control, dataset, review, rounds, serve, server, status, tools, watch
 from cli.console import start
 
 app = typer.Typer(
@@ -32,3 +32,4 @@ app.command()(tools.demo)
 app.command()(tools.simulate)
 app.command()(watch.watch)
 app.command()(serve.serve)
+app.add_typer(server.app, name="server")

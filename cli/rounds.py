@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,7 +12,18 @@ from alflow.config import load_campaign
 from alflow.errors import AlflowError
 from alflow.reporting.reports import RoundReport
 from alflow.values import counted
-from cli.console import emit_json, errors_as_exit_codes, out, quiet_libraries, quiet_prefect_console, round_progress
+from cli.console import (
+    emit_json,
+    err,
+    errors_as_exit_codes,
+    out,
+    quiet_libraries,
+    quiet_prefect_console,
+    round_progress,
+)
+
+if TYPE_CHECKING:
+    from cli.orchestrator import PrefectApi
 
 VERBOSE = typer.Option("--verbose", "-v", help="show Prefect's and MLflow's logs, with tracebacks")
 
@@ -27,16 +38,30 @@ def run_round(
     """
     if not verbose:
         quiet_libraries()
-    from cli.orchestrator import ensure_prefect_api
+    from cli.orchestrator import ensure_prefect_api, using
     from flows.round import active_learning_round
 
     if verbose:
-        ensure_prefect_api()
-        return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
+        api = say_started(ensure_prefect_api())
+        with using(api):
+            return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
     quiet_prefect_console()
     with round_progress():
-        ensure_prefect_api()  # a Prefect that cannot be reached or started stops the round here, in one line
-        return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
+        api = say_started(ensure_prefect_api())  # a Prefect that cannot be reached or started stops here, in one line
+        with using(api):
+            return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
+
+
+def say_started(api: PrefectApi) -> PrefectApi:
+    """Say on stderr, once (the round that started it), where alflow's local Prefect server is."""
+    if api.started and api.local is not None:
+        err.print(
+            f"started alflow's local Prefect server for this and later rounds: UI at {api.local.url} "
+            f"(log {api.local.log}; `alflow server stop` stops it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return api
 
 
 def precheck(config: Path) -> None:

@@ -94,6 +94,20 @@ def demo(
         out.print(
             f"  then the campaign, as stakeholders see it: {summary.dashboard_url}", highlight=False, soft_wrap=True
         )
+    say_prefect_ui()
+
+
+def say_prefect_ui() -> None:
+    """Where the rounds' flow runs are: the Prefect UI of PREFECT_API_URL's server or of alflow's local one."""
+    from cli.orchestrator import prefect_ui
+
+    found = prefect_ui()
+    if found is None:
+        out.print("Prefect's UI: none (the temporary server stopped with the demo)", highlight=False)
+        return
+    url, local = found
+    stop = " (alflow's local server, left running for later rounds: `alflow server stop` stops it)" if local else ""
+    out.print(f"The rounds as Prefect flow runs: [bold]{url}[/bold]{stop}", highlight=False)
 
 
 def simulate(

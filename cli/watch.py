@@ -3,7 +3,8 @@
 The watcher lists each campaign's completion markers every few seconds (two listings a campaign),
 or, with `--queue`, waits on an SQS queue that receives the bucket's S3 event notifications and
 lists only the campaigns an event is about. Each new `_DONE` becomes one `alflow.delivery.completed`
-event (resource `alflow.campaign.<name>`, the round in the payload) and then a notice in the ledger
+event (resource `alflow.campaign.<name>`, the round in the payload; a review's answers too, `review`
+in the payload, so that the next round takes its verdicts in) and then a notice in the ledger
 (alflow.intake.notices): a restart re-announces nothing. The deployment's trigger
 (infra/prefect.yaml) runs the round; the hourly schedule stays as the safety net. A paused
 campaign's deliveries are not announced (alflow.ledger.control); once resumed, the next look
@@ -23,7 +24,7 @@ import typer
 
 from alflow.config import CampaignConfig, load_campaign
 from alflow.errors import AlflowError, ConfigError, ServiceUnavailableError
-from alflow.intake.notices import Delivery, announce_new, marker_round
+from alflow.intake.notices import Delivery, announce_new, marker_review, marker_round
 from alflow.ledger.control import paused
 from alflow.ledger.ledger import Ledger
 from cli.console import err, errors_as_exit_codes, out
@@ -104,7 +105,10 @@ class DeliveryWatcher:
 
         uris = created_objects(self.queue, wait_seconds=max(1, min(20, int(wait))))
         names = {
-            ledger.campaign for uri in uris for ledger in self.ledgers if marker_round(uri, ledger, self._any(ledger))
+            ledger.campaign
+            for uri in uris
+            for ledger in self.ledgers
+            if marker_round(uri, ledger, self._any(ledger)) or marker_review(uri, ledger, self._any(ledger))
         }
         return self.sweep(names) if names else []
 
@@ -139,10 +143,8 @@ def stamped(line: str) -> str:
 
 
 def say_delivered(delivery: Delivery) -> None:
-    out.print(
-        stamped(f"{delivery.campaign}: round {delivery.round} delivered ({delivery.marker}); announced"),
-        highlight=False,
-    )
+    what = f"round {delivery.round}" if delivery.review is None else f"review {delivery.review}"
+    out.print(stamped(f"{delivery.campaign}: {what} delivered ({delivery.marker}); announced"), highlight=False)
 
 
 def say_paused(message: str) -> None:

@@ -20,7 +20,7 @@ from alflow.errors import AlflowError, ServiceUnavailableError
 from alflow.intake import notices
 from alflow.ledger.records import RoundRecord
 from alflow.operations.recipe import Stages
-from alflow.reporting import describe, reports, round_run, vendor_quality
+from alflow.reporting import describe, repeat_report, reports, round_run, vendor_quality
 from alflow.reporting.reports import RoundReport
 from alflow.round import autolabel, commit, decide, export, opening, select, train
 from alflow.round.context import RoundContext
@@ -97,6 +97,7 @@ def publish_round_summary(ctx: RoundContext, record: RoundRecord) -> str:
     """The round's Prefect markdown artifact (key `<campaign>-round-NNNN`), linking to its MLflow run."""
     key = f"{ctx.config.campaign}-round-{record.round:04d}"
     markdown = describe.round_markdown(ctx.config, record, reports.context_outlook(ctx, record))
+    markdown += repeat_report.repeat_markdown(ctx.state, len(record.repeats.ids) if record.repeats else 0)
     markdown += vendor_quality.gold_markdown(ctx.state)
     return str(create_markdown_artifact(key=key, markdown=markdown))
 

@@ -70,7 +70,21 @@ def _name_xdist_groups(config, items) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus):
+    from cli.local_server import stop_server
+
+    stop_server(_HOME / "prefect")  # alflow's local Prefect server, if a round without PREFECT_API_URL started one
     shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def prefect_home(tmp_path) -> Iterator[Path]:
+    """A PREFECT_HOME of the test's own, for commands run without PREFECT_API_URL: alflow's local
+    Prefect server started there is stopped at the test's end (no server outlives the suite)."""
+    from cli.local_server import stop_server
+
+    home = tmp_path / "prefect-home"
+    yield home
+    stop_server(home)
 
 
 @pytest.fixture(scope="session")

@@ -290,3 +290,18 @@ def test_vote_posterior_weighs_each_vote_by_its_annotators_confusion():
     posterior = vote_posterior(np.array([0, 1, 1]), np.array([1, 0, 1]), np.array([0, 1, 0]), confusion, 2)
     assert posterior[0] == pytest.approx([0.6, 0.4])
     assert posterior[1].argmax() == 1 and posterior[1][1] == pytest.approx(0.95 * 0.4 / (0.95 * 0.4 + 0.05 * 0.6))
+
+
+def test_the_adaptive_label_is_the_consensus_of_the_votes_and_the_models_view():
+    from alflow.operations.annotators import Annotations
+    from alflow.operations.noisy import _labels
+
+    # three items, two annotators: item 0 has one vote (class 0) the model doubts; item 2 two votes
+    annotations = Annotations(who=np.array([[0, 1]] * 3), said=np.array([[0, 1], [1, 1], [0, 0]]))
+    asked, seeded, truth = np.array([1, 1, 2]), np.zeros(3, dtype=bool), np.array([1, 1, 0])
+    alone, _ = _labels("adaptive", truth, annotations, asked, seeded, 2)
+    assert alone.tolist() == [0, 1, 0]  # the model's first fit: the votes alone
+    prior = np.array([[0.02, 0.98], [0.5, 0.5], [0.5, 0.5]])  # its out-of-fold view: item 0 is surely 1
+    consensus, posterior = _labels("adaptive", truth, annotations, asked, seeded, 2, prior)
+    assert consensus.tolist() == [1, 1, 0] and posterior is not None and posterior[0, 1] > 0.9
+    assert _labels("once", truth, annotations, asked, seeded, 2, prior)[0].tolist() == [0, 1, 0]  # trusted as it came

@@ -238,6 +238,7 @@ def test_demo_runs_to_a_stop_and_summarises(tmp_path):
     assert "stopped: budget_spent" in result.output
     assert "random sampling with the same labels" in result.output
     assert f"mlflow ui --backend-store-uri sqlite:///{tmp_path / 'demo' / 'mlflow.db'}" in result.output
+    assert "The rounds as Prefect flow runs: http://127.0.0.1:" in result.output  # the session's server
 
 
 def test_demo_refuses_a_bucket_holding_an_earlier_campaign(tmp_path):

@@ -22,6 +22,8 @@ from alflow.ledger.ledger import bucket, campaign_state
 from alflow.model import targets
 from alflow.operations.kind_data import write_kind_data
 from alflow.operations.plain import plain_round
+from alflow.reporting import dashboard
+from alflow.reporting.round_run import empty_tags
 
 from helpers import vendor_for
 
@@ -89,6 +91,14 @@ def test_a_tagging_campaign_trains_measures_logs_and_registers_a_multi_label_mod
     # the round's per-label F1 bar plot, read back from the MLflow store
     assert _png(client, run, "plots/f1_by_label.png").shape[1] >= 6 * 90
     assert "TypiClust" in run.data.params["strategy_reason"]
+    # labels per tag, grouped like a class campaign's: the items carrying each tag, and those labeled
+    # with the empty set (this campaign allows it), over the 40 labels the round trained on
+    seed = dict(pd.read_csv(kind_file.parent / "data" / "seed.csv", dtype=str).itertuples(index=False))
+    trained_on = [*seed.values(), *(answers[i] for i in batch.ids)]
+    assert len(trained_on) == 40 and trained_on.count("[]") > 0
+    for topic in TOPICS:
+        assert run.data.metrics[f"labels_per_class/{topic}"] == sum(topic in tags(t) for t in trained_on)
+    assert run.data.metrics["labels_per_class/no tags"] == trained_on.count("[]")
 
     mlflow.set_tracking_uri(config.tracking.uri)
     model = mlflow.pyfunc.load_model(f"models:/{config.campaign}/2")
@@ -142,6 +152,21 @@ def _model_config(**section):
     from alflow.config.schema import ModelConfig
 
     return ModelConfig(**section)
+
+
+@pytest.mark.parametrize(
+    ("kind", "counted"),
+    [
+        (LabelKind("multi", TOPICS, allow_empty=True), {"labels_empty_tags": 2}),
+        (LabelKind("multi", TOPICS), {}),  # the empty set refused at intake: nothing to count
+        (LabelKind("class", TOPICS), {}),
+        (LabelKind("number"), {}),
+    ],
+    ids=["tags-empty-allowed", "tags", "class", "number"],
+)
+def test_items_with_no_tag_are_counted_where_the_campaign_allows_them(kind, counted):
+    assert empty_tags(kind, ["[]", "billing", "billing;outage", "[]"]) == counted
+    assert dashboard.metric_names(counted) == ({"labels_per_class/no tags": 2} if counted else {})
 
 
 def test_presets_and_estimators_by_import_path_are_checked_for_the_kind():

@@ -7,7 +7,11 @@ delivery folder, and the next rounds ingest them without a `_DONE` marker
 quarantined. Then the shapes a vendor meets, one project each on the same server, one round each:
 a text pool, an image pool whose `s3://` references Label Studio presigns (the images' bucket
 connected as a second source storage, never synced), a numeric campaign (`Number step="any"`) and a
-tags campaign (`Choices choice="multiple"`); and a second server started with
+tags campaign (`Choices choice="multiple"`, one task submitted with no choice: the empty set), and a
+tags campaign without the empty set (a task saved with no choice refused, one reason row, until its
+annotation is updated), and decimals typed key by key in the labeling page itself (headless
+Chromium: saved and delivered as typed, but for a zero among the decimals, which Label Studio's
+field drops); and a second server started with
 FUTURE_SAVE_TASK_TO_STORAGE=true, whose target storage writes and rewrites one `<task id>.json` per
 task. Everything on loopback: moto's S3 server and Label Studio
 1.23.2 from its own virtualenv (`make label-studio`, or the one ALFLOW_LABEL_STUDIO_VENV names),
@@ -33,6 +37,7 @@ from urllib.parse import urljoin
 import boto3
 import pandas as pd
 import pytest
+import yaml
 
 from alflow.config import load_campaign
 from alflow.exchange import layout
@@ -404,6 +409,75 @@ def test_a_numeric_campaign_through_label_studio(label_studio_server, tmp_path, 
     _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, answers, "number")
 
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _annotation_saved(response: Any) -> bool:
+    return "/annotations" in response.url and response.request.method == "POST"
+
+
+def _typed_in_the_labeling_page(api: LabelStudio, project: int, typed: dict[int, str], folder: Path) -> None:
+    """Log in as the vendor's annotator in headless Chromium (Debian's, driven by Playwright, as in
+    tests/test_dashboard_browser.py) and, for each task, open it in the labeling page, type the
+    text key by key (120 ms apart, a person's pace) into the Number field and press Submit."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{api.url}/user/login/")
+            page.fill('input[name="email"]', "vendor@example.com")
+            page.fill('input[name="password"]', "alflow-test-pw")
+            page.click('button[type="submit"]')
+            page.wait_for_load_state("networkidle")
+            for task, text in typed.items():
+                page.goto(f"{api.url}/projects/{project}/data?task={task}")
+                field = page.locator('input[type="number"]')
+                field.wait_for(timeout=120_000)
+                field.click()
+                field.press("Control+a")  # over the model's guess, pre-annotated from the prediction
+                field.press("Backspace")
+                page.keyboard.type(text, delay=120)
+                page.screenshot(path=str(folder / f"label-studio-number-{task}.png"))
+                with page.expect_response(_annotation_saved, timeout=120_000):
+                    page.get_by_role("button", name="Submit").click()
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is missing: `make test` installs it")
+def test_decimals_typed_in_label_studios_labeling_page_arrive_as_label_studio_saved_them(
+    label_studio_server, tmp_path, mlflow_template, s3_endpoint
+):
+    """`Number step="any"` in the real labeling page, typed by a person (no API shortcut): a decimal
+    without a zero among its decimals is saved, exported and delivered as typed. Label Studio 1.23.2's
+    field re-reads its value at each key, so a 0 typed as the last decimal so far is dropped, with the
+    point when it is the first decimal: "2.05" is saved as 25. alflow delivers what Label Studio saved
+    (it cannot see the keys); docs/VENDORS.md warns."""
+    api = label_studio_server
+    shutil.copy(mlflow_template, tmp_path / "mlflow.db")
+    campaign = _on_s3(write_kind_data(tmp_path, "friedman", max_labels=60, batch_size=10, fmt="label_studio"))
+    assert plain_round(campaign).status == "exported"
+    project, tasks = _batch_in_label_studio(api, campaign, s3_endpoint, 1)
+    answers = _answers(tmp_path)
+    plain = next(t for t in tasks if "0" not in answers[t["data"]["id"]].partition(".")[2])
+    zero = next(t for t in tasks if t is not plain)
+    typed = {plain["id"]: answers[plain["data"]["id"]], zero["id"]: "2.05"}
+    assert len(typed[plain["id"]].partition(".")[2]) >= 6  # many decimals: a step of 1 would refuse them
+    _typed_in_the_labeling_page(api, project, typed, tmp_path)
+    saved = {t: api.call("GET", f"/api/tasks/{t}/annotations")[0]["result"][0]["value"] for t in typed}
+    assert saved == {plain["id"]: {"number": float(typed[plain["id"]])}, zero["id"]: {"number": 25}}
+
+    given = answers.copy()
+    given[zero["data"]["id"]] = "25"  # as Label Studio saved it
+    rest = [t for t in tasks if t["id"] not in typed]
+    _labeled_and_ingested(api, campaign, s3_endpoint, project, rest, given, "number")  # all 10 delivered once
+    assert Ledger.of(campaign).state().ingested[1][plain["data"]["id"]] == typed[plain["id"]]  # as typed
+
+
 def test_a_tags_campaign_through_label_studio(label_studio_server, tmp_path, mlflow_template, s3_endpoint):
     """`labels.kind: multi`: `Choices choice="multiple"`, several ticked, or none for the empty set."""
     api = label_studio_server
@@ -414,7 +488,64 @@ def test_a_tags_campaign_through_label_studio(label_studio_server, tmp_path, mlf
     assert 'choice="multiple"' in api.call("GET", f"/api/projects/{project}")["label_config"]
     answers = _answers(tmp_path)
     assert any(len(tags(answers[t["data"]["id"]])) > 1 for t in tasks)  # several tags on one item
-    _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, answers, "multi")
+    # the annotator submits the last task with no choice ticked (the campaign allows the empty set):
+    # it arrives once, as the empty set
+    given, empty = answers.copy(), tasks[-1]["data"]["id"]
+    assert given[empty] != "[]"
+    given[empty] = "[]"
+    _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, given, "multi")
+    assert Ledger.of(campaign).state().ingested[1][empty] == "[]"
+
+
+def _without_the_empty_set(path: Path) -> Path:
+    """The multi-label campaign file `path` with `labels.allow_empty: false`: its seed labels, holdout
+    and pool without the items whose true tag set is empty."""
+    folder = path.parent
+    settings = yaml.safe_load(path.read_text())
+    settings["labels"]["allow_empty"] = False
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+    data = folder / "data"
+    answers = _answers(folder)
+    for name in ("seed.csv", "holdout.csv", "pool.csv"):
+        frame = pd.read_csv(data / name, dtype=str, keep_default_na=False)
+        keep = frame["label"] != "[]" if "label" in frame else frame["id"].map(answers) != "[]"
+        frame[keep].to_csv(data / name, index=False)
+    return path
+
+
+def test_a_tags_campaign_without_the_empty_set_refuses_a_task_submitted_with_no_tag(
+    label_studio_server, tmp_path, mlflow_template, s3_endpoint
+):
+    """`labels.allow_empty: false`: the choices are required in the labeling interface, but an
+    annotation saved with none (over the API, or a tool that skips the check) is one refused row with
+    its reason; the item stays missing until the annotator ticks a tag, then arrives once."""
+    api = label_studio_server
+    shutil.copy(mlflow_template, tmp_path / "mlflow.db")
+    path = write_kind_data(tmp_path, "multilabel", max_labels=60, batch_size=10, fmt="label_studio")
+    campaign = _on_s3(_without_the_empty_set(path))
+    assert not campaign.labels.allow_empty and plain_round(campaign).status == "exported"
+    project, tasks = _batch_in_label_studio(api, campaign, s3_endpoint, 1)
+    assert 'required="true"' in api.call("GET", f"/api/projects/{project}")["label_config"]
+    answers, ids = _answers(tmp_path), [t["data"]["id"] for t in tasks]
+    untagged = api.call("POST", f"/api/tasks/{tasks[0]['id']}/annotations", {"result": [], "was_cancelled": False})
+    for task, item in zip(tasks[1:], ids[1:], strict=True):
+        api.call("POST", f"/api/tasks/{task['id']}/annotations", {"result": _submitted(answers[item], "multi")})
+    _delivery_storage(api, campaign, s3_endpoint, project, 1)
+
+    report = plain_round(campaign)
+    assert (report.status, report.labels_ingested, report.rows_rejected) == ("waiting", 9, 1), report
+    state = Ledger.of(campaign).state()
+    refused = [(row.id, row.reason) for record in state.ingests[1] for row in record.rejected]
+    assert refused == [(ids[0], "empty_tags_not_allowed")]  # one row, its reason
+    assert state.ingested[1] == {i: answers[i] for i in ids[1:]} and state.missing(1) == [ids[0]]
+
+    # the annotator ticks the item's tags; the connected storage rewrites the annotation: it arrives once
+    api.call("PATCH", f"/api/annotations/{untagged['id']}", {"result": _submitted(answers[ids[0]], "multi")})
+    report = plain_round(campaign)
+    assert (report.status, report.labels_ingested, report.round) == ("exported", 1, 2), report
+    state = Ledger.of(campaign).state()
+    assert accepted_labels(state.ingests[1]) == {i: answers[i] for i in ids}
+    assert sum(r.count for r in state.ingests[1]) == 10  # every label once, the refused row not among them
 
 
 def test_label_studio_writing_one_file_per_task_delivers_every_label_once(

@@ -164,3 +164,50 @@ def test_a_delivery_without_done_is_announced_once_under_the_campaigns_complete_
         )
         == 7
     )
+
+
+def test_a_review_delivery_is_announced_once_like_a_round_and_not_once_read(tmp_path):
+    from alflow.config.schema import VendorConfig
+    from alflow.intake.notices import marker_review
+    from alflow.ledger.records import DeliveryNotice
+
+    store, sent = LocalStore(tmp_path), []
+    ledger = Ledger(store, "c")
+    done = layout.review_delivery_prefix("c", 1)
+    store.write_once(done + "answers.csv", b"id,label\na,1\n")
+    store.write_once(done + layout.DONE, b"")
+    store.write_once(layout.review_delivery_prefix("c", 2) + "answers.csv", b"id,label\nb,1\n")  # no _DONE yet
+    store.write_once(layout.review_delivery_prefix("c", 3) + layout.DONE, b"")
+    store.write_once(layout.review_key("c", 3, "verdict-abc.json"), b"{}")  # its answers were read: not announced
+
+    [first] = announce_new(ledger, sent.append)
+    assert (first.review, first.round, first.marker) == (1, 0, f"{store.uri}/c/deliveries/review-0001/_DONE")
+    assert [(e["event"], e["payload"]["review"]) for e in sent] == [(EVENT, 1)]
+    notice = DeliveryNotice.model_validate_json(store.read(layout.review_key("c", 1, "notice.json")))
+    assert notice.review == 1 and notice.event_id == sent[0]["id"]
+    assert announce_new(ledger, sent.append) == [] and len(sent) == 1  # once
+    answered = VendorConfig(bucket=str(tmp_path), complete_when="all_answered")
+    [second] = announce_new(ledger, sent.append, answered)  # a tool that never writes _DONE
+    assert (second.review, second.marker) == (2, f"{store.uri}/c/deliveries/review-0002/")
+    assert "review 2 delivered" in _said(second)
+
+    root = Ledger(type("S", (), {"uri": "s3://b/team"})(), "c")  # type: ignore[arg-type]
+    assert marker_review("s3://b/team/c/deliveries/review-0004/_DONE", root) == 4
+    assert marker_review("s3://b/team/c/deliveries/review-0004/x.json", root) is None
+    assert marker_review("s3://b/team/c/deliveries/review-0004/x.json", root, True) == 4
+    assert marker_review("s3://b/team/c/deliveries/round-0004/_DONE", root) is None
+    assert marker_round("s3://b/team/c/deliveries/review-0004/_DONE", root) is None
+
+
+def _said(delivery) -> str:
+    from rich.console import Console
+
+    import cli.watch
+
+    console = Console(record=True, width=200)
+    saved, cli.watch.out = cli.watch.out, console
+    try:
+        cli.watch.say_delivered(delivery)
+    finally:
+        cli.watch.out = saved
+    return console.export_text()

@@ -1,5 +1,7 @@
 """A round that cannot reach or start Prefect says so in one line, before it writes anything; a round
-on a bare machine (a fresh PREFECT_HOME, no server) gives its temporary server the time it needs."""
+on a bare machine (a fresh PREFECT_HOME, no server) starts alflow's local server, gives it the time it
+needs and leaves it running for later rounds; ALFLOW_PREFECT_SERVER=temporary runs Prefect's temporary
+server instead."""
 
 from __future__ import annotations
 
@@ -26,9 +28,10 @@ def bare_round(campaign_file: Path, home: Path, *args: str, **env: str) -> subpr
 
 
 def written(campaign_file: Path) -> list[str]:
-    """Every file of the campaign's bucket and MLflow store written after the campaign file."""
+    """Every file of the campaign's bucket and MLflow store written after the campaign file (Prefect's home aside)."""
     folder, since = campaign_file.parent, campaign_file.stat().st_mtime
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.stat().st_mtime > since)
+    files = [p for p in folder.rglob("*") if p.is_file() and p.stat().st_mtime > since]
+    return sorted(str(p.relative_to(folder)) for p in files if not p.relative_to(folder).parts[0] == "prefect-home")
 
 
 def assert_one_line_and_nothing_written(result: subprocess.CompletedProcess, campaign_file: Path, start: str) -> None:
@@ -43,14 +46,41 @@ def assert_one_line_and_nothing_written(result: subprocess.CompletedProcess, cam
 
 
 @pytest.mark.slow
-def test_a_temporary_server_that_does_not_start_in_time_is_one_line_and_nothing_is_written(campaign_file, tmp_path):
+def test_a_local_server_that_does_not_start_in_time_is_one_line_nothing_written_none_left(campaign_file, prefect_home):
+    from cli.local_server import ServerFiles, running_server
+
+    result = bare_round(campaign_file, prefect_home, "--json", PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1")
+
+    assert_one_line_and_nothing_written(
+        result, campaign_file, "alflow's local Prefect server did not answer within 1 s, 2 times"
+    )
+    assert running_server(prefect_home) is None
+    assert not ServerFiles(prefect_home).state.exists()  # both attempts stopped and forgotten
+
+
+@pytest.mark.slow
+def test_the_opt_out_runs_prefects_temporary_server(campaign_file, prefect_home):
     result = bare_round(
-        campaign_file, tmp_path / "prefect-home", "--json", PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1"
+        campaign_file,
+        prefect_home,
+        "--json",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1",
+        ALFLOW_PREFECT_SERVER="temporary",
     )
 
     assert_one_line_and_nothing_written(
         result, campaign_file, "Prefect's temporary server did not answer within 1 s, 2 times"
     )
+    assert not (prefect_home / "alflow-server").exists()
+
+
+def test_an_unknown_server_choice_is_one_line(monkeypatch):
+    from alflow.errors import ConfigError
+    from cli.orchestrator import server_choice
+
+    monkeypatch.setenv("ALFLOW_PREFECT_SERVER", "ephemeral")
+    with pytest.raises(ConfigError, match=r"^ALFLOW_PREFECT_SERVER='ephemeral': use one of local, temporary"):
+        server_choice()
 
 
 @pytest.mark.slow
@@ -63,13 +93,22 @@ def test_an_unreachable_prefect_api_is_one_line_and_nothing_is_written(campaign_
 
 
 @pytest.mark.slow
-def test_a_round_on_a_bare_machine_starts_its_server_with_time_to_spare_and_says_one_line(campaign_file, tmp_path):
-    """A fresh PREFECT_HOME: the temporary server migrates its database before it answers (the first
-    `make demo` on a new machine), and the round's only output is its line: no shutdown traceback."""
-    result = bare_round(campaign_file, tmp_path / "fresh-prefect-home")
+def test_a_round_on_a_bare_machine_starts_the_local_server_says_where_and_leaves_it_running(
+    campaign_file, prefect_home
+):
+    """A fresh PREFECT_HOME: the server migrates its database before it answers (the first `make demo`
+    on a new machine); the round says its line, and where the server it started is (once, on stderr)."""
+    from cli.local_server import running_server
+
+    result = bare_round(campaign_file, prefect_home)
 
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    server = running_server(prefect_home)
+    assert server is not None  # outlives the round, for the next one
+    assert result.stderr.splitlines() == [
+        f"started alflow's local Prefect server for this and later rounds: UI at {server.url} "
+        f"(log {server.log}; `alflow server stop` stops it)"
+    ]
     [line] = result.stdout.splitlines()
     assert line.startswith("digits-demo round 1: 20/60 labels") and "exported 10 items" in line
 

@@ -16,14 +16,14 @@ from alflow.config.schema import RepeatsConfig
 from alflow.exchange import formats, layout
 from alflow.exchange.bucket import open_store
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL
-from alflow.intake.quality import REPEAT_WHEN, ask_again
+from alflow.intake.quality import REPEAT_WHEN, ask_again, repeat_when
 from alflow.intake.votes import judge
 from alflow.ledger.ledger import campaign_state
 from alflow.ledger.records import IngestRecord
 from alflow.ledger.repeat_votes import Vote, accuracy_evidence, repeat_outcomes, weigh
 from alflow.operations.dataset import labeled_dataset
 from alflow.operations.plain import plain_round
-from alflow.reporting.repeat_report import repeat_counts, repeat_json
+from alflow.reporting.repeat_report import repeat_counts, repeat_json, repeat_markdown, repeat_text
 
 
 def _ingest(round_: int, labels: dict[str, str], annotators: list[str], **extra) -> IngestRecord:
@@ -56,7 +56,8 @@ def test_the_votes_make_the_label_weighed_by_evidence_a_tie_keeps_it():
     voted = {2: [_ingest(2, {"a": "z"}, ["good", "other"], voters={"a": "good"})]}
     assert repeat_outcomes({1: ["a"], 2: ["a"]}, {**ingests, **voted})["a"].votes[1] == Vote(2, "z", "good")
     assert ask_again(pd.Series([0.1, 0.6, 0.35, 0.9]).to_numpy(), 2, when=0.3) == [3, 1]
-    assert RepeatsConfig().when == REPEAT_WHEN  # live rounds default to the simulation's rule
+    assert RepeatsConfig().when is None  # live rounds default to the simulation's rule, by class count:
+    assert [round(repeat_when(k), 4) for k in (2, 3, 4, 10)] == [0.1667, 0.2222, 0.25, REPEAT_WHEN]
     with pytest.raises(ValueError, match=r"less than or equal to 0\.5"):
         RepeatsConfig(share=0.8)  # a batch of repeats only would buy no new item
 
@@ -135,6 +136,9 @@ def test_a_live_campaign_asks_again_where_the_votes_and_the_model_doubt(campaign
     assert counts["asked"] == state.repeats_asked == sum(len(r.repeats.ids) for r in state.rounds.values() if r.repeats)
     assert counts["changed"] == len(changed) and counts["answered"] + counts["awaiting"] == counts["asked"]
     assert f"repeats: {counts['asked']} asked" in fourth.message()
+    assert repeat_markdown(state) == f"- {repeat_text(state)}\n" and repeat_markdown(state).startswith(
+        f"- repeats: {counts['asked']} asked, {counts['answered']} answered"
+    )  # the Prefect summary's line, beside gold's
     listed = repeat_json(state)
     assert listed is not None and listed["items"][min(changed)]["label"] == labels[min(changed)]
     metrics = MlflowClient(config.tracking.uri).get_run(fourth.mlflow_run_id).data.metrics

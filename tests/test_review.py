@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import time
 
 import pandas as pd
 import pytest
@@ -13,6 +15,7 @@ import yaml
 from mlflow import MlflowClient
 
 from alflow.config import load_campaign
+from alflow.config.schema import QuietPeriod
 from alflow.errors import ConfigError
 from alflow.exchange import formats, layout
 from alflow.exchange.bucket import open_store
@@ -189,3 +192,37 @@ def test_a_label_studio_review_pre_annotates_each_task_with_its_current_label(tm
     shown = [t["predictions"][0]["result"][0]["value"]["choices"] for t in tasks]
     assert shown == [[label] for label in review.labels]
     assert store.exists(prefix + "tasks/tasks.json") and store.exists(prefix + "label_config.xml")
+
+
+def test_review_answers_follow_complete_when_like_a_delivery(tmp_path):
+    path = write_demo_data(tmp_path, bucket=None, max_labels=60, batch_size=10)
+    marker = load_campaign(path)
+    review = request_review(marker, count=3).review
+    assert review is not None
+    _deliver_review(marker, 1, [(review.items[0], review.labels[0])], "first.csv", done=False)  # a tool: no _DONE
+    assert ingest_campaign(marker).reviewed_now == ()  # done_marker (the default): not read without _DONE
+
+    answered = marker.model_copy(
+        update={"vendor": marker.vendor.model_copy(update={"complete_when": "all_answered"})}
+    )  # fmt: skip
+    [first] = ingest_campaign(answered).reviewed_now  # all_answered: each file read as it arrives
+    assert first.confirmed == {review.items[0]: review.labels[0]}
+    assert campaign_state(answered).review_missing(1) == review.items[1:]
+    asked = dict(zip(review.items, review.labels, strict=True))
+    _deliver_review(answered, 1, [(i, _flip(lab)) for i, lab in asked.items()], "rest.csv", done=False)
+    [rest] = ingest_campaign(answered).reviewed_now
+    assert rest.corrected == {i: [lab, _flip(lab)] for i, lab in asked.items() if i != review.items[0]}
+    assert rest.duplicates == [review.items[0]]  # the first verdict stands
+    assert ingest_campaign(answered).reviewed_now == ()  # every answer in: nothing read twice
+
+    quiet = marker.model_copy(
+        update={"vendor": marker.vendor.model_copy(update={"complete_when": QuietPeriod(quiet_minutes=5)})}
+    )  # fmt: skip
+    second = request_review(quiet, count=2).review
+    assert second is not None and second.seq == 2
+    _deliver_review(quiet, 2, list(zip(second.items, second.labels, strict=True)), "answers.csv", done=False)
+    assert ingest_campaign(quiet).reviewed_now == ()  # written just now: not quiet yet
+    old = time.time() - 600
+    os.utime(tmp_path / "bucket" / layout.review_delivery_prefix(quiet.campaign, 2) / "answers.csv", (old, old))
+    [late] = ingest_campaign(quiet).reviewed_now
+    assert late.confirmed == dict(zip(second.items, second.labels, strict=True))

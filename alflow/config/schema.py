@@ -284,8 +284,10 @@ class RepeatsConfig(_Model):
     share: Annotated[float, Field(gt=0, le=0.5)] = Field(
         default=0.2, description="the most of each batch that repeats may take (the rest: new items)"
     )
-    when: Annotated[float, Field(gt=0, lt=1)] = Field(
-        default=0.3, description="ask again when the item's label is wrong with at least this probability"
+    when: Annotated[float, Field(gt=0, lt=1)] | None = Field(
+        default=None,
+        description="ask again when the item's label is wrong with at least this probability (default: by the "
+        "class count, (k - 1) / 3k: 0.3 for ten classes, 1/6 for two)",
     )
     max_votes: Annotated[int, Field(ge=2, le=10)] = Field(
         default=3, description="an item is asked again until it has this many votes, no more"

@@ -6,6 +6,7 @@
     ledger/changes/0001.json         the campaign's settings (budget, strategy, stopping) as changed, in order
     ledger/stopset.json              the stop set models are compared on (stopping.stable_predictions), once
     ledger/reviews/review-0001/...   a review of labels already taken: its request, then a verdict per delivery file
+                                     (and notice.json once the watcher announced its answers)
     batches/review-0001/, deliveries/review-0001/   its batch and the vendor's answers, as a round's
     batches/round-0001/<batch file>  the batch for the vendor, then batch.json, then _READY last
     deliveries/round-0001/...        the vendor's label files, then _DONE last

@@ -8,7 +8,9 @@ A delivery a round has already ingested (the cron got there first) is not announ
 campaign's `vendor.complete_when` other than `done_marker` (a tool that never writes `_DONE`), a
 round's delivery is announced once too, when its files are to be read (alflow.intake.completion:
 the first files under `all_answered`, later ones being read by the next scheduled round; all
-files quiet under `quiet_minutes`), its marker being the delivery folder's URI.
+files quiet under `quiet_minutes`), its marker being the delivery folder's URI. A review's answers
+(`deliveries/review-NNNN/`, alflow.intake.review_verdicts) are announced the same way, once, unless
+their verdicts were read already: the same event, `review` in its payload, the round 0.
 """
 
 from __future__ import annotations
@@ -40,11 +42,13 @@ def resource(campaign: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Delivery:
-    """A completed delivery to announce: the campaign, the round, and its marker's URI."""
+    """A completed delivery to announce: the campaign, the round (0 for a review's), and its
+    marker's URI; `review` the review's number for a review's answers."""
 
     campaign: str
     round: int
     marker: str
+    review: int | None = None
 
     @property
     def event_id(self) -> str:
@@ -58,7 +62,8 @@ class Delivery:
             "occurred": now(),
             "event": EVENT,
             "resource": resource(self.campaign),
-            "payload": {"campaign": self.campaign, "round": self.round, "marker": self.marker},
+            "payload": {"campaign": self.campaign, "round": self.round, "marker": self.marker}
+            | ({} if self.review is None else {"review": self.review}),
         }
 
 
@@ -81,13 +86,35 @@ def unannounced(ledger: Ledger, vendor: VendorConfig | None = None) -> list[Deli
             prefix = layout.delivery_prefix(campaign, round_)
             if completion.settled(vendor, store, [k for k in delivered if k.startswith(prefix)]):
                 found[round_] = f"{store.uri}/{prefix}"
-    return [Delivery(campaign, r, found[r]) for r in sorted(found)]
+    rounds = [Delivery(campaign, r, found[r]) for r in sorted(found)]
+    return rounds + _reviews(ledger, delivered, records, vendor)
+
+
+def _reviews(ledger: Ledger, delivered: list[str], records: list[str], vendor: VendorConfig | None) -> list[Delivery]:
+    """Review deliveries neither announced nor read (no notice, no verdict record), complete by
+    their `_DONE` or, under the `vendor`'s `complete_when`, settled; in review order."""
+    store, campaign = ledger.store, ledger.campaign
+    handled = {s for k in records if (s := layout.review_of(k)) and ("/verdict-" in k or k.endswith("/" + NOTICE))}
+    found = []
+    for seq in sorted({s for k in delivered if (s := layout.review_of(k)) is not None} - handled):
+        prefix = layout.review_delivery_prefix(campaign, seq)
+        keys = [k for k in delivered if k.startswith(prefix)]
+        if prefix + layout.DONE in keys:
+            found.append(Delivery(campaign, 0, f"{store.uri}/{prefix}{layout.DONE}", review=seq))
+        elif vendor is not None and completion.settled(vendor, store, keys):
+            found.append(Delivery(campaign, 0, f"{store.uri}/{prefix}", review=seq))
+    return found
 
 
 def record_notice(ledger: Ledger, delivery: Delivery) -> bool:
     """Write the delivery's notice once; False if another watcher wrote it first."""
     notice = DeliveryNotice(
-        round=delivery.round, marker=delivery.marker, event=EVENT, event_id=delivery.event_id, announced_at=now()
+        round=delivery.round,
+        marker=delivery.marker,
+        event=EVENT,
+        event_id=delivery.event_id,
+        announced_at=now(),
+        review=delivery.review,
     )
     return ledger.record_notice(notice)
 
@@ -109,14 +136,27 @@ def marker_round(uri: str, ledger: Ledger, any_file: bool = False) -> int | None
     event notification gives it, URL-encoded), or None for any other object or campaign; with
     `any_file` (a campaign whose `complete_when` reads deliveries without `_DONE`), any file under
     a round's delivery folder."""
+    key = _key(uri, ledger)
+    round_ = None if key is None else layout.round_of(key)
+    if key is None or round_ is None:
+        return None
+    return round_ if _completes(key, layout.delivery_prefix(ledger.campaign, round_), any_file) else None
+
+
+def marker_review(uri: str, ledger: Ledger, any_file: bool = False) -> int | None:
+    """As `marker_round`, for a review's answers (`deliveries/review-NNNN/`): the review's number."""
+    key = _key(uri, ledger)
+    seq = None if key is None else layout.review_of(key)
+    if key is None or seq is None:
+        return None
+    return seq if _completes(key, layout.review_delivery_prefix(ledger.campaign, seq), any_file) else None
+
+
+def _key(uri: str, ledger: Ledger) -> str | None:
+    """The key in the campaign's store of an object's `uri` (URL-encoded as S3 events give it), or None."""
     uri, root = unquote_plus(uri), ledger.store.uri
-    if not uri.startswith(root + "/"):
-        return None
-    key = uri[len(root) + 1 :]
-    round_ = layout.round_of(key)
-    if round_ is None:
-        return None
-    prefix = layout.delivery_prefix(ledger.campaign, round_)
-    if key == prefix + layout.DONE or (any_file and key.startswith(prefix) and len(key) > len(prefix)):
-        return round_
-    return None
+    return uri[len(root) + 1 :] if uri.startswith(root + "/") else None
+
+
+def _completes(key: str, prefix: str, any_file: bool) -> bool:
+    return key == prefix + layout.DONE or (any_file and key.startswith(prefix) and len(key) > len(prefix))

@@ -210,8 +210,18 @@ def aggregate_with_quality(
 
 
 REPEAT_WHEN = 0.3
-"""Another annotation is asked of an item whose label is wrong with at least this probability
-(the simulation's `adaptive` plan, and `vendor.repeats.when` by default)."""
+"""Another annotation is asked of an item whose label is wrong with at least this probability, with
+ten classes (`repeat_when` scales it to the class count: the simulation's `adaptive` plan, and
+`vendor.repeats.when` by default)."""
+
+
+def repeat_when(classes: int) -> float:
+    """The default repeat threshold for `classes` classes: a third of the chance a blind guess is
+    wrong, (k - 1) / 3k (0.3 for ten classes, 0.25 for four, 1/6 for two). A fixed probability means
+    less the fewer the classes: a single vote from a typical annotator (80 % right) is wrong with
+    0.2 in any class count, under 0.3 but well over a binary guess's third."""
+    return (classes - 1) / (3 * classes) if classes > 1 else REPEAT_WHEN
+
 
 MODEL_WEIGHT = 0.9
 """How far a model's out-of-fold probabilities are trusted as an item's prior when deciding repeats

@@ -1,6 +1,7 @@
 """The vendor's answers to a review of labels already taken (alflow.operations.review), taken in once.
 
-A review's delivery (`deliveries/review-NNNN/`, `_DONE` last) is read as a round's is: each file
+A review's delivery (`deliveries/review-NNNN/`, `_DONE` last, or complete as the campaign's
+`vendor.complete_when` says, alflow.intake.completion) is read as a round's is: each file
 once, by its bytes, through the campaign's format and the same row rules (alflow.intake.votes),
 its valid answers aggregated per item. Each answer is a verdict on the label the item had when it
 was asked: the same label is `confirmed`, another one `corrected` (old and new kept), and a row a
@@ -23,6 +24,7 @@ from alflow.errors import DataValidationError
 from alflow.exchange import formats, layout
 from alflow.exchange.formats.base import ReadOptions
 from alflow.exchange.formats.reading import REJECTED_BY_VERIFIER
+from alflow.intake import completion
 from alflow.intake.fetch import fetch, probe
 from alflow.intake.votes import Judge, Verdict
 from alflow.ledger.ledger import Ledger
@@ -121,17 +123,31 @@ def _verdict(ledger: Ledger, config: CampaignConfig, state: CampaignState, seq: 
     )
 
 
+def answer_files(ledger: Ledger, config: CampaignConfig, state: CampaignState, seq: int) -> list[str] | None:
+    """The files of review `seq`'s delivery to read now, or None while it is not complete: its
+    `_DONE` marker, or under a `vendor.complete_when` other than `done_marker` (a tool that never
+    writes it) answers still awaited and the files settled as a round's are (alflow.intake.completion).
+    Markers and a tool's other files are left out."""
+    vendor, fmt = config.vendor, formats.get(config.vendor.format)
+    delivered = seq in state.reviews_delivered
+    if not delivered and (vendor.complete_when == "done_marker" or not state.review_missing(seq)):
+        return None  # no listing for a review not delivered, or answered in full
+    keys = [
+        key
+        for key in ledger.store.list(layout.review_delivery_prefix(ledger.campaign, seq))
+        if key.rsplit("/", 1)[-1] != layout.DONE and not (fmt.only_label_files and not fmt.is_delivery_file(key))
+    ]  # e.g. a Ground Truth job folder holds much besides its output manifest
+    return keys if delivered or completion.settled(vendor, ledger.store, keys) else None
+
+
 def ingest_reviews(ledger: Ledger, config: CampaignConfig) -> list[ReviewVerdict]:
-    """Take in every delivered review's new files (one verdict record each, written once); returns
-    the records written. A file is read against the verdicts written before it, so an item answered
-    in two files keeps its first verdict."""
+    """Take in every complete review delivery's new files (`answer_files`; one verdict record each,
+    written once); returns the records written. A file is read against the verdicts written before
+    it, so an item answered in two files keeps its first verdict."""
     written: list[ReviewVerdict] = []
-    state, fmt = ledger.state(), formats.get(config.vendor.format)
-    for seq in sorted(state.reviews_delivered & set(state.reviews)):
-        prefix = layout.review_delivery_prefix(ledger.campaign, seq)
-        for key in ledger.store.list(prefix):
-            if key.rsplit("/", 1)[-1] == layout.DONE or (fmt.only_label_files and not fmt.is_delivery_file(key)):
-                continue  # e.g. a Ground Truth job folder holds much besides its output manifest
+    state = ledger.state()
+    for seq in sorted(state.reviews):
+        for key in answer_files(ledger, config, state, seq) or []:
             record = _verdict(ledger, config, state, seq, key)
             if record is not None and ledger.record_review_verdict(record):
                 written.append(record)

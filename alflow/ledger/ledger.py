@@ -161,9 +161,12 @@ class Ledger:
         return True
 
     def record_notice(self, notice: DeliveryNotice) -> bool:
-        """Write a round's delivery notice once; False if another watcher wrote it first."""
+        """Write a round's (or a review's) delivery notice once; False if another watcher wrote it first."""
+        key = self.key(notice.round, NOTICE)
+        if notice.review is not None:  # a review's answers: beside the review's records
+            key = layout.review_key(self.campaign, notice.review, NOTICE)
         try:
-            self.store.write_once(self.key(notice.round, NOTICE), notice.to_json())
+            self.store.write_once(key, notice.to_json())
         except AlreadyExistsError:
             return False
         return True

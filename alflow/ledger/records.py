@@ -391,13 +391,15 @@ class StopSetPredictions(Record):
 
 
 class DeliveryNotice(Versioned):
-    """`ledger/round-NNNN/notice.json`: the delivery's completion was announced (an event sent), once."""
+    """`ledger/round-NNNN/notice.json`: the delivery's completion was announced (an event sent), once;
+    a review's answers: `ledger/reviews/review-NNNN/notice.json`, `review` its number and `round` 0."""
 
     round: int
     marker: str  # the _DONE marker's URI
     event: str
     event_id: str
     announced_at: str
+    review: int | None = None
 
 
 class BatchMetadata(Versioned):

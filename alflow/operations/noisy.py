@@ -18,7 +18,7 @@ from sklearn.model_selection import KFold
 
 from alflow.config import CampaignConfig
 from alflow.errors import ConfigError
-from alflow.intake.quality import MODEL_WEIGHT, REPEAT_WHEN, ask_again, dawid_skene_em, tempered, vote_posterior
+from alflow.intake.quality import MODEL_WEIGHT, ask_again, dawid_skene_em, repeat_when, tempered, vote_posterior
 from alflow.model import estimators
 from alflow.operations import summary
 from alflow.operations.annotators import Annotations, Annotator, draw_annotations
@@ -44,12 +44,13 @@ PLANS = {
     "repeat3": "three annotations per item, plain majority (a tie takes the first annotator's)",
     "adaptive": (
         "one annotation per new item; another for a labeled item whose label is likely wrong "
-        "(disagreeing votes, a weak annotator, a confident model that disagrees), up to half a batch; "
-        "an item's label: its votes, each weighed by its annotator's quality as Dawid-Skene estimates it"
+        "(disagreeing votes, a weak annotator, a confident model that disagrees; the threshold by class "
+        "count), up to half a batch; an item's label: Dawid-Skene's consensus of its votes, each weighed by "
+        "its annotator's estimated quality, with the model's out-of-fold view as the item's prior"
     ),
 }
 
-# REPEAT_WHEN and MODEL_WEIGHT, the repeat rule's settings, live in alflow.intake.quality (live rounds share them)
+# repeat_when and MODEL_WEIGHT, the repeat rule's settings, live in alflow.intake.quality (live rounds share them)
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,9 @@ def _labels(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The training label (class index) of every item under the plan (seed items: the answer), and
     for `adaptive` the Dawid-Skene posterior (items, classes) with `model_prior` as each item's
-    prior when given; an adaptive label is the votes' own posterior under the annotators'
-    estimated confusions (`vote_posterior`). Items not labeled hold -1."""
+    prior when given. An adaptive label is that posterior's most likely class (the votes weighed by
+    their annotators' estimated confusions and the model's out-of-fold view, as CROWDLAB's
+    consensus), or without a prior the votes' own (`vote_posterior`). Items not labeled hold -1."""
     labels = np.where(seeded, truth, -1)
     voted = np.flatnonzero((asked > 0) & ~seeded)
     if plan == "perfect":
@@ -162,9 +164,10 @@ def _labels(
         items, who, said = _votes(annotations, asked)
         shape = (truth.size, annotations.who.shape[1], k)
         quality = dawid_skene_em(items, who, said, shape=shape, item_prior=model_prior)
-        # the model weighs annotators and asks repeats; an item's label is what its votes say
+        # the consensus of the votes and the model's out-of-fold view once there is one (a model's
+        # first fit, on the votes alone, is what gives that view)
         by_votes = vote_posterior(items, who, said, quality.confusion, truth.size)
-        labels[voted] = np.argmax(by_votes[voted], axis=1)
+        labels[voted] = np.argmax((by_votes if model_prior is None else quality.posterior)[voted], axis=1)
         return labels, quality.posterior
     for row in voted:  # once (one vote) and repeat3: the majority, a tie to the earliest vote
         said = annotations.said[row, : asked[row]]
@@ -188,7 +191,7 @@ def _repeats(
     most: int,
 ) -> list[int]:
     """Labeled items (not seed, an annotator left to ask) whose label is wrong with probability at
-    least REPEAT_WHEN, the likeliest wrong first, at most `most`. `judged` is (each item's label,
+    least `repeat_when(classes)`, the likeliest wrong first, at most `most`. `judged` is (each item's label,
     the posterior that weighs its votes with the model's view); no posterior (plans other than
     adaptive), no repeats."""
     labels, posterior = judged
@@ -196,7 +199,7 @@ def _repeats(
     if posterior is None or most <= 0 or open_.size == 0:
         return []
     wrong = 1 - posterior[open_, labels[open_]]
-    return [int(open_[i]) for i in ask_again(wrong, most, when=REPEAT_WHEN)]
+    return [int(open_[i]) for i in ask_again(wrong, most, when=repeat_when(posterior.shape[1]))]
 
 
 def _model_prior(

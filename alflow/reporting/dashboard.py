@@ -61,6 +61,7 @@ NAMES = {
     "stop_set_kappa_mean": "stopping/kappa_mean",
     "stop_set_changed": "stopping/changed_predictions",
     "stop_set_f1_bound": "stopping/f1_change_bound",
+    "labels_empty_tags": "labels_per_class/no tags",  # tags allowing the empty set: items labeled with none
 }
 CLASS_PREFIX, CLASS_SECTION = "labels_class_", "labels_per_class/"
 LEGACY = {**NAMES, **{f"{name}_vs_labels": None for name in NAMES}}  # twins by labels: dropped

@@ -28,6 +28,13 @@ def _figure(size: tuple[float, float] = SIZE) -> tuple[Figure, Axes]:
     return figure, figure.add_subplot()
 
 
+def _title(ax: Axes, text: str) -> None:
+    """The title where matplotlib puts it when nothing is drawn above the axes. Its place given
+    (y=1.0), matplotlib does not measure every tick label at each save to find it: a tenth of the
+    figure's drawing time, the same pixels. (Not for the confusion matrix: its place differs.)"""
+    ax.set_title(text, y=1.0)
+
+
 def learning_curve(
     labels: Sequence[int],
     values: Sequence[float],
@@ -51,7 +58,7 @@ def learning_curve(
         ax.axhline(target, color="grey", linewidth=0.8, linestyle=":", label=f"target {target:g}")
     ax.set_xlabel("labels used")
     ax.set_ylabel(metric)
-    ax.set_title(f"Learning curve: {metric} by labels used")
+    _title(ax, f"Learning curve: {metric} by labels used")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     return figure
@@ -115,20 +122,22 @@ def budget_burndown(
         money = ax.secondary_yaxis("right", functions=(to_money, to_labels))
         money.set_ylabel(f"{currency} left to spend")
         title += f" ({y[-1] * cost:,.2f} of {start * cost:,.2f} {currency})"
-    ax.set_title(title)
+    _title(ax, title)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
     return figure
 
 
-def class_balance(counts: Mapping[str, int]) -> Figure:
-    """Labeled items per class, as bars."""
+def class_balance(counts: Mapping[str, int], *, items: int | None = None, empty: int | None = None) -> Figure:
+    """Labeled items per class, as bars. For tags (`items`: the labeled items) the items carrying each
+    tag, and with `empty` a last bar, "no tags", for the items labeled with the empty set."""
     figure, ax = _figure()
-    names = list(counts)
-    ax.bar(names, [counts[n] for n in names])
-    ax.set_xlabel("class")
+    bars = {**counts, **({"no tags": empty} if empty is not None else {})}
+    ax.bar(list(bars), list(bars.values()))
+    ax.set_xlabel("class" if items is None else "tag")
     ax.set_ylabel("labeled items")
-    ax.set_title(f"Class balance ({sum(counts.values())} labels)")
+    tagged = f"Tag balance ({items} labeled items)"
+    _title(ax, f"Class balance ({sum(counts.values())} labels)" if items is None else tagged)
     ax.grid(alpha=0.3, axis="y")
     return figure
 

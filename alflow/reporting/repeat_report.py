@@ -1,4 +1,5 @@
-"""Repeat labels (`vendor.repeats`) as people see them: the status line, the round's line, MLflow's counts."""
+"""Repeat labels (`vendor.repeats`) as people see them: the status line, the round's line, the
+Prefect summary's line (beside gold's), MLflow's counts."""
 
 from __future__ import annotations
 
@@ -49,6 +50,13 @@ def repeat_text(state: CampaignState, asking: int = 0) -> str | None:
         f"repeats: {counts['asked']} asked{now}, {counts['answered']} answered, "
         f"{counted(counts['changed'], 'label')} changed by their votes"
     )
+
+
+def repeat_markdown(state: CampaignState, asking: int = 0) -> str:
+    """The Prefect summary's line on repeats, as the round's line says it ('' before the campaign's
+    first repeat; `asking`: the round's own repeats)."""
+    text = repeat_text(state, asking)
+    return f"- {text}\n" if text else ""
 
 
 def repeat_json(state: CampaignState) -> dict | None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alflow import kinds
 from alflow.config import CampaignConfig
 from alflow.data import validation
 from alflow.ledger import changes
@@ -67,7 +69,16 @@ def progress(ctx: RoundContext, decision: Decision) -> dict[str, float]:
         if auto.threshold is not None:
             figures["auto_label_threshold"] = auto.threshold
     figures.update({f"labels_class_{c}": n for c, n in decision.class_counts.items()})
+    figures.update(empty_tags(ctx.config.label_kind, ctx.labeled.values()))
     return figures
+
+
+def empty_tags(kind: kinds.LabelKind, labels: Iterable[str]) -> dict[str, int]:
+    """Tags allowing the empty set: the labeled items with no tag (`labels_empty_tags`); nothing otherwise.
+    With the per-tag counts (`labels_class_<tag>`: items carrying the tag) they describe the labeled set."""
+    if kind.kind != "multi" or not kind.allow_empty:
+        return {}
+    return {"labels_empty_tags": sum(text == kinds.EMPTY for text in labels)}
 
 
 def strategy_used(decision: Decision) -> dict[str, str]:
@@ -94,7 +105,7 @@ def round_figures(
             target=config.stopping.target,
             band=forecast.band if forecast is not None and len(forecast.band[0]) > 1 else None,
         ),
-        "plots/class_balance.png": plots.class_balance(trained.class_counts),
+        "plots/class_balance.png": _balance(config, view, trained),
         "plots/budget_burndown.png": plots.budget_burndown(
             history["round"].tolist(),
             history["labels_remaining"].tolist(),
@@ -111,6 +122,16 @@ def round_figures(
             view.confusion.to_numpy(), list(view.confusion.columns)
         )
     return {**figures, **_kind_figures(config, trained, view)}
+
+
+def _balance(config: CampaignConfig, view: RoundView, trained: Trained) -> Figure:
+    """Labeled items per class; for tags, items carrying each tag and (where allowed) those with none."""
+    from alflow.reporting import plots
+
+    if config.label_kind.kind != "multi":
+        return plots.class_balance(trained.class_counts)
+    empty = empty_tags(config.label_kind, view.labeled["label"])
+    return plots.class_balance(trained.class_counts, items=len(view.labeled), empty=empty.get("labels_empty_tags"))
 
 
 def _kind_figures(config: CampaignConfig, trained: Trained, view: RoundView) -> dict[str, Figure]:

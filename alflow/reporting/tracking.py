@@ -137,8 +137,9 @@ def migrate_names(client: Any, parent_run_id: str) -> None:
     client.set_tag(parent_run_id, NAMES_TAG, NAMES_VERSION)
 
 
-def _register(client: Any, name: str, info: Any, run_id: str, tags: dict[str, str]) -> str:
-    """The model version of `run_id`: the one already registered (a re-run round), or a new one."""
+def _register(client: Any, name: str, info: Any, run_id: str, tags: dict[str, str], *, new: bool) -> tuple[str, bool]:
+    """The model version of `run_id` and whether it is new: the one already registered (a re-run
+    round), or a new one. A `new` round run has none yet: the registry is not searched."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -149,24 +150,34 @@ def _register(client: Any, name: str, info: Any, run_id: str, tags: dict[str, st
             "by the stopping metric; `@challenger`: the latest round."
         )
         client.create_registered_model(name, tags={"alflow.kind": CAMPAIGN}, description=description)
-    existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    existing = [] if new else client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
     if existing:
-        return str(min(int(v.version) for v in existing))
+        return str(min(int(v.version) for v in existing)), False
     # The logged model's own location, not its `models:/` URI: MLflow's SQL registry resolves that
     # URI through the process-wide tracking URI, which alflow never sets.
     version = client.create_model_version(name, info.artifact_path, run_id=run_id, tags=tags, model_id=info.model_id)
-    return str(version.version)
+    return str(version.version), True
 
 
-def _link_to_campaign(client: Any, parent_run_id: str, name: str, version: str, round_: int) -> None:
+def _link_to_campaign(
+    client: Any, parent_run_id: str, name: str, version: str, round_: int, *, new_model: str | None = None
+) -> None:
     """Show the round's registered version on the campaign run, as MLflow 3's run page expects: the
     page lists the versions of the logged models among the run's model outputs (each named in the
     logged model's `mlflow.modelVersions` tag, which a server sets on registration and a SQL store
     reached directly does not) besides those registered from the run itself. Idempotent: a re-run
-    round links the logged model its version was registered from."""
+    round links the logged model its version was registered from. `new_model`: the id of the logged
+    model this version was just registered from (logged this round: not linked anywhere yet, so
+    nothing is looked up)."""
     from mlflow.entities import LoggedModelOutput
     from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 
+    if new_model is not None:
+        client.set_logged_model_tags(
+            new_model, {MLFLOW_MODEL_VERSIONS: json.dumps([{"name": name, "version": int(version)}])}
+        )
+        client.log_outputs(parent_run_id, models=[LoggedModelOutput(new_model, step=round_)])
+        return
     # MLflow's SQL registry keeps no model id: the version's source is its logged model's location.
     registered = client.get_model_version(name, version)
     outputs = client.get_run(registered.run_id).outputs
@@ -253,15 +264,17 @@ def _log_inputs(client: Any, run_id: str, entry: RoundLog) -> None:
     client.log_inputs(run_id, datasets=[DatasetInput(dataset=labeled._to_mlflow_entity(), tags=context)])
 
 
-def _log_model(client: Any, experiment_id: str, run_id: str, entry: RoundLog) -> Any:
+def _log_model(client: Any, experiment_id: str, run_id: str, entry: RoundLog, *, new: bool = False) -> Any:
     """The model as a logged model of the run, with signature and input example: what
-    `mlflow.sklearn.log_model` does, through this campaign's client; returns its info."""
+    `mlflow.sklearn.log_model` does, through this campaign's client; returns its info. The logged
+    model carries the run's params: a `new` run's are the entry's, just logged (not read back)."""
     import mlflow.sklearn
     from mlflow.entities import LoggedModelOutput, LoggedModelStatus
     from mlflow.models import Model, infer_signature
     from mlflow.tracking.context.registry import resolve_tags
 
-    params = {key: str(value) for key, value in client.get_run(run_id).data.params.items()}
+    logged_params = entry.params if new else client.get_run(run_id).data.params
+    params = {key: str(value) for key, value in logged_params.items()}
     logged = client.create_logged_model(
         experiment_id, name="model", source_run_id=run_id, tags=resolve_tags(), params=params
     )
@@ -288,13 +301,13 @@ def _log_model(client: Any, experiment_id: str, run_id: str, entry: RoundLog) ->
     return model.get_model_info(client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY))
 
 
-def _log_inputs_and_model(client: Any, experiment_id: str, run_id: str, entry: RoundLog) -> Any:
+def _log_inputs_and_model(client: Any, experiment_id: str, run_id: str, entry: RoundLog, *, new: bool = False) -> Any:
     """Params, the training dataset and the model (None at cold start: nothing fitted, nothing to
     register); the run is RUNNING meanwhile and FINISHED after, as a fluent `start_run` would leave it."""
     client.update_run(run_id, status="RUNNING")
     try:
         _log_inputs(client, run_id, entry)
-        info = None if entry.model is None else _log_model(client, experiment_id, run_id, entry)
+        info = None if entry.model is None else _log_model(client, experiment_id, run_id, entry, new=new)
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise
@@ -304,7 +317,7 @@ def _log_inputs_and_model(client: Any, experiment_id: str, run_id: str, entry: R
 
 def _log_figures(client: Any, run_id: str, parent_run_id: str, entry: RoundLog, *, new: bool) -> None:
     """The round run's metrics, tags and artifacts; the parent's curve points, once per round."""
-    from mlflow.entities import Metric
+    from mlflow.entities import Metric, RunTag
 
     figures = dashboard.metric_names(
         {**{k: v for k, v in entry.metrics.items() if not math.isnan(v)}, **entry.progress}
@@ -313,15 +326,14 @@ def _log_figures(client: Any, run_id: str, parent_run_id: str, entry: RoundLog, 
     # A retried round reuses its run: only figures it has not logged yet, so no metric gets a second point.
     logged = set() if new else set(client.get_run(run_id).data.metrics)
     fresh = [Metric(k, float(v), now, entry.round) for k, v in figures.items() if k not in logged]
-    if fresh:
-        client.log_batch(run_id, metrics=fresh)
-    if entry.stop_reason:
-        client.set_tag(run_id, "stop_reason", entry.stop_reason)
-    if entry.artifacts:
-        client.log_artifacts(run_id, entry.artifacts)
+    tags = [RunTag("stop_reason", entry.stop_reason)] if entry.stop_reason else []
     if entry.tables:
         tables = json.dumps([{"path": t, "type": "table"} for t in entry.tables])
-        client.set_tag(run_id, "mlflow.loggedArtifacts", tables)
+        tags.append(RunTag("mlflow.loggedArtifacts", tables))
+    if fresh or tags:  # one write for the figures and the tags
+        client.log_batch(run_id, metrics=fresh, tags=tags)
+    if entry.artifacts:
+        client.log_artifacts(run_id, entry.artifacts)
     if new or all(m.step != entry.round for m in client.get_metric_history(parent_run_id, "budget/labels_used")):
         client.log_batch(parent_run_id, metrics=[Metric(k, float(v), now, entry.round) for k, v in figures.items()])
 
@@ -368,15 +380,16 @@ def log_round(uri: str, *, parent_run_id: str, entry: RoundLog) -> Tracking:
     client = _client(uri)
     migrate_names(client, parent_run_id)
     experiment_id, run_id, new = _round_run(client, parent_run_id, entry.round)
-    info = _log_inputs_and_model(client, experiment_id, run_id, entry)
+    info = _log_inputs_and_model(client, experiment_id, run_id, entry, new=new)
     _log_figures(client, run_id, parent_run_id, entry, new=new)
     _describe(client, experiment_id, run_id, parent_run_id, entry)
     model_version = None
     if info is not None:
-        model_version = _register(client, entry.registered_model, info, run_id, entry.model_tags)
+        model_version, registered = _register(client, entry.registered_model, info, run_id, entry.model_tags, new=new)
         if entry.descriptions is not None:
             client.update_model_version(entry.registered_model, model_version, description=entry.descriptions.model)
-        _link_to_campaign(client, parent_run_id, entry.registered_model, model_version, entry.round)
+        linked = info.model_id if registered else None
+        _link_to_campaign(client, parent_run_id, entry.registered_model, model_version, entry.round, new_model=linked)
         client.set_registered_model_alias(entry.registered_model, "challenger", model_version)
         if entry.promote:
             client.set_registered_model_alias(entry.registered_model, "champion", model_version)

@@ -5,7 +5,8 @@ vote so far (alflow.ledger.repeat_votes: one per round that asked an item, its a
 file names one) goes through Dawid-Skene with the prior (alflow.intake.quality), each annotator's
 prior seeded by their gold answers, each item's prior the campaign model's out-of-fold probability
 (tempered); an item's label is wrong with probability 1 - its posterior for that label. Up to
-`share` of a pool batch goes to the items whose label is wrong with at least `when`, likeliest
+`share` of a pool batch goes to the items whose label is wrong with at least `when` (by default
+`quality.repeat_when`, by the class count), likeliest
 first: each replaces the lowest-ranked new item, so the batch (and the labels it costs) keeps its
 size. Items of the vendor only (never seed labels, items outside the pool, items sent for review,
 items with an answer still awaited, or items with `max_votes` votes already).
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from alflow.intake.gold import campaign_tally
-from alflow.intake.quality import ask_again, dawid_skene_em, prior_confusion, seeded_prior, tempered
+from alflow.intake.quality import ask_again, dawid_skene_em, prior_confusion, repeat_when, seeded_prior, tempered
 from alflow.ledger.records import RepeatMix
 from alflow.ledger.repeat_votes import Vote, votes_of
 from alflow.model import estimators
@@ -144,7 +145,8 @@ def mix_repeats(ctx: RoundContext, decision: Decision) -> Decision:
         return decision
     most = int(batch.size * section.share)
     found = doubts(ctx, section.max_votes) if most else None
-    chosen = ask_again(found.wrong, most, when=section.when) if found is not None else []
+    when = section.when if section.when is not None else repeat_when(len(ctx.config.classes))
+    chosen = ask_again(found.wrong, most, when=when) if found is not None else []
     if found is None or not chosen:
         return decision
     kept = Batch(batch.items.iloc[: batch.size - len(chosen)].reset_index(drop=True))
