@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -12,6 +16,8 @@ from alflow.config import CampaignConfig
 from alflow.exchange import layout
 from alflow.exchange.bucket import open_store
 from alflow.operations.demo import SimulatedVendor
+
+T = TypeVar("T")
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -135,3 +141,30 @@ def write_image_campaign(
     path = folder / "campaign.yaml"
     path.write_text(yaml.safe_dump(campaign, sort_keys=False))
     return path
+
+
+def wait_until(
+    condition: Callable[[], T],
+    *,
+    what: str,
+    seconds: float = 300,
+    every: float = 0.5,
+    process: subprocess.Popen | None = None,
+    detail: Callable[[], object] | None = None,
+) -> T:
+    """Poll `condition` until it returns something truthy, and return that. The deadline is a generous
+    bound on a hang, never a speed check: when it passes, or when `process` (what should bring the
+    condition about) exits first, the test fails with one message saying what did not happen, then
+    `detail()` (the last state seen) or the process's output."""
+    deadline = time.monotonic() + seconds
+    while not (found := condition()):
+        if process is not None and process.poll() is not None:
+            output = "".join(str(s) for s in process.communicate() if s)  # it has exited: its pipes read to the end
+            raise AssertionError(
+                f"{what} did not happen: its process exited with {process.returncode}\n{output[-3000:]}"
+            )
+        if time.monotonic() > deadline:
+            more = f": {detail()}" if detail is not None else ""
+            raise AssertionError(f"{what} did not happen within {seconds:.0f} s{more}")
+        time.sleep(every)
+    return found

@@ -30,6 +30,8 @@ from alflow.round.train import train_model
 
 from helpers import SlowModel
 
+pytestmark = pytest.mark.xdist_group("dask_cluster")  # one LocalCluster per run (tests/conftest.py `dask_cluster`)
+
 
 def _parquet_campaign(campaign, tmp_path, *, strategy="auto", cluster=None):
     """The campaign with its pool as Parquet in row groups of 100 rows (13 parts), on `cluster`."""

@@ -32,6 +32,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
+    pytest.mark.xdist_group("dashboard"),  # with tests/test_mlflow_server.py: one `dashboard_campaign` per run
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is missing: `make test` installs it"),
 ]
 

@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,7 +41,7 @@ from alflow.round.opening import open_round
 from cli import app
 from flows.round import active_learning_round
 
-from helpers import deliver, snapshot, vendor_for
+from helpers import deliver, snapshot, vendor_for, wait_until
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 ALFLOW = str(Path(sys.executable).parent / "alflow")
@@ -238,10 +237,9 @@ def test_two_rounds_at_once_one_proceeds_the_other_stops_with_a_clear_message(ca
         text=True,
     )
     try:
-        deadline = time.monotonic() + 240
-        while not store.exists(claim):
-            assert racer.poll() is None and time.monotonic() < deadline, racer.stdout.read() if racer.stdout else ""
-            time.sleep(0.2)
+        wait_until(
+            lambda: store.exists(claim), what=f"the racing round writing its claim {claim}", process=racer, every=0.2
+        )
 
         result = CliRunner().invoke(app, ["round", str(campaign_file)])
 

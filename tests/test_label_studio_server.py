@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -50,7 +49,7 @@ from alflow.operations.demo import write_demo_data
 from alflow.operations.kind_data import write_kind_data
 from alflow.operations.plain import plain_round
 
-from helpers import image_items, write_image_campaign
+from helpers import image_items, wait_until, write_image_campaign
 
 pytestmark = [pytest.mark.slow, pytest.mark.label_studio, pytest.mark.xdist_group("label_studio")]  # one server per run
 
@@ -124,15 +123,15 @@ def _running_label_studio(folder: Path, **settings: str) -> Iterator[LabelStudio
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     api = LabelStudio(f"http://127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                api.call("GET", "/api/projects")
-                break
-            except (OSError, AssertionError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError((folder / "server.log").read_text()[-3000:]) from None
-                time.sleep(1)
+        wait_until(
+            lambda: _answers_api(api) or server.poll() is not None,
+            what=f"Label Studio answering its API on {api.url}",
+            every=1,
+            detail=lambda: (folder / "server.log").read_text()[-3000:],
+        )
+        assert server.poll() is None, (
+            f"Label Studio exited with {server.returncode}: " + (folder / "server.log").read_text()[-3000:]
+        )
         yield api
     finally:
         server.terminate()
@@ -143,9 +142,18 @@ def _running_label_studio(folder: Path, **settings: str) -> Iterator[LabelStudio
         log.close()
 
 
-@pytest.fixture(scope="session")
+def _answers_api(api: LabelStudio) -> bool:
+    try:
+        api.call("GET", "/api/projects")
+    except (OSError, AssertionError):
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
 def label_studio_server(tmp_path_factory) -> Iterator[LabelStudio]:
-    """Label Studio as `label-studio start` runs it, once per session."""
+    """Label Studio as `label-studio start` runs it, once per run (this module is one xdist group),
+    stopped when the module ends rather than idling beside the rest of the run."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
@@ -153,7 +161,7 @@ def label_studio_server(tmp_path_factory) -> Iterator[LabelStudio]:
         yield api
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def label_studio_task_files(tmp_path_factory) -> Iterator[LabelStudio]:
     """Label Studio started with FUTURE_SAVE_TASK_TO_STORAGE=true: its target storages write one
     `<task id>.json` per task (the task with all its annotations), rewritten as they change."""
@@ -186,10 +194,14 @@ def _storage(campaign, endpoint: str, project: int, prefix: str) -> dict[str, An
 def _sync(api: LabelStudio, kind: str, storage: int) -> dict[str, Any]:
     """Sync a storage (`s3` source, `export/s3` target) and wait until Label Studio says it completed."""
     api.call("POST", f"/api/storages/{kind}/{storage}/sync")
-    deadline = time.monotonic() + 60
-    while (state := api.call("GET", f"/api/storages/{kind}/{storage}"))["status"] not in ("completed", "failed"):
-        assert time.monotonic() < deadline, state
-        time.sleep(0.5)
+    seen: list[dict[str, Any]] = []
+
+    def finished() -> dict[str, Any] | None:
+        seen.append(api.call("GET", f"/api/storages/{kind}/{storage}"))
+        return seen[-1] if seen[-1]["status"] in ("completed", "failed") else None
+
+    what = f"Label Studio's {kind} storage {storage} finishing its sync"
+    state = wait_until(finished, what=what, detail=lambda: seen[-1])
     assert state["status"] == "completed", state
     return state
 
@@ -230,7 +242,7 @@ def _delivery_storage(api: LabelStudio, campaign, endpoint: str, project: int, r
 def test_label_studio_reads_the_batch_and_writes_the_labels_through_its_cloud_storage(
     label_studio_server, campaign, campaign_file, s3_endpoint
 ):
-    api, started = label_studio_server, time.monotonic()
+    api = label_studio_server
     name = f"ls-{uuid.uuid4().hex[:12]}"
     boto3.client("s3").create_bucket(Bucket=name)
     vendor = {"format": "label_studio", "bucket": f"s3://{name}/team", "complete_when": "all_answered"}
@@ -277,7 +289,6 @@ def test_label_studio_reads_the_batch_and_writes_the_labels_through_its_cloud_st
         assert [r for r in records if r.quarantine or r.refused] == []  # nothing quarantined
     assert [r.revised for r in state.ingests[1] if r.revised] == [{ids[2]: answers[ids[2]]}]  # the correction
     assert state.delivered == frozenset()  # no _DONE anywhere: complete by all_answered
-    assert time.monotonic() - started < 180
 
 
 # --- The judged shapes, each in a project of its own on the same server: a text pool, an image
@@ -327,7 +338,7 @@ def _labeled_and_ingested(
 
 
 def test_a_text_pool_through_label_studio(label_studio_server, tmp_path, mlflow_template, s3_endpoint):
-    api, started = label_studio_server, time.monotonic()
+    api = label_studio_server
     shutil.copy(mlflow_template, tmp_path / "mlflow.db")
     path = write_demo_data(tmp_path, bucket=None, max_labels=60, batch_size=10, dataset="text", fmt="label_studio")
     campaign = _on_s3(path)
@@ -336,7 +347,6 @@ def test_a_text_pool_through_label_studio(label_studio_server, tmp_path, mlflow_
     texts = pd.read_csv(campaign.pool.uri, dtype=str).set_index("id")[campaign.pool.text_column]
     assert [t["data"]["text"] for t in tasks] == [texts[t["data"]["id"]] for t in tasks]  # what the annotator reads
     _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, _answers(tmp_path), "class")
-    assert time.monotonic() - started < 120
 
 
 class _Held(urllib.request.HTTPRedirectHandler):
@@ -363,7 +373,7 @@ def _image_as_shown(api: LabelStudio, task: int) -> tuple[str, bytes]:
 def test_an_image_pool_through_label_studio(label_studio_server, tmp_path, mlflow_template, s3_endpoint):
     """The pool and its images in the team's data bucket; the tasks carry `s3://` references, which
     Label Studio presigns once that bucket is connected as a source storage too (never synced)."""
-    api, started = label_studio_server, time.monotonic()
+    api = label_studio_server
     shutil.copy(mlflow_template, tmp_path / "mlflow.db")
     items = image_items(tmp_path / "data", per_class=25)
     s3, images = boto3.client("s3"), f"scans-{uuid.uuid4().hex[:12]}"
@@ -384,12 +394,11 @@ def test_an_image_pool_through_label_studio(label_studio_server, tmp_path, mlflo
         presigned, shown = _image_as_shown(api, task["id"])
         assert "Signature=" in presigned and shown == s3.get_object(Bucket=images, Key=key)["Body"].read()
     _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, _answers(tmp_path), "class")
-    assert time.monotonic() - started < 120
 
 
 def test_a_numeric_campaign_through_label_studio(label_studio_server, tmp_path, mlflow_template, s3_endpoint):
     """`labels.kind: number`: a `Number` with `step="any"`, decimals typed as they are."""
-    api, started = label_studio_server, time.monotonic()
+    api = label_studio_server
     shutil.copy(mlflow_template, tmp_path / "mlflow.db")
     campaign = _on_s3(write_kind_data(tmp_path, "friedman", max_labels=60, batch_size=10, fmt="label_studio"))
     assert plain_round(campaign).status == "exported"
@@ -398,7 +407,6 @@ def test_a_numeric_campaign_through_label_studio(label_studio_server, tmp_path, 
     answers = _answers(tmp_path)
     assert all("." in answers[t["data"]["id"]] for t in tasks)  # decimals, not whole numbers
     _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, answers, "number")
-    assert time.monotonic() - started < 120
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -449,7 +457,7 @@ def test_decimals_typed_in_label_studios_labeling_page_arrive_as_label_studio_sa
     field re-reads its value at each key, so a 0 typed as the last decimal so far is dropped, with the
     point when it is the first decimal: "2.05" is saved as 25. alflow delivers what Label Studio saved
     (it cannot see the keys); docs/VENDORS.md warns."""
-    api, started = label_studio_server, time.monotonic()
+    api = label_studio_server
     shutil.copy(mlflow_template, tmp_path / "mlflow.db")
     campaign = _on_s3(write_kind_data(tmp_path, "friedman", max_labels=60, batch_size=10, fmt="label_studio"))
     assert plain_round(campaign).status == "exported"
@@ -468,12 +476,11 @@ def test_decimals_typed_in_label_studios_labeling_page_arrive_as_label_studio_sa
     rest = [t for t in tasks if t["id"] not in typed]
     _labeled_and_ingested(api, campaign, s3_endpoint, project, rest, given, "number")  # all 10 delivered once
     assert Ledger.of(campaign).state().ingested[1][plain["data"]["id"]] == typed[plain["id"]]  # as typed
-    assert time.monotonic() - started < 240
 
 
 def test_a_tags_campaign_through_label_studio(label_studio_server, tmp_path, mlflow_template, s3_endpoint):
     """`labels.kind: multi`: `Choices choice="multiple"`, several ticked, or none for the empty set."""
-    api, started = label_studio_server, time.monotonic()
+    api = label_studio_server
     shutil.copy(mlflow_template, tmp_path / "mlflow.db")
     campaign = _on_s3(write_kind_data(tmp_path, "multilabel", max_labels=60, batch_size=10, fmt="label_studio"))
     assert plain_round(campaign).status == "exported"
@@ -488,7 +495,6 @@ def test_a_tags_campaign_through_label_studio(label_studio_server, tmp_path, mlf
     given[empty] = "[]"
     _labeled_and_ingested(api, campaign, s3_endpoint, project, tasks, given, "multi")
     assert Ledger.of(campaign).state().ingested[1][empty] == "[]"
-    assert time.monotonic() - started < 120
 
 
 def _without_the_empty_set(path: Path) -> Path:
@@ -513,7 +519,7 @@ def test_a_tags_campaign_without_the_empty_set_refuses_a_task_submitted_with_no_
     """`labels.allow_empty: false`: the choices are required in the labeling interface, but an
     annotation saved with none (over the API, or a tool that skips the check) is one refused row with
     its reason; the item stays missing until the annotator ticks a tag, then arrives once."""
-    api, started = label_studio_server, time.monotonic()
+    api = label_studio_server
     shutil.copy(mlflow_template, tmp_path / "mlflow.db")
     path = write_kind_data(tmp_path, "multilabel", max_labels=60, batch_size=10, fmt="label_studio")
     campaign = _on_s3(_without_the_empty_set(path))
@@ -540,7 +546,6 @@ def test_a_tags_campaign_without_the_empty_set_refuses_a_task_submitted_with_no_
     state = Ledger.of(campaign).state()
     assert accepted_labels(state.ingests[1]) == {i: answers[i] for i in ids}
     assert sum(r.count for r in state.ingests[1]) == 10  # every label once, the refused row not among them
-    assert time.monotonic() - started < 120
 
 
 def test_label_studio_writing_one_file_per_task_delivers_every_label_once(
@@ -549,7 +554,7 @@ def test_label_studio_writing_one_file_per_task_delivers_every_label_once(
     """FUTURE_SAVE_TASK_TO_STORAGE: the target storage connected before labeling writes `<task id>.json`
     as each annotation is saved and rewrites it when the task's annotations change (a skipped task
     labeled, an annotation corrected after alflow read it): each rewrite read again, every label once."""
-    api, started = label_studio_task_files, time.monotonic()
+    api = label_studio_task_files
     campaign = _on_s3(campaign_file)
     answers = _answers(campaign_file.parent)
     assert plain_round(campaign).status == "exported"
@@ -563,8 +568,15 @@ def test_label_studio_writing_one_file_per_task_delivers_every_label_once(
 
     bucket, _, root = campaign.vendor.bucket.removeprefix("s3://").partition("/")
     prefix = f"{root}/{layout.delivery_prefix(campaign.campaign, 1)}"
-    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
-    assert sorted(o["Key"].removeprefix(prefix) for o in listed) == sorted(f"{t['id']}.json" for t in tasks)
+    expected = sorted(f"{t['id']}.json" for t in tasks)
+
+    def written() -> list[str]:
+        listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        return sorted(o["Key"].removeprefix(prefix) for o in listed)
+
+    what = f"the target storage writing one <task id>.json per task under {prefix}"
+    files = wait_until(lambda: set(expected) <= set(written()) and written(), what=what, detail=written)
+    assert files == expected  # nothing else written
     report = plain_round(campaign)
     assert (report.status, report.labels_ingested, report.waiting_for) == ("waiting", 9, {1: 1}), report
 
@@ -578,4 +590,3 @@ def test_label_studio_writing_one_file_per_task_delivers_every_label_once(
     assert sum(r.count for r in records) == 10  # every label once, however often its file was rewritten
     assert [r for r in records if r.quarantine or r.refused] == []
     assert [r.revised for r in records if r.revised] == [{ids[1]: answers[ids[1]]}]
-    assert time.monotonic() - started < 120

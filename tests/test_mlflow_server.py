@@ -15,7 +15,9 @@ from alflow.ledger.ledger import campaign_state
 from alflow.reporting.views import reference_curves
 from alflow.selection.registry import STRATEGIES
 
-pytestmark = pytest.mark.slow
+# One worker runs these and tests/test_dashboard_browser.py: the session's `dashboard_campaign` (a
+# four-round campaign on `mlflow server`) is made once per run, not once per xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dashboard")]
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -21,6 +20,8 @@ from alflow.errors import DataValidationError
 from alflow.operations.demo import write_demo_data
 from alflow.operations.plain import plain_round
 from cli import app
+
+from helpers import wait_until
 
 ALFLOW = str(Path(sys.executable).parent / "alflow")
 
@@ -70,10 +71,17 @@ def test_an_export_failing_after_the_commit_says_the_next_run_finishes_it(tmp_pa
     paused = subprocess.Popen(
         [ALFLOW, "round", str(campaign_file)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.monotonic() + 600
-    while not any(k.endswith("round-0001/round.json") for k in objects(name)):
-        assert paused.poll() is None and time.monotonic() < deadline, paused.communicate()
-        time.sleep(0.5)
+    committed = "the paused round committing round-0001/round.json"
+    try:
+        wait_until(
+            lambda: any(k.endswith("round-0001/round.json") for k in objects(name)),
+            what=committed,
+            process=paused,
+            seconds=600,
+        )
+    except AssertionError:
+        paused.kill()
+        raise
     proxy.close()
     proxy.server.server_close()  # the endpoint is gone: connections are refused
     release.touch()

@@ -4,16 +4,18 @@ each delivery (the watcher in its thread), the next batch asked at once while th
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
+from prefect.client.orchestration import SyncPrefectClient
 
 from alflow.config import load_campaign
 from alflow.ledger.ledger import campaign_state
@@ -31,6 +33,16 @@ def _campaign(folder: Path, name: str, mlflow_template: Path, *, in_flight: int)
     raw["campaign"], raw["vendor"]["batches_in_flight"] = name, in_flight
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
+
+
+@contextmanager
+def _prefect_client(prefect_api: dict) -> Iterator[SyncPrefectClient]:
+    """Prefect's client on the server of `prefect_api`, in this process."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: prefect_api["PREFECT_API_URL"]}), get_client(sync_client=True) as client:
+        yield client
 
 
 def _wait(condition, *, timeout: float, what: str, log: Path):
@@ -57,12 +69,11 @@ def test_one_process_serves_two_campaigns_on_delivery_and_fills_the_vendors_room
     )
     try:
         _wait(lambda: "serving solo, pair" in log.read_text(), timeout=180, what="alflow serve to start", log=log)
-        for name in ("solo", "pair"):
-            started = subprocess.run(
-                [BIN / "prefect", "deployment", "run", f"active-learning-round/{name}"],
-                env=prefect_api, capture_output=True, text=True, timeout=120,
-            )  # fmt: skip
-            assert started.returncode == 0, started.stderr
+        with _prefect_client(prefect_api) as client:  # `prefect deployment run`, without a CLI process each
+            for name in ("solo", "pair"):
+                client.create_flow_run_from_deployment(
+                    client.read_deployment_by_name(f"active-learning-round/{name}").id
+                )
 
         # pair: round 1 leaves room for a second batch, so round 2 follows on its own; then it waits.
         pair_config, solo_config = load_campaign(pair), load_campaign(solo)
@@ -86,10 +97,7 @@ def test_one_process_serves_two_campaigns_on_delivery_and_fills_the_vendors_room
     assert "solo: round 1 delivered" in log.read_text()
     assert lines[-1] == "stopped serving solo, pair; their deployments are paused until served again"
     assert sorted(campaign_state(pair_config).rounds) == [1, 2]  # two batches in flight: it waits for the vendor
-    for name in ("solo", "pair"):
-        described = subprocess.run(
-            [BIN / "prefect", "deployment", "inspect", f"active-learning-round/{name}"],
-            env={**prefect_api, **{k: v for k, v in os.environ.items() if k.startswith("AWS_")}},
-            capture_output=True, text=True,
-        )  # fmt: skip
-        assert "'paused': True" in described.stdout, described.stdout + described.stderr
+    with _prefect_client(prefect_api) as client:
+        for name in ("solo", "pair"):
+            deployment = client.read_deployment_by_name(f"active-learning-round/{name}")
+            assert deployment.paused is True, deployment

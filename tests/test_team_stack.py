@@ -16,7 +16,7 @@ from test_mlflow_server import *  # noqa: F403 - the stakeholder checks, collect
 
 from alflow.ledger.ledger import campaign_state
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("team_stack")]  # one team stack per run, not per worker
 
 
 @pytest.fixture(scope="module")
