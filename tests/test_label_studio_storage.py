@@ -11,6 +11,7 @@ import json
 import uuid
 
 import boto3
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -183,7 +184,9 @@ def test_a_cancelled_annotation_arriving_alone_is_no_vote_and_not_quarantined(st
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-                              st.sampled_from(["task", "data", "result", "annotations", "id", "was_cancelled"]),
+                              st.sampled_from(["task", "data", "result", "annotations", "id", "was_cancelled",
+                                               "reviews", "accepted", "created_at",
+                                               "fixed_annotation_history_result"]),
                               inner, max_size=4), max_leaves=12))  # fmt: skip
 def test_any_json_in_a_storage_object_gives_votes_bad_rows_or_a_file_reason(value):
     data = json.dumps(value).encode()
@@ -224,3 +227,75 @@ def test_status_shows_a_delivery_without_done_as_delivered_under_its_rule(campai
     ingest_campaign(campaign)
     [row] = status_rows(campaign, Ledger.of(campaign).state())
     assert (row["state"], row["delivered"], row["ingested"]) == ("partly ingested: 2 outstanding", 1, 1)
+
+
+# --- reviews (Label Studio Enterprise): an annotation's `reviews`, its annotation review objects -------------
+
+
+def test_an_annotation_its_latest_review_rejected_is_one_refused_row_and_a_fix_is_the_label():
+    """t-1 accepted, t-2 accepted then rejected (listed newest first), t-3 unreviewed, t-4 accepted with
+    the reviewer's fix, t-5 two annotators of which one rejected: every annotation one row, none lost."""
+    from test_vendors import GOLDEN
+
+    from alflow.intake.votes import judge
+
+    data = (GOLDEN / "ls-reviews-export.json").read_bytes()
+    votes = pd.concat(list(get("label_studio").read_delivery(io.BytesIO(data), source="export.json", options=OPTIONS)))
+    assert len(votes) == 6 and votes["problem"].tolist().count("rejected_in_review") == 2
+    verdict = judge(votes, classes=OPTIONS.classes, batch={"t-1", "t-2", "t-3", "t-4", "t-5"}, accepted={})
+    assert verdict.labels == {"t-1": "cat", "t-3": "eel", "t-4": "dog", "t-5": "cat"}
+    assert [(r.id, r.label, r.reason) for r in verdict.rejected] == [
+        ("t-2", "dog", "rejected_in_review"),
+        ("t-5", "eel", "rejected_in_review"),
+    ]
+    [t2, t5] = verdict.rejected
+    assert "rev@vendor.example" in (t2.detail or "") and "'this is an eel'" in (t2.detail or "")
+    assert (t5.detail or "").endswith("rejected in review by 3")  # an empty comment is not quoted
+    assert len(verdict.labels) + verdict.refused_rows == len(votes)  # every annotation once: a label or refused
+
+
+@pytest.mark.parametrize("reviews", [{"accepted": False}, [{"accepted": "no"}], ["rejected"]])
+def test_reviews_of_another_shape_are_one_malformed_row(reviews):
+    task = json.loads(_task_object("t-1", {**_annotation(1, "t-1", "cat", "a@x"), "reviews": reviews}))
+    data = io.BytesIO(json.dumps([task]).encode())
+    chunks = get("label_studio").read_delivery(data, source="export.json", options=OPTIONS)
+    [vote] = pd.concat(list(chunks)).to_dict("records")
+    assert (vote["id"], vote["label"], vote["problem"]) == ("t-1", None, "malformed")
+    assert "`reviews`" in vote["detail"]
+
+
+def test_a_rejected_label_delivered_through_the_bucket_is_not_trained_on(campaign_file):
+    """A real round of a Label Studio campaign, its export delivered into the folder bucket with the
+    first item's annotation rejected in review: the next round takes every other label once, the
+    rejected one is one refused row, and the data set the round trained on has no label for it."""
+    import yaml
+
+    from alflow.config import load_campaign
+    from alflow.ledger.ledger import campaign_state
+    from alflow.operations.dataset import labeled_dataset
+    from alflow.operations.plain import plain_round
+
+    from helpers import deliver_files
+
+    raw = yaml.safe_load(campaign_file.read_text())
+    raw["vendor"]["format"] = "label_studio"
+    campaign_file.write_text(yaml.safe_dump(raw, sort_keys=False))
+    config = load_campaign(campaign_file)
+    assert plain_round(campaign_file).status == "exported"
+    answers = pd.read_csv(campaign_file.parent / "data" / "answers.csv", dtype=str).set_index("id")["label"]
+    batch = campaign_state(config).batch_ids(1)
+    votes = pd.DataFrame({"id": batch, "label": [answers[i] for i in batch], "annotator": "ann-a"})
+    _, data = get("label_studio").write_delivery(votes, classes=config.classes, job_name="r1", created_at="2026-12-01")
+    tasks = json.loads(data)
+    tasks[0]["annotations"][0]["reviews"] = [{"annotation": 1, "accepted": False, "created_by": 3, "comment": "no"}]
+    deliver_files(config, {"export.json": json.dumps(tasks)})
+
+    second = plain_round(campaign_file)
+
+    rejected = batch[0]
+    assert second.labels_ingested == len(batch) - 1
+    [record] = campaign_state(config).ingests[1]
+    assert [(r.id, r.label, r.reason) for r in record.rejected] == [(rejected, answers[rejected], "rejected_in_review")]
+    assert campaign_state(config).ingested[1] == {i: answers[i] for i in batch[1:]}
+    table = labeled_dataset(campaign_file).table.to_pandas().set_index(config.pool.id_column)
+    assert rejected not in table.index and set(batch[1:]) <= set(table.index)

@@ -16,9 +16,9 @@ are never aggregated with human votes: they become `machine_labels`, apart from 
 
 Row reasons (machine-readable, in the ingest record and the quarantine): those of the readers
 (alflow.exchange.formats.reading: undecodable, too_long, malformed, bad_value, multiple_labels,
-wrong_tag_names), then missing_id, missing_label, label_not_in_class_set, id_not_in_batch,
-duplicate_vote, tie, too_few_votes, disagreement (numbers: votes spread wider than
-vendor.max_spread), conflicting_relabel. A campaign of another kind of label
+wrong_tag_names, rejected_by_verifier, rejected_in_review), then missing_id, missing_label,
+label_not_in_class_set, id_not_in_batch, duplicate_vote, tie, too_few_votes, disagreement
+(numbers: votes spread wider than vendor.max_spread), conflicting_relabel. A campaign of another kind of label
 (alflow.kinds) refuses a label by that kind's rules instead of label_not_in_class_set
 (tag_not_in_class_set, empty_tags_not_allowed, not_a_number, out_of_range) and keeps each valid
 label in its one spelling (tags in class order, a number as a plain decimal).

@@ -16,7 +16,13 @@ In: the project's JSON export, streamed task by task, or the objects of its targ
 per annotation, named by its id, with its task nested; or one `<task id>.json` per task with
 FUTURE_SAVE_TASK_TO_STORAGE), read together as one set of votes: every annotation not cancelled is one vote;
 `completed_by` is the annotator, `lead_time` the seconds spent on it (the vote's `seconds`; none
-without it; https://labelstud.io/guide/task_format). Label Studio rewrites an object when its annotation changes: read
+without it; https://labelstud.io/guide/task_format). Reviews (Label Studio Enterprise): an annotation's
+`reviews`, a list of its annotation review objects (`accepted` false = rejected, `created_by`,
+`created_at`, `comment`; https://api.labelstud.io/api-reference/api-reference/annotation-reviews),
+are honoured: one whose latest review rejected it is one refused row, `rejected_in_review`; one whose
+latest review accepted it with a fix (`fixed_annotation_history_result`) is a vote for the fix; accepted
+or unreviewed, a vote as before (docs/VENDORS.md, "Reviews", says what was and was not verified).
+Label Studio rewrites an object when its annotation changes: read
 again, its label replaces the one it gave (`rewrites_revise`, alflow.intake.ingest). A task,
 annotation or result of an unexpected shape is one bad row. Choices under other tag names than
 `label`/`item` are `wrong_tag_names`, and a file in which no vote uses alflow's tag names (a
@@ -180,11 +186,43 @@ def _picked(where: str, annotation: dict[str, Any], kind: str) -> tuple[list[Any
     return picked, others, None
 
 
+def _review(where: str, annotation: dict[str, Any]) -> tuple[str | None, str | None, dict[str, Any]]:
+    """(problem, detail, the annotation to read) after its reviews: Label Studio Enterprise's review
+    objects in the annotation's `reviews` list (`accepted` false = rejected; the API's annotation
+    review object, https://api.labelstud.io/api-reference/api-reference/annotation-reviews). The latest
+    review (by `created_at`, then list order) decides: rejected is `rejected_in_review`; accepted with
+    a reviewer's fix (`fixed_annotation_history_result`, a result list) is the annotation with the fix
+    as its result; accepted without, or no review, the annotation as it is. Reviews of another shape
+    are `malformed`. docs/VENDORS.md, "Reviews", says what was and was not verified."""
+    reviews = annotation.get("reviews")
+    if reviews is None or reviews == []:
+        return None, None, annotation
+    if not isinstance(reviews, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("accepted"), bool) for r in reviews
+    ):
+        return (
+            reading.MALFORMED,
+            f"{where}: `reviews` is not a list of reviews with `accepted` true or false",
+            annotation,
+        )
+    _, _, latest = max((str(r.get("created_at") or ""), n, r) for n, r in enumerate(reviews))
+    if latest["accepted"]:
+        fixed = latest.get("fixed_annotation_history_result")
+        return None, None, {**annotation, "result": fixed} if isinstance(fixed, list) else annotation
+    by, said = _annotator(latest.get("created_by")), latest.get("comment")
+    comment = f": {said[:80]!r}" if isinstance(said, str) and said.strip() else ""
+    return reading.REJECTED_IN_REVIEW, f"{where} rejected in review by {by or 'a reviewer'}{comment}", annotation
+
+
 def _vote(number: int, task: int, item: Any, annotation: Any, kind: str = "class") -> dict[str, Any]:
-    """One annotation as a vote, or a bad row naming what is wrong with its shape."""
+    """One annotation as a vote, or a bad row naming what is wrong with its shape; the vote of an
+    annotation its latest review rejected carries `rejected_in_review` (refused, label kept as said)."""
     where = f"task {task}, annotation {number}"
     if not isinstance(annotation, dict) or not isinstance(annotation.get("result", []), list):
         return bad_row(number, reading.MALFORMED, f"{where} is not an object with a `result` list", item)
+    reviewed, review_detail, annotation = _review(where, annotation)
+    if reviewed == reading.MALFORMED:
+        return bad_row(number, reading.MALFORMED, review_detail or "", item)
     picked, others, malformed = _picked(where, annotation, kind)
     if malformed:
         return bad_row(number, reading.MALFORMED, malformed, item)
@@ -199,6 +237,8 @@ def _vote(number: int, task: int, item: Any, annotation: Any, kind: str = "class
         problem, detail = reading.MULTIPLE_LABELS, f"{where}: {len(picked)} {what}"
     elif picked:
         label = picked[0]
+    if reviewed and not problem:
+        problem, detail = reviewed, review_detail
     who = _annotator(annotation.get("completed_by"))
     return vote(
         number,

@@ -12,7 +12,8 @@ undecodable (bytes that are not UTF-8 text), too_long (a line or element over it
 malformed (not the format's shape), bad_value (an id, label or annotator that is not text or a
 number), multiple_labels (several labels for a single-choice item), wrong_tag_names (Label
 Studio results under tag names other than the labeling config alflow exported),
-rejected_by_verifier (a verification job's verdict on the label was "bad").
+rejected_by_verifier (a verification job's verdict on the label was "bad"), rejected_in_review
+(a reviewer rejected the annotation: Label Studio Enterprise's latest review has `accepted: false`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,17 @@ COLUMNS = [ROW, *VOTE_COLUMNS, *META_COLUMNS, PROBLEM, DETAIL]
 UNDECODABLE, TOO_LONG, MALFORMED, BAD_VALUE = "undecodable", "too_long", "malformed", "bad_value"
 MULTIPLE_LABELS, WRONG_TAG_NAMES = "multiple_labels", "wrong_tag_names"
 REJECTED_BY_VERIFIER = "rejected_by_verifier"  # a verification job (Ground Truth's) said the label is wrong
-READER_PROBLEMS = (UNDECODABLE, TOO_LONG, MALFORMED, BAD_VALUE, MULTIPLE_LABELS, WRONG_TAG_NAMES, REJECTED_BY_VERIFIER)
+REJECTED_IN_REVIEW = "rejected_in_review"  # the annotation's latest review (Label Studio Enterprise's) rejected it
+READER_PROBLEMS = (
+    UNDECODABLE,
+    TOO_LONG,
+    MALFORMED,
+    BAD_VALUE,
+    MULTIPLE_LABELS,
+    WRONG_TAG_NAMES,
+    REJECTED_BY_VERIFIER,
+    REJECTED_IN_REVIEW,
+)
 
 MAX_LINE = 1 << 20  # bytes in one line of a line format (1 MiB): beyond, the line is one bad row
 MAX_ELEMENT = 16 << 20  # characters in one element of a JSON list (16 Mi): beyond, the file is refused
