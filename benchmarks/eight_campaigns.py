@@ -1,6 +1,6 @@
 """Eight campaigns' rounds started at once, as cron jobs firing at the same minute on a shared host.
 
-    python benchmarks/eight_campaigns.py [--campaigns 8] [--trials 5] [--pool 3000]
+    python benchmarks/eight_campaigns.py [--campaigns 8] [--trials 5] [--pool 3000] [--hold-load N] [--out NAME]
 
 Each campaign is benchmarks/round_overhead.py's, small (the point is the orchestrator's start-up,
 not the work), in its own folder. A trial starts `alflow round --json` for every campaign at the
@@ -11,8 +11,10 @@ that failed: a non-zero exit, and the `--json` reason when one was given (`prefe
 for an orchestrator that could not be reached or started) and the rounds that started a server
 (their one stderr line says so: one in all is the goal). Between trials the vendor delivers every
 exported batch, so every trial's rounds have work to do. The load average is sampled before and
-after each trial; the script does not hold the machine at a load itself. Writes
-benchmarks/results/eight_campaigns.{json,md}.
+after each trial. With --hold-load N the script holds the machine's load itself: N busy loops (plain
+Python processes spinning at normal priority, as other users' work would) run from before the first trial
+to the end, so the run queue stays near N plus the rounds'. Writes benchmarks/results/NAME.{json,md}
+(NAME: eight_campaigns unless --out says).
 """
 
 from __future__ import annotations
@@ -77,8 +79,13 @@ def markdown(result: dict) -> str:
         f"`{result['command']}` on {result['date']} (its docstring says how): {result['campaigns']} campaigns of "
         f"{result['pool']:,} rows, `alflow round --json` for all at the same moment, the README's way (no "
         "PREFECT_API_URL: alflow's local Prefect server, started by one round of the first trial), one "
-        "PREFECT_HOME. The machine is shared (2 cores); the load is what "
-        "other work made it, sampled before and after each trial.",
+        "PREFECT_HOME. The machine has 2 cores; "
+        + (
+            f"{result['hold_load']} busy loops held its load throughout (docstring), "
+            if result.get("hold_load")
+            else "the load is what other work made it, "
+        )
+        + "sampled before and after each trial.",
         "",
         "| trial | load before | load after | rounds failed | reasons | servers started | slowest round s |",
         "|---|---|---|---|---|---|---|",
@@ -103,8 +110,10 @@ def main() -> None:
     parser.add_argument("--campaigns", type=int, default=8)
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--pool", type=int, default=3000)
+    parser.add_argument("--hold-load", type=int, default=0, help="busy loops holding the load (0: none)")
+    parser.add_argument("--out", default="eight_campaigns")
     args = parser.parse_args()
-    result: dict = {"campaigns": args.campaigns, "pool": args.pool, "trials": []}
+    result: dict = {"campaigns": args.campaigns, "pool": args.pool, "trials": [], "hold_load": args.hold_load}
     result["date"] = datetime.now(UTC).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(prefix="alflow-eight-") as tmp:
         template = Path(tmp) / "template"
@@ -112,21 +121,29 @@ def main() -> None:
         folders = [Path(shutil.copytree(template, Path(tmp) / f"c{i}")) for i in range(args.campaigns)]
         env = {**os.environ, **served_overhead.ENV, "PREFECT_HOME": str(Path(tmp) / "prefect-home")}
         env.pop("PREFECT_API_URL", None)
+        holders: list[subprocess.Popen] = []
         try:
+            holders += [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hold_load)]
+            if holders:
+                time.sleep(60)  # the 1-minute load average rises to the held level before the first trial
             for _ in range(args.trials):
                 before = _load()
                 outcomes = trial(folders, env)
                 result["trials"].append({"load_before": before, "load_after": _load(), "outcomes": outcomes})
                 print(result["trials"][-1], flush=True)
         finally:
+            for holder in holders:
+                holder.kill()
             subprocess.run([served_overhead.BIN / "alflow", "server", "stop"], env=env, capture_output=True)
     result["command"] = (
         f"python benchmarks/eight_campaigns.py --campaigns {args.campaigns} --trials {args.trials} --pool {args.pool}"
+        + (f" --hold-load {args.hold_load}" if args.hold_load else "")
+        + (f" --out {args.out}" if args.out != "eight_campaigns" else "")
     )
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "eight_campaigns.json").write_text(json.dumps(result, indent=1))
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(result, indent=1))
     text = markdown(result)
-    (RESULTS / "eight_campaigns.md").write_text(text)
+    (RESULTS / f"{args.out}.md").write_text(text)
     print(text)
 
 
