@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -41,12 +42,9 @@ def run_round(
     from cli.orchestrator import ensure_prefect_api, using
     from flows.round import active_learning_round
 
-    if verbose:
-        api = say_started(ensure_prefect_api())
-        with using(api):
-            return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
-    quiet_prefect_console()
-    with round_progress():
+    if not verbose:
+        quiet_prefect_console()
+    with nullcontext() if verbose else round_progress():
         api = say_started(ensure_prefect_api())  # a Prefect that cannot be reached or started stops here, in one line
         with using(api):
             return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
