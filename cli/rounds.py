@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -47,7 +48,25 @@ def run_round(
     with nullcontext() if verbose else round_progress():
         api = say_started(ensure_prefect_api())  # a Prefect that cannot be reached or started stops here, in one line
         with using(api):
-            return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
+            try:
+                return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
+            finally:
+                warm_next_rounds(api)
+
+
+def warm_next_rounds(api: PrefectApi) -> None:
+    """After a round run in its own process on alflow's local server (the README's way), start the warm
+    runner in the background for the next rounds when none runs (cli.runner; not waited for). A round
+    with PREFECT_API_URL or Prefect's temporary server starts none: alflow leaves no process behind
+    there (it still uses one that runs)."""
+    from cli import runner
+
+    if api.local is None or runner.IN_RUNNER or runner.switched_off(os.environ):
+        return
+    try:
+        runner.start_runner(runner.prefect_home(os.environ))  # where the next round looks for it
+    except OSError as error:  # the next round runs in its own process again; nothing of this one is lost
+        err.print(f"alflow's warm runner could not be started: {error}", highlight=False, soft_wrap=True)
 
 
 def say_started(api: PrefectApi) -> PrefectApi:
