@@ -188,10 +188,15 @@ def is_running(runner: Runner, home: Path) -> bool:
     """Its process is alive and is the runner of `home` (a PID reused by another program is not)."""
     try:
         os.kill(runner.pid, 0)
-        command = Path(f"/proc/{runner.pid}/cmdline").read_bytes().split(b"\0")
-    except (ProcessLookupError, PermissionError, FileNotFoundError):
+        state = Path(f"/proc/{runner.pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        command = Path(f"/proc/{runner.pid}/cmdline").read_bytes()
+    except (ProcessLookupError, PermissionError, FileNotFoundError, IndexError):
         return False
-    return b"cli.runner" in command and str(home).encode() in command
+    if state == b"Z":
+        return False  # ended, not yet reaped by the process that started it
+    if not command:
+        return True  # its command line is not readable yet: it is being started
+    return b"cli.runner" in command.split(b"\0") and str(home).encode() in command.split(b"\0")
 
 
 def running_runner(home: Path) -> Runner | None:
