@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]
 
 
 def main() -> None:
@@ -19,6 +19,11 @@ def main() -> None:
     code = hand_off(sys.argv)
     if code is not None:
         sys.exit(code)
+    run()
+
+
+def run() -> None:
+    """The app on sys.argv, in this process (the warm runner's round process calls it too)."""
     from cli.main import app
 
     app()

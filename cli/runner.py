@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import signal
@@ -578,9 +579,10 @@ def renew_process_state() -> None:
     standard streams, the time zone, the temporary folder, MLflow's log level."""
     import tempfile
 
-    sys.stdin = sys.__stdin__ = _stream(0, "r")
-    sys.stdout = sys.__stdout__ = _stream(1, "w")
-    sys.stderr = sys.__stderr__ = _stream(2, "w")
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        stream = _stream(fd, "r" if fd == 0 else "w")
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)  # what a fresh interpreter's sys.__stdout__ would be
     time.tzset()
     tempfile.tempdir = None
     if "mlflow" in sys.modules:  # its loggers were set from the runner's environment at import
@@ -589,13 +591,17 @@ def renew_process_state() -> None:
         _configure_mlflow_loggers(root_module_name="mlflow")
 
 
-def _stream(fd: int, mode: str) -> Any:
+def _stream(fd: int, mode: str) -> io.TextIOWrapper:
     """A text stream over `fd` as Python makes sys.stdin/stdout/stderr (line-buffered on a terminal,
     stderr always; stderr's errors `backslashreplace`)."""
     old = {0: sys.__stdin__, 1: sys.__stdout__, 2: sys.__stderr__}[fd]
     encoding = getattr(old, "encoding", None) or "utf-8"
     errors = "backslashreplace" if fd == 2 else getattr(old, "errors", None) or "strict"
-    stream = open(fd, mode, encoding=encoding, errors=errors, closefd=False)  # noqa: SIM115 - the process's own stream
+    stream = io.TextIOWrapper(
+        io.open(fd, mode + "b", closefd=False),  # noqa: UP020 - a descriptor, not a path
+        encoding=encoding,
+        errors=errors,
+    )
     if mode == "w":
         stream.reconfigure(line_buffering=fd == 2 or os.isatty(fd))
     return stream
@@ -606,9 +612,9 @@ def run_app() -> int:
     import traceback
 
     try:
-        from cli.main import app
+        from cli import run
 
-        app()
+        run()
     except SystemExit as leaving:
         if leaving.code is None or isinstance(leaving.code, int):
             return leaving.code or 0

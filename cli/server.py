@@ -60,7 +60,12 @@ def status(as_json: Annotated[bool, AS_JSON] = False) -> None:
     if as_json:
         warm = dataclasses.asdict(runner) if runner else None
         emit_json(
-            {"running": server is not None, **(described(server) if server else {}), "prefect_api_url": api, "runner": warm}
+            {
+                "running": server is not None,
+                **(described(server) if server else {}),
+                "prefect_api_url": api,
+                "runner": warm,
+            }
         )
         return
     if server is None:

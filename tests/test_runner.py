@@ -41,6 +41,7 @@ from cli.runner import (
     start_runner,
     stop_runner,
 )
+
 from helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,7 +110,9 @@ def through_runner(warm, folder: Path, *args: str, **more: str) -> tuple[subproc
     return done, json.loads(usage.read_text()) if usage.exists() else None
 
 
-def test_a_round_through_the_runner_is_the_round_in_process(warm, prefect_server, tmp_path, mlflow_template, monkeypatch):
+def test_a_round_through_the_runner_is_the_round_in_process(
+    warm, prefect_server, tmp_path, mlflow_template, monkeypatch
+):
     from prefect.settings import PREFECT_API_URL
 
     api = PREFECT_API_URL.value()  # the runner was started without it: the round's environment names it
@@ -140,11 +143,8 @@ def test_a_bad_campaign_file_is_the_same_one_line(warm, tmp_path, as_json):
     here, none = through_runner(warm, tmp_path, *args, ALFLOW_RUNNER="off")
 
     assert usage is not None and none is None
-    assert (handed.returncode, handed.stdout, handed.stderr) == (here.returncode, here.stdout, here.stderr) == (
-        1,
-        here.stdout,
-        here.stderr,
-    )
+    assert (handed.returncode, handed.stdout, handed.stderr) == (here.returncode, here.stdout, here.stderr)
+    assert here.returncode == 1
     assert here.stderr.startswith("error: ") and len(here.stderr.splitlines()) == 1
     assert ("error" in json.loads(here.stdout)) if as_json else here.stdout == ""
 
@@ -186,7 +186,9 @@ def test_the_client_killed_mid_round_stops_its_round_and_the_next_goes_on(
     assert said.startswith("alflow: round running in alflow's runner"), said
     round_pid = int(said.split()[-1])
     claim = path.parent / "bucket" / "digits-demo" / "ledger" / "round-0001" / "claim-0001.json"
-    wait_until(lambda: claim.exists() and gate.with_suffix(".fitting").exists(), what="the round training", process=client)
+    wait_until(
+        lambda: claim.exists() and gate.with_suffix(".fitting").exists(), what="the round training", process=client
+    )
 
     client.send_signal(how)
     client.wait()
@@ -287,4 +289,3 @@ def test_a_request_from_another_source_or_import_environment_is_refused():
     changed = {**env, "OMP_NUM_THREADS": "7", "MPLCONFIGDIR": "/elsewhere"}
     assert refusal({"fingerprint": own[0], "env": changed}, own) == "environment: MPLCONFIGDIR, OMP_NUM_THREADS"
     assert {"OMP_NUM_THREADS", "LANG", "HOME"} <= set(IMPORT_ENVIRONMENT)
-
