@@ -224,12 +224,12 @@ def markdown(result: dict, command: str) -> str:
     rows = [
         ("plain library calls, a fresh process per round (the floor)", result["library"]),
         *(
-            [("`alflow round`, the README's way: local server, warm runner (round 1 starts it)", result["warm"])]
+            [("`alflow round`, the README's way: local server, warm runner (round 1 starts both)", result["warm"])]
             if result.get("warm")
             else []
         ),
         (
-            "`alflow round`, alflow's local server, ALFLOW_RUNNER=off (round 1 starts the server)",
+            "`alflow round`, the same local server, ALFLOW_RUNNER=off (each round in its own process)",
             result["alflow round"],
         ),
         ("`alflow round`, ALFLOW_PREFECT_SERVER=temporary (Prefect's temporary server)", temporary),

@@ -41,8 +41,9 @@ def hand_off(argv: Sequence[str]) -> int | None:
     files = runner.RunnerFiles(runner.prefect_home(os.environ))
     try:
         connection = runner.connect(files.socket, timeout=READY_SECONDS)
-    except OSError:
-        return None  # none runs (a round on alflow's local server starts one for the next rounds)
+    except OSError as error:  # none runs (a round on alflow's local server starts one for the next rounds)
+        say(verbose, f"no warm runner answers ({error.strerror or type(error).__name__}); running the round here")
+        return None
     with connection:
         try:
             request = {
@@ -64,9 +65,10 @@ def hand_off(argv: Sequence[str]) -> int | None:
         return see_through(connection, verbose)
 
 
-def see_through(connection: Any, verbose: bool) -> int:
+def see_through(connection: Any, verbose: bool) -> int | None:
     """Start the round in the runner, pass signals on until it ends, and return its exit code (a round
-    ended by a signal ends this process by the same signal)."""
+    ended by a signal ends this process by the same signal); None when the runner ended before the
+    round's process started."""
 
     def forward(number: int, _: FrameType | None) -> None:
         runner.send_message(connection, {"signal": number})
@@ -74,6 +76,7 @@ def see_through(connection: Any, verbose: bool) -> int:
     previous = {number: signal.signal(number, forward) for number in FORWARDED}
     connection.settimeout(None)
     ended: dict[str, Any] | None = None
+    started: dict[str, Any] | None = None
     try:
         runner.send_message(connection, {"go": True})
         while (message := runner.receive_message(connection)[0]) is not None:
@@ -88,6 +91,9 @@ def see_through(connection: Any, verbose: bool) -> int:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+    if started is None:
+        say(verbose, "alflow's runner ended before the round's process started; running it here")
+        return None
     if ended is None:
         print(
             "error: alflow's runner ended before the round did; run the round again "
