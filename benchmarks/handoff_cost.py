@@ -122,7 +122,7 @@ def markdown(result: dict) -> str:
     runner = result["runner"]
     lines += [
         "",
-        f"`python -X importtime -c \"import cli.handoff\"`: {imports:.4f} s cumulative for cli.handoff (the "
+        f'`python -X importtime -c "import cli.handoff"`: {imports:.4f} s cumulative for cli.handoff (the '
         "standard library's socket, json, signal, hashlib and cli.runner; no alflow, typer, rich, pandas or Prefect).",
         "",
         f"The runner once ready: {runner['cpu']:.2f} CPU s of its own (the one-off preload), resident memory "
