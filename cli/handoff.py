@@ -23,8 +23,6 @@ from cli import runner
 
 COMMANDS = ("round",)
 """The commands handed off (the ones whose start-up imports cost most)."""
-READY_SECONDS = 30.0
-"""How long the runner may take to take a round on before this process runs it itself."""
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -40,7 +38,7 @@ def hand_off(argv: Sequence[str]) -> int | None:
     verbose = any(a in ("--verbose", "-v") for a in argv[2:])
     files = runner.RunnerFiles(runner.prefect_home(os.environ))
     try:
-        connection = runner.connect(files.socket, timeout=READY_SECONDS)
+        connection = runner.connect(files.socket, timeout=runner.READY_SECONDS)  # then the round runs here
     except OSError as error:  # none runs (a round on alflow's local server starts one for the next rounds)
         say(verbose, f"no warm runner answers ({error.strerror or type(error).__name__}); running the round here")
         return None

@@ -49,9 +49,12 @@ def run_round(
         api = say_started(ensure_prefect_api())  # a Prefect that cannot be reached or started stops here, in one line
         with using(api):
             try:
-                return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
-            finally:
-                warm_next_rounds(api)
+                report = active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
+            except Exception:
+                warm_next_rounds(api)  # a round that failed still warms the next (not one interrupted)
+                raise
+    warm_next_rounds(api)
+    return report
 
 
 def warm_next_rounds(api: PrefectApi) -> None:

@@ -103,6 +103,9 @@ IMPORT_ENVIRONMENT = (
 IMPORT_DEFAULTS = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 """Set when unset before preloading, as cli.console.analytics_off sets them before a round imports MLflow."""
 
+READY_SECONDS = 30.0
+"""How long a keeper waits for its client's request, and the client for the keeper's answer."""
+
 IN_RUNNER = False
 """True in a round's process forked by the runner (a round there starts no runner)."""
 
@@ -487,6 +490,7 @@ def refusal(request: Mapping[str, Any], own: tuple[str, dict[str, str | None]]) 
 def keep(connection: socket.socket, own: tuple[str, dict[str, str | None]]) -> None:
     """The keeper of one connection: answer a ping, or fork the round's process and see it through."""
     code = 0
+    connection.settimeout(READY_SECONDS)  # a client that connects and says nothing is not waited for forever
     try:
         request, fds = receive_message(connection)
         if request is None:
@@ -503,6 +507,7 @@ def keep(connection: socket.socket, own: tuple[str, dict[str, str | None]]) -> N
             send_message(connection, {"ready": True, "runner": os.getppid()})
             go, _ = receive_message(connection)
             if go is not None and go.get("go"):
+                connection.settimeout(None)
                 see_through(connection, request, fds)
     except Exception as error:  # noqa: BLE001 - a keeper's failure is its client's fallback, logged here
         print(f"keeper {os.getpid()}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -160,20 +159,17 @@ def test_a_round_in_another_import_environment_runs_in_its_own_process(warm, tmp
     )
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "terminated"])
-def test_the_client_killed_mid_round_stops_its_round_and_the_next_goes_on(
-    warm, prefect_server, tmp_path, mlflow_template, monkeypatch, how
-):
-    """SIGKILL: the client is gone (its socket closes) and the keeper SIGTERMs the round; SIGTERM: the
-    client passes it on and ends as the round did."""
+def held_round(warm, folder: Path, mlflow_template: Path) -> tuple[subprocess.Popen, int, Path, Path]:
+    """`alflow round --verbose` handed to the runner on a campaign whose model waits in fit: the
+    client, the round's PID, the round's claim and the gate, once the round is training."""
     from prefect.settings import PREFECT_API_URL
 
     script, env, _ = warm
-    path = campaign(tmp_path / "c", mlflow_template)
-    (tmp_path / "gated.py").write_text(GATED)
+    path = campaign(folder / "c", mlflow_template)
+    (folder / "gated.py").write_text(GATED)
     path.write_text(path.read_text().replace("preset: logistic_regression", "estimator: gated.GatedLogistic"))
-    gate = tmp_path / "gate"
-    more = {"PREFECT_API_URL": PREFECT_API_URL.value(), "GATE": str(gate), "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    gate = folder / "gate"
+    more = {"PREFECT_API_URL": PREFECT_API_URL.value(), "GATE": str(gate), "PYTHONPATH": f"{folder}:{ROOT}"}
     client = subprocess.Popen(
         [script, "round", "campaign.yaml", "--verbose"],
         cwd=path.parent,
@@ -184,28 +180,44 @@ def test_the_client_killed_mid_round_stops_its_round_and_the_next_goes_on(
     )
     said = client.stderr.readline()
     assert said.startswith("alflow: round running in alflow's runner"), said
-    round_pid = int(said.split()[-1])
     claim = path.parent / "bucket" / "digits-demo" / "ledger" / "round-0001" / "claim-0001.json"
     wait_until(
         lambda: claim.exists() and gate.with_suffix(".fitting").exists(), what="the round training", process=client
     )
+    return client, int(said.split()[-1]), claim, gate
 
-    client.send_signal(how)
+
+def test_the_client_killed_mid_round_stops_its_round_and_the_next_goes_on(
+    warm, prefect_server, tmp_path, mlflow_template, monkeypatch
+):
+    client, round_pid, claim, gate = held_round(warm, tmp_path, mlflow_template)
+
+    client.kill()  # SIGKILL: the client says nothing; its socket closes and the keeper SIGTERMs the round
     client.wait()
     client.stderr.close()
-    assert client.returncode != 0
 
     wait_until(lambda: not Path(f"/proc/{round_pid}").exists(), what="the round's process ending")
     assert not (claim.parent / "round.json").exists()  # nothing committed, nothing half-written
     gate.write_text("")
-    monkeypatch.chdir(path.parent)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("GATE", str(gate))
+    path = claim.parents[4] / "campaign.yaml"
     path.write_text(path.read_text().replace("estimator: gated.GatedLogistic", "preset: logistic_regression"))
+    monkeypatch.chdir(path.parent)
     following = CliRunner().invoke(app, ["round", "campaign.yaml", "--json"])
     assert following.exit_code == 0, following.output
     report = json.loads(following.stdout)
     assert (report["round"], report["status"]) == (1, "exported")  # the killed round's claim did not block it
+
+
+def test_a_sigterm_to_the_client_reaches_the_round(warm, prefect_server, tmp_path, mlflow_template):
+    client, round_pid, claim, _ = held_round(warm, tmp_path, mlflow_template)
+
+    client.terminate()  # passed on: the round stops as a SIGTERM'd round does, and the client with it
+    client.wait()
+    client.stderr.close()
+
+    assert client.returncode != 0
+    wait_until(lambda: not Path(f"/proc/{round_pid}").exists(), what="the round's process ending")
+    assert not (claim.parent / "round.json").exists()
 
 
 def test_a_stale_record_is_replaced_and_server_stop_stops_the_runner(tmp_path, warm):
