@@ -31,12 +31,18 @@ VERBOSE = typer.Option("--verbose", "-v", help="show Prefect's and MLflow's logs
 
 
 def run_round(
-    config_path: str, arrivals: str | None = None, target_rate: float = 0.1, *, verbose: bool = False
+    config_path: str,
+    arrivals: str | None = None,
+    target_rate: float = 0.1,
+    *,
+    verbose: bool = False,
+    warm_next: bool = False,
 ) -> RoundReport:
     """One round as a Prefect flow run (Prefect is imported here, only when a round runs).
 
     Quiet unless `verbose`: Prefect's console shows warnings and retries only, and an error raised
-    inside the flow comes back here to be said once; Prefect's own log keeps everything.
+    inside the flow comes back here to be said once; Prefect's own log keeps everything. With
+    `warm_next` (`alflow round`), a round on alflow's local server then starts the warm runner.
     """
     if not verbose:
         quiet_libraries()
@@ -51,9 +57,11 @@ def run_round(
             try:
                 report = active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
             except Exception:
-                warm_next_rounds(api)  # a round that failed still warms the next (not one interrupted)
+                if warm_next:
+                    warm_next_rounds(api)  # a round that failed still warms the next (not one interrupted)
                 raise
-    warm_next_rounds(api)
+    if warm_next:
+        warm_next_rounds(api)
     return report
 
 
@@ -109,7 +117,7 @@ def round_(
 
         check_target_rate(target_rate)
         precheck(config)  # a bad file, input or service fails here in one line each, before Prefect starts
-        report = run_round(str(config), arrivals, target_rate, verbose=verbose and not as_json)
+        report = run_round(str(config), arrivals, target_rate, verbose=verbose and not as_json, warm_next=True)
     if as_json:
         emit_json({**dataclasses.asdict(report), "message": report.message()})
         return

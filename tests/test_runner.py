@@ -120,6 +120,8 @@ def test_a_round_through_the_runner_is_the_round_in_process(
 
     handed, usage = through_runner(warm, tmp_path / "a", "round", "campaign.yaml", "--json", PREFECT_API_URL=api)
     monkeypatch.chdir(tmp_path / "b")
+    warmed = []
+    monkeypatch.setattr("cli.rounds.warm_next_rounds", warmed.append)
     here = CliRunner().invoke(app, ["round", "campaign.yaml", "--json"])
 
     assert handed.returncode == here.exit_code == 0, handed.stderr + here.output
@@ -129,6 +131,7 @@ def test_a_round_through_the_runner_is_the_round_in_process(
     assert ours.pop("mlflow_run_id") != theirs.pop("mlflow_run_id")
     assert json.dumps(ours).replace(str(tmp_path / "a"), "X") == json.dumps(theirs).replace(str(tmp_path / "b"), "X")
     assert ours["status"] == "exported" and handed.stderr == ""
+    assert [api.local for api in warmed] == [None]  # `alflow round` in its own process asks to warm the next
     assert running_runner(Path(warm[1]["PREFECT_HOME"])) is not None
     assert not (Path(warm[1]["PREFECT_HOME"]) / "alflow-server" / "server.json").exists()  # PREFECT_API_URL used
 
