@@ -44,6 +44,7 @@ from cli.runner import (
 from helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
+OWN_RUNNER = pytest.mark.slow  # tests with a runner of their own (its preload: ~5 CPU s, once for the module's)
 # What pip writes for `[project.scripts] alflow = "cli:main"` (this checkout's entry point, whatever
 # the environment's installed script was generated from).
 SCRIPT = (
@@ -109,6 +110,7 @@ def through_runner(warm, folder: Path, *args: str, **more: str) -> tuple[subproc
     return done, json.loads(usage.read_text()) if usage.exists() else None
 
 
+@OWN_RUNNER
 def test_a_round_through_the_runner_is_the_round_in_process(
     warm, prefect_server, tmp_path, mlflow_template, monkeypatch
 ):
@@ -136,6 +138,7 @@ def test_a_round_through_the_runner_is_the_round_in_process(
     assert not (Path(warm[1]["PREFECT_HOME"]) / "alflow-server" / "server.json").exists()  # PREFECT_API_URL used
 
 
+@OWN_RUNNER
 @pytest.mark.parametrize("as_json", [False, True], ids=["line", "json"])
 def test_a_bad_campaign_file_is_the_same_one_line(warm, tmp_path, as_json):
     (tmp_path / "bad.yaml").write_text("campaign: [not closed\n")
@@ -151,6 +154,7 @@ def test_a_bad_campaign_file_is_the_same_one_line(warm, tmp_path, as_json):
     assert ("error" in json.loads(here.stdout)) if as_json else here.stdout == ""
 
 
+@OWN_RUNNER
 def test_a_round_in_another_import_environment_runs_in_its_own_process(warm, tmp_path):
     (tmp_path / "bad.yaml").write_text("campaign: [not closed\n")
 
@@ -190,6 +194,7 @@ def held_round(warm, folder: Path, mlflow_template: Path) -> tuple[subprocess.Po
     return client, int(said.split()[-1]), claim, gate
 
 
+@OWN_RUNNER
 def test_the_client_killed_mid_round_stops_its_round_and_the_next_goes_on(
     warm, prefect_server, tmp_path, mlflow_template, monkeypatch
 ):
@@ -211,6 +216,7 @@ def test_the_client_killed_mid_round_stops_its_round_and_the_next_goes_on(
     assert (report["round"], report["status"]) == (1, "exported")  # the killed round's claim did not block it
 
 
+@OWN_RUNNER
 def test_a_sigterm_to_the_client_reaches_the_round(warm, prefect_server, tmp_path, mlflow_template):
     client, round_pid, claim, _ = held_round(warm, tmp_path, mlflow_template)
 
@@ -223,6 +229,7 @@ def test_a_sigterm_to_the_client_reaches_the_round(warm, prefect_server, tmp_pat
     assert not (claim.parent / "round.json").exists()
 
 
+@OWN_RUNNER
 def test_a_stale_record_is_replaced_and_server_stop_stops_the_runner(tmp_path, warm):
     script, env, _ = warm
     home = tmp_path / "prefect-home"
