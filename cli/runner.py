@@ -79,8 +79,9 @@ PRELOAD = (
     "rich",
     "typer",
 )
-"""Third-party modules a round imports; benchmarks/runner_preload.py measures each. Not Great
-Expectations (imported only when a rule fails or Data Docs are asked for)."""
+"""Third-party modules a round imports; the runner's log gives each one's CPU seconds when it starts
+(benchmarks/handoff_cost.py tables them). Not Great Expectations (a round imports it only when a
+rule fails or Data Docs are asked for)."""
 
 IMPORT_ENVIRONMENT = (
     "OMP_NUM_THREADS",
@@ -381,7 +382,8 @@ class Stop(Exception):
 
 
 def preload() -> dict[str, float]:
-    """Import PRELOAD (after IMPORT_DEFAULTS and matplotlib's Agg); CPU seconds per module."""
+    """Import PRELOAD (after IMPORT_DEFAULTS and matplotlib's Agg); CPU seconds per module imported
+    (one that is not installed is left out)."""
     import importlib
     import resource
 
@@ -390,7 +392,10 @@ def preload() -> dict[str, float]:
     spent = {}
     for name in PRELOAD:
         before = resource.getrusage(resource.RUSAGE_SELF)
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ImportError:  # not installed here (an optional dependency of a dependency): the round imports none
+            continue
         after = resource.getrusage(resource.RUSAGE_SELF)
         spent[name] = round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 3)
         if name == "matplotlib":
