@@ -407,7 +407,8 @@ def single_threaded() -> None:
     """Raise unless this process runs no Python thread but the main one (a fork copies only the
     caller's thread: another thread's locks would stay held in the copy). Native helper threads of
     the preloaded libraries (OpenBLAS's pool, jemalloc's background thread) take part in fork
-    themselves (pthread_atfork)."""
+    themselves (pthread_atfork); Polars' cleaner thread (MLflow imports Polars where it is installed)
+    serves nothing a round calls."""
     import threading
 
     others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]

@@ -139,10 +139,9 @@ def test_a_round_through_the_runner_is_the_round_in_process(
 
 
 @OWN_RUNNER
-@pytest.mark.parametrize("as_json", [False, True], ids=["line", "json"])
-def test_a_bad_campaign_file_is_the_same_one_line(warm, tmp_path, as_json):
+def test_a_bad_campaign_file_is_the_same_one_line(warm, tmp_path):
     (tmp_path / "bad.yaml").write_text("campaign: [not closed\n")
-    args = ["round", "bad.yaml", *(["--json"] if as_json else [])]
+    args = ["round", "bad.yaml", "--json"]  # its stderr line, and the error as JSON on stdout
 
     handed, usage = through_runner(warm, tmp_path, *args)
     here, none = through_runner(warm, tmp_path, *args, ALFLOW_RUNNER="off")
@@ -151,7 +150,7 @@ def test_a_bad_campaign_file_is_the_same_one_line(warm, tmp_path, as_json):
     assert (handed.returncode, handed.stdout, handed.stderr) == (here.returncode, here.stdout, here.stderr)
     assert here.returncode == 1
     assert here.stderr.startswith("error: ") and len(here.stderr.splitlines()) == 1
-    assert ("error" in json.loads(here.stdout)) if as_json else here.stdout == ""
+    assert json.loads(here.stdout)["error"] in here.stderr
 
 
 @OWN_RUNNER
