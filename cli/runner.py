@@ -148,8 +148,13 @@ class Runner:
     started: str
 
 
+SUPPORTED = sys.platform.startswith("linux") and hasattr(os, "pidfd_open") and hasattr(socket, "SO_PEERCRED")
+"""The runner needs Linux's pidfd_open (the keeper's wait) and SO_PEERCRED (the peer's uid); elsewhere
+every round runs in its own process, as with ALFLOW_RUNNER=off."""
+
+
 def switched_off(environment: Mapping[str, str]) -> bool:
-    return environment.get(SWITCH, "").strip().lower() in OFF
+    return not SUPPORTED or environment.get(SWITCH, "").strip().lower() in OFF
 
 
 def prefect_home(environment: Mapping[str, str]) -> Path:
