@@ -11,8 +11,17 @@ falls on all five alike:
 - library: the round's stages as plain calls (alflow.operations.plain.plain_round), a fresh Python
   process per round, as an `alflow round` is: its figure is the process's wall time (the call alone
   is reported beside it);
-- alflow round: `alflow round` typed once per round, without PREFECT_API_URL (the README's way:
-  round 1 starts alflow's local Prefect server in a fresh PREFECT_HOME, later rounds reuse it);
+- alflow round: `alflow round` typed once per round, without PREFECT_API_URL (round 1 starts
+  alflow's local Prefect server in a fresh PREFECT_HOME, later rounds reuse it), ALFLOW_RUNNER=off:
+  each round in a process of its own (the README's way before the warm runner);
+- alflow round, warm runner: the same on the same PREFECT_HOME and server with the runner on (the
+  README's way): round 1 runs in its own process and starts alflow's warm runner (cli.runner) in the
+  background, later rounds are handed to it (the runner is waited for before round 2, which it
+  always is by then). Run through the console script pip writes for `alflow = "cli:main"` (written
+  into the temporary folder: an environment installed before the entry point changed still has
+  `cli:app`). Its CPU seconds are the client process's plus the round process's own usage, which
+  the runner sends back (ALFLOW_RUNNER_USAGE_FILE); the runner's one-off CPU (its preload) and its
+  idle memory are reported beside them;
 - alflow round, temporary: the same with ALFLOW_PREFECT_SERVER=temporary (each process starts
   Prefect's temporary server and stops it at exit: the README's way before the local server);
 - alflow round + server: the same, with PREFECT_API_URL at a running `prefect server`;
@@ -109,6 +118,54 @@ def cli_round(folder: Path, env: dict[str, str], cpu: list[float] | None = None)
     return wall
 
 
+CLI_MAIN = (
+    "#!{python}\nimport re\nimport sys\nfrom cli import main\n"
+    "if __name__ == '__main__':\n"
+    "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+    "    sys.exit(main())\n"
+)
+
+
+def entry_point(folder: Path) -> Path:
+    """The `alflow` console script pip writes for `[project.scripts] alflow = "cli:main"`."""
+    script = folder / "alflow"
+    script.write_text(CLI_MAIN.format(python=sys.executable))
+    script.chmod(0o755)
+    return script
+
+
+def warm_round(folder: Path, env: dict[str, str], script: Path, cpu: list[float]) -> tuple[float, bool]:
+    """One `alflow round` with the runner on: its wall time, and whether the runner ran it; its CPU
+    seconds (the client's, plus the round process's when the runner ran it) appended to `cpu`."""
+    usage = folder.parent / "warm-usage.json"
+    usage.unlink(missing_ok=True)
+    started, spent = time.perf_counter(), _cpu()
+    done = subprocess.run(
+        [script, "round", "campaign.yaml"], cwd=folder, env={**env, "ALFLOW_RUNNER_USAGE_FILE": str(usage)},
+        capture_output=True,
+    )  # fmt: skip
+    wall = time.perf_counter() - started
+    child = json.loads(usage.read_text()) if usage.exists() else None
+    cpu.append(_cpu() - spent + (child["user"] + child["system"] if child else 0.0))
+    if done.returncode or b"exported" not in done.stdout:
+        sys.exit((done.stdout + done.stderr).decode()[-3000:])
+    vendor(folder).deliver(int(done.stdout.split(b" round ")[1].split(b":")[0]))
+    return wall, child is not None
+
+
+def runner_figures(home: Path) -> dict[str, float] | None:
+    """The warm runner's own CPU seconds so far (its preload, then idling) and its resident memory, from /proc."""
+    from cli.runner import running_runner
+
+    runner = running_runner(home)
+    if runner is None:
+        return None
+    stat = Path(f"/proc/{runner.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    rss = next(line for line in Path(f"/proc/{runner.pid}/status").read_text().splitlines() if line.startswith("VmRSS"))
+    return {"cpu": (int(stat[11]) + int(stat[12])) / ticks, "rss_mb": int(rss.split()[1]) / 1024}
+
+
 def _runs(env: dict[str, str]) -> list[dict]:
     out = subprocess.run(
         [BIN / "prefect", "flow-run", "ls", "--output", "json", "--limit", "50"],
@@ -166,7 +223,15 @@ def markdown(result: dict, command: str) -> str:
     temporary = result.get("alflow round temporary") or [math.nan]  # runs before it had this way
     rows = [
         ("plain library calls, a fresh process per round (the floor)", result["library"]),
-        ("`alflow round`, alflow's local server (the README's way; round 1 starts it)", result["alflow round"]),
+        *(
+            [("`alflow round`, the README's way: local server, warm runner (round 1 starts both)", result["warm"])]
+            if result.get("warm")
+            else []
+        ),
+        (
+            "`alflow round`, the same local server, ALFLOW_RUNNER=off (each round in its own process)",
+            result["alflow round"],
+        ),
         ("`alflow round`, ALFLOW_PREFECT_SERVER=temporary (Prefect's temporary server)", temporary),
         ("`alflow round`, PREFECT_API_URL at a running server", result["alflow round + server"]),
         ("`alflow serve`: the served flow run", [r["run"] for r in result["alflow serve"]]),
@@ -206,7 +271,7 @@ def markdown(result: dict, command: str) -> str:
     lines.append("")
     warm = result["library"][1:]
     spread = max(warm) - min(warm) if len(warm) > 1 else 0.0
-    for label, values in rows[1:4]:  # processes against the plain round's process; a served round pays no start
+    for label, values in rows[1:-1]:  # processes against the plain round's process; a served round pays no start
         gap = _warm(values) - library_warm
         verdict = "within" if gap <= 1.5 else "NOT within"
         if spread > 1.5:  # the same way's rounds differ by more than the goal: the load decides, not alflow
@@ -236,12 +301,22 @@ def cpu_lines(result: dict) -> list[str]:
         every = ", ".join(f"{v:.2f}" for v in values)
         lines.append(f"| {way} | {_warm(values):.2f} | {_warm(values) - floor:+.2f} | {values[0]:.2f} | {every} |")
     lines.append("")
-    for way in ("alflow round", "alflow round temporary", "alflow round + server"):
+    for way in ("warm runner", "alflow round", "alflow round temporary", "alflow round + server"):
         if way not in cpu:
             continue
         gap = _warm(cpu[way]) - floor
         verdict = "within" if gap <= 1.5 else "NOT within"
         lines.append(f"Goal in CPU seconds, within 1.5 s of the plain round's: {way}: {verdict} ({gap:+.2f} s).  ")
+    if runner := result.get("runner"):
+        handed = ", ".join("yes" if h else "no" for h in result["warm handed"])
+        lines += [
+            "",
+            f"The warm runner (ALFLOW_RUNNER on; rounds handed to it: {handed}): {runner['ready']['cpu']:.2f} CPU s "
+            f"of its own when round 2 came (its one-off preload), {runner['end']['cpu']:.2f} at the end; resident "
+            f"memory {runner['ready']['rss_mb']:.0f} MB idle before round 2, {runner['end']['rss_mb']:.0f} MB at "
+            "the end (its rounds run in processes of their own, forked from it). A handed-off round's CPU above is "
+            "the client's plus the round process's (ALFLOW_RUNNER_USAGE_FILE).",
+        ]
     return lines
 
 
@@ -265,8 +340,10 @@ def run(pool: int, rounds: int, tmp: Path) -> dict:
         "alflow serve",
     ):
         result[way] = []
+    result["warm"], result["warm handed"] = [], []
     cpu: dict[str, list[float]] = {
         "library": [],
+        "warm runner": [],
         "alflow round": [],
         "alflow round temporary": [],
         "alflow round + server": [],
@@ -276,10 +353,14 @@ def run(pool: int, rounds: int, tmp: Path) -> dict:
     round_overhead.write_campaign(template, pool)
     folders = {name: Path(shutil.copytree(template, tmp / name)) for name in ("library", "bare", "server", "served")}
     folders["temporary"] = Path(shutil.copytree(template, tmp / "temporary"))
-    bare = {**os.environ, **ENV, "PREFECT_HOME": str(tmp / "bare-home")}
-    bare.pop("PREFECT_API_URL", None)
+    folders["warm"] = Path(shutil.copytree(template, tmp / "warm"))
+    script = entry_point(tmp)
+    warm = {**os.environ, **ENV, "PREFECT_HOME": str(tmp / "bare-home")}
+    warm.pop("PREFECT_API_URL", None)
+    warm.pop("ALFLOW_RUNNER", None)
+    bare = {**warm, "ALFLOW_RUNNER": "off"}
     temporary = {**bare, "PREFECT_HOME": str(tmp / "temporary-home"), "ALFLOW_PREFECT_SERVER": "temporary"}
-    with running_prefect_server(tmp, **ENV) as env:
+    with running_prefect_server(tmp, **ENV, ALFLOW_RUNNER="off") as env:
         served = Served(folders["served"], env)
         try:
             for n in range(1, rounds + 1):
@@ -287,6 +368,15 @@ def run(pool: int, rounds: int, tmp: Path) -> dict:
                 wall, call = library_round(folders["library"], cpu["library"])
                 result["library"].append(wall)
                 result["library call"].append(call)
+                if n == 2:  # the runner round 1 started: preloaded by now (waited for, if not)
+                    from cli.runner import answers
+
+                    while answers(tmp / "bare-home") is None:
+                        time.sleep(0.5)
+                    result["runner"] = {"ready": runner_figures(tmp / "bare-home")}
+                wall, handed = warm_round(folders["warm"], warm, script, cpu["warm runner"])
+                result["warm"].append(wall)
+                result["warm handed"].append(handed)
                 result["alflow round"].append(cli_round(folders["bare"], bare, cpu["alflow round"]))
                 result["alflow round temporary"].append(
                     cli_round(folders["temporary"], temporary, cpu["alflow round temporary"])
@@ -295,6 +385,8 @@ def run(pool: int, rounds: int, tmp: Path) -> dict:
                 result["alflow serve"].append(served.turn(n))
                 print(n, {k: v[-1] for k, v in result.items() if isinstance(v, list)}, cpu, flush=True)
         finally:
+            if "runner" in result:
+                result["runner"]["end"] = runner_figures(tmp / "bare-home")
             served.stop()
             subprocess.run([BIN / "alflow", "server", "stop"], env=bare, capture_output=True)  # the README's way's
     result["load_end"] = _load()

@@ -94,6 +94,8 @@ def quiet_libraries() -> None:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # "View run at ..." per run
     os.environ.setdefault("MLFLOW_PRINT_MODEL_URLS_ON_CREATION", "false")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if "mlflow" in sys.modules:  # imported already (alflow's warm runner preloads it): its level now
+        logging.getLogger("mlflow").setLevel(os.environ["MLFLOW_LOGGING_LEVEL"].upper())
 
 
 RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -30,12 +31,18 @@ VERBOSE = typer.Option("--verbose", "-v", help="show Prefect's and MLflow's logs
 
 
 def run_round(
-    config_path: str, arrivals: str | None = None, target_rate: float = 0.1, *, verbose: bool = False
+    config_path: str,
+    arrivals: str | None = None,
+    target_rate: float = 0.1,
+    *,
+    verbose: bool = False,
+    warm_next: bool = False,
 ) -> RoundReport:
     """One round as a Prefect flow run (Prefect is imported here, only when a round runs).
 
     Quiet unless `verbose`: Prefect's console shows warnings and retries only, and an error raised
-    inside the flow comes back here to be said once; Prefect's own log keeps everything.
+    inside the flow comes back here to be said once; Prefect's own log keeps everything. With
+    `warm_next` (`alflow round`), a round on alflow's local server then starts the warm runner.
     """
     if not verbose:
         quiet_libraries()
@@ -47,7 +54,30 @@ def run_round(
     with nullcontext() if verbose else round_progress():
         api = say_started(ensure_prefect_api())  # a Prefect that cannot be reached or started stops here, in one line
         with using(api):
-            return active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
+            try:
+                report = active_learning_round(config_path, arrivals=arrivals, target_rate=target_rate)
+            except Exception:
+                if warm_next:
+                    warm_next_rounds(api)  # a round that failed still warms the next (not one interrupted)
+                raise
+    if warm_next:
+        warm_next_rounds(api)
+    return report
+
+
+def warm_next_rounds(api: PrefectApi) -> None:
+    """After a round run in its own process on alflow's local server (the README's way), start the warm
+    runner in the background for the next rounds when none runs (cli.runner; not waited for). A round
+    with PREFECT_API_URL or Prefect's temporary server starts none: alflow leaves no process behind
+    there (it still uses one that runs)."""
+    from cli import runner
+
+    if api.local is None or runner.IN_RUNNER or runner.switched_off(os.environ):
+        return
+    try:
+        runner.start_runner(runner.prefect_home(os.environ))  # where the next round looks for it
+    except OSError as error:  # the next round runs in its own process again; nothing of this one is lost
+        err.print(f"alflow's warm runner could not be started: {error}", highlight=False, soft_wrap=True)
 
 
 def say_started(api: PrefectApi) -> PrefectApi:
@@ -87,7 +117,7 @@ def round_(
 
         check_target_rate(target_rate)
         precheck(config)  # a bad file, input or service fails here in one line each, before Prefect starts
-        report = run_round(str(config), arrivals, target_rate, verbose=verbose and not as_json)
+        report = run_round(str(config), arrivals, target_rate, verbose=verbose and not as_json, warm_next=True)
     if as_json:
         emit_json({**dataclasses.asdict(report), "message": report.message()})
         return

@@ -18,6 +18,8 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+# A warm runner per test's PREFECT_HOME would cost ~5 CPU s each (cli.runner): tests/test_runner.py switches it on.
+os.environ["ALFLOW_RUNNER"] = "off"
 os.environ["HF_HUB_OFFLINE"] = "1"  # Hugging Face `datasets` reads the exported data set from disk: never the Hub
 # boto3 reads these; moto accepts any credentials. Never real ones in tests.
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
@@ -71,20 +73,24 @@ def _name_xdist_groups(config, items) -> None:
 
 def pytest_sessionfinish(session, exitstatus):
     from cli.local_server import stop_server
+    from cli.runner import stop_runner
 
     stop_server(_HOME / "prefect")  # alflow's local Prefect server, if a round without PREFECT_API_URL started one
+    stop_runner(_HOME / "prefect")  # and the warm runner, if a test switched it on there
     shutil.rmtree(_HOME, ignore_errors=True)
 
 
 @pytest.fixture
 def prefect_home(tmp_path) -> Iterator[Path]:
     """A PREFECT_HOME of the test's own, for commands run without PREFECT_API_URL: alflow's local
-    Prefect server started there is stopped at the test's end (no server outlives the suite)."""
+    Prefect server started there, and a warm runner, are stopped at the test's end (none outlives the suite)."""
     from cli.local_server import stop_server
+    from cli.runner import stop_runner
 
     home = tmp_path / "prefect-home"
     yield home
     stop_server(home)
+    stop_runner(home)
 
 
 @pytest.fixture(scope="session")
