@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alflow import kinds
+from alflow import collector, kinds
 from alflow.config import CampaignConfig
 from alflow.data import validation
 from alflow.ledger import changes
@@ -220,7 +220,13 @@ def descriptions(ctx: RoundContext, decision: Decision, seen: Outlook) -> tracki
 
 
 def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracking:
-    """Log a decided round to MLflow: curves, model, tables, plots, validation (alflow.reporting.tracking)."""
+    """Log a decided round to MLflow: curves, model, tables, plots, validation (alflow.reporting.tracking).
+    The garbage collector is paused meanwhile (alflow.collector: the stage's first-use imports)."""
+    with collector.paused():
+        return _log_round(ctx, trained, decision)
+
+
+def _log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracking:
     config = ctx.config
     params = campaign_params(config)
     parent = tracking.campaign_run(

@@ -1,0 +1,41 @@
+"""Python's cyclic garbage collector, paused while a stage makes mostly long-lived objects.
+
+The log stage of a round in a fresh process imports what it alone needs (MLflow and its SQL store,
+skops, matplotlib: some 10^5 objects, all kept). Each import's allocations set off the collector,
+whose full passes walk the whole heap and find next to nothing to free: in a fresh process's warm
+round at 10^5 rows, five full passes and some 700 young ones, about 0.9 CPU s of the stage
+(benchmarks/results/fixed_costs.md). Paused, the stage makes them once; the collector, resumed,
+catches up with one pass later. Only for stages whose allocations are bounded (not the pool's
+scoring, whose frames are freed as it streams). Reentrant and thread-safe: the collector resumes
+when the last holder leaves, and only if it ran when the first came in (a process that disabled it
+keeps it disabled).
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_lock = threading.Lock()
+_holders = 0
+_resume = False
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Within: no automatic collection (reference counting still frees what it can)."""
+    global _holders, _resume
+    with _lock:
+        if _holders == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _holders -= 1
+            if _holders == 0 and _resume:
+                gc.enable()
