@@ -159,6 +159,8 @@ def write_round_artifacts(
     plots/*.png (alflow.reporting.plots), and with `tracking.data_docs` validation/labeled_set.json
     (the GX result) and validation/data_docs/ (its rendered Data Docs).
     """
+    from alflow.reporting import plots  # matplotlib, as in round_figures
+
     tables = {"tables/labeled_set.json": view.labeled}
     if view.batch is not None:
         tables["tables/query_batch.json"] = view.batch[["id", "score", "predicted"]]
@@ -169,7 +171,7 @@ def write_round_artifacts(
         frame.to_json(folder / name, orient="split", index=False)
     (folder / "plots").mkdir()
     for name, figure in round_figures(config, view, trained, forecast).items():
-        figure.savefig(folder / name)
+        plots.save_png(figure, folder / name)
     if config.tracking.data_docs:
         write_data_docs(config, view, folder)
     return tuple(sorted(tables))
