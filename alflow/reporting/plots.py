@@ -1,7 +1,8 @@
 """The round run's figures: pure functions from numbers to matplotlib Figures.
 
 Figures are made without pyplot (no global figure registry, no GUI backend): each function
-builds a `matplotlib.figure.Figure` on the Agg canvas and returns it; the caller saves or logs it.
+builds a `matplotlib.figure.Figure` on the Agg canvas and returns it; the caller saves or logs it
+(the log stage with `save_png`: the bytes `Figure.savefig` writes, through renderers kept per size).
 """
 
 from __future__ import annotations
