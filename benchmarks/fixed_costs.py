@@ -14,7 +14,7 @@ Expectations, matplotlib) and whether MLflow scanned the installed distributions
 requirements check). Stage by stage (`TIMED`: the round's stages and parts of its log stage, wall
 and CPU seconds each): that round, whose stages pay their first-use imports, and, in a third process
 per run, the next round after it in the same process (imports and first uses paid, as under `alflow
-serve`). Writes benchmarks/results/fixed_costs.{json,md}.
+serve`). Writes benchmarks/results/fixed_costs.{json,md} (`--out NAME`: NAME.{json,md}).
 """
 
 from __future__ import annotations
@@ -226,6 +226,7 @@ def main() -> None:
     parser.add_argument("after", type=Path)
     parser.add_argument("--pool", type=int, default=100_000)
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--out", default="fixed_costs", help="results/OUT.json and results/OUT.md")
     args = parser.parse_args()
     load = {"start": ", ".join(f"{v:.2f}" for v in os.getloadavg())}
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
@@ -241,11 +242,12 @@ def main() -> None:
                 print(name, result[name][-1], flush=True)
     load["end"] = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     result["load"] = load
-    result["command"] = f"python benchmarks/fixed_costs.py BEFORE AFTER --pool {args.pool} --pairs {args.pairs}"
+    out = "" if args.out == "fixed_costs" else f" --out {args.out}"
+    result["command"] = f"python benchmarks/fixed_costs.py BEFORE AFTER --pool {args.pool} --pairs {args.pairs}{out}"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "fixed_costs.json").write_text(json.dumps(result, indent=1))
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(result, indent=1))
     text = markdown(result)
-    (RESULTS / "fixed_costs.md").write_text(text)
+    (RESULTS / f"{args.out}.md").write_text(text)
     print(text)
 
 

@@ -100,6 +100,28 @@ def test_every_plot_is_a_figure_that_saves(figure, tmp_path):
     assert (tmp_path / "plot.png").stat().st_size > 1000
 
 
+def test_save_png_writes_the_bytes_savefig_writes_through_the_renderers_it_keeps(tmp_path, monkeypatch):
+    from collections import OrderedDict
+
+    from alflow.reporting import kind_plots
+
+    monkeypatch.setattr(plots, "_renderers", OrderedDict())  # none kept from the process's other tests
+
+    figures = [  # three sizes; the 6 x 4 inch ones drawn through the same kept renderer, one after the other
+        plots.learning_curve([20, 30], [0.5, 0.6], metric="accuracy", target=0.8),
+        plots.budget_burndown([1, 2], [30, 20], max_labels=50, seed_labels=10, cost_per_label=0.5),
+        plots.class_balance({"a": 3, "b": 5}),
+        plots.confusion_matrix(np.array([[3, 1], [0, 4]]), ["a", "b"]),
+        kind_plots.label_f1({f"tag{i}": 0.1 * i for i in range(12)}),
+        kind_plots.residuals([1.0, 2.0, 3.0], [1.5, 1.5, 3.5], unit="kg"),
+    ]
+    for figure in figures:
+        figure.savefig(tmp_path / "own.png")
+        plots.save_png(figure, tmp_path / "kept.png")
+        assert (tmp_path / "kept.png").read_bytes() == (tmp_path / "own.png").read_bytes()
+    assert len(plots._renderers) == 3
+
+
 # --- reference curves ---------------------------------------------------------------------------
 
 

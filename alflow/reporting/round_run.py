@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alflow import kinds
+from alflow import collector, kinds
 from alflow.config import CampaignConfig
 from alflow.data import validation
 from alflow.ledger import changes
@@ -159,6 +159,8 @@ def write_round_artifacts(
     plots/*.png (alflow.reporting.plots), and with `tracking.data_docs` validation/labeled_set.json
     (the GX result) and validation/data_docs/ (its rendered Data Docs).
     """
+    from alflow.reporting import plots  # matplotlib, as in round_figures
+
     tables = {"tables/labeled_set.json": view.labeled}
     if view.batch is not None:
         tables["tables/query_batch.json"] = view.batch[["id", "score", "predicted"]]
@@ -169,7 +171,7 @@ def write_round_artifacts(
         frame.to_json(folder / name, orient="split", index=False)
     (folder / "plots").mkdir()
     for name, figure in round_figures(config, view, trained, forecast).items():
-        figure.savefig(folder / name)
+        plots.save_png(figure, folder / name)
     if config.tracking.data_docs:
         write_data_docs(config, view, folder)
     return tuple(sorted(tables))
@@ -220,7 +222,13 @@ def descriptions(ctx: RoundContext, decision: Decision, seen: Outlook) -> tracki
 
 
 def log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracking:
-    """Log a decided round to MLflow: curves, model, tables, plots, validation (alflow.reporting.tracking)."""
+    """Log a decided round to MLflow: curves, model, tables, plots, validation (alflow.reporting.tracking).
+    The garbage collector is paused meanwhile (alflow.collector: the stage's first-use imports)."""
+    with collector.paused():
+        return _log_round(ctx, trained, decision)
+
+
+def _log_round(ctx: RoundContext, trained: Trained, decision: Decision) -> Tracking:
     config = ctx.config
     params = campaign_params(config)
     parent = tracking.campaign_run(

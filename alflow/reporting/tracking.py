@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -64,20 +65,27 @@ def campaign_run(uri: str, *, experiment: str, campaign: str, params: dict[str, 
     if run_id is None:  # a new campaign logs the grouped names from the start: nothing to migrate
         run = client.create_run(experiment_id, run_name=campaign, tags={**tags, NAMES_TAG: NAMES_VERSION})
         run_id = run.info.run_id
-        for key, value in params.items():
-            client.log_param(run_id, key, value)
+        if params:
+            from mlflow.entities import Param
+
+            client.log_batch(run_id, params=[Param(key, str(value)) for key, value in params.items()])
     return run_id
 
 
 def _requirements(extra: tuple[str, ...] = ()) -> list[str]:
     # Given explicitly: letting MLflow infer them runs a subprocess and costs seconds per round.
-    pins = []
-    for package in ("scikit-learn", "numpy", "scipy", "pandas", "cloudpickle", *extra):
-        try:
-            pins.append(f"{package}=={version(package).split('+')[0]}")  # no local label (torch's +cpu)
-        except PackageNotFoundError:
-            continue
-    return pins
+    packages = ("scikit-learn", "numpy", "scipy", "pandas", "cloudpickle", *extra)
+    return [f"{package}=={found}" for package in packages if (found := _installed(package)) is not None]
+
+
+@cache
+def _installed(package: str) -> str | None:
+    """The installed version of `package` without its local label (torch's +cpu), None if absent:
+    read once per process (the modules a process has loaded do not change with a later install)."""
+    try:
+        return version(package).split("+")[0]
+    except PackageNotFoundError:
+        return None
 
 
 @contextmanager
@@ -97,9 +105,9 @@ def _requirements_trusted() -> Iterator[None]:
         yield
 
 
-def _round_run(client: Any, parent_run_id: str, round_: int) -> tuple[str, str, bool]:
-    """(experiment id, run id, whether the run is new) of round `round_` under the parent."""
-    parent = client.get_run(parent_run_id)
+def _round_run(client: Any, parent: Any, round_: int) -> tuple[str, str, bool]:
+    """(experiment id, run id, whether the run is new) of round `round_` under the `parent` run."""
+    parent_run_id = parent.info.run_id
     experiment_id = parent.info.experiment_id
     tags = {
         "alflow.kind": ROUND,
@@ -113,14 +121,15 @@ def _round_run(client: Any, parent_run_id: str, round_: int) -> tuple[str, str, 
     return experiment_id, client.create_run(experiment_id, run_name=f"round-{round_:04d}", tags=tags).info.run_id, True
 
 
-def migrate_names(client: Any, parent_run_id: str) -> None:
+def migrate_names(client: Any, parent_run_id: str, parent: Any = None) -> None:
     """Copy a campaign's metrics logged under alflow 0.1.0's names (`accuracy`, `labels_used`, ...)
     to the grouped names (`model/accuracy`, `budget/labels_used`, ...), on the campaign run and
     its round runs, once: the tag `alflow.metric_names` marks a campaign run as done. The old
-    names stay (MLflow cannot delete a metric); the `_vs_labels` twins are not copied."""
+    names stay (MLflow cannot delete a metric); the `_vs_labels` twins are not copied. `parent`: the
+    campaign run as just read (not read again)."""
     from mlflow.entities import Metric
 
-    parent = client.get_run(parent_run_id)
+    parent = parent or client.get_run(parent_run_id)
     if parent.data.tags.get(NAMES_TAG) == NAMES_VERSION:
         return
     runs = [parent, *client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}'")]
@@ -137,26 +146,34 @@ def migrate_names(client: Any, parent_run_id: str) -> None:
     client.set_tag(parent_run_id, NAMES_TAG, NAMES_VERSION)
 
 
-def _register(client: Any, name: str, info: Any, run_id: str, tags: dict[str, str], *, new: bool) -> tuple[str, bool]:
+def _register(
+    client: Any, name: str, info: Any, run_id: str, tags: dict[str, str], *, new: bool, description: str | None = None
+) -> tuple[str, bool]:
     """The model version of `run_id` and whether it is new: the one already registered (a re-run
-    round), or a new one. A `new` round run has none yet: the registry is not searched."""
+    round, its `description` set again), or a new one created with it. A `new` round run has none
+    yet: the registry is not searched."""
     from mlflow.exceptions import MlflowException
 
     try:
         client.get_registered_model(name)
     except MlflowException:
-        description = (
+        about = (
             f"The models of campaign {name}, one version per round. `@champion`: the best round so far "
             "by the stopping metric; `@challenger`: the latest round."
         )
-        client.create_registered_model(name, tags={"alflow.kind": CAMPAIGN}, description=description)
+        client.create_registered_model(name, tags={"alflow.kind": CAMPAIGN}, description=about)
     existing = [] if new else client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
     if existing:
-        return str(min(int(v.version) for v in existing)), False
+        version = str(min(int(v.version) for v in existing))
+        if description is not None:
+            client.update_model_version(name, version, description=description)
+        return version, False
     # The logged model's own location, not its `models:/` URI: MLflow's SQL registry resolves that
     # URI through the process-wide tracking URI, which alflow never sets.
-    version = client.create_model_version(name, info.artifact_path, run_id=run_id, tags=tags, model_id=info.model_id)
-    return str(version.version), True
+    created = client.create_model_version(
+        name, info.artifact_path, run_id=run_id, tags=tags, description=description, model_id=info.model_id
+    )
+    return str(created.version), True
 
 
 def _link_to_campaign(
@@ -303,8 +320,10 @@ def _log_model(client: Any, experiment_id: str, run_id: str, entry: RoundLog, *,
 
 def _log_inputs_and_model(client: Any, experiment_id: str, run_id: str, entry: RoundLog, *, new: bool = False) -> Any:
     """Params, the training dataset and the model (None at cold start: nothing fitted, nothing to
-    register); the run is RUNNING meanwhile and FINISHED after, as a fluent `start_run` would leave it."""
-    client.update_run(run_id, status="RUNNING")
+    register); the run is RUNNING meanwhile (a `new` run is from its creation) and FINISHED after, as a
+    fluent `start_run` would leave it."""
+    if not new:
+        client.update_run(run_id, status="RUNNING")
     try:
         _log_inputs(client, run_id, entry)
         info = None if entry.model is None else _log_model(client, experiment_id, run_id, entry, new=new)
@@ -315,8 +334,9 @@ def _log_inputs_and_model(client: Any, experiment_id: str, run_id: str, entry: R
     return info
 
 
-def _log_figures(client: Any, run_id: str, parent_run_id: str, entry: RoundLog, *, new: bool) -> None:
-    """The round run's metrics, tags and artifacts; the parent's curve points, once per round."""
+def _log_figures(client: Any, run_id: str, parent_run_id: str, entry: RoundLog, *, new: bool) -> list[Any]:
+    """The round run's metrics, tags (its description among them) and artifacts, in one write and one
+    upload; returns the parent's curve points, once per round (none if a retried round logged them)."""
     from mlflow.entities import Metric, RunTag
 
     figures = dashboard.metric_names(
@@ -330,46 +350,61 @@ def _log_figures(client: Any, run_id: str, parent_run_id: str, entry: RoundLog, 
     if entry.tables:
         tables = json.dumps([{"path": t, "type": "table"} for t in entry.tables])
         tags.append(RunTag("mlflow.loggedArtifacts", tables))
+    if entry.descriptions is not None:
+        tags.append(RunTag(DESCRIPTION_TAG, entry.descriptions.round + _pictures(run_id, entry)))
     if fresh or tags:  # one write for the figures and the tags
         client.log_batch(run_id, metrics=fresh, tags=tags)
     if entry.artifacts:
         client.log_artifacts(run_id, entry.artifacts)
     if new or all(m.step != entry.round for m in client.get_metric_history(parent_run_id, "budget/labels_used")):
-        client.log_batch(parent_run_id, metrics=[Metric(k, float(v), now, entry.round) for k, v in figures.items()])
+        return [Metric(k, float(v), now, entry.round) for k, v in figures.items()]
+    return []
 
 
-def _describe(client: Any, experiment_id: str, run_id: str, parent_run_id: str, entry: RoundLog) -> None:
-    """Descriptions on the experiment, the campaign run and the round run, the round's plots shown
-    in the last two (MLflow renders markdown images; `get-artifact` serves the round run's files),
-    and the runs table's shared view."""
-    if entry.view is not None:
-        client.set_experiment_tag(experiment_id, VIEW_TAG, entry.view)
-    texts = entry.descriptions
-    if texts is None:
-        return
-    pictures = "".join(
+def _pictures(run_id: str, entry: RoundLog) -> str:
+    """The round's plots as markdown images for a description (MLflow renders them; `get-artifact`
+    serves the round run's files)."""
+    return "".join(
         f"\n\n![{caption}](get-artifact?path={path}&run_uuid={run_id})" for caption, path in entry.images.items()
     )
-    client.set_experiment_tag(experiment_id, DESCRIPTION_TAG, texts.experiment)
-    client.set_tag(parent_run_id, DESCRIPTION_TAG, texts.campaign + pictures)
-    client.set_tag(run_id, DESCRIPTION_TAG, texts.round + pictures)
 
 
-def _log_settings(client: Any, parent_run_id: str, entry: RoundLog) -> None:
-    """The campaign run's settings as they are now (tags), each recorded change once (params), and a
-    stop lifted by a change: the run runs again, its stop reason gone."""
+def _describe_experiment(client: Any, experiment_id: str, entry: RoundLog) -> None:
+    """The experiment's description and the runs table's shared view: written when they differ
+    from what the experiment holds (most rounds leave both as they were)."""
+    wanted = {VIEW_TAG: entry.view}
+    if entry.descriptions is not None:
+        wanted[DESCRIPTION_TAG] = entry.descriptions.experiment
+    held = client.get_experiment(experiment_id).tags
+    for key, value in wanted.items():
+        if value is not None and held.get(key) != value:
+            client.set_experiment_tag(experiment_id, key, value)
+
+
+def _log_parent(client: Any, parent: Any, run_id: str, entry: RoundLog, points: list[Any]) -> None:
+    """The campaign run's part of the round in one write: its curve points, its description (the
+    round's plots shown), its settings as they are now (tags), each recorded change once (params)
+    and the stop reason of a campaign that stops (the run then FINISHED). A stop lifted by a change:
+    the run runs again, its stop reason gone. `parent` is the campaign run as read when the round's
+    logging began (the round writes none of its params or its stop reason before this)."""
     from mlflow.entities import Param, RunStatus, RunTag
 
-    logged = client.get_run(parent_run_id).data.params if entry.changes else {}
-    params = [Param(k, v) for k, v in entry.changes.items() if k not in logged]
+    parent_run_id = parent.info.run_id
+    params = [Param(k, v) for k, v in entry.changes.items() if k not in parent.data.params]
     tags = [RunTag(f"alflow.setting.{k}", v) for k, v in entry.settings.items()]
+    if entry.descriptions is not None:
+        tags.append(RunTag(DESCRIPTION_TAG, entry.descriptions.campaign + _pictures(run_id, entry)))
     if entry.lifted:
         tags.append(RunTag("alflow.stop_lifted", entry.lifted[:5000]))
-        if "stop_reason" in client.get_run(parent_run_id).data.tags:
+        if "stop_reason" in parent.data.tags:
             client.delete_tag(parent_run_id, "stop_reason")
         client.update_run(parent_run_id, status=RunStatus.to_string(RunStatus.RUNNING))
-    if params or tags:
-        client.log_batch(parent_run_id, params=params, tags=tags)
+    if entry.stop_reason:
+        tags.append(RunTag("stop_reason", entry.stop_reason))
+    if points or params or tags:
+        client.log_batch(parent_run_id, metrics=points, params=params, tags=tags)
+    if entry.stop_reason:
+        client.set_terminated(parent_run_id, "FINISHED")
 
 
 def log_round(uri: str, *, parent_run_id: str, entry: RoundLog) -> Tracking:
@@ -378,25 +413,24 @@ def log_round(uri: str, *, parent_run_id: str, entry: RoundLog) -> Tracking:
     Re-running a round reuses its run, its model version and its curve points.
     """
     client = _client(uri)
-    migrate_names(client, parent_run_id)
-    experiment_id, run_id, new = _round_run(client, parent_run_id, entry.round)
+    parent = client.get_run(parent_run_id)
+    migrate_names(client, parent_run_id, parent)
+    experiment_id, run_id, new = _round_run(client, parent, entry.round)
     info = _log_inputs_and_model(client, experiment_id, run_id, entry, new=new)
-    _log_figures(client, run_id, parent_run_id, entry, new=new)
-    _describe(client, experiment_id, run_id, parent_run_id, entry)
+    points = _log_figures(client, run_id, parent_run_id, entry, new=new)
+    _describe_experiment(client, experiment_id, entry)
     model_version = None
     if info is not None:
-        model_version, registered = _register(client, entry.registered_model, info, run_id, entry.model_tags, new=new)
-        if entry.descriptions is not None:
-            client.update_model_version(entry.registered_model, model_version, description=entry.descriptions.model)
+        description = entry.descriptions.model if entry.descriptions is not None else None
+        model_version, registered = _register(
+            client, entry.registered_model, info, run_id, entry.model_tags, new=new, description=description
+        )
         linked = info.model_id if registered else None
         _link_to_campaign(client, parent_run_id, entry.registered_model, model_version, entry.round, new_model=linked)
         client.set_registered_model_alias(entry.registered_model, "challenger", model_version)
         if entry.promote:
             client.set_registered_model_alias(entry.registered_model, "champion", model_version)
-    _log_settings(client, parent_run_id, entry)
-    if entry.stop_reason:
-        client.set_tag(parent_run_id, "stop_reason", entry.stop_reason)
-        client.set_terminated(parent_run_id, "FINISHED")
+    _log_parent(client, parent, run_id, entry, points)
     return Tracking(
         run_id=run_id,
         parent_run_id=parent_run_id,
