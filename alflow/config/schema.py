@@ -299,7 +299,10 @@ class VendorConfig(_Model):
 
     bucket: str = Field(description="where batches go and labels come back: a folder or s3://")
     format: str = Field(default="csv", json_schema_extra={"enum": list(FORMATS)})
-    instructions: str = "Label each item with exactly one class from the class set."
+    instructions: str = Field(
+        default=kinds.CLASS_INSTRUCTIONS,
+        description="what batch.json tells the vendor (default: the kind's own: one class, tags, or a number)",
+    )
     sse: Literal["none", "AES256", "aws:kms"] = Field(
         default="none", description="server-side encryption of what alflow writes to S3"
     )
@@ -542,6 +545,15 @@ class CampaignConfig(_Model):
         for name, on in (("auto_label", self.auto_label), ("strategy.synthetic", self.strategy.synthetic)):
             if on:
                 raise ValueError(f"{name} is not supported for labels.kind {kind} yet: remove it")
+        return self
+
+    @model_validator(mode="after")
+    def _instructions_fit_the_kind(self) -> CampaignConfig:
+        """Tags and numbers get their kind's instructions unless the campaign file gives its own."""
+        if self.labels.kind == "class" or "instructions" in self.vendor.model_fields_set:
+            return self
+        vendor = self.vendor.model_copy(update={"instructions": self.label_kind.instructions()})
+        object.__setattr__(self, "vendor", vendor)  # frozen: set once, while the model is validated
         return self
 
     @property

@@ -41,7 +41,8 @@ from alflow.intake.aggregation import dawid_skene, majority
 from alflow.intake.gold import GoldScore, score_gold
 from alflow.intake.kind_votes import number_votes, tag_votes
 from alflow.intake.quality import aggregate_with_quality
-from alflow.kinds import LABEL_NOT_IN_CLASS_SET, LabelKind
+from alflow import kinds
+from alflow.kinds import LABEL_NOT_IN_CLASS_SET, NOT_A_NUMBER, TAG_NOT_IN_CLASS_SET, LabelKind
 from alflow.ledger.records import FIELD_CAP, RejectedRow, capped
 from alflow.values import plain
 
@@ -195,6 +196,10 @@ class Judge:
         if unknown.any():  # a label spelled unlike the class set's: name the class it may mean
             hints = {label: label_hint(str(label), self.classes) for label in set(chunk.loc[unknown, LABEL])}
             chunk.loc[unknown, DETAIL] = chunk.loc[unknown, LABEL].map(hints)
+        slips = problem.isin((TAG_NOT_IN_CLASS_SET, NOT_A_NUMBER)).to_numpy() & chunk[DETAIL].isna().to_numpy()
+        if slips.any() and self.kind is not None:  # a tag spelled otherwise, a decimal comma: say so
+            kind = self.kind
+            chunk.loc[slips, DETAIL] = chunk.loc[slips, LABEL].map(lambda label: kinds.hint(label, kind))
         self._refuse(chunk[problem.notna()].assign(reason=problem[problem.notna()], accepted_label=None))
         self._kept.append(chunk[problem.isna()])
 
