@@ -97,6 +97,8 @@ class LabelKind:
         return spell_tags(c for c in self.classes if c in given), None
 
     def _number(self, text: str) -> tuple[str | None, str | None]:
+        if "_" in text:  # Python's float reads "3_5" as 35: a decimal has no underscores
+            return None, NOT_A_NUMBER
         try:
             value = float(text)
         except ValueError:
@@ -157,7 +159,7 @@ def hint(label: object, kind: LabelKind) -> str | None:
     text = str(label).strip()
     if kind.kind == "number":
         digits = text.replace(",", "").replace(".", "").replace(" ", "").lstrip("+-")
-        if "," in text and digits.isdigit():
+        if "," in text and " " not in text and digits.isdigit():
             return "a comma in a number: write decimals with a point and no thousands separator (3.5, 1234.5)"
         return None
     if kind.kind != "multi":

@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from alflow import kinds
 from alflow.exchange.formats import reading
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, META_COLUMNS
 from alflow.exchange.formats.reading import DETAIL, PROBLEM, ROW, SECONDS
@@ -41,7 +42,6 @@ from alflow.intake.aggregation import dawid_skene, majority
 from alflow.intake.gold import GoldScore, score_gold
 from alflow.intake.kind_votes import number_votes, tag_votes
 from alflow.intake.quality import aggregate_with_quality
-from alflow import kinds
 from alflow.kinds import LABEL_NOT_IN_CLASS_SET, NOT_A_NUMBER, TAG_NOT_IN_CLASS_SET, LabelKind
 from alflow.ledger.records import FIELD_CAP, RejectedRow, capped
 from alflow.values import plain

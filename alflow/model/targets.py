@@ -17,6 +17,7 @@ Metrics: multi, `f1_macro` (the main one), `f1_micro`, `hamming_loss`, `subset_a
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -102,7 +103,9 @@ class LabelModel(BaseEstimator):
         return indicator(labels, self.kind.classes)
 
     def fit(self, X: Any, y: Any) -> LabelModel:
-        self.fitted_ = clone(self.estimator).fit(X, self.target(y))
+        with warnings.catch_warnings():  # a tag no labeled item has yet is fitted as a constant: not news
+            warnings.filterwarnings("ignore", "Label not .* is present in all training examples", UserWarning)
+            self.fitted_ = clone(self.estimator).fit(X, self.target(y))
         if self.kind is not None and self.kind.kind == "multi":
             self.classes_ = np.asarray(self.kind.classes)  # the tags, one output each
         return self
