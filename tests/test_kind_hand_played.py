@@ -133,7 +133,7 @@ def test_select_runs_the_kinds_auto_for_plain_models_of_tags_and_numbers_and_ref
     for labeled in ({"X_labeled": X[:60], "y_labeled": Y[:60]}, {}):
         chosen = alflow.select(tags, X[60:], 8, random_state=0, **labeled)
         assert chosen.strategy == "typiclust" and chosen.reason.startswith("auto: tags")
-        with pytest.raises(ModelError, match="'margin' reads the probabilities of one class.*predicts tags"):
+        with pytest.raises(ModelError, match=r"'margin' reads the probabilities of one class.*predicts tags"):
             alflow.select(tags, X[60:], 8, strategy="margin", **labeled)
     X, t = make_friedman1(n_samples=120, random_state=1)
     learner = alflow.ActiveLearner(Ridge(), X[:20], t[:20], random_state=0)
