@@ -141,3 +141,22 @@ def test_select_runs_the_kinds_auto_for_plain_models_of_tags_and_numbers_and_ref
     assert asked.strategy == "gsx" and asked.reason.startswith("auto: numbers, 20 labels")
     classes = LogisticRegression().fit(X[:60], (t[:60] > t.mean()).astype(int))  # one class: as before
     assert alflow.select(classes, X[60:], 5, strategy="margin").strategy == "margin"
+
+
+def test_a_text_campaign_of_numbers_gets_a_text_regressor_and_its_batch_the_models_numbers():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from alflow.config import ModelConfig
+    from alflow.model import targets
+
+    text = _campaign({"kind": "number"}).model_copy(update={"pool": PoolConfig(uri="p.csv", text_column="text")})
+    config = CampaignConfig.model_validate({**text.model_dump(), "model": {}})
+    assert config.model.preset == "tfidf_ridge"
+    with pytest.raises(ValueError, match="tfidf_ridge predicts numbers"):
+        CampaignConfig.model_validate({**config.model_dump(), "labels": {"kind": "multi"}, "classes": list(TAGS)})
+    texts = np.array([f"{w} {w} item" for w in ("good", "bad", "fine", "awful") * 10], dtype=object)
+    values = [{"good": "4.5", "bad": "1", "fine": "3", "awful": "0.5"}[t.split()[0]] for t in texts]
+    model = targets.build_model(ModelConfig(preset="tfidf_ridge"), LabelKind("number"), seed=0).fit(texts, values)
+    assert isinstance(model.fitted_.steps[0][1], TfidfVectorizer)
+    chosen = alflow.select(model, texts, 4, X_labeled=texts[:8], y_labeled=values[:8], random_state=0)
+    assert chosen.strategy == "gsx" and all(float(p) == float(p) for p in chosen.predicted)  # numbers, not None

@@ -36,7 +36,7 @@ classes: [negative, positive]    # the class set (omit it with labels.kind: numb
 
 model:
   preset: logistic_regression    # logistic_regression | random_forest | tfidf_logistic_regression
-                                 # (labels.kind number: ridge | random_forest)
+                                 # (labels.kind number: ridge | random_forest | tfidf_ridge)
   # estimator: sklearn.svm.SVC   # or any classifier by import path (instead of preset)
   params: {{}}                    # keyword arguments for the preset's classifier or the estimator
 

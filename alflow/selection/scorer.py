@@ -284,8 +284,10 @@ def _choose(model: Any, strategy: str | Strategy, *, y_labeled: Any) -> Choice:
 
 
 def _predicted(ctx: Context, X: Any) -> np.ndarray:
-    """The model's label for each picked item (None at cold start or for a model that is not a classifier)."""
-    if ctx.fitted:
+    """The model's label for each picked item (None at cold start or for a model that is not a classifier);
+    a fitted model of numbers of alflow's (a campaign's LabelModel) gives its number, the vendor's guess."""
+    numbers = getattr(ctx.model, "label_task", None) == "number" and hasattr(ctx.model, "fitted_")
+    if ctx.fitted or numbers:
         predicted = np.asarray(ctx.model.predict(X), dtype=object)
         if predicted.ndim > 1:  # a multi-label model's 0/1 row per item: one tuple each
             rows = np.empty(len(predicted), dtype=object)
