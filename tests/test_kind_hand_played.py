@@ -160,3 +160,16 @@ def test_a_text_campaign_of_numbers_gets_a_text_regressor_and_its_batch_the_mode
     assert isinstance(model.fitted_.steps[0][1], TfidfVectorizer)
     chosen = alflow.select(model, texts, 4, X_labeled=texts[:8], y_labeled=values[:8], random_state=0)
     assert chosen.strategy == "gsx" and all(float(p) == float(p) for p in chosen.predicted)  # numbers, not None
+
+
+def test_a_ground_truth_index_its_class_map_does_not_name_is_refused_not_guessed():
+    meta = {"class-map": {"0": "billing", "2": "outage"}, "type": "groundtruth/text-classification-multilabel"}
+    lines = [{"id": "t-1", "tags": [0, 2], "tags-metadata": meta}, {"id": "t-2", "tags": [0, 1], "tags-metadata": meta},
+             {"id": "t-3", "tags": [1], "tags-metadata": {"type": meta["type"]}}]  # fmt: skip
+    data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    kind = LabelKind("multi", ("billing", "security", "outage"))
+    votes = _read("ground_truth", data, kind)
+    verdict = judge(votes, classes=kind.classes, batch={"t-1", "t-2", "t-3"}, accepted={}, kind=kind)
+    assert verdict.labels == {"t-1": "billing;outage", "t-3": "security"}  # no class map: the campaign's order
+    (refused,) = verdict.rejected
+    assert (refused.id, refused.reason) == ("t-2", "bad_value") and "not in the line's class-map" in refused.detail
