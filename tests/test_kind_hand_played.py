@@ -173,3 +173,13 @@ def test_a_ground_truth_index_its_class_map_does_not_name_is_refused_not_guessed
     assert verdict.labels == {"t-1": "billing;outage", "t-3": "security"}  # no class map: the campaign's order
     (refused,) = verdict.rejected
     assert (refused.id, refused.reason) == ("t-2", "bad_value") and "not in the line's class-map" in refused.detail
+
+
+def test_numbers_sent_back_for_disagreement_say_how_far_apart_the_votes_were():
+    votes = pd.DataFrame({"id": ["n-1"] * 3 + ["n-2"] * 3, "label": ["10", "60", "12", "5", "6", "7"],
+                          "annotator": ["a", "b", "c"] * 2})  # fmt: skip
+    verdict = judge(votes, classes=(), batch={"n-1", "n-2"}, accepted={}, kind=NUMBER, annotators=3, max_spread=20)
+    assert verdict.labels == {"n-2": "6"} and verdict.metadata["n-2"] == {"spread": 2.0, "votes": 3.0}
+    assert {(r.id, r.reason, r.detail) for r in verdict.rejected} == {
+        ("n-1", "disagreement", "votes spread 50, over vendor.max_spread 20")
+    }

@@ -231,6 +231,11 @@ class Judge:
         reason = human[ID].map(lambda i: refused.get(i) or ("conflicting_relabel" if i in conflicts else None))
         late = human.loc[reason.notna().astype(bool)].assign(reason=reason[reason.notna()])
         late = late.assign(accepted_label=late[ID].map(lambda i: accepted.get(i) if i in conflicts else None))
+        wide = (late["reason"] == "disagreement").to_numpy()
+        if wide.any():  # numbers sent back: say how far apart the votes were
+            limit = f"{self.max_spread:g}" if self.max_spread is not None else "?"
+            said = {i: f"votes spread {extra[i]['spread']:g}, over vendor.max_spread {limit}" for i in extra}
+            late.loc[wide, DETAIL] = late.loc[wide, ID].map(said)
         self._refuse(late)
         fresh = {i: label for i, label in labels.items() if i not in accepted}
         by_machine = {i: label for i, label in reversed(list(zip(machine[ID], machine[LABEL], strict=True)))}
