@@ -480,11 +480,11 @@ def summary(records: list[IngestRecord], strays: tuple[StrayRecord, ...] | list[
 
 def label_hints(records: list[IngestRecord]) -> tuple[str, ...]:
     """ "label 'Nonspam' is not a class: did you mean 'nonspam'?" once per label refused with a hint (for
-    tags, "tags 'zürich office': did you mean 'Zürich office'?"; for numbers, a decimal comma's)."""
+    tags, "tag 'zürich office': did you mean 'Zürich office'?"; for numbers, a decimal comma's)."""
     hints = {
         row.label: f"label {row.label!r} is not a class: {row.detail}"
         if row.reason == LABEL_NOT_IN_CLASS_SET
-        else f"{'tags' if row.reason == TAG_NOT_IN_CLASS_SET else 'label'} {row.label!r}: {row.detail}"
+        else (f"tag {row.detail}" if row.reason == TAG_NOT_IN_CLASS_SET else f"label {row.label!r}: {row.detail}")
         for record in records
         for row in record.rejected
         if row.detail
