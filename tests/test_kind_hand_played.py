@@ -34,6 +34,7 @@ KIND = LabelKind("multi", TAGS, allow_empty=True)
 NUMBER = LabelKind("number", minimum=-100, maximum=400)
 
 
+@pytest.mark.filterwarnings("ignore:Label not 3 is present")
 def test_a_tag_no_labeled_item_has_yet_still_saves_the_model():
     import skops.io
 
