@@ -13,7 +13,9 @@ what a vendor or a seed file wrote into that canonical text, or a reason to refu
 
 from __future__ import annotations
 
+import difflib
 import math
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -31,6 +33,9 @@ NOT_A_NUMBER = "not_a_number"
 OUT_OF_RANGE = "out_of_range"
 REASONS = (LABEL_NOT_IN_CLASS_SET, TAG_NOT_IN_CLASS_SET, EMPTY_NOT_ALLOWED, NOT_A_NUMBER, OUT_OF_RANGE)
 """Why a label of a campaign's kind is refused (a delivery row's reason; a seed file's rule)."""
+
+CLASS_INSTRUCTIONS = "Label each item with exactly one class from the class set."
+"""What a single-class campaign's vendor is told (batch.json's `instructions`, `vendor.instructions`)."""
 
 MAIN_METRIC = {"class": "accuracy", "multi": "f1_macro", "number": "r2"}
 """The metric a campaign of each kind stops on and forecasts by default."""
@@ -82,14 +87,18 @@ class LabelKind:
         return (text, None) if text in self.classes else (None, LABEL_NOT_IN_CLASS_SET)
 
     def _tags(self, tags: Iterable[object]) -> tuple[str | None, str | None]:
-        given = {str(t).strip() for t in tags} - {""}
-        if not given <= set(self.classes):
+        given = {_nfc(str(t).strip()) for t in tags} - {""}
+        named = {_nfc(c): c for c in self.classes}
+        if not given <= set(named):
             return None, TAG_NOT_IN_CLASS_SET
+        given = {named[t] for t in given}
         if not given and not self.allow_empty:
             return None, EMPTY_NOT_ALLOWED
         return spell_tags(c for c in self.classes if c in given), None
 
     def _number(self, text: str) -> tuple[str | None, str | None]:
+        if "_" in text:  # Python's float reads "3_5" as 35: a decimal has no underscores
+            return None, NOT_A_NUMBER
         try:
             value = float(text)
         except ValueError:
@@ -113,6 +122,18 @@ class LabelKind:
             pd.Series([p[1] for p in parsed], index=values.index, dtype=object),
         )
 
+    def instructions(self) -> str:
+        """What the vendor is told to give each item (batch.json's `instructions`, unless the campaign says)."""
+        if self.kind == "multi":
+            empty = "; none that applies: []" if self.allow_empty else "; at least one"
+            return f"Label each item with every class from the class set that applies (its tags){empty}."
+        if self.kind == "number":
+            low = "" if self.minimum is None else f" from {self.minimum:g}"
+            high = "" if self.maximum is None else f" to {self.maximum:g}"
+            unit = f" ({self.unit})" if self.unit else ""
+            return f"Give each item one number{low}{high}{unit}, a decimal written with a point: 3.5, not 3,5."
+        return CLASS_INSTRUCTIONS
+
     def describe(self) -> str:
         """The kind in a few words, for `alflow check` and reports."""
         if self.kind == "multi":
@@ -124,6 +145,35 @@ class LabelKind:
             unit = f" {self.unit}" if self.unit else ""
             return f"a number in [{low}, {high}]{unit}"
         return f"one class of {len(self.classes)} per item"
+
+
+def _nfc(text: str) -> str:
+    """`text` in Unicode's composed form: "Zürich" typed as u + a combining diaeresis (macOS file names,
+    some keyboards) is the same tag as the class set's "Zürich"."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def hint(label: object, kind: LabelKind) -> str | None:
+    """Why a label of a campaign of tags or numbers was refused, when a likely slip explains it: a tag
+    that is a class spelled otherwise ("did you mean"), a decimal comma; None otherwise."""
+    text = str(label).strip()
+    if kind.kind == "number":
+        digits = text.replace(",", "").replace(".", "").replace(" ", "").lstrip("+-")
+        if "," in text and " " not in text and digits.isdigit():
+            return "a comma in a number: write decimals with a point and no thousands separator (3.5, 1234.5)"
+        return None
+    if kind.kind != "multi":
+        return None
+    folded = {_nfc(c).casefold(): c for c in kind.classes}
+    meant = []
+    for tag in {_nfc(t.strip()) for t in text.split(SEPARATOR)} - {""}:
+        if tag in kind.classes:
+            continue
+        close = difflib.get_close_matches(tag.casefold(), list(folded), n=1, cutoff=0.75)
+        if not close:
+            return None
+        meant.append(f"{tag!r}: did you mean {folded[close[0]]!r}?")
+    return "; ".join(sorted(meant)) or None
 
 
 def spell_tags(tags: Iterable[str]) -> str:

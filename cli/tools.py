@@ -114,8 +114,13 @@ def simulate(
     config: Annotated[Path, typer.Argument(help="the campaign file; its pool must hold the true labels")],
     answers: Annotated[str, typer.Option(help="the pool column with the true labels (the oracle)")],
     strategies: Annotated[
-        str, typer.Option(help="comma-separated strategies or package.module:attribute paths; random is always added")
-    ] = ("auto,margin,entropy,combined,typiclust"),
+        str | None,
+        typer.Option(
+            help="comma-separated strategies or package.module:attribute paths; random is always added "
+            "[default: auto,margin,entropy,combined,typiclust; tags: auto,mean_max_loss,max_loss,typiclust; "
+            "numbers: auto,committee_variance,gsx,typiclust]"
+        ),
+    ] = None,
     seeds: Annotated[int, typer.Option(min=1, help="replays per strategy (seed, seed+1, ...)")] = 3,
     optimise: Annotated[
         str, typer.Option(help="what the recommendation optimises: aulc (area under the curve), labels, final")
@@ -137,6 +142,7 @@ def simulate(
     """Replay the campaign on labeled data for each strategy and random; recommend a strategy."""
     from alflow.errors import ConfigError
     from alflow.operations import summary
+    from alflow.operations.simulate import DEFAULT_STRATEGIES
     from alflow.reporting import tracking
 
     quiet_libraries()
@@ -145,7 +151,9 @@ def simulate(
         if annotators is None and labeling != DEFAULT_LABELING:
             raise ConfigError("--labeling needs --annotators: plans say how a noisy vendor's annotations are used")
         campaign = load_campaign(config)
-        names = [s.strip() for s in strategies.split(",") if s.strip()]
+        names = [s.strip() for s in (strategies or "").split(",") if s.strip()] or list(
+            DEFAULT_STRATEGIES[campaign.labels.kind]
+        )
         summary.check_objective(optimise)
         with replay_progress() as progress:
             result = _replay(campaign, answers, names, seeds, optimise, annotators, plans, progress)

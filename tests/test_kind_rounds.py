@@ -260,7 +260,7 @@ def test_each_kind_gets_its_model_and_stopping_metric_by_default(tmp_path):
     ("dataset", "change", "message"),
     [
         ("multilabel", lambda r: r.update(stopping={"metric": "accuracy"}), "stopping.metric accuracy is not a metric"),
-        ("diabetes", lambda r: r.update(model={"preset": "logistic_regression"}), "use ridge or random_forest"),
+        ("diabetes", lambda r: r.update(model={"preset": "logistic_regression"}), "use ridge, random_forest or tfidf"),
         ("multilabel", lambda r: r.update(model={"preset": "ridge"}), "model.preset ridge predicts numbers"),
         ("multilabel", lambda r: r["strategy"].update(name="margin"), "strategy margin is not a strategy for labels"),
         ("multilabel", lambda r: r["strategy"].update(name="igs"), "igs is not a strategy for labels.kind multi: use"),

@@ -35,14 +35,17 @@ classes: [negative, positive]    # the class set (omit it with labels.kind: numb
 #   input: number                # number: number | rating (label_studio's stars, 1 to max)
 
 model:
-  preset: logistic_regression    # logistic_regression | random_forest | tfidf_logistic_regression
-                                 # (labels.kind number: ridge | random_forest)
+  # preset: logistic_regression  # the default: logistic_regression | random_forest | tfidf_logistic_regression
+                                 # (labels.kind number: ridge, the default, | random_forest | tfidf_ridge)
   # estimator: sklearn.svm.SVC   # or any classifier by import path (instead of preset)
   params: {{}}                    # keyword arguments for the preset's classifier or the estimator
 
 strategy:
   name: auto                     # auto | margin | least_confident | entropy | random | combined | typiclust
                                  # | kcenter | kmeans | density | egl | qbc_vote_entropy | qbc_kl
+                                 # (multi: auto | binary_minimum | max_loss | mean_max_loss | min_confidence
+                                 #  | avg_confidence; number: auto | committee_variance | igs | gsx; both:
+                                 #  random | kcenter | kmeans | typiclust)
   batch_size: 20                 # items sent to the vendor per round
   # oversample: 10               # combined: top batch_size * 10 by margin, then batch_size diverse ones
   # class_balance: false         # favour items predicted for under-represented classes

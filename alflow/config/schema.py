@@ -154,10 +154,12 @@ class LabelKindConfig(_Model):
 
 
 class ModelConfig(_Model):
-    preset: Literal["logistic_regression", "random_forest", "tfidf_logistic_regression", "ridge"] | None = Field(
+    preset: (
+        Literal["logistic_regression", "random_forest", "tfidf_logistic_regression", "ridge", "tfidf_ridge"] | None
+    ) = Field(
         default="logistic_regression",
         description="class and multi: logistic_regression, random_forest, tfidf_logistic_regression; "
-        "number: ridge (its default), random_forest",
+        "number: ridge (its default), random_forest, tfidf_ridge (text: its default with pool.text_column)",
     )
     estimator: str | None = Field(
         default=None,
@@ -299,7 +301,10 @@ class VendorConfig(_Model):
 
     bucket: str = Field(description="where batches go and labels come back: a folder or s3://")
     format: str = Field(default="csv", json_schema_extra={"enum": list(FORMATS)})
-    instructions: str = "Label each item with exactly one class from the class set."
+    instructions: str = Field(
+        default=kinds.CLASS_INSTRUCTIONS,
+        description="what batch.json tells the vendor (default: the kind's own: one class, tags, or a number)",
+    )
     sse: Literal["none", "AES256", "aws:kms"] = Field(
         default="none", description="server-side encryption of what alflow writes to S3"
     )
@@ -457,7 +462,9 @@ class CampaignConfig(_Model):
         data = dict(data)
         model, stopping = data.get("model") or {}, data.get("stopping") or {}
         if kind == "number" and isinstance(model, dict) and not (model.get("preset") or model.get("estimator")):
-            data["model"] = {**model, "preset": "ridge"}
+            pool = data.get("pool")
+            text = isinstance(pool, dict) and pool.get("text_column") and not pool.get("embedder")
+            data["model"] = {**model, "preset": "tfidf_ridge" if text else "ridge"}
         if isinstance(stopping, dict) and "metric" not in stopping:
             data["stopping"] = {**stopping, "metric": kinds.MAIN_METRIC[kind]}
         return data
@@ -510,11 +517,12 @@ class CampaignConfig(_Model):
     @model_validator(mode="after")
     def _settings_fit_the_kind(self) -> CampaignConfig:
         kind, preset = self.labels.kind, self.model.preset
-        if preset == "ridge" and kind != "number":
-            raise ValueError("model.preset ridge predicts numbers: use it with labels.kind number")
-        if kind == "number" and preset not in (None, "ridge", "random_forest"):
+        if preset in ("ridge", "tfidf_ridge") and kind != "number":
+            raise ValueError(f"model.preset {preset} predicts numbers: use it with labels.kind number")
+        if kind == "number" and preset not in (None, "ridge", "random_forest", "tfidf_ridge"):
             raise ValueError(
-                f"model.preset {preset} is a classifier: with labels.kind number use ridge or random_forest"
+                f"model.preset {preset} is a classifier: with labels.kind number use ridge, random_forest "
+                "or tfidf_ridge (text)"
             )
         if self.stopping.metric not in kinds.STOP_METRICS[kind]:
             allowed = ", ".join(kinds.STOP_METRICS[kind])
@@ -544,6 +552,15 @@ class CampaignConfig(_Model):
                 raise ValueError(f"{name} is not supported for labels.kind {kind} yet: remove it")
         return self
 
+    @model_validator(mode="after")
+    def _instructions_fit_the_kind(self) -> CampaignConfig:
+        """Tags and numbers get their kind's instructions unless the campaign file gives its own."""
+        if self.labels.kind == "class" or "instructions" in self.vendor.model_fields_set:
+            return self
+        vendor = self.vendor.model_copy(update={"instructions": self.label_kind.instructions()})
+        object.__setattr__(self, "vendor", vendor)  # frozen: set once, while the model is validated
+        return self
+
     @property
     def label_kind(self) -> kinds.LabelKind:
         """The kind of label with its rules, as alflow.kinds reads and checks labels."""
@@ -552,10 +569,11 @@ class CampaignConfig(_Model):
 
     @model_validator(mode="after")
     def _model_fits_the_pool(self) -> CampaignConfig:
-        text_model, reads = self.model.preset == "tfidf_logistic_regression", self.pool.reads
+        preset, reads = self.model.preset, self.pool.reads
+        text_model = preset in ("tfidf_logistic_regression", "tfidf_ridge")
         if text_model and reads != "text":
             raise ValueError(
-                "model.preset tfidf_logistic_regression reads text: set pool.text_column"
+                f"model.preset {preset} reads text: set pool.text_column"
                 + (" and no vector_column or embedder (the model reads those vectors)" if reads == "vector" else "")
             )
         if self.strategy.synthetic and (reads != "table" or self.pool.reference_column):
@@ -563,7 +581,8 @@ class CampaignConfig(_Model):
         if self.model.preset and not text_model and reads == "text":
             raise ValueError(
                 f"model.preset {self.model.preset} reads numeric features, but pool.text_column is set: "
-                "use tfidf_logistic_regression, a text pipeline as model.estimator, or pool.embedder"
+                f"use {'tfidf_ridge' if self.labels.kind == 'number' else 'tfidf_logistic_regression'}, "
+                "a text pipeline as model.estimator, or pool.embedder"
             )
         return self
 

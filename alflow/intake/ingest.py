@@ -43,7 +43,7 @@ from alflow.exchange.store import Store
 from alflow.intake import completion, gold, review_verdicts, strays
 from alflow.intake.fetch import NOT_COPIED, Refusal, fetch, probe
 from alflow.intake.votes import Judge, Verdict
-from alflow.kinds import LABEL_NOT_IN_CLASS_SET
+from alflow.kinds import LABEL_NOT_IN_CLASS_SET, NOT_A_NUMBER, TAG_NOT_IN_CLASS_SET
 from alflow.ledger.crash import crash_point
 from alflow.ledger.ledger import Ledger
 from alflow.ledger.records import IngestRecord, StrayRecord, now, sha256
@@ -479,11 +479,18 @@ def summary(records: list[IngestRecord], strays: tuple[StrayRecord, ...] | list[
 
 
 def label_hints(records: list[IngestRecord]) -> tuple[str, ...]:
-    """ "label 'Nonspam' is not a class: did you mean 'nonspam'?" once per label refused with a hint."""
+    """ "label 'Nonspam' is not a class: did you mean 'nonspam'?" once per label refused with a hint (for
+    tags, "tag 'zürich office': did you mean 'Zürich office'?"; for numbers, a decimal comma's)."""
     hints = {
         row.label: f"label {row.label!r} is not a class: {row.detail}"
+        if row.reason == LABEL_NOT_IN_CLASS_SET
+        else (f"tag {row.detail}" if row.reason == TAG_NOT_IN_CLASS_SET else f"label {row.label!r}: {row.detail}")
         for record in records
         for row in record.rejected
-        if row.reason == LABEL_NOT_IN_CLASS_SET and row.detail and row.detail.startswith("did you mean")
+        if row.detail
+        and (
+            (row.reason in (LABEL_NOT_IN_CLASS_SET, TAG_NOT_IN_CLASS_SET) and "did you mean" in row.detail)
+            or (row.reason == NOT_A_NUMBER and row.detail.startswith("a comma"))
+        )
     }
     return tuple(hints.values())

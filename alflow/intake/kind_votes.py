@@ -66,6 +66,7 @@ def number_votes(votes: pd.DataFrame, *, annotators: int, max_spread: float | No
         spread = float(values.max() - values.min())
         if max_spread is not None and spread > max_spread:
             refused[id_] = "disagreement"
+            metadata[id_] = {"spread": spread, "votes": float(len(values))}  # why, for the refused rows
             continue
         labels[id_] = spell_number(float(np.median(values)))
         if len(values) > 1:

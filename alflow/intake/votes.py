@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from alflow import kinds
 from alflow.exchange.formats import reading
 from alflow.exchange.formats.base import ANNOTATOR, ID, LABEL, META_COLUMNS
 from alflow.exchange.formats.reading import DETAIL, PROBLEM, ROW, SECONDS
@@ -41,7 +42,7 @@ from alflow.intake.aggregation import dawid_skene, majority
 from alflow.intake.gold import GoldScore, score_gold
 from alflow.intake.kind_votes import number_votes, tag_votes
 from alflow.intake.quality import aggregate_with_quality
-from alflow.kinds import LABEL_NOT_IN_CLASS_SET, LabelKind
+from alflow.kinds import LABEL_NOT_IN_CLASS_SET, NOT_A_NUMBER, TAG_NOT_IN_CLASS_SET, LabelKind
 from alflow.ledger.records import FIELD_CAP, RejectedRow, capped
 from alflow.values import plain
 
@@ -195,6 +196,10 @@ class Judge:
         if unknown.any():  # a label spelled unlike the class set's: name the class it may mean
             hints = {label: label_hint(str(label), self.classes) for label in set(chunk.loc[unknown, LABEL])}
             chunk.loc[unknown, DETAIL] = chunk.loc[unknown, LABEL].map(hints)
+        slips = problem.isin((TAG_NOT_IN_CLASS_SET, NOT_A_NUMBER)).to_numpy() & chunk[DETAIL].isna().to_numpy()
+        if slips.any() and self.kind is not None:  # a tag spelled otherwise, a decimal comma: say so
+            kind = self.kind
+            chunk.loc[slips, DETAIL] = chunk.loc[slips, LABEL].map(lambda label: kinds.hint(label, kind))
         self._refuse(chunk[problem.notna()].assign(reason=problem[problem.notna()], accepted_label=None))
         self._kept.append(chunk[problem.isna()])
 
@@ -226,6 +231,11 @@ class Judge:
         reason = human[ID].map(lambda i: refused.get(i) or ("conflicting_relabel" if i in conflicts else None))
         late = human.loc[reason.notna().astype(bool)].assign(reason=reason[reason.notna()])
         late = late.assign(accepted_label=late[ID].map(lambda i: accepted.get(i) if i in conflicts else None))
+        wide = (late["reason"] == "disagreement").to_numpy()
+        if wide.any():  # numbers sent back: say how far apart the votes were
+            limit = f"{self.max_spread:g}" if self.max_spread is not None else "?"
+            said = {i: f"votes spread {extra[i]['spread']:g}, over vendor.max_spread {limit}" for i in extra}
+            late.loc[wide, DETAIL] = late.loc[wide, ID].map(said)
         self._refuse(late)
         fresh = {i: label for i, label in labels.items() if i not in accepted}
         by_machine = {i: label for i, label in reversed(list(zip(machine[ID], machine[LABEL], strict=True)))}

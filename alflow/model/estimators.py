@@ -52,13 +52,27 @@ def servable(model: Any, example: Any, pool: PoolConfig) -> Servable:
     list, array or series of strings, or a one-column frame) into the 1-D texts scikit-learn's
     vectorisers read; a model trained on alflow's embeddings gets the embedder in front, so the
     registered model predicts on raw strings either way."""
+    constant = _constant_types(model)
     if pool.embedder:
         embedder = embeddings.TextEmbedder(pool.embedder)
-        types = (f"{embeddings.TextEmbedder.__module__}.TextEmbedder",)
+        types = (f"{embeddings.TextEmbedder.__module__}.TextEmbedder", *constant)
         return Servable(make_pipeline(embedder, model), example, types, ("sentence-transformers", "torch"))
     if pool.reads == "text":
-        return Servable(make_pipeline(FunctionTransformer(np.ravel), model), example, ("numpy.ravel",))
-    return Servable(model, example)
+        return Servable(make_pipeline(FunctionTransformer(np.ravel), model), example, ("numpy.ravel", *constant))
+    return Servable(model, example, constant)
+
+
+_CONSTANT = "sklearn.multiclass._ConstantPredictor"
+
+
+def _constant_types(model: Any) -> tuple[str, ...]:
+    """The skops type to trust when a fitted one-vs-rest model holds scikit-learn's constant predictor:
+    a tag that every labeled item has, or none has (a rare tag absent from the labels so far), is fitted
+    as one, and skops refuses to save a type it was not told to trust."""
+    final, _ = split_pipeline(model)
+    fitted = getattr(final, "estimators_", None)
+    held = isinstance(fitted, list) and any(f"{type(e).__module__}.{type(e).__name__}" == _CONSTANT for e in fitted)
+    return (_CONSTANT,) if held else ()
 
 
 def _import(path: str) -> Any:

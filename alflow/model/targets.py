@@ -5,10 +5,11 @@ trains and predicts in that text, while the estimator inside (`fitted_`) reads a
 shapes scikit-learn uses (a 0/1 matrix of tags, a float), which is what the registered model serves.
 
 Presets: multi, `logistic_regression` (one-vs-rest, scaled), `random_forest` (multi-output) and
-`tfidf_logistic_regression` (one-vs-rest over TF-IDF); number, `ridge` (scaled) and `random_forest`
-(a RandomForestRegressor). `model.estimator` names any scikit-learn estimator by import path: a
-classifier for multi (wrapped one-vs-rest unless it is a multi-label wrapper already), a regressor
-for number; anything else is refused with one line.
+`tfidf_logistic_regression` (one-vs-rest over TF-IDF); number, `ridge` (scaled), `random_forest`
+(a RandomForestRegressor) and `tfidf_ridge` (ridge over TF-IDF, for a text column).
+`model.estimator` names any scikit-learn estimator by import path: a classifier for multi (wrapped
+one-vs-rest unless it is a multi-label wrapper already), a regressor for number; anything else is
+refused with one line.
 
 Metrics: multi, `f1_macro` (the main one), `f1_micro`, `hamming_loss`, `subset_accuracy` and one
 `model/f1_label/<tag>` per tag; number, `r2` (the main one), `rmse`, `mae`.
@@ -17,6 +18,7 @@ Metrics: multi, `f1_macro` (the main one), `f1_micro`, `hamming_loss`, `subset_a
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -49,6 +51,8 @@ def _preset(name: str, kind: str, params: dict[str, Any], seed: int) -> Any:
     if kind == "number":
         if name == "random_forest":
             return RandomForestRegressor(**{"n_estimators": 200, "random_state": seed, **params})
+        if name == "tfidf_ridge":
+            return make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1), Ridge(**params))
         return make_pipeline(StandardScaler(), Ridge(**params))
     if name == "random_forest":
         return RandomForestClassifier(**{"n_estimators": 200, "random_state": seed, **params})
@@ -102,7 +106,9 @@ class LabelModel(BaseEstimator):
         return indicator(labels, self.kind.classes)
 
     def fit(self, X: Any, y: Any) -> LabelModel:
-        self.fitted_ = clone(self.estimator).fit(X, self.target(y))
+        with warnings.catch_warnings():  # a tag no labeled item has yet is fitted as a constant: not news
+            warnings.filterwarnings("ignore", "Label not .* is present in all training examples", UserWarning)
+            self.fitted_ = clone(self.estimator).fit(X, self.target(y))
         if self.kind is not None and self.kind.kind == "multi":
             self.classes_ = np.asarray(self.kind.classes)  # the tags, one output each
         return self

@@ -202,6 +202,14 @@ def mean_curve(curves: list[list[tuple[int, float]]]) -> list[tuple[int, float]]
     return [(curves[0][i][0], float(np.mean([c[i][1] for c in curves]))) for i in range(length)]
 
 
+DEFAULT_STRATEGIES = {
+    "class": ("auto", "margin", "entropy", "combined", "typiclust"),
+    "multi": ("auto", "mean_max_loss", "max_loss", "typiclust"),
+    "number": ("auto", "committee_variance", "gsx", "typiclust"),
+}
+"""What `alflow simulate` replays without `--strategies`, per kind of label (random is always added)."""
+
+
 def simulate(
     config: CampaignConfig,
     *,

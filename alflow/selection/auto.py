@@ -6,11 +6,12 @@ boundaries it has wrong and covering the data teaches it more (TypiClust); once 
 a few labels, the items it is least sure of are worth most, and a batch of them is kept diverse
 (margin, then weighted k-means: Zhdanov 2019). `auto` reads the regime off the labeled set:
 
-    no usable model (cold start, a regressor, no predict_proba)  ->  typiclust
+    no usable model (cold start, no predict_proba)               ->  typiclust
     fewer than LABELS_PER_CLASS labels per class                 ->  typiclust
     otherwise                                                    ->  combined (margin + diversity)
 
-For a model of tags or numbers (alflow's LabelModel, which says its `label_task`):
+For a model of tags or numbers (alflow's LabelModel, which says its `label_task`; a plain scikit-learn
+regressor, or a multi-label classifier: `label_task` below):
 
     tags                           ->  typiclust, fitted model or not (benchmarks/kind_efficiency.py:
                                        ahead of mean max loss, the earlier default, by 0.022 macro-F1
@@ -36,6 +37,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from alflow.selection.checks import model_kind
+from alflow.selection.measures import split_pipeline
 from alflow.selection.registry import KIND_STRATEGIES, STRATEGIES, Choice
 
 LABELS_PER_CLASS = 5
@@ -44,9 +49,10 @@ LABELS_PER_CLASS = 5
 
 def choose(model: Any, y_labeled: Any, *, unusable: str | None) -> Choice:
     """The strategy `auto` runs this time, and why (one sentence); `unusable` says why no model can serve."""
-    task = getattr(model, "label_task", None)
+    task = label_task(model, y_labeled)
     if task in KIND_STRATEGIES:
-        return _kind_choice(task, fitted=hasattr(model, "fitted_"), n=0 if y_labeled is None else len(y_labeled))
+        fitted = hasattr(model, "fitted_") if hasattr(model, "label_task") else _fitted(model)
+        return _kind_choice(task, fitted=fitted, n=0 if y_labeled is None else len(y_labeled))
     if unusable is not None:
         return Choice(STRATEGIES["typiclust"], f"auto: {unusable}, so typical items of uncovered clusters")
     n_classes = len(model.classes_)
@@ -64,6 +70,36 @@ def choose(model: Any, y_labeled: Any, *, unusable: str | None) -> Choice:
         f"auto: {n} labels for {n_classes} classes, at least {LABELS_PER_CLASS} a class: the items the model "
         "is least sure of, kept diverse (combined)",
     )
+
+
+def label_task(model: Any, y_labeled: Any) -> str | None:
+    """'multi' (tags) or 'number' for a model of those kinds, None for one class per item. alflow's
+    LabelModel says its `label_task`; a plain scikit-learn regressor is a model of numbers, and a
+    classifier given a 0/1 matrix as `y_labeled`, or fitted on one (a multi-label one-vs-rest,
+    `MultiOutputClassifier`, `ClassifierChain`, a forest of several outputs), a model of tags, so
+    `alflow.select` and `ActiveLearner` run the kind's `auto` as a campaign of that kind does."""
+    if hasattr(model, "label_task"):
+        return model.label_task
+    if model_kind(model) == "regressor":
+        return "number"
+    if y_labeled is not None and np.ndim(y_labeled) == 2 and np.shape(y_labeled)[1] > 1:
+        return "multi"
+    final, _ = split_pipeline(model)
+    several = getattr(final, "multilabel_", False) or getattr(final, "n_outputs_", 1) > 1
+    wrapped = type(final).__name__ in ("MultiOutputClassifier", "ClassifierChain")
+    return "multi" if several is True or wrapped else None
+
+
+def _fitted(model: Any) -> bool:
+    """Whether a plain scikit-learn model of tags or numbers is fitted (scikit-learn's own test)."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(model)
+    except (NotFittedError, TypeError):
+        return False
+    return True
 
 
 def _kind_choice(task: str, *, fitted: bool, n: int) -> Choice:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alflow.errors import ModelError
 from alflow.selection import auto, checks, measures, multilabel, registry, tag_balance
 from alflow.selection.arrays import n_rows, stack, take
 from alflow.selection.checks import spawn
@@ -273,12 +274,20 @@ def _choose(model: Any, strategy: str | Strategy, *, y_labeled: Any) -> Choice:
         checks.check_model(model, strategy=registry.AUTO, reads_model=False, fitted=fitted, n_classes=n_classes)
         return auto.choose(model, y_labeled, unusable=unusable)
     checks.check_model(model, strategy=spec.name, reads_model=spec.needs_model, fitted=fitted, n_classes=n_classes)
+    if spec.needs_model and registry.STRATEGIES.get(spec.name) is spec and auto.label_task(model, y_labeled) == "multi":
+        tags = ", ".join(n for n in registry.KIND_NAMES["multi"] if n not in registry.STRATEGIES)
+        raise ModelError(
+            f"strategy {spec.name!r} reads the probabilities of one class per item, and {type(model).__name__} "
+            f"predicts tags (several classes per item): use {tags}"
+        )
     return registry.resolve(spec, cold=unusable)
 
 
 def _predicted(ctx: Context, X: Any) -> np.ndarray:
-    """The model's label for each picked item (None at cold start or for a model that is not a classifier)."""
-    if ctx.fitted:
+    """The model's label for each picked item (None at cold start or for a model that is not a classifier);
+    a fitted model of numbers of alflow's (a campaign's LabelModel) gives its number, the vendor's guess."""
+    numbers = getattr(ctx.model, "label_task", None) == "number" and hasattr(ctx.model, "fitted_")
+    if ctx.fitted or numbers:
         predicted = np.asarray(ctx.model.predict(X), dtype=object)
         if predicted.ndim > 1:  # a multi-label model's 0/1 row per item: one tuple each
             rows = np.empty(len(predicted), dtype=object)

@@ -25,7 +25,9 @@ worker-response files are not read.
 Tags (alflow.kinds): a multi-label job's output (text or image classification, multi-label) is
 the list of the class indices the workers chose, named by the metadata's `class-map` (index as
 text -> class) with each tag's confidence in its `confidence-map`; the vote's confidence is the
-lowest of them. An index the class map does not name is looked up in the campaign's classes. Ground
+lowest of them. An index the line's class map does not name is a `bad_value` row (the job's
+categories need not be in the campaign's order, so no position is guessed); only a line without a
+class map is read by the campaign's classes' order. Ground
 Truth has no built-in task type for a number: a numeric campaign cannot use this format
 (refused when the campaign file is read).
 """
@@ -114,6 +116,9 @@ def _index(value: Any, names: dict[str, Any], classes: tuple[str, ...]) -> tuple
         return None, f"the class index is {json.dumps(value)[:40]}, not an integer"
     if str(value) in names:
         return names[str(value)], None
+    if names:  # the job's class map names the indices it chose: one it leaves out is no class to guess
+        shown = ", ".join(sorted(names, key=lambda k: (len(k), k))[:10])
+        return None, f"class index {value} is not in the line's class-map (which names {shown})"
     if not 0 <= value < len(classes):
         return None, f"class index {value} is outside the class set ({len(classes)} classes)"
     return classes[value], None

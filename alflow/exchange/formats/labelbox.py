@@ -91,27 +91,38 @@ def batch_ids(data: bytes) -> list[str]:
     return [str(row["global_key"]) for row in json.loads(data)]
 
 
-def _answer(classification: dict[str, Any], kind: str = "class") -> tuple[Any, str | None]:
+def _option(answer: dict[str, Any], kind: LabelKind) -> Any:
+    """The option an answer names: its `value`, or its `name` (the label the labeler saw) when only the
+    name is a label of the campaign. Labelbox's ontology editor gives an option a value of its own,
+    which need not be the option's name (export v2 writes both: `{"name": "Legal risk", "value":
+    "legal_risk"}`), so a class or tag with spaces or capitals is often found by its name alone."""
+    value, name = answer.get("value"), answer.get("name")
+    if value is None or (name is not None and kind.parse(value)[1] is not None and kind.parse(name)[1] is None):
+        return name
+    return value
+
+
+def _answer(classification: dict[str, Any], kind: LabelKind) -> tuple[Any, str | None]:
     """(the answer's value, problem) of one classification: a radio or checklist answer; for tags
     every checklist answer, for a number a free-form text answer too."""
     radio = classification.get("radio_answer")
     if isinstance(radio, dict):
-        return radio.get("value", radio.get("name")), None
+        return _option(radio, kind), None
     checklist = classification.get("checklist_answers")
     text = classification.get("text_answer")
-    if kind == "number" and isinstance(text, dict):
+    if kind.kind == "number" and isinstance(text, dict):
         return text.get("content"), None
-    if kind == "multi" and isinstance(checklist, list):
-        chosen = [a.get("value", a.get("name")) if isinstance(a, dict) else a for a in checklist]
+    if kind.kind == "multi" and isinstance(checklist, list):
+        chosen = [_option(a, kind) if isinstance(a, dict) else a for a in checklist]
         return reading.tag_text(chosen), None
     if isinstance(checklist, list):
         if len(checklist) != 1 or not isinstance(checklist[0], dict):
             return None, reading.MULTIPLE_LABELS if len(checklist) > 1 else None
-        return checklist[0].get("value", checklist[0].get("name")), None
+        return _option(checklist[0], kind), None
     return None, None
 
 
-def _vote(number: int, item: Any, label: Any, kind: str = "class") -> dict[str, Any]:
+def _vote(number: int, item: Any, label: Any, kind: LabelKind) -> dict[str, Any]:
     if not isinstance(label, dict) or not isinstance(label.get("annotations", {}), dict):
         return bad_row(number, reading.MALFORMED, f"vote {number}: a label is not an object with `annotations`", item)
     found = label.get("annotations", {}).get("classifications") or []
@@ -121,7 +132,7 @@ def _vote(number: int, item: Any, label: Any, kind: str = "class") -> dict[str, 
     if len(found) > 1 and len(named) != 1:
         why = f"vote {number}: {len(found)} classification questions and none is named {LABEL_ATTRIBUTE!r}"
         return bad_row(number, reading.MALFORMED, why, item)
-    answer, problem = _answer((named or found)[0], kind) if found else (EMPTY if kind == "multi" else None, None)
+    answer, problem = _answer((named or found)[0], kind) if found else (EMPTY if kind.kind == "multi" else None, None)
     details: dict[str, Any] = label["label_details"] if isinstance(label.get("label_details"), dict) else {}
     detail = f"vote {number}: several answers for a single-choice item" if problem else None
     return vote(number, item, answer, details.get("created_by"), problem=problem, detail=detail,
@@ -143,7 +154,7 @@ def _skipped(label: Any) -> bool:
     return isinstance(details, dict) and details.get("skipped") is True
 
 
-def _votes(stream: IO[bytes], kind: str = "class") -> Iterator[dict[str, Any]]:
+def _votes(stream: IO[bytes], kind: LabelKind) -> Iterator[dict[str, Any]]:
     number = 0
     for line_number, line, bad in reading.json_objects(stream, ("data_row", "global_key")):
         if bad is not None or line is None:
@@ -173,7 +184,7 @@ def _votes(stream: IO[bytes], kind: str = "class") -> Iterator[dict[str, Any]]:
 
 def read_delivery(stream: IO[bytes], *, source: str, options: ReadOptions) -> Iterator[pd.DataFrame]:
     """An export v2 NDJSON file, in chunks of votes: one per label of every project."""
-    return reading.frames(_votes(stream, options.kind))
+    return reading.frames(_votes(stream, LabelKind(options.kind, options.classes)))
 
 
 def _classification(label: str, kind: str) -> list[dict[str, Any]]:
