@@ -161,6 +161,7 @@ def test_a_text_campaign_of_numbers_gets_a_text_regressor_and_its_batch_the_mode
     assert isinstance(model.fitted_.steps[0][1], TfidfVectorizer)
     chosen = alflow.select(model, texts, 4, X_labeled=texts[:8], y_labeled=values[:8], random_state=0)
     assert chosen.strategy == "gsx" and all(float(p) == float(p) for p in chosen.predicted)  # numbers, not None
+    assert all(len(p.replace(".", "").lstrip("-0")) <= 6 for p in chosen.predicted)  # a guess a person reads
 
 
 def test_a_ground_truth_index_its_class_map_does_not_name_is_refused_not_guessed():

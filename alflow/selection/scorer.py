@@ -287,7 +287,13 @@ def _predicted(ctx: Context, X: Any) -> np.ndarray:
     """The model's label for each picked item (None at cold start or for a model that is not a classifier);
     a fitted model of numbers of alflow's (a campaign's LabelModel) gives its number, the vendor's guess."""
     numbers = getattr(ctx.model, "label_task", None) == "number" and hasattr(ctx.model, "fitted_")
-    if ctx.fitted or numbers:
+    if numbers:  # a guess a person reads: six significant digits, not a float's seventeen, and no exponent
+        guesses = (
+            np.format_float_positional(float(v), precision=6, unique=False, fractional=False, trim="-")
+            for v in ctx.model.predict(X)
+        )
+        return np.asarray(list(guesses), dtype=object)
+    if ctx.fitted:
         predicted = np.asarray(ctx.model.predict(X), dtype=object)
         if predicted.ndim > 1:  # a multi-label model's 0/1 row per item: one tuple each
             rows = np.empty(len(predicted), dtype=object)
