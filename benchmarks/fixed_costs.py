@@ -4,17 +4,20 @@
 
 The campaign is benchmarks/round_overhead.py's (a Parquet pool of 10^5 rows, batch 100, local bucket,
 MLflow on SQLite). Its first round runs once, the simulated vendor delivers, and that state is the
-template: each run copies it and runs round 2 (a warm round: inputs already validated, labels
-delivered) as plain library calls in a fresh Python process with PYTHONPATH at one tree, the two
-trees taking turns. Per run: the process's CPU time (user + system: what the work costs, little
-changed by the machine's load) and wall time; the plain_round call's (stage imports
+template: each run copies it (its data/ shared: `copy_template`) and runs round 2 (a warm round:
+inputs already validated, labels delivered) as plain library calls in a fresh Python process with
+PYTHONPATH at one tree, the two trees taking turns. Per run: the process's CPU time (user + system:
+what the work costs, little changed by the machine's load) and wall time; the plain_round call's (stage imports
 included); the time to import the flow's task module (`tasks`, what `alflow round` imports before
 any stage runs: Prefect aside, what it pulls in); and which slow packages the round loaded (Great
 Expectations, matplotlib) and whether MLflow scanned the installed distributions' files (its
 requirements check). Stage by stage (`TIMED`: the round's stages and parts of its log stage, wall
 and CPU seconds each): that round, whose stages pay their first-use imports, and, in a third process
 per run, the next round after it in the same process (imports and first uses paid, as under `alflow
-serve`). Writes benchmarks/results/fixed_costs.{json,md} (`--out NAME`: NAME.{json,md}).
+serve`), and, in a fourth, the round in a process forked as the warm runner forks a round's
+(`forked`: cli.runner's own preload, gc.collect and gc.freeze as its serve does, then os.fork; the
+forked child runs the round with the same timers, sends its timings back through a pipe and leaves
+with os._exit). Writes benchmarks/results/fixed_costs.{json,md} (`--out NAME`: NAME.{json,md}).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ RESULTS = Path(__file__).parent / "results"
 
 ROUND = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import fixed_costs; fixed_costs.child()"
 AGAIN = ROUND.replace("child()", "child(again=True)")
+FORKED = ROUND.replace("child()", "forked()")
 # The stages the plain round looks up when it starts (alflow.operations.plain), and parts of the log
 # stage, each timed where it is defined: (module, function, name in the table; parts indented).
 TIMED = [
@@ -84,6 +88,11 @@ def child(*, again: bool = False) -> None:
     imports made inside a stage included); one JSON line. `again`: that round untimed, the vendor's
     delivery, then the next round timed in the same process (imports and first uses already paid,
     as in a long-lived process such as `alflow serve`)."""
+    print(json.dumps(timed_round(again=again)))
+
+
+def timed_round(*, again: bool = False) -> dict[str, Any]:
+    """child()'s round (or rounds) and what it reports."""
     import importlib
 
     started, cpu = time.perf_counter(), time.process_time()
@@ -107,7 +116,54 @@ def child(*, again: bool = False) -> None:
         assert report.status == "exported", report.message()
     loaded = [m for m in ("great_expectations", "matplotlib", "prefect") if m in sys.modules]
     call = time.perf_counter() - started
-    print(json.dumps({"call": call, "loaded": loaded, "environment_scans": len(scans), "stages": seconds}))
+    return {"call": call, "loaded": loaded, "environment_scans": len(scans), "stages": seconds}
+
+
+def warm_runner() -> float:
+    """What the warm runner does before it forks a round (cli.runner.serve): its preload, the
+    single-thread check, gc.collect and gc.freeze. The preload's CPU seconds."""
+    import gc
+
+    from cli import runner
+
+    cpu = time.process_time()
+    runner.preload()
+    runner.single_threaded()
+    gc.collect()
+    gc.freeze()
+    return time.process_time() - cpu
+
+
+def forked() -> None:
+    """In the fresh process: warm_runner(), then the round (child()'s, timed) in a forked child that
+    sends its report back through a pipe and leaves with os._exit, as the runner's round process
+    does; one JSON line with the preload's CPU seconds and the forked process's CPU and wall."""
+    preload = warm_runner()
+    reading, writing = os.pipe()
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os.close(reading)
+        code = 1
+        try:
+            os.write(writing, json.dumps(timed_round()).encode())  # a few KB: within the pipe's buffer
+            code = 0
+        except BaseException:  # noqa: BLE001 - the round's failure, shown as the interpreter would
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(writing)
+    with os.fdopen(reading, "rb") as pipe:
+        sent = pipe.read()
+    _, status, usage = os.wait4(pid, 0)
+    if os.waitstatus_to_exitcode(status):
+        sys.exit(f"the forked round failed: {os.waitstatus_to_exitcode(status)}")
+    wall = time.perf_counter() - started
+    cpu = usage.ru_utime + usage.ru_stime
+    print(json.dumps({**json.loads(sent), "preload_cpu": preload, "round_cpu": cpu, "round_wall": wall}))
 
 
 ROUND_ONE = (
@@ -133,16 +189,26 @@ def _python(code: str, tree: Path, cwd: Path) -> tuple[float, float, str]:
     return time.perf_counter() - started, _cpu() - cpu, done.stdout.splitlines()[-1]
 
 
-def one_run(tree: Path, template: Path, folder: Path) -> dict:
+def copy_template(template: Path, folder: Path) -> None:
+    """`folder`: a copy of the template whose data/ is the template's own (a symlink), so that the input
+    files keep their versions (a local file's includes its inode and ctime) and round 2 finds its
+    inputs checked by round 1, as a campaign's next round in its own folder does."""
     shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(template, folder)
+    shutil.copytree(template, folder, ignore=lambda where, _: ["data"] if Path(where) == template else [])
+    (folder / "data").symlink_to(template / "data", target_is_directory=True)
+
+
+def one_run(tree: Path, template: Path, folder: Path) -> dict:
+    copy_template(template, folder)
     wall, cpu, line = _python(ROUND, tree, folder)
     _, import_cpu, imported = _python(IMPORT, tree, folder)
-    shutil.rmtree(folder)
-    shutil.copytree(template, folder)
+    copy_template(template, folder)
     _, _, again = _python(AGAIN, tree, folder)
+    copy_template(template, folder)
+    fork = json.loads(_python(FORKED, tree, folder)[2])
     result = {"wall": wall, "cpu": cpu, **json.loads(line), "import_tasks": float(imported), "import_cpu": import_cpu}
-    return {**result, "again": json.loads(again)["stages"]}
+    keys = ("preload_cpu", "round_cpu", "round_wall")
+    return {**result, "again": json.loads(again)["stages"], "forked": fork["stages"], **{k: fork[k] for k in keys}}
 
 
 def markdown(result: dict) -> str:
@@ -159,20 +225,21 @@ def markdown(result: dict) -> str:
         "",
         "| tree | process CPU s (median) | `import tasks` CPU s (median) | process wall s (median) "
         "| plain_round call wall s (median) | `import tasks` wall s (median) | loaded "
-        "| MLflow environment scans | process walls |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| MLflow environment scans | process walls | forked: preload CPU s (median) "
+        "| forked: round process CPU s (median) | forked: round process wall s (median) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in ("before", "after"):
         runs = result[name]
-        keys = ("cpu", "import_cpu", "wall", "call", "import_tasks")
-        median = {k: statistics.median(r[k] for r in runs) for k in keys}
+        keys = ("cpu", "import_cpu", "wall", "call", "import_tasks", "preload_cpu", "round_cpu", "round_wall")
+        median = {k: f"{statistics.median(r[k] for r in runs):.2f}" if k in runs[0] else "-" for k in keys}
         loaded = ", ".join(sorted({m for r in runs for m in r["loaded"]})) or "neither"
         scans = ", ".join(str(r["environment_scans"]) for r in runs)
         walls = ", ".join(f"{r['wall']:.2f}" for r in runs)
         lines.append(
-            f"| {name}: `{result['trees'][name]}` | {median['cpu']:.2f} | {median['import_cpu']:.2f} | "
-            f"{median['wall']:.2f} | {median['call']:.2f} | {median['import_tasks']:.2f} | {loaded} | {scans} "
-            f"| {walls} |"
+            f"| {name}: `{result['trees'][name]}` | {median['cpu']} | {median['import_cpu']} | "
+            f"{median['wall']} | {median['call']} | {median['import_tasks']} | {loaded} | {scans} "
+            f"| {walls} | {median['preload_cpu']} | {median['round_cpu']} | {median['round_wall']} |"
         )
     return "\n".join([*lines, "", *stage_table(result)]) + "\n"
 
@@ -185,16 +252,20 @@ def _other(stages: dict[str, list[float]], which: int) -> float:
 
 def stage_table(result: dict) -> list[str]:
     """Per stage, each tree's median wall and CPU seconds: in the fresh process (a stage's first-use
-    imports included) and in the next round of the same process (`again`)."""
+    imports included), in the next round of the same process (`again`) and in a process forked after
+    the warm runner's preload (`forked`)."""
     names = ["import", *(key for _, _, key in TIMED)]
-    columns = [(tree, which) for which in ("stages", "again") for tree in ("before", "after")]
+    columns = [(tree, which) for which in ("stages", "again", "forked") for tree in ("before", "after")]
+    shown = {"stages": "fresh", "again": "again", "forked": "forked"}
     lines = [
         "Where the time goes, stage by stage (medians, wall / CPU seconds; parts of the log stage indented). "
         "*Fresh*: the warm round in a fresh process, a stage's first-use imports counted in it (`import` is "
         "`from alflow.operations.plain import plain_round`). *Again*: the next warm round in the same process "
-        "(imports and first uses paid, as under `alflow serve`).",
+        "(imports and first uses paid, as under `alflow serve`). *Forked*: the warm round in a process forked, "
+        "as the warm runner forks a round's, from one that ran cli.runner.preload, gc.collect and gc.freeze "
+        "(`import`: alflow's modules, which the runner does not preload).",
         "",
-        "| stage | " + " | ".join(f"{tree}, {'fresh' if w == 'stages' else 'again'}" for tree, w in columns) + " |",
+        "| stage | " + " | ".join(f"{tree}, {shown[w]}" for tree, w in columns) + " |",
         "|---" * (len(columns) + 1) + "|",
     ]
     runs = {column: [r[column[1]] for r in result[column[0]] if column[1] in r] for column in columns}
