@@ -9,7 +9,9 @@ of the first trial's rounds while the others wait for it, and reused by every la
 PREFECT_HOME for all, as one user's cron jobs share it), waits for all, and counts the rounds
 that failed: a non-zero exit, and the `--json` reason when one was given (`prefect_unavailable`
 for an orchestrator that could not be reached or started) and the rounds that started a server
-(their one stderr line says so: one in all is the goal). Between trials the vendor delivers every
+(their one stderr line says so: one in all is the goal), and the rounds the warm runner ran (cli.runner:
+the first trial's rounds run in their own processes and start it, later ones are handed to it; a round
+it ran writes ALFLOW_RUNNER_USAGE_FILE). Between trials the vendor delivers every
 exported batch, so every trial's rounds have work to do. The load average is sampled before and
 after each trial. With --hold-load N the script holds the machine's load itself: N busy loops (plain
 Python processes spinning at normal priority, as other users' work would) run from before the first trial
@@ -35,6 +37,7 @@ import round_overhead
 import served_overhead
 
 RESULTS = Path(__file__).parent / "results"
+USAGE = "runner-usage.json"  # written by a round the warm runner ran (ALFLOW_RUNNER_USAGE_FILE)
 
 
 def _load() -> str:
@@ -42,13 +45,16 @@ def _load() -> str:
 
 
 def trial(folders: list[Path], env: dict[str, str]) -> list[dict]:
-    """Every campaign's round at once: per campaign its exit code, seconds and `--json` reason."""
+    """Every campaign's round at once: per campaign its exit code, seconds, `--json` reason, and whether
+    the warm runner ran it (the usage file it writes for a round handed to it)."""
+    for folder in folders:
+        (folder / USAGE).unlink(missing_ok=True)
     started = time.perf_counter()
     running = [
         subprocess.Popen(
             [served_overhead.BIN / "alflow", "round", "campaign.yaml", "--json"],
             cwd=folder,
-            env=env,
+            env={**env, "ALFLOW_RUNNER_USAGE_FILE": str(folder / USAGE)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -64,6 +70,7 @@ def trial(folders: list[Path], env: dict[str, str]) -> list[dict]:
             report = {}
         outcome = {"exit": process.returncode, "seconds": seconds, "reason": report.get("reason")}
         outcome["started_server"] = b"started alflow's local Prefect server" in err
+        outcome["in_runner"] = (folder / USAGE).exists()
         if process.returncode:
             outcome["error"] = report.get("error") or err.decode()[-500:]
         elif report.get("status") == "exported":
@@ -87,8 +94,9 @@ def markdown(result: dict) -> str:
         )
         + "sampled before and after each trial.",
         "",
-        "| trial | load before | load after | rounds failed | reasons | servers started | slowest round s |",
-        "|---|---|---|---|---|---|---|",
+        "| trial | load before | load after | rounds failed | reasons | servers started | rounds in the warm runner "
+        "| slowest round s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     failed_total = 0
     for n, run in enumerate(result["trials"], start=1):
@@ -98,7 +106,8 @@ def markdown(result: dict) -> str:
         slowest = max(o["seconds"] for o in run["outcomes"])
         lines.append(
             f"| {n} | {run['load_before']} | {run['load_after']} | {len(failed)} of {len(run['outcomes'])} "
-            f"| {reasons} | {sum(o.get('started_server', 0) for o in run['outcomes'])} | {slowest:.1f} |"
+            f"| {reasons} | {sum(o.get('started_server', 0) for o in run['outcomes'])} "
+            f"| {sum(o.get('in_runner', 0) for o in run['outcomes'])} | {slowest:.1f} |"
         )
     rounds = sum(len(r["outcomes"]) for r in result["trials"])
     lines += ["", f"In all: {failed_total} of {rounds} rounds failed."]
