@@ -9,7 +9,10 @@ again. A warm round finds its inputs validated at these versions (`checks/inputs
 skips that read: its scoring is the first reader of the pool in the round, and would pay the disk
 read if the pool's pages left the cache meanwhile (a shared machine, a pool larger than what the
 cache keeps). That is the hypothesis under test: round 2 runs from the same state `--pairs` times
-each way, in fresh processes, the ways interleaved: `cached` (the pool file read once just before)
+each way, in fresh processes, each in a copy of round 1's folder whose data/ is round 1's own
+(`round_overhead.copy_template`: a copied file would have another version, its inode and ctime, and
+round 2 would validate it again; a round 2 that did stops the run), the ways interleaved: `cached`
+(the pool file read once just before)
 and `evicted` (the file's pages dropped from the cache just before, with posix_fadvise on that
 file alone). Per round: the seconds of open_round (validation) and select_batch (scoring). Writes
 benchmarks/results/warm_scoring.{json,md}.
@@ -20,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -83,6 +85,11 @@ def one_round(folder: Path) -> dict[str, float]:
     return {**json.loads(done.stdout.splitlines()[-1]), "load": os.getloadavg()[0]}
 
 
+def _checks(folder: Path) -> list[str]:
+    """The input checks recorded in the campaign's bucket (a round that validated adds one)."""
+    return sorted(path.name for path in (folder / "bucket").rglob("inputs-*.json"))
+
+
 def markdown(result: dict) -> str:
     lines = [
         "# Scoring in a warm round against the first: the pool's pages in the OS cache",
@@ -131,10 +138,11 @@ def main() -> None:
         for _ in range(args.pairs):
             for way in ("cached", "evicted"):
                 folder = Path(tmp) / "run"
-                shutil.rmtree(folder, ignore_errors=True)
-                shutil.copytree(template, folder)
+                round_overhead.copy_template(template, folder)
                 _pool_pages(folder / "data" / "pool.parquet", evict=way == "evicted")
                 result[way].append(one_round(folder))
+                if _checks(folder) != _checks(template):
+                    sys.exit(f"round 2 validated its inputs again ({way}): not a warm round")
                 print(way, result[way][-1], flush=True)
     load["end"] = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     result["load"] = load
