@@ -1,6 +1,6 @@
 """Whether a warm round's scoring is slower than the first round's because of the pool's pages in the OS cache.
 
-    python benchmarks/warm_scoring.py [--pool 1000000] [--pairs 2]
+    python benchmarks/warm_scoring.py [--pool 1000000] [--pairs 2] [--out warm_scoring]
 
 The campaign is benchmarks/round_overhead.py's (a Parquet pool, strategy auto, batch 100). Round 1
 runs once in a fresh process; its stages are timed. Its validation reads the pool's id and feature
@@ -14,8 +14,9 @@ each way, in fresh processes, each in a copy of round 1's folder whose data/ is 
 round 2 would validate it again; a round 2 that did stops the run), the ways interleaved: `cached`
 (the pool file read once just before)
 and `evicted` (the file's pages dropped from the cache just before, with posix_fadvise on that
-file alone). Per round: the seconds of open_round (validation) and select_batch (scoring). Writes
-benchmarks/results/warm_scoring.{json,md}.
+file alone). Per round: the seconds of open_round (validation) and select_batch (scoring), and the
+pool's megabytes in the OS page cache before and after the round (fincore). Writes
+benchmarks/results/warm_scoring.{json,md} (`--out NAME`: NAME.{json,md}).
 """
 
 from __future__ import annotations
@@ -141,15 +142,16 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rewrite() -> None:
+def rewrite(name: str = "warm_scoring") -> None:
     """The table again from the committed JSON (after a change of its wording)."""
-    (RESULTS / "warm_scoring.md").write_text(markdown(json.loads((RESULTS / "warm_scoring.json").read_text())))
+    (RESULTS / f"{name}.md").write_text(markdown(json.loads((RESULTS / f"{name}.json").read_text())))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pool", type=int, default=1_000_000)
     parser.add_argument("--pairs", type=int, default=2)
+    parser.add_argument("--out", default="warm_scoring")
     args = parser.parse_args()
     load = {"start": ", ".join(f"{v:.2f}" for v in os.getloadavg())}
     result: dict = {"pool": args.pool, "date": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -170,11 +172,12 @@ def main() -> None:
                 print(way, result[way][-1], flush=True)
     load["end"] = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     result["load"] = load
-    result["command"] = f"python benchmarks/warm_scoring.py --pool {args.pool} --pairs {args.pairs}"
+    out = "" if args.out == "warm_scoring" else f" --out {args.out}"
+    result["command"] = f"python benchmarks/warm_scoring.py --pool {args.pool} --pairs {args.pairs}{out}"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "warm_scoring.json").write_text(json.dumps(result, indent=1))
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(result, indent=1))
     text = markdown(result)
-    (RESULTS / "warm_scoring.md").write_text(text)
+    (RESULTS / f"{args.out}.md").write_text(text)
     print(text)
 
 
