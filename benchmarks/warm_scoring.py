@@ -12,9 +12,9 @@ cache keeps). That is the hypothesis under test: round 2 runs from the same stat
 each way, in fresh processes, each in a copy of round 1's folder whose data/ is round 1's own
 (`round_overhead.copy_template`: a copied file would have another version, its inode and ctime, and
 round 2 would validate it again; a round 2 that did stops the run), the ways interleaved: `cached`
-(the pool file read once just before)
-and `evicted` (the file's pages dropped from the cache just before, with posix_fadvise on that
-file alone). Per round: the seconds of open_round (validation) and select_batch (scoring), and the
+(the pool file read once just before) and `evicted` (the file's pages dropped from the cache just
+before, with posix_fadvise on that file alone). Per round: the seconds of open_round (validation)
+and select_batch (scoring), the latter's user and system CPU seconds and minor page faults, and the
 pool's megabytes in the OS page cache before and after the round (fincore). Writes
 benchmarks/results/warm_scoring.{json,md} (`--out NAME`: NAME.{json,md}).
 """
@@ -39,7 +39,7 @@ import served_overhead
 RESULTS = Path(__file__).parent / "results"
 
 ROUND = f"""
-import json, sys, time
+import json, resource, sys, time
 from pathlib import Path
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 import served_overhead
@@ -49,11 +49,15 @@ seconds = {{}}
 def timed(module, name):
     real = getattr(module, name)
     def run(*args, **kwargs):
-        started = time.perf_counter()
+        started, usage = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
         try:
             return real(*args, **kwargs)
         finally:
             seconds[name] = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            seconds[name + "_user"] = after.ru_utime - usage.ru_utime
+            seconds[name + "_system"] = after.ru_stime - usage.ru_stime
+            seconds[name + "_faults"] = after.ru_minflt - usage.ru_minflt
     setattr(module, name, run)
 timed(opening, "open_round")
 timed(select, "select_batch")
@@ -118,15 +122,22 @@ def markdown(result: dict) -> str:
         "OS page cache just before and just after each round are fincore's (util-linux).",
         "",
         "| round | pool pages before the round | open_round s (validation) | select_batch s (scoring) "
+        "| select_batch user / system CPU s | select_batch minor page faults (thousands) "
         "| pool MB cached before / after | load (1 min) |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
 
     def row(run: dict) -> str:
         cached = " / ".join(
             "-" if run.get(k) is None else f"{run[k]:.0f}" for k in ("cached_mb_before", "cached_mb_after")
         )
-        return f"{run['open_round']:.2f} | {run['select_batch']:.2f} | {cached} | {run['load']:.1f} |"
+        cpu = " / ".join(
+            "-" if run.get(k) is None else f"{run[k]:.2f}" for k in ("select_batch_user", "select_batch_system")
+        )
+        faults = "-" if run.get("select_batch_faults") is None else f"{run['select_batch_faults'] / 1e3:.0f}"
+        return (
+            f"{run['open_round']:.2f} | {run['select_batch']:.2f} | {cpu} | {faults} | {cached} | {run['load']:.1f} |"
+        )
 
     first = result["round 1"]
     lines.append(f"| 1 | (validation reads them) | {row(first)}")
