@@ -4,7 +4,7 @@
 
 The campaign is benchmarks/round_overhead.py's (a Parquet pool of 10^5 rows, batch 100, local bucket,
 MLflow on SQLite). Its first round runs once, the simulated vendor delivers, and that state is the
-template: each run copies it (its data/ shared: `copy_template`) and runs round 2 (a warm round:
+template: each run copies it (its data/ shared: `round_overhead.copy_template`) and runs round 2 (a warm round:
 inputs already validated, labels delivered) as plain library calls in a fresh Python process with
 PYTHONPATH at one tree, the two trees taking turns. Per run: the process's CPU time (user + system:
 what the work costs, little changed by the machine's load) and wall time; the plain_round call's (stage imports
@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -189,22 +188,13 @@ def _python(code: str, tree: Path, cwd: Path) -> tuple[float, float, str]:
     return time.perf_counter() - started, _cpu() - cpu, done.stdout.splitlines()[-1]
 
 
-def copy_template(template: Path, folder: Path) -> None:
-    """`folder`: a copy of the template whose data/ is the template's own (a symlink), so that the input
-    files keep their versions (a local file's includes its inode and ctime) and round 2 finds its
-    inputs checked by round 1, as a campaign's next round in its own folder does."""
-    shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(template, folder, ignore=lambda where, _: ["data"] if Path(where) == template else [])
-    (folder / "data").symlink_to(template / "data", target_is_directory=True)
-
-
 def one_run(tree: Path, template: Path, folder: Path) -> dict:
-    copy_template(template, folder)
+    round_overhead.copy_template(template, folder)
     wall, cpu, line = _python(ROUND, tree, folder)
     _, import_cpu, imported = _python(IMPORT, tree, folder)
-    copy_template(template, folder)
+    round_overhead.copy_template(template, folder)
     _, _, again = _python(AGAIN, tree, folder)
-    copy_template(template, folder)
+    round_overhead.copy_template(template, folder)
     fork = json.loads(_python(FORKED, tree, folder)[2])
     result = {"wall": wall, "cpu": cpu, **json.loads(line), "import_tasks": float(imported), "import_cpu": import_cpu}
     keys = ("preload_cpu", "round_cpu", "round_wall")

@@ -87,6 +87,15 @@ def write_campaign(folder: Path, n: int) -> None:
     (folder / "campaign.yaml").write_text(yaml.safe_dump(campaign, sort_keys=False))
 
 
+def copy_template(template: Path, folder: Path) -> None:
+    """`folder`: a copy of the template whose data/ is the template's own (a symlink), so that the input
+    files keep their versions (a local file's includes its inode and ctime) and round 2 finds its
+    inputs checked by round 1, as a campaign's next round in its own folder does."""
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(template, folder, ignore=lambda where, _: ["data"] if Path(where) == template else [])
+    (folder / "data").symlink_to(template / "data", target_is_directory=True)
+
+
 # --- timers: the same library functions, timed in both modes ---------------------------------------
 
 SECONDS: dict[str, float] = defaultdict(float)
