@@ -393,7 +393,10 @@ def runner_markdown(results: list[dict], command: str, loads: tuple[str, str]) -
     lines = [
         "# The whole round at scale, through alflow's warm runner",
         "",
-        f"Produced by `{command}` ({results[0]['store']} store). Method in the script's docstring: the same "
+        f"Produced by `{command}` ({results[0]['store']} store"
+        + (f", the pool in {results[0]['files']} Parquet files" if results[0]["files"] > 1 else "")
+        + ("; pools drawn file by file by scale_data.write_streamed" if results[0].get("streamed") else "")
+        + "). Method in the script's docstring: the same "
         "rounds as benchmarks/results/round_scale.md, but `alflow round` hands each one to alflow's warm runner "
         "(started by the script for its PREFECT_HOME before the rounds, stopped after), which forks it from its "
         "preloaded process; the wall is the `alflow` client's, the CPU seconds (user + system) and peak RSS "
