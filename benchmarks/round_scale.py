@@ -2,6 +2,7 @@
 fresh process, on Parquet pools of growing size, against the one-pass floor measured in the same run.
 
     python benchmarks/round_scale.py --rows 100000 1000000 10000000 [--store local|s3] [--files 1] [--streamed]
+                                     [--runner] [--out NAME]
 
 For each size: a campaign in a fresh folder (benchmarks/scale_data.py: 20 float features, string
 ids, 1,000 seed labels, a 2,000-row holdout; strategy auto, batch 100, LogisticRegression, MLflow on
@@ -19,7 +20,17 @@ highest of the round process's RSS sampled every 20 ms while that task ran, and 
 RSS is its VmHWM (the kernel's high-water mark since exec; wait4's figure would count the pages of
 this script it was forked from). With `--store s3` the pool (split into `--files` Parquet files under an
 s3:// prefix when above 1) and the vendor bucket are on moto's S3 server on loopback, and each round
-downloads into a fresh cache. Writes benchmarks/results/round_scale[_<store>].{json,md}.
+downloads into a fresh cache. Writes benchmarks/results/round_scale[_<store>].{json,md} (or NAME.{json,md}
+with `--out NAME`).
+
+With `--runner` the rounds go through alflow's warm runner (cli.runner, docs/ARCHITECTURE.md "The warm
+runner"): the script starts it for its PREFECT_HOME (cli.runner.start_runner, with the rounds'
+environment) and waits until it answers, runs the same `alflow` command, which hands each round to it,
+and stops it at the end. The round's wall is the `alflow` client's, as without it; its CPU seconds and
+peak RSS are the forked round process's as the runner reports them (ALFLOW_RUNNER_USAGE_FILE: wait4's
+user + system and maxrss, which counts the preloaded pages the round shares with the runner). The
+stages' seconds are still their Prefect task runs'; their peak RSS is not measured (the sampled
+process is the client).
 """
 
 from __future__ import annotations
@@ -255,10 +266,32 @@ def upload_pool(data: Path, n: int) -> str:
     return f"s3://pools/{n}/pool.parquet"
 
 
+def start_warm_runner(home: Path, env: dict) -> None:
+    """Start alflow's warm runner for `home` with the rounds' environment and wait until it answers."""
+    from cli.runner import answers, start_runner
+
+    start_runner(home, environment=env)
+    deadline = time.monotonic() + 300
+    while answers(home) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"alflow's warm runner did not answer; see {home / 'alflow-server' / 'runner.log'}")
+        time.sleep(0.5)
+
+
+def runner_usage(path: Path) -> dict | None:
+    """The round process's usage as the runner reported it (None: the round did not run in the runner)."""
+    if not path.exists():
+        return None
+    usage = json.loads(path.read_text())
+    return {"cpu": usage["user"] + usage["system"], "peak_rss": usage["maxrss_kb"] * 1024, "pid": usage["round"]}
+
+
 def one_size(n: int, args, work: Path, api: str, template: Path) -> dict:
     data = write_streamed(n, files=args.files) if args.streamed else write_data(n, files=args.files)
     folder = work / f"campaign-{n}"
     env = {**os.environ, **QUIET, "PREFECT_API_URL": api, "ALFLOW_CACHE_DIR": str(folder / "cache")}
+    if args.runner:
+        env["PREFECT_HOME"] = str(work / "prefect-home")
     if args.store == "s3":
         pool_uri, bucket = upload_pool(data, n), f"s3://vendor/scale-{n}"
         from alflow.exchange.s3 import ensure_bucket
@@ -270,14 +303,25 @@ def one_size(n: int, args, work: Path, api: str, template: Path) -> dict:
     script = [sys.executable, __file__, "--floor-of", str(pool_path(data)), str(data / "seed.csv")]
     floor_wall, floor_rss, _, floor_out = run(script, env, folder)
     result: dict = {"rows": n, "store": args.store, "files": args.files, "streamed": args.streamed, "pool": pool_uri}
+    result["runner"] = args.runner
     result["floor"] = {"wall": floor_wall, "peak_rss": floor_rss, **json.loads(floor_out.strip().splitlines()[-1])}
     alflow = str(Path(sys.executable).with_name("alflow"))
     result["rounds"] = []
     for round_ in (1, 2):
-        load = load_average()
-        wall, rss, sampler, output = run([alflow, "round", str(config)], env, folder)
+        load, usage_file = load_average(), folder / f"runner-usage-{round_}.json"
+        round_env = {**env, "ALFLOW_RUNNER_USAGE_FILE": str(usage_file)} if args.runner else env
+        wall, rss, sampler, output = run([alflow, "round", str(config)], round_env, folder)
         stages = stage_times(api, sampler)
-        result["rounds"].append({"round": round_, "wall": wall, "peak_rss": rss, "stages": stages, "load": load})
+        record = {"round": round_, "wall": wall, "peak_rss": rss, "stages": stages, "load": load}
+        if args.runner:
+            usage = runner_usage(usage_file)
+            record["in_runner"] = usage is not None
+            if usage is not None:
+                record.update(cpu=usage["cpu"], peak_rss=usage["peak_rss"], client_peak_rss=rss)
+                for stage in stages.values():
+                    stage["peak_rss"] = None  # the sampler watched the client, not the round
+            rss = record["peak_rss"]
+        result["rounds"].append(record)
         print(f"  {n:,} rows, round {round_}: {wall:.1f} s, peak {rss / 2**20:.0f} MB ({output.strip()[-160:]})")
         if round_ == 1:
             deliver(bucket, data, 1)
@@ -289,6 +333,8 @@ def _mb(value: float) -> str:
 
 
 def markdown(results: list[dict], command: str, loads: tuple[str, str]) -> str:
+    if results[0].get("runner"):
+        return runner_markdown(results, command, loads)
     lines = [
         "# The whole round at scale",
         "",
@@ -342,12 +388,63 @@ def markdown(results: list[dict], command: str, loads: tuple[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def runner_markdown(results: list[dict], command: str, loads: tuple[str, str]) -> str:
+    """The `--runner` table: the round's wall (client), CPU and peak RSS (the runner's report) per round."""
+    lines = [
+        "# The whole round at scale, through alflow's warm runner",
+        "",
+        f"Produced by `{command}` ({results[0]['store']} store"
+        + (f", the pool in {results[0]['files']} Parquet files" if results[0]["files"] > 1 else "")
+        + ("; pools drawn file by file by scale_data.write_streamed" if results[0].get("streamed") else "")
+        + "). Method in the script's docstring: the same "
+        "rounds as benchmarks/results/round_scale.md, but `alflow round` hands each one to alflow's warm runner "
+        "(started by the script for its PREFECT_HOME before the rounds, stopped after), which forks it from its "
+        "preloaded process; the wall is the `alflow` client's, the CPU seconds (user + system) and peak RSS "
+        "(maxrss, counting the preloaded pages it shares with the runner) the round process's as the runner "
+        "reports them; the floor (fit on the seed labels + one streamed predict_proba pass + top-k) in its own "
+        "process in the same run.",
+        "",
+        f"2-core machine: load average {loads[0]} at the start, "
+        f"{loads[1]} at the end (1, 5, 15 min); each round's load at its start is in the table.",
+        "",
+        "| pool rows | floor s (seed rows read; pass) | floor peak MB | round | load at start | in runner | wall s "
+        "| CPU s | peak MB | wall / floor |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        f = r["floor"]
+        for x in r["rounds"]:
+            cpu = f"{x['cpu']:.1f}" if "cpu" in x else "-"
+            lines.append(
+                f"| {r['rows']:,} | {f['wall']:.1f} ({f['read_seed_rows']:.1f}; {f['pass']:.1f}) | "
+                f"{_mb(f['peak_rss'])} | {x['round']}{' (warm)' if x['round'] == 2 else ''} | {x['load']} | "
+                f"{'yes' if x.get('in_runner') else 'no'} | {x['wall']:.1f} | {cpu} | {_mb(x['peak_rss'])} | "
+                f"{x['wall'] / f['wall']:.2f} |"
+            )
+    for r in results:
+        one, two = r["rounds"]
+        lines += [
+            "",
+            f"## {r['rows']:,} rows: stages (Prefect task runs, seconds)",
+            "",
+            "| stage | round 1 s | round 2 s |",
+            "|---|---|---|",
+        ]
+        for stage in STAGES:
+            cells = [f"{x['stages'][stage]['seconds']:.2f}" if stage in x["stages"] else "-" for x in (one, two)]
+            if cells != ["-", "-"]:
+                lines.append(f"| {stage} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--store", choices=["local", "s3"], default="local")
     parser.add_argument("--files", type=int, default=1, help="split the pool into this many Parquet files")
     parser.add_argument("--streamed", action="store_true", help="pools drawn file by file (scale_data.write_streamed)")
+    parser.add_argument("--runner", action="store_true", help="hand the rounds to alflow's warm runner")
+    parser.add_argument("--out", help="the results' file name (without .json/.md) in benchmarks/results/")
     parser.add_argument("--floor-of", nargs=2, metavar=("POOL", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor_of:
@@ -366,23 +463,30 @@ def main() -> None:
         host, port = moto.get_host_and_port()
         os.environ["AWS_ENDPOINT_URL_S3"] = f"http://{host}:{port}"
     api, server = start_prefect(work / "prefect-home")
+    if args.runner:
+        start_warm_runner(work / "prefect-home", {**os.environ, **QUIET, "PREFECT_HOME": str(work / "prefect-home")})
     start_load, results = load_average(), []
     suffix = "" if args.store == "local" and args.files == 1 else f"_{args.store}_{args.files}files"
     suffix += "_streamed" if args.streamed else ""
+    name = args.out or f"round_scale{suffix}"
     command = "python benchmarks/round_scale.py " + " ".join(sys.argv[1:])
     RESULTS.mkdir(exist_ok=True)
     try:
         template = mlflow_template(work)
         for n in args.rows:  # the tables are written after each size, so a long run keeps what it measured
             results.append(one_size(n, args, work, api, template))
-            (RESULTS / f"round_scale{suffix}.json").write_text(json.dumps(results, indent=2))
-            (RESULTS / f"round_scale{suffix}.md").write_text(markdown(results, command, (start_load, load_average())))
+            (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2))
+            (RESULTS / f"{name}.md").write_text(markdown(results, command, (start_load, load_average())))
     finally:
+        if args.runner:
+            from cli.runner import stop_runner
+
+            stop_runner(work / "prefect-home")
         os.killpg(server.pid, signal.SIGTERM)
         if moto is not None:
             moto.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print((RESULTS / f"round_scale{suffix}.md").read_text())
+    print((RESULTS / f"{name}.md").read_text())
 
 
 if __name__ == "__main__":
