@@ -57,7 +57,10 @@ BAD = [
         "budget.cost-per-label: unknown key 'cost-per-label'; did you mean 'cost_per_label'?",
     ),
     (lambda r: r["tracking"].update(URI="x"), "tracking.URI: unknown key 'URI'; did you mean 'uri'?"),
-    (lambda r: r["model"].update(estimator="sklearn.svm.SVC"), "model: set exactly one of preset or estimator"),
+    (
+        lambda r: r["model"].update(preset="logistic_regression", estimator="sklearn.svm.SVC"),
+        "model: set exactly one of preset or estimator",
+    ),
     (lambda r: r["pool"].update(text_column="t", feature_columns=["a"]), "set feature_columns or text_column"),
     (lambda r: r["model"].update(preset="tfidf_logistic_regression"), "reads text: set pool.text_column"),
     (lambda r: r["pool"].update(text_column="review"), "reads numeric features, but pool.text_column is set"),

@@ -67,7 +67,7 @@ _LOG_LOSS_MODELS = ("LogisticRegression", "LogisticRegressionCV", "SGDClassifier
 def split_pipeline(model: Any) -> tuple[Any, Any | None]:
     """(final estimator, the transforming steps before it or None): a pipeline's parts, or (model, None)."""
     steps = getattr(model, "steps", None)
-    if steps:
+    if steps and hasattr(type(model), "__getitem__"):  # a Pipeline, not a wrapper that passes `steps` on
         return steps[-1][1], model[:-1]
     return model, None
 
