@@ -177,12 +177,20 @@ def as_text(kind: str, Y: np.ndarray) -> np.ndarray:
     return np.asarray([spell_tags(f"t{j}" for j in np.flatnonzero(row)) for row in Y], dtype=object)
 
 
-def make_model(kind: str, n_tags: int, seed: int):
+MODELS = ("default", "random_forest")
+"""`--model`: `default` is the kind's preset (tags: logistic_regression, numbers: ridge); `random_forest` is
+alflow's random_forest preset of the kind with the protocol's 100 trees."""
+
+
+def make_model(kind: str, n_tags: int, seed: int, model: str = "default"):
     from alflow.config.schema import ModelConfig
     from alflow.model import targets
 
-    preset = "logistic_regression" if kind == "multi" else "ridge"
-    return targets.build_model(ModelConfig(preset=preset), _kind(kind, n_tags), seed=seed)
+    if model == "random_forest":
+        config = ModelConfig(preset="random_forest", params={"n_estimators": 100})
+    else:
+        config = ModelConfig(preset="logistic_regression" if kind == "multi" else "ridge")
+    return targets.build_model(config, _kind(kind, n_tags), seed=seed)
 
 
 def score(kind: str, model, X_test: np.ndarray, Y_test: np.ndarray) -> dict[str, float]:
@@ -310,17 +318,17 @@ def _skactiveml(strategy, X, Y, labeled, k, rs):
 # --- one curve -------------------------------------------------------------------------------------
 
 
-def run(kind: str, dataset: str, strategy: str, seed: int, budget: int) -> dict:
+def run(kind: str, dataset: str, strategy: str, seed: int, budget: int, model: str = "default") -> dict:
     """One learning curve. A peer that raises is recorded with its error (and left out of the means)."""
     try:
-        return _run(kind, dataset, strategy, seed, budget)
+        return _run(kind, dataset, strategy, seed, budget, model)
     except Exception as error:
         if not strategy.startswith(("modal_", "skal_")):
             raise
         return {"kind": kind, "dataset": dataset, "strategy": strategy, "seed": seed, "error": repr(error)}
 
 
-def _run(kind: str, dataset: str, strategy: str, seed: int, budget: int) -> dict:
+def _run(kind: str, dataset: str, strategy: str, seed: int, budget: int, model_name: str = "default") -> dict:
     X, X_test, Y, Y_test = split(kind, dataset, seed)
     n_tags = Y.shape[1] if kind == "multi" else 0
     labeled = np.zeros(len(Y), dtype=bool)
@@ -330,7 +338,7 @@ def _run(kind: str, dataset: str, strategy: str, seed: int, budget: int) -> dict
     USED.clear()
     round_ = 0
     while True:
-        model = make_model(kind, n_tags, seed).fit(X[labeled], as_text(kind, Y[labeled]))
+        model = make_model(kind, n_tags, seed, model_name).fit(X[labeled], as_text(kind, Y[labeled]))
         curve.append(score(kind, model, X_test, Y_test))
         n = int(labeled.sum())
         if n >= min(budget, len(Y)):
@@ -348,6 +356,7 @@ def _run(kind: str, dataset: str, strategy: str, seed: int, budget: int) -> dict
         "dataset": dataset,
         "strategy": strategy,
         "seed": seed,
+        "model": model_name,
         "curve": curve,
         "seconds": seconds,
         "used": list(USED),
@@ -619,6 +628,7 @@ def main() -> None:
     parser.add_argument("--strategies", default=None, help="comma-separated; default: every one of the kind")
     parser.add_argument("--budget", type=int, default=BUDGET)
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (the machine is shared)")
+    parser.add_argument("--model", default="default", choices=MODELS, help="the model that selects and is scored")
     parser.add_argument("--out", default=None)
     parser.add_argument("--merge", default=None, help="comma-separated result names: one table from their runs")
     parser.add_argument("--note", default=None, help="with --merge: a paragraph to put under the heading")
@@ -634,7 +644,9 @@ def main() -> None:
         sets = sets[:2] if args.quick else sets
         names = args.strategies.split(",") if args.strategies else ["random", *ALFLOW[kind], *PEERS[kind]]
         names = [s for s in names if s == "random" or s in ALFLOW[kind] or s in PEERS[kind]]
-        jobs += [(kind, d, s, seed, budget) for d in sets for seed in range(first, first + seeds) for s in names]
+        jobs += [
+            (kind, d, s, seed, budget, args.model) for d in sets for seed in range(first, first + seeds) for s in names
+        ]
     started, load_start = time.perf_counter(), os.getloadavg()
     with ProcessPoolExecutor(args.jobs) as pool:
         runs = list(pool.map(run, *zip(*jobs, strict=True), chunksize=1))
@@ -651,6 +663,7 @@ def main() -> None:
         "command": command,
         "seeds": f"{first}-{first + seeds - 1}",
         "budget": budget,
+        "model": args.model,
         "jobs": args.jobs,
         "wall_seconds": time.perf_counter() - started,
         "load_start": ", ".join(f"{x:.2f}" for x in load_start),
