@@ -214,7 +214,7 @@ def query(kind: str, strategy: str, model, X, Y, labeled: np.ndarray, k: int, rs
     if strategy.startswith("modal_"):
         return unlabeled[_modal(strategy, model, X, Y, labeled, unlabeled, k, rs)]
     if strategy.startswith("skal_"):
-        return np.asarray(_skactiveml(strategy, X, Y, labeled, k, rs))
+        return np.asarray(_skactiveml(strategy, model, X, Y, labeled, k, rs))
     import alflow
 
     chosen = alflow.select(
@@ -282,7 +282,9 @@ def _svm_binary_minimum(X_labeled, Y_labeled, X_unl, k) -> np.ndarray:
     return np.asarray(picked)
 
 
-def _skactiveml(strategy, X, Y, labeled, k, rs):
+def _skactiveml(strategy, model, X, Y, labeled, k, rs):
+    """scikit-activeml's regression strategies with the model's own regressor (Ridge, or the forest of
+    `--model random_forest`, whose trees are QBC's committee); EMVR and KL need BayesianRidge."""
     from skactiveml import pool
     from skactiveml.regressor import SklearnNormalRegressor, SklearnRegressor
     from sklearn.ensemble import BaggingRegressor
@@ -291,19 +293,22 @@ def _skactiveml(strategy, X, Y, labeled, k, rs):
 
     y = np.full(len(Y), np.nan)
     y[labeled] = Y[labeled]
-    ridge = SklearnRegressor(make_pipeline(StandardScaler(), Ridge()), random_state=rs)
+    forest = hasattr(model.estimator, "n_estimators")
+    reg = SklearnRegressor(clone(model.estimator), random_state=rs)  # the ridge preset or the forest
     if strategy == "skal_gsx":
         return pool.GreedySamplingX(random_state=rs).query(X, y, batch_size=k)
     if strategy in ("skal_gsy", "skal_igs"):
         method = "GSy" if strategy == "skal_gsy" else "GSi"
-        return pool.GreedySamplingTarget(method=method, random_state=rs).query(X, y, reg=ridge, batch_size=k)
+        return pool.GreedySamplingTarget(method=method, random_state=rs).query(X, y, reg=reg, batch_size=k)
+    if strategy == "skal_qbc" and forest:  # the forest's trees are the committee (its `estimators_`)
+        return pool.QueryByCommittee(random_state=rs).query(X, y, ensemble=reg, batch_size=k)
     if strategy == "skal_qbc":
         bagging = SklearnRegressor(
             BaggingRegressor(make_pipeline(StandardScaler(), Ridge()), n_estimators=5, random_state=rs), random_state=rs
         )
         return pool.QueryByCommittee(random_state=rs).query(X, y, ensemble=bagging, batch_size=k)
     if strategy == "skal_emc":
-        return pool.ExpectedModelChangeMaximization(random_state=rs).query(X, y, reg=ridge, batch_size=k)
+        return pool.ExpectedModelChangeMaximization(random_state=rs).query(X, y, reg=reg, batch_size=k)
     # EMVR and KL divergence need a regressor that predicts a distribution: Bayesian ridge (Ridge with its
     # variance; the inputs are standardised already). They refit it for every candidate and integration
     # point (about 30-80 ms a candidate here), so they score a random sample of the unlabeled items,
@@ -542,6 +547,16 @@ def _choice_table(kind: str, summary: dict) -> list[str]:
     return [*lines, ""]
 
 
+FOREST_NOTE = (
+    "**This run's model is `--model random_forest`** (alflow's `random_forest` preset with 100 trees, "
+    "random_state = seed), for numbers in place of Ridge above: it selects and is scored; alflow's "
+    "`committee_variance` reads its own trees' spread; modAL's committee is 5 learners of that forest "
+    "(bootstrap_init); scikit-activeml's GSy/iGS/EMC use it as `reg` and QBC as its `ensemble` (the "
+    "forest's trees are the committee); EMVR and KL-divergence still select with BayesianRidge."
+)
+"""The paragraph a table of `--model random_forest` runs carries (numbers)."""
+
+
 def markdown(summary: dict, meta: dict) -> str:
     summed = " (summed over pieces)" if meta.get("pieces") else ""
     lines = [
@@ -568,6 +583,7 @@ def markdown(summary: dict, meta: dict) -> str:
         "a round (their `candidates` argument) rather than the whole pool. alflow's `kcenter` is not run for "
         "numbers: on pools under 2,000 rows it is the same k-center greedy from the labeled set as `gsx`.",
         "",
+        *([FOREST_NOTE, ""] if "random_forest" in meta.get("model", "") else []),
         "Real sets, all shipped inside scikit-learn: `digits_tags`/`digits_strokes` (the 1,797 handwritten "
         "digits, tags derived from the digit), `diabetes` (442 patients), `cancer_fractal` (569 cell nuclei: "
         "'mean fractal dimension' from the other 'mean' measures). Not used: linnerud (20 rows, below the "
@@ -607,6 +623,7 @@ def _merge(names: list[str], out: str, note: str | None) -> None:
         "seeds": ", ".join(sorted({part["seeds"] for part in parts})),
         "budget": ", ".join(sorted({str(part["budget"]) for part in parts})),
         "jobs": ", ".join(str(part["jobs"]) for part in parts),
+        "model": ", ".join(sorted({part.get("model", "default") for part in parts})),
         "wall_seconds": sum(part["wall_seconds"] for part in parts),
         "load_start": " / ".join(part["load_start"] for part in parts),
         "load_end": " / ".join(part["load_end"] for part in parts),

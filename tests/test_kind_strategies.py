@@ -76,7 +76,9 @@ def test_committee_variance_of_a_forest_is_its_trees_spread(monkeypatch):
     halves = [regression.committee_variance(forest, part, X[:40], y[:40], size=5) for part in (X[40:80], X[80:])]
     assert np.concatenate(halves).tolist() == whole.tolist()
     Z, final = bagged[:-1].transform(X[40:]), bagged[-1]
-    members = np.var([m.predict(Z[:, f]) for m, f in zip(final.estimators_, final.estimators_features_)], axis=0)
+    members = np.var(
+        [m.predict(Z[:, f]) for m, f in zip(final.estimators_, final.estimators_features_, strict=True)], axis=0
+    )
     assert regression.committee_variance(bagged, X[40:], X[:40], y[:40], size=5) == pytest.approx(members)
     own = np.var([tree.predict(X[40:]) for tree in wrapped.fitted_.estimators_], axis=0)
     assert regression.committee_variance(wrapped, X[40:], X[:40], labels, size=5) == pytest.approx(own)
