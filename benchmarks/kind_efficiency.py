@@ -138,6 +138,7 @@ PEERS = {
         "modal_mean_max_loss",
         "modal_min_confidence",
         "modal_avg_confidence",
+        "smalltext_cvirs",
     ],
     "number": [
         "modal_committee_max_std",
@@ -215,6 +216,8 @@ def query(kind: str, strategy: str, model, X, Y, labeled: np.ndarray, k: int, rs
         return unlabeled[_modal(strategy, model, X, Y, labeled, unlabeled, k, rs)]
     if strategy.startswith("skal_"):
         return np.asarray(_skactiveml(strategy, X, Y, labeled, k, rs))
+    if strategy == "smalltext_cvirs":
+        return _smalltext_cvirs(model, X, Y, labeled, k)
     import alflow
 
     chosen = alflow.select(
@@ -282,6 +285,42 @@ def _svm_binary_minimum(X_labeled, Y_labeled, X_unl, k) -> np.ndarray:
     return np.asarray(picked)
 
 
+def _smalltext_cvirs(model, X, Y, labeled, k) -> np.ndarray:
+    """small-text's CategoryVectorInconsistencyAndRanking (CVIRS; Reyes et al. 2018), its only multi-label
+    strategy in small-text 1.4 (the rest are single-label or need torch). It reads the classifier's
+    (n, n_tags) probabilities and the labeled tag matrix; the classifier handed to it is a small-text
+    `Classifier` over the harness's fitted model (`_SmallTextView`), so it ranks by the probabilities of the
+    model that is scored, whichever model that is (small-text's own SklearnClassifier(multi_label=True)
+    would wrap the same one-vs-rest LogisticRegression and refit it)."""
+    from scipy.sparse import csr_matrix
+    from small_text.data import SklearnDataset
+    from small_text.query_strategies import CategoryVectorInconsistencyAndRanking
+
+    dataset = SklearnDataset(X, csr_matrix(Y), target_labels=np.arange(Y.shape[1]))
+    strategy = CategoryVectorInconsistencyAndRanking(pbar=None)
+    picked = strategy.query(
+        _SmallTextView(model), dataset, np.flatnonzero(~labeled), np.flatnonzero(labeled), csr_matrix(Y[labeled]), n=k
+    )
+    return np.asarray(picked)
+
+
+class _SmallTextView:
+    """The harness's fitted LabelModel as small-text's Classifier interface sees it (predict_proba of a dataset)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def fit(self, train_set, weights=None):  # pragma: no cover - small-text's strategies do not fit
+        raise NotImplementedError
+
+    def predict_proba(self, data_set) -> np.ndarray:
+        return self.model.label_proba(data_set.x)
+
+    def predict(self, data_set, return_proba=False):
+        proba = self.predict_proba(data_set)
+        return ((proba > 0.5).astype(int), proba) if return_proba else (proba > 0.5).astype(int)
+
+
 def _skactiveml(strategy, X, Y, labeled, k, rs):
     from skactiveml import pool
     from skactiveml.regressor import SklearnNormalRegressor, SklearnRegressor
@@ -323,7 +362,7 @@ def run(kind: str, dataset: str, strategy: str, seed: int, budget: int, model: s
     try:
         return _run(kind, dataset, strategy, seed, budget, model)
     except Exception as error:
-        if not strategy.startswith(("modal_", "skal_")):
+        if not strategy.startswith(("modal_", "skal_", "smalltext_")):
             raise
         return {"kind": kind, "dataset": dataset, "strategy": strategy, "seed": seed, "error": repr(error)}
 
