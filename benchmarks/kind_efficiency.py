@@ -581,6 +581,27 @@ def _choice_table(kind: str, summary: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _tag_models(meta: dict) -> str:
+    """Which model the tag peers read in this run (`--model`), and which of them can read it."""
+    models = meta.get("model") or "default"
+    text = (
+        f"Tags, `--model {models}`. small-text's CategoryVectorInconsistencyAndRanking (`smalltext_cvirs`, its one "
+        "multi-label strategy in small-text 1.4; the others are single-label or need torch) ranks by the "
+        "probabilities of the model that is scored, handed to it as a small-text `Classifier` (its query reads "
+        "`predict_proba` and the labeled tag matrix only)."
+    )
+    if "random_forest" in models:
+        text += (
+            " With `random_forest` (alflow's multi-output RandomForestClassifier preset, 100 trees, random_state = "
+            "seed) the scored model is the forest for every strategy. modAL's `mean_max_loss` reads only the "
+            "forest's 0/1 predictions and runs; its `max_loss`, `min_confidence` and `avg_confidence` read "
+            "`predict_proba`, which a multi-output forest returns as one array per tag: `max_loss` raises and the "
+            "two confidence measures return a batch of the wrong size, so they are recorded as raised. SVM binary "
+            "minimum selects with its own one-vs-rest linear SVC, whatever the scored model."
+        )
+    return text
+
+
 def markdown(summary: dict, meta: dict) -> str:
     summed = " (summed over pieces)" if meta.get("pieces") else ""
     lines = [
@@ -607,6 +628,7 @@ def markdown(summary: dict, meta: dict) -> str:
         "a round (their `candidates` argument) rather than the whole pool. alflow's `kcenter` is not run for "
         "numbers: on pools under 2,000 rows it is the same k-center greedy from the labeled set as `gsx`.",
         "",
+        *([_tag_models(meta), ""] if "multi" in summary else []),
         "Real sets, all shipped inside scikit-learn: `digits_tags`/`digits_strokes` (the 1,797 handwritten "
         "digits, tags derived from the digit), `diabetes` (442 patients), `cancer_fractal` (569 cell nuclei: "
         "'mean fractal dimension' from the other 'mean' measures). Not used: linnerud (20 rows, below the "
@@ -650,6 +672,7 @@ def _merge(names: list[str], out: str, note: str | None) -> None:
         "load_start": " / ".join(part["load_start"] for part in parts),
         "load_end": " / ".join(part["load_end"] for part in parts),
         "pieces": names,
+        "model": ", ".join(sorted({part.get("model", "default") for part in parts})),
         "note": note,
     }
     (RESULTS / f"{out}.json").write_text(json.dumps({**meta, "summary": summarise(runs), "runs": runs}, indent=1))
