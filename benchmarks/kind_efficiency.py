@@ -1,5 +1,5 @@
 """Label efficiency for tags and numbers (BENCHMARK.md's protocol, adapted per kind): alflow's strategies
-of each kind vs random, modAL and scikit-activeml, in one harness.
+of each kind vs random, modAL, scikit-activeml and small-text (tags: CVIRS), in one harness.
 
     python benchmarks/kind_efficiency.py [--quick] [--kinds multi,number] [--seeds 5] [--jobs 2]
 

@@ -134,8 +134,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
         f"Load average (1, 5, 15 min) {meta['load_start']} at the start, {meta['load_end']} at the end (a shared "
         "2-core machine).",
         "",
-        "typiclust (auto for tags) and random run here, checked against kind_efficiency.json's curves "
-        f"({meta['check']}). AULC = mean macro F1 over the curve. Differences paired by seed: "
+        f"typiclust (auto for tags) and random: {meta['check']}. AULC = mean macro F1 over the curve. "
+        "Differences paired by seed: "
         "mean [95 % t-interval]; 'beyond noise' when the interval excludes 0. 'rare+' = labeled items carrying "
         f"a tag on fewer than {RARE:.0%} of the pool, at the budget (mean over seeds); TypiClust's and "
         f"random's: {meta['rare_reference']}.",
@@ -237,7 +237,7 @@ def main() -> None:
         "load_end": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         "check": f"typiclust and random taken from {args.baselines_from}.json (not re-run)"
         if args.baselines_from
-        else f"typiclust and random re-run here: {'the same curves' if same else 'DIFFERENT curves'}",
+        else f"re-run here, checked against kind_efficiency.json: {'the same curves' if same else 'DIFFERENT curves'}",
         "rare_reference": "; ".join(f"{d} {rare[d, 'typiclust']:.1f} / {rare[d, 'random']:.1f}" for d in sets),
     }
     (ke.RESULTS / f"{args.out}.json").write_text(json.dumps({**meta, "rows": rows, "runs": runs}, indent=1))
