@@ -595,8 +595,9 @@ def _tag_models(meta: dict) -> str:
             " With `random_forest` (alflow's multi-output RandomForestClassifier preset, 100 trees, random_state = "
             "seed) the scored model is the forest for every strategy. modAL's `mean_max_loss` reads only the "
             "forest's 0/1 predictions and runs; its `max_loss`, `min_confidence` and `avg_confidence` read "
-            "`predict_proba`, which a multi-output forest returns as one array per tag: `max_loss` raises and the "
-            "two confidence measures return a batch of the wrong size, so they are recorded as raised. SVM binary "
+            "`predict_proba`, which a multi-output forest returns as a list of one array per tag: `max_loss` raises "
+            "(a list has no argmax), `min_confidence` fails modAL's own check (its utility has one value per tag, "
+            "not per item; `avg_confidence` reads it the same way), so they are recorded as raised. SVM binary "
             "minimum selects with its own one-vs-rest linear SVC, whatever the scored model."
         )
     return text
