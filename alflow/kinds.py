@@ -155,7 +155,7 @@ def _nfc(text: str) -> str:
 
 def hint(label: object, kind: LabelKind) -> str | None:
     """Why a label of a campaign of tags or numbers was refused, when a likely slip explains it: a tag
-    that is a class spelled otherwise ("did you mean"), a decimal comma; None otherwise."""
+    that is a class spelled otherwise ("did you mean"), tags given by position, a decimal comma; None otherwise."""
     text = str(label).strip()
     if kind.kind == "number":
         digits = text.replace(",", "").replace(".", "").replace(" ", "").lstrip("+-")
@@ -164,9 +164,13 @@ def hint(label: object, kind: LabelKind) -> str | None:
         return None
     if kind.kind != "multi":
         return None
+    given = sorted({_nfc(t.strip()) for t in text.split(SEPARATOR)} - {""})
+    by_position = index_hint(given, kind.classes)
+    if by_position is not None:
+        return by_position
     folded = {_nfc(c).casefold(): c for c in kind.classes}
     meant = []
-    for tag in {_nfc(t.strip()) for t in text.split(SEPARATOR)} - {""}:
+    for tag in given:
         if tag in kind.classes:
             continue
         close = difflib.get_close_matches(tag.casefold(), list(folded), n=1, cutoff=0.75)
@@ -174,6 +178,19 @@ def hint(label: object, kind: LabelKind) -> str | None:
             return None
         meant.append(f"{tag!r}: did you mean {folded[close[0]]!r}?")
     return "; ".join(sorted(meant)) or None
+
+
+def index_hint(given: Iterable[str], classes: tuple[str, ...]) -> str | None:
+    """For labels written as numbers where the class set has names (a tool's index, or a row number of the
+    class list): what they would name by position from 0, never taken as such (0- or 1-based is a guess).
+    None when a label is not a whole number, is a class, or no position holds it."""
+    given = list(given)
+    if not given or not classes or any(g in classes or not g.isdigit() for g in given):
+        return None
+    if any(c.isdigit() for c in classes) or any(int(g) >= len(classes) for g in given):
+        return None
+    named = ", ".join(f"{g} = {classes[int(g)]!r}" for g in given)
+    return f"classes are written by name, not by position (from 0, {named}): write the names"
 
 
 def spell_tags(tags: Iterable[str]) -> str:

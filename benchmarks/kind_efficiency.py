@@ -1,5 +1,5 @@
 """Label efficiency for tags and numbers (BENCHMARK.md's protocol, adapted per kind): alflow's strategies
-of each kind vs random, modAL and scikit-activeml, in one harness.
+of each kind vs random, modAL, scikit-activeml and small-text (tags: CVIRS), in one harness.
 
     python benchmarks/kind_efficiency.py [--quick] [--kinds multi,number] [--seeds 5] [--jobs 2]
 
@@ -138,6 +138,7 @@ PEERS = {
         "modal_mean_max_loss",
         "modal_min_confidence",
         "modal_avg_confidence",
+        "smalltext_cvirs",
     ],
     "number": [
         "modal_committee_max_std",
@@ -215,6 +216,8 @@ def query(kind: str, strategy: str, model, X, Y, labeled: np.ndarray, k: int, rs
         return unlabeled[_modal(strategy, model, X, Y, labeled, unlabeled, k, rs)]
     if strategy.startswith("skal_"):
         return np.asarray(_skactiveml(strategy, model, X, Y, labeled, k, rs))
+    if strategy == "smalltext_cvirs":
+        return _smalltext_cvirs(model, X, Y, labeled, k)
     import alflow
 
     chosen = alflow.select(
@@ -282,6 +285,42 @@ def _svm_binary_minimum(X_labeled, Y_labeled, X_unl, k) -> np.ndarray:
     return np.asarray(picked)
 
 
+def _smalltext_cvirs(model, X, Y, labeled, k) -> np.ndarray:
+    """small-text's CategoryVectorInconsistencyAndRanking (CVIRS; Reyes et al. 2018), its only multi-label
+    strategy in small-text 1.4 (the rest are single-label or need torch). It reads the classifier's
+    (n, n_tags) probabilities and the labeled tag matrix; the classifier handed to it is a small-text
+    `Classifier` over the harness's fitted model (`_SmallTextView`), so it ranks by the probabilities of the
+    model that is scored, whichever model that is (small-text's own SklearnClassifier(multi_label=True)
+    would wrap the same one-vs-rest LogisticRegression and refit it)."""
+    from scipy.sparse import csr_matrix
+    from small_text.data import SklearnDataset
+    from small_text.query_strategies import CategoryVectorInconsistencyAndRanking
+
+    dataset = SklearnDataset(X, csr_matrix(Y), target_labels=np.arange(Y.shape[1]))
+    strategy = CategoryVectorInconsistencyAndRanking(pbar=None)
+    picked = strategy.query(
+        _SmallTextView(model), dataset, np.flatnonzero(~labeled), np.flatnonzero(labeled), csr_matrix(Y[labeled]), n=k
+    )
+    return np.asarray(picked)
+
+
+class _SmallTextView:
+    """The harness's fitted LabelModel as small-text's Classifier interface sees it (predict_proba of a dataset)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def fit(self, train_set, weights=None):  # pragma: no cover - small-text's strategies do not fit
+        raise NotImplementedError
+
+    def predict_proba(self, data_set) -> np.ndarray:
+        return self.model.label_proba(data_set.x)
+
+    def predict(self, data_set, return_proba=False):
+        proba = self.predict_proba(data_set)
+        return ((proba > 0.5).astype(int), proba) if return_proba else (proba > 0.5).astype(int)
+
+
 def _skactiveml(strategy, model, X, Y, labeled, k, rs):
     """scikit-activeml's regression strategies with the model's own regressor (Ridge, or the forest of
     `--model random_forest`, whose trees are QBC's committee); EMVR and KL need BayesianRidge."""
@@ -328,7 +367,7 @@ def run(kind: str, dataset: str, strategy: str, seed: int, budget: int, model: s
     try:
         return _run(kind, dataset, strategy, seed, budget, model)
     except Exception as error:
-        if not strategy.startswith(("modal_", "skal_")):
+        if not strategy.startswith(("modal_", "skal_", "smalltext_")):
             raise
         return {"kind": kind, "dataset": dataset, "strategy": strategy, "seed": seed, "error": repr(error)}
 
@@ -557,6 +596,28 @@ FOREST_NOTE = (
 """The paragraph a table of `--model random_forest` runs carries (numbers)."""
 
 
+def _tag_models(meta: dict) -> str:
+    """Which model the tag peers read in this run (`--model`), and which of them can read it."""
+    models = meta.get("model") or "default"
+    text = (
+        f"Tags, `--model {models}`. small-text's CategoryVectorInconsistencyAndRanking (`smalltext_cvirs`, its one "
+        "multi-label strategy in small-text 1.4; the others are single-label or need torch) ranks by the "
+        "probabilities of the model that is scored, handed to it as a small-text `Classifier` (its query reads "
+        "`predict_proba` and the labeled tag matrix only)."
+    )
+    if "random_forest" in models:
+        text += (
+            " With `random_forest` (alflow's multi-output RandomForestClassifier preset, 100 trees, random_state = "
+            "seed) the scored model is the forest for every strategy. modAL's `mean_max_loss` reads only the "
+            "forest's 0/1 predictions and runs; its `max_loss`, `min_confidence` and `avg_confidence` read "
+            "`predict_proba`, which a multi-output forest returns as a list of one array per tag: `max_loss` raises "
+            "(a list has no argmax), `min_confidence` fails modAL's own check (its utility has one value per tag, "
+            "not per item; `avg_confidence` reads it the same way), so they are recorded as raised. SVM binary "
+            "minimum selects with its own one-vs-rest linear SVC, whatever the scored model."
+        )
+    return text
+
+
 def markdown(summary: dict, meta: dict) -> str:
     summed = " (summed over pieces)" if meta.get("pieces") else ""
     lines = [
@@ -583,7 +644,8 @@ def markdown(summary: dict, meta: dict) -> str:
         "a round (their `candidates` argument) rather than the whole pool. alflow's `kcenter` is not run for "
         "numbers: on pools under 2,000 rows it is the same k-center greedy from the labeled set as `gsx`.",
         "",
-        *([FOREST_NOTE, ""] if "random_forest" in meta.get("model", "") else []),
+        *([FOREST_NOTE, ""] if "number" in summary and "random_forest" in (meta.get("model") or "") else []),
+        *([_tag_models(meta), ""] if "multi" in summary else []),
         "Real sets, all shipped inside scikit-learn: `digits_tags`/`digits_strokes` (the 1,797 handwritten "
         "digits, tags derived from the digit), `diabetes` (442 patients), `cancer_fractal` (569 cell nuclei: "
         "'mean fractal dimension' from the other 'mean' measures). Not used: linnerud (20 rows, below the "
@@ -623,11 +685,11 @@ def _merge(names: list[str], out: str, note: str | None) -> None:
         "seeds": ", ".join(sorted({part["seeds"] for part in parts})),
         "budget": ", ".join(sorted({str(part["budget"]) for part in parts})),
         "jobs": ", ".join(str(part["jobs"]) for part in parts),
-        "model": ", ".join(sorted({part.get("model", "default") for part in parts})),
         "wall_seconds": sum(part["wall_seconds"] for part in parts),
         "load_start": " / ".join(part["load_start"] for part in parts),
         "load_end": " / ".join(part["load_end"] for part in parts),
         "pieces": names,
+        "model": ", ".join(sorted({part.get("model", "default") for part in parts})),
         "note": note,
     }
     (RESULTS / f"{out}.json").write_text(json.dumps({**meta, "summary": summarise(runs), "runs": runs}, indent=1))

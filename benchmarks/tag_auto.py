@@ -13,7 +13,14 @@ could keep TypiClust's early coverage and still find rare tags:
 - `hunt_unseen`: mean max loss while some tag has fewer than SEEN positive labels (uncertainty
   finds the sparse regions where a rare tag lives, which TypiClust's dense clusters miss), then
   TypiClust;
-- `half_mml`: half of each batch by TypiClust, the other half by mean max loss.
+- `half_mml`: half of each batch by TypiClust, the other half by mean max loss;
+- `switch_count` (budget 300, `--after`, `--switch-per-tag`): TypiClust while the labeled set holds
+  fewer than SWITCH_PER_TAG labels per tag (a labeled count, not per-tag positives, which
+  `switch_seen` read and rare tags never reach), then the uncertainty strategy AFTER, whose batch
+  alflow keeps diverse (weighted k-means over its top candidates).
+
+`--baselines-from NAME` takes typiclust's and random's curves from a kind_efficiency result
+(NAME.json, its `auto` runs being TypiClust's) instead of running them again.
 
 Also written: positives per rare tag labeled at the budget (tags on < 10 % of the pool), the
 reason measured (benchmarks/results/tag_balance.md counts labeled items carrying a rare tag).
@@ -32,7 +39,9 @@ import kind_efficiency as ke
 import numpy as np
 
 SEEN = 5
-CANDIDATES = ("switch_seen", "hunt_unseen", "half_mml")
+CANDIDATES = ("switch_seen", "hunt_unseen", "half_mml", "switch_count")
+SWITCH = {"per_tag": 10, "after": "binary_minimum"}
+"""switch_count's rule: TypiClust below per_tag x n_tags labels, then `after` (set from the command line)."""
 RARE = 0.10
 
 
@@ -67,6 +76,9 @@ PICKED: list[int] = []
 def _query(kind: str, strategy: str, model, X, Y, labeled: np.ndarray, k: int, rs: int) -> np.ndarray:
     if strategy not in CANDIDATES:
         return ORIGINAL(kind, strategy, model, X, Y, labeled, k, rs)
+    if strategy == "switch_count":
+        late = int(labeled.sum()) >= SWITCH["per_tag"] * Y.shape[1]
+        return _select(str(SWITCH["after"]) if late else "typiclust", model, X, Y, labeled, k, rs)
     seen_all = bool((Y[labeled].sum(axis=0) >= SEEN).all())
     if strategy == "switch_seen":
         return _select("mean_max_loss" if seen_all else "typiclust", model, X, Y, labeled, k, rs)
@@ -79,10 +91,11 @@ def _query(kind: str, strategy: str, model, X, Y, labeled: np.ndarray, k: int, r
 ORIGINAL = ke.query
 
 
-def run(dataset: str, strategy: str, seed: int, budget: int) -> dict:
+def run(dataset: str, strategy: str, seed: int, budget: int, model: str = "default", switch: dict | None = None):
     ke.query = hybrid_query  # _run looks `query` up at call time, in this worker
+    SWITCH.update(switch or {})
     PICKED.clear()
-    out = ke._run("multi", dataset, strategy, seed, budget)
+    out = ke._run("multi", dataset, strategy, seed, budget, model)
     _, _, Y, _ = ke.split("multi", dataset, seed)
     start = np.random.default_rng(seed).choice(len(Y), ke.START, replace=False)  # as _run draws them
     rare = np.flatnonzero(Y.mean(axis=0) < RARE)
@@ -92,9 +105,20 @@ def run(dataset: str, strategy: str, seed: int, budget: int) -> dict:
     return out
 
 
-def _stored() -> dict:
-    data = json.loads((ke.RESULTS / "kind_efficiency.json").read_text())
-    return {(r["dataset"], r["strategy"], r["seed"]): r for r in data["runs"] if r["kind"] == "multi" and "curve" in r}
+def _stored(name: str = "kind_efficiency") -> dict:
+    """(set, strategy, seed) -> a stored tag curve; `auto` runs that ran TypiClust throughout count as typiclust's."""
+    data = json.loads((ke.RESULTS / f"{name}.json").read_text())
+    out = {}
+    for r in data["runs"]:
+        if r["kind"] == "multi" and "curve" in r:
+            typiclust = r["strategy"] == "auto" and set(r["used"]) == {"typiclust"}
+            out[(r["dataset"], "typiclust" if typiclust else r["strategy"], r["seed"])] = r
+    return out
+
+
+def _rare_labeled(run: dict) -> int:
+    """Labeled items carrying a rare tag at the end, for a stored curve (its picks are not stored): -1."""
+    return int(run.get("rare_labeled", -1))
 
 
 def _paired(a: dict[int, float], b: dict[int, float]) -> dict:
@@ -110,8 +134,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
         f"Load average (1, 5, 15 min) {meta['load_start']} at the start, {meta['load_end']} at the end (a shared "
         "2-core machine).",
         "",
-        "typiclust (auto for tags) and random run here, checked against kind_efficiency.json's curves "
-        f"({meta['check']}). AULC = mean macro F1 over the curve. Differences paired by seed: "
+        f"typiclust (auto for tags) and random: {meta['check']}. AULC = mean macro F1 over the curve. "
+        "Differences paired by seed: "
         "mean [95 % t-interval]; 'beyond noise' when the interval excludes 0. 'rare+' = labeled items carrying "
         f"a tag on fewer than {RARE:.0%} of the pool, at the budget (mean over seeds); TypiClust's and "
         f"random's: {meta['rare_reference']}.",
@@ -153,19 +177,31 @@ def main() -> None:
     parser.add_argument("--candidates", default=",".join(CANDIDATES))
     parser.add_argument("--budget", type=int, default=ke.BUDGET)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--model", default="default", choices=ke.MODELS)
+    parser.add_argument("--switch-per-tag", type=int, default=SWITCH["per_tag"], help="switch_count's threshold")
+    parser.add_argument("--after", default=SWITCH["after"], help="switch_count's uncertainty strategy")
+    parser.add_argument("--baselines-from", default=None, help="a kind_efficiency result holding typiclust/random")
     parser.add_argument("--out", default="tag_auto")
     args = parser.parse_args()
     sets, names = args.datasets.split(","), args.candidates.split(",")
-    stored = _stored()
-    jobs = [(d, s, seed, args.budget) for d in sets for seed in range(args.seeds) for s in names]
-    jobs += [(d, s, seed, args.budget) for d in sets for seed in range(args.seeds) for s in ("typiclust", "random")]
+    switch = {"per_tag": args.switch_per_tag, "after": args.after}
+    stored = _stored(args.baselines_from or "kind_efficiency")
+    seeds = range(args.seeds)
+    jobs = [(d, s, seed, args.budget, args.model, switch) for d in sets for seed in seeds for s in names]
+    base = [(d, s, seed) for d in sets for seed in seeds for s in ("typiclust", "random")]
+    if not args.baselines_from:
+        jobs += [(d, s, seed, args.budget, args.model, switch) for d, s, seed in base]
     started, load_start = time.perf_counter(), os.getloadavg()
     with ProcessPoolExecutor(args.jobs) as pool:
         runs = list(pool.map(run, *zip(*jobs, strict=True), chunksize=1))
+    if args.baselines_from:
+        runs += [{**stored[key], "strategy": key[1], "rare_labeled": _rare_labeled(stored[key])} for key in base]
     same = all(
         np.allclose([p["f1_macro"] for p in r["curve"]], [p["f1_macro"] for p in stored[key]["curve"]])
         for r in runs
-        if (key := (r["dataset"], r["strategy"], r["seed"])) in stored and r["strategy"] in ("typiclust", "random")
+        if (key := (r["dataset"], r["strategy"], r["seed"])) in stored
+        and r["strategy"] in ("typiclust", "random")
+        and len(r["curve"]) == len(stored[key]["curve"])
     )
     rare = {
         (d, s): float(np.mean([r["rare_labeled"] for r in runs if (r["dataset"], r["strategy"]) == (d, s)]))
@@ -192,14 +228,16 @@ def main() -> None:
             )
     meta = {
         "command": "nice -n 10 python benchmarks/tag_auto.py "
-        + " ".join(f"--{k} {v}" for k, v in vars(args).items() if k != "out"),
+        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None),
         "seeds": f"0-{args.seeds - 1}",
         "budget": args.budget,
         "jobs": args.jobs,
         "wall_seconds": time.perf_counter() - started,
         "load_start": ", ".join(f"{x:.2f}" for x in load_start),
         "load_end": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "check": f"typiclust and random re-run here: {'the same curves' if same else 'DIFFERENT curves'}",
+        "check": f"typiclust and random taken from {args.baselines_from}.json (not re-run)"
+        if args.baselines_from
+        else f"re-run here, checked against kind_efficiency.json: {'the same curves' if same else 'DIFFERENT curves'}",
         "rare_reference": "; ".join(f"{d} {rare[d, 'typiclust']:.1f} / {rare[d, 'random']:.1f}" for d in sets),
     }
     (ke.RESULTS / f"{args.out}.json").write_text(json.dumps({**meta, "rows": rows, "runs": runs}, indent=1))

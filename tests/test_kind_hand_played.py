@@ -123,6 +123,22 @@ def test_a_tag_spelled_otherwise_and_a_decimal_comma_are_refused_with_a_hint():
     assert details["n-2"] == ("not_a_number", None) and details["n-3"] == ("not_a_number", None)
 
 
+def test_classes_given_by_position_are_refused_with_what_the_positions_name():
+    votes = pd.DataFrame({"id": ["t-1", "t-2", "t-3"], "label": ["2;0", "7", "billing"]})
+    verdict = judge(votes, classes=TAGS, batch={"t-1", "t-2", "t-3"}, accepted={}, kind=KIND)
+    assert verdict.labels == {"t-3": "billing"}
+    details = {r.id: (r.reason, r.detail) for r in verdict.rejected}
+    assert details["t-1"] == (
+        "tag_not_in_class_set",
+        f"classes are written by name, not by position (from 0, 0 = {TAGS[0]!r}, 2 = {TAGS[2]!r}): write the names",
+    )
+    assert details["t-2"] == ("tag_not_in_class_set", None)  # no seventh class: no position named
+    single = judge(pd.DataFrame({"id": ["c-1"], "label": ["1"]}), classes=("spam", "ham"), batch={"c-1"}, accepted={})
+    assert [(r.reason, r.detail) for r in single.rejected] == [
+        ("label_not_in_class_set", "classes are written by name, not by position (from 0, 1 = 'ham'): write the names")
+    ]
+
+
 def test_simulate_replays_the_strategies_of_the_campaigns_kind_by_default():
     for kind, names in DEFAULT_STRATEGIES.items():
         assert set(names) <= set(registry.KIND_NAMES[kind]), kind

@@ -134,6 +134,9 @@ def _kind_problems(votes: pd.DataFrame, problem: pd.Series, kind: LabelKind, bat
 def label_hint(label: str, classes: tuple[str, ...]) -> str | None:
     """ "did you mean 'nonspam'?" for a label that is a class spelled otherwise (case, spaces, a typo);
     None when no class is close."""
+    by_position = kinds.index_hint([label.strip()], classes)
+    if by_position is not None:
+        return by_position
     folded = {c.strip().casefold(): c for c in classes}
     key: str | None = label.strip().casefold()
     if key not in folded:
