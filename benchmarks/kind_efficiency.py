@@ -215,7 +215,7 @@ def query(kind: str, strategy: str, model, X, Y, labeled: np.ndarray, k: int, rs
     if strategy.startswith("modal_"):
         return unlabeled[_modal(strategy, model, X, Y, labeled, unlabeled, k, rs)]
     if strategy.startswith("skal_"):
-        return np.asarray(_skactiveml(strategy, X, Y, labeled, k, rs))
+        return np.asarray(_skactiveml(strategy, model, X, Y, labeled, k, rs))
     if strategy == "smalltext_cvirs":
         return _smalltext_cvirs(model, X, Y, labeled, k)
     import alflow
@@ -321,7 +321,9 @@ class _SmallTextView:
         return ((proba > 0.5).astype(int), proba) if return_proba else (proba > 0.5).astype(int)
 
 
-def _skactiveml(strategy, X, Y, labeled, k, rs):
+def _skactiveml(strategy, model, X, Y, labeled, k, rs):
+    """scikit-activeml's regression strategies with the model's own regressor (Ridge, or the forest of
+    `--model random_forest`, whose trees are QBC's committee); EMVR and KL need BayesianRidge."""
     from skactiveml import pool
     from skactiveml.regressor import SklearnNormalRegressor, SklearnRegressor
     from sklearn.ensemble import BaggingRegressor
@@ -330,19 +332,22 @@ def _skactiveml(strategy, X, Y, labeled, k, rs):
 
     y = np.full(len(Y), np.nan)
     y[labeled] = Y[labeled]
-    ridge = SklearnRegressor(make_pipeline(StandardScaler(), Ridge()), random_state=rs)
+    forest = hasattr(model.estimator, "n_estimators")
+    reg = SklearnRegressor(clone(model.estimator), random_state=rs)  # the ridge preset or the forest
     if strategy == "skal_gsx":
         return pool.GreedySamplingX(random_state=rs).query(X, y, batch_size=k)
     if strategy in ("skal_gsy", "skal_igs"):
         method = "GSy" if strategy == "skal_gsy" else "GSi"
-        return pool.GreedySamplingTarget(method=method, random_state=rs).query(X, y, reg=ridge, batch_size=k)
+        return pool.GreedySamplingTarget(method=method, random_state=rs).query(X, y, reg=reg, batch_size=k)
+    if strategy == "skal_qbc" and forest:  # the forest's trees are the committee (its `estimators_`)
+        return pool.QueryByCommittee(random_state=rs).query(X, y, ensemble=reg, batch_size=k)
     if strategy == "skal_qbc":
         bagging = SklearnRegressor(
             BaggingRegressor(make_pipeline(StandardScaler(), Ridge()), n_estimators=5, random_state=rs), random_state=rs
         )
         return pool.QueryByCommittee(random_state=rs).query(X, y, ensemble=bagging, batch_size=k)
     if strategy == "skal_emc":
-        return pool.ExpectedModelChangeMaximization(random_state=rs).query(X, y, reg=ridge, batch_size=k)
+        return pool.ExpectedModelChangeMaximization(random_state=rs).query(X, y, reg=reg, batch_size=k)
     # EMVR and KL divergence need a regressor that predicts a distribution: Bayesian ridge (Ridge with its
     # variance; the inputs are standardised already). They refit it for every candidate and integration
     # point (about 30-80 ms a candidate here), so they score a random sample of the unlabeled items,
@@ -581,6 +586,16 @@ def _choice_table(kind: str, summary: dict) -> list[str]:
     return [*lines, ""]
 
 
+FOREST_NOTE = (
+    "**This run's model is `--model random_forest`** (alflow's `random_forest` preset with 100 trees, "
+    "random_state = seed), for numbers in place of Ridge above: it selects and is scored; alflow's "
+    "`committee_variance` reads its own trees' spread; modAL's committee is 5 learners of that forest "
+    "(bootstrap_init); scikit-activeml's GSy/iGS/EMC use it as `reg` and QBC as its `ensemble` (the "
+    "forest's trees are the committee); EMVR and KL-divergence still select with BayesianRidge."
+)
+"""The paragraph a table of `--model random_forest` runs carries (numbers)."""
+
+
 def _tag_models(meta: dict) -> str:
     """Which model the tag peers read in this run (`--model`), and which of them can read it."""
     models = meta.get("model") or "default"
@@ -629,6 +644,7 @@ def markdown(summary: dict, meta: dict) -> str:
         "a round (their `candidates` argument) rather than the whole pool. alflow's `kcenter` is not run for "
         "numbers: on pools under 2,000 rows it is the same k-center greedy from the labeled set as `gsx`.",
         "",
+        *([FOREST_NOTE, ""] if "number" in summary and "random_forest" in (meta.get("model") or "") else []),
         *([_tag_models(meta), ""] if "multi" in summary else []),
         "Real sets, all shipped inside scikit-learn: `digits_tags`/`digits_strokes` (the 1,797 handwritten "
         "digits, tags derived from the digit), `diabetes` (442 patients), `cancer_fractal` (569 cell nuclei: "

@@ -46,6 +46,44 @@ def test_regression_measures_by_hand():
     assert noisy[1] > noisy[0] > 0  # the committee disagrees most far from the labeled items
 
 
+def test_committee_variance_of_a_forest_is_its_trees_spread(monkeypatch):
+    """A fitted bagging ensemble is its own committee: the variance over its members, nothing refit,
+    chunked scoring equal to whole; inside a Pipeline (alflow's LabelModel too) the earlier steps first."""
+    import sklearn.base
+    from sklearn.ensemble import BaggingRegressor, RandomForestRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_friedman1(n_samples=120, n_features=6, random_state=0)
+    forest = RandomForestRegressor(n_estimators=7, random_state=0).fit(X[:40], y[:40])
+    bagged = make_pipeline(StandardScaler(), BaggingRegressor(Ridge(), n_estimators=4, max_features=3, random_state=0))
+    bagged.fit(X[:40], y[:40])
+    labels = np.asarray([spell_number(v) for v in y[:40]])
+    wrapped = targets.train(
+        targets.build_model(ModelConfig(preset="random_forest", params={"n_estimators": 5}), NUMBER, seed=0),
+        X[:40],
+        labels,
+    )
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a bagging ensemble's committee is refit")
+
+    monkeypatch.setattr(sklearn.base, "clone", refuse)
+    monkeypatch.setattr(RandomForestRegressor, "fit", refuse)
+    trees = np.var([tree.predict(X[40:]) for tree in forest.estimators_], axis=0)
+    whole = regression.committee_variance(forest, X[40:], X[:40], y[:40], size=5)
+    assert whole == pytest.approx(trees) and whole.max() > 0
+    halves = [regression.committee_variance(forest, part, X[:40], y[:40], size=5) for part in (X[40:80], X[80:])]
+    assert np.concatenate(halves).tolist() == whole.tolist()
+    Z, final = bagged[:-1].transform(X[40:]), bagged[-1]
+    members = np.var(
+        [m.predict(Z[:, f]) for m, f in zip(final.estimators_, final.estimators_features_, strict=True)], axis=0
+    )
+    assert regression.committee_variance(bagged, X[40:], X[:40], y[:40], size=5) == pytest.approx(members)
+    own = np.var([tree.predict(X[40:]) for tree in wrapped.fitted_.estimators_], axis=0)
+    assert regression.committee_variance(wrapped, X[40:], X[:40], labels, size=5) == pytest.approx(own)
+
+
 def _tags_problem(seed=0):
     X, Y = make_multilabel_classification(n_samples=400, n_features=8, n_classes=4, random_state=seed)
     y = np.asarray([spell_tags(t for t, on in zip(TAGS.classes, row, strict=True) if on) for row in Y])

@@ -4,8 +4,9 @@ A stream round asks for an item when its score is above a threshold that tracks 
 (alflow.selection.stream: the threshold starts at 0.5 and moves by 0.02 per item), so each kind's
 score lies in [0, 1], 1 the most uncertain: one class per item, the margin between its two likeliest
 classes; tags, the mean over tags of how close each tag's probability is to 1/2 (mean max loss);
-a number, the spread of a bootstrap committee's predictions relative to the labels' own spread
-(capped at 1). At cold start every item scores 1.
+a number, the spread of a committee's predictions (a forest's own trees, or bootstrap refits of
+any other regressor: alflow.selection.regression.committee_variance) relative to the labels' own
+spread (capped at 1). At cold start every item scores 1.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from alflow.selection import multilabel, regression
 from alflow.selection.arrays import n_rows
 from alflow.selection.measures import margin
 
-COMMITTEE = 5  # bootstrap refits scoring a numeric stream
+COMMITTEE = 5  # bootstrap refits scoring a numeric stream (a bagging ensemble uses its own members)
 
 
 def stream_scores(ctx: RoundContext, trained: Trained, X: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:

@@ -25,7 +25,13 @@ regressor, or a multi-label classifier: `label_task` below):
                                        0.012 R² AULC on the choice sets (interval touching 0) and 0.015
                                        on the check sets, never behind it beyond noise, and igs costs
                                        hundreds of times the one-pass floor and over 1 GB at 10^6 rows
-                                       (benchmarks/results/kind_compute.md); gsx about twice the floor
+                                       (benchmarks/results/kind_compute.md); gsx about twice the floor.
+                                       Checked at BENCHMARK.md's budget of 300 labels with both its
+                                       models, Ridge and a random forest (whose committee_variance is
+                                       its own trees' spread): no number strategy beat gsx by the rule
+                                       (docs/STRATEGIES.md; kind_efficiency_number_{ridge,rf}_b300.md),
+                                       nor with the forest at 100 (kind_efficiency_number_rf_b100.md),
+                                       so gsx stays for either model
 
 The rule and its threshold were fixed from this idea and the public benchmark suite: with 10
 seeds on the tuned suite, 5 labels per class did best among 3, 4, 5 and 6, and it was then

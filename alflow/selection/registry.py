@@ -251,7 +251,7 @@ KIND_STRATEGIES: dict[str, dict[str, Strategy]] = {
     "number": {
         "committee_variance": _kind_strategy(
             "committee_variance",
-            "variance of bootstrap refits' predictions (query by committee for regression)",
+            "variance of a committee's predictions: a forest's trees, or bootstrap refits (query by committee)",
             _numbers(_committee_variance),
         ),
         "igs": _kind_strategy(

@@ -2,7 +2,10 @@
 
 - committee variance (query by committee for regression; modAL's max-std, Burbidge et al. 2007):
   the variance of the predictions of `size` copies of the model, each fit on a bootstrap sample
-  of the labeled set (the same samples for every chunk, so chunked scoring equals whole);
+  of the labeled set (the same samples for every chunk, so chunked scoring equals whole); a fitted
+  bagging ensemble (RandomForestRegressor, ExtraTreesRegressor, BaggingRegressor, alone or ending a
+  Pipeline) is its own committee: the variance over its members' predictions, nothing refit (its
+  members are fixed, so chunked scoring equals whole here too);
 - iGS, improved greedy sampling (Wu, Lin & Huang 2019): the distance to the labeled set in the
   inputs times the distance of the prediction to the labels, min_m ||x - x_m|| |f(x) - y_m|, with
   the inputs standardised by the labeled set;
@@ -37,10 +40,39 @@ def predictions(model: Any, X: Any) -> np.ndarray:
     return np.asarray(own(X) if own is not None else model.predict(X), dtype=float).ravel()
 
 
+def ensemble_members(model: Any) -> tuple[Any, Any | None] | None:
+    """(a fitted bagging ensemble, the pipeline steps before it or None), or None when the model
+    (alflow's LabelModel: its `fitted_`) is not a fitted RandomForestRegressor, ExtraTreesRegressor
+    or BaggingRegressor, alone or ending a Pipeline."""
+    from sklearn.ensemble import BaggingRegressor, ExtraTreesRegressor, RandomForestRegressor
+
+    from alflow.selection.measures import split_pipeline
+
+    final, before = split_pipeline(getattr(model, "fitted_", model))
+    bagging = isinstance(final, RandomForestRegressor | ExtraTreesRegressor | BaggingRegressor)
+    return (final, before) if bagging and len(getattr(final, "estimators_", ())) > 1 else None
+
+
+def member_predictions(ensemble: Any, X: Any) -> np.ndarray:
+    """(members, n) each member's predictions of X, on the inputs it was fit on (a BaggingRegressor's
+    members may each see a subset of the columns)."""
+    Z = X.to_numpy() if hasattr(X, "columns") else X  # the members were fit on arrays
+    members = ensemble.estimators_
+    columns = getattr(ensemble, "estimators_features_", None) or [slice(None)] * len(members)
+    return np.asarray([m.predict(Z[:, c]) for m, c in zip(members, columns, strict=True)], dtype=float).reshape(
+        len(members), -1
+    )
+
+
 def committee_variance(model: Any, X: Any, X_labeled: Any, y_labeled: Any, *, size: int) -> np.ndarray:
-    """The variance of `size` bootstrap refits' predictions of X."""
+    """The variance of the predictions of X by a fitted bagging ensemble's own members, or else by
+    `size` bootstrap refits of the model."""
     from sklearn.base import clone
 
+    own = ensemble_members(model)
+    if own is not None:  # its members are the committee: bootstrap samples already, nothing refit
+        ensemble, before = own
+        return np.var(member_predictions(ensemble, before.transform(X) if before is not None else X), axis=0)
     base, y = _base(model, y_labeled)
     rng = np.random.default_rng(COMMITTEE_SEED)
     members = []
