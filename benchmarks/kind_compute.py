@@ -7,7 +7,8 @@ Pool in memory: n rows, 20 standardised Gaussian features. Tags: 10 tags, each o
 linear function of the inputs plus noise passes a threshold (as make_multilabel_classification's
 tags depend on the inputs, drawn fast enough for 10^6 rows). Numbers: make_regression(n, 20
 features, 10 informative, noise 10). 1,000 labeled rows, alflow's LabelModel with the kind's preset
-(tags: one-vs-rest LogisticRegression; numbers: Ridge), batch 100, selection through alflow.select
+(tags: one-vs-rest LogisticRegression; numbers: Ridge; `--model random_forest`: kind_efficiency's
+forest of 100 trees, whose own trees are committee_variance's committee), batch 100, selection through alflow.select
 (chunks of 50,000 rows, as a round scores a pool). Floor: one pass of the model over the pool
 (tags: predict_proba of every tag; numbers: predict) plus an np.argpartition top-k, timed in the
 same process. Each (kind, strategy) runs in a fresh process, so its peak RSS (VmHWM) is its own.
@@ -66,7 +67,7 @@ def _best(run) -> float:
     return min(times)
 
 
-def measure(kind: str, strategy: str, n: int) -> dict:
+def measure(kind: str, strategy: str, n: int, model_name: str = "default") -> dict:
     """One row, in this process: the strategy's best seconds, the floor's, peak RSS before and after."""
     sys.path.insert(0, str(Path(__file__).parent))
     from kind_efficiency import as_text, make_model
@@ -74,7 +75,7 @@ def measure(kind: str, strategy: str, n: int) -> dict:
     import alflow
 
     X, Y = pool(kind, n)
-    model = make_model(kind, TAGS, 0).fit(X[:LABELED], as_text(kind, Y[:LABELED]))
+    model = make_model(kind, TAGS, 0, model_name).fit(X[:LABELED], as_text(kind, Y[:LABELED]))
     X_pool, X_labeled, y_labeled = X[LABELED:], X[:LABELED], as_text(kind, Y[:LABELED])
     loaded = _peak_mb()
 
@@ -94,6 +95,7 @@ def measure(kind: str, strategy: str, n: int) -> dict:
     floor_seconds = _best(floor)
     return {
         "kind": kind,
+        "model": model_name,
         "strategy": strategy,
         "n": n,
         "seconds": seconds,
@@ -141,15 +143,19 @@ def markdown(rows: list[dict], meta: dict) -> str:
         "the pool peaked higher than selecting did). With a run over 3 s timed once, and the load above 15, "
         "a row's seconds and floor can each be off by 2x: read the ratios as orders of magnitude.",
         "",
-        "| kind | n | strategy | seconds | floor s | ratio | peak RSS MB | extra MB | load |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| kind | model | n | strategy | seconds | floor s | ratio | peak RSS MB | extra MB | load |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['kind']} | {r['n']:,} | {r['strategy']} | failed: {r['error'][:120]} | | | | | |")
+            lines.append(
+                f"| {r['kind']} | {r.get('model', 'default')} | {r['n']:,} | {r['strategy']} "
+                f"| failed: {r['error'][:120]} | | | | | |"
+            )
             continue
         lines.append(
-            f"| {r['kind']} | {r['n']:,} | {r['strategy']} | {r['seconds']:.2f} | {r['floor']:.2f} | {r['ratio']:.2f} "
+            f"| {r['kind']} | {r.get('model', 'default')} | {r['n']:,} | {r['strategy']} | {r['seconds']:.2f} "
+            f"| {r['floor']:.2f} | {r['ratio']:.2f} "
             f"| {r['peak_mb']:.0f} | {r['extra_mb']:.0f} | {r['load']:.2f} |"
         )
     return "\n".join([*lines, ""])
@@ -160,6 +166,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--kinds", default="multi,number")
     parser.add_argument("--strategies", default=None, help="comma-separated; default: every one of the kind")
+    parser.add_argument(
+        "--model", default="default", help="default (the kind's preset) or random_forest (kind_efficiency's)"
+    )
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # kind:strategy, in a fresh process
     parser.add_argument("--row-timeout", type=int, default=900, help="seconds before a row is given up")
     parser.add_argument("--out", default="kind_compute")
@@ -171,7 +180,7 @@ def main() -> None:
         return
     if args.one:
         kind, strategy = args.one.split(":")
-        print(json.dumps(measure(kind, strategy, args.n)))
+        print(json.dumps(measure(kind, strategy, args.n, args.model)))
         return
     load_start, rows = os.getloadavg(), []
     for kind in args.kinds.split(","):
@@ -180,17 +189,42 @@ def main() -> None:
         for strategy in names:
             try:
                 done = subprocess.run(
-                    [sys.executable, __file__, "--n", str(args.n), "--one", f"{kind}:{strategy}"],
+                    [
+                        sys.executable,
+                        __file__,
+                        "--n",
+                        str(args.n),
+                        "--model",
+                        args.model,
+                        "--one",
+                        f"{kind}:{strategy}",
+                    ],
                     capture_output=True,
                     text=True,
                     timeout=args.row_timeout,
                 )
             except subprocess.TimeoutExpired:
-                rows.append({"kind": kind, "strategy": strategy, "n": args.n, "error": f"over {args.row_timeout} s"})
+                rows.append(
+                    {
+                        "kind": kind,
+                        "model": args.model,
+                        "strategy": strategy,
+                        "n": args.n,
+                        "error": f"over {args.row_timeout} s",
+                    }
+                )
                 print(rows[-1], flush=True)
                 continue
             if done.returncode:
-                rows.append({"kind": kind, "strategy": strategy, "n": args.n, "error": done.stderr.strip()[-300:]})
+                rows.append(
+                    {
+                        "kind": kind,
+                        "model": args.model,
+                        "strategy": strategy,
+                        "n": args.n,
+                        "error": done.stderr.strip()[-300:],
+                    }
+                )
             else:
                 rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
