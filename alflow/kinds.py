@@ -185,12 +185,16 @@ def index_hint(given: Iterable[str], classes: tuple[str, ...]) -> str | None:
     class list): what they would name by position from 0, never taken as such (0- or 1-based is a guess).
     None when a label is not a whole number, is a class, or no position holds it."""
     given = list(given)
-    if not given or not classes or any(g in classes or not g.isdigit() for g in given):
+    if not given or not classes or any(g in classes or not (g.isascii() and g.isdecimal()) for g in given):
         return None
-    if any(c.isdigit() for c in classes) or any(int(g) >= len(classes) for g in given):
-        return None
-    named = ", ".join(f"{g} = {classes[int(g)]!r}" for g in given)
+    if any(_has_digit(c) for c in classes) or any(int(g) >= len(classes) for g in given):
+        return None  # "1 star" .. "5 stars", "-1"/"+1", "2.0": a number may well be a class's name slipped
+    named = ", ".join(f"{g} = {classes[int(g)]!r}" for g in sorted(given, key=int))
     return f"classes are written by name, not by position (from 0, {named}): write the names"
+
+
+def _has_digit(text: str) -> bool:
+    return any(ch.isdigit() for ch in text)
 
 
 def spell_tags(tags: Iterable[str]) -> str:

@@ -167,13 +167,17 @@ def main() -> None:
     parser.add_argument("--kinds", default="multi,number")
     parser.add_argument("--strategies", default=None, help="comma-separated; default: every one of the kind")
     parser.add_argument(
-        "--model", default="default", help="default (the kind's preset) or random_forest (kind_efficiency's)"
+        "--model",
+        default="default",
+        choices=("default", "random_forest"),
+        help="the kind's preset, or kind_efficiency's forest (its table: kind_compute_random_forest)",
     )
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # kind:strategy, in a fresh process
     parser.add_argument("--row-timeout", type=int, default=900, help="seconds before a row is given up")
-    parser.add_argument("--out", default="kind_compute")
+    parser.add_argument("--out", default=None, help="default: kind_compute, or kind_compute_MODEL")
     parser.add_argument("--render", action="store_true", help="write the Markdown again from the saved JSON")
     args = parser.parse_args()
+    args.out = args.out or ("kind_compute" if args.model == "default" else f"kind_compute_{args.model}")
     if args.render:  # the Markdown again from the JSON of a run
         saved = json.loads((RESULTS / f"{args.out}.json").read_text())
         (RESULTS / f"{args.out}.md").write_text(markdown(saved["rows"], saved))

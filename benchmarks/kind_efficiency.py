@@ -679,6 +679,9 @@ def _merge(names: list[str], out: str, note: str | None) -> None:
     """One table from the runs of several result files (pieces of one benchmark run one after another)."""
     parts = [json.loads((RESULTS / f"{name}.json").read_text()) for name in names]
     runs = [r for part in parts for r in part["runs"]]
+    models = {r.get("model", "default") for r in runs}
+    if len(models) > 1:
+        raise SystemExit(f"--merge: these pieces ran different models ({', '.join(sorted(models))}): merge each apart")
     meta = {
         "command": "python benchmarks/kind_efficiency.py --merge " + ",".join(names),
         "commands": [part["command"] for part in parts],

@@ -116,6 +116,10 @@ def _stored(name: str = "kind_efficiency") -> dict:
     return out
 
 
+def _mean(values: list[int]) -> str:
+    return f"{np.mean(values):.1f}" if values else "not recorded"
+
+
 def _rare_labeled(run: dict) -> int:
     """Labeled items carrying a rare tag at the end, for a stored curve (its picks are not stored): -1."""
     return int(run.get("rare_labeled", -1))
@@ -196,15 +200,16 @@ def main() -> None:
         runs = list(pool.map(run, *zip(*jobs, strict=True), chunksize=1))
     if args.baselines_from:
         runs += [{**stored[key], "strategy": key[1], "rare_labeled": _rare_labeled(stored[key])} for key in base]
-    same = all(
+    compared = [
         np.allclose([p["f1_macro"] for p in r["curve"]], [p["f1_macro"] for p in stored[key]["curve"]])
         for r in runs
         if (key := (r["dataset"], r["strategy"], r["seed"])) in stored
         and r["strategy"] in ("typiclust", "random")
         and len(r["curve"]) == len(stored[key]["curve"])
-    )
+    ]
+    same = "the same curves" if compared and all(compared) else "DIFFERENT curves" if compared else "nothing to compare"
     rare = {
-        (d, s): float(np.mean([r["rare_labeled"] for r in runs if (r["dataset"], r["strategy"]) == (d, s)]))
+        (d, s): [r["rare_labeled"] for r in runs if (r["dataset"], r["strategy"]) == (d, s) and r["rare_labeled"] >= 0]
         for d in sets
         for s in ("typiclust", "random")
     }
@@ -237,8 +242,8 @@ def main() -> None:
         "load_end": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         "check": f"typiclust and random taken from {args.baselines_from}.json (not re-run)"
         if args.baselines_from
-        else f"re-run here, checked against kind_efficiency.json: {'the same curves' if same else 'DIFFERENT curves'}",
-        "rare_reference": "; ".join(f"{d} {rare[d, 'typiclust']:.1f} / {rare[d, 'random']:.1f}" for d in sets),
+        else f"re-run here, checked against kind_efficiency.json: {same}",
+        "rare_reference": "; ".join(f"{d} {_mean(rare[d, 'typiclust'])} / {_mean(rare[d, 'random'])}" for d in sets),
     }
     (ke.RESULTS / f"{args.out}.json").write_text(json.dumps({**meta, "rows": rows, "runs": runs}, indent=1))
     (ke.RESULTS / f"{args.out}.md").write_text(markdown(rows, meta))

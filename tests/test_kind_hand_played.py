@@ -24,7 +24,7 @@ from alflow.errors import ModelError
 from alflow.exchange import formats
 from alflow.exchange.formats.base import ReadOptions
 from alflow.intake.votes import judge
-from alflow.kinds import CLASS_INSTRUCTIONS, LabelKind
+from alflow.kinds import CLASS_INSTRUCTIONS, LabelKind, index_hint
 from alflow.model import estimators
 from alflow.operations.simulate import DEFAULT_STRATEGIES
 from alflow.selection import registry
@@ -133,6 +133,10 @@ def test_classes_given_by_position_are_refused_with_what_the_positions_name():
         f"classes are written by name, not by position (from 0, 0 = {TAGS[0]!r}, 2 = {TAGS[2]!r}): write the names",
     )
     assert details["t-2"] == ("tag_not_in_class_set", None)  # no seventh class: no position named
+    assert index_hint(["3"], ("1 star", "2 stars", "3 stars", "4 stars")) is None  # a name slipped, maybe
+    assert index_hint(["²"], TAGS) is None and index_hint(["10", "2"], tuple("abcdefghijk")).endswith(
+        "(from 0, 2 = 'c', 10 = 'k'): write the names"
+    )
     single = judge(pd.DataFrame({"id": ["c-1"], "label": ["1"]}), classes=("spam", "ham"), batch={"c-1"}, accepted={})
     assert [(r.reason, r.detail) for r in single.rejected] == [
         ("label_not_in_class_set", "classes are written by name, not by position (from 0, 1 = 'ham'): write the names")

@@ -65,6 +65,8 @@ def test_committee_variance_of_a_forest_is_its_trees_spread(monkeypatch):
         labels,
     )
 
+    copies = RandomForestRegressor(n_estimators=3, bootstrap=False, random_state=0).fit(X[:40], y[:40])
+
     def refuse(*args, **kwargs):
         raise AssertionError("a bagging ensemble's committee is refit")
 
@@ -82,6 +84,7 @@ def test_committee_variance_of_a_forest_is_its_trees_spread(monkeypatch):
     assert regression.committee_variance(bagged, X[40:], X[:40], y[:40], size=5) == pytest.approx(members)
     own = np.var([tree.predict(X[40:]) for tree in wrapped.fitted_.estimators_], axis=0)
     assert regression.committee_variance(wrapped, X[40:], X[:40], labels, size=5) == pytest.approx(own)
+    assert regression.ensemble_members(copies) is None  # trees of the same rows and columns: refits instead
 
 
 def _tags_problem(seed=0):

@@ -6,7 +6,9 @@ score lies in [0, 1], 1 the most uncertain: one class per item, the margin betwe
 classes; tags, the mean over tags of how close each tag's probability is to 1/2 (mean max loss);
 a number, the spread of a committee's predictions (a forest's own trees, or bootstrap refits of
 any other regressor: alflow.selection.regression.committee_variance) relative to the labels' own
-spread (capped at 1). At cold start every item scores 1.
+spread (capped at 1). A forest's single trees spread more than refits of a whole model do, so with
+the `random_forest` preset the scores sit higher and more items reach the cap (their order among
+themselves is lost; the threshold still moves to the asked share). At cold start every item scores 1.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@
   the variance of the predictions of `size` copies of the model, each fit on a bootstrap sample
   of the labeled set (the same samples for every chunk, so chunked scoring equals whole); a fitted
   bagging ensemble (RandomForestRegressor, ExtraTreesRegressor, BaggingRegressor, alone or ending a
-  Pipeline) is its own committee: the variance over its members' predictions, nothing refit (its
-  members are fixed, so chunked scoring equals whole here too);
+  Pipeline) whose members saw resampled rows or columns (or, for ExtraTrees, random splits) is its
+  own committee: the variance over its members' predictions, nothing refit (its members are fixed,
+  so chunked scoring equals whole here too);
 - iGS, improved greedy sampling (Wu, Lin & Huang 2019): the distance to the labeled set in the
   inputs times the distance of the prediction to the labels, min_m ||x - x_m|| |f(x) - y_m|, with
   the inputs standardised by the labeled set;
@@ -43,14 +44,25 @@ def predictions(model: Any, X: Any) -> np.ndarray:
 def ensemble_members(model: Any) -> tuple[Any, Any | None] | None:
     """(a fitted bagging ensemble, the pipeline steps before it or None), or None when the model
     (alflow's LabelModel: its `fitted_`) is not a fitted RandomForestRegressor, ExtraTreesRegressor
-    or BaggingRegressor, alone or ending a Pipeline."""
+    or BaggingRegressor, alone or ending a Pipeline, with members that differ (`_resampled`)."""
     from sklearn.ensemble import BaggingRegressor, ExtraTreesRegressor, RandomForestRegressor
 
     from alflow.selection.measures import split_pipeline
 
     final, before = split_pipeline(getattr(model, "fitted_", model))
     bagging = isinstance(final, RandomForestRegressor | ExtraTreesRegressor | BaggingRegressor)
-    return (final, before) if bagging and len(getattr(final, "estimators_", ())) > 1 else None
+    if not bagging or len(getattr(final, "estimators_", ())) < 2:
+        return None
+    return (final, before) if isinstance(final, ExtraTreesRegressor) or _resampled(final) else None
+
+
+def _resampled(ensemble: Any) -> bool:
+    """Whether an ensemble's members saw different data (bootstrap samples, subsets of rows or columns):
+    without it a forest's trees are near copies and a bagging of a deterministic model exact ones, whose
+    spread says nothing (ExtraTrees' members differ by their random splits, so they count)."""
+    if getattr(ensemble, "bootstrap", False) or getattr(ensemble, "bootstrap_features", False):
+        return True
+    return any(getattr(ensemble, name, None) not in (None, 1.0) for name in ("max_features", "max_samples"))
 
 
 def member_predictions(ensemble: Any, X: Any) -> np.ndarray:
@@ -70,7 +82,7 @@ def committee_variance(model: Any, X: Any, X_labeled: Any, y_labeled: Any, *, si
     from sklearn.base import clone
 
     own = ensemble_members(model)
-    if own is not None:  # its members are the committee: bootstrap samples already, nothing refit
+    if own is not None:  # its members are the committee: fit on resampled data already, nothing refit
         ensemble, before = own
         return np.var(member_predictions(ensemble, before.transform(X) if before is not None else X), axis=0)
     base, y = _base(model, y_labeled)
