@@ -31,6 +31,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+from kind_efficiency import MODELS, as_text, make_model  # the kinds' models and label text
+
 RESULTS = Path(__file__).parent / "results"
 K, LABELED, TAGS = 100, 1000, 10
 STRATEGIES = {
@@ -69,9 +72,6 @@ def _best(run) -> float:
 
 def measure(kind: str, strategy: str, n: int, model_name: str = "default") -> dict:
     """One row, in this process: the strategy's best seconds, the floor's, peak RSS before and after."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    from kind_efficiency import as_text, make_model
-
     import alflow
 
     X, Y = pool(kind, n)
@@ -169,7 +169,7 @@ def main() -> None:
     parser.add_argument(
         "--model",
         default="default",
-        choices=("default", "random_forest"),
+        choices=MODELS,
         help="the kind's preset, or kind_efficiency's forest (its table: kind_compute_random_forest)",
     )
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # kind:strategy, in a fresh process

@@ -692,7 +692,7 @@ def _merge(names: list[str], out: str, note: str | None) -> None:
         "load_start": " / ".join(part["load_start"] for part in parts),
         "load_end": " / ".join(part["load_end"] for part in parts),
         "pieces": names,
-        "model": ", ".join(sorted({part.get("model", "default") for part in parts})),
+        "model": models.pop(),
         "note": note,
     }
     (RESULTS / f"{out}.json").write_text(json.dumps({**meta, "summary": summarise(runs), "runs": runs}, indent=1))
